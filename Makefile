@@ -1,0 +1,37 @@
+# The front door. `make` builds Release; `make run` starts the server on 127.0.0.1:8080;
+# `make test` builds Debug with ASan/UBSan and runs every test through ctest.
+# Each target first installs any missing Debian package, so a fresh Debian 12 works.
+
+PACKAGES := build-essential cmake pkg-config liburing-dev libwslay-dev rapidjson-dev \
+            libssl-dev libgtest-dev libbenchmark-dev
+JOBS     ?= $(shell nproc)
+ARGS     ?=
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build run test bench deps clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
+	cmake --build build/release -j $(JOBS)
+
+run: build
+	./build/release/roomcast $(ARGS)
+
+test: deps
+	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_SANITIZE=ON -DBUILD_TESTING=ON
+	cmake --build build/debug -j $(JOBS)
+	cd build/debug && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+clean:
+	rm -rf build

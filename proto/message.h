@@ -1,0 +1,138 @@
+// proto/message.h: the JSON codec for protocol-v1 messages (RapidJSON).
+//
+// Owns: a MessageDecoder owns one parse arena and one document; everything a decoded
+// ClientMessage points into (string views, rapidjson values) stays valid until the next
+// decode() on the same decoder. One decoder per loop thread; not thread-safe.
+// Called by: the connection for every inbound text message (decode), and by rooms and
+// connections to serialize outbound messages (encode_*), exactly once per message, before
+// the payload becomes a SharedFrame.
+// Promises: decode() answers every input with either a filled ClientMessage or a
+// DecodeError whose code is the spec's stable string (protocol-v1 "Bad input"); it never
+// throws and never crashes on hostile JSON. Encoders emit compact JSON whose fields are
+// exactly those of protocol-v1 "Server -> client".
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+
+namespace roomcast {
+
+// Stable error codes carried in `error.code`.
+enum class ErrorCode : uint8_t {
+  BadJson,        // "bad_json": not parseable JSON
+  BadMessage,     // "bad_message": not an object, missing/wrong-typed field
+  UnknownType,    // "unknown_type"
+  NotJoined,      // "not_joined": anything but join before join
+  AlreadyJoined,  // "already_joined": a second join
+  RateLimited,    // "rate_limited"
+};
+std::string_view to_string(ErrorCode code);
+
+enum class MessageType : uint8_t { Join, Cursor, Select, Edit, Follow, Ping, Leave };
+
+// Sent in join; kept by the session; echoed in welcome, presence and peers.
+struct User {
+  std::string id;  // required, non-empty
+  std::string name;
+  std::string color;
+  bool has_name = false;
+  bool has_color = false;
+};
+
+// A camera as the client sent it; all numbers finite.
+struct Camera {
+  double position[3] = {0, 0, 0};
+  double target[3] = {0, 0, 0};
+  double up[3] = {0, 0, 0};
+  double fov = 0;
+  bool has_up = false;
+  bool has_fov = false;
+};
+
+// One decoded client message. Only the fields of `type` are meaningful.
+struct ClientMessage {
+  MessageType type = MessageType::Ping;
+  // join
+  User user;
+  bool has_since = false;
+  uint64_t since = 0;
+  // cursor
+  Camera camera;
+  // select (at most kMaxSelection)
+  std::vector<std::string_view> ids;
+  // edit
+  std::string_view building;
+  std::string_view op;
+  const rapidjson::Value* data = nullptr;  // null if absent
+  bool has_id = false;
+  std::string_view id;
+  // follow: has_follow_target=false means "session": null (stop following)
+  bool has_follow_target = false;
+  std::string_view follow_target;
+  // ping
+  const rapidjson::Value* t = nullptr;  // null if absent
+};
+
+inline constexpr size_t kMaxSelection = 1000;
+
+struct DecodeError {
+  ErrorCode code;
+  std::string message;  // human text naming the offending field
+};
+
+class MessageDecoder {
+ public:
+  MessageDecoder();
+  MessageDecoder(const MessageDecoder&) = delete;
+  MessageDecoder& operator=(const MessageDecoder&) = delete;
+
+  // Decodes one text message. Returns true and fills `out`, or returns false and fills
+  // `err`. Validation order: bad_json, then bad_message (not an object, `type` missing or
+  // not a string), then unknown_type, then the fields of the type (bad_message).
+  bool decode(std::string_view text, ClientMessage& out, DecodeError& err);
+
+ private:
+  static constexpr size_t kArenaBytes = 16 * 1024;
+  alignas(8) char arena_[kArenaBytes];
+  char stack_arena_[4 * 1024];
+  rapidjson::MemoryPoolAllocator<> value_allocator_;
+  rapidjson::MemoryPoolAllocator<> stack_allocator_;
+  rapidjson::Document document_;
+};
+
+// What welcome.peers says about one other session.
+struct PeerView {
+  std::string_view session;
+  const User* user = nullptr;
+  const Camera* camera = nullptr;                   // null: never sent a cursor
+  const std::vector<std::string>* selection = nullptr;  // never null
+  std::string_view following;                       // empty: null
+};
+
+// Encoders: each clears `out` and writes one compact JSON object.
+void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
+                    const User& user, uint64_t seq, std::span<const PeerView> peers);
+void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user);
+void encode_presence_leave(rapidjson::StringBuffer& out, std::string_view session);
+void encode_cursor(rapidjson::StringBuffer& out, std::string_view session, const Camera& camera);
+void encode_select(rapidjson::StringBuffer& out, std::string_view session,
+                   std::span<const std::string> ids);
+// `data` may be null (field omitted).
+void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_t seq,
+                 std::string_view building, std::string_view op, const rapidjson::Value* data);
+// `id` is omitted when has_id is false.
+void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq);
+// `target` empty means null.
+void encode_follow(rapidjson::StringBuffer& out, std::string_view session, std::string_view target);
+// `t` may be null (field omitted).
+void encode_pong(rapidjson::StringBuffer& out, const rapidjson::Value* t);
+void encode_resync(rapidjson::StringBuffer& out, uint64_t seq);
+void encode_error(rapidjson::StringBuffer& out, ErrorCode code, std::string_view message);
+
+}  // namespace roomcast
