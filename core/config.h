@@ -1,0 +1,39 @@
+// core/config.h: every setting of the daemon, with its default, and the flag parser.
+//
+// Owns: plain values. Built once by main() before any thread starts, then shared
+// read-only by every loop thread (never written again, so no synchronisation).
+// Promises: parse_config() accepts `--flag value` and `--flag=value`, rejects unknown
+// flags and bad values with a message that names the flag, and `--help` prints every
+// flag with its default.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "net/listener.h"
+
+namespace roomcast {
+
+struct Config {
+  ListenAddress listen{"127.0.0.1", 8080};
+  unsigned threads = 0;                  // 0: one per core
+  size_t history = 1000;                 // edits kept per room for `since` replay
+  unsigned ping_interval_s = 25;         // server ping period; silent for 2x -> close
+  size_t max_message = 64 * 1024;        // inbound message limit (close 1009)
+  double rate_limit = 60;                // messages/s sustained per connection
+  double rate_burst = 60;                // bucket size
+  size_t max_pending = 8 * 1024 * 1024;  // slow-reader hard limit (close 1008)
+  unsigned handshake_timeout_s = 5;      // upgrade must finish within this
+  size_t max_header = 8 * 1024;          // request head limit (431)
+  unsigned room_ttl_s = 600;             // an empty room keeps its history this long
+};
+
+enum class ConfigOutcome { Run, Help, Error };
+
+// On Help, `message` holds the usage text; on Error, a one-line reason naming the flag.
+ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message);
+
+std::string usage_text();
+
+}  // namespace roomcast

@@ -1,0 +1,180 @@
+#include "core/protocol.h"
+
+#include "proto/frame.h"
+
+namespace roomcast {
+
+Protocol::Protocol(const Config& config, unsigned worker_index)
+    : config_(config), worker_index_(worker_index) {}
+
+SharedFrame* Protocol::scratch_frame(FrameKind kind) {
+  return SharedFrame::make(Opcode::Text, std::string_view(scratch_.GetString(), scratch_.GetSize()), kind);
+}
+
+void Protocol::send_error(Connection& c, ErrorCode code, std::string_view message) {
+  encode_error(scratch_, code, message);
+  c.out.push_adopt(scratch_frame());
+}
+
+Room& Protocol::room_named(const std::string& name) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end()) it = rooms_.emplace(name, std::make_unique<Room>(name, config_.history)).first;
+  return *it->second;
+}
+
+const Room* Protocol::find_room(std::string_view name) const {
+  auto it = rooms_.find(std::string(name));
+  return it == rooms_.end() ? nullptr : it->second.get();
+}
+
+// The hot path for every inbound message: decode once, check, dispatch.
+void Protocol::on_text(Connection& c, std::string_view text, int64_t now_ns) {
+  if (!decoder_.decode(text, msg_, decode_error_)) {
+    send_error(c, decode_error_.code, decode_error_.message);
+    return;
+  }
+  if (!c.rate.allow(now_ns)) {
+    // Cameras are lossy by contract: drop silently. Everything else is told.
+    if (msg_.type != MessageType::Cursor)
+      send_error(c, ErrorCode::RateLimited, "rate limit exceeded; message not processed");
+    return;
+  }
+  Session* s = c.session.get();
+  if (!s) {
+    if (msg_.type == MessageType::Join) {
+      join(c, now_ns);
+    } else {
+      send_error(c, ErrorCode::NotJoined, "send join first");
+    }
+    return;
+  }
+  switch (msg_.type) {
+    case MessageType::Join:
+      send_error(c, ErrorCode::AlreadyJoined, "this connection has already joined");
+      break;
+    case MessageType::Cursor:
+      cursor(*s);
+      break;
+    case MessageType::Select:
+      select(*s);
+      break;
+    case MessageType::Edit:
+      edit(c, *s);
+      break;
+    case MessageType::Follow:
+      follow(c, *s);
+      break;
+    case MessageType::Ping:
+      encode_pong(scratch_, msg_.t);
+      c.out.push_adopt(scratch_frame());
+      break;
+    case MessageType::Leave:
+      // The close makes the worker call on_leave(): presence leave, then close 1000.
+      c.ws.queue_close(kCloseNormal, "");
+      break;
+  }
+}
+
+void Protocol::join(Connection& c, int64_t) {
+  Room& room = room_named(c.room_name);
+  auto s = std::make_unique<Session>();
+  s->id = std::to_string(worker_index_) + "-" + std::to_string(++sessions_made_);
+  s->user = std::move(msg_.user);
+  s->out = &c.out;
+
+  peers_.clear();
+  for (const Session* p : room.members())
+    peers_.push_back(PeerView{p->id, &p->user, p->has_camera ? &p->camera : nullptr, &p->selection, p->following});
+  encode_welcome(scratch_, s->id, room.name(), s->user, room.seq(), peers_);
+  c.out.push_adopt(scratch_frame());
+
+  if (msg_.has_since) {
+    // History holds the very frames that were broadcast: replay is a queue push each.
+    bool complete = room.history().replay_since(msg_.since, room.seq(), [&](SharedFrame* f) { c.out.push(f); });
+    if (!complete) {
+      encode_resync(scratch_, room.seq());
+      c.out.push_adopt(scratch_frame());
+    }
+  }
+
+  encode_presence_join(scratch_, s->id, s->user);
+  FrameRef presence = FrameRef::adopt(scratch_frame());
+  room.broadcast(presence.get(), nullptr);  // before add(): the joiner gets welcome instead
+  room.add(s.get());
+  c.session = std::move(s);
+}
+
+void Protocol::cursor(Session& s) {
+  s.camera = msg_.camera;
+  s.has_camera = true;
+  encode_cursor(scratch_, s.id, s.camera);
+  FrameRef frame = FrameRef::adopt(scratch_frame(FrameKind::Cursor));
+  // Queues still holding the previous camera may now skip it (latest-wins).
+  if (s.last_cursor) s.last_cursor->mark_superseded();
+  s.room->broadcast(frame.get(), &s);
+  s.last_cursor = std::move(frame);
+}
+
+void Protocol::select(Session& s) {
+  s.selection.assign(msg_.ids.begin(), msg_.ids.end());
+  encode_select(scratch_, s.id, s.selection);
+  FrameRef frame = FrameRef::adopt(scratch_frame());
+  s.room->broadcast(frame.get(), &s);
+}
+
+void Protocol::edit(Connection& c, Session& s) {
+  Room& room = *s.room;
+  uint64_t seq = room.next_seq();
+  encode_edit(scratch_, s.id, seq, msg_.building, msg_.op, msg_.data);
+  FrameRef frame = FrameRef::adopt(scratch_frame());
+  room.commit_edit(frame.get());
+  room.broadcast(frame.get(), &s);
+  encode_ack(scratch_, msg_.has_id, msg_.id, seq);
+  c.out.push_adopt(scratch_frame());
+}
+
+void Protocol::follow(Connection& c, Session& s) {
+  if (msg_.has_follow_target) {
+    if (msg_.follow_target == s.id) {
+      send_error(c, ErrorCode::BadMessage, "follow: a session cannot follow itself");
+      return;
+    }
+    if (!s.room->find(msg_.follow_target)) {
+      send_error(c, ErrorCode::BadMessage, "follow: no such session in this room");
+      return;
+    }
+    s.following.assign(msg_.follow_target);
+  } else {
+    s.following.clear();
+  }
+  encode_follow(scratch_, s.id, s.following);
+  FrameRef frame = FrameRef::adopt(scratch_frame());
+  s.room->broadcast(frame.get(), &s);
+}
+
+void Protocol::on_leave(Connection& c, int64_t now_ns) {
+  Session* s = c.session.get();
+  if (!s) return;
+  Room& room = *s->room;
+  room.remove(s);
+  // Followers of a departed leader follow nobody; late joiners must not see a ghost.
+  for (Session* m : room.members())
+    if (m->following == s->id) m->following.clear();
+  encode_presence_leave(scratch_, s->id);
+  FrameRef frame = FrameRef::adopt(scratch_frame());
+  room.broadcast(frame.get(), nullptr);
+  if (room.empty()) room.empty_since_ns = now_ns;
+  c.session.reset();
+}
+
+void Protocol::reap_rooms(int64_t now_ns) {
+  const int64_t ttl_ns = int64_t(config_.room_ttl_s) * 1'000'000'000;
+  for (auto it = rooms_.begin(); it != rooms_.end();) {
+    if (it->second->empty() && now_ns - it->second->empty_since_ns >= ttl_ns)
+      it = rooms_.erase(it);
+    else
+      ++it;
+  }
+}
+
+}  // namespace roomcast

@@ -1,0 +1,90 @@
+#include "core/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/worker.h"
+#include "net/listener.h"
+
+namespace roomcast {
+
+int run_server(const Config& config) {
+  // Signals are taken synchronously by this thread (sigwait); loop threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  // Every thread listens on the same address (SO_REUSEPORT); port 0 is resolved by the
+  // first bind and reused by the others.
+  ListenAddress address = config.listen;
+  std::vector<int> listeners;
+  for (unsigned i = 0; i < config.threads; ++i) {
+    int fd = open_listener(address, 4096);
+    if (fd < 0) {
+      std::fprintf(stderr, "roomcast: cannot listen on %s:%u: %s\n", address.host.c_str(), address.port,
+                   std::strerror(-fd));
+      for (int l : listeners) close(l);
+      return 1;
+    }
+    if (address.port == 0) address.port = static_cast<uint16_t>(bound_port(fd));
+    listeners.push_back(fd);
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<Worker*> peers;
+  for (unsigned i = 0; i < config.threads; ++i) {
+    workers.push_back(std::make_unique<Worker>(config, i, listeners[i]));
+    peers.push_back(workers.back().get());
+  }
+  for (auto& w : workers) w->set_peers(peers);
+
+  // Each ring is created on its own thread (SINGLE_ISSUER binds it to its creator).
+  std::vector<std::thread> threads;
+  std::vector<std::promise<int>> ready(config.threads);
+  std::vector<std::string> descriptions(config.threads);
+  for (unsigned i = 0; i < config.threads; ++i) {
+    threads.emplace_back([&, i] {
+      int rc = workers[i]->init(&descriptions[i]);
+      ready[i].set_value(rc);
+      if (rc == 0) workers[i]->run();
+    });
+  }
+  int failed = 0;
+  for (unsigned i = 0; i < config.threads; ++i) {
+    int rc = ready[i].get_future().get();
+    if (rc != 0) {
+      std::fprintf(stderr, "roomcast: io_uring setup failed on thread %u: %s\n", i, std::strerror(-rc));
+      failed = rc;
+    }
+  }
+  if (failed) {
+    for (auto& w : workers) w->request_stop();
+    for (auto& t : threads) t.join();
+    return 1;
+  }
+  std::fprintf(stderr, "roomcast: %u thread(s), io_uring (%s), history %zu, ping %us, max message %zu\n",
+               config.threads, descriptions[0].c_str(), config.history, config.ping_interval_s,
+               config.max_message);
+  std::printf("roomcast listening on %s:%u\n", address.host.c_str(), address.port);
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "roomcast: %s: closing every connection with 1001\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  for (auto& w : workers) w->request_stop();
+  for (auto& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace roomcast

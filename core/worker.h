@@ -1,0 +1,129 @@
+// core/worker.h: one loop thread: its io_uring, its connections and (via Protocol) its rooms.
+//
+// Owns outright: the ring and receive buffers, every connection accepted on or handed
+// to this thread, and the rooms that hash to it. Nothing here is shared with another
+// thread except the handoff inbox (a mutex-guarded list plus an eventfd), used once per
+// connection, never per message.
+// Called by: core/server.cpp, which creates one Worker per --threads, calls run() on its
+// own thread, hands it connections whose room it owns (adopt) and asks it to stop.
+// The hot path, in order:
+//   accept -> recv (handshake) -> route -> [handoff to the room's thread] -> recv
+//   (frames) -> WsReader -> Protocol::on_text -> Room::broadcast -> SendQueue::push
+//   -> flush_dirty() -> one sendmsg per socket -> complete.
+// Promises: one send in flight per socket; one io_uring_enter per loop iteration for all
+// sockets; no blocking call on the loop; stop() closes every client with 1001.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/connection.h"
+#include "core/protocol.h"
+#include "net/ring.h"
+#include "net/send_queue.h"
+
+namespace roomcast {
+
+// A connection whose upgrade named a room owned by another thread.
+struct Handoff {
+  int fd = -1;
+  std::string room;
+  std::string accept_key;
+  std::string leftover;  // bytes that followed the request head
+};
+
+class Worker {
+ public:
+  Worker(const Config& config, unsigned index, int listen_fd);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  // Sets up the ring on the calling thread (which must then call run()). 0 or -errno.
+  int init(std::string* description);
+  void run();
+
+  // The workers rooms are spread over; set once before any run().
+  void set_peers(std::vector<Worker*> peers) { peers_ = std::move(peers); }
+
+  // Thread-safe.
+  void adopt(Handoff handoff);
+  void request_stop();
+
+  // Called from Connection's WsReader callbacks.
+  void on_text(Connection& c, std::string_view text);
+
+ private:
+  Worker* owner_of(std::string_view room) const;
+  Connection* lookup(uint32_t slot, uint32_t generation);
+  Connection* new_connection(int fd);
+
+  void handle(const io_uring_cqe* cqe);
+  void on_accept(const io_uring_cqe* cqe);
+  void on_recv(Connection& c, const io_uring_cqe* cqe);
+  void on_bytes(Connection& c, const uint8_t* data, size_t len);
+  void on_handshake_bytes(Connection& c, const uint8_t* data, size_t len);
+  void on_send(Connection& c, int result);
+  void on_wake();
+  void on_tick();
+
+  void open_websocket(Connection& c, std::string room, const std::string& accept_key, std::string_view leftover);
+  void feed(Connection& c, const uint8_t* data, size_t len);
+  void respond_and_close(Connection& c, const std::string& response);
+  void close_with(Connection& c, uint16_t code, std::string_view reason);
+  void enter_closing(Connection& c);
+  void kill(Connection& c);
+  void sweep_dead();
+  void begin_stop();
+
+  void flush_dirty();
+  void start_send(Connection& c);
+  void maybe_shut_write(Connection& c);
+
+  void arm_accept();
+  void arm_recv(Connection& c);
+  void arm_wake();
+  void arm_timer();
+
+  const Config& config_;
+  const unsigned index_;
+  int listen_fd_;
+  std::vector<Worker*> peers_;
+
+  Ring ring_;
+  BufferRing buffers_;
+  int64_t now_ns_ = 0;
+
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<uint32_t> generations_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> dead_;  // slots to free at the end of the iteration
+  size_t live_ = 0;
+  DirtyList dirty_;
+  std::vector<uint32_t> flushing_;
+  std::vector<std::unique_ptr<SendOp>> send_ops_;
+  std::vector<SendOp*> free_send_ops_;
+  FrameRef ping_frame_;  // one empty ping shared by every connection
+
+  Protocol protocol_;
+
+  int wake_fd_ = -1;
+  uint64_t wake_value_ = 0;
+  std::mutex inbox_mutex_;
+  std::vector<Handoff> inbox_;
+  std::vector<Handoff> inbox_taken_;
+  std::atomic<bool> stop_requested_{false};
+  bool stopping_ = false;
+  bool accept_armed_ = false;
+  int64_t stop_deadline_ns_ = 0;
+  __kernel_timespec tick_{};
+};
+
+}  // namespace roomcast

@@ -1,0 +1,84 @@
+#include "net/send_queue.h"
+
+#include <cassert>
+
+namespace roomcast {
+
+void SendQueue::grow() {
+  size_t cap = ring_.empty() ? 8 : ring_.size() * 2;
+  std::vector<SharedFrame*> bigger(cap);
+  for (size_t i = 0; i < count_; ++i) bigger[i] = at(i);
+  ring_.swap(bigger);
+  head_ = 0;
+}
+
+void SendQueue::drop_superseded() {
+  // Frames in flight, or a half-sent head, must finish whatever they are.
+  size_t keep = in_flight_ ? in_flight_ : (head_offset_ ? 1 : 0);
+  size_t out = keep;
+  for (size_t i = keep; i < count_; ++i) {
+    SharedFrame* f = at(i);
+    if (f->kind() == FrameKind::Cursor && f->superseded()) {
+      bytes_ -= f->size();
+      f->release();
+      continue;
+    }
+    at(out++) = f;
+  }
+  count_ = out;
+}
+
+size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
+  assert(in_flight_ == 0);
+  size_t n = 0, total = 0;
+  while (n < count_ && n < max_iov && total < max_bytes) {
+    SharedFrame* f = at(n);
+    uint32_t skip = n == 0 ? head_offset_ : 0;
+    iov[n].iov_base = const_cast<uint8_t*>(f->data()) + skip;
+    iov[n].iov_len = f->size() - skip;
+    total += iov[n].iov_len;
+    ++n;
+  }
+  in_flight_ = static_cast<uint32_t>(n);
+  return n;
+}
+
+void SendQueue::complete(size_t sent) {
+  bytes_ -= sent;
+  while (sent > 0) {
+    assert(count_ > 0);
+    SharedFrame* f = ring_[head_];
+    size_t left = f->size() - head_offset_;
+    if (sent < left) {
+      head_offset_ += static_cast<uint32_t>(sent);
+      break;
+    }
+    sent -= left;
+    f->release();
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+    head_offset_ = 0;
+  }
+  in_flight_ = 0;
+}
+
+void SendQueue::drop_unstarted() {
+  size_t keep = in_flight_ ? in_flight_ : (head_offset_ ? 1 : 0);
+  while (count_ > keep) {
+    SharedFrame* f = at(count_ - 1);
+    bytes_ -= f->size();
+    f->release();
+    --count_;
+  }
+}
+
+void SendQueue::clear() {
+  for (size_t i = 0; i < count_; ++i) at(i)->release();
+  count_ = 0;
+  head_ = 0;
+  bytes_ = 0;
+  head_offset_ = 0;
+  in_flight_ = 0;
+}
+
+}  // namespace roomcast

@@ -1,0 +1,104 @@
+// net/send_queue.h: one connection's outbound frames, waiting for the socket.
+//
+// Owns: one reference to each queued SharedFrame and the offset into the first one.
+// Called by: Room::broadcast and the connection (push), and by the loop's flush step
+// (gather -> one sendmsg -> complete). A queue lives inside its connection and is
+// touched only by the loop thread that owns that connection.
+// Promises:
+//   - push() is the whole per-recipient cost of a broadcast: one pointer store, one
+//     refcount increment, and, the first time the queue becomes non-empty in an
+//     iteration, one append to the loop's DirtyList. No allocation in steady state.
+//   - Frames leave in push order. A Cursor frame whose sender has since sent a newer
+//     camera (SharedFrame::superseded) and that has not started to leave is dropped
+//     instead of sent: under backpressure a recipient gets only the newest camera of
+//     each sender, and nothing Reliable is ever dropped.
+//   - At most one gather() is outstanding: the caller must complete() it before the
+//     next gather() (one send in flight per socket).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "net/shared_frame.h"
+
+namespace roomcast {
+
+// Connections with output to flush this loop iteration, by connection slot.
+struct DirtyList {
+  std::vector<uint32_t> slots;
+};
+
+class SendQueue {
+ public:
+  SendQueue(DirtyList* dirty, uint32_t owner_slot) : dirty_(dirty), owner_(owner_slot) {}
+  SendQueue(const SendQueue&) = delete;
+  SendQueue& operator=(const SendQueue&) = delete;
+  ~SendQueue() { clear(); }
+
+  // Queues a reference to `frame` (retained) and marks the owner dirty.
+  void push(SharedFrame* frame) {
+    if (count_ == ring_.size()) grow();
+    frame->retain();
+    ring_[(head_ + count_) & (ring_.size() - 1)] = frame;
+    ++count_;
+    bytes_ += frame->size();
+    if (!dirty_flag_) {
+      dirty_flag_ = true;
+      dirty_->slots.push_back(owner_);
+    }
+  }
+
+  // Like push(), but takes over the caller's reference (a frame just made for one
+  // recipient: an error, a welcome) instead of adding one.
+  void push_adopt(SharedFrame* frame) {
+    push(frame);
+    frame->release();
+  }
+
+  bool empty() const { return count_ == 0; }
+  size_t frames() const { return count_; }
+  // Bytes not yet handed to the kernel (superseded cursors included until dropped).
+  size_t pending_bytes() const { return bytes_; }
+  bool in_flight() const { return in_flight_ != 0; }
+
+  // The loop clears this when it takes the owner off the DirtyList.
+  bool dirty() const { return dirty_flag_; }
+  void clear_dirty() { dirty_flag_ = false; }
+
+  // Drops superseded cursor frames that have not started to leave (frames in flight or
+  // half sent stay). O(frames).
+  void drop_superseded();
+
+  // Fills `iov` with the next frames to send (after drop_superseded()), at most
+  // `max_iov` entries and about `max_bytes` bytes; returns the number of entries.
+  size_t gather(iovec* iov, size_t max_iov, size_t max_bytes);
+
+  // The kernel took `sent` bytes of the last gather(): release finished frames.
+  void complete(size_t sent);
+
+  // Forgets every frame except a partially sent head (its remainder must still go out
+  // or the stream is corrupt). Used before a close frame on a slow reader.
+  void drop_unstarted();
+
+  // Releases everything (connection gone).
+  void clear();
+
+ private:
+  void grow();
+  SharedFrame*& at(size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+
+  std::vector<SharedFrame*> ring_;  // power-of-two capacity (or empty)
+  size_t head_ = 0;
+  size_t count_ = 0;
+  size_t bytes_ = 0;
+  uint32_t head_offset_ = 0;  // bytes of ring_[head_] already sent
+  uint32_t in_flight_ = 0;    // frames covered by the outstanding gather()
+  DirtyList* dirty_;
+  uint32_t owner_;
+  bool dirty_flag_ = false;
+};
+
+}  // namespace roomcast

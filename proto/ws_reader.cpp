@@ -1,0 +1,86 @@
+#include "proto/ws_reader.h"
+
+#include <cstring>
+
+#include "proto/frame.h"
+
+namespace roomcast {
+
+WsReader::~WsReader() {
+  if (ctx_) wslay_event_context_free(ctx_);
+}
+
+bool WsReader::init(size_t max_message, Handler* handler) {
+  handler_ = handler;
+  wslay_event_callbacks callbacks{};
+  callbacks.recv_callback = &WsReader::recv_cb;
+  callbacks.send_callback = &WsReader::send_cb;
+  callbacks.on_msg_recv_callback = &WsReader::msg_cb;
+  if (wslay_event_context_server_init(&ctx_, &callbacks, this) != 0) {
+    ctx_ = nullptr;
+    return false;
+  }
+  // wslay's default limit is 2^31-1; this makes it queue close 1009 for us.
+  wslay_event_config_set_max_recv_msg_length(ctx_, max_message);
+  return true;
+}
+
+WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
+  in_ = data;
+  in_len_ = len;
+  int rv = wslay_event_recv(ctx_);
+  in_ = nullptr;
+  in_len_ = 0;
+  // Our recv callback never fails, so a callback failure is wslay's frame layer
+  // rejecting the bytes (WSLAY_ERR_PROTO), already with a code-less close queued.
+  if (rv == WSLAY_ERR_CALLBACK_FAILURE) return FeedResult::ProtocolError;
+  return FeedResult::Ok;
+}
+
+void WsReader::queue_close(uint16_t code, std::string_view reason) {
+  wslay_event_queue_close(ctx_, code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
+}
+
+void WsReader::flush() {
+  if (wslay_event_want_write(ctx_)) wslay_event_send(ctx_);
+}
+
+void WsReader::shutdown_write() { wslay_event_shutdown_write(ctx_); }
+
+bool WsReader::close_sent() const { return wslay_event_get_close_sent(ctx_); }
+
+bool WsReader::reading() const { return wslay_event_get_read_enabled(ctx_); }
+
+ssize_t WsReader::recv_cb(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int, void* self) {
+  auto* r = static_cast<WsReader*>(self);
+  if (r->in_len_ == 0) {
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  size_t n = len < r->in_len_ ? len : r->in_len_;
+  std::memcpy(buf, r->in_, n);
+  r->in_ += n;
+  r->in_len_ -= n;
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t WsReader::send_cb(wslay_event_context_ptr, const uint8_t* data, size_t len, int, void* self) {
+  // Always take everything: returning WOULDBLOCK mid-frame would let a broadcast frame
+  // slip between a control frame's header and payload.
+  static_cast<WsReader*>(self)->handler_->on_control_bytes(
+      std::string_view(reinterpret_cast<const char*>(data), len));
+  return static_cast<ssize_t>(len);
+}
+
+void WsReader::msg_cb(wslay_event_context_ptr ctx, const wslay_event_on_msg_recv_arg* arg, void* self) {
+  auto* r = static_cast<WsReader*>(self);
+  if (arg->opcode == WSLAY_TEXT_FRAME) {
+    r->handler_->on_text(std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
+  } else if (arg->opcode == WSLAY_BINARY_FRAME) {
+    static constexpr char kReason[] = "binary frames are not supported";
+    wslay_event_queue_close(ctx, kCloseUnsupportedData, reinterpret_cast<const uint8_t*>(kReason),
+                            sizeof(kReason) - 1);
+  }
+}
+
+}  // namespace roomcast

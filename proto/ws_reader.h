@@ -1,0 +1,71 @@
+// proto/ws_reader.h: inbound WebSocket framing for one connection, on wslay's event API.
+//
+// Owns: the connection's wslay context (frame parser state, message reassembly, UTF-8
+// state, the control frames wslay wants to send).
+// Called by: the connection's loop thread: feed() with every received chunk (frames may
+// straddle chunks at any byte), queue_close() to start a close, flush() to turn wslay's
+// queued control frames (pong, close) into bytes for the connection's SendQueue.
+// Promises (RFC 6455 + protocol-v1 "Bad input"):
+//   - a complete text message reaches Handler::on_text once, whatever the fragmentation;
+//   - ping is answered with pong; a close from the peer is echoed;
+//   - invalid UTF-8 -> close 1007, message over the limit -> 1009, binary -> 1003,
+//     unmasked frame / bad opcode / bad close code -> 1002, all queued by wslay;
+//   - a frame-level violation wslay reports only as a failure (fragmented or oversized
+//     control frame, bad length encoding) makes feed() return ProtocolError, and the
+//     caller sends 1002 itself (wslay would send a close without a code).
+// Outbound data frames never go through wslay: they are SharedFrames.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <wslay/wslay.h>
+
+namespace roomcast {
+
+class WsReader {
+ public:
+  struct Handler {
+    virtual void on_text(std::string_view message) = 0;
+    // Bytes of a control frame wslay produced; must be queued in order, all of them.
+    virtual void on_control_bytes(std::string_view bytes) = 0;
+
+   protected:
+    ~Handler() = default;
+  };
+
+  enum class FeedResult { Ok, ProtocolError };
+
+  WsReader() = default;
+  WsReader(const WsReader&) = delete;
+  WsReader& operator=(const WsReader&) = delete;
+  ~WsReader();
+
+  // Returns false if wslay could not allocate its context.
+  bool init(size_t max_message, Handler* handler);
+  bool ready() const { return ctx_ != nullptr; }
+
+  FeedResult feed(const uint8_t* data, size_t len);
+  // Queues a close frame (first close wins). Reading stops.
+  void queue_close(uint16_t code, std::string_view reason);
+  // Hands wslay's pending control frames to Handler::on_control_bytes.
+  void flush();
+  // Stops wslay from writing anything more (the caller sends its own close).
+  void shutdown_write();
+
+  bool close_sent() const;
+  bool reading() const;
+
+ private:
+  static ssize_t recv_cb(wslay_event_context_ptr, uint8_t* buf, size_t len, int flags, void* self);
+  static ssize_t send_cb(wslay_event_context_ptr, const uint8_t* data, size_t len, int flags, void* self);
+  static void msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* self);
+
+  wslay_event_context_ptr ctx_ = nullptr;
+  Handler* handler_ = nullptr;
+  const uint8_t* in_ = nullptr;  // the chunk feed() is parsing
+  size_t in_len_ = 0;
+};
+
+}  // namespace roomcast
