@@ -1,0 +1,153 @@
+// tests/integration/http_test.cpp: plain HTTP on the WebSocket port (protocol-v1
+// "Transport" endpoint rules and "HTTP on the same port").
+#include "test_util.h"
+
+namespace it {
+namespace {
+
+using std::chrono::milliseconds;
+
+class HttpTest : public RoomcastTest {};
+
+std::string UpgradeRequest(uint16_t port, const std::string& path) {
+  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         "Sec-WebSocket-Version: 13\r\n\r\n";
+}
+
+TEST_F(HttpTest, HealthzAnswers200Ok) {
+  StartServer();
+  HttpResponse r = http_get(port(), "/healthz");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200) << r.raw;
+  EXPECT_TRUE(r.body == "ok" || r.body == "ok\n") << "body: \"" << r.body << "\"";
+}
+
+TEST_F(HttpTest, UnknownPathAnswers404AndCloses) {
+  StartServer();
+  for (const char* path : {"/", "/nope", "/ws", "/healthz/extra", "/wsroom"}) {
+    SCOPED_TRACE(path);
+    HttpResponse r = http_get(port(), path);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 404) << r.raw;
+    EXPECT_TRUE(r.connection_closed) << "server must close after an HTTP error";
+  }
+}
+
+TEST_F(HttpTest, WsPathWithoutUpgradeHeadersAnswers426AndCloses) {
+  StartServer();
+  HttpResponse r = http_get(port(), "/ws/room1");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 426) << r.raw;
+  EXPECT_TRUE(r.connection_closed);
+}
+
+TEST_F(HttpTest, BadRoomNamesAnswer404EvenWithValidUpgradeHeaders) {
+  StartServer();
+  for (const std::string& path : {std::string("/ws/bad!name"), "/ws/" + std::string(129, 'a'), std::string("/ws/"),
+                                 std::string("/ws/a/b"), std::string("/ws/caf%C3%A9"), std::string("/ws/semi;colon")}) {
+    SCOPED_TRACE(path.substr(0, 40));
+    HttpResponse plain = http_get(port(), path);
+    ASSERT_TRUE(plain.ok) << plain.error;
+    EXPECT_EQ(plain.status, 404) << plain.raw;
+    HttpResponse up = http_raw(port(), UpgradeRequest(port(), path));
+    ASSERT_TRUE(up.ok) << up.error;
+    EXPECT_EQ(up.status, 404) << up.raw;
+    EXPECT_TRUE(up.connection_closed);
+  }
+}
+
+TEST_F(HttpTest, RoomNameOf128AllowedCharactersUpgrades) {
+  StartServer();
+  std::string room = "A-z_0.9";
+  while (room.size() < 128) room += "x";
+  auto c = Connect(room);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send_text(join_msg("u")));
+  IT_ASSERT_JSON(w, c->recv_json());
+  EXPECT_EQ(sget(*w, "room"), room) << w.text;
+}
+
+TEST_F(HttpTest, QueryStringIsNotPartOfTheRoomName) {
+  StartServer();
+  auto c = Connect("qroom?token=abc");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send_text(join_msg("u")));
+  IT_ASSERT_JSON(w, c->recv_json());
+  EXPECT_EQ(sget(*w, "room"), "qroom") << w.text;
+}
+
+TEST_F(HttpTest, MalformedRequestAnswers400AndCloses) {
+  StartServer();
+  HttpResponse r = http_raw(port(), "GARBAGE\r\n\r\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_TRUE(r.connection_closed);
+}
+
+TEST_F(HttpTest, OversizedRequestHeadAnswers431AndCloses) {
+  StartServer();
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + std::string(9000, 'a') + "\r\n\r\n";
+  HttpResponse r = http_raw(port(), req);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 431) << r.raw.substr(0, 200);
+  EXPECT_TRUE(r.connection_closed);
+}
+
+TEST_F(HttpTest, ErrorResponsesAreWellFormedWithContentLength) {
+  StartServer();
+  for (const char* path : {"/nope", "/ws/room"}) {
+    HttpResponse r = http_get(port(), path);
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.headers.count("content-length")) << r.raw;
+    EXPECT_EQ(std::to_string(r.body.size()), r.headers["content-length"]) << r.raw;
+  }
+}
+
+TEST_F(HttpTest, ServerKeepsServingAfterHttpErrors) {
+  StartServer();
+  for (int i = 0; i < 5; ++i) {
+    http_raw(port(), "GARBAGE\r\n\r\n");
+    http_get(port(), "/nope");
+    http_raw(port(), "GET /healthz HTTP/1.1\r\n");  // incomplete, then we hang up
+  }
+  HttpResponse r = http_get(port(), "/healthz");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200);
+  Member a = Join("r", "u");
+  EXPECT_TRUE(a.ws);
+}
+
+TEST_F(HttpTest, MetricsAnswers200WithPrometheusText) {
+  StartServer();
+  Member a = Join("r", "u");
+  ASSERT_TRUE(a.ws);
+  HttpResponse r = http_get(port(), "/metrics");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200) << r.raw.substr(0, 300);
+  EXPECT_FALSE(r.body.empty());
+}
+
+TEST_F(HttpTest, PresenceApiListsTheRoomsSessions) {
+  StartServer();
+  Member a = Join("pr", "ua");
+  ASSERT_TRUE(a.ws);
+  Member b = Join("pr", "ub");
+  ASSERT_TRUE(b.ws);
+  Member other = Join("elsewhere", "uo");
+  ASSERT_TRUE(other.ws);
+  HttpResponse r = http_get(port(), "/api/rooms/pr/presence");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200) << r.raw.substr(0, 300);
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << r.body;
+  ASSERT_TRUE(d.IsArray()) << r.body;
+  EXPECT_EQ(d.Size(), 2u) << r.body;
+  EXPECT_NE(r.body.find(a.session), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(b.session), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(other.session), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace it

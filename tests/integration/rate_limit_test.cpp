@@ -1,0 +1,157 @@
+// tests/integration/rate_limit_test.cpp: protocol-v1 "A client over its rate limit":
+// excess cursors are dropped silently, excess other messages get error rate_limited.
+#include <thread>
+
+#include "test_util.h"
+
+namespace it {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+class RateLimitTest : public RoomcastTest {
+ protected:
+  void SetUpRoom(std::vector<std::string> extra) {
+    ASSERT_NO_FATAL_FAILURE(StartServer(extra));
+    a_ = Join("r", "ua");
+    ASSERT_TRUE(a_.ws);
+    b_ = Join("r", "ub");
+    ASSERT_TRUE(b_.ws);
+    ExpectPresenceJoin({&a_}, b_);
+  }
+  Member a_, b_;
+};
+
+// With burst 5 and 5/s, a quick burst of 20 lets through the burst (the join may have
+// used a token) plus what refills while sending: allow 3..8.
+constexpr int kBurstMin = 3;
+constexpr int kBurstMax = 8;
+
+TEST_F(RateLimitTest, ExcessCursorsAreDroppedSilentlyAndRateRecovers) {
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--rate-limit", "5", "--rate-burst", "5"}));
+  auto t0 = Clock::now();
+  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(a_->send_text(cursor_msg(i, 0, 0, 0, 0, 0, i)));
+  auto send_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  std::vector<int> got;
+  for (int k = 0; k < 20; ++k) {
+    JsonResult m = b_->recv_json(milliseconds(500));
+    if (!m.ok) {
+      ASSERT_EQ(m.status, RecvStatus::Timeout) << m.error;
+      break;
+    }
+    ASSERT_EQ(m.type(), "cursor") << m.text;
+    got.push_back(static_cast<int>(nget(*m, "fov")));
+  }
+  EXPECT_GE(got.size(), size_t(kBurstMin)) << "too few cursors passed (sent in " << send_ms << " ms)";
+  EXPECT_LE(got.size(), size_t(kBurstMax)) << "rate limit not applied to cursors (sent in " << send_ms << " ms)";
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_GT(got[i], got[i - 1]) << "cursor order broken";
+  // Dropping cursors is silent: no error to the sender.
+  EXPECT_TRUE(a_->expect_no_message(milliseconds(300))) << "dropped cursors must not produce errors";
+
+  // After the bucket refills, cursors flow again.
+  std::this_thread::sleep_for(milliseconds(1200));
+  ASSERT_TRUE(a_->send_text(cursor_msg(0, 0, 0, 0, 0, 0, 777)));
+  IT_ASSERT_JSON(m, b_->recv_json());
+  EXPECT_EQ(nget(*m, "fov"), 777) << m.text;
+}
+
+TEST_F(RateLimitTest, ExcessEditsGetRateLimitedErrorAndAreNeitherRelayedNorSequenced) {
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--rate-limit", "5", "--rate-burst", "5"}));
+  for (int i = 1; i <= 20; ++i)
+    ASSERT_TRUE(a_->send_text(edit_msg("b", "op" + std::to_string(i), "", "id" + std::to_string(i))));
+  int acks = 0, limited = 0;
+  long long last_seq = 0;
+  for (int k = 0; k < 20; ++k) {
+    IT_ASSERT_JSON(m, a_->recv_json());
+    if (m.type() == "ack") {
+      ++acks;
+      EXPECT_EQ(iget(*m, "seq"), last_seq + 1) << m.text;
+      last_seq = iget(*m, "seq");
+    } else {
+      ASSERT_EQ(m.type(), "error") << m.text;
+      EXPECT_EQ(sget(*m, "code"), "rate_limited") << m.text;
+      EXPECT_TRUE(has(*m, "message") && (*m)["message"].IsString()) << m.text;
+      ++limited;
+    }
+  }
+  EXPECT_EQ(acks + limited, 20);
+  EXPECT_GE(acks, kBurstMin);
+  EXPECT_LE(acks, kBurstMax) << "rate limit not applied to edits";
+  EXPECT_TRUE(a_->expect_no_message(milliseconds(200)));
+  // The watcher gets exactly the accepted edits, gap-free.
+  for (int i = 1; i <= acks; ++i) {
+    IT_ASSERT_JSON(e, b_->recv_json());
+    ASSERT_EQ(e.type(), "edit") << e.text;
+    EXPECT_EQ(iget(*e, "seq"), i) << e.text;
+  }
+  EXPECT_TRUE(b_->expect_no_message(milliseconds(200))) << "a rate-limited edit was relayed";
+
+  // The connection stays open and edits are accepted again after a refill.
+  std::this_thread::sleep_for(milliseconds(1200));
+  ASSERT_TRUE(a_->send_text(edit_msg("b", "after", "", "late")));
+  IT_ASSERT_JSON(ack, a_->recv_json());
+  EXPECT_EQ(ack.type(), "ack") << ack.text;
+  EXPECT_EQ(iget(*ack, "seq"), acks + 1) << ack.text;
+  IT_ASSERT_JSON(e, b_->recv_json());
+  EXPECT_EQ(sget(*e, "op"), "after") << e.text;
+}
+
+TEST_F(RateLimitTest, ExcessPingsAndSelectsGetRateLimitedError) {
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--rate-limit", "5", "--rate-burst", "5"}));
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(a_->send_text(R"({"type":"ping","t":)" + std::to_string(i) + "}"));
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(a_->send_text(R"({"type":"select","ids":["x"]})"));
+  int pongs = 0, limited = 0;
+  for (int k = 0; k < 20; ++k) {
+    IT_ASSERT_JSON(m, a_->recv_json());
+    if (m.type() == "pong") ++pongs;
+    else {
+      ASSERT_EQ(m.type(), "error") << m.text;
+      EXPECT_EQ(sget(*m, "code"), "rate_limited") << m.text;
+      ++limited;
+    }
+  }
+  EXPECT_GE(pongs, kBurstMin);
+  EXPECT_LE(pongs, kBurstMax);
+  EXPECT_GE(limited, 20 - kBurstMax);
+  // Selects that were accepted are relayed, the rest are not: fewer than 10 arrive.
+  int selects = 0;
+  for (int k = 0; k < 10; ++k) {
+    JsonResult m = b_->recv_json(milliseconds(300));
+    if (!m.ok) break;
+    EXPECT_EQ(m.type(), "select") << m.text;
+    ++selects;
+  }
+  EXPECT_LE(pongs + selects, kBurstMax) << "more messages accepted than the limit allows";
+}
+
+TEST_F(RateLimitTest, DefaultLimitAcceptsABurstOfAboutSixtyEditsThenLimits) {
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({}));
+  constexpr int kN = 100;
+  for (int i = 1; i <= kN; ++i) ASSERT_TRUE(a_->send_text(edit_msg("b", "op", "", std::to_string(i))));
+  int acks = 0, limited = 0;
+  for (int k = 0; k < kN; ++k) {
+    IT_ASSERT_JSON(m, a_->recv_json());
+    if (m.type() == "ack") ++acks;
+    else if (sget(*m, "code") == "rate_limited") ++limited;
+    else FAIL() << m.text;
+  }
+  EXPECT_GE(acks, 55);
+  EXPECT_LE(acks, 70);
+  EXPECT_EQ(acks + limited, kN);
+}
+
+TEST_F(RateLimitTest, LimitIsPerConnectionNotPerRoom) {
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--rate-limit", "5", "--rate-burst", "5"}));
+  // A exhausts its budget; B's edits are still accepted.
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(a_->send_text(edit_msg("b", "a")));
+  for (int k = 0; k < 10; ++k) {
+    IT_ASSERT_JSON(m, a_->recv_json());
+  }
+  ASSERT_TRUE(b_->send_text(edit_msg("b", "from-b", "", "bid")));
+  IT_ASSERT_JSON(ack, b_->recv_until_type("ack"));
+  EXPECT_EQ(sget(*ack, "id"), "bid") << ack.text;
+}
+
+}  // namespace
+}  // namespace it
