@@ -99,11 +99,17 @@ class MessageDecoder {
 
  private:
   static constexpr size_t kArenaBytes = 16 * 1024;
+  // Both buffers start with a MemoryPoolAllocator chunk header (size_t fields), so both
+  // need word alignment.
   alignas(8) char arena_[kArenaBytes];
-  char stack_arena_[4 * 1024];
+  alignas(8) char stack_arena_[4 * 1024];
   rapidjson::MemoryPoolAllocator<> value_allocator_;
   rapidjson::MemoryPoolAllocator<> stack_allocator_;
-  rapidjson::Document document_;
+  // rapidjson::Document fixes its parse-stack allocator to CrtAllocator; this one takes the
+  // pool. Its values are still rapidjson::Value, so ClientMessage's pointers are unchanged.
+  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                             rapidjson::MemoryPoolAllocator<>>
+      document_;
 };
 
 // What welcome.peers says about one other session.

@@ -1,0 +1,166 @@
+// proto/handshake.cpp: routing and response bytes for the one listening port.
+//
+// Checks run from "is this a path we serve" down to "is this upgrade well formed", so a
+// client always learns about the most basic thing it got wrong first.
+#include "proto/handshake.h"
+
+#include <openssl/evp.h>
+
+#include <string>
+
+namespace roomcast {
+
+namespace {
+
+constexpr std::string_view kWebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+constexpr std::string_view kWsPrefix = "/ws/";
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+bool is_base64_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+// RFC 6455 4.2.1 item 5: the key is base64 of 16 bytes, which is always 22 alphabet
+// characters and "==". Non-zero pad bits in the last character are tolerated, as most
+// decoders do; the server never decodes the key, it only hashes the text.
+bool is_valid_websocket_key(std::string_view key) {
+  if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+  for (size_t i = 0; i < 22; ++i) {
+    if (!is_base64_char(key[i])) return false;
+  }
+  return true;
+}
+
+Route respond(int status, std::string_view body, std::string_view extra_headers = {}) {
+  Route route;
+  route.kind = RouteKind::Respond;
+  route.status = status;
+  route.response = http_response(status, body, extra_headers);
+  return route;
+}
+
+}  // namespace
+
+bool is_valid_room_name(std::string_view room) {
+  if (room.empty() || room.size() > 128) return false;
+  for (char c : room) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string websocket_accept_key(std::string_view client_key) {
+  std::string input;
+  input.reserve(client_key.size() + kWebSocketGuid.size());
+  input.append(client_key);
+  input.append(kWebSocketGuid);
+
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &digest_len, EVP_sha1(), nullptr) != 1 ||
+      digest_len != 20) {
+    // Only reachable if libcrypto itself is broken; an empty key fails every client's
+    // check rather than handing out a wrong one.
+    return {};
+  }
+  // base64 of 20 bytes is 28 characters; EVP_EncodeBlock also writes a NUL.
+  unsigned char encoded[29];
+  int n = EVP_EncodeBlock(encoded, digest, static_cast<int>(digest_len));
+  return std::string(reinterpret_cast<const char*>(encoded), static_cast<size_t>(n));
+}
+
+Route route_request(const HttpRequest& request) {
+  const bool is_get = request.method == "GET";
+
+  if (request.path == "/healthz") {
+    if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");
+    return respond(200, "ok");
+  }
+
+  if (!request.path.starts_with(kWsPrefix)) return respond(404, "not found\n");
+  std::string_view room = request.path.substr(kWsPrefix.size());
+  if (!is_valid_room_name(room)) return respond(404, "not found\n");
+  if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");
+
+  // HTTP/1.0 has no Upgrade mechanism, so the request cannot be one; 426 would invite a
+  // retry that can never succeed.
+  if (request.version_minor < 1) return respond(400, "bad request: websocket needs HTTP/1.1\n");
+
+  if (!request.header_has_token("Upgrade", "websocket") ||
+      !request.header_has_token("Connection", "upgrade")) {
+    return respond(426, "upgrade required: this endpoint speaks websocket\n",
+                   "Upgrade: websocket\r\n");
+  }
+  // A missing version is treated like an unsupported one: the 426 tells the client
+  // which version to use (RFC 6455 4.2.2).
+  if (request.header("Sec-WebSocket-Version") != "13") {
+    return respond(426, "upgrade required: unsupported websocket version\n",
+                   "Sec-WebSocket-Version: 13\r\n");
+  }
+  std::string_view key = request.header("Sec-WebSocket-Key");
+  if (!is_valid_websocket_key(key)) return respond(400, "bad request: invalid Sec-WebSocket-Key\n");
+
+  Route route;
+  route.kind = RouteKind::Upgrade;
+  route.status = 101;
+  route.room.assign(room);
+  route.accept_key = websocket_accept_key(key);
+  return route;
+}
+
+std::string upgrade_response(std::string_view accept_key) {
+  std::string out;
+  out.reserve(160);
+  out.append(
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ");
+  out.append(accept_key);
+  out.append("\r\n\r\n");
+  return out;
+}
+
+std::string http_response(int status, std::string_view body, std::string_view extra_headers) {
+  std::string out;
+  out.reserve(128 + extra_headers.size() + body.size());
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(status));
+  out.push_back(' ');
+  out.append(reason_phrase(status));
+  out.append(
+      "\r\n"
+      "Content-Type: text/plain\r\n"
+      "Content-Length: ");
+  out.append(std::to_string(body.size()));
+  out.append(
+      "\r\n"
+      "Connection: close\r\n");
+  out.append(extra_headers);
+  out.append("\r\n");
+  out.append(body);
+  return out;
+}
+
+}  // namespace roomcast

@@ -1,0 +1,607 @@
+// proto/message.cpp: RapidJSON DOM decoding into ClientMessage, and Writer-based encoders.
+//
+// Decoding parses into a Document whose value and stack allocators are memory pools over
+// the decoder's own buffers; both pools are emptied at the start of every decode, so a
+// message that fits the buffers parses without touching malloc, and one that does not
+// only borrows heap chunks until the next decode.
+#include "proto/message.h"
+
+#include <cmath>
+#include <cstring>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/writer.h>
+
+namespace roomcast {
+
+namespace {
+
+using rapidjson::SizeType;
+using rapidjson::Value;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// kParseIterativeFlag: the default recursive parser spends a stack frame per nesting
+// level, and a 64 KiB message of '[' would go 64K deep. The iterative parser keeps its
+// state on the (pooled) parse stack instead. Otherwise default flags: the whole input
+// must be one document, and NaN/Infinity literals are not accepted.
+// kParseValidateEncodingFlag: strings are relayed verbatim into text frames, so a
+// decoded message must never carry invalid UTF-8, whatever the transport checked.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
+    rapidjson::kParseValidateEncodingFlag;
+
+constexpr size_t kDocumentStackBytes = 1024;
+constexpr size_t kMaxUserStringBytes = 256;
+
+std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+// Linear scan instead of FindMember: it compares by length, so keys with embedded NULs
+// cannot alias, and it needs no temporary Value for the name.
+const Value* member(const Value& object, std::string_view name) {
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    if (view(it->name) == name) return &it->value;
+  }
+  return nullptr;
+}
+
+bool fail(DecodeError& err, ErrorCode code, std::string_view message) {
+  err.code = code;
+  err.message.assign(message);
+  return false;
+}
+
+bool read_finite(const Value& v, double& out) {
+  if (!v.IsNumber()) return false;
+  double d = v.GetDouble();
+  if (!std::isfinite(d)) return false;
+  out = d;
+  return true;
+}
+
+bool read_vec3(const Value& v, double (&out)[3]) {
+  if (!v.IsArray() || v.Size() != 3) return false;
+  for (SizeType i = 0; i < 3; ++i) {
+    if (!read_finite(v[i], out[i])) return false;
+  }
+  return true;
+}
+
+bool is_short_string(const Value& v) {
+  return v.IsString() && v.GetStringLength() <= kMaxUserStringBytes;
+}
+
+// Keeps the capacity of every string and vector in `out`, so a caller that reuses one
+// ClientMessage does not allocate for ordinary messages either.
+void reset(ClientMessage& out) {
+  out.type = MessageType::Ping;
+  out.user.id.clear();
+  out.user.name.clear();
+  out.user.color.clear();
+  out.user.has_name = false;
+  out.user.has_color = false;
+  out.has_since = false;
+  out.since = 0;
+  out.camera = Camera{};
+  out.ids.clear();
+  out.building = {};
+  out.op = {};
+  out.data = nullptr;
+  out.has_id = false;
+  out.id = {};
+  out.has_follow_target = false;
+  out.follow_target = {};
+  out.t = nullptr;
+}
+
+bool decode_join(const Value& msg, ClientMessage& out, DecodeError& err) {
+  const Value* user = member(msg, "user");
+  if (user == nullptr || !user->IsObject()) {
+    return fail(err, ErrorCode::BadMessage, "join: `user` must be an object");
+  }
+  const Value* id = member(*user, "id");
+  if (id == nullptr || !is_short_string(*id) || id->GetStringLength() == 0) {
+    return fail(err, ErrorCode::BadMessage,
+                "join: `user.id` must be a non-empty string of at most 256 bytes");
+  }
+  out.user.id.assign(view(*id));
+  if (const Value* name = member(*user, "name")) {
+    if (!is_short_string(*name)) {
+      return fail(err, ErrorCode::BadMessage,
+                  "join: `user.name` must be a string of at most 256 bytes");
+    }
+    out.user.name.assign(view(*name));
+    out.user.has_name = true;
+  }
+  if (const Value* color = member(*user, "color")) {
+    if (!is_short_string(*color)) {
+      return fail(err, ErrorCode::BadMessage,
+                  "join: `user.color` must be a string of at most 256 bytes");
+    }
+    out.user.color.assign(view(*color));
+    out.user.has_color = true;
+  }
+  if (const Value* since = member(msg, "since")) {
+    // IsUint64 is false for negatives and for anything written with a fraction or an
+    // exponent, which is exactly "a non-negative integer" as a client would send it.
+    if (!since->IsUint64()) {
+      return fail(err, ErrorCode::BadMessage, "join: `since` must be a non-negative integer");
+    }
+    out.since = since->GetUint64();
+    out.has_since = true;
+  }
+  return true;
+}
+
+bool decode_cursor(const Value& msg, ClientMessage& out, DecodeError& err) {
+  Camera& cam = out.camera;
+  const Value* position = member(msg, "position");
+  if (position == nullptr || !read_vec3(*position, cam.position)) {
+    return fail(err, ErrorCode::BadMessage,
+                "cursor: `position` must be an array of 3 finite numbers");
+  }
+  const Value* target = member(msg, "target");
+  if (target == nullptr || !read_vec3(*target, cam.target)) {
+    return fail(err, ErrorCode::BadMessage, "cursor: `target` must be an array of 3 finite numbers");
+  }
+  if (const Value* up = member(msg, "up")) {
+    if (!read_vec3(*up, cam.up)) {
+      return fail(err, ErrorCode::BadMessage, "cursor: `up` must be an array of 3 finite numbers");
+    }
+    cam.has_up = true;
+  }
+  if (const Value* fov = member(msg, "fov")) {
+    if (!read_finite(*fov, cam.fov)) {
+      return fail(err, ErrorCode::BadMessage, "cursor: `fov` must be a finite number");
+    }
+    cam.has_fov = true;
+  }
+  return true;
+}
+
+bool decode_select(const Value& msg, ClientMessage& out, DecodeError& err) {
+  const Value* ids = member(msg, "ids");
+  if (ids == nullptr || !ids->IsArray()) {
+    return fail(err, ErrorCode::BadMessage, "select: `ids` must be an array of strings");
+  }
+  if (ids->Size() > kMaxSelection) {
+    return fail(err, ErrorCode::BadMessage, "select: `ids` has more than 1000 entries");
+  }
+  for (const Value& id : ids->GetArray()) {
+    if (!id.IsString()) {
+      return fail(err, ErrorCode::BadMessage, "select: `ids` must be an array of strings");
+    }
+    out.ids.push_back(view(id));
+  }
+  return true;
+}
+
+bool decode_edit(const Value& msg, ClientMessage& out, DecodeError& err) {
+  const Value* building = member(msg, "building");
+  if (building == nullptr || !building->IsString()) {
+    return fail(err, ErrorCode::BadMessage, "edit: `building` must be a string");
+  }
+  const Value* op = member(msg, "op");
+  if (op == nullptr || !op->IsString()) {
+    return fail(err, ErrorCode::BadMessage, "edit: `op` must be a string");
+  }
+  out.building = view(*building);
+  out.op = view(*op);
+  out.data = member(msg, "data");
+  if (const Value* id = member(msg, "id")) {
+    if (!id->IsString()) return fail(err, ErrorCode::BadMessage, "edit: `id` must be a string");
+    out.id = view(*id);
+    out.has_id = true;
+  }
+  return true;
+}
+
+bool decode_follow(const Value& msg, ClientMessage& out, DecodeError& err) {
+  const Value* session = member(msg, "session");
+  if (session != nullptr && session->IsNull()) return true;
+  if (session == nullptr || !session->IsString() || session->GetStringLength() == 0) {
+    return fail(err, ErrorCode::BadMessage, "follow: `session` must be a non-empty string or null");
+  }
+  out.follow_target = view(*session);
+  out.has_follow_target = true;
+  return true;
+}
+
+// ---- encoding ----
+
+void write_string(JsonWriter& w, std::string_view s) {
+  // Writer asserts on a null pointer even for length 0, and an empty string_view may
+  // have one.
+  w.String(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()));
+}
+
+void write_key(JsonWriter& w, std::string_view k) {
+  w.Key(k.data(), static_cast<SizeType>(k.size()));
+}
+
+void write_number(JsonWriter& w, double d) {
+  // Writer emits nothing for NaN/Inf (the document would be broken); decoded cameras are
+  // always finite, so this only guards against a caller's bug.
+  if (std::isfinite(d)) {
+    w.Double(d);
+  } else {
+    w.Null();
+  }
+}
+
+void write_vec3(JsonWriter& w, const double (&v)[3]) {
+  w.StartArray();
+  for (double d : v) write_number(w, d);
+  w.EndArray();
+}
+
+void write_user(JsonWriter& w, const User& user) {
+  w.StartObject();
+  write_key(w, "id");
+  write_string(w, user.id);
+  if (user.has_name) {
+    write_key(w, "name");
+    write_string(w, user.name);
+  }
+  if (user.has_color) {
+    write_key(w, "color");
+    write_string(w, user.color);
+  }
+  w.EndObject();
+}
+
+// The camera's fields, inside an object the caller has opened.
+void write_camera_fields(JsonWriter& w, const Camera& cam) {
+  write_key(w, "position");
+  write_vec3(w, cam.position);
+  write_key(w, "target");
+  write_vec3(w, cam.target);
+  if (cam.has_up) {
+    write_key(w, "up");
+    write_vec3(w, cam.up);
+  }
+  if (cam.has_fov) {
+    write_key(w, "fov");
+    write_number(w, cam.fov);
+  }
+}
+
+void write_scalar(JsonWriter& w, const Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: w.Null(); break;
+    case rapidjson::kFalseType: w.Bool(false); break;
+    case rapidjson::kTrueType: w.Bool(true); break;
+    case rapidjson::kStringType: w.String(v.GetString(), v.GetStringLength()); break;
+    case rapidjson::kNumberType:
+      // Same precedence as Value::Accept, so integers stay integers.
+      if (v.IsDouble()) {
+        write_number(w, v.GetDouble());
+      } else if (v.IsInt()) {
+        w.Int(v.GetInt());
+      } else if (v.IsUint()) {
+        w.Uint(v.GetUint());
+      } else if (v.IsInt64()) {
+        w.Int64(v.GetInt64());
+      } else {
+        w.Uint64(v.GetUint64());
+      }
+      break;
+    case rapidjson::kObjectType:
+    case rapidjson::kArrayType:
+      break;  // handled by write_value
+  }
+}
+
+// Value::Accept recurses once per nesting level, and `data` / `t` come from clients, so
+// the tree is walked with an explicit stack instead.
+void write_value(JsonWriter& w, const Value& root) {
+  struct Level {
+    const Value* container;
+    SizeType next;
+  };
+  std::vector<Level> levels;
+  const Value* pending = &root;
+  while (true) {
+    if (pending != nullptr) {
+      if (pending->IsObject()) {
+        w.StartObject();
+        levels.push_back({pending, 0});
+      } else if (pending->IsArray()) {
+        w.StartArray();
+        levels.push_back({pending, 0});
+      } else {
+        write_scalar(w, *pending);
+      }
+      pending = nullptr;
+    }
+    if (levels.empty()) return;
+    Level& top = levels.back();
+    if (top.container->IsObject()) {
+      if (top.next < top.container->MemberCount()) {
+        auto it = top.container->MemberBegin() + top.next++;
+        w.Key(it->name.GetString(), it->name.GetStringLength());
+        pending = &it->value;
+      } else {
+        w.EndObject();
+        levels.pop_back();
+      }
+    } else {
+      if (top.next < top.container->Size()) {
+        pending = &(*top.container)[top.next++];
+      } else {
+        w.EndArray();
+        levels.pop_back();
+      }
+    }
+  }
+}
+
+// Opens the object and writes the leading "type" member every message starts with.
+void begin_message(JsonWriter& w, std::string_view type) {
+  w.StartObject();
+  write_key(w, "type");
+  write_string(w, type);
+}
+
+}  // namespace
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::BadJson: return "bad_json";
+    case ErrorCode::BadMessage: return "bad_message";
+    case ErrorCode::UnknownType: return "unknown_type";
+    case ErrorCode::NotJoined: return "not_joined";
+    case ErrorCode::AlreadyJoined: return "already_joined";
+    case ErrorCode::RateLimited: return "rate_limited";
+  }
+  return "bad_message";
+}
+
+MessageDecoder::MessageDecoder()
+    : value_allocator_(arena_, sizeof(arena_)),
+      stack_allocator_(stack_arena_, sizeof(stack_arena_)),
+      document_(&value_allocator_, kDocumentStackBytes, &stack_allocator_) {}
+
+bool MessageDecoder::decode(std::string_view text, ClientMessage& out, DecodeError& err) {
+  reset(out);
+  // The previous document's values live in the pools about to be emptied; drop the
+  // reference to them first. The parse stack is already released: Document::Parse
+  // shrinks it to nothing on every exit, so clearing the stack pool leaves no dangling
+  // pointer. Clear() keeps the user buffer and frees only overflow chunks.
+  document_.SetNull();
+  value_allocator_.Clear();
+  stack_allocator_.Clear();
+
+  // RapidJSON reads through a stream whose end is signalled as '\0', so an embedded NUL
+  // would end the parse early and hide trailing garbage. No valid JSON text contains a
+  // raw NUL (it is not allowed unescaped in strings), so refuse it up front.
+  if (text.empty() || std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    return fail(err, ErrorCode::BadJson, "invalid JSON: empty or contains a NUL byte");
+  }
+  document_.Parse<kParseFlags>(text.data(), text.size());
+  if (document_.HasParseError()) {
+    err.code = ErrorCode::BadJson;
+    err.message.assign("invalid JSON: ");
+    err.message.append(rapidjson::GetParseError_En(document_.GetParseError()));
+    err.message.append(" at offset ");
+    err.message.append(std::to_string(document_.GetErrorOffset()));
+    return false;
+  }
+  if (!document_.IsObject()) {
+    return fail(err, ErrorCode::BadMessage, "message must be a JSON object");
+  }
+  const Value* type = member(document_, "type");
+  if (type == nullptr || !type->IsString()) {
+    return fail(err, ErrorCode::BadMessage, "`type` must be a string");
+  }
+  std::string_view name = view(*type);
+  if (name == "join") {
+    out.type = MessageType::Join;
+    return decode_join(document_, out, err);
+  }
+  if (name == "cursor") {
+    out.type = MessageType::Cursor;
+    return decode_cursor(document_, out, err);
+  }
+  if (name == "select") {
+    out.type = MessageType::Select;
+    return decode_select(document_, out, err);
+  }
+  if (name == "edit") {
+    out.type = MessageType::Edit;
+    return decode_edit(document_, out, err);
+  }
+  if (name == "follow") {
+    out.type = MessageType::Follow;
+    return decode_follow(document_, out, err);
+  }
+  if (name == "ping") {
+    out.type = MessageType::Ping;
+    out.t = member(document_, "t");
+    return true;
+  }
+  if (name == "leave") {
+    out.type = MessageType::Leave;
+    return true;
+  }
+  return fail(err, ErrorCode::UnknownType, "unknown message `type`");
+}
+
+void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
+                    const User& user, uint64_t seq, std::span<const PeerView> peers) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "welcome");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "room");
+  write_string(w, room);
+  write_key(w, "user");
+  write_user(w, user);
+  write_key(w, "seq");
+  w.Uint64(seq);
+  write_key(w, "peers");
+  w.StartArray();
+  for (const PeerView& peer : peers) {
+    w.StartObject();
+    write_key(w, "session");
+    write_string(w, peer.session);
+    write_key(w, "user");
+    if (peer.user != nullptr) {
+      write_user(w, *peer.user);
+    } else {
+      write_user(w, User{});  // a caller bug; still emit the documented shape
+    }
+    write_key(w, "camera");
+    if (peer.camera != nullptr) {
+      w.StartObject();
+      write_camera_fields(w, *peer.camera);
+      w.EndObject();
+    } else {
+      w.Null();
+    }
+    write_key(w, "selection");
+    w.StartArray();
+    if (peer.selection != nullptr) {
+      for (const std::string& id : *peer.selection) write_string(w, id);
+    }
+    w.EndArray();
+    write_key(w, "following");
+    if (peer.following.empty()) {
+      w.Null();
+    } else {
+      write_string(w, peer.following);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "presence");
+  write_key(w, "event");
+  write_string(w, "join");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "user");
+  write_user(w, user);
+  w.EndObject();
+}
+
+void encode_presence_leave(rapidjson::StringBuffer& out, std::string_view session) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "presence");
+  write_key(w, "event");
+  write_string(w, "leave");
+  write_key(w, "session");
+  write_string(w, session);
+  w.EndObject();
+}
+
+void encode_cursor(rapidjson::StringBuffer& out, std::string_view session, const Camera& camera) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "cursor");
+  write_key(w, "session");
+  write_string(w, session);
+  write_camera_fields(w, camera);
+  w.EndObject();
+}
+
+void encode_select(rapidjson::StringBuffer& out, std::string_view session,
+                   std::span<const std::string> ids) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "select");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "ids");
+  w.StartArray();
+  for (const std::string& id : ids) write_string(w, id);
+  w.EndArray();
+  w.EndObject();
+}
+
+void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_t seq,
+                 std::string_view building, std::string_view op, const rapidjson::Value* data) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "edit");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "seq");
+  w.Uint64(seq);
+  write_key(w, "building");
+  write_string(w, building);
+  write_key(w, "op");
+  write_string(w, op);
+  if (data != nullptr) {
+    write_key(w, "data");
+    write_value(w, *data);
+  }
+  w.EndObject();
+}
+
+void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "ack");
+  if (has_id) {
+    write_key(w, "id");
+    write_string(w, id);
+  }
+  write_key(w, "seq");
+  w.Uint64(seq);
+  w.EndObject();
+}
+
+void encode_follow(rapidjson::StringBuffer& out, std::string_view session, std::string_view target) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "follow");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "target");
+  if (target.empty()) {
+    w.Null();
+  } else {
+    write_string(w, target);
+  }
+  w.EndObject();
+}
+
+void encode_pong(rapidjson::StringBuffer& out, const rapidjson::Value* t) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "pong");
+  if (t != nullptr) {
+    write_key(w, "t");
+    write_value(w, *t);
+  }
+  w.EndObject();
+}
+
+void encode_resync(rapidjson::StringBuffer& out, uint64_t seq) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "resync");
+  write_key(w, "seq");
+  w.Uint64(seq);
+  w.EndObject();
+}
+
+void encode_error(rapidjson::StringBuffer& out, ErrorCode code, std::string_view message) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "error");
+  write_key(w, "code");
+  write_string(w, to_string(code));
+  write_key(w, "message");
+  write_string(w, message);
+  w.EndObject();
+}
+
+}  // namespace roomcast
