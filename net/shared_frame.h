@@ -65,14 +65,14 @@ class SharedFrame {
 
   void retain() { ++refs_; }
   void release() {
-    if (--refs_ == 0) std::free(this);
+    if (--refs_ == 0) ::operator delete(this);
   }
 
  private:
   SharedFrame(uint32_t size, FrameKind kind) : size_(size), kind_(kind) {}
   static SharedFrame* allocate(size_t size, FrameKind kind) {
-    void* mem = std::malloc(sizeof(SharedFrame) + size);
-    if (!mem) throw std::bad_alloc();  // out of memory is not a recoverable hot-path error
+    // One allocation holds the refcount and the bytes.
+    void* mem = ::operator new(sizeof(SharedFrame) + size);
     return new (mem) SharedFrame(static_cast<uint32_t>(size), kind);
   }
   uint8_t* bytes() { return reinterpret_cast<uint8_t*>(this + 1); }

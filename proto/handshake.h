@@ -24,7 +24,7 @@ namespace roomcast {
 bool is_valid_room_name(std::string_view room);
 
 // base64(SHA-1(key + RFC 6455 GUID)); the RFC sample key "dGhlIHNhbXBsZSBub25jZQ=="
-// gives "s3pPLMBiTxaQ9kCiVNGmZzOo+Wo=".
+// gives "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".
 std::string websocket_accept_key(std::string_view client_key);
 
 enum class RouteKind {

@@ -38,6 +38,8 @@ WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
 }
 
 void WsReader::queue_close(uint16_t code, std::string_view reason) {
+  // wslay's public queue_close keeps reading; nothing after a close may be processed.
+  wslay_event_shutdown_read(ctx_);
   wslay_event_queue_close(ctx_, code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
 }
 
@@ -72,14 +74,12 @@ ssize_t WsReader::send_cb(wslay_event_context_ptr, const uint8_t* data, size_t l
   return static_cast<ssize_t>(len);
 }
 
-void WsReader::msg_cb(wslay_event_context_ptr ctx, const wslay_event_on_msg_recv_arg* arg, void* self) {
+void WsReader::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* self) {
   auto* r = static_cast<WsReader*>(self);
   if (arg->opcode == WSLAY_TEXT_FRAME) {
     r->handler_->on_text(std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
   } else if (arg->opcode == WSLAY_BINARY_FRAME) {
-    static constexpr char kReason[] = "binary frames are not supported";
-    wslay_event_queue_close(ctx, kCloseUnsupportedData, reinterpret_cast<const uint8_t*>(kReason),
-                            sizeof(kReason) - 1);
+    r->queue_close(kCloseUnsupportedData, "binary frames are not supported");
   }
 }
 

@@ -1,0 +1,75 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace roomcast {
+namespace {
+
+ConfigOutcome parse(std::vector<const char*> args, Config& c, std::string& message) {
+  args.insert(args.begin(), "roomcast");
+  return parse_config(int(args.size()), args.data(), c, message);
+}
+
+TEST(Config, DefaultsMatchTheSpec) {
+  Config c;
+  std::string m;
+  ASSERT_EQ(parse({}, c, m), ConfigOutcome::Run);
+  EXPECT_EQ(c.listen.host, "127.0.0.1");
+  EXPECT_EQ(c.listen.port, 8080);
+  EXPECT_EQ(c.history, 1000u);
+  EXPECT_EQ(c.ping_interval_s, 25u);
+  EXPECT_EQ(c.max_message, 65536u);
+  EXPECT_EQ(c.rate_limit, 60);
+  EXPECT_EQ(c.max_pending, 8u * 1024 * 1024);
+  EXPECT_GE(c.threads, 1u);
+}
+
+TEST(Config, AcceptsBothFlagForms) {
+  Config c;
+  std::string m;
+  ASSERT_EQ(parse({"--listen", "0.0.0.0:9000", "--threads=3", "--history", "5"}, c, m), ConfigOutcome::Run);
+  EXPECT_EQ(c.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.listen.port, 9000);
+  EXPECT_EQ(c.threads, 3u);
+  EXPECT_EQ(c.history, 5u);
+}
+
+TEST(Config, BadValueIsRejectedNamingTheFlag) {
+  Config c;
+  std::string m;
+  EXPECT_EQ(parse({"--threads", "zero"}, c, m), ConfigOutcome::Error);
+  EXPECT_NE(m.find("--threads"), std::string::npos);
+  EXPECT_EQ(parse({"--listen", "localhost:80"}, c, m), ConfigOutcome::Error);
+  EXPECT_NE(m.find("--listen"), std::string::npos);
+  EXPECT_EQ(parse({"--max-message"}, c, m), ConfigOutcome::Error);
+  EXPECT_NE(m.find("--max-message"), std::string::npos);
+}
+
+TEST(Config, UnknownFlagIsRejected) {
+  Config c;
+  std::string m;
+  EXPECT_EQ(parse({"--frobnicate", "1"}, c, m), ConfigOutcome::Error);
+  EXPECT_NE(m.find("--frobnicate"), std::string::npos);
+}
+
+TEST(Config, HelpListsEveryFlag) {
+  Config c;
+  std::string m;
+  ASSERT_EQ(parse({"--help"}, c, m), ConfigOutcome::Help);
+  for (const char* flag : {"--listen", "--threads", "--history", "--ping-interval", "--max-message", "--rate-limit",
+                           "--rate-burst", "--max-pending", "--handshake-timeout", "--max-header", "--room-ttl"})
+    EXPECT_NE(m.find(flag), std::string::npos) << flag;
+}
+
+TEST(Config, ListenAcceptsBracketedIpv6) {
+  ListenAddress a;
+  ASSERT_TRUE(parse_listen_address("[::1]:8080", a));
+  EXPECT_EQ(a.host, "::1");
+  EXPECT_FALSE(parse_listen_address("127.0.0.1:99999", a));
+  EXPECT_FALSE(parse_listen_address("127.0.0.1", a));
+}
+
+}  // namespace
+}  // namespace roomcast
