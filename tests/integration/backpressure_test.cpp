@@ -27,21 +27,27 @@ TEST_F(BackpressureTest, SlowReaderIsClosedWith1008WhileOthersReceiveEveryEdit) 
   ExpectPresenceJoin({&a, &obs}, slow);
   // From here on `slow` does not read until the sender is done.
 
-  constexpr int kEdits = 300;
-  const std::string payload = jstr(std::string(16000, 'x'));  // ~4.8 MB in total
+  constexpr int kEdits = 450;
+  // ~7.2 MB in total: more than the kernel buffers (tcp_wmem max 4 MiB) can hide.
+  const std::string payload = jstr(std::string(16000, 'x'));
 
   struct ObsResult {
-    int edits = 0;
+    std::atomic<int> edits{0};
+    std::atomic<bool> done{false};
     bool in_order = true;
     bool saw_slow_leave = false;
     std::string error;
   } o;
   std::thread observer([&] {
+    struct Done {
+      std::atomic<bool>& d;
+      ~Done() { d = true; }
+    } mark_done{o.done};
     long long expect = 1;
     for (int guard = 0; guard < kEdits + 10 && o.edits < kEdits; ++guard) {
       JsonResult m = obs->recv_json(milliseconds(10000));
       if (!m.ok) {
-        o.error = "after " + std::to_string(o.edits) + " edits: " + m.error;
+        o.error = "after " + std::to_string(o.edits.load()) + " edits: " + m.error;
         return;
       }
       if (m.type() == "presence") {
@@ -57,12 +63,16 @@ TEST_F(BackpressureTest, SlowReaderIsClosedWith1008WhileOthersReceiveEveryEdit) 
     }
   });
 
-  // The sender waits for each ack before the next edit, so a reader that keeps up never
-  // has more than about one edit pending; only the reader that stopped reading piles up.
+  // The sender waits for each ack, and for the observer to have read the previous edit,
+  // before the next edit: a reader that keeps up never has more than about two edits
+  // (32 KB) pending, below the 64 KiB limit; only the reader that stopped reading piles up.
   int sent = 0, acks = 0;
   long long last_ack = 0;
   std::string ack_error;
   for (int i = 1; i <= kEdits; ++i) {
+    auto wait_until = std::chrono::steady_clock::now() + milliseconds(10000);
+    while (o.edits.load() < i - 1 && std::chrono::steady_clock::now() < wait_until && !o.done.load())
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
     if (!a->send_text(edit_msg("b", "op" + std::to_string(i), payload, std::to_string(i)))) {
       ack_error = "send failed at edit " + std::to_string(i);
       break;
@@ -82,7 +92,7 @@ TEST_F(BackpressureTest, SlowReaderIsClosedWith1008WhileOthersReceiveEveryEdit) 
   EXPECT_EQ(sent, kEdits) << "the sender could not send (server stopped reading it?)";
   EXPECT_EQ(acks, kEdits) << ack_error;
   EXPECT_EQ(o.error, "");
-  EXPECT_EQ(o.edits, kEdits) << "the observer missed edits";
+  EXPECT_EQ(o.edits.load(), kEdits) << "the observer missed edits";
   EXPECT_TRUE(o.in_order) << "the observer saw seq out of order";
 
   // Now the slow reader reads: some edits, then close 1008 (or the socket just ends).
