@@ -396,7 +396,7 @@ void Worker::flush_dirty() {
 
 void Worker::start_send(Connection& c) {
   if (c.send_in_flight || c.fd < 0 || c.state == ConnState::Dead) return;
-  c.out.drop_superseded();
+  if (c.out.backed_up()) c.out.drop_superseded();  // latest-wins only under backpressure
   if (c.out.empty()) {
     maybe_shut_write(c);
     return;

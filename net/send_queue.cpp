@@ -40,10 +40,13 @@ size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
     ++n;
   }
   in_flight_ = static_cast<uint32_t>(n);
+  in_flight_bytes_ = total;
   return n;
 }
 
 void SendQueue::complete(size_t sent) {
+  backed_up_ = sent < in_flight_bytes_;
+  in_flight_bytes_ = 0;
   bytes_ -= sent;
   while (sent > 0) {
     assert(count_ > 0);

@@ -8,10 +8,11 @@
 //   - push() is the whole per-recipient cost of a broadcast: one pointer store, one
 //     refcount increment, and, the first time the queue becomes non-empty in an
 //     iteration, one append to the loop's DirtyList. No allocation in steady state.
-//   - Frames leave in push order. A Cursor frame whose sender has since sent a newer
-//     camera (SharedFrame::superseded) and that has not started to leave is dropped
-//     instead of sent: under backpressure a recipient gets only the newest camera of
-//     each sender, and nothing Reliable is ever dropped.
+//   - Frames leave in push order. Under backpressure (the kernel took less than the last
+//     gather offered: the socket buffer is full) a Cursor frame whose sender has since
+//     sent a newer camera (SharedFrame::superseded) and that has not started to leave is
+//     dropped instead of sent, so a slow recipient gets only the newest camera of each
+//     sender. A recipient that keeps up gets every camera. Nothing Reliable is dropped.
 //   - At most one gather() is outstanding: the caller must complete() it before the
 //     next gather() (one send in flight per socket).
 #pragma once
@@ -63,6 +64,8 @@ class SendQueue {
   // Bytes not yet handed to the kernel (superseded cursors included until dropped).
   size_t pending_bytes() const { return bytes_; }
   bool in_flight() const { return in_flight_ != 0; }
+  // The last send was short: the peer is not keeping up.
+  bool backed_up() const { return backed_up_; }
 
   // The loop clears this when it takes the owner off the DirtyList.
   bool dirty() const { return dirty_flag_; }
@@ -96,6 +99,8 @@ class SendQueue {
   size_t bytes_ = 0;
   uint32_t head_offset_ = 0;  // bytes of ring_[head_] already sent
   uint32_t in_flight_ = 0;    // frames covered by the outstanding gather()
+  size_t in_flight_bytes_ = 0;
+  bool backed_up_ = false;
   DirtyList* dirty_;
   uint32_t owner_;
   bool dirty_flag_ = false;

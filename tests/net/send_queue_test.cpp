@@ -139,3 +139,22 @@ TEST(SendQueue, GatherRespectsTheIovecLimit) {
 
 }  // namespace
 }  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+TEST(SendQueue, ShortSendMeansBackedUpAndFullSendClearsIt) {
+  DirtyList dirty;
+  SendQueue q(&dirty, 0);
+  q.push(FrameRef::adopt(SharedFrame::raw("0123456789")).get());
+  iovec iov[4];
+  q.gather(iov, 4, 1 << 20);
+  q.complete(4);
+  EXPECT_TRUE(q.backed_up());
+  q.gather(iov, 4, 1 << 20);
+  q.complete(6);
+  EXPECT_FALSE(q.backed_up());
+}
+
+}  // namespace
+}  // namespace roomcast
