@@ -8,7 +8,7 @@ JOBS     ?= $(shell nproc)
 ARGS     ?=
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run test bench fuzz deps clean
 
 all: build
 
@@ -32,6 +32,25 @@ test: deps
 	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_SANITIZE=ON -DBUILD_TESTING=ON
 	cmake --build build/debug -j $(JOBS)
 	cd build/debug && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# Micro-benchmarks, then the load scenarios against roomcast and the Node peer
+# (bench/run.sh writes docs/benchmarks.md).
+bench: build
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
+	cmake --build build/release -j $(JOBS)
+	./bench/run.sh
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of its seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(PACKAGES) clang libclang-rt-14-dev"
+	cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_FUZZ=ON -DBUILD_TESTING=OFF
+	cmake --build build/fuzz -j $(JOBS)
+	@set -e; for t in build/fuzz/*_fuzz; do \
+	  name=$$(basename $$t); mkdir -p build/fuzz/corpus-$$name; \
+	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name fuzz/corpus/$$name; \
+	done
 
 clean:
 	rm -rf build
