@@ -47,6 +47,8 @@ std::string usage_text() {
       "  --handshake-timeout SECONDS  a connection must finish its upgrade within this (default 5)\n"
       "  --max-header BYTES         largest HTTP request head; larger gets 431 (default 8192)\n"
       "  --room-ttl SECONDS         how long an empty room keeps its edit history (default 600)\n"
+      "  --max-batch-delay MS       a recipient's frames may wait this long so frames from many\n"
+      "                             senders leave in one write; 0 sends at once (default 5)\n"
       "  --help                     this text\n";
 }
 
@@ -99,6 +101,8 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
       if (!parse_unsigned(value, size_t(512), size_t(1) << 20, c.max_header)) return bad("bytes in 512..1048576");
     } else if (name == "--room-ttl") {
       if (!parse_unsigned(value, 0u, 86400u * 30, c.room_ttl_s)) return bad("seconds in 0..2592000");
+    } else if (name == "--max-batch-delay") {
+      if (!parse_unsigned(value, 0u, 1000u, c.max_batch_delay_ms)) return bad("milliseconds in 0..1000");
     } else {
       message = "unknown flag '" + std::string(name) + "' (see --help)";
       return ConfigOutcome::Error;

@@ -22,7 +22,7 @@ namespace {
 //   bits 32..55  connection generation (low 24 bits): a completion for a slot that has
 //                since been reused is recognised and ignored (cf. nginx's instance bit)
 //   bits  0..31  connection slot
-enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Cancel };
+enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Flush, Cancel };
 
 uint64_t encode(Op op, uint32_t slot = 0, uint32_t generation = 0) {
   return (uint64_t(op) << 56) | (uint64_t(generation & 0xFFFFFF) << 32) | slot;
@@ -57,7 +57,11 @@ void Connection::on_text(std::string_view message) { worker->on_text(*this, mess
 void Connection::on_control_bytes(std::string_view bytes) { out.push_adopt(SharedFrame::raw(bytes)); }
 
 Worker::Worker(const Config& config, unsigned index, int listen_fd)
-    : config_(config), index_(index), listen_fd_(listen_fd), protocol_(config, index) {
+    : config_(config),
+      index_(index),
+      listen_fd_(listen_fd),
+      batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000),
+      protocol_(config, index) {
   ping_frame_ = FrameRef::adopt(SharedFrame::make(Opcode::Ping, {}));
   tick_.tv_sec = 1;
 }
@@ -94,7 +98,7 @@ void Worker::run() {
   arm_timer();
   io_uring* ring = ring_.get();
   for (;;) {
-    flush_dirty();
+    if (flush_due()) flush_dirty();
     if (stopping_ && (live_ == 0 || now_ns_ >= stop_deadline_ns_)) break;
     int rc = io_uring_submit_and_wait(ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
@@ -125,6 +129,9 @@ void Worker::handle(const io_uring_cqe* cqe) {
       return;
     case Op::Timer:
       on_tick();
+      return;
+    case Op::Flush:
+      flush_timer_armed_ = false;  // the loop top flushes what is due
       return;
     case Op::Cancel:
       return;
@@ -371,7 +378,27 @@ void Worker::sweep_dead() {
 // ---------------------------------------------------------------------------------------
 // Frames out: once per iteration, one sendmsg per socket with output.
 
+// With --max-batch-delay, a recipient's frames wait up to that long so that frames from
+// many senders leave in one sendmsg: the first frame queued after a flush sets the
+// deadline, every socket dirtied before it leaves together. 0 sends every iteration.
+bool Worker::flush_due() {
+  if (dirty_.slots.empty()) return false;
+  if (batch_delay_ns_ == 0 || stopping_) return true;
+  if (flush_at_ns_ == 0) flush_at_ns_ = now_ns_ + batch_delay_ns_;
+  if (now_ns_ >= flush_at_ns_) return true;
+  if (!flush_timer_armed_) {
+    flush_deadline_.tv_sec = flush_at_ns_ / 1'000'000'000;
+    flush_deadline_.tv_nsec = flush_at_ns_ % 1'000'000'000;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_timeout(sqe, &flush_deadline_, 0, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(sqe, encode(Op::Flush));
+    flush_timer_armed_ = true;
+  }
+  return false;
+}
+
 void Worker::flush_dirty() {
+  flush_at_ns_ = 0;
   while (!dirty_.slots.empty()) {
     flushing_.swap(dirty_.slots);
     for (uint32_t slot : flushing_) {
@@ -396,7 +423,8 @@ void Worker::flush_dirty() {
 
 void Worker::start_send(Connection& c) {
   if (c.send_in_flight || c.fd < 0 || c.state == ConnState::Dead) return;
-  if (c.out.backed_up()) c.out.drop_superseded();  // latest-wins only under backpressure
+  // Latest-wins applies to cameras that waited: behind a short send, or in a batch window.
+  if (c.out.backed_up() || batch_delay_ns_ != 0) c.out.drop_superseded();
   if (c.out.empty()) {
     maybe_shut_write(c);
     return;

@@ -83,6 +83,7 @@ class Worker {
   void sweep_dead();
   void begin_stop();
 
+  bool flush_due();
   void flush_dirty();
   void start_send(Connection& c);
   void maybe_shut_write(Connection& c);
@@ -96,6 +97,11 @@ class Worker {
   const unsigned index_;
   int listen_fd_;
   std::vector<Worker*> peers_;
+
+  const int64_t batch_delay_ns_;
+  int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
+  bool flush_timer_armed_ = false;
+  __kernel_timespec flush_deadline_{};
 
   Ring ring_;
   BufferRing buffers_;

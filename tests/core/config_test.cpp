@@ -59,7 +59,8 @@ TEST(Config, HelpListsEveryFlag) {
   std::string m;
   ASSERT_EQ(parse({"--help"}, c, m), ConfigOutcome::Help);
   for (const char* flag : {"--listen", "--threads", "--history", "--ping-interval", "--max-message", "--rate-limit",
-                           "--rate-burst", "--max-pending", "--handshake-timeout", "--max-header", "--room-ttl"})
+                           "--rate-burst", "--max-pending", "--handshake-timeout", "--max-header", "--room-ttl",
+                           "--max-batch-delay"})
     EXPECT_NE(m.find(flag), std::string::npos) << flag;
 }
 
