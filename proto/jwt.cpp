@@ -1,0 +1,214 @@
+// proto/jwt.cpp: strict compact-JWS parsing, HMAC-SHA256 check (OpenSSL), claims (RapidJSON).
+#include "proto/jwt.h"
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cmath>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+
+namespace roomcast {
+
+namespace {
+
+using rapidjson::Value;
+
+// Iterative: no recursion per nesting level. ValidateEncoding: claims end up in JSON
+// frames and logs, so they must be valid UTF-8. Default flags otherwise: one complete
+// document, no trailing bytes, no NaN/Infinity, no comments.
+constexpr unsigned kParseFlags = rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag;
+
+constexpr size_t kHs256Bytes = 32;
+
+bool fail(JwtError& err, JwtError e) {
+  err = e;
+  return false;
+}
+
+// -1 for a byte outside the base64url alphabet.
+int b64url_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+// Strict, canonical base64url without padding (RFC 7515 section 2 and RFC 4648 3.5):
+// a trailing group of 2 or 3 characters must leave its unused bits zero.
+bool b64url_decode(std::string_view in, std::string& out) {
+  if (in.size() % 4 == 1) return false;
+  out.clear();
+  out.reserve(in.size() / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : in) {
+    int v = b64url_value(static_cast<unsigned char>(ch));
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  // 2 leftover bits (4n+3 chars) or 4 (4n+2 chars) must be zero.
+  return (acc & ((1u << bits) - 1)) == 0;
+}
+
+std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+// Compares by length, so names with embedded NULs cannot alias.
+const Value* member(const Value& object, std::string_view name) {
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    if (view(it->name) == name) return &it->value;
+  }
+  return nullptr;
+}
+
+// RapidJSON keeps duplicate names and finds the first; other JWT libraries take the
+// last. RFC 7515 4 allows only rejecting or last-wins, so duplicates are rejected.
+bool has_duplicate_names(const Value& object) {
+  std::vector<std::string_view> names;
+  names.reserve(object.MemberCount());
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) names.push_back(view(it->name));
+  std::sort(names.begin(), names.end());
+  return std::adjacent_find(names.begin(), names.end()) != names.end();
+}
+
+bool parse_object(const std::string& json, rapidjson::Document& doc) {
+  doc.Parse<kParseFlags>(json.data(), json.size());
+  return !doc.HasParseError() && doc.IsObject() && !has_duplicate_names(doc);
+}
+
+// A NumericDate rounded up to an integer, clamped to int64. For integral `now`,
+// (x <= now) == (ceil(x) <= now) and (x > now) == (ceil(x) > now), so comparisons on the
+// rounded value are exact.
+int64_t numeric_date_ceil(const Value& v) {
+  if (v.IsInt64()) return v.GetInt64();
+  if (v.IsUint64()) return INT64_MAX;  // above INT64_MAX
+  double d = v.GetDouble();
+  // 2^63 is exactly representable; every double below it is integral from 2^53 up.
+  if (d >= 9223372036854775808.0) return INT64_MAX;
+  if (d <= -9223372036854775808.0) return INT64_MIN;
+  return static_cast<int64_t>(std::ceil(d));
+}
+
+bool signature_ok(std::string_view signing_input, std::string_view secret, const std::string& sig) {
+  if (secret.empty() || secret.size() > static_cast<size_t>(INT_MAX)) return false;
+  if (sig.size() != kHs256Bytes) return false;
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int mac_len = 0;
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac.data(),
+           &mac_len) == nullptr ||
+      mac_len != kHs256Bytes) {
+    return false;
+  }
+  return CRYPTO_memcmp(mac.data(), sig.data(), kHs256Bytes) == 0;
+}
+
+}  // namespace
+
+std::string_view to_string(JwtError error) {
+  switch (error) {
+    case JwtError::Malformed: return "malformed";
+    case JwtError::UnsupportedAlgorithm: return "unsupported_algorithm";
+    case JwtError::BadSignature: return "bad_signature";
+    case JwtError::Expired: return "expired";
+    case JwtError::MissingClaim: return "missing_claim";
+  }
+  return "unknown";
+}
+
+bool verify_jwt(std::string_view token, std::string_view secret, int64_t now_unix, JwtClaims& out,
+                JwtError& err) {
+  // 1. Shape and encoding.
+  if (token.size() > kMaxJwtBytes) return fail(err, JwtError::Malformed);
+  size_t dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return fail(err, JwtError::Malformed);
+  size_t dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return fail(err, JwtError::Malformed);
+  std::string header_json, payload_json, signature;
+  if (!b64url_decode(token.substr(0, dot1), header_json) ||
+      !b64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json) ||
+      !b64url_decode(token.substr(dot2 + 1), signature)) {
+    return fail(err, JwtError::Malformed);
+  }
+
+  // Header.
+  {
+    rapidjson::Document header;
+    if (!parse_object(header_json, header)) return fail(err, JwtError::Malformed);
+    const Value* typ = member(header, "typ");
+    if (typ && !typ->IsString()) return fail(err, JwtError::Malformed);
+    if (member(header, "crit")) return fail(err, JwtError::Malformed);
+    // 2. Algorithm.
+    const Value* alg = member(header, "alg");
+    if (!alg || !alg->IsString() || view(*alg) != "HS256") return fail(err, JwtError::UnsupportedAlgorithm);
+  }
+
+  // 3. Signature, before the payload is parsed.
+  if (!signature_ok(token.substr(0, dot2), secret, signature)) return fail(err, JwtError::BadSignature);
+
+  // 4. Payload types.
+  rapidjson::Document payload;
+  if (!parse_object(payload_json, payload)) return fail(err, JwtError::Malformed);
+  const Value* sub = member(payload, "sub");
+  const Value* exp = member(payload, "exp");
+  const Value* nbf = member(payload, "nbf");
+  const Value* name = member(payload, "name");
+  const Value* rooms = member(payload, "rooms");
+  if ((sub && !sub->IsString()) || (exp && !exp->IsNumber()) || (nbf && !nbf->IsNumber()) ||
+      (name && !name->IsString())) {
+    return fail(err, JwtError::Malformed);
+  }
+  if (rooms) {
+    if (!rooms->IsArray()) return fail(err, JwtError::Malformed);
+    for (const Value& r : rooms->GetArray())
+      if (!r.IsString()) return fail(err, JwtError::Malformed);
+  }
+
+  // 5. Required claims.
+  if (!sub || sub->GetStringLength() == 0 || !exp) return fail(err, JwtError::MissingClaim);
+
+  // 6. Time.
+  int64_t exp_at = numeric_date_ceil(*exp);
+  if (exp_at <= now_unix) return fail(err, JwtError::Expired);
+  if (nbf && numeric_date_ceil(*nbf) > now_unix) return fail(err, JwtError::Expired);
+
+  out.sub.assign(view(*sub));
+  out.has_name = name != nullptr;
+  if (name) out.name.assign(view(*name));
+  else out.name.clear();
+  out.exp = exp_at;
+  out.has_rooms = rooms != nullptr;
+  out.rooms.clear();
+  if (rooms) {
+    out.rooms.reserve(rooms->Size());
+    for (const Value& r : rooms->GetArray()) out.rooms.emplace_back(view(r));
+  }
+  return true;
+}
+
+bool jwt_allows_room(const JwtClaims& claims, std::string_view room) {
+  if (!claims.has_rooms) return true;
+  for (const std::string& pattern : claims.rooms) {
+    std::string_view p = pattern;
+    if (!p.empty() && p.back() == '*') {
+      if (room.substr(0, p.size() - 1) == p.substr(0, p.size() - 1)) return true;
+    } else if (room == p) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace roomcast
