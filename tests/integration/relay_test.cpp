@@ -204,7 +204,7 @@ TEST_F(RelayTest, LateJoinerWelcomeHasCameraSelectionAndFollowingOfEarlierPeers)
   EXPECT_TRUE(found) << w2.text;
 }
 
-TEST_F(RelayTest, TwoHundredCursorsFromEachOfTwoSendersArriveAllAndInPerSenderOrder) {
+TEST_F(RelayTest, TwoHundredCursorsFromEachOfTwoSendersAtReaderPaceArriveAllAndInPerSenderOrder) {
   StartServer({"--rate-limit", "100000", "--rate-burst", "100000"});
   Member a = Join("r", "ua");
   ASSERT_TRUE(a.ws);
@@ -216,19 +216,19 @@ TEST_F(RelayTest, TwoHundredCursorsFromEachOfTwoSendersArriveAllAndInPerSenderOr
   ExpectPresenceJoin({&a, &b}, obs);
 
   constexpr int kN = 200;
-  // Interleave the two senders; fov carries the per-sender counter. A short gap between
-  // rounds (still 500 cameras/s per sender, 50x the spec's ~10/s) means no backpressure:
-  // every camera must arrive, none superseded.
+  // Each round, both senders send one camera (fov carries the per-sender counter) and the
+  // observer reads both before the next round: no sender ever has two cameras waiting, so
+  // there is no backpressure and none may be dropped (cameras are only lossy under
+  // backpressure). Order across the two senders within a round is free.
+  std::map<std::string, std::vector<int>> got;
   for (int i = 1; i <= kN; ++i) {
     ASSERT_TRUE(a->send_text(cursor_msg(i, 0, 0, 0, 0, 0, i)));
     ASSERT_TRUE(b->send_text(cursor_msg(0, i, 0, 0, 0, 0, 1000 + i)));
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  std::map<std::string, std::vector<int>> got;
-  for (int k = 0; k < 2 * kN; ++k) {
-    IT_ASSERT_JSON(m, obs->recv_json(milliseconds(5000)));
-    ASSERT_EQ(m.type(), "cursor") << m.text;
-    got[sget(*m, "session")].push_back(static_cast<int>(nget(*m, "fov")));
+    for (int k = 0; k < 2; ++k) {
+      IT_ASSERT_JSON(m, obs->recv_json(milliseconds(5000)));
+      ASSERT_EQ(m.type(), "cursor") << m.text;
+      got[sget(*m, "session")].push_back(static_cast<int>(nget(*m, "fov")));
+    }
   }
   ASSERT_EQ(got[a.session].size(), size_t(kN));
   ASSERT_EQ(got[b.session].size(), size_t(kN));
@@ -237,14 +237,18 @@ TEST_F(RelayTest, TwoHundredCursorsFromEachOfTwoSendersArriveAllAndInPerSenderOr
     ASSERT_EQ(got[b.session][i], 1001 + i) << "B's cursors out of order or missing at index " << i;
   }
   EXPECT_TRUE(obs->expect_no_message());
-  // Each sender got exactly the other's 200 cursors, in order.
+  // Each sender got the other's cameras in order, never its own (it did not read during
+  // the rounds, so here older ones may have been superseded; the newest must be there).
   for (auto [me, other, base] : {std::tuple{&a, &b, 1000}, std::tuple{&b, &a, 0}}) {
-    for (int i = 1; i <= kN; ++i) {
+    double last = 0;
+    for (int i = 1; i <= kN && last < base + kN; ++i) {
       IT_ASSERT_JSON(m, (*me)->recv_json(milliseconds(5000)));
       ASSERT_EQ(m.type(), "cursor") << m.text;
       ASSERT_EQ(sget(*m, "session"), other->session) << "echo to sender: " << m.text;
-      ASSERT_EQ(nget(*m, "fov"), base + i) << m.text;
+      EXPECT_GT(nget(*m, "fov"), last) << m.text;
+      last = nget(*m, "fov");
     }
+    EXPECT_EQ(last, base + kN);
     EXPECT_TRUE((*me)->expect_no_message(milliseconds(100)));
   }
 }
