@@ -1,0 +1,317 @@
+// bench/load/main.cpp: roomcast-load, the load generator for protocol v1 servers.
+//
+// The main thread owns the timeline: it starts the tool threads (worker.h), waits for
+// every welcome, writes the plan, samples server CPU/RSS and its own CPU at the edges of
+// each measured interval, stops the threads and prints one report per measurement.
+// See `roomcast-load --help` and docs/benchmarks.md.
+
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/load/clock.h"
+#include "bench/load/options.h"
+#include "bench/load/proc_stats.h"
+#include "bench/load/report.h"
+#include "bench/load/worker.h"
+
+namespace load {
+namespace {
+
+// The tool is called the bottleneck when its CPU passes this share of its threads, or
+// when sends leave later than this.
+constexpr double kToolCpuWarnPct = 85.0;
+constexpr int64_t kLateUs = 1000;
+constexpr double kLateFractionWarn = 0.01;
+
+void sleep_until_us(int64_t t_us) {
+  const int64_t abs = clock_origin_us() + t_us;
+  timespec ts{abs / 1000000, (abs % 1000000) * 1000};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+struct Sample {
+  int64_t at_us = 0;
+  std::optional<int64_t> server_cpu_us;
+  std::optional<int64_t> server_rss_kib;
+  int64_t tool_cpu_us = 0;
+};
+
+Sample take_sample(const Options& o) {
+  Sample s;
+  s.at_us = now_us();
+  if (o.server_pid > 0) {
+    s.server_cpu_us = process_cpu_us(o.server_pid);
+    s.server_rss_kib = process_rss_kib(o.server_pid);
+  }
+  s.tool_cpu_us = self_cpu_us();
+  return s;
+}
+
+std::string format_rate(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", rate);
+  return buf;
+}
+
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::Cursors: return "cursors";
+    case Mode::Step: return "step";
+    case Mode::Idle: return "idle";
+    case Mode::JoinBurst: return "join-burst";
+  }
+  return "?";
+}
+
+// Numbers every report carries, and the run-level warnings.
+void add_common(Report& r, const Options& o, const SharedState& shared, const RunStats& run,
+                int64_t all_joined_us) {
+  r.add("label", o.label);
+  r.add("mode", std::string(mode_name(o.mode)));
+  r.add("connections", int64_t(o.connections));
+  r.add("rooms", int64_t(o.rooms));
+  r.add("tool_threads", int64_t(o.threads));
+  r.add("welcomed", int64_t(shared.welcomed.load()));
+  r.add("join_failed", int64_t(shared.failed.load()));
+  r.add("all_welcomed_ms", all_joined_us >= 0 ? double(all_joined_us) / 1000.0 : NAN, 1);
+  r.add("server_close_frames", int64_t(run.server_close_frames));
+  r.add("server_eofs", int64_t(run.server_eofs));
+  r.add("error_messages", int64_t(run.error_messages));
+  const int welcomed = shared.welcomed.load();
+  if (welcomed < o.connections) {
+    r.warn(std::to_string(o.connections - welcomed) + " of " + std::to_string(o.connections) +
+           " connections were not welcomed (connect errors " + std::to_string(run.connect_errors) +
+           ", handshake errors " + std::to_string(run.handshake_errors) + ")");
+  }
+  if (run.server_close_frames + run.server_eofs > 0) {
+    r.warn("the server closed " + std::to_string(run.server_close_frames + run.server_eofs) +
+           " connections (close frames " + std::to_string(run.server_close_frames) + ", EOF/reset " +
+           std::to_string(run.server_eofs) + ")");
+  }
+  if (run.error_messages > 0) r.warn(std::to_string(run.error_messages) + " error messages from the server");
+  if (run.malformed + run.wrong_room > 0) {
+    r.warn(std::to_string(run.malformed) + " unreadable frames/cursors, " + std::to_string(run.wrong_room) +
+           " cursors from outside the receiver's room");
+  }
+  if (!run.first_problem.empty()) r.add("first_problem", run.first_problem);
+}
+
+void add_tool_cpu(Report& r, const Sample& a, const Sample& b, int capacity) {
+  const double secs = double(b.at_us - a.at_us) / 1e6;
+  const double pct = 100.0 * double(b.tool_cpu_us - a.tool_cpu_us) / 1e6 / secs / capacity;
+  r.add("tool_cpu_pct", pct, 1);
+  if (pct > kToolCpuWarnPct) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "load tool CPU at %.0f%% of its %d usable thread(s): the tool may be the bottleneck",
+                  pct, capacity);
+    r.warn(buf);
+  }
+}
+
+void add_server_cpu(Report& r, const Sample& a, const Sample& b, uint64_t deliveries) {
+  if (!a.server_cpu_us || !b.server_cpu_us) return;
+  const double secs = double(b.at_us - a.at_us) / 1e6;
+  const int64_t used = *b.server_cpu_us - *a.server_cpu_us;
+  r.add("server_cpu_pct", 100.0 * double(used) / 1e6 / secs, 1);
+  if (deliveries > 0) r.add("server_cpu_us_per_delivery", double(used) / double(deliveries), 3);
+  if (b.server_rss_kib) r.add("server_rss_kib", *b.server_rss_kib);
+}
+
+Report step_report(const Options& o, const SharedState& shared, const RunStats& run, size_t k,
+                   const Sample& a, const Sample& b, int capacity, int64_t all_joined_us) {
+  const Step& step = shared.plan.steps[k];
+  const StepStats& st = run.steps[k];
+  std::string title = (o.label.empty() ? std::string("run") : o.label) + ": " +
+                      std::to_string(o.connections) + " connections in " + std::to_string(o.rooms) +
+                      " room(s), rate " + format_rate(step.rate) + "/s";
+  if (shared.plan.steps.size() > 1) {
+    title += ", step " + std::to_string(k + 1) + "/" + std::to_string(shared.plan.steps.size());
+  }
+  Report r(title);
+  add_common(r, o, shared, run, all_joined_us);
+  const double secs = double(step.measure_end_us - step.measure_start_us) / 1e6;
+  r.add("step", int64_t(k));
+  r.add("rate_per_conn", step.rate, 3);
+  r.add("measured_s", secs, 3);
+  r.add("sends", int64_t(st.sends));
+  r.add("expected", int64_t(st.expected));
+  r.add("received", int64_t(st.received));
+  const int64_t lost = int64_t(st.expected) - int64_t(st.received);
+  r.add("lost", lost);
+  r.add("loss_pct", st.expected ? 100.0 * double(lost) / double(st.expected) : 0.0, 4);
+  r.add("duplicates", int64_t(st.duplicates));
+  r.add("reordered", int64_t(st.reordered));
+  r.add("deliveries_per_s", double(st.received) / secs, 0);
+  r.add("sends_per_s", double(st.sends) / secs, 0);
+  r.add("p50_us", st.latency.percentile(0.50));
+  r.add("p90_us", st.latency.percentile(0.90));
+  r.add("p99_us", st.latency.percentile(0.99));
+  r.add("p999_us", st.latency.percentile(0.999));
+  r.add("max_us", st.latency.max());
+  r.add("mean_us", st.latency.mean(), 1);
+  add_server_cpu(r, a, b, st.received);
+  add_tool_cpu(r, a, b, capacity);
+  const int64_t lag99 = st.send_lag.percentile(0.99);
+  const double late = st.sends ? double(st.late_sends) / double(st.sends) : 0.0;
+  r.add("send_lag_p99_us", lag99);
+  r.add("send_lag_max_us", st.send_lag.max());
+  r.add("late_send_pct", 100.0 * late, 3);
+  r.add("skipped_sends", int64_t(st.skipped));
+  if (lag99 > kLateUs || late > kLateFractionWarn) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "sends late: p99 send lag %lld us, %.2f%% of sends > 1 ms late: the tool may be the "
+                  "bottleneck",
+                  static_cast<long long>(lag99), 100.0 * late);
+    r.warn(buf);
+  }
+  if (st.skipped > 0) r.warn(std::to_string(st.skipped) + " scheduled sends skipped (connection closed)");
+  return r;
+}
+
+int run(const Options& o) {
+  const long fd_limit = raise_fd_limit();
+  if (fd_limit < o.connections + 64) {
+    std::fprintf(stderr,
+                 "roomcast-load: RLIMIT_NOFILE is %ld, too low for %d connections; raise the hard "
+                 "limit (ulimit -Hn) first\n",
+                 fd_limit, o.connections);
+    return 1;
+  }
+  auto shared = std::make_unique<SharedState>();
+  shared->opts = o;
+  shared->layout = RoomLayout{o.connections, o.rooms};
+  shared->server.sin_family = AF_INET;
+  shared->server.sin_port = htons(o.port);
+  inet_pton(AF_INET, o.host.c_str(), &shared->server.sin_addr);
+  const double steps = o.mode == Mode::Step ? double(o.steps.size()) : 1.0;
+  shared->hard_deadline_us =
+      now_us() + int64_t((o.join_timeout_s + steps * (o.warmup_s + o.duration_s) + o.drain_s + 30.0) * 1e6);
+
+  const Sample before_connect = take_sample(o);
+  std::vector<std::vector<int>> ids(size_t(o.threads));
+  for (int i = 0; i < o.connections; ++i) ids[size_t(i % o.threads)].push_back(i);
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.threads; ++t) {
+    workers.push_back(std::make_unique<Worker>(*shared, t, std::move(ids[size_t(t)])));
+  }
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+
+  // Join: every connection at once, then wait (bounded) for every welcome or failure.
+  shared->connect_start_us = now_us();
+  shared->connect_go.store(true, std::memory_order_release);
+  const int64_t join_deadline = shared->connect_start_us + int64_t(o.join_timeout_s * 1e6);
+  int64_t all_joined_us = -1;
+  while (now_us() < join_deadline) {
+    const int w = shared->welcomed.load(), f = shared->failed.load();
+    if (w + f >= o.connections) {
+      if (f == 0) all_joined_us = now_us() - shared->connect_start_us;
+      break;
+    }
+    sleep_until_us(now_us() + 500);
+  }
+  if (shared->welcomed.load() == 0) {
+    shared->stop = true;
+    for (auto& t : threads) t.join();
+    RunStats run;
+    for (auto& w : workers) run.merge(w->stats());
+    std::fprintf(stderr, "roomcast-load: no connection was welcomed within %.1f s: %s\n", o.join_timeout_s,
+                 run.first_problem.c_str());
+    return 1;
+  }
+  const int capacity = std::max(1, std::min(o.threads, usable_cpus()));
+  std::vector<Report> reports;
+
+  if (o.mode == Mode::Idle || o.mode == Mode::JoinBurst) {
+    // Let the server settle (handshake buffers freed, presence fan-out done).
+    const double settle = o.mode == Mode::Idle ? 2.0 : 0.5;
+    sleep_until_us(now_us() + int64_t(settle * 1e6));
+    const Sample a = take_sample(o);
+    if (o.mode == Mode::Idle) sleep_until_us(a.at_us + int64_t(o.duration_s * 1e6));
+    const Sample b = take_sample(o);
+    shared->stop = true;
+    for (auto& t : threads) t.join();
+    RunStats run;
+    for (auto& w : workers) run.merge(w->stats());
+    Report r(std::string(o.label.empty() ? "run" : o.label) + ": " + mode_name(o.mode) + ", " +
+             std::to_string(o.connections) + " connections in " + std::to_string(o.rooms) + " room(s)");
+    add_common(r, o, *shared, run, all_joined_us);
+    r.add("welcome_p50_ms", double(run.welcome_latency.percentile(0.5)) / 1000.0, 1);
+    r.add("welcome_p99_ms", double(run.welcome_latency.percentile(0.99)) / 1000.0, 1);
+    r.add("welcome_max_ms", double(run.welcome_latency.max()) / 1000.0, 1);
+    if (before_connect.server_rss_kib && a.server_rss_kib) {
+      r.add("server_rss_before_kib", *before_connect.server_rss_kib);
+      r.add("server_rss_joined_kib", *a.server_rss_kib);
+      const int welcomed = std::max(1, shared->welcomed.load());
+      r.add("server_rss_per_conn_bytes",
+            double(*a.server_rss_kib - *before_connect.server_rss_kib) * 1024.0 / welcomed, 0);
+    }
+    if (o.mode == Mode::Idle) {
+      r.add("idle_s", double(b.at_us - a.at_us) / 1e6, 2);
+      add_server_cpu(r, a, b, 0);
+      add_tool_cpu(r, a, b, capacity);
+    }
+    r.print(stdout, o.json);
+    return 0;
+  }
+
+  // Cursors: the plan starts shortly after the last welcome, so every thread has seen it.
+  const std::vector<double> rates = o.mode == Mode::Step ? o.steps : std::vector<double>{o.rate};
+  int64_t t = now_us() + 100000;
+  for (double rate : rates) {
+    Step s;
+    s.rate = rate;
+    s.send_start_us = t;
+    s.measure_start_us = t + int64_t(o.warmup_s * 1e6);
+    s.measure_end_us = s.send_end_us = s.measure_start_us + int64_t(o.duration_s * 1e6);
+    shared->plan.steps.push_back(s);
+    t = s.send_end_us;
+  }
+  shared->plan.drain_end_us = t + int64_t(o.drain_s * 1e6);
+  shared->plan_ready.store(true, std::memory_order_release);
+
+  std::vector<std::pair<Sample, Sample>> samples;
+  for (const Step& s : shared->plan.steps) {
+    sleep_until_us(s.measure_start_us);
+    const Sample a = take_sample(o);
+    sleep_until_us(s.measure_end_us);
+    samples.emplace_back(a, take_sample(o));
+    if (o.mode == Mode::Step) {
+      std::fprintf(stderr, "roomcast-load: step at %.3g/s done\n", s.rate);
+    }
+  }
+  sleep_until_us(shared->plan.drain_end_us);
+  shared->stop = true;
+  for (auto& th : threads) th.join();
+  RunStats run;
+  for (auto& w : workers) run.merge(w->stats());
+  run.steps.resize(shared->plan.steps.size());
+  for (size_t k = 0; k < shared->plan.steps.size(); ++k) {
+    step_report(o, *shared, run, k, samples[k].first, samples[k].second, capacity, all_joined_us)
+        .print(stdout, o.json);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace load
+
+int main(int argc, char** argv) {
+  load::start_clock();
+  signal(SIGPIPE, SIG_IGN);
+  const load::Options options = load::parse_options(argc, argv);
+  return load::run(options);
+}

@@ -1,0 +1,110 @@
+#include "bench/load/message_scan.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace load {
+namespace {
+
+constexpr std::string_view kTypePrefix = "{\"type\":\"";
+
+// The position just after `"key":` (key given with quotes and colon), or npos.
+size_t after_key(std::string_view payload, std::string_view quoted_key_colon) {
+  const size_t at = payload.find(quoted_key_colon);
+  return at == std::string_view::npos ? at : at + quoted_key_colon.size();
+}
+
+size_t skip_space(std::string_view s, size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  return i;
+}
+
+}  // namespace
+
+MessageType scan_type(std::string_view payload) {
+  std::string_view rest;
+  if (payload.starts_with(kTypePrefix)) {
+    rest = payload.substr(kTypePrefix.size());
+  } else {
+    if (payload.empty() || payload.front() != '{') return MessageType::NotJson;
+    size_t at = after_key(payload, "\"type\":");
+    if (at == std::string_view::npos) return MessageType::Other;
+    at = skip_space(payload, at);
+    if (at >= payload.size() || payload[at] != '"') return MessageType::Other;
+    rest = payload.substr(at + 1);
+  }
+  if (rest.starts_with("cursor\"")) return MessageType::Cursor;
+  if (rest.starts_with("presence\"")) return MessageType::Presence;
+  if (rest.starts_with("welcome\"")) return MessageType::Welcome;
+  if (rest.starts_with("error\"")) return MessageType::Error;
+  if (rest.starts_with("pong\"")) return MessageType::Pong;
+  return MessageType::Other;
+}
+
+size_t scan_integer_number(std::string_view s, int64_t& out) {
+  size_t i = 0;
+  bool negative = false;
+  if (i < s.size() && s[i] == '-') {
+    negative = true;
+    ++i;
+  }
+  const size_t digits_start = i;
+  uint64_t value = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - digits_start < 18) {
+    value = value * 10 + uint64_t(s[i] - '0');
+    ++i;
+  }
+  if (i == digits_start) return 0;
+  const bool more_digits = i < s.size() && s[i] >= '0' && s[i] <= '9';
+  // Fast path: "123" or "123.000" (what RapidJSON writes for integral doubles).
+  size_t j = i;
+  if (j < s.size() && s[j] == '.') {
+    ++j;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;  // truncated toward zero
+  }
+  const bool exponent = j < s.size() && (s[j] == 'e' || s[j] == 'E');
+  if (!more_digits && !exponent) {
+    out = negative ? -int64_t(value) : int64_t(value);
+    return j;
+  }
+  // Slow path (exponent or very long mantissa): let the standard library read it.
+  double d = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec != std::errc() || !std::isfinite(d) || std::fabs(d) > 9.2e18) return 0;
+  out = int64_t(d);
+  return size_t(end - s.data());
+}
+
+bool scan_cursor(std::string_view payload, CursorProbe& out) {
+  size_t at = after_key(payload, "\"position\":[");
+  if (at == std::string_view::npos) return false;
+  at = skip_space(payload, at);
+  size_t used = scan_integer_number(payload.substr(at), out.sent_us);
+  if (used == 0) return false;
+  at = skip_space(payload, at + used);
+  if (at >= payload.size() || payload[at] != ',') return false;
+  at = skip_space(payload, at + 1);
+  used = scan_integer_number(payload.substr(at), out.sender);
+  if (used == 0) return false;
+  at = payload.find("\"fov\":", at + used);
+  if (at == std::string_view::npos) return false;
+  at = skip_space(payload, at + 6);
+  return scan_integer_number(payload.substr(at), out.seq) != 0;
+}
+
+std::string_view scan_string_field(std::string_view payload, std::string_view key) {
+  const size_t k = payload.find(key);
+  if (k == std::string_view::npos) return {};
+  size_t at = k + key.size();
+  // key must be quoted: "key"
+  if (k == 0 || payload[k - 1] != '"' || at >= payload.size() || payload[at] != '"') return {};
+  at = skip_space(payload, at + 1);
+  if (at >= payload.size() || payload[at] != ':') return {};
+  at = skip_space(payload, at + 1);
+  if (at >= payload.size() || payload[at] != '"') return {};
+  const size_t end = payload.find('"', at + 1);
+  if (end == std::string_view::npos) return {};
+  return payload.substr(at + 1, end - at - 1);
+}
+
+}  // namespace load

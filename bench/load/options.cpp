@@ -1,0 +1,154 @@
+#include "bench/load/options.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace load {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: roomcast-load [options]\n"
+    "  --url ws://HOST:PORT[/ws/]  server (HOST numeric, in 127.0.0.0/8)\n"
+    "  --host HOST --port PORT     the same, separately (default 127.0.0.1:8080)\n"
+    "  --connections N             WebSocket connections (default 100)\n"
+    "  --rooms R                   rooms; connection i joins room i % R (default 1)\n"
+    "  --rate F                    cursors per connection per second (default 10)\n"
+    "  --duration S                measured seconds (per step with --step; idle period with --idle)\n"
+    "  --warmup S                  seconds of sending before measuring (default 2)\n"
+    "  --drain S                   seconds to wait for deliveries after the last send (default 2)\n"
+    "  --join-timeout S            all welcomes within this (default 30)\n"
+    "  --threads T                 tool threads (default 1)\n"
+    "  --server-pid PID            report server CPU (utime+stime) and RSS (VmRSS) from /proc\n"
+    "  --idle                      join, stay silent: server RSS per connection and idle CPU\n"
+    "  --join-burst                open all connections at once: time until all are welcomed\n"
+    "  --step R1,R2,...            step the per-connection rate, each step --warmup + --duration\n"
+    "  --label NAME                scenario name copied into the report\n"
+    "  --room-prefix P             room names are P<r> (default load-)\n"
+    "  --json                      also print one JSON result line per measurement\n";
+
+[[noreturn]] void fail(const std::string& why) {
+  std::fprintf(stderr, "roomcast-load: %s\n%s", why.c_str(), kUsage);
+  std::exit(2);
+}
+
+double parse_double(std::string_view flag, std::string_view v, double lo, double hi) {
+  double d = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc() || end != v.data() + v.size() || !(d >= lo && d <= hi)) {
+    fail(std::string(flag) + ": expected a number in [" + std::to_string(lo) + ", " +
+         std::to_string(hi) + "], got '" + std::string(v) + "'");
+  }
+  return d;
+}
+
+long parse_int(std::string_view flag, std::string_view v, long lo, long hi) {
+  long n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < lo || n > hi) {
+    fail(std::string(flag) + ": expected an integer in [" + std::to_string(lo) + ", " +
+         std::to_string(hi) + "], got '" + std::string(v) + "'");
+  }
+  return n;
+}
+
+void parse_url(Options& o, std::string_view url) {
+  if (!url.starts_with("ws://")) fail("--url must start with ws://");
+  url.remove_prefix(5);
+  const size_t slash = url.find('/');
+  std::string_view hostport = url.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string path(url.substr(slash));
+    if (path.back() != '/') path += '/';
+    o.path_prefix = path;
+  }
+  const size_t colon = hostport.rfind(':');
+  if (colon == std::string_view::npos) fail("--url needs an explicit port");
+  o.host = std::string(hostport.substr(0, colon));
+  o.port = uint16_t(parse_int("--url port", hostport.substr(colon + 1), 1, 65535));
+}
+
+}  // namespace
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  bool idle = false, burst = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    std::string_view value;
+    bool has_inline = false;
+    if (const size_t eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_inline = true;
+    }
+    auto need = [&]() -> std::string_view {
+      if (has_inline) return value;
+      if (i + 1 >= argc) fail(std::string(a) + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--url") {
+      parse_url(o, need());
+    } else if (a == "--host") {
+      o.host = std::string(need());
+    } else if (a == "--port") {
+      o.port = uint16_t(parse_int(a, need(), 1, 65535));
+    } else if (a == "--connections") {
+      o.connections = int(parse_int(a, need(), 1, 1000000));
+    } else if (a == "--rooms") {
+      o.rooms = int(parse_int(a, need(), 1, 1000000));
+    } else if (a == "--rate") {
+      o.rate = parse_double(a, need(), 0.001, 1000);
+    } else if (a == "--duration") {
+      o.duration_s = parse_double(a, need(), 0.1, 3600);
+    } else if (a == "--warmup") {
+      o.warmup_s = parse_double(a, need(), 0, 600);
+    } else if (a == "--drain") {
+      o.drain_s = parse_double(a, need(), 0, 600);
+    } else if (a == "--join-timeout") {
+      o.join_timeout_s = parse_double(a, need(), 0.1, 600);
+    } else if (a == "--threads") {
+      o.threads = int(parse_int(a, need(), 1, 256));
+    } else if (a == "--server-pid") {
+      o.server_pid = int(parse_int(a, need(), 1, 1 << 30));
+    } else if (a == "--idle") {
+      idle = true;
+    } else if (a == "--join-burst") {
+      burst = true;
+    } else if (a == "--step") {
+      std::string_view list = need();
+      while (!list.empty()) {
+        const size_t comma = list.find(',');
+        o.steps.push_back(parse_double(a, list.substr(0, comma), 0.001, 1000));
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+      if (o.steps.empty() || o.steps.size() > 64) fail("--step needs 1..64 rates");
+    } else if (a == "--label") {
+      o.label = std::string(need());
+    } else if (a == "--room-prefix") {
+      o.room_prefix = std::string(need());
+    } else if (a == "--json") {
+      o.json = true;
+    } else {
+      fail("unknown argument " + std::string(a));
+    }
+  }
+  if (int(idle) + int(burst) + int(!o.steps.empty()) > 1) {
+    fail("--idle, --join-burst and --step are exclusive");
+  }
+  o.mode = idle ? Mode::Idle : burst ? Mode::JoinBurst : !o.steps.empty() ? Mode::Step : Mode::Cursors;
+  in_addr addr{};
+  if (inet_pton(AF_INET, o.host.c_str(), &addr) != 1) fail("host must be a numeric IPv4 address");
+  if ((ntohl(addr.s_addr) >> 24) != 127) fail("host must be in 127.0.0.0/8 (loopback only)");
+  if (o.rooms > o.connections) fail("--rooms must not exceed --connections");
+  return o;
+}
+
+}  // namespace load

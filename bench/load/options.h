@@ -1,0 +1,43 @@
+// bench/load/options.h: the load tool's command line, parsed once into plain values.
+//
+// Contract: parse_options() either returns a complete, validated Options or prints why
+// not and exits (status 2); `--help` prints usage and exits 0. The server address must be
+// in 127.0.0.0/8: this tool never sends traffic anywhere else.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace load {
+
+enum class Mode {
+  Cursors,    // join, then cursors at --rate for --duration (S1, S2)
+  Step,       // cursors, the rate stepped through --step (S3)
+  Idle,       // join and stay silent: server RSS per connection and idle CPU (S4)
+  JoinBurst,  // open every connection at once: time until all are welcomed (S5)
+};
+
+struct Options {
+  Mode mode = Mode::Cursors;
+  std::string host = "127.0.0.1";  // numeric IPv4 in 127.0.0.0/8
+  uint16_t port = 8080;
+  std::string path_prefix = "/ws/";  // rooms are <path_prefix><room_prefix><r>
+  std::string room_prefix = "load-";
+  int connections = 100;
+  int rooms = 1;
+  double rate = 10.0;                // cursors per connection per second
+  std::vector<double> steps;         // --step: rates for Mode::Step
+  double duration_s = 10.0;          // measured interval (per step in Mode::Step; idle period)
+  double warmup_s = 2.0;             // sending but not measured (per step)
+  double drain_s = 2.0;              // after the last send: receive only
+  double join_timeout_s = 30.0;      // all welcomes must arrive within this
+  int threads = 1;                   // tool threads
+  int server_pid = 0;                // 0: no server CPU/RSS numbers
+  bool json = false;                 // also print one machine-readable line
+  std::string label;                 // copied into the report (e.g. "S1")
+};
+
+Options parse_options(int argc, char** argv);
+
+}  // namespace load

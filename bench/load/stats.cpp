@@ -1,0 +1,34 @@
+#include "bench/load/stats.h"
+
+namespace load {
+
+void StepStats::merge(const StepStats& o) {
+  latency.merge(o.latency);
+  send_lag.merge(o.send_lag);
+  sends += o.sends;
+  expected += o.expected;
+  received += o.received;
+  duplicates += o.duplicates;
+  reordered += o.reordered;
+  late_sends += o.late_sends;
+  skipped += o.skipped;
+}
+
+void RunStats::merge(const RunStats& o) {
+  if (steps.size() < o.steps.size()) steps.resize(o.steps.size());
+  for (size_t k = 0; k < o.steps.size(); ++k) steps[k].merge(o.steps[k]);
+  welcome_latency.merge(o.welcome_latency);
+  connect_errors += o.connect_errors;
+  handshake_errors += o.handshake_errors;
+  server_close_frames += o.server_close_frames;
+  server_eofs += o.server_eofs;
+  error_messages += o.error_messages;
+  presence_messages += o.presence_messages;
+  other_messages += o.other_messages;
+  malformed += o.malformed;
+  wrong_room += o.wrong_room;
+  pings_answered += o.pings_answered;
+  note_problem(o.first_problem);
+}
+
+}  // namespace load

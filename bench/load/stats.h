@@ -1,0 +1,51 @@
+// bench/load/stats.h: what one tool thread counts, merged across threads at the end.
+//
+// Plain counters and histograms, written by exactly one thread while it runs and read by
+// the main thread only after that thread has been joined.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/load/histogram.h"
+
+namespace load {
+
+// Counts for one step's measured window (cursors whose send time falls in it).
+struct StepStats {
+  Histogram latency;   // receive time - send time, µs, one sample per delivery
+  Histogram send_lag;  // actual send time - scheduled send time, µs, one per send
+  uint64_t sends = 0;
+  uint64_t expected = 0;    // sends x (room size - 1)
+  uint64_t received = 0;    // deliveries, duplicates excluded
+  uint64_t duplicates = 0;  // same sequence number from the same sender again
+  uint64_t reordered = 0;   // lower sequence number than one already seen from that sender
+  uint64_t late_sends = 0;  // sends more than 1 ms after their scheduled time
+  uint64_t skipped = 0;     // scheduled sends of connections that were no longer open
+
+  void merge(const StepStats& o);
+};
+
+struct RunStats {
+  std::vector<StepStats> steps;
+  Histogram welcome_latency;  // µs from the start of connecting to the welcome
+  uint64_t connect_errors = 0;
+  uint64_t handshake_errors = 0;
+  uint64_t server_close_frames = 0;  // close frames the server sent us
+  uint64_t server_eofs = 0;          // EOF / reset without a close frame
+  uint64_t error_messages = 0;       // protocol `error` messages received
+  uint64_t presence_messages = 0;
+  uint64_t other_messages = 0;
+  uint64_t malformed = 0;            // frames or cursors the tool could not read
+  uint64_t wrong_room = 0;           // cursors from a sender not in the receiver's room
+  uint64_t pings_answered = 0;
+  std::string first_problem;         // text of the first error/close seen, for the report
+
+  void note_problem(const std::string& what) {
+    if (first_problem.empty()) first_problem = what;
+  }
+  void merge(const RunStats& o);
+};
+
+}  // namespace load
