@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in fuzz/corpus/<target>/ (a handful of realistic inputs each).
+
+Run from anywhere: python3 fuzz/make_corpus.py. The files are committed; rerun after
+changing an input format in one of the *_fuzz.cpp harnesses.
+"""
+import base64, hashlib, hmac, json, os, struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JWT_SECRET = b"fuzz-secret"  # the secret jwt_fuzz.cpp verifies against
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+# --- http_request_fuzz: request heads ---------------------------------------------------
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+write("http_request_fuzz", "upgrade",
+      "GET /ws/my-project HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % KEY)
+write("http_request_fuzz", "upgrade_browser",
+      "GET /ws/proj.42_a-b?token=eyJhbGciOiJIUzI1NiJ9.e30.sig&x=1 HTTP/1.1\r\nHost: localhost\r\n"
+      "Connection: keep-alive, Upgrade\r\nPragma: no-cache\r\nUpgrade: websocket\r\n"
+      "Origin: http://localhost:3000\r\nSec-WebSocket-Version: 13\r\nUser-Agent: Mozilla/5.0\r\n"
+      "Accept-Encoding: gzip, deflate, br\r\nSec-WebSocket-Key: %s\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+      "Authorization: Bearer abc.def.ghi\r\n\r\nleftover-frame-bytes" % KEY)
+write("http_request_fuzz", "healthz", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+write("http_request_fuzz", "post_publish",
+      "POST /api/rooms/p1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+write("http_request_fuzz", "http10", "GET /ws/room HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
+write("http_request_fuzz", "bad_version",
+      "GET /ws/room HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+      "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: %s\r\n\r\n" % KEY)
+write("http_request_fuzz", "partial", "GET /ws/room HTTP/1.1\r\nUpgr")
+
+
+# --- ws_frame_fuzz: [max_message selector][split seed] client frames ----------------------
+def frame(opcode, payload, fin=True, masked=True, mask=b"\x12\x34\x56\x78"):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    out = bytes([(0x80 if fin else 0) | opcode])
+    mbit = 0x80 if masked else 0
+    n = len(payload)
+    if n < 126:
+        out += bytes([mbit | n])
+    elif n <= 0xFFFF:
+        out += bytes([mbit | 126]) + struct.pack(">H", n)
+    else:
+        out += bytes([mbit | 127]) + struct.pack(">Q", n)
+    if masked:
+        out += mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return out + payload
+
+
+CURSOR = json.dumps({"type": "cursor", "position": [12.5, -3.25, 40.0], "target": [0, 0, 0],
+                     "up": [0, 1, 0], "fov": 45}, separators=(",", ":"))
+JOIN = '{"type":"join","user":{"id":"u1","name":"Ana","color":"#ff0000"},"since":3}'
+write("ws_frame_fuzz", "join_cursor", b"\x05\x00" + frame(1, JOIN) + frame(1, CURSOR))
+write("ws_frame_fuzz", "fragmented_with_ping",
+      b"\x03\x11" + frame(1, CURSOR[:20], fin=False) + frame(9, "hi") + frame(0, CURSOR[20:], fin=True))
+write("ws_frame_fuzz", "close", b"\x03\x22" + frame(1, '{"type":"leave"}') + frame(8, b"\x03\xe8bye"))
+write("ws_frame_fuzz", "binary", b"\x03\x33" + frame(2, b"\x00\x01\x02"))
+write("ws_frame_fuzz", "unmasked", b"\x03\x44" + frame(1, "x", masked=False))
+write("ws_frame_fuzz", "utf8", b"\x03\x55" + frame(1, "caf\u00e9 \U0001f600") + frame(1, b"\xc3\x28"))
+write("ws_frame_fuzz", "too_big", b"\x00\x66" + frame(1, "x" * 40))
+write("ws_frame_fuzz", "len126", b"\x04\x77" + frame(1, "y" * 300) + frame(10, "unsolicited pong"))
+
+
+# --- message_fuzz: client messages ----------------------------------------------------------
+write("message_fuzz", "join", JOIN)
+write("message_fuzz", "cursor", CURSOR)
+write("message_fuzz", "cursor_min", '{"type":"cursor","position":[1e-300,2.5e10,-0.0],"target":[1,2,3]}')
+write("message_fuzz", "select", '{"type":"select","ids":["b-1","b-2","bâtiment 3"]}')
+write("message_fuzz", "edit",
+      '{"type":"edit","building":"b-7","op":"set-height","data":{"h":12.5,"tags":["a",null,true]},"id":"m1"}')
+write("message_fuzz", "follow", '{"type":"follow","session":"s3"}')
+write("message_fuzz", "unfollow", '{"type":"follow","session":null}')
+write("message_fuzz", "ping", '{"type":"ping","t":1712345678901}')
+write("message_fuzz", "leave", '{"type":"leave"}')
+write("message_fuzz", "bad", '{"type":"cursor","position":[1,2]}')
+
+
+# --- jwt_fuzz: [mode/clock byte] token, or header\npayload to be signed --------------------
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def token(header, payload, secret=JWT_SECRET):
+    signing_input = b64url(header.encode()) + b"." + b64url(payload.encode())
+    sig = hmac.new(secret, signing_input, hashlib.sha256).digest()
+    return signing_input + b"." + b64url(sig)
+
+
+RAW, SIGNED = b"\x80", b"\x81"  # now = 1700000000 in both modes
+HS = '{"alg":"HS256","typ":"JWT"}'
+write("jwt_fuzz", "valid", RAW + token(HS, '{"sub":"alice","name":"Alice","exp":1700003600,"rooms":["p1","team-*"]}'))
+write("jwt_fuzz", "expired", RAW + token(HS, '{"sub":"alice","exp":1699999999}'))
+write("jwt_fuzz", "wrong_secret", RAW + token(HS, '{"sub":"alice","exp":1700003600}', b"nope"))
+write("jwt_fuzz", "alg_none", RAW + b64url(b'{"alg":"none"}') + b"." + b64url(b'{"sub":"a","exp":1800000000}') + b".")
+write("jwt_fuzz", "signed_claims",
+      SIGNED + b'{"alg":"HS256"}\n{"sub":"bob","exp":1700000001.5,"nbf":1699999999,"rooms":["*"]}')
+write("jwt_fuzz", "signed_missing_sub", SIGNED + b'{"alg":"HS256","typ":"at+jwt"}\n{"exp":1800000000}')
+write("jwt_fuzz", "signed_bad_rooms", SIGNED + b'{"alg":"HS256"}\n{"sub":"x","exp":1800000000,"rooms":["a",1]}')

@@ -1,0 +1,183 @@
+// fuzz/ws_frame_fuzz.cpp: the inbound frame path exactly as core/worker.cpp drives it:
+// WsReader::feed() per received chunk, flush() after each, stop on ProtocolError
+// (shutdown_write, the caller sends its own 1002) or once a close was sent.
+//
+// Input: byte 0 picks max_message, byte 1 seeds the chunk sizes, the rest is the byte
+// stream from the client. The same stream is also fed in one piece to a second reader.
+// Invariants (proto/ws_reader.h):
+//   - every on_text payload is valid UTF-8 and at most max_message bytes;
+//   - the control bytes are whole, final, unmasked server frames (pong or close), with at
+//     most one close, last, carrying either no payload or a valid code;
+//   - fragmentation does not matter: both readers see the same texts, the same close
+//     frame and the same protocol-error verdict, and answer pings alike (see the note on
+//     pongs dropped behind a close at the end).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz/fuzz_common.h"
+#include "proto/ws_reader.h"
+
+namespace {
+
+using roomcast_fuzz::check;
+
+// RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool valid_close_code(unsigned code) {
+  if (code >= 3000 && code <= 4999) return true;
+  switch (code) {
+    case 1000: case 1001: case 1002: case 1003: case 1007: case 1008: case 1009: case 1010: case 1011:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct ControlFrames {
+  std::vector<std::string> pongs;  // payloads, in order
+  bool has_close = false;
+  std::string close;               // the close frame's payload
+};
+
+// Checks the server-frame shape of wslay's output and splits it into pongs and a close.
+ControlFrames check_control_stream(std::string_view b) {
+  ControlFrames out;
+  size_t i = 0;
+  while (i < b.size()) {
+    check(!out.has_close, "nothing follows a close frame");
+    check(b.size() - i >= 2, "control frame header complete");
+    unsigned char b0 = static_cast<unsigned char>(b[i]), b1 = static_cast<unsigned char>(b[i + 1]);
+    check(b0 == 0x88 || b0 == 0x8A, "control frame is a final close or pong");
+    check((b1 & 0x80) == 0, "server frames are unmasked");
+    size_t len = b1 & 0x7F;
+    check(len <= 125, "control payload fits 125 bytes");
+    check(b.size() - i - 2 >= len, "control payload complete");
+    std::string_view payload = b.substr(i + 2, len);
+    if (b0 == 0x88) {
+      out.has_close = true;
+      out.close.assign(payload);
+      check(len != 1, "close payload is empty or has a code");
+      if (len >= 2) {
+        unsigned code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+        check(valid_close_code(code), "close code is valid on the wire");
+        check(valid_utf8(payload.substr(2)), "close reason is UTF-8");
+      }
+    } else {
+      out.pongs.emplace_back(payload);
+    }
+    i += 2 + len;
+  }
+  return out;
+}
+
+void dump(const char* what, std::string_view b) {
+  std::fprintf(stderr, "%s (%zu):", what, b.size());
+  for (unsigned char c : b) std::fprintf(stderr, " %02x", c);
+  std::fprintf(stderr, "\n");
+}
+
+struct Recorder final : roomcast::WsReader::Handler {
+  void on_text(std::string_view m) override {
+    check(m.size() <= max_message, "text within max_message");
+    check(valid_utf8(m), "text is valid UTF-8");
+    texts.emplace_back(m);
+  }
+  void on_control_bytes(std::string_view b) override { control.append(b); }
+  size_t max_message = 0;
+  std::vector<std::string> texts;
+  std::string control;
+  bool protocol_error = false;
+};
+
+// One connection's life: returns when the worker would stop reading.
+void drive(roomcast::WsReader& reader, Recorder& rec, const uint8_t* data, size_t size, uint32_t seed,
+           bool split) {
+  size_t pos = 0;
+  while (pos < size) {
+    size_t n = size - pos;
+    if (split) {
+      seed = seed * 1103515245u + 12345u;
+      // Mostly small chunks (frame headers straddle them), sometimes large ones.
+      size_t cap = (seed >> 28) < 12 ? 1 + ((seed >> 16) & 15) : 1 + ((seed >> 8) & 1023);
+      if (n > cap) n = cap;
+    }
+    if (reader.feed(data + pos, n) == roomcast::WsReader::FeedResult::ProtocolError) {
+      rec.protocol_error = true;
+      reader.shutdown_write();
+      return;
+    }
+    reader.flush();
+    if (reader.close_sent()) return;
+    pos += n;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  static constexpr size_t kMaxMessages[] = {16, 125, 126, 1024, 65535, 65536, 1 << 20, 3};
+  size_t max_message = kMaxMessages[data[0] & 7];
+  uint32_t seed = data[1] | (uint32_t(size) << 8);
+  data += 2;
+  size -= 2;
+
+  Recorder split_rec, whole_rec;
+  split_rec.max_message = whole_rec.max_message = max_message;
+  roomcast::WsReader split_reader, whole_reader;
+  check(split_reader.init(max_message, &split_rec), "init");
+  check(whole_reader.init(max_message, &whole_rec), "init");
+  drive(split_reader, split_rec, data, size, seed, true);
+  drive(whole_reader, whole_rec, data, size, seed, false);
+
+  ControlFrames split_ctl = check_control_stream(split_rec.control);
+  ControlFrames whole_ctl = check_control_stream(whole_rec.control);
+  check(split_rec.texts == whole_rec.texts, "same texts whatever the chunking");
+  check(split_rec.protocol_error == whole_rec.protocol_error, "same protocol verdict whatever the chunking");
+  if (!split_rec.protocol_error) {
+    bool same = split_ctl.has_close == whole_ctl.has_close && split_ctl.close == whole_ctl.close;
+    // wslay 1.1.1 sends a close ahead of pongs queued before it in the same flush and then
+    // drops them (nothing is written after a close). Flushing after every chunk lets some
+    // of those pongs out first, so the chunked run may have more pongs, never fewer or
+    // different ones; without a close both runs answer every ping.
+    size_t n = whole_ctl.pongs.size();
+    same = same && n <= split_ctl.pongs.size() &&
+           std::equal(whole_ctl.pongs.begin(), whole_ctl.pongs.end(), split_ctl.pongs.begin()) &&
+           (split_ctl.has_close || n == split_ctl.pongs.size());
+    if (!same) {
+      dump("control bytes, chunked", split_rec.control);
+      dump("control bytes, whole", whole_rec.control);
+      check(false, "same close and pongs whatever the chunking");
+    }
+  }
+  return 0;
+}
