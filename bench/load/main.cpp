@@ -32,6 +32,8 @@ namespace {
 constexpr double kToolCpuWarnPct = 85.0;
 constexpr int64_t kLateUs = 1000;
 constexpr double kLateFractionWarn = 0.01;
+// Runnable-but-waiting time (schedstat) above this share means the CPU is shared.
+constexpr double kCpuWaitWarnPct = 10.0;
 
 void sleep_until_us(int64_t t_us) {
   const int64_t abs = clock_origin_us() + t_us;
@@ -45,6 +47,9 @@ struct Sample {
   std::optional<int64_t> server_cpu_us;
   std::optional<int64_t> server_rss_kib;
   int64_t tool_cpu_us = 0;
+  std::optional<int64_t> server_wait_us;
+  int64_t tool_wait_us = 0;
+  TcpCounters tcp;
 };
 
 Sample take_sample(const Options& o) {
@@ -53,8 +58,11 @@ Sample take_sample(const Options& o) {
   if (o.server_pid > 0) {
     s.server_cpu_us = process_cpu_us(o.server_pid);
     s.server_rss_kib = process_rss_kib(o.server_pid);
+    s.server_wait_us = process_runqueue_wait_us(o.server_pid);
   }
   s.tool_cpu_us = self_cpu_us();
+  s.tool_wait_us = process_runqueue_wait_us(0).value_or(0);
+  s.tcp = read_tcp_counters();
   return s;
 }
 
@@ -111,6 +119,16 @@ void add_tool_cpu(Report& r, const Sample& a, const Sample& b, int capacity) {
   const double secs = double(b.at_us - a.at_us) / 1e6;
   const double pct = 100.0 * double(b.tool_cpu_us - a.tool_cpu_us) / 1e6 / secs / capacity;
   r.add("tool_cpu_pct", pct, 1);
+  const double wait_pct = 100.0 * double(b.tool_wait_us - a.tool_wait_us) / 1e6 / secs / capacity;
+  r.add("tool_cpu_wait_pct", wait_pct, 1);
+  if (wait_pct > kCpuWaitWarnPct) {
+    char buf[240];
+    std::snprintf(buf, sizeof buf,
+                  "load tool threads waited for a CPU %.0f%% of the time (other processes on its core): "
+                  "the tool may be the bottleneck",
+                  wait_pct);
+    r.warn(buf);
+  }
   if (pct > kToolCpuWarnPct) {
     char buf[200];
     std::snprintf(buf, sizeof buf,
@@ -125,6 +143,18 @@ void add_server_cpu(Report& r, const Sample& a, const Sample& b, uint64_t delive
   const double secs = double(b.at_us - a.at_us) / 1e6;
   const int64_t used = *b.server_cpu_us - *a.server_cpu_us;
   r.add("server_cpu_pct", 100.0 * double(used) / 1e6 / secs, 1);
+  if (a.server_wait_us && b.server_wait_us) {
+    const double wait_pct = 100.0 * double(*b.server_wait_us - *a.server_wait_us) / 1e6 / secs;
+    r.add("server_cpu_wait_pct", wait_pct, 1);
+    if (wait_pct > kCpuWaitWarnPct) {
+      char buf[240];
+      std::snprintf(buf, sizeof buf,
+                    "server threads waited for a CPU %.0f%% of the time (other processes on its core): "
+                    "latency includes that wait",
+                    wait_pct);
+      r.warn(buf);
+    }
+  }
   if (deliveries > 0) r.add("server_cpu_us_per_delivery", double(used) / double(deliveries), 3);
   if (b.server_rss_kib) r.add("server_rss_kib", *b.server_rss_kib);
 }
@@ -223,6 +253,7 @@ int run(const Options& o) {
     }
     sleep_until_us(now_us() + 500);
   }
+  const Sample joined = take_sample(o);
   if (shared->welcomed.load() == 0) {
     shared->stop = true;
     for (auto& t : threads) t.join();
@@ -252,6 +283,29 @@ int run(const Options& o) {
     r.add("welcome_p50_ms", double(run.welcome_latency.percentile(0.5)) / 1000.0, 1);
     r.add("welcome_p99_ms", double(run.welcome_latency.percentile(0.99)) / 1000.0, 1);
     r.add("welcome_max_ms", double(run.welcome_latency.max()) / 1000.0, 1);
+    // Connection attempts the kernel dropped (machine-wide counters, during the join).
+    const int64_t overflows = joined.tcp.listen_overflows - before_connect.tcp.listen_overflows;
+    r.add("join_listen_overflows", overflows);
+    r.add("join_syn_retransmits", joined.tcp.syn_retransmits - before_connect.tcp.syn_retransmits);
+    if (overflows > 0) {
+      r.warn(std::to_string(overflows) +
+             " SYNs dropped because the server's accept queue was full (TcpExt ListenOverflows); "
+             "those connections waited for a SYN retransmit (1 s, then 3 s)");
+    }
+    // Who used the CPU while connections were opened and joined.
+    const double join_s = double(joined.at_us - before_connect.at_us) / 1e6;
+    r.add("join_phase_s", join_s, 3);
+    r.add("join_tool_cpu_pct", 100.0 * double(joined.tool_cpu_us - before_connect.tool_cpu_us) / 1e6 / join_s, 1);
+    r.add("join_tool_cpu_wait_pct",
+          100.0 * double(joined.tool_wait_us - before_connect.tool_wait_us) / 1e6 / join_s, 1);
+    if (joined.server_cpu_us && before_connect.server_cpu_us) {
+      r.add("join_server_cpu_pct",
+            100.0 * double(*joined.server_cpu_us - *before_connect.server_cpu_us) / 1e6 / join_s, 1);
+    }
+    if (joined.server_wait_us && before_connect.server_wait_us) {
+      r.add("join_server_cpu_wait_pct",
+            100.0 * double(*joined.server_wait_us - *before_connect.server_wait_us) / 1e6 / join_s, 1);
+    }
     if (before_connect.server_rss_kib && a.server_rss_kib) {
       r.add("server_rss_before_kib", *before_connect.server_rss_kib);
       r.add("server_rss_joined_kib", *a.server_rss_kib);

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -42,6 +43,39 @@ std::optional<int64_t> process_rss_kib(int pid) {
     }
   }
   return std::nullopt;
+}
+
+std::optional<int64_t> process_runqueue_wait_us(int pid) {
+  const std::string base = pid > 0 ? "/proc/" + std::to_string(pid) + "/task" : "/proc/self/task";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(base, ec);
+  if (ec) return std::nullopt;
+  int64_t total_ns = 0;
+  for (const auto& entry : it) {
+    std::ifstream in(entry.path() / "schedstat");
+    long long on_cpu = 0, waiting = 0;
+    if (in >> on_cpu >> waiting) total_ns += waiting;
+  }
+  return total_ns / 1000;
+}
+
+TcpCounters read_tcp_counters() {
+  // Pairs of lines: "TcpExt: Name1 Name2 ..." then "TcpExt: v1 v2 ...".
+  std::ifstream in("/proc/net/netstat");
+  std::string names, values;
+  TcpCounters out;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    n >> name;
+    v >> value;
+    while (n >> name && v >> value) {
+      if (name == "ListenOverflows") out.listen_overflows = std::stoll(value);
+      if (name == "TCPSynRetrans") out.syn_retransmits = std::stoll(value);
+    }
+  }
+  return out;
 }
 
 int64_t self_cpu_us() {

@@ -16,6 +16,19 @@ std::optional<int64_t> process_cpu_us(int pid);
 // VmRSS of process `pid` in KiB, from /proc/PID/status. nullopt if unavailable.
 std::optional<int64_t> process_rss_kib(int pid);
 
+// Time the threads of process `pid` (0: this process) spent runnable but waiting for a
+// CPU, in microseconds, summed over /proc/PID/task/*/schedstat (second field, ns).
+// Large values mean other processes share the CPU: the numbers then include that wait.
+std::optional<int64_t> process_runqueue_wait_us(int pid);
+
+// Machine-wide TCP counters from /proc/net/netstat (TcpExt), for evidence of dropped
+// connection attempts: ListenOverflows (accept queue full) and TCPSynRetrans.
+struct TcpCounters {
+  int64_t listen_overflows = 0;
+  int64_t syn_retransmits = 0;
+};
+TcpCounters read_tcp_counters();
+
 // This process's user + system CPU time in microseconds (getrusage RUSAGE_SELF).
 int64_t self_cpu_us();
 

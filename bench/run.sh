@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# bench/run.sh: the load scenarios of docs/benchmarks.md, against build/release/roomcast
+# (and, for S1, the Node `ws` peer in bench/peers), written to docs/benchmarks.md.
+#
+# Builds nothing: `make bench` builds build/release (roomcast and roomcast-load) first.
+# The server runs on CPU $BENCH_SERVER_CPU (taskset), the load tool on $BENCH_TOOL_CPU.
+# Every server is started fresh for each run and stopped after it.
+#
+# Environment overrides (defaults in brackets), e.g. for a quick smoke run:
+#   BENCH_RUNS=1 BENCH_DURATION=3 BENCH_STEP_DURATION=2 BENCH_IDLE_DURATION=3 ./bench/run.sh
+#   BENCH_RUNS [3]             runs per scenario (the report shows medians)
+#   BENCH_DURATION [10]        measured seconds of S1, S1-now, S2
+#   BENCH_WARMUP [2]           seconds sent before measuring (each run, each S3 step)
+#   BENCH_DRAIN [2]            seconds to collect deliveries after the last send
+#   BENCH_STEP_DURATION [5]    measured seconds of each S3 step
+#   BENCH_STEPS [0.2,1,2,5,10,20]  S3 rates per connection per second
+#   BENCH_IDLE_DURATION [10]   S4 idle period
+#   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
+#   BENCH_SCENARIOS ["S1 S1-now S2 S3 S4 S5"]  which scenarios to run
+#   BENCH_TOOL_THREADS [1]     load tool threads (all on BENCH_TOOL_CPU)
+#   BENCH_SERVER_CPU [0], BENCH_TOOL_CPU [1]
+#   BENCH_OUT [docs/benchmarks.md]
+#   ROOMCAST_BIN, LOAD_BIN     binaries (default build/release/...)
+#   BENCH_NOTE                 free text put into the report's conditions section
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SERVER_BIN=${ROOMCAST_BIN:-$ROOT/build/release/roomcast}
+LOAD_BIN=${LOAD_BIN:-$ROOT/build/release/roomcast-load}
+PEER_DIR=$ROOT/bench/peers
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+DRAIN=${BENCH_DRAIN:-2}
+STEP_DURATION=${BENCH_STEP_DURATION:-5}
+STEPS=${BENCH_STEPS:-0.2,1,2,5,10,20}
+IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
+IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
+BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
+SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S2 S3 S4 S5"}
+TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+TOOL_CPU=${BENCH_TOOL_CPU:-1}
+OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
+
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+[[ -x $SERVER_BIN ]] || die "$SERVER_BIN missing: run 'make bench' (or 'make') first"
+[[ -x $LOAD_BIN ]] || die "$LOAD_BIN missing: run 'make bench' (or 'make') first"
+command -v taskset >/dev/null || die "taskset missing (Debian package util-linux)"
+command -v node >/dev/null || die "node missing (Debian package nodejs)"
+
+# 10,000 connections need 10,000+ descriptors in the tool and in the server.
+hard=$(ulimit -Hn)
+want=$(( (IDLE_CONNECTIONS > BURST_CONNECTIONS ? IDLE_CONNECTIONS : BURST_CONNECTIONS) + 1024 ))
+if [[ $hard != unlimited && $hard -lt $want ]]; then
+  ulimit -Hn "$want" 2>/dev/null || die "hard fd limit $hard < $want; raise it (e.g. ulimit -Hn 65536 as root)"
+fi
+ulimit -n "$(ulimit -Hn)"
+
+if [[ ! -d $PEER_DIR/node_modules/ws ]]; then
+  echo "== npm ci in bench/peers"
+  (cd "$PEER_DIR" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
+fi
+
+RESULTS=$ROOT/build/bench-results
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+LOG=$RESULTS/run.log
+: > "$RESULTS/commands.txt"
+: > "$RESULTS/notes.txt"
+
+SERVER_PID=""
+PORT=""
+cleanup() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+# start_server NAME CMD...: starts CMD in the background and waits (10 s at most) for its
+# "listening on 127.0.0.1:PORT" line; sets SERVER_PID and PORT.
+start_server() {
+  local name=$1; shift
+  local out=$RESULTS/$name.server.out
+  "$@" >"$out" 2>>"$RESULTS/$name.server.err" &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$out" | head -1)
+    [[ -n $PORT ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited at start: $(tail -3 "$RESULTS/$name.server.err")"
+    sleep 0.05
+  done
+  [[ -n $PORT ]] || die "$name did not print its listening line within 10 s"
+}
+
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+record_command() {  # the exact command line, once per scenario/target
+  local key=$1; shift
+  if ! grep -qF "$key"$'\t' "$RESULTS/commands.txt"; then
+    printf '%s\t%s\n' "$key" "$(printf '%q ' "$@")" >> "$RESULTS/commands.txt"
+  fi
+}
+
+# run_load SCENARIO TARGET RUN ARGS...: one load-tool run against the server started last.
+run_load() {
+  local scenario=$1 target=$2 run=$3; shift 3
+  local cmd=(taskset -c "$TOOL_CPU" "$LOAD_BIN" --port "$PORT" --server-pid "$SERVER_PID"
+             --threads "$TOOL_THREADS" --json --label "$scenario" "$@")
+  record_command "$scenario/$target/load" "${cmd[@]}"
+  echo "== $scenario $target run $run: ${cmd[*]}" | tee -a "$LOG"
+  local text
+  text=$("${cmd[@]}" 2>>"$LOG") || { echo "load tool failed (exit $?)" | tee -a "$LOG"; text=""; }
+  printf '%s\n' "$text" >> "$LOG"
+  printf '%s\n' "$text" | grep -E '^(WARNING|  (p99_us|lost|deliveries_per_s|server_cpu_pct|all_welcomed_ms|server_rss_per_conn_bytes))' || true
+  printf '%s\n' "$text" | grep '^{' | sed "s/^{/{\"target\":\"$target\",\"run\":$run,/" \
+    >> "$RESULTS/$scenario.$target.jsonl" || true
+}
+
+# roomcast SCENARIO RUN [SERVER FLAGS...] -- LOAD ARGS...
+roomcast() {
+  local scenario=$1 run=$2; shift 2
+  local sflags=()
+  while [[ $# -gt 0 && $1 != -- ]]; do sflags+=("$1"); shift; done
+  shift
+  local cmd=(taskset -c "$SERVER_CPU" "$SERVER_BIN" --listen 127.0.0.1:0 --threads 1 "${sflags[@]}")
+  record_command "$scenario/roomcast/server" "${cmd[@]}"
+  start_server "$scenario.roomcast.$run" "${cmd[@]}"
+  run_load "$scenario" roomcast "$run" "$@"
+  stop_server
+}
+
+node_peer() {  # SCENARIO RUN -- LOAD ARGS...
+  local scenario=$1 run=$2; shift 3
+  local cmd=(taskset -c "$SERVER_CPU" node "$PEER_DIR/ws-peer.js" --port 0)
+  record_command "$scenario/node/server" "${cmd[@]}"
+  start_server "$scenario.node.$run" "${cmd[@]}"
+  run_load "$scenario" node "$run" "$@"
+  stop_server
+}
+
+has_batch_delay=0
+if "$SERVER_BIN" --help 2>&1 | grep -q -- --max-batch-delay; then has_batch_delay=1; fi
+
+CURSOR_ARGS=(--duration "$DURATION" --warmup "$WARMUP" --drain "$DRAIN")
+for scenario in $SCENARIOS; do
+  for run in $(seq 1 "$RUNS"); do
+    case $scenario in
+      S1)
+        # roomcast and the Node peer back to back in the same run, for the CPU ratio.
+        roomcast S1 "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+        node_peer S1 "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+        ;;
+      S1-now)
+        if [[ $has_batch_delay == 1 ]]; then
+          roomcast S1-now "$run" --max-batch-delay 0 -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+        else
+          [[ $run == 1 ]] && echo "S1-now: this server has no --max-batch-delay; ran without it" >> "$RESULTS/notes.txt"
+          roomcast S1-now "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+        fi
+        ;;
+      S2)
+        roomcast S2 "$run" -- --connections 10000 --rooms 1000 --rate 10 "${CURSOR_ARGS[@]}"
+        ;;
+      S3)
+        roomcast S3 "$run" -- --connections 500 --rooms 1 --step "$STEPS" \
+          --duration "$STEP_DURATION" --warmup "$WARMUP" --drain "$DRAIN"
+        ;;
+      S4)
+        roomcast S4 "$run" -- --connections "$IDLE_CONNECTIONS" --rooms 1000 --idle --duration "$IDLE_DURATION"
+        ;;
+      S5)
+        roomcast S5 "$run" -- --connections "$BURST_CONNECTIONS" --rooms 1000 --join-burst
+        ;;
+      *) die "unknown scenario $scenario" ;;
+    esac
+  done
+done
+
+# Machine and conditions, then the report.
+{
+  echo "model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+  echo "cpus=$(nproc)"
+  echo "kernel=$(uname -sr)"
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "node=$(node --version) ws=$(node -p "require('$PEER_DIR/node_modules/ws/package.json').version")"
+  echo "runs=$RUNS duration=$DURATION warmup=$WARMUP drain=$DRAIN step_duration=$STEP_DURATION steps=$STEPS"
+  echo "idle_duration=$IDLE_DURATION tool_threads=$TOOL_THREADS server_cpu=$SERVER_CPU tool_cpu=$TOOL_CPU"
+  echo "batch_delay_flag=$has_batch_delay"
+  echo "note=${BENCH_NOTE:-}"
+} > "$RESULTS/meta.txt"
+node "$ROOT/bench/load/summarize.js" "$RESULTS" > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+echo "== wrote $OUT (raw results in $RESULTS)"
