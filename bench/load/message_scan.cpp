@@ -75,8 +75,36 @@ size_t scan_integer_number(std::string_view s, int64_t& out) {
   return size_t(end - s.data());
 }
 
+namespace {
+
+// Where the value of `"position":[` starts: the fast path knows the layout both servers
+// write ({"type":"cursor","session":"ID","position":[...), the slow path searches.
+size_t position_value(std::string_view payload) {
+  constexpr std::string_view kHead = "{\"type\":\"cursor\",\"session\":\"";
+  constexpr std::string_view kNext = ",\"position\":[";
+  if (payload.starts_with(kHead)) {
+    const size_t quote = payload.find('"', kHead.size());
+    if (quote != std::string_view::npos && payload.substr(quote + 1).starts_with(kNext)) {
+      return quote + 1 + kNext.size();
+    }
+  }
+  return after_key(payload, "\"position\":[");
+}
+
+// Where the value of `"fov":` starts: fast path, it is the last field; else search.
+size_t fov_value(std::string_view payload, size_t from) {
+  const size_t colon = payload.rfind(':');
+  if (colon != std::string_view::npos && colon >= 5 && payload.substr(colon - 5, 5) == "\"fov\"") {
+    return colon + 1;
+  }
+  const size_t at = payload.find("\"fov\":", from);
+  return at == std::string_view::npos ? at : at + 6;
+}
+
+}  // namespace
+
 bool scan_cursor(std::string_view payload, CursorProbe& out) {
-  size_t at = after_key(payload, "\"position\":[");
+  size_t at = position_value(payload);
   if (at == std::string_view::npos) return false;
   at = skip_space(payload, at);
   size_t used = scan_integer_number(payload.substr(at), out.sent_us);
@@ -86,9 +114,9 @@ bool scan_cursor(std::string_view payload, CursorProbe& out) {
   at = skip_space(payload, at + 1);
   used = scan_integer_number(payload.substr(at), out.sender);
   if (used == 0) return false;
-  at = payload.find("\"fov\":", at + used);
+  at = fov_value(payload, at + used);
   if (at == std::string_view::npos) return false;
-  at = skip_space(payload, at + 6);
+  at = skip_space(payload, at);
   return scan_integer_number(payload.substr(at), out.seq) != 0;
 }
 

@@ -4,7 +4,9 @@
 // Owns nothing; pure functions over one text frame's payload. It relies only on what
 // protocol v1 promises (one JSON object per frame, a string `type`, numbers that compare
 // numerically: `7` may come back as `7.0`) and not on field order, except as a fast path:
-// a payload starting with {"type":" is read without searching.
+// a payload starting with {"type":" (or {"type":"cursor","session":"..","position":[ for
+// cursors, with `fov` last) is read without searching. Keys are matched as `"key":` with
+// no space before the colon (neither RapidJSON nor JSON.stringify writes one).
 #pragma once
 
 #include <cstdint>
