@@ -3,8 +3,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace roomcast {
 namespace {
@@ -19,40 +21,112 @@ bool parse_unsigned(std::string_view s, T min, T max, T& out) {
   return true;
 }
 
-bool parse_positive_double(std::string_view s, double& out) {
+bool parse_positive_double(std::string_view s, double min, double& out) {
   std::string tmp(s);
   char* end = nullptr;
   double v = std::strtod(tmp.c_str(), &end);
-  if (tmp.empty() || *end != '\0' || !std::isfinite(v) || v <= 0) return false;
+  if (tmp.empty() || *end != '\0' || !std::isfinite(v) || v < min || v <= 0) return false;
   out = v;
   return true;
+}
+
+// One row per flag: the parser, --help and the environment all come from this table.
+struct Flag {
+  const char* name;     // without the leading "--"
+  const char* arg;      // placeholder in --help
+  const char* help;     // text, ending with the default
+  const char* expects;  // what a bad value should have been
+  std::function<bool(Config&, std::string_view)> set;
+};
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> table = {
+      {"listen", "HOST:PORT", "address for WebSocket and HTTP; port 0 picks one (default 127.0.0.1:8080)",
+       "HOST:PORT with a numeric address", [](Config& c, std::string_view v) { return parse_listen_address(v, c.listen); }},
+      {"threads", "N", "loop threads; a room lives on exactly one (default: number of cores)", "an integer in 1..1024",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 1u, 1024u, c.threads); }},
+      {"backend", "auto|io_uring|epoll", "event loop; auto tries io_uring, then epoll (default auto)",
+       "auto, io_uring or epoll",
+       [](Config& c, std::string_view v) {
+         if (v == "auto") c.backend = BackendChoice::Auto;
+         else if (v == "io_uring") c.backend = BackendChoice::IoUring;
+         else if (v == "epoll") c.backend = BackendChoice::Epoll;
+         else return false;
+         return true;
+       }},
+      {"history", "N", "edits kept per room for `since` replay (default 1000)", "an integer in 0..10000000",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(0), size_t(10'000'000), c.history); }},
+      {"ping-interval", "SECONDS", "server ping period; silent for two periods -> close 1001 (default 25)",
+       "seconds in 1..3600", [](Config& c, std::string_view v) { return parse_unsigned(v, 1u, 3600u, c.ping_interval_s); }},
+      {"max-message", "BYTES", "largest inbound message; larger closes with 1009 (default 65536)",
+       "bytes in 128..67108864",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(128), size_t(64) << 20, c.max_message); }},
+      {"rate-limit", "N", "messages per second per connection, sustained (default 60)", "a positive number",
+       [](Config& c, std::string_view v) { return parse_positive_double(v, 0, c.rate_limit); }},
+      {"rate-burst", "N", "messages a connection may send at once (default 60)", "a number >= 1",
+       [](Config& c, std::string_view v) { return parse_positive_double(v, 1, c.rate_burst); }},
+      {"max-pending", "BYTES", "output a slow reader may have queued before close 1008 (default 8388608)",
+       "bytes >= 4096",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(4096), size_t(1) << 34, c.max_pending); }},
+      {"max-batch-delay", "MS",
+       "a recipient's frames may wait this long so frames from many senders leave in one write; 0 sends at once "
+       "(default 5)",
+       "milliseconds in 0..1000",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 1000u, c.max_batch_delay_ms); }},
+      {"handshake-timeout", "SECONDS", "a connection must finish its upgrade within this (default 5)",
+       "seconds in 1..3600",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 1u, 3600u, c.handshake_timeout_s); }},
+      {"max-header", "BYTES", "largest HTTP request head; larger gets 431 (default 8192)", "bytes in 512..1048576",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(512), size_t(1) << 20, c.max_header); }},
+      {"room-ttl", "SECONDS", "how long an empty room keeps its edit history (default 600)", "seconds in 0..2592000",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 86400u * 30, c.room_ttl_s); }},
+  };
+  return table;
+}
+
+const Flag* find_flag(std::string_view name) {
+  for (const Flag& f : flags())
+    if (name == f.name) return &f;
+  return nullptr;
+}
+
+std::string env_name(const char* flag) {
+  std::string out = "ROOMCAST_";
+  for (const char* p = flag; *p; ++p) out.push_back(*p == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(*p))));
+  return out;
 }
 
 }  // namespace
 
 std::string usage_text() {
-  return
-      "usage: roomcast [flags]\n"
-      "\n"
-      "  --listen HOST:PORT         address to serve WebSocket and HTTP on (default 127.0.0.1:8080)\n"
-      "  --threads N                loop threads; a room lives on one (default: number of cores)\n"
-      "  --history N                edits kept per room for `since` replay (default 1000)\n"
-      "  --ping-interval SECONDS    server ping period; a connection silent for two periods\n"
-      "                             is closed (default 25)\n"
-      "  --max-message BYTES        largest inbound message; larger closes with 1009 (default 65536)\n"
-      "  --rate-limit N             messages per second per connection, sustained (default 60)\n"
-      "  --rate-burst N             messages a connection may send at once (default 60)\n"
-      "  --max-pending BYTES        output a slow reader may have queued before it is closed\n"
-      "                             with 1008 (default 8388608)\n"
-      "  --handshake-timeout SECONDS  a connection must finish its upgrade within this (default 5)\n"
-      "  --max-header BYTES         largest HTTP request head; larger gets 431 (default 8192)\n"
-      "  --room-ttl SECONDS         how long an empty room keeps its edit history (default 600)\n"
-      "  --max-batch-delay MS       a recipient's frames may wait this long so frames from many\n"
-      "                             senders leave in one write; 0 sends at once (default 5)\n"
-      "  --help                     this text\n";
+  std::string out = "usage: roomcast [flags]\n\nEvery flag can also be set with an environment variable ROOMCAST_<FLAG>\n"
+                    "(e.g. ROOMCAST_MAX_MESSAGE); the command line wins.\n\n";
+  for (const Flag& f : flags()) {
+    std::string left = std::string("  --") + f.name + " " + f.arg;
+    if (left.size() < 30) left.resize(30, ' ');
+    out += left + " " + f.help + "\n";
+  }
+  out += "  --help                       this text\n";
+  return out;
 }
 
-ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::string& message) {
+ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::string& message,
+                           const char* const* environment) {
+  if (environment) {
+    for (const Flag& f : flags()) {
+      std::string var = env_name(f.name);
+      for (const char* const* e = environment; *e; ++e) {
+        std::string_view entry = *e;
+        if (entry.size() > var.size() && entry.substr(0, var.size()) == var && entry[var.size()] == '=') {
+          std::string_view value = entry.substr(var.size() + 1);
+          if (!f.set(c, value)) {
+            message = var + ": '" + std::string(value) + "' is not " + f.expects;
+            return ConfigOutcome::Error;
+          }
+        }
+      }
+    }
+  }
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -63,48 +137,28 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
       message = "unexpected argument '" + std::string(arg) + "' (see --help)";
       return ConfigOutcome::Error;
     }
-    std::string_view name = arg, value;
+    std::string_view name = arg.substr(2), value;
     bool has_value = false;
-    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
       has_value = true;
-    } else if (i + 1 < argc) {
-      value = argv[i + 1];
-      has_value = true;
-      ++i;
     }
-    auto bad = [&](const char* what) {
-      message = std::string(name) + ": " + (has_value ? "'" + std::string(value) + "' is not " : "needs ") + what;
+    const Flag* flag = find_flag(name);
+    if (!flag) {
+      message = "unknown flag '--" + std::string(name) + "' (see --help)";
       return ConfigOutcome::Error;
-    };
-    if (!has_value) return bad("a value");
-    if (name == "--listen") {
-      if (!parse_listen_address(value, c.listen)) return bad("HOST:PORT with a numeric address");
-    } else if (name == "--threads") {
-      if (!parse_unsigned(value, 1u, 1024u, c.threads)) return bad("an integer in 1..1024");
-    } else if (name == "--history") {
-      if (!parse_unsigned(value, size_t(0), size_t(10'000'000), c.history)) return bad("an integer in 0..10000000");
-    } else if (name == "--ping-interval") {
-      if (!parse_unsigned(value, 1u, 3600u, c.ping_interval_s)) return bad("seconds in 1..3600");
-    } else if (name == "--max-message") {
-      if (!parse_unsigned(value, size_t(128), size_t(64) << 20, c.max_message)) return bad("bytes in 128..67108864");
-    } else if (name == "--rate-limit") {
-      if (!parse_positive_double(value, c.rate_limit)) return bad("a positive number");
-    } else if (name == "--rate-burst") {
-      if (!parse_positive_double(value, c.rate_burst) || c.rate_burst < 1) return bad("a number >= 1");
-    } else if (name == "--max-pending") {
-      if (!parse_unsigned(value, size_t(4096), size_t(1) << 34, c.max_pending)) return bad("bytes >= 4096");
-    } else if (name == "--handshake-timeout") {
-      if (!parse_unsigned(value, 1u, 3600u, c.handshake_timeout_s)) return bad("seconds in 1..3600");
-    } else if (name == "--max-header") {
-      if (!parse_unsigned(value, size_t(512), size_t(1) << 20, c.max_header)) return bad("bytes in 512..1048576");
-    } else if (name == "--room-ttl") {
-      if (!parse_unsigned(value, 0u, 86400u * 30, c.room_ttl_s)) return bad("seconds in 0..2592000");
-    } else if (name == "--max-batch-delay") {
-      if (!parse_unsigned(value, 0u, 1000u, c.max_batch_delay_ms)) return bad("milliseconds in 0..1000");
-    } else {
-      message = "unknown flag '" + std::string(name) + "' (see --help)";
+    }
+    if (!has_value && i + 1 < argc) {
+      value = argv[++i];
+      has_value = true;
+    }
+    if (!has_value) {
+      message = "--" + std::string(name) + ": needs a value (" + flag->expects + ")";
+      return ConfigOutcome::Error;
+    }
+    if (!flag->set(c, value)) {
+      message = "--" + std::string(name) + ": '" + std::string(value) + "' is not " + flag->expects;
       return ConfigOutcome::Error;
     }
   }

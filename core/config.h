@@ -2,8 +2,10 @@
 //
 // Owns: plain values. Built once by main() before any thread starts, then shared
 // read-only by every loop thread (never written again, so no synchronisation).
-// Promises: parse_config() accepts `--flag value` and `--flag=value`, rejects unknown
-// flags and bad values with a message that names the flag, and `--help` prints every
+// Promises: parse_config() reads every flag from the environment first
+// (ROOMCAST_<FLAG>, e.g. ROOMCAST_MAX_MESSAGE for --max-message), then from the command
+// line (`--flag value` or `--flag=value`), which wins; it rejects unknown flags and bad
+// values with a message that names the flag (or variable), and `--help` prints every
 // flag with its default.
 #pragma once
 
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "net/event_loop.h"
 #include "net/listener.h"
 
 namespace roomcast {
@@ -28,12 +31,15 @@ struct Config {
   size_t max_header = 8 * 1024;          // request head limit (431)
   unsigned room_ttl_s = 600;             // an empty room keeps its history this long
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
+  BackendChoice backend = BackendChoice::Auto;
 };
 
 enum class ConfigOutcome { Run, Help, Error };
 
 // On Help, `message` holds the usage text; on Error, a one-line reason naming the flag.
-ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message);
+// `environment` is consulted for ROOMCAST_* variables (pass `environ`; null for none).
+ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message,
+                           const char* const* environment = nullptr);
 
 std::string usage_text();
 

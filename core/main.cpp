@@ -1,4 +1,6 @@
 // roomcast: a real-time collaboration server (protocol-v1). See README.md.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -8,7 +10,7 @@
 int main(int argc, char** argv) {
   roomcast::Config config;
   std::string message;
-  switch (roomcast::parse_config(argc, argv, config, message)) {
+  switch (roomcast::parse_config(argc, argv, config, message, environ)) {
     case roomcast::ConfigOutcome::Help:
       std::fputs(message.c_str(), stdout);
       return 0;

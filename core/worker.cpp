@@ -31,19 +31,10 @@ Op op_of(uint64_t ud) { return static_cast<Op>(ud >> 56); }
 uint32_t slot_of(uint64_t ud) { return static_cast<uint32_t>(ud); }
 uint32_t generation_of(uint64_t ud) { return static_cast<uint32_t>(ud >> 32) & 0xFFFFFF; }
 
-constexpr uint16_t kBufferGroup = 1;
-constexpr unsigned kBufferCount = 1024;  // per thread, shared by all its connections
-constexpr unsigned kBufferSize = 4096;
 constexpr size_t kMaxIov = 64;
 constexpr size_t kMaxSendBytes = 256 * 1024;
 constexpr int64_t kLingerNs = 2'000'000'000;      // wait for the peer's FIN after ours
 constexpr int64_t kStopDrainNs = 3'000'000'000;   // SIGTERM: time for close frames to leave
-
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -63,7 +54,6 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd)
       batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000),
       protocol_(config, index) {
   ping_frame_ = FrameRef::adopt(SharedFrame::make(Opcode::Ping, {}));
-  tick_.tv_sec = 1;
 }
 
 Worker::~Worker() {
@@ -75,11 +65,10 @@ Worker::~Worker() {
 }
 
 int Worker::init(std::string* description) {
-  int rc = ring_.init(4096, description);
-  if (rc != 0) return rc;
-  rc = buffers_.init(ring_, kBufferGroup, kBufferCount, kBufferSize);
-  if (rc != 0) return rc;
-  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  int error = 0;
+  loop_ = EventLoop::create(config_.backend, description, &error);
+  if (!loop_) return error ? error : -ENOSYS;
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return -errno;
   now_ns_ = monotonic_ns();
   return 0;
@@ -96,33 +85,29 @@ void Worker::run() {
   arm_accept();
   arm_wake();
   arm_timer();
-  io_uring* ring = ring_.get();
   for (;;) {
     if (flush_due()) flush_dirty();
     if (stopping_ && (live_ == 0 || now_ns_ >= stop_deadline_ns_)) break;
-    int rc = io_uring_submit_and_wait(ring, 1);
-    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      std::fprintf(stderr, "roomcast: worker %u: io_uring_submit_and_wait: %s\n", index_, std::strerror(-rc));
+    now_fresh_ = false;
+    int rc = loop_->run_once(*this);
+    if (rc < 0) {
+      std::fprintf(stderr, "roomcast: worker %u: %s loop failed: %s\n", index_, loop_->name(), std::strerror(-rc));
       break;
     }
-    now_ns_ = monotonic_ns();
-    unsigned head, seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(ring, head, cqe) {
-      handle(cqe);
-      ++seen;
-    }
-    io_uring_cq_advance(ring, seen);
-    buffers_.publish();
+    if (!now_fresh_) now_ns_ = monotonic_ns();
     sweep_dead();
   }
 }
 
-void Worker::handle(const io_uring_cqe* cqe) {
-  uint64_t ud = cqe->user_data;
+void Worker::on_completion(const Completion& done) {
+  if (!now_fresh_) {  // one clock read per batch of completions
+    now_ns_ = monotonic_ns();
+    now_fresh_ = true;
+  }
+  uint64_t ud = done.user_data;
   switch (op_of(ud)) {
     case Op::Accept:
-      on_accept(cqe);
+      on_accept(done);
       return;
     case Op::Wake:
       on_wake();
@@ -139,15 +124,15 @@ void Worker::handle(const io_uring_cqe* cqe) {
       Connection* c = lookup(slot_of(ud), generation_of(ud));
       if (!c) {
         // A completion for a connection already gone still owns a buffer.
-        if (cqe->flags & IORING_CQE_F_BUFFER) buffers_.recycle(uint16_t(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);
         return;
       }
-      on_recv(*c, cqe);
+      on_recv(*c, done);
       return;
     }
     case Op::Send: {
       Connection* c = lookup(slot_of(ud), generation_of(ud));
-      if (c) on_send(*c, cqe->res);
+      if (c) on_send(*c, done.result);
       return;
     }
   }
@@ -184,22 +169,20 @@ Connection* Worker::new_connection(int fd) {
 
 void Worker::arm_accept() {
   if (listen_fd_ < 0 || accept_armed_) return;
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  io_uring_sqe_set_data64(sqe, encode(Op::Accept));
+  loop_->accept(listen_fd_, encode(Op::Accept));
   accept_armed_ = true;
 }
 
-void Worker::on_accept(const io_uring_cqe* cqe) {
-  if (!(cqe->flags & IORING_CQE_F_MORE)) accept_armed_ = false;
-  if (cqe->res < 0) {
+void Worker::on_accept(const Completion& done) {
+  if (!done.more) accept_armed_ = false;
+  if (done.result < 0) {
     // EMFILE/ENFILE/ENOBUFS: the next tick re-arms, so a full fd table cannot spin the
     // loop while connected clients keep being served.
-    if (cqe->res != -ECANCELED && cqe->res != -EAGAIN && cqe->res != -EINTR)
-      std::fprintf(stderr, "roomcast: worker %u: accept: %s (retrying in 1 s)\n", index_, std::strerror(-cqe->res));
+    if (done.result != -ECANCELED && done.result != -EAGAIN && done.result != -EINTR)
+      std::fprintf(stderr, "roomcast: worker %u: accept: %s (retrying in 1 s)\n", index_, std::strerror(-done.result));
     return;
   }
-  int fd = cqe->res;
+  int fd = done.result;
   if (stopping_) {
     close(fd);
     return;
@@ -209,40 +192,31 @@ void Worker::on_accept(const io_uring_cqe* cqe) {
   Connection* c = new_connection(fd);
   c->deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
   arm_recv(*c);
-  if (!accept_armed_ && cqe->res >= 0) arm_accept();
+  if (!accept_armed_) arm_accept();
 }
 
 void Worker::arm_recv(Connection& c) {
-  io_uring_sqe* sqe = ring_.sqe();
-  if (c.state == ConnState::Handshake) {
-    // One shot: once a request head is complete nothing is in flight, so the socket can
-    // move to another thread at once.
-    io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
-  } else {
-    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
-  }
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = buffers_.group();
-  io_uring_sqe_set_data64(sqe, encode(Op::Recv, c.slot, c.generation));
+  // One shot during the handshake: once a request head is complete nothing is in
+  // flight, so the socket can move to another thread at once.
+  loop_->recv(c.fd, encode(Op::Recv, c.slot, c.generation), c.state != ConnState::Handshake);
   c.recv_armed = true;
 }
 
-void Worker::on_recv(Connection& c, const io_uring_cqe* cqe) {
-  if (!(cqe->flags & IORING_CQE_F_MORE)) c.recv_armed = false;
+void Worker::on_recv(Connection& c, const Completion& done) {
+  if (!done.more) c.recv_armed = false;
   const uint32_t slot = c.slot, generation = c.generation;
-  int res = cqe->res;
+  int res = done.result;
   if (res > 0) {
-    uint16_t id = uint16_t(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-    on_bytes(c, buffers_.buffer(id), size_t(res));
-    buffers_.recycle(id);  // wslay and the head buffer copied what they keep
+    on_bytes(c, done.data, size_t(res));
   } else if (res == -ENOBUFS) {
     // Every receive buffer of this thread is in use; they come back at the end of this
-    // iteration and the re-arm below is submitted after that.
+    // batch and the re-arm below is submitted after that.
   } else if (res != -ECANCELED || c.state != ConnState::Dead) {
     // EOF or a socket error: the client is gone without a close handshake.
     if (c.state == ConnState::Open) protocol_.on_leave(c, now_ns_);
     kill(c);
   }
+  if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);  // wslay and the head copied what they keep
   Connection* still = lookup(slot, generation);
   if (still && still->state != ConnState::Dead && !still->recv_armed) arm_recv(*still);
   if (still && still->state == ConnState::Dead) dead_.push_back(slot);
@@ -293,6 +267,7 @@ void Worker::on_handshake_bytes(Connection& c, const uint8_t* data, size_t len) 
   }
   // The room lives on another thread: the socket moves there, with nothing in flight.
   Handoff h{c.fd, std::move(route.room), std::move(route.accept_key), std::string(leftover)};
+  loop_->forget(c.fd);
   c.fd = -1;
   c.state = ConnState::Dead;
   kill(c);
@@ -352,11 +327,7 @@ void Worker::enter_closing(Connection& c) {
 void Worker::kill(Connection& c) {
   if (c.state == ConnState::Open) protocol_.on_leave(c, now_ns_);
   c.state = ConnState::Dead;
-  if (c.recv_armed && c.fd >= 0) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_cancel64(sqe, encode(Op::Recv, c.slot, c.generation), 0);
-    io_uring_sqe_set_data64(sqe, encode(Op::Cancel));
-  }
+  if (c.recv_armed && c.fd >= 0) loop_->cancel(c.fd, encode(Op::Recv, c.slot, c.generation));
   dead_.push_back(c.slot);
 }
 
@@ -365,7 +336,10 @@ void Worker::sweep_dead() {
   for (uint32_t slot : dead_) {
     Connection* c = conns_[slot].get();
     if (!c || c->state != ConnState::Dead || c->recv_armed || c->send_in_flight) continue;
-    if (c->fd >= 0) close(c->fd);
+    if (c->fd >= 0) {
+      loop_->forget(c->fd);
+      close(c->fd);
+    }
     if (c->op) free_send_ops_.push_back(c->op);
     conns_[slot].reset();
     ++generations_[slot];
@@ -387,11 +361,7 @@ bool Worker::flush_due() {
   if (flush_at_ns_ == 0) flush_at_ns_ = now_ns_ + batch_delay_ns_;
   if (now_ns_ >= flush_at_ns_) return true;
   if (!flush_timer_armed_) {
-    flush_deadline_.tv_sec = flush_at_ns_ / 1'000'000'000;
-    flush_deadline_.tv_nsec = flush_at_ns_ % 1'000'000'000;
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_timeout(sqe, &flush_deadline_, 0, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data64(sqe, encode(Op::Flush));
+    loop_->timeout_at(flush_at_ns_, encode(Op::Flush));
     flush_timer_armed_ = true;
   }
   return false;
@@ -442,10 +412,8 @@ void Worker::start_send(Connection& c) {
   c.op = op;
   op->msg.msg_iov = op->iov;
   op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_sendmsg(sqe, c.fd, &op->msg, MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(sqe, encode(Op::Send, c.slot, c.generation));
   c.send_in_flight = true;
+  loop_->send(c.fd, &op->msg, encode(Op::Send, c.slot, c.generation));
 }
 
 void Worker::on_send(Connection& c, int result) {
@@ -493,9 +461,7 @@ void Worker::request_stop() {
 }
 
 void Worker::arm_wake() {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof(wake_value_), 0);
-  io_uring_sqe_set_data64(sqe, encode(Op::Wake));
+  loop_->read(wake_fd_, &wake_value_, sizeof(wake_value_), encode(Op::Wake));
 }
 
 void Worker::on_wake() {
@@ -518,9 +484,7 @@ void Worker::on_wake() {
 }
 
 void Worker::arm_timer() {
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_timeout(sqe, &tick_, 0, 0);
-  io_uring_sqe_set_data64(sqe, encode(Op::Timer));
+  loop_->timeout_at(now_ns_ + 1'000'000'000, encode(Op::Timer));
 }
 
 void Worker::on_tick() {
@@ -557,11 +521,7 @@ void Worker::on_tick() {
 void Worker::begin_stop() {
   stopping_ = true;
   stop_deadline_ns_ = now_ns_ + kStopDrainNs;
-  if (accept_armed_) {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_cancel64(sqe, encode(Op::Accept), 0);
-    io_uring_sqe_set_data64(sqe, encode(Op::Cancel));
-  }
+  if (accept_armed_) loop_->cancel(listen_fd_, encode(Op::Accept));
   for (auto& owned : conns_) {
     Connection* c = owned.get();
     if (!c) continue;

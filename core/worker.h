@@ -26,7 +26,7 @@
 #include "core/config.h"
 #include "core/connection.h"
 #include "core/protocol.h"
-#include "net/ring.h"
+#include "net/event_loop.h"
 #include "net/send_queue.h"
 
 namespace roomcast {
@@ -39,14 +39,15 @@ struct Handoff {
   std::string leftover;  // bytes that followed the request head
 };
 
-class Worker {
+class Worker final : private CompletionSink {
  public:
   Worker(const Config& config, unsigned index, int listen_fd);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
-  // Sets up the ring on the calling thread (which must then call run()). 0 or -errno.
+  // Sets up the event loop on the calling thread (which must then call run()).
+  // 0 or -errno; `description` names the backend.
   int init(std::string* description);
   void run();
 
@@ -65,9 +66,9 @@ class Worker {
   Connection* lookup(uint32_t slot, uint32_t generation);
   Connection* new_connection(int fd);
 
-  void handle(const io_uring_cqe* cqe);
-  void on_accept(const io_uring_cqe* cqe);
-  void on_recv(Connection& c, const io_uring_cqe* cqe);
+  void on_completion(const Completion& done) override;
+  void on_accept(const Completion& done);
+  void on_recv(Connection& c, const Completion& done);
   void on_bytes(Connection& c, const uint8_t* data, size_t len);
   void on_handshake_bytes(Connection& c, const uint8_t* data, size_t len);
   void on_send(Connection& c, int result);
@@ -101,11 +102,10 @@ class Worker {
   const int64_t batch_delay_ns_;
   int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
   bool flush_timer_armed_ = false;
-  __kernel_timespec flush_deadline_{};
 
-  Ring ring_;
-  BufferRing buffers_;
+  std::unique_ptr<EventLoop> loop_;
   int64_t now_ns_ = 0;
+  bool now_fresh_ = false;  // now_ns_ was read after the last wait
 
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> generations_;
@@ -129,7 +129,6 @@ class Worker {
   bool stopping_ = false;
   bool accept_armed_ = false;
   int64_t stop_deadline_ns_ = 0;
-  __kernel_timespec tick_{};
 };
 
 }  // namespace roomcast

@@ -47,7 +47,7 @@ int open_listener(const ListenAddress& address, int backlog) {
     sin6->sin6_port = htons(address.port);
     len = sizeof(sockaddr_in6);
   }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -errno;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

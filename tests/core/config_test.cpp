@@ -60,8 +60,27 @@ TEST(Config, HelpListsEveryFlag) {
   ASSERT_EQ(parse({"--help"}, c, m), ConfigOutcome::Help);
   for (const char* flag : {"--listen", "--threads", "--history", "--ping-interval", "--max-message", "--rate-limit",
                            "--rate-burst", "--max-pending", "--handshake-timeout", "--max-header", "--room-ttl",
-                           "--max-batch-delay"})
+                           "--max-batch-delay", "--backend"})
     EXPECT_NE(m.find(flag), std::string::npos) << flag;
+}
+
+TEST(Config, EnvironmentSetsFlagsAndTheCommandLineWins) {
+  Config c;
+  std::string m;
+  const char* env[] = {"ROOMCAST_HISTORY=7", "ROOMCAST_MAX_MESSAGE=4096", "PATH=/bin", nullptr};
+  std::vector<const char*> args = {"roomcast", "--history", "9"};
+  ASSERT_EQ(parse_config(int(args.size()), args.data(), c, m, env), ConfigOutcome::Run) << m;
+  EXPECT_EQ(c.history, 9u);
+  EXPECT_EQ(c.max_message, 4096u);
+}
+
+TEST(Config, BadEnvironmentValueNamesTheVariable) {
+  Config c;
+  std::string m;
+  const char* env[] = {"ROOMCAST_BACKEND=kqueue", nullptr};
+  std::vector<const char*> args = {"roomcast"};
+  EXPECT_EQ(parse_config(int(args.size()), args.data(), c, m, env), ConfigOutcome::Error);
+  EXPECT_NE(m.find("ROOMCAST_BACKEND"), std::string::npos);
 }
 
 TEST(Config, ListenAcceptsBracketedIpv6) {
