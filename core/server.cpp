@@ -64,7 +64,7 @@ int run_server(const Config& config) {
   for (unsigned i = 0; i < config.threads; ++i) {
     int rc = ready[i].get_future().get();
     if (rc != 0) {
-      std::fprintf(stderr, "roomcast: io_uring setup failed on thread %u: %s\n", i, std::strerror(-rc));
+      std::fprintf(stderr, "roomcast: event loop setup failed on thread %u: %s\n", i, std::strerror(-rc));
       failed = rc;
     }
   }
@@ -73,9 +73,9 @@ int run_server(const Config& config) {
     for (auto& t : threads) t.join();
     return 1;
   }
-  std::fprintf(stderr, "roomcast: %u thread(s), io_uring (%s), history %zu, ping %us, max message %zu\n",
+  std::fprintf(stderr, "roomcast: %u thread(s) on %s; history %zu, ping %us, max message %zu, batch delay %ums\n",
                config.threads, descriptions[0].c_str(), config.history, config.ping_interval_s,
-               config.max_message);
+               config.max_message, config.max_batch_delay_ms);
   std::printf("roomcast listening on %s:%u\n", address.host.c_str(), address.port);
   std::fflush(stdout);
 

@@ -16,13 +16,12 @@
 #include "proto/handshake.h"
 #include "proto/http_request.h"
 
-namespace {
+namespace roomcast_fuzz::http_request {
 
 using roomcast::HttpParseResult;
 using roomcast::HttpParseStatus;
 using roomcast::HttpRequest;
 
-using roomcast_fuzz::check;
 
 bool inside(std::string_view part, std::string_view whole) {
   if (part.empty()) return true;
@@ -90,13 +89,19 @@ void run(std::string_view data, size_t max) {
   }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
+void one_input(const uint8_t* bytes, size_t size) {
   std::string_view data(reinterpret_cast<const char*>(bytes), size);
   for (size_t max : {size_t(8192), size_t(512), size_t(64), size_t(1), size, size + 1}) {
     if (max == 0) continue;
     run(data, max);
   }
+}
+
+}  // namespace roomcast_fuzz::http_request
+
+#ifndef ROOMCAST_FUZZ_NO_ENTRY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  roomcast_fuzz::http_request::one_input(data, size);
   return 0;
 }
+#endif

@@ -24,14 +24,13 @@
 #include "fuzz/fuzz_common.h"
 #include "proto/jwt.h"
 
-namespace {
+namespace roomcast_fuzz::jwt {
 
 using roomcast::JwtClaims;
 using roomcast::JwtError;
 
 constexpr std::string_view kSecret = "fuzz-secret";
 
-using roomcast_fuzz::check;
 
 std::string b64url(std::string_view bytes) {
   static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -68,10 +67,8 @@ bool reference_allows(const JwtClaims& c, std::string_view room) {
   return false;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1) return 0;
+void one_input(const uint8_t* data, size_t size) {
+  if (size < 1) return;
   const bool structured = data[0] & 1;
   const int64_t now = 1'700'000'000 + (int64_t(data[0] >> 1) - 64);
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
@@ -79,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string token;
   if (structured) {
     size_t nl = rest.find('\n');
-    if (nl == std::string_view::npos) return 0;
+    if (nl == std::string_view::npos) return;
     token = sign(rest.substr(0, nl), rest.substr(nl + 1));
   } else {
     token.assign(rest);
@@ -103,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(err == err2, "deterministic error");
     check(!roomcast::to_string(err).empty(), "error has a name");
     if (structured) check(err != JwtError::BadSignature, "a correctly signed token never fails its signature");
-    return 0;
+    return;
   }
 
   check(token.size() <= roomcast::kMaxJwtBytes, "length bound");
@@ -135,5 +132,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const std::string& r : claims.rooms) {
     check(roomcast::jwt_allows_room(claims, r), "a listed room is allowed");
   }
+}
+
+}  // namespace roomcast_fuzz::jwt
+
+#ifndef ROOMCAST_FUZZ_NO_ENTRY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  roomcast_fuzz::jwt::one_input(data, size);
   return 0;
 }
+#endif

@@ -21,11 +21,10 @@
 #include "fuzz/fuzz_common.h"
 #include "proto/message.h"
 
-namespace {
+namespace roomcast_fuzz::message {
 
 using namespace roomcast;
 
-using roomcast_fuzz::check;
 
 constexpr unsigned kStrict = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
                              rapidjson::kParseFullPrecisionFlag;
@@ -141,9 +140,7 @@ std::string summarize(bool ok, const ClientMessage& m, const DecodeError& e) {
   return s;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+void one_input(const uint8_t* data, size_t size) {
   static MessageDecoder* reused = new MessageDecoder();  // lives for the process, as on a loop
   static rapidjson::StringBuffer* buf = new rapidjson::StringBuffer();
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -166,5 +163,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DecodeError err2;
   bool ok2 = fresh->decode(text, m2, err2);
   check(ok == ok2 && first == summarize(ok2, m2, err2), "reused decoder agrees with a fresh one");
+}
+
+}  // namespace roomcast_fuzz::message
+
+#ifndef ROOMCAST_FUZZ_NO_ENTRY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  roomcast_fuzz::message::one_input(data, size);
   return 0;
 }
+#endif

@@ -336,6 +336,15 @@ TEST_F(EditsTest, JoinWithSinceAheadOfRoomSeqGetsResyncWithRoomSeq) {
   EXPECT_TRUE(c->expect_no_message());
 }
 
+TEST_F(EditsTest, JoinWithSinceZeroInFreshRoomGetsWelcomeOnly) {
+  StartServer();
+  JsonResult w;
+  Member a = Join("fresh", "ua", 0, &w);
+  ASSERT_TRUE(a.ws);
+  EXPECT_EQ(iget(*w, "seq"), 0) << w.text;
+  EXPECT_TRUE(a->expect_no_message()) << "nothing to replay and nothing to resync";
+}
+
 TEST_F(EditsTest, JoinWithSinceInFreshRoomIsAheadAndGetsResyncZero) {
   StartServer();
   auto c = Connect("fresh");

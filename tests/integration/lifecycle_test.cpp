@@ -2,6 +2,7 @@
 // ephemeral ports, SIGTERM/SIGINT shutdown (close 1001 to every client, exit 0).
 #include <signal.h>
 
+#include <set>
 #include <thread>
 
 #include "test_util.h"
@@ -93,11 +94,13 @@ TEST_F(LifecycleTest, SigtermDuringTrafficStillExitsZero) {
   ShutdownClosesEveryClientWith1001AndExitsZero(this, server_, std::move(clients), SIGTERM);
 }
 
-TEST_F(LifecycleTest, ManyConnectDisconnectCyclesLeaveServerHealthy) {
+TEST_F(LifecycleTest, ManyConnectDisconnectCyclesLeaveServerHealthyAndNeverReuseSessionIds) {
   StartServer({"--threads", "2"});
+  std::set<std::string> sessions;
   for (int i = 0; i < 50; ++i) {
     Member m = Join("churn" + std::to_string(i % 5), "u" + std::to_string(i));
     ASSERT_TRUE(m.ws) << "cycle " << i;
+    EXPECT_TRUE(sessions.insert(m.session).second) << "session id reused: " << m.session;
     if (i % 3 == 0) m->reset_tcp();
     else if (i % 3 == 1) m->close_tcp();
     else {

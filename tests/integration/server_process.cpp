@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <regex>
 
 #ifndef ROOMCAST_BINARY
 #define ROOMCAST_BINARY "roomcast"
@@ -136,14 +135,19 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
                " ms; stdout so far: \"" + acc + "\"; " + st.describe();
     return nullptr;
   }
-  static const std::regex re(R"(^roomcast listening on 127\.0\.0\.1:([0-9]{1,5})\r?$)");
-  std::smatch m;
-  if (!std::regex_match(p->line_, m, re)) {
+  // Exactly "roomcast listening on 127.0.0.1:PORT" (a trailing CR tolerated).
+  static const std::string kPrefix = "roomcast listening on 127.0.0.1:";
+  std::string line = p->line_;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::string digits = line.compare(0, kPrefix.size(), kPrefix) == 0 ? line.substr(kPrefix.size()) : "";
+  bool all_digits = !digits.empty() && digits.size() <= 5 &&
+                    digits.find_first_not_of("0123456789") == std::string::npos;
+  if (!all_digits) {
     if (error) *error = "unexpected first stdout line: \"" + p->line_ + "\"";
     p->stop(SIGKILL, std::chrono::seconds(2));
     return nullptr;
   }
-  int port = std::stoi(m[1].str());
+  int port = std::stoi(digits);
   if (port <= 0 || port > 65535) {
     if (error) *error = "bad port in: " + p->line_;
     p->stop(SIGKILL, std::chrono::seconds(2));
