@@ -62,6 +62,7 @@ if [[ ! -d $PEER_DIR/node_modules/ws ]]; then
   (cd "$PEER_DIR" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
 fi
 
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$ROOT/build/bench-results
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
@@ -195,11 +196,22 @@ done
   echo "cpus=$(nproc)"
   echo "kernel=$(uname -sr)"
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "loadavg_start=$LOADAVG_START"
   echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "root=$ROOT"
   echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "node=$(node --version) ws=$(node -p "require('$PEER_DIR/node_modules/ws/package.json').version")"
-  echo "runs=$RUNS duration=$DURATION warmup=$WARMUP drain=$DRAIN step_duration=$STEP_DURATION steps=$STEPS"
-  echo "idle_duration=$IDLE_DURATION tool_threads=$TOOL_THREADS server_cpu=$SERVER_CPU tool_cpu=$TOOL_CPU"
+  echo "runs=$RUNS"
+  echo "duration=$DURATION"
+  echo "warmup=$WARMUP"
+  echo "drain=$DRAIN"
+  echo "step_duration=$STEP_DURATION"
+  echo "steps=$STEPS"
+  echo "idle_duration=$IDLE_DURATION"
+  echo "tool_threads=$TOOL_THREADS"
+  echo "server_cpu=$SERVER_CPU"
+  echo "tool_cpu=$TOOL_CPU"
+  echo "server_bin=$SERVER_BIN"
   echo "batch_delay_flag=$has_batch_delay"
   echo "note=${BENCH_NOTE:-}"
 } > "$RESULTS/meta.txt"
