@@ -1,5 +1,9 @@
 // tests/integration/http_test.cpp: plain HTTP on the WebSocket port (protocol-v1
 // "Transport" endpoint rules and "HTTP on the same port").
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "test_util.h"
 
 namespace it {
@@ -92,6 +96,47 @@ TEST_F(HttpTest, OversizedRequestHeadAnswers431AndCloses) {
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.status, 431) << r.raw.substr(0, 200);
   EXPECT_TRUE(r.connection_closed);
+}
+
+TEST_F(HttpTest, ConnectionThatNeverCompletesItsRequestIsClosedAfterHandshakeTimeout) {
+  StartServer({"--handshake-timeout", "1"});
+  std::string err;
+  int silent = tcp_connect(port(), milliseconds(3000), 0, &err);
+  ASSERT_GE(silent, 0) << err;
+  int partial = tcp_connect(port(), milliseconds(3000), 0, &err);
+  ASSERT_GE(partial, 0) << err;
+  const char head[] = "GET /ws/room HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(::send(partial, head, sizeof head - 1, MSG_NOSIGNAL), ssize_t(sizeof head - 1));
+  auto t0 = std::chrono::steady_clock::now();
+  for (int fd : {silent, partial}) {
+    // Read until EOF/reset (a 408 or similar answer before closing is fine).
+    bool closed = false;
+    char buf[4096];
+    auto deadline = t0 + milliseconds(4000);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+    }
+    EXPECT_TRUE(closed) << "connection without a complete request still open after 4 s";
+    ::close(fd);
+  }
+  auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(ms, 500) << "closed before the handshake timeout";
+}
+
+TEST_F(HttpTest, HandshakeTimeoutDoesNotApplyToUpgradedConnections) {
+  StartServer({"--handshake-timeout", "1"});
+  Member a = Join("r", "ua");
+  ASSERT_TRUE(a.ws);
+  EXPECT_TRUE(a->expect_no_message(milliseconds(2500)));
+  ASSERT_TRUE(a->send_text(R"({"type":"ping","t":1})"));
+  IT_ASSERT_JSON(p, a->recv_json());
+  EXPECT_EQ(p.type(), "pong") << p.text;
 }
 
 TEST_F(HttpTest, ErrorResponsesAreWellFormedWithContentLength) {

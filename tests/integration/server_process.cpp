@@ -21,7 +21,7 @@ namespace it {
 using Clock = std::chrono::steady_clock;
 
 std::string roomcast_binary() {
-  const char* env = std::getenv("ROOMCAST_BINARY");
+  const char* env = std::getenv("IT_ROOMCAST_BINARY");
   if (env && *env) return env;
   return ROOMCAST_BINARY;
 }
@@ -68,6 +68,12 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
+  // The server reads ROOMCAST_<FLAG> variables as flags: scrub them so the tests' explicit
+  // arguments and the documented defaults are what the server runs with.
+  std::vector<char*> envp;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, "ROOMCAST_", 9) != 0) envp.push_back(*e);
+  envp.push_back(nullptr);
 
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -93,7 +99,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     const char msg[] = "integration test: execv failed\n";
     ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;

@@ -20,7 +20,7 @@
 
 namespace it {
 
-// The binary under test: $ROOMCAST_BINARY if set in the environment, else the
+// The binary under test: $IT_ROOMCAST_BINARY if set in the environment, else the
 // compile-time ROOMCAST_BINARY.
 std::string roomcast_binary();
 

@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include <rapidjson/stringbuffer.h>
@@ -128,6 +129,12 @@ void RoomcastTest::StartServer(const std::vector<std::string>& extra) {
     args.push_back("1");
   }
   args.insert(args.end(), extra.begin(), extra.end());
+  // $IT_ROOMCAST_ARGS (space-separated) is appended to every server, e.g.
+  // IT_ROOMCAST_ARGS="--backend epoll" runs the whole suite on another event loop.
+  if (const char* more = std::getenv("IT_ROOMCAST_ARGS")) {
+    std::istringstream in(more);
+    for (std::string a; in >> a;) args.push_back(a);
+  }
   std::string err;
   server_ = ServerProcess::start(args, &err);
   ASSERT_TRUE(server_) << "could not start roomcast: " << err;

@@ -59,7 +59,8 @@ class RoomcastTest : public ::testing::Test {
   void TearDown() override;
 
   // Starts the server with "--listen 127.0.0.1:0 --threads 1" plus `extra` (a --threads in
-  // `extra` replaces the default). Fatal failure if it does not come up.
+  // `extra` replaces the default) plus $IT_ROOMCAST_ARGS. Fatal failure if it does not
+  // come up.
   void StartServer(const std::vector<std::string>& extra = {});
   uint16_t port() const { return server_->port(); }
 
