@@ -265,6 +265,6 @@ joinSection('S5: 10,000 connections join at once (1,000 rooms x 10)', 'S5', s5, 
 emit('"Join" columns cover the interval from the first connect to the last welcome. The tool');
 emit('opens all its connections from one thread (socket, bind, nonblocking connect each),');
 emit('so that time is part of "last welcome". RSS per connection = (RSS after the joins and a');
-emit('2 s of settling - RSS before connecting) / connections.');
+emit('settle of 2 s (S4) or 0.5 s (S5) - RSS before connecting) / connections.');
 
 process.stdout.write(lines.join('\n') + '\n');

@@ -365,6 +365,11 @@ void Worker::on_cursor(Connection& c, std::string_view payload, int64_t now) {
   const bool duplicate = seq == last;
   const bool reordered = seq < last;
   if (seq > last) last = seq;
+  // A cursor can arrive before this thread has looked at plan_ready this turn.
+  if (!plan_started_) {
+    if (!shared_.plan_ready.load(std::memory_order_acquire)) return;
+    start_plan();
+  }
   const int k = shared_.plan.measured_step(probe.sent_us);
   if (k < 0) return;
   StepStats& st = stats_.steps[size_t(k)];
