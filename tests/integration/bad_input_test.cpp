@@ -11,6 +11,13 @@ const std::vector<std::string> kHighRate = {"--rate-limit", "100000", "--rate-bu
 
 class BadInputTest : public RoomcastTest {
  protected:
+  // Hang up before the server is stopped, so its shutdown does not wait for our FIN.
+  void TearDown() override {
+    a_ = Member{};
+    b_ = Member{};
+    RoomcastTest::TearDown();
+  }
+
   // Two joined members in room "r": `a` misbehaves, `b` watches.
   void SetUpRoom(std::vector<std::string> extra = kHighRate) {
     ASSERT_NO_FATAL_FAILURE(StartServer(extra));

@@ -154,7 +154,7 @@ TEST_F(HttpTest, ServerKeepsServingAfterHttpErrors) {
   for (int i = 0; i < 5; ++i) {
     http_raw(port(), "GARBAGE\r\n\r\n");
     http_get(port(), "/nope");
-    http_raw(port(), "GET /healthz HTTP/1.1\r\n");  // incomplete, then we hang up
+    http_raw(port(), "GET /healthz HTTP/1.1\r\n", milliseconds(200));  // incomplete, then we hang up
   }
   HttpResponse r = http_get(port(), "/healthz");
   ASSERT_TRUE(r.ok) << r.error;

@@ -37,7 +37,10 @@ void ShutdownClosesEveryClientWith1001AndExitsZero(RoomcastTest* t, std::unique_
     CloseResult cr = clients[i]->wait_close(milliseconds(5000));
     EXPECT_TRUE(cr.got_close_frame) << "client " << i << ": " << cr.describe();
     EXPECT_EQ(cr.code, 1001) << "client " << i << ": " << cr.describe();
+    // Behave like a proper client: answer the close, then hang up once the server has.
+    clients[i]->send_close(1001);
     EXPECT_TRUE(clients[i]->wait_eof(milliseconds(5000))) << "client " << i;
+    clients[i]->close_tcp();
   }
   ExitStatus st = server->wait_exit(milliseconds(5000));
   auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();

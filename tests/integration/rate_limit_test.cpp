@@ -12,6 +12,13 @@ using Clock = std::chrono::steady_clock;
 
 class RateLimitTest : public RoomcastTest {
  protected:
+  // Hang up before the server is stopped, so its shutdown does not wait for our FIN.
+  void TearDown() override {
+    a_ = Member{};
+    b_ = Member{};
+    RoomcastTest::TearDown();
+  }
+
   void SetUpRoom(std::vector<std::string> extra) {
     ASSERT_NO_FATAL_FAILURE(StartServer(extra));
     a_ = Join("r", "ua");
