@@ -98,6 +98,43 @@ TEST_F(RelayTest, SelectWithExactly1000IdsIsAccepted) {
   EXPECT_EQ((*m)["ids"].Size(), 1000u);
 }
 
+TEST_F(RelayTest, SelectLargerThan64KiBIsRelayedAndInLateJoinerWelcome) {
+  // 1000 ids of 100 characters: the relayed frame and the welcome need a 64-bit length.
+  StartServer({"--max-message", "262144"});
+  Member a = Join("r", "ua");
+  ASSERT_TRUE(a.ws);
+  Member b = Join("r", "ub");
+  ASSERT_TRUE(b.ws);
+  ExpectPresenceJoin({&a}, b);
+  std::string ids;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = "building-" + std::to_string(i) + "-";
+    id.resize(100, 'x');
+    ids += (i ? "," : "") + jstr(id);
+  }
+  std::string msg = R"({"type":"select","ids":[)" + ids + "]}";
+  ASSERT_GT(msg.size(), 65536u);
+  ASSERT_TRUE(b->send_text(msg));
+  IT_ASSERT_JSON(m, a->recv_json());
+  EXPECT_EQ(m.type(), "select");
+  ASSERT_TRUE(has(*m, "ids") && (*m)["ids"].IsArray());
+  ASSERT_EQ((*m)["ids"].Size(), 1000u);
+  EXPECT_EQ(std::string((*m)["ids"][999].GetString()).substr(0, 13), "building-999-");
+  EXPECT_GT(m.text.size(), 65535u);
+
+  JsonResult w;
+  Member c = Join("r", "uc", std::nullopt, &w);
+  ASSERT_TRUE(c.ws);
+  bool found = false;
+  for (auto& p : (*w)["peers"].GetArray()) {
+    if (sget(p, "session") != b.session) continue;
+    found = true;
+    ASSERT_TRUE(has(p, "selection") && p["selection"].IsArray()) << w.text.substr(0, 300);
+    EXPECT_EQ(p["selection"].Size(), 1000u);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(RelayTest, FollowIsRelayedToLeaderAndOthersAndNullStopsFollowing) {
   StartServer();
   Member a = Join("r", "ua");
