@@ -1,6 +1,8 @@
 #include "core/config.h"
 
 #include <charconv>
+#include <fstream>
+#include <sstream>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -27,6 +29,18 @@ bool parse_positive_double(std::string_view s, double min, double& out) {
   double v = std::strtod(tmp.c_str(), &end);
   if (tmp.empty() || *end != '\0' || !std::isfinite(v) || v < min || v <= 0) return false;
   out = v;
+  return true;
+}
+
+bool read_secret(std::string_view path, std::string& out) {
+  std::ifstream in{std::string(path), std::ios::binary};
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string secret = buffer.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) return false;
+  out = std::move(secret);
   return true;
 }
 
@@ -80,6 +94,53 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(512), size_t(1) << 20, c.max_header); }},
       {"room-ttl", "SECONDS", "how long an empty room keeps its edit history (default 600)", "seconds in 0..2592000",
        [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 86400u * 30, c.room_ttl_s); }},
+      {"jwt-secret-file", "PATH",
+       "file holding the HS256 secret; turns authentication on (or ROOMCAST_JWT_SECRET; default: off)",
+       "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.jwt_secret); }},
+      {"api-key-file", "PATH", "file holding the API key for POST /api/rooms/{room}/publish (or ROOMCAST_API_KEY)",
+       "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.api_key); }},
+      {"allow-origin", "ORIGIN",
+       "allowed Origin of a browser upgrade, repeatable (env: comma-separated); others get 403 (default: any)",
+       "an origin such as https://viewer.example.com",
+       [](Config& c, std::string_view v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           size_t comma = v.find(',', start);
+           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+           if (one.empty() || one.find(' ') != one.npos) return false;
+           c.allow_origins.emplace_back(one);
+           if (comma == std::string_view::npos) break;
+           start = comma + 1;
+         }
+         return true;
+       }},
+      {"max-connections", "N", "open connections per server; beyond, 503 (default 100000)", "an integer >= 1",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections); }},
+      {"max-connections-per-ip", "N", "open connections per client address; beyond, 429 (default 256)",
+       "an integer >= 1",
+       [](Config& c, std::string_view v) {
+         return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections_per_ip);
+       }},
+      {"max-room-members", "N", "sessions per room; beyond, join gets `room_full` (default 5000)", "an integer >= 1",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_room_members); }},
+      {"log-format", "text|json", "one line per event on stderr (default text)", "text or json",
+       [](Config& c, std::string_view v) {
+         if (v == "text") c.log_format = LogFormat::Text;
+         else if (v == "json") c.log_format = LogFormat::Json;
+         else return false;
+         return true;
+       }},
+      {"log-level", "debug|info|warn|error", "least severe event logged (default info)", "debug, info, warn or error",
+       [](Config& c, std::string_view v) {
+         if (v == "debug") c.log_level = LogLevel::Debug;
+         else if (v == "info") c.log_level = LogLevel::Info;
+         else if (v == "warn") c.log_level = LogLevel::Warn;
+         else if (v == "error") c.log_level = LogLevel::Error;
+         else return false;
+         return true;
+       }},
+      {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, how long queues may take to flush after close 1001 (default 10)",
+       "seconds in 0..3600", [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 3600u, c.drain_timeout_s); }},
   };
   return table;
 }
@@ -113,6 +174,11 @@ std::string usage_text() {
 ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::string& message,
                            const char* const* environment) {
   if (environment) {
+    for (const char* const* e = environment; *e; ++e) {
+      std::string_view entry = *e;
+      if (entry.starts_with("ROOMCAST_JWT_SECRET=")) c.jwt_secret = entry.substr(20);
+      if (entry.starts_with("ROOMCAST_API_KEY=")) c.api_key = entry.substr(17);
+    }
     for (const Flag& f : flags()) {
       std::string var = env_name(f.name);
       for (const char* const* e = environment; *e; ++e) {

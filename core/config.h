@@ -12,6 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "core/log.h"
 
 #include "net/event_loop.h"
 #include "net/listener.h"
@@ -32,12 +35,28 @@ struct Config {
   unsigned room_ttl_s = 600;             // an empty room keeps its history this long
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
+
+  // Security and limits.
+  std::string jwt_secret;                 // empty: authentication off
+  std::string api_key;                    // empty: publish API refuses every request
+  std::vector<std::string> allow_origins; // empty: any Origin
+  size_t max_connections = 100000;        // beyond: 503
+  size_t max_connections_per_ip = 256;    // beyond: 429
+  size_t max_room_members = 5000;         // beyond: `room_full` on join
+
+  // Operations.
+  LogFormat log_format = LogFormat::Text;
+  LogLevel log_level = LogLevel::Info;
+  unsigned drain_timeout_s = 10;          // SIGTERM: time for queues to flush
 };
 
 enum class ConfigOutcome { Run, Help, Error };
 
 // On Help, `message` holds the usage text; on Error, a one-line reason naming the flag.
 // `environment` is consulted for ROOMCAST_* variables (pass `environ`; null for none).
+// Secrets never come from the command line: the JWT secret from --jwt-secret-file or
+// ROOMCAST_JWT_SECRET, the API key from --api-key-file or ROOMCAST_API_KEY (files are read
+// here; a trailing newline is dropped).
 ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message,
                            const char* const* environment = nullptr);
 

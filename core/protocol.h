@@ -3,7 +3,8 @@
 // Owns: this thread's rooms (by name), the message decoder and the scratch buffer every
 // outbound message is serialized into before it becomes a SharedFrame.
 // Called by: the Worker, for each complete inbound text message (on_text), when a
-// joined connection goes away for any reason (on_leave), and once per tick (reap_rooms).
+// joined connection goes away for any reason (on_leave), once per tick (reap_rooms), and
+// for the HTTP API of rooms this thread owns (publish, presence_json).
 // Promises:
 //   - every message is decoded once and every outbound message encoded once; relays
 //     reach the other members as one shared frame (Room::broadcast), never the sender;
@@ -23,6 +24,7 @@
 
 #include "core/config.h"
 #include "core/connection.h"
+#include "core/metrics.h"
 #include "core/room.h"
 #include "proto/message.h"
 
@@ -30,9 +32,14 @@ namespace roomcast {
 
 class Protocol {
  public:
-  Protocol(const Config& config, unsigned worker_index);
+  Protocol(const Config& config, unsigned worker_index, Metrics& metrics);
 
   void on_text(Connection& c, std::string_view text, int64_t now_ns);
+  // An edit from session "server" (POST /api/rooms/{room}/publish). Returns its seq, or
+  // 0 with `error` set for a bad body.
+  uint64_t publish(const std::string& room, std::string_view body, int64_t now_ns, std::string& error);
+  // GET /api/rooms/{room}/presence: a JSON array of the room's sessions.
+  std::string presence_json(const std::string& room);
   // `presence leave` to the others; the connection's session ends. No-op if not joined.
   void on_leave(Connection& c, int64_t now_ns);
   // Forgets rooms that have been empty for longer than --room-ttl.
@@ -50,10 +57,18 @@ class Protocol {
   void send_error(Connection& c, ErrorCode code, std::string_view message);
   // The scratch buffer as a new frame (refcount 1, owned by the caller).
   SharedFrame* scratch_frame(FrameKind kind = FrameKind::Reliable);
+  // The scratch buffer to one connection.
+  void reply(Connection& c, OutType type);
+  // The scratch buffer as one frame to every member but `except`; returns the frame.
+  FrameRef fan_out(Room& room, const Session* except, OutType type, FrameKind kind = FrameKind::Reliable);
+  void update_gauges();
   Room& room_named(const std::string& name);
 
   const Config& config_;
   unsigned worker_index_;
+  Metrics& metrics_;
+  int64_t now_ns_ = 0;
+  uint64_t sessions_ = 0;
   uint64_t sessions_made_ = 0;
   MessageDecoder decoder_;
   ClientMessage msg_;  // reused so its vectors keep their capacity

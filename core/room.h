@@ -36,10 +36,16 @@ class Room {
   void add(Session* s);
   void remove(Session* s);
 
-  // Queues `frame` to every member except `except` (may be null).
-  void broadcast(SharedFrame* frame, const Session* except) {
-    for (Session* member : members_)
-      if (member != except) member->out->push(frame);
+  // Queues `frame` to every member except `except` (may be null); returns the number
+  // of recipients.
+  uint32_t broadcast(SharedFrame* frame, const Session* except) {
+    uint32_t recipients = 0;
+    for (Session* member : members_) {
+      if (member == except) continue;
+      member->out->push(frame);
+      ++recipients;
+    }
+    return recipients;
   }
 
   // The seq the next edit will get.

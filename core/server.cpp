@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/admission.h"
+#include "core/log.h"
 #include "core/worker.h"
 #include "net/listener.h"
 
@@ -41,10 +43,12 @@ int run_server(const Config& config) {
     listeners.push_back(fd);
   }
 
+  Logger log(config.log_format, config.log_level);
+  ConnectionLimits limits(config.max_connections, config.max_connections_per_ip);
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> peers;
   for (unsigned i = 0; i < config.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(config, i, listeners[i]));
+    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits));
     peers.push_back(workers.back().get());
   }
   for (auto& w : workers) w->set_peers(peers);
@@ -73,17 +77,24 @@ int run_server(const Config& config) {
     for (auto& t : threads) t.join();
     return 1;
   }
-  std::fprintf(stderr, "roomcast: %u thread(s) on %s; history %zu, ping %us, max message %zu, batch delay %ums\n",
-               config.threads, descriptions[0].c_str(), config.history, config.ping_interval_s,
-               config.max_message, config.max_batch_delay_ms);
+  log.log(LogLevel::Info, "start",
+          {{"threads", config.threads}, {"backend", descriptions[0]}, {"history", uint64_t(config.history)},
+           {"ping_interval_s", config.ping_interval_s}, {"max_message", uint64_t(config.max_message)},
+           {"max_batch_delay_ms", config.max_batch_delay_ms}});
+  if (config.jwt_secret.empty())
+    log.log(LogLevel::Warn, "auth_off", {{"note", "no JWT secret: every client is accepted and user.id is as sent"}});
+  else
+    log.log(LogLevel::Info, "auth_on", {{"alg", "HS256"}});
   std::printf("roomcast listening on %s:%u\n", address.host.c_str(), address.port);
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::fprintf(stderr, "roomcast: %s: closing every connection with 1001\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  log.log(LogLevel::Info, "stopping",
+          {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"drain_timeout_s", config.drain_timeout_s}});
   for (auto& w : workers) w->request_stop();
   for (auto& t : threads) t.join();
+  log.log(LogLevel::Info, "stopped", {});
   return 0;
 }
 

@@ -8,11 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <functional>
-
-#include "proto/handshake.h"
-#include "proto/http_request.h"
 
 namespace roomcast {
 namespace {
@@ -22,7 +18,7 @@ namespace {
 //   bits 32..55  connection generation (low 24 bits): a completion for a slot that has
 //                since been reused is recognised and ignored (cf. nginx's instance bit)
 //   bits  0..31  connection slot
-enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Flush, Cancel };
+enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Flush };
 
 uint64_t encode(Op op, uint32_t slot = 0, uint32_t generation = 0) {
   return (uint64_t(op) << 56) | (uint64_t(generation & 0xFFFFFF) << 32) | slot;
@@ -33,8 +29,7 @@ uint32_t generation_of(uint64_t ud) { return static_cast<uint32_t>(ud >> 32) & 0
 
 constexpr size_t kMaxIov = 64;
 constexpr size_t kMaxSendBytes = 256 * 1024;
-constexpr int64_t kLingerNs = 2'000'000'000;      // wait for the peer's FIN after ours
-constexpr int64_t kStopDrainNs = 3'000'000'000;   // SIGTERM: time for close frames to leave
+constexpr int64_t kLingerNs = 2'000'000'000;  // wait for the peer's FIN after ours
 
 }  // namespace
 
@@ -47,12 +42,14 @@ void Connection::on_text(std::string_view message) { worker->on_text(*this, mess
 
 void Connection::on_control_bytes(std::string_view bytes) { out.push_adopt(SharedFrame::raw(bytes)); }
 
-Worker::Worker(const Config& config, unsigned index, int listen_fd)
+Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits)
     : config_(config),
       index_(index),
       listen_fd_(listen_fd),
+      limits_(limits),
+      log_(config.log_format, config.log_level, int(index)),
       batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000),
-      protocol_(config, index) {
+      protocol_(config, index, metrics_) {
   ping_frame_ = FrameRef::adopt(SharedFrame::make(Opcode::Ping, {}));
 }
 
@@ -87,11 +84,11 @@ void Worker::run() {
   arm_timer();
   for (;;) {
     if (flush_due()) flush_dirty();
-    if (stopping_ && (live_ == 0 || now_ns_ >= stop_deadline_ns_)) break;
+    if (stopping_ && (drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
     int rc = loop_->run_once(*this);
     if (rc < 0) {
-      std::fprintf(stderr, "roomcast: worker %u: %s loop failed: %s\n", index_, loop_->name(), std::strerror(-rc));
+      log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
     }
     if (!now_fresh_) now_ns_ = monotonic_ns();
@@ -118,8 +115,6 @@ void Worker::on_completion(const Completion& done) {
     case Op::Flush:
       flush_timer_armed_ = false;  // the loop top flushes what is due
       return;
-    case Op::Cancel:
-      return;
     case Op::Recv: {
       Connection* c = lookup(slot_of(ud), generation_of(ud));
       if (!c) {
@@ -138,6 +133,8 @@ void Worker::on_completion(const Completion& done) {
   }
 }
 
+void Worker::fanout_done(int64_t born_ns) { metrics_.observe_fanout(now_ns_ - born_ns); }
+
 Connection* Worker::lookup(uint32_t slot, uint32_t generation) {
   if (slot >= conns_.size()) return nullptr;
   Connection* c = conns_[slot].get();
@@ -155,17 +152,18 @@ Connection* Worker::new_connection(int fd) {
     conns_.emplace_back();
     generations_.push_back(0);
   }
-  conns_[slot] = std::make_unique<Connection>(this, &dirty_, slot);
+  conns_[slot] = std::make_unique<Connection>(this, &dirty_, slot, static_cast<FanoutObserver*>(this));
   Connection* c = conns_[slot].get();
   c->generation = generations_[slot];
   c->fd = fd;
   c->last_rx_ns = now_ns_;
   ++live_;
+  metrics_.connections_open.set(live_);
   return c;
 }
 
 // ---------------------------------------------------------------------------------------
-// Accept and handshake.
+// Accept and receive.
 
 void Worker::arm_accept() {
   if (listen_fd_ < 0 || accept_armed_) return;
@@ -179,7 +177,7 @@ void Worker::on_accept(const Completion& done) {
     // EMFILE/ENFILE/ENOBUFS: the next tick re-arms, so a full fd table cannot spin the
     // loop while connected clients keep being served.
     if (done.result != -ECANCELED && done.result != -EAGAIN && done.result != -EINTR)
-      std::fprintf(stderr, "roomcast: worker %u: accept: %s (retrying in 1 s)\n", index_, std::strerror(-done.result));
+      log_.log(LogLevel::Warn, "accept_failed", {{"error", std::strerror(-done.result)}, {"retry", "1s"}});
     return;
   }
   int fd = done.result;
@@ -190,6 +188,20 @@ void Worker::on_accept(const Completion& done) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   Connection* c = new_connection(fd);
+  metrics_.connections_accepted.add();
+  c->peer = PeerAddress::of_socket(fd);
+  // Over a limit, the request head is still read so the refusal is an HTTP answer.
+  switch (limits_->admit(c->peer)) {
+    case Admission::Admitted:
+      c->admitted = true;
+      break;
+    case Admission::OverTotal:
+      c->refuse_status = 503;
+      break;
+    case Admission::OverPerAddress:
+      c->refuse_status = 429;
+      break;
+  }
   c->deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
   arm_recv(*c);
   if (!accept_armed_) arm_accept();
@@ -207,14 +219,14 @@ void Worker::on_recv(Connection& c, const Completion& done) {
   const uint32_t slot = c.slot, generation = c.generation;
   int res = done.result;
   if (res > 0) {
+    metrics_.bytes_in.add(uint64_t(res));
     on_bytes(c, done.data, size_t(res));
   } else if (res == -ENOBUFS) {
     // Every receive buffer of this thread is in use; they come back at the end of this
     // batch and the re-arm below is submitted after that.
   } else if (res != -ECANCELED || c.state != ConnState::Dead) {
-    // EOF or a socket error: the client is gone without a close handshake.
-    if (c.state == ConnState::Open) protocol_.on_leave(c, now_ns_);
-    kill(c);
+    // EOF or a socket error: the client is gone (without a close handshake if Open).
+    kill(c, res == 0 ? "peer closed" : std::strerror(-res));
   }
   if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);  // wslay and the head copied what they keep
   Connection* still = lookup(slot, generation);
@@ -237,67 +249,25 @@ void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
   }
 }
 
-void Worker::on_handshake_bytes(Connection& c, const uint8_t* data, size_t len) {
-  c.head.append(reinterpret_cast<const char*>(data), len);
-  HttpRequest request;
-  HttpParseResult parsed = parse_http_request(c.head, config_.max_header, request);
-  switch (parsed.status) {
-    case HttpParseStatus::Incomplete:
-      return;
-    case HttpParseStatus::Bad:
-      respond_and_close(c, http_response(400, "bad request\n"));
-      return;
-    case HttpParseStatus::TooLarge:
-      respond_and_close(c, http_response(431, "request header fields too large\n"));
-      return;
-    case HttpParseStatus::Complete:
-      break;
-  }
-  Route route = route_request(request);
-  if (route.kind == RouteKind::Respond) {
-    respond_and_close(c, route.response);
-    return;
-  }
-  std::string_view leftover = std::string_view(c.head).substr(parsed.consumed);
-  Worker* owner = owner_of(route.room);
-  if (owner == this) {
-    std::string leftover_copy(leftover);
-    open_websocket(c, std::move(route.room), route.accept_key, leftover_copy);
-    return;
-  }
-  // The room lives on another thread: the socket moves there, with nothing in flight.
-  Handoff h{c.fd, std::move(route.room), std::move(route.accept_key), std::string(leftover)};
-  loop_->forget(c.fd);
-  c.fd = -1;
-  c.state = ConnState::Dead;
-  kill(c);
-  owner->adopt(std::move(h));
-}
+// ---------------------------------------------------------------------------------------
+// Frames in, messages through.
 
 void Worker::open_websocket(Connection& c, std::string room, const std::string& accept_key,
                             std::string_view leftover) {
   c.state = ConnState::Open;
+  c.websocket = true;
   c.room_name = std::move(room);
   std::string().swap(c.head);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
   c.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
   c.out.push_adopt(SharedFrame::raw(upgrade_response(accept_key)));
   if (!c.ws.init(config_.max_message, &c)) {
-    kill(c);
+    kill(c, "out of memory");
     return;
   }
+  log_.log(LogLevel::Info, "ws_open", {{"peer", c.peer.to_string()}, {"room", c.room_name}});
   if (!leftover.empty()) feed(c, reinterpret_cast<const uint8_t*>(leftover.data()), leftover.size());
 }
-
-void Worker::respond_and_close(Connection& c, const std::string& response) {
-  c.out.push_adopt(SharedFrame::raw(response));
-  std::string().swap(c.head);
-  c.state = ConnState::Closing;
-  c.deadline_ns = now_ns_ + kLingerNs;
-}
-
-// ---------------------------------------------------------------------------------------
-// Frames in, messages through.
 
 void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
   if (c.ws.feed(data, len) == WsReader::FeedResult::ProtocolError) {
@@ -314,18 +284,28 @@ void Worker::close_with(Connection& c, uint16_t code, std::string_view reason) {
   if (c.state != ConnState::Open) return;
   c.ws.shutdown_write();  // our close frame is the last thing on this stream
   c.out.push_adopt(SharedFrame::close(code, reason));
+  c.close_code = code;
+  c.close_reason = reason;
+  metrics_.close_code_sent(code);
   enter_closing(c);
 }
 
 void Worker::enter_closing(Connection& c) {
   if (c.state != ConnState::Open) return;
+  if (c.close_code == 0 && c.ws.close_sent()) {
+    c.close_code = c.ws.close_code_sent();
+    metrics_.close_code_sent(c.close_code);
+    if (c.close_reason.empty()) c.close_reason = c.ws.close_received() ? "client closed" : "protocol";
+  }
   protocol_.on_leave(c, now_ns_);
   c.state = ConnState::Closing;
   c.deadline_ns = now_ns_ + kLingerNs;
 }
 
-void Worker::kill(Connection& c) {
+void Worker::kill(Connection& c, std::string_view reason) {
+  if (c.state == ConnState::Dead) return;
   if (c.state == ConnState::Open) protocol_.on_leave(c, now_ns_);
+  if (c.close_reason.empty()) c.close_reason = reason;
   c.state = ConnState::Dead;
   if (c.recv_armed && c.fd >= 0) loop_->cancel(c.fd, encode(Op::Recv, c.slot, c.generation));
   dead_.push_back(c.slot);
@@ -339,7 +319,12 @@ void Worker::sweep_dead() {
     if (c->fd >= 0) {
       loop_->forget(c->fd);
       close(c->fd);
+      if (c->websocket)
+        log_.log(LogLevel::Info, "ws_close",
+                 {{"peer", c->peer.to_string()}, {"room", c->room_name}, {"code", c->close_code},
+                  {"reason", c->close_reason}});
     }
+    if (c->admitted) limits_->release(c->peer);
     if (c->op) free_send_ops_.push_back(c->op);
     conns_[slot].reset();
     ++generations_[slot];
@@ -347,10 +332,11 @@ void Worker::sweep_dead() {
     --live_;
   }
   dead_.clear();
+  metrics_.connections_open.set(live_);
 }
 
 // ---------------------------------------------------------------------------------------
-// Frames out: once per iteration, one sendmsg per socket with output.
+// Frames out: once per iteration (or per batch window), one sendmsg per socket.
 
 // With --max-batch-delay, a recipient's frames wait up to that long so that frames from
 // many senders leave in one sendmsg: the first frame queued after a flush sets the
@@ -377,11 +363,13 @@ void Worker::flush_dirty() {
       c->out.clear_dirty();
       if (c->state == ConnState::Dead) continue;
       if (c->state == ConnState::Open && c->out.pending_bytes() > config_.max_pending) {
-        c->out.drop_superseded();
+        metrics_.cursors_coalesced.add(c->out.drop_superseded());
         if (c->out.pending_bytes() > config_.max_pending) {
           // A slow reader: close rather than drop an edit silently. It reconnects with
           // `since` and loses nothing.
           c->out.drop_unstarted();
+          metrics_.slow_reader_closes.add();
+          log_.log(LogLevel::Warn, "slow_reader", {{"peer", c->peer.to_string()}, {"room", c->room_name}});
           close_with(*c, kClosePolicyViolation, "slow reader: output limit exceeded");
         }
       }
@@ -394,15 +382,13 @@ void Worker::flush_dirty() {
 void Worker::start_send(Connection& c) {
   if (c.send_in_flight || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest-wins applies to cameras that waited: behind a short send, or in a batch window.
-  if (c.out.backed_up() || batch_delay_ns_ != 0) c.out.drop_superseded();
+  if (c.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
   if (c.out.empty()) {
     maybe_shut_write(c);
     return;
   }
   SendOp* op;
-  if (c.op) {
-    op = c.op;
-  } else if (!free_send_ops_.empty()) {
+  if (!free_send_ops_.empty()) {
     op = free_send_ops_.back();
     free_send_ops_.pop_back();
   } else {
@@ -424,9 +410,10 @@ void Worker::on_send(Connection& c, int result) {
     c.op = nullptr;
   }
   if (result <= 0) {
-    kill(c);  // EPIPE/ECONNRESET: the peer is gone
+    kill(c, result < 0 ? std::strerror(-result) : "send failed");  // EPIPE/ECONNRESET: the peer is gone
     return;
   }
+  metrics_.bytes_out.add(uint64_t(result));
   if (c.state == ConnState::Dead) {
     dead_.push_back(c.slot);
     return;
@@ -460,9 +447,7 @@ void Worker::request_stop() {
   (void)!write(wake_fd_, &one, sizeof(one));
 }
 
-void Worker::arm_wake() {
-  loop_->read(wake_fd_, &wake_value_, sizeof(wake_value_), encode(Op::Wake));
-}
+void Worker::arm_wake() { loop_->read(wake_fd_, &wake_value_, sizeof(wake_value_), encode(Op::Wake)); }
 
 void Worker::on_wake() {
   {
@@ -471,21 +456,20 @@ void Worker::on_wake() {
   }
   for (Handoff& h : inbox_taken_) {
     if (stopping_) {
+      if (h.admitted) limits_->release(h.peer);
       close(h.fd);
       continue;
     }
     Connection* c = new_connection(h.fd);
-    open_websocket(*c, std::move(h.room), h.accept_key, h.leftover);
-    if (c->state != ConnState::Dead) arm_recv(*c);
+    serve_here(*c, std::move(h));
+    if (c->state != ConnState::Dead && !c->recv_armed) arm_recv(*c);
   }
   inbox_taken_.clear();
   if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
   arm_wake();
 }
 
-void Worker::arm_timer() {
-  loop_->timeout_at(now_ns_ + 1'000'000'000, encode(Op::Timer));
-}
+void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, encode(Op::Timer)); }
 
 void Worker::on_tick() {
   arm_timer();
@@ -495,10 +479,15 @@ void Worker::on_tick() {
     if (!c) continue;
     switch (c->state) {
       case ConnState::Handshake:
-        if (now_ns_ >= c->deadline_ns) kill(*c);  // slowloris: no slot held forever
+        if (now_ns_ >= c->deadline_ns) {  // slowloris: no slot held forever
+          metrics_.refusals[size_t(Refusal::Timeout)].add();
+          log_.log(LogLevel::Info, "handshake_timeout", {{"peer", c->peer.to_string()}});
+          kill(*c, "handshake timeout");
+        }
         break;
       case ConnState::Open:
         if (now_ns_ - c->last_rx_ns >= 2 * interval) {
+          c->close_reason = "idle timeout";
           c->ws.queue_close(kCloseGoingAway, "idle timeout");
           c->ws.flush();
           if (c->ws.close_sent()) enter_closing(*c);
@@ -508,7 +497,7 @@ void Worker::on_tick() {
         }
         break;
       case ConnState::Closing:
-        if (now_ns_ >= c->deadline_ns) kill(*c);
+        if (now_ns_ >= c->deadline_ns) kill(*c, "linger timeout");
         break;
       case ConnState::Dead:
         break;
@@ -518,19 +507,30 @@ void Worker::on_tick() {
   if (!stopping_) arm_accept();
 }
 
+// Stopping is done when every close frame (and what was queued before it) has been
+// handed to the kernel; waiting for each client's FIN as well would let one silent
+// client hold the whole process until --drain-timeout.
+bool Worker::drained() const {
+  for (const auto& c : conns_)
+    if (c && c->state != ConnState::Dead && !(c->state == ConnState::Closing && c->write_shut)) return false;
+  return true;
+}
+
 void Worker::begin_stop() {
   stopping_ = true;
-  stop_deadline_ns_ = now_ns_ + kStopDrainNs;
+  stop_deadline_ns_ = now_ns_ + int64_t(config_.drain_timeout_s) * 1'000'000'000;
   if (accept_armed_) loop_->cancel(listen_fd_, encode(Op::Accept));
   for (auto& owned : conns_) {
     Connection* c = owned.get();
     if (!c) continue;
     if (c->state == ConnState::Open) {
+      c->close_reason = "server shutting down";
       c->ws.queue_close(kCloseGoingAway, "server shutting down");
       c->ws.flush();
       if (c->ws.close_sent()) enter_closing(*c);
+      c->deadline_ns = stop_deadline_ns_;  // queued output may take the whole drain
     } else if (c->state == ConnState::Handshake) {
-      kill(*c);
+      kill(*c, "server shutting down");
     }
   }
 }

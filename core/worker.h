@@ -1,17 +1,20 @@
-// core/worker.h: one loop thread: its io_uring, its connections and (via Protocol) its rooms.
+// core/worker.h: one loop thread: its event loop, its connections and (via Protocol) its rooms.
 //
-// Owns outright: the ring and receive buffers, every connection accepted on or handed
-// to this thread, and the rooms that hash to it. Nothing here is shared with another
-// thread except the handoff inbox (a mutex-guarded list plus an eventfd), used once per
-// connection, never per message.
+// Owns outright: the EventLoop (io_uring or epoll), every connection accepted on or
+// handed to this thread, the rooms that hash to it, and its Metrics. Nothing here is
+// shared with another thread except the handoff inbox (a mutex-guarded list plus an
+// eventfd, used once per connection, never per message), the server-wide
+// ConnectionLimits (touched at accept and free), and Metrics, read by a scrape.
 // Called by: core/server.cpp, which creates one Worker per --threads, calls run() on its
 // own thread, hands it connections whose room it owns (adopt) and asks it to stop.
 // The hot path, in order:
 //   accept -> recv (handshake) -> route -> [handoff to the room's thread] -> recv
 //   (frames) -> WsReader -> Protocol::on_text -> Room::broadcast -> SendQueue::push
 //   -> flush_dirty() -> one sendmsg per socket -> complete.
-// Promises: one send in flight per socket; one io_uring_enter per loop iteration for all
-// sockets; no blocking call on the loop; stop() closes every client with 1001.
+// Promises: one send in flight per socket; one kernel entry per loop iteration for all
+// sockets (io_uring); no blocking call on the loop; stop closes every client with 1001
+// and returns once queues flushed or --drain-timeout passed.
+// The HTTP side (handshake phase, admission, API answers) is in core/worker_http.cpp.
 #pragma once
 
 #include <sys/socket.h>
@@ -23,25 +26,33 @@
 #include <string>
 #include <vector>
 
+#include "core/admission.h"
 #include "core/config.h"
 #include "core/connection.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "core/protocol.h"
 #include "net/event_loop.h"
 #include "net/send_queue.h"
+#include "proto/handshake.h"
 
 namespace roomcast {
 
-// A connection whose upgrade named a room owned by another thread.
+// A connection whose request named a room owned by another thread.
 struct Handoff {
+  RouteKind kind = RouteKind::Upgrade;  // Upgrade, Presence or Publish
   int fd = -1;
   std::string room;
-  std::string accept_key;
-  std::string leftover;  // bytes that followed the request head
+  std::string accept_key;  // Upgrade
+  std::string leftover;    // Upgrade: bytes after the head; Publish: the body
+  PeerAddress peer;
+  bool admitted = false;
+  Identity identity;
 };
 
-class Worker final : private CompletionSink {
+class Worker final : private CompletionSink, private FanoutObserver {
  public:
-  Worker(const Config& config, unsigned index, int listen_fd);
+  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -57,6 +68,7 @@ class Worker final : private CompletionSink {
   // Thread-safe.
   void adopt(Handoff handoff);
   void request_stop();
+  const Metrics& metrics() const { return metrics_; }
 
   // Called from Connection's WsReader callbacks.
   void on_text(Connection& c, std::string_view text);
@@ -67,22 +79,32 @@ class Worker final : private CompletionSink {
   Connection* new_connection(int fd);
 
   void on_completion(const Completion& done) override;
+  void fanout_done(int64_t born_ns) override;
   void on_accept(const Completion& done);
   void on_recv(Connection& c, const Completion& done);
   void on_bytes(Connection& c, const uint8_t* data, size_t len);
-  void on_handshake_bytes(Connection& c, const uint8_t* data, size_t len);
   void on_send(Connection& c, int result);
   void on_wake();
   void on_tick();
 
+  // worker_http.cpp: the request head, admission, routing and the HTTP API.
+  void on_handshake_bytes(Connection& c, const uint8_t* data, size_t len);
+  void dispatch_request(Connection& c, const HttpRequest& request, size_t head_bytes);
+  bool admit_upgrade(Connection& c, const HttpRequest& request, const std::string& room);
+  void hand_to_owner(Connection& c, RouteKind kind, std::string room, std::string accept_key, std::string leftover);
+  void serve_here(Connection& c, Handoff&& h);
+  void answer_presence(Connection& c, const std::string& room);
+  void answer_publish(Connection& c, const std::string& room, std::string_view body);
+  void respond_and_close(Connection& c, int status, const std::string& response);
+
   void open_websocket(Connection& c, std::string room, const std::string& accept_key, std::string_view leftover);
   void feed(Connection& c, const uint8_t* data, size_t len);
-  void respond_and_close(Connection& c, const std::string& response);
   void close_with(Connection& c, uint16_t code, std::string_view reason);
   void enter_closing(Connection& c);
-  void kill(Connection& c);
+  void kill(Connection& c, std::string_view reason);
   void sweep_dead();
   void begin_stop();
+  bool drained() const;
 
   bool flush_due();
   void flush_dirty();
@@ -97,7 +119,10 @@ class Worker final : private CompletionSink {
   const Config& config_;
   const unsigned index_;
   int listen_fd_;
+  ConnectionLimits* limits_;
   std::vector<Worker*> peers_;
+  Logger log_;
+  Metrics metrics_;
 
   const int64_t batch_delay_ns_;
   int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave

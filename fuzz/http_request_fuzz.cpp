@@ -36,6 +36,11 @@ void check_route(const HttpRequest& req) {
     check(route.accept_key.size() == 28, "accept key is 28 bytes");
     std::string resp = roomcast::upgrade_response(route.accept_key);
     check(resp.starts_with("HTTP/1.1 101 ") && resp.ends_with("\r\n\r\n"), "101 response shape");
+  } else if (route.kind == roomcast::RouteKind::Metrics) {
+    check(route.room.empty() && req.path == "/metrics", "metrics route");
+  } else if (route.kind == roomcast::RouteKind::Presence || route.kind == roomcast::RouteKind::Publish) {
+    check(roomcast::is_valid_room_name(route.room), "api room is valid");
+    check(route.response.empty() && route.accept_key.empty(), "api route carries no response/key");
   } else {
     check(route.status >= 200 && route.status < 600, "respond status range");
     check(route.response.starts_with("HTTP/1.1 " + std::to_string(route.status) + " "), "response status line");

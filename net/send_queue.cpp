@@ -12,7 +12,7 @@ void SendQueue::grow() {
   head_ = 0;
 }
 
-void SendQueue::drop_superseded() {
+size_t SendQueue::drop_superseded() {
   // Frames in flight, or a half-sent head, must finish whatever they are.
   size_t keep = in_flight_ ? in_flight_ : (head_offset_ ? 1 : 0);
   size_t out = keep;
@@ -25,7 +25,9 @@ void SendQueue::drop_superseded() {
     }
     at(out++) = f;
   }
+  size_t dropped = count_ - out;
   count_ = out;
+  return dropped;
 }
 
 size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
@@ -57,6 +59,7 @@ void SendQueue::complete(size_t sent) {
       break;
     }
     sent -= left;
+    if (f->delivered_one() && observer_) observer_->fanout_done(f->born_ns());
     f->release();
     head_ = (head_ + 1) & (ring_.size() - 1);
     --count_;

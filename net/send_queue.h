@@ -32,9 +32,19 @@ struct DirtyList {
   std::vector<uint32_t> slots;
 };
 
+// Told when the kernel has taken a tracked broadcast frame for its last recipient.
+class FanoutObserver {
+ public:
+  virtual void fanout_done(int64_t born_ns) = 0;
+
+ protected:
+  ~FanoutObserver() = default;
+};
+
 class SendQueue {
  public:
-  SendQueue(DirtyList* dirty, uint32_t owner_slot) : dirty_(dirty), owner_(owner_slot) {}
+  SendQueue(DirtyList* dirty, uint32_t owner_slot, FanoutObserver* observer = nullptr)
+      : dirty_(dirty), observer_(observer), owner_(owner_slot) {}
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
   ~SendQueue() { clear(); }
@@ -72,8 +82,8 @@ class SendQueue {
   void clear_dirty() { dirty_flag_ = false; }
 
   // Drops superseded cursor frames that have not started to leave (frames in flight or
-  // half sent stay). O(frames).
-  void drop_superseded();
+  // half sent stay). O(frames). Returns how many were dropped.
+  size_t drop_superseded();
 
   // Fills `iov` with the next frames to send (after drop_superseded()), at most
   // `max_iov` entries and about `max_bytes` bytes; returns the number of entries.
@@ -102,6 +112,7 @@ class SendQueue {
   size_t in_flight_bytes_ = 0;
   bool backed_up_ = false;
   DirtyList* dirty_;
+  FanoutObserver* observer_;
   uint32_t owner_;
   bool dirty_flag_ = false;
 };

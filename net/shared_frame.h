@@ -63,6 +63,16 @@ class SharedFrame {
   bool superseded() const { return superseded_; }
   void mark_superseded() { superseded_ = true; }
 
+  // Fan-out latency: a broadcast frame remembers when its message arrived and how many
+  // recipients have yet to hand it to the kernel (SendQueue counts down).
+  void track_fanout(int64_t born_ns, uint32_t recipients) {
+    born_ns_ = born_ns;
+    undelivered_ = recipients;
+  }
+  // True when this call delivered the last tracked copy.
+  bool delivered_one() { return undelivered_ != 0 && --undelivered_ == 0; }
+  int64_t born_ns() const { return born_ns_; }
+
   void retain() { ++refs_; }
   void release() {
     if (--refs_ == 0) ::operator delete(this);
@@ -79,6 +89,8 @@ class SharedFrame {
 
   uint32_t refs_ = 1;
   uint32_t size_;
+  int64_t born_ns_ = 0;
+  uint32_t undelivered_ = 0;
   FrameKind kind_;
   bool superseded_ = false;
 };

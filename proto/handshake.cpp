@@ -24,6 +24,7 @@ std::string_view reason_phrase(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
@@ -98,6 +99,45 @@ Route route_request(const HttpRequest& request) {
     return respond(200, "ok");
   }
 
+  if (request.path == "/metrics") {
+    if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");
+    Route route;
+    route.kind = RouteKind::Metrics;
+    route.status = 200;
+    return route;
+  }
+
+  constexpr std::string_view kApiPrefix = "/api/rooms/";
+  if (request.path.starts_with(kApiPrefix)) {
+    std::string_view rest = request.path.substr(kApiPrefix.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return respond(404, "not found\n");
+    std::string_view room = rest.substr(0, slash), action = rest.substr(slash + 1);
+    if (action != "presence" && action != "publish") return respond(404, "not found\n");
+    if (!is_valid_room_name(room)) return respond(404, "not found: invalid room name\n");
+    Route route;
+    route.room.assign(room);
+    route.status = 200;
+    if (action == "presence") {
+      if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");
+      route.kind = RouteKind::Presence;
+      return route;
+    }
+    if (request.method != "POST") return respond(405, "method not allowed\n", "Allow: POST\r\n");
+    if (request.has_header("Transfer-Encoding"))
+      return respond(411, "length required: send the body with Content-Length, not chunked\n");
+    std::string_view length = request.header("Content-Length");
+    if (length.empty()) return respond(411, "length required\n");
+    size_t n = 0;
+    for (char ch : length) {
+      if (ch < '0' || ch > '9' || n > (size_t(1) << 40)) return respond(400, "bad request: invalid Content-Length\n");
+      n = n * 10 + size_t(ch - '0');
+    }
+    route.kind = RouteKind::Publish;
+    route.content_length = n;
+    return route;
+  }
+
   if (!request.path.starts_with(kWsPrefix)) return respond(404, "not found\n");
   std::string_view room = request.path.substr(kWsPrefix.size());
   if (!is_valid_room_name(room)) return respond(404, "not found\n");
@@ -143,16 +183,20 @@ std::string upgrade_response(std::string_view accept_key) {
 }
 
 std::string http_response(int status, std::string_view body, std::string_view extra_headers) {
+  return http_response_typed(status, "text/plain", body, extra_headers);
+}
+
+std::string http_response_typed(int status, std::string_view content_type, std::string_view body,
+                                std::string_view extra_headers) {
   std::string out;
   out.reserve(128 + extra_headers.size() + body.size());
   out.append("HTTP/1.1 ");
   out.append(std::to_string(status));
   out.push_back(' ');
   out.append(reason_phrase(status));
-  out.append(
-      "\r\n"
-      "Content-Type: text/plain\r\n"
-      "Content-Length: ");
+  out.append("\r\nContent-Type: ");
+  out.append(content_type);
+  out.append("\r\nContent-Length: ");
   out.append(std::to_string(body.size()));
   out.append(
       "\r\n"

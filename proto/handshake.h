@@ -5,6 +5,10 @@
 // response bytes out, so every status code is unit-testable without sockets.
 // Promises (protocol-v1 "Transport" and "HTTP on the same port"):
 //   GET /healthz                               -> 200 "ok"
+//   GET /metrics                               -> Metrics
+//   GET /api/rooms/{room}/presence             -> Presence (bad room name: 404)
+//   POST /api/rooms/{room}/publish             -> Publish with Content-Length (411 without;
+//                                                 chunked bodies are refused with 411)
 //   GET /ws/{room} with a valid upgrade        -> 101 + Sec-WebSocket-Accept, room named
 //   GET /ws/{room} without Upgrade: websocket  -> 426
 //   /ws/{room} with a bad room name, any other path -> 404
@@ -28,14 +32,18 @@ bool is_valid_room_name(std::string_view room);
 std::string websocket_accept_key(std::string_view client_key);
 
 enum class RouteKind {
-  Upgrade,  // answer with upgrade_response(); the connection becomes a WebSocket
-  Respond,  // answer with `response` and close
+  Upgrade,   // answer with upgrade_response(); the connection becomes a WebSocket
+  Respond,   // answer with `response` and close
+  Metrics,   // GET /metrics: the caller renders the answer
+  Presence,  // GET /api/rooms/{room}/presence: answered by the room's thread
+  Publish,   // POST /api/rooms/{room}/publish: read `content_length` body bytes first
 };
 
 struct Route {
   RouteKind kind = RouteKind::Respond;
   int status = 0;          // 101 for Upgrade, else the HTTP status sent
-  std::string room;        // Upgrade only
+  std::string room;        // Upgrade, Presence, Publish
+  size_t content_length = 0;  // Publish only
   std::string accept_key;  // Upgrade only
   std::string response;    // Respond only: complete HTTP response bytes ("Connection: close")
 };
@@ -48,5 +56,8 @@ std::string upgrade_response(std::string_view accept_key);
 // A complete response with Content-Type text/plain, Content-Length and
 // "Connection: close"; `extra_headers` (each line ending CRLF) is inserted verbatim.
 std::string http_response(int status, std::string_view body, std::string_view extra_headers = {});
+// The same with another Content-Type ("application/json", Prometheus' text format...).
+std::string http_response_typed(int status, std::string_view content_type, std::string_view body,
+                                std::string_view extra_headers = {});
 
 }  // namespace roomcast

@@ -352,6 +352,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::NotJoined: return "not_joined";
     case ErrorCode::AlreadyJoined: return "already_joined";
     case ErrorCode::RateLimited: return "rate_limited";
+    case ErrorCode::RoomFull: return "room_full";
   }
   return "bad_message";
 }
@@ -363,32 +364,7 @@ MessageDecoder::MessageDecoder()
 
 bool MessageDecoder::decode(std::string_view text, ClientMessage& out, DecodeError& err) {
   reset(out);
-  // The previous document's values live in the pools about to be emptied; drop the
-  // reference to them first. The parse stack is already released: Document::Parse
-  // shrinks it to nothing on every exit, so clearing the stack pool leaves no dangling
-  // pointer. Clear() keeps the user buffer and frees only overflow chunks.
-  document_.SetNull();
-  value_allocator_.Clear();
-  stack_allocator_.Clear();
-
-  // RapidJSON reads through a stream whose end is signalled as '\0', so an embedded NUL
-  // would end the parse early and hide trailing garbage. No valid JSON text contains a
-  // raw NUL (it is not allowed unescaped in strings), so refuse it up front.
-  if (text.empty() || std::memchr(text.data(), '\0', text.size()) != nullptr) {
-    return fail(err, ErrorCode::BadJson, "invalid JSON: empty or contains a NUL byte");
-  }
-  document_.Parse<kParseFlags>(text.data(), text.size());
-  if (document_.HasParseError()) {
-    err.code = ErrorCode::BadJson;
-    err.message.assign("invalid JSON: ");
-    err.message.append(rapidjson::GetParseError_En(document_.GetParseError()));
-    err.message.append(" at offset ");
-    err.message.append(std::to_string(document_.GetErrorOffset()));
-    return false;
-  }
-  if (!document_.IsObject()) {
-    return fail(err, ErrorCode::BadMessage, "message must be a JSON object");
-  }
+  if (!parse_object(text, err)) return false;
   const Value* type = member(document_, "type");
   if (type == nullptr || !type->IsString()) {
     return fail(err, ErrorCode::BadMessage, "`type` must be a string");
@@ -426,20 +402,44 @@ bool MessageDecoder::decode(std::string_view text, ClientMessage& out, DecodeErr
   return fail(err, ErrorCode::UnknownType, "unknown message `type`");
 }
 
-void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
-                    const User& user, uint64_t seq, std::span<const PeerView> peers) {
-  out.Clear();
-  JsonWriter w(out);
-  begin_message(w, "welcome");
-  write_key(w, "session");
-  write_string(w, session);
-  write_key(w, "room");
-  write_string(w, room);
-  write_key(w, "user");
-  write_user(w, user);
-  write_key(w, "seq");
-  w.Uint64(seq);
-  write_key(w, "peers");
+bool MessageDecoder::decode_publish(std::string_view body, ClientMessage& out, DecodeError& err) {
+  reset(out);
+  if (!parse_object(body, err)) return false;
+  out.type = MessageType::Edit;
+  return decode_edit(document_, out, err);
+}
+
+bool MessageDecoder::parse_object(std::string_view text, DecodeError& err) {
+  // The previous document's values live in the pools about to be emptied; drop the
+  // reference to them first. The parse stack is already released: Document::Parse
+  // shrinks it to nothing on every exit, so clearing the stack pool leaves no dangling
+  // pointer. Clear() keeps the user buffer and frees only overflow chunks.
+  document_.SetNull();
+  value_allocator_.Clear();
+  stack_allocator_.Clear();
+
+  // RapidJSON reads through a stream whose end is signalled as '\0', so an embedded NUL
+  // would end the parse early and hide trailing garbage. No valid JSON text contains a
+  // raw NUL (it is not allowed unescaped in strings), so refuse it up front.
+  if (text.empty() || std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    return fail(err, ErrorCode::BadJson, "invalid JSON: empty or contains a NUL byte");
+  }
+  document_.Parse<kParseFlags>(text.data(), text.size());
+  if (document_.HasParseError()) {
+    err.code = ErrorCode::BadJson;
+    err.message.assign("invalid JSON: ");
+    err.message.append(rapidjson::GetParseError_En(document_.GetParseError()));
+    err.message.append(" at offset ");
+    err.message.append(std::to_string(document_.GetErrorOffset()));
+    return false;
+  }
+  if (!document_.IsObject()) {
+    return fail(err, ErrorCode::BadMessage, "message must be a JSON object");
+  }
+  return true;
+}
+
+static void write_peers(JsonWriter& w, std::span<const PeerView> peers) {
   w.StartArray();
   for (const PeerView& peer : peers) {
     w.StartObject();
@@ -474,7 +474,30 @@ void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std:
     w.EndObject();
   }
   w.EndArray();
+}
+
+void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
+                    const User& user, uint64_t seq, std::span<const PeerView> peers) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "welcome");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "room");
+  write_string(w, room);
+  write_key(w, "user");
+  write_user(w, user);
+  write_key(w, "seq");
+  w.Uint64(seq);
+  write_key(w, "peers");
+  write_peers(w, peers);
   w.EndObject();
+}
+
+void encode_presence_list(rapidjson::StringBuffer& out, std::span<const PeerView> sessions) {
+  out.Clear();
+  JsonWriter w(out);
+  write_peers(w, sessions);
 }
 
 void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user) {

@@ -31,6 +31,7 @@ enum class ErrorCode : uint8_t {
   NotJoined,      // "not_joined": anything but join before join
   AlreadyJoined,  // "already_joined": a second join
   RateLimited,    // "rate_limited"
+  RoomFull,       // "room_full": join refused, the room has --max-room-members sessions
 };
 std::string_view to_string(ErrorCode code);
 
@@ -97,7 +98,14 @@ class MessageDecoder {
   // not a string), then unknown_type, then the fields of the type (bad_message).
   bool decode(std::string_view text, ClientMessage& out, DecodeError& err);
 
+  // Decodes the body of POST /api/rooms/{room}/publish, `{building, op, data}`, into an
+  // edit (type Edit). Errors are bad_json or bad_message, as for decode().
+  bool decode_publish(std::string_view body, ClientMessage& out, DecodeError& err);
+
  private:
+  // Parses `text` into document_ (an object); false with `err` filled otherwise.
+  bool parse_object(std::string_view text, DecodeError& err);
+
   static constexpr size_t kArenaBytes = 16 * 1024;
   // Both buffers start with a MemoryPoolAllocator chunk header (size_t fields), so both
   // need word alignment.
@@ -124,6 +132,9 @@ struct PeerView {
 // Encoders: each clears `out` and writes one compact JSON object.
 void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
                     const User& user, uint64_t seq, std::span<const PeerView> peers);
+// The JSON array answered by GET /api/rooms/{room}/presence: one entry per session, in
+// the shape of welcome.peers.
+void encode_presence_list(rapidjson::StringBuffer& out, std::span<const PeerView> sessions);
 void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user);
 void encode_presence_leave(rapidjson::StringBuffer& out, std::string_view session);
 void encode_cursor(rapidjson::StringBuffer& out, std::string_view session, const Camera& camera);

@@ -51,6 +51,10 @@ void WsReader::shutdown_write() { wslay_event_shutdown_write(ctx_); }
 
 bool WsReader::close_sent() const { return wslay_event_get_close_sent(ctx_); }
 
+bool WsReader::close_received() const { return wslay_event_get_close_received(ctx_); }
+
+uint16_t WsReader::close_code_sent() const { return wslay_event_get_status_code_sent(ctx_); }
+
 bool WsReader::reading() const { return wslay_event_get_read_enabled(ctx_); }
 
 ssize_t WsReader::recv_cb(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int, void* self) {

@@ -55,6 +55,9 @@ class WsReader {
   void shutdown_write();
 
   bool close_sent() const;
+  bool close_received() const;
+  // The code of the close frame wslay sent (1005 when it had none).
+  uint16_t close_code_sent() const;
   bool reading() const;
 
  private:

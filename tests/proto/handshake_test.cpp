@@ -277,3 +277,37 @@ TEST(HttpResponse, UsesStandardReasonPhrases) {
 
 }  // namespace
 }  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+TEST(RouteRequest, GetMetricsIsRoutedToTheMetricsRenderer) {
+  EXPECT_EQ(route("GET /metrics HTTP/1.1\r\n\r\n").kind, RouteKind::Metrics);
+  Route post = route("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(post.status, 405);
+}
+
+TEST(RouteRequest, PresenceApiNamesTheRoom) {
+  Route r = route("GET /api/rooms/tower-42/presence HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(r.kind, RouteKind::Presence);
+  EXPECT_EQ(r.room, "tower-42");
+  EXPECT_EQ(route("POST /api/rooms/tower-42/presence HTTP/1.1\r\n\r\n").status, 405);
+  EXPECT_EQ(route("GET /api/rooms/bad!name/presence HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(route("GET /api/rooms/tower-42/other HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(route("GET /api/rooms/tower-42 HTTP/1.1\r\n\r\n").status, 404);
+}
+
+TEST(RouteRequest, PublishNeedsPostAndAContentLength) {
+  Route r = route("POST /api/rooms/r1/publish HTTP/1.1\r\nContent-Length: 42\r\n\r\n");
+  EXPECT_EQ(r.kind, RouteKind::Publish);
+  EXPECT_EQ(r.room, "r1");
+  EXPECT_EQ(r.content_length, 42u);
+  EXPECT_EQ(route("GET /api/rooms/r1/publish HTTP/1.1\r\n\r\n").status, 405);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\n\r\n").status, 411);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").status, 411);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\nContent-Length: 1x\r\n\r\n").status, 400);
+  EXPECT_EQ(route("POST /api/rooms/bad!room/publish HTTP/1.1\r\nContent-Length: 2\r\n\r\n").status, 404);
+}
+
+}  // namespace
+}  // namespace roomcast

@@ -1,0 +1,57 @@
+#include "core/admission.h"
+
+#include <arpa/inet.h>
+
+namespace roomcast {
+
+PeerAddress PeerAddress::of_socket(int fd) {
+  PeerAddress p;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return p;
+  if (ss.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    p.bytes[10] = p.bytes[11] = 0xFF;
+    std::memcpy(p.bytes.data() + 12, &sin->sin_addr, 4);
+    p.port = ntohs(sin->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    std::memcpy(p.bytes.data(), &sin6->sin6_addr, 16);
+    p.port = ntohs(sin6->sin6_port);
+  }
+  return p;
+}
+
+std::string PeerAddress::to_string() const {
+  static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  char buf[INET6_ADDRSTRLEN + 16];
+  if (std::memcmp(bytes.data(), v4_prefix, 12) == 0) {
+    inet_ntop(AF_INET, bytes.data() + 12, buf, sizeof(buf));
+    return std::string(buf) + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, bytes.data(), buf, sizeof(buf));
+  return "[" + std::string(buf) + "]:" + std::to_string(port);
+}
+
+Admission ConnectionLimits::admit(const PeerAddress& peer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_.load(std::memory_order_relaxed) >= max_total_) return Admission::OverTotal;
+  uint32_t& n = per_address_[peer.bytes];
+  if (n >= max_per_address_) {
+    if (n == 0) per_address_.erase(peer.bytes);
+    return Admission::OverPerAddress;
+  }
+  ++n;
+  open_.fetch_add(1, std::memory_order_relaxed);
+  return Admission::Admitted;
+}
+
+void ConnectionLimits::release(const PeerAddress& peer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = per_address_.find(peer.bytes);
+  if (it == per_address_.end()) return;
+  if (--it->second == 0) per_address_.erase(it);
+  open_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace roomcast

@@ -1,0 +1,60 @@
+// core/admission.h: the server-wide connection limits, shared by every loop thread.
+//
+// Owns: the count of open connections and the count per client address. Touched once
+// when a connection is accepted and once when it is freed, never per message; the
+// per-address table sits behind a mutex, the total is one atomic.
+// Promises: admit() either counts the connection (and the caller must release() it
+// exactly once, on whichever thread ends up owning the socket) or says which limit it
+// would pass; nothing is counted for a refused connection.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace roomcast {
+
+// A client address without its port, comparable and hashable.
+struct PeerAddress {
+  std::array<uint8_t, 16> bytes{};  // IPv4 as ::ffff:a.b.c.d
+  uint16_t port = 0;
+
+  static PeerAddress of_socket(int fd);
+  std::string to_string() const;  // "127.0.0.1:5555" / "[::1]:5555"
+  bool operator==(const PeerAddress& o) const { return bytes == o.bytes; }
+};
+
+enum class Admission : uint8_t { Admitted, OverTotal, OverPerAddress };
+
+class ConnectionLimits {
+ public:
+  ConnectionLimits(size_t max_total, size_t max_per_address) : max_total_(max_total), max_per_address_(max_per_address) {}
+
+  Admission admit(const PeerAddress& peer);
+  void release(const PeerAddress& peer);
+  size_t open() const { return open_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Hash {
+    size_t operator()(const std::array<uint8_t, 16>& b) const {
+      uint64_t a, c;
+      std::memcpy(&a, b.data(), 8);
+      std::memcpy(&c, b.data() + 8, 8);
+      return std::hash<uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ c);
+    }
+  };
+  const size_t max_total_;
+  const size_t max_per_address_;
+  std::atomic<size_t> open_{0};
+  std::mutex mutex_;
+  std::unordered_map<std::array<uint8_t, 16>, uint32_t, Hash> per_address_;
+};
+
+}  // namespace roomcast

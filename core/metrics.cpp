@@ -1,0 +1,134 @@
+#include "core/metrics.h"
+
+#include <cstdio>
+
+namespace roomcast {
+
+Refusal refusal_for_status(int status) {
+  switch (status) {
+    case 401: return Refusal::Unauthorized;
+    case 403: return Refusal::Forbidden;
+    case 404: return Refusal::NotFound;
+    case 405: return Refusal::MethodNotAllowed;
+    case 411: return Refusal::LengthRequired;
+    case 413: return Refusal::TooLarge;
+    case 426: return Refusal::UpgradeRequired;
+    case 429: return Refusal::PerIpLimit;
+    case 431: return Refusal::HeaderTooLarge;
+    case 503: return Refusal::OverCapacity;
+    default: return Refusal::BadRequest;
+  }
+}
+
+void Metrics::observe_fanout(int64_t ns) {
+  double seconds = double(ns) / 1e9;
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    if (seconds <= kLatencyBuckets[i]) {
+      latency_buckets[i].add();
+      break;
+    }
+  }
+  latency_count.add();
+  latency_sum_ns.add(uint64_t(ns > 0 ? ns : 0));
+}
+
+namespace {
+
+template <typename F>
+uint64_t sum(std::span<const Metrics* const> threads, F field) {
+  uint64_t total = 0;
+  for (const Metrics* m : threads) total += field(*m).get();
+  return total;
+}
+
+void line(std::string& out, const char* name, const char* labels, uint64_t value) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s%s %llu\n", name, labels, static_cast<unsigned long long>(value));
+  out += buf;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+}  // namespace
+
+std::string render_metrics(std::span<const Metrics* const> t) {
+  std::string out;
+  out.reserve(8192);
+  char labels[96];
+  auto simple = [&](const char* name, const char* type, const char* help, auto field) {
+    header(out, name, type, help);
+    line(out, name, "", sum(t, field));
+  };
+  simple("roomcast_connections_open", "gauge", "Connections currently open.",
+         [](const Metrics& m) -> const Counter& { return m.connections_open; });
+  simple("roomcast_connections_accepted_total", "counter", "Connections accepted.",
+         [](const Metrics& m) -> const Counter& { return m.connections_accepted; });
+  header(out, "roomcast_handshake_failures_total", "counter",
+         "HTTP requests answered with an error or dropped before completing, by reason.");
+  for (size_t i = 0; i < size_t(Refusal::Count); ++i) {
+    std::snprintf(labels, sizeof(labels), "{reason=\"%s\"}", kRefusals[i]);
+    line(out, "roomcast_handshake_failures_total", labels,
+         sum(t, [i](const Metrics& m) -> const Counter& { return m.refusals[i]; }));
+  }
+  simple("roomcast_rooms", "gauge", "Rooms held in memory (including empty rooms keeping history).",
+         [](const Metrics& m) -> const Counter& { return m.rooms; });
+  simple("roomcast_sessions", "gauge", "Joined sessions.", [](const Metrics& m) -> const Counter& { return m.sessions; });
+  header(out, "roomcast_messages_in_total", "counter", "Well-formed client messages, by type.");
+  for (size_t i = 0; i < 7; ++i) {
+    std::snprintf(labels, sizeof(labels), "{type=\"%s\"}", kInTypes[i]);
+    line(out, "roomcast_messages_in_total", labels,
+         sum(t, [i](const Metrics& m) -> const Counter& { return m.messages_in[i]; }));
+  }
+  header(out, "roomcast_messages_out_total", "counter", "Server messages queued to a recipient, by type.");
+  for (size_t i = 0; i < size_t(OutType::Count); ++i) {
+    std::snprintf(labels, sizeof(labels), "{type=\"%s\"}", kOutTypes[i]);
+    line(out, "roomcast_messages_out_total", labels,
+         sum(t, [i](const Metrics& m) -> const Counter& { return m.messages_out[i]; }));
+  }
+  simple("roomcast_bytes_in_total", "counter", "Bytes received from clients.",
+         [](const Metrics& m) -> const Counter& { return m.bytes_in; });
+  simple("roomcast_bytes_out_total", "counter", "Bytes the kernel accepted for clients.",
+         [](const Metrics& m) -> const Counter& { return m.bytes_out; });
+  simple("roomcast_cursors_coalesced_total", "counter",
+         "Cursor deliveries skipped because a newer camera of the same sender was waiting.",
+         [](const Metrics& m) -> const Counter& { return m.cursors_coalesced; });
+  simple("roomcast_messages_rate_limited_total", "counter", "Messages refused or dropped by the rate limit.",
+         [](const Metrics& m) -> const Counter& { return m.rate_limited; });
+  simple("roomcast_slow_reader_closes_total", "counter", "Connections closed with 1008 for exceeding --max-pending.",
+         [](const Metrics& m) -> const Counter& { return m.slow_reader_closes; });
+  header(out, "roomcast_close_codes_sent_total", "counter", "WebSocket close frames sent, by code.");
+  for (int i = 0; i < kCloseCodeCount; ++i) {
+    if (i == 4 || i == 5 || i == 6) continue;  // 1004-1006 are never sent on the wire
+    std::snprintf(labels, sizeof(labels), "{code=\"%d\"}", kFirstCloseCode + i);
+    line(out, "roomcast_close_codes_sent_total", labels,
+         sum(t, [i](const Metrics& m) -> const Counter& { return m.close_codes[size_t(i)]; }));
+  }
+  simple("roomcast_history_replays_total", "counter", "Joins with `since` answered from history.",
+         [](const Metrics& m) -> const Counter& { return m.history_replays; });
+  simple("roomcast_resyncs_total", "counter", "Joins with `since` answered with resync.",
+         [](const Metrics& m) -> const Counter& { return m.resyncs; });
+  simple("roomcast_publishes_total", "counter", "Edits published through POST /api/rooms/{room}/publish.",
+         [](const Metrics& m) -> const Counter& { return m.publishes; });
+
+  const char* h = "roomcast_fanout_latency_seconds";
+  header(out, h, "histogram",
+         "From a message's arrival to its frame being handed to the kernel for the last recipient.");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    cumulative += sum(t, [i](const Metrics& m) -> const Counter& { return m.latency_buckets[i]; });
+    std::snprintf(labels, sizeof(labels), "{le=\"%g\"}", kLatencyBuckets[i]);
+    line(out, "roomcast_fanout_latency_seconds_bucket", labels, cumulative);
+  }
+  uint64_t count = sum(t, [](const Metrics& m) -> const Counter& { return m.latency_count; });
+  line(out, "roomcast_fanout_latency_seconds_bucket", "{le=\"+Inf\"}", count);
+  char buf[128];
+  std::snprintf(buf, sizeof(buf), "roomcast_fanout_latency_seconds_sum %.9f\n",
+                double(sum(t, [](const Metrics& m) -> const Counter& { return m.latency_sum_ns; })) / 1e9);
+  out += buf;
+  line(out, "roomcast_fanout_latency_seconds_count", "", count);
+  return out;
+}
+
+}  // namespace roomcast

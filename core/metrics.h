@@ -1,0 +1,83 @@
+// core/metrics.h: what one loop thread counts, and the Prometheus text of all of them.
+//
+// Owns: plain counters, one Metrics per Worker. Each field has exactly one writer, the
+// worker's own thread, which updates it with a relaxed load+store (a plain add, no
+// locked instruction); a scrape from any thread reads them relaxed and sums threads.
+// So counting costs the hot path an add per event, never a lock or an atomic RMW, and a
+// scrape sees each counter as of some recent moment (counters never go backwards).
+// Called by: Worker and Protocol (updates), and render_metrics() for GET /metrics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace roomcast {
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Client message types, in proto/message.h MessageType order.
+inline constexpr const char* kInTypes[] = {"join", "cursor", "select", "edit", "follow", "ping", "leave"};
+// Server message types.
+enum class OutType : uint8_t { Welcome, Presence, Cursor, Select, Edit, Ack, Follow, Pong, Resync, Error, Count };
+inline constexpr const char* kOutTypes[] = {"welcome", "presence", "cursor", "select", "edit",
+                                            "ack",     "follow",   "pong",   "resync", "error"};
+// Why an HTTP request did not become a WebSocket (or API answer).
+enum class Refusal : uint8_t {
+  BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, LengthRequired, TooLarge,
+  UpgradeRequired, PerIpLimit, HeaderTooLarge, OverCapacity, Timeout, Count
+};
+inline constexpr const char* kRefusals[] = {"bad_request",  "unauthorized",     "forbidden",        "not_found",
+                                            "method_not_allowed", "length_required", "too_large",
+                                            "upgrade_required",  "per_ip_limit",     "header_too_large",
+                                            "over_capacity",     "timeout"};
+Refusal refusal_for_status(int status);
+// Close codes we send, 1000..1011.
+inline constexpr int kFirstCloseCode = 1000, kCloseCodeCount = 12;
+
+// Fan-out latency: a message's arrival to its frame being handed to the kernel for the
+// last recipient. Upper bounds in seconds.
+inline constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                           0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+
+struct Metrics {
+  Counter connections_open;  // gauge
+  Counter connections_accepted;
+  Counter rooms;     // gauge
+  Counter sessions;  // gauge
+  std::array<Counter, 7> messages_in;
+  std::array<Counter, size_t(OutType::Count)> messages_out;  // deliveries: one per recipient
+  Counter bytes_in;
+  Counter bytes_out;
+  Counter cursors_coalesced;
+  Counter rate_limited;
+  Counter slow_reader_closes;
+  std::array<Counter, kCloseCodeCount> close_codes;
+  std::array<Counter, size_t(Refusal::Count)> refusals;
+  Counter history_replays;
+  Counter resyncs;
+  Counter publishes;
+  std::array<Counter, kLatencyBuckets.size()> latency_buckets;  // not cumulative; summed on render
+  Counter latency_count;
+  Counter latency_sum_ns;
+
+  void close_code_sent(int code) {
+    if (code >= kFirstCloseCode && code < kFirstCloseCode + kCloseCodeCount) close_codes[code - kFirstCloseCode].add();
+  }
+  void observe_fanout(int64_t ns);
+};
+
+// Prometheus text format 0.0.4 of the sum of every thread's metrics.
+std::string render_metrics(std::span<const Metrics* const> threads);
+
+}  // namespace roomcast
