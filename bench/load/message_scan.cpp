@@ -42,37 +42,40 @@ MessageType scan_type(std::string_view payload) {
 }
 
 size_t scan_integer_number(std::string_view s, int64_t& out) {
-  size_t i = 0;
-  bool negative = false;
-  if (i < s.size() && s[i] == '-') {
-    negative = true;
-    ++i;
-  }
-  const size_t digits_start = i;
+  // Hot path of the receiver (three numbers per delivery): pointers, one compare per digit.
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  const char* p = begin;
+  const bool negative = p != end && *p == '-';
+  if (negative) ++p;
+  const char* const digits = p;
   uint64_t value = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - digits_start < 18) {
-    value = value * 10 + uint64_t(s[i] - '0');
-    ++i;
+  const char* const limit = end - digits > 18 ? digits + 18 : end;  // no overflow
+  while (p != limit) {
+    const unsigned d = unsigned(static_cast<unsigned char>(*p)) - '0';
+    if (d > 9) break;
+    value = value * 10 + d;
+    ++p;
   }
-  if (i == digits_start) return 0;
-  const bool more_digits = i < s.size() && s[i] >= '0' && s[i] <= '9';
-  // Fast path: "123" or "123.000" (what RapidJSON writes for integral doubles).
-  size_t j = i;
-  if (j < s.size() && s[j] == '.') {
-    ++j;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;  // truncated toward zero
+  if (p == digits) return 0;
+  const bool more_digits = p != end && unsigned(static_cast<unsigned char>(*p)) - '0' <= 9;
+  // "123" or "123.000" (what RapidJSON writes for integral doubles): fraction truncated.
+  const char* q = p;
+  if (q != end && *q == '.') {
+    ++q;
+    while (q != end && unsigned(static_cast<unsigned char>(*q)) - '0' <= 9) ++q;
   }
-  const bool exponent = j < s.size() && (s[j] == 'e' || s[j] == 'E');
+  const bool exponent = q != end && (*q == 'e' || *q == 'E');
   if (!more_digits && !exponent) {
     out = negative ? -int64_t(value) : int64_t(value);
-    return j;
+    return size_t(q - begin);
   }
   // Slow path (exponent or very long mantissa): let the standard library read it.
   double d = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  auto [stop, ec] = std::from_chars(begin, end, d);
   if (ec != std::errc() || !std::isfinite(d) || std::fabs(d) > 9.2e18) return 0;
   out = int64_t(d);
-  return size_t(end - s.data());
+  return size_t(stop - begin);
 }
 
 namespace {
