@@ -609,6 +609,7 @@ HttpResponse http_raw(uint16_t port, std::string_view request, Millis timeout, M
         parse_head(std::string_view(data).substr(0, head_end), &tmpr);
         auto it = tmpr.headers.find("content-length");
         if (it != tmpr.headers.end()) content_length = std::atol(it->second.c_str());
+        if (tmpr.status == 101) break;  // upgraded: no body, the connection stays open
       }
     }
     if (!body_done && head_end != std::string::npos && content_length >= 0 &&
