@@ -270,9 +270,15 @@ void Worker::open_websocket(Connection& c, std::string room, const std::string& 
 }
 
 void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
-  if (c.ws.feed(data, len) == WsReader::FeedResult::ProtocolError) {
-    close_with(c, kCloseProtocolError, "protocol error");
-    return;
+  switch (c.ws.feed(data, len)) {
+    case WsReader::FeedResult::ProtocolError:
+      close_with(c, kCloseProtocolError, "protocol error");
+      return;
+    case WsReader::FeedResult::InvalidPayload:
+      close_with(c, kCloseInvalidPayload, "invalid UTF-8 in close reason");
+      return;
+    case WsReader::FeedResult::Ok:
+      break;
   }
   c.ws.flush();  // pongs and close echoes wslay queued, into c.out
   if (c.ws.close_sent()) enter_closing(c);

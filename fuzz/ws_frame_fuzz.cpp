@@ -176,8 +176,15 @@ void drive(roomcast::WsReader& reader, Recorder& rec, const uint8_t* data, size_
       size_t cap = (seed >> 28) < 12 ? 1 + ((seed >> 16) & 15) : 1 + ((seed >> 8) & 1023);
       if (n > cap) n = cap;
     }
-    if (reader.feed(data + pos, n) == roomcast::WsReader::FeedResult::ProtocolError) {
+    roomcast::WsReader::FeedResult result = reader.feed(data + pos, n);
+    if (result == roomcast::WsReader::FeedResult::ProtocolError) {
       rec.protocol_error = true;
+      reader.shutdown_write();
+      return;
+    }
+    if (result == roomcast::WsReader::FeedResult::InvalidPayload) {
+      // The worker answers with its own close 1007 instead of wslay's echo.
+      rec.control.append("\x88\x02\x03\xef", 4);
       reader.shutdown_write();
       return;
     }

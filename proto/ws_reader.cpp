@@ -5,6 +5,45 @@
 #include "proto/frame.h"
 
 namespace roomcast {
+namespace {
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(const uint8_t* p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
 
 WsReader::~WsReader() {
   if (ctx_) wslay_event_context_free(ctx_);
@@ -34,6 +73,7 @@ WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
   // Our recv callback never fails, so a callback failure is wslay's frame layer
   // rejecting the bytes (WSLAY_ERR_PROTO), already with a code-less close queued.
   if (rv == WSLAY_ERR_CALLBACK_FAILURE) return FeedResult::ProtocolError;
+  if (bad_close_reason_) return FeedResult::InvalidPayload;
   return FeedResult::Ok;
 }
 
@@ -82,6 +122,8 @@ void WsReader::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg
   auto* r = static_cast<WsReader*>(self);
   if (arg->opcode == WSLAY_TEXT_FRAME) {
     r->handler_->on_text(std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
+  } else if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+    if (arg->msg_length > 2 && !valid_utf8(arg->msg + 2, arg->msg_length - 2)) r->bad_close_reason_ = true;
   } else if (arg->opcode == WSLAY_BINARY_FRAME) {
     r->queue_close(kCloseUnsupportedData, "binary frames are not supported");
   }

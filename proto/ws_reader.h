@@ -35,7 +35,9 @@ class WsReader {
     ~Handler() = default;
   };
 
-  enum class FeedResult { Ok, ProtocolError };
+  // InvalidPayload: a close frame whose reason is not UTF-8 (wslay checks close reasons
+  // per received chunk, so it misses some; we check the whole reason): send 1007.
+  enum class FeedResult { Ok, ProtocolError, InvalidPayload };
 
   WsReader() = default;
   WsReader(const WsReader&) = delete;
@@ -68,6 +70,7 @@ class WsReader {
   wslay_event_context_ptr ctx_ = nullptr;
   Handler* handler_ = nullptr;
   const uint8_t* in_ = nullptr;  // the chunk feed() is parsing
+  bool bad_close_reason_ = false;
   size_t in_len_ = 0;
 };
 
