@@ -112,7 +112,7 @@ emit();
 emit('## Machine and conditions');
 emit();
 emit(`- CPU: ${meta.model}, ${meta.cpus} cores; kernel ${meta.kernel}`);
-emit(`- Date: ${meta.date}; repository at ${meta.commit}; load average ${meta.loadavg_start} at the start, ${meta.loadavg} at the end`);
+emit(`- Date: ${meta.date}; repository HEAD ${meta.commit} when the report was written; load average ${meta.loadavg_start} at the start, ${meta.loadavg} at the end`);
 emit(`- Server: \`${(meta.server_bin || '').split((meta.root || '\u0000') + '/').join('./')}\` pinned to CPU ${meta.server_cpu} with \`taskset\`, \`--threads 1\`; load tool pinned to CPU ${meta.tool_cpu}, ${meta.tool_threads} thread(s)`);
 emit(`- S1, S1-now, S2: ${meta.duration} s measured after ${meta.warmup} s warm-up, then ${meta.drain} s drain. S3: rates ${meta.steps} per session per second, ${meta.step_duration} s measured per step after ${meta.warmup} s warm-up. S4: ${meta.idle_duration} s idle`);
 emit(`- Node peer: node ${meta.node} (\`bench/peers/ws-peer.js\`)`);
