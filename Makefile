@@ -45,7 +45,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(PACKAGES) clang libclang-rt-14-dev"
 	cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_FUZZ=ON -DBUILD_TESTING=OFF
-	cmake --build build/fuzz -j $(JOBS)
+	cmake --build build/fuzz -j $(JOBS) --target $(notdir $(basename $(wildcard fuzz/*_fuzz.cpp)))
 	@set -e; for t in build/fuzz/*_fuzz; do \
 	  name=$$(basename $$t); mkdir -p build/fuzz/corpus-$$name; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \

@@ -18,7 +18,7 @@ namespace {
 //   bits 32..55  connection generation (low 24 bits): a completion for a slot that has
 //                since been reused is recognised and ignored (cf. nginx's instance bit)
 //   bits  0..31  connection slot
-enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Flush };
+enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer };
 
 uint64_t encode(Op op, uint32_t slot = 0, uint32_t generation = 0) {
   return (uint64_t(op) << 56) | (uint64_t(generation & 0xFFFFFF) << 32) | slot;
@@ -86,7 +86,7 @@ void Worker::run() {
     if (flush_due()) flush_dirty();
     if (stopping_ && (drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
-    int rc = loop_->run_once(*this);
+    int rc = loop_->run_once(*this, flush_at_ns_);
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
@@ -111,9 +111,6 @@ void Worker::on_completion(const Completion& done) {
       return;
     case Op::Timer:
       on_tick();
-      return;
-    case Op::Flush:
-      flush_timer_armed_ = false;  // the loop top flushes what is due
       return;
     case Op::Recv: {
       Connection* c = lookup(slot_of(ud), generation_of(ud));
@@ -351,12 +348,8 @@ bool Worker::flush_due() {
   if (dirty_.slots.empty()) return false;
   if (batch_delay_ns_ == 0 || stopping_) return true;
   if (flush_at_ns_ == 0) flush_at_ns_ = now_ns_ + batch_delay_ns_;
-  if (now_ns_ >= flush_at_ns_) return true;
-  if (!flush_timer_armed_) {
-    loop_->timeout_at(flush_at_ns_, encode(Op::Flush));
-    flush_timer_armed_ = true;
-  }
-  return false;
+  // The loop gathers completions until flush_at_ns_ (EventLoop::run_once).
+  return now_ns_ >= flush_at_ns_;
 }
 
 void Worker::flush_dirty() {

@@ -126,7 +126,6 @@ class Worker final : private CompletionSink, private FanoutObserver {
 
   const int64_t batch_delay_ns_;
   int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
-  bool flush_timer_armed_ = false;
 
   std::unique_ptr<EventLoop> loop_;
   int64_t now_ns_ = 0;

@@ -3,6 +3,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <vector>
@@ -98,9 +100,16 @@ class EpollLoop final : public EventLoop {
 
   void release_buffer(uint32_t) override {}
 
-  int run_once(CompletionSink& sink) override {
+  int run_once(CompletionSink& sink, int64_t gather_until_ns) override {
     timespec wait{}, *wait_ptr = &wait;
-    if (ready_.empty()) {
+    if (gather_until_ns > monotonic_ns()) {
+      // A batch window is open: readiness can wait until it closes (epoll cannot wait
+      // for "many" events), then everything ready is taken in one pass.
+      int64_t until = gather_until_ns;
+      for (const Timer& t : timers_) until = std::min(until, t.at);
+      timespec abs{until / 1'000'000'000, until % 1'000'000'000};
+      if (ready_.empty()) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, nullptr);
+    } else if (ready_.empty()) {
       if (timers_.empty()) {
         wait_ptr = nullptr;
       } else {

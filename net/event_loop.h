@@ -13,7 +13,8 @@
 //   - cancel() makes the targeted operation complete with -ECANCELED (or its normal
 //     result, if it already finished) and never touches the fd afterwards;
 //   - run_once() submits everything queued with one system call where the backend can,
-//     waits for at least one completion, and hands each to the sink.
+//     waits for at least one completion (or, inside a batch window, until the window
+//     closes), and hands each to the sink.
 // create() tries io_uring first (unless told otherwise) and falls back to epoll when the
 // kernel refuses it (io_uring_disabled, seccomp, old kernel), saying why.
 #pragma once
@@ -66,8 +67,11 @@ class EventLoop {
   virtual void forget(int fd) = 0;
   virtual void release_buffer(uint32_t buffer) = 0;
 
+  // With `gather_until_ns` in the future (CLOCK_MONOTONIC), keeps collecting
+  // completions until then instead of waking for the first one: the caller has a batch
+  // window open and nothing it learns before the window closes would leave earlier.
   // Returns 0, or -errno if the loop cannot continue.
-  virtual int run_once(CompletionSink& sink) = 0;
+  virtual int run_once(CompletionSink& sink, int64_t gather_until_ns = 0) = 0;
 };
 
 int64_t monotonic_ns();

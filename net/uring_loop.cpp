@@ -83,9 +83,20 @@ class UringLoop final : public EventLoop {
 
   void release_buffer(uint32_t buffer) override { buffers_.recycle(uint16_t(buffer)); }
 
-  int run_once(CompletionSink& sink) override {
+  int run_once(CompletionSink& sink, int64_t gather_until_ns) override {
     io_uring* ring = ring_.get();
-    int rc = io_uring_submit_and_wait(ring, 1);
+    int rc;
+    int64_t left = gather_until_ns - monotonic_ns();
+    if (gather_until_ns > 0 && left > 0) {
+      // A batch window is open: sleep until it closes however many completions arrive
+      // (the wait count is never reached), so a burst of inbound messages costs one
+      // wakeup, not one each. With DEFER_TASKRUN their task work runs in this wait.
+      __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
+      io_uring_cqe* first = nullptr;
+      rc = io_uring_submit_and_wait_timeout(ring, &first, 1u << 30, &ts, nullptr);
+    } else {
+      rc = io_uring_submit_and_wait(ring, 1);
+    }
     timespecs_.clear();
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) return rc;
     // Reap the whole batch, then mark it seen with one store.
