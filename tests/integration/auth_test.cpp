@@ -28,8 +28,9 @@ std::string b64url(const std::string& in) {
   return s;
 }
 
-std::string jwt(const std::string& secret, const std::string& payload_json) {
-  std::string signing = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." + b64url(payload_json);
+std::string jwt(const std::string& secret, const std::string& payload_json,
+                const std::string& header_json = R"({"alg":"HS256","typ":"JWT"})") {
+  std::string signing = b64url(header_json) + "." + b64url(payload_json);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -38,23 +39,6 @@ std::string jwt(const std::string& secret, const std::string& payload_json) {
 }
 
 long long now_s() { return static_cast<long long>(std::time(nullptr)); }
-
-// A temporary file holding `content`, removed with the object.
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& content) {
-    char tmpl[] = "/tmp/roomcast-it-XXXXXX";
-    int fd = mkstemp(tmpl);
-    EXPECT_GE(fd, 0);
-    path = tmpl;
-    if (fd >= 0) {
-      ssize_t n = ::write(fd, content.data(), content.size());
-      EXPECT_EQ(n, ssize_t(content.size()));
-      ::close(fd);
-    }
-  }
-  ~TempFile() { ::unlink(path.c_str()); }
-};
 
 const std::string kSecret = "integration-test-secret-0123456789";
 
@@ -177,6 +161,138 @@ TEST_F(AuthTest, PublishWithApiKeyBroadcastsEditFromServerSessionWithFreshSeq) {
   EXPECT_EQ(sget(*e, "op"), "import") << e.text;
   ASSERT_TRUE(has(*e, "data"));
   EXPECT_TRUE(json_equal((*e)["data"], parse(R"({"h":3})"))) << e.text;
+}
+
+// ---- exact statuses and claims (docs/protocol.md "Authentication")
+
+std::string Exp(long long delta_s) { return std::to_string(now_s() + delta_s); }
+
+// A token signed with HMAC-SHA512 (a valid signature for alg HS512).
+std::string jwt_hs512(const std::string& secret, const std::string& payload_json) {
+  std::string signing = b64url(R"({"alg":"HS512","typ":"JWT"})") + "." + b64url(payload_json);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha512(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signing.data()), signing.size(), mac, &len);
+  return signing + "." + b64url(std::string(reinterpret_cast<char*>(mac), len));
+}
+
+TEST_F(AuthTest, AlgNoneWithEmptySignatureIs401) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAuth());
+  std::string payload = R"({"sub":"u1","exp":)" + Exp(3600) + "}";
+  for (const char* alg : {"none", "None", "NONE"}) {
+    std::string token = b64url(std::string(R"({"alg":")") + alg + R"(","typ":"JWT"})") + "." + b64url(payload) + ".";
+    EXPECT_EQ(UpgradeStatus("/ws/r?token=" + token), 401) << "alg " << alg;
+    EXPECT_EQ(UpgradeStatus("/ws/r", "Authorization: Bearer " + token + "\r\n"), 401) << "alg " << alg;
+  }
+  // The same token with a (valid HS256) signature but alg none is still refused.
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, payload, R"({"alg":"none","typ":"JWT"})")), 401);
+}
+
+TEST_F(AuthTest, OtherAlgorithmsThanHs256Are401EvenWhenCorrectlySigned) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAuth());
+  std::string payload = R"({"sub":"u1","exp":)" + Exp(3600) + "}";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt_hs512(kSecret, payload)), 401) << "HS512";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, payload, R"({"alg":"hs256","typ":"JWT"})")), 401)
+      << "alg is case-sensitive";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, payload, R"({"alg":"HS384","typ":"JWT"})")), 401);
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, payload, R"({"typ":"JWT"})")), 401) << "no alg";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, payload, R"({"alg":"HS256","crit":["x"]})")), 401)
+      << "crit header";
+  // Control: the same payload as HS256 upgrades.
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, payload)), 101);
+}
+
+TEST_F(AuthTest, MissingExpiredNotYetValidOrBadlySignedTokenIs401WithWwwAuthenticate) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAuth());
+  std::string upgrade = "GET /ws/r HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  HttpResponse missing = http_raw(port(), upgrade);
+  ASSERT_TRUE(missing.ok) << missing.error;
+  EXPECT_EQ(missing.status, 401) << missing.raw;
+  EXPECT_NE(missing.headers["www-authenticate"].find("Bearer"), std::string::npos) << missing.raw;
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, R"({"sub":"u","exp":)" + Exp(-60) + "}")), 401) << "expired";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, R"({"sub":"u","exp":)" + Exp(0) + "}")), 401)
+      << "exp <= now";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" +
+                          jwt(kSecret, R"({"sub":"u","exp":)" + Exp(3600) + R"(,"nbf":)" + Exp(600) + "}")),
+            401)
+      << "nbf in the future";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt("other-secret", R"({"sub":"u","exp":)" + Exp(3600) + "}")), 401)
+      << "bad signature";
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + jwt(kSecret, R"({"exp":)" + Exp(3600) + "}")), 401) << "no sub";
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Authorization: Bearer " + jwt(kSecret, R"({"sub":"u","exp":)" + Exp(-60) + "}") +
+                                       "\r\n"),
+            401)
+      << "expired, in the header";
+  // A token with a valid signature but a tampered payload.
+  std::string good = jwt(kSecret, R"({"sub":"u","exp":)" + Exp(3600) + "}");
+  std::string forged = jwt(kSecret, R"({"sub":"admin","exp":)" + Exp(3600) + "}");
+  std::string tampered = forged.substr(0, forged.rfind('.')) + good.substr(good.rfind('.'));
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + tampered), 401) << "signature of another payload";
+}
+
+TEST_F(AuthTest, TokenInAuthorizationHeaderOrQueryUpgradesAndOnlyRoomsMatchingThePatternAreAllowed) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAuth());
+  std::string token = jwt(kSecret, R"({"sub":"u","rooms":["a*"],"exp":)" + Exp(3600) + "}");
+  EXPECT_EQ(UpgradeStatus("/ws/a?token=" + token), 101);
+  EXPECT_EQ(UpgradeStatus("/ws/abc", "Authorization: Bearer " + token + "\r\n"), 101);
+  EXPECT_EQ(UpgradeStatus("/ws/b?token=" + token), 403);
+  EXPECT_EQ(UpgradeStatus("/ws/b", "Authorization: Bearer " + token + "\r\n"), 403);
+  EXPECT_EQ(UpgradeStatus("/ws/ba?token=" + token), 403);
+  // `rooms: []` allows no room at all.
+  std::string none = jwt(kSecret, R"({"sub":"u","rooms":[],"exp":)" + Exp(3600) + "}");
+  EXPECT_EQ(UpgradeStatus("/ws/a?token=" + none), 403);
+}
+
+TEST_F(AuthTest, SubOverridesJoinUserIdAndTokenNameIsUsedOnlyWhenJoinHasNone) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAuth());
+  std::string token = jwt(kSecret, R"({"sub":"sub-7","name":"Token Name","exp":)" + Exp(3600) + "}");
+  std::string err;
+  ConnectOptions o;
+  o.path = "/ws/names?token=" + token;
+  auto a = WsClient::connect(port(), o, &err);
+  ASSERT_TRUE(a) << err;
+  ASSERT_TRUE(a->send_text(R"({"type":"join","user":{"id":"claimed"}})"));
+  IT_ASSERT_JSON(wa, a->recv_json());
+  ASSERT_EQ(wa.type(), "welcome") << wa.text;
+  EXPECT_EQ(sget((*wa)["user"], "id"), "sub-7") << wa.text;
+  EXPECT_EQ(sget((*wa)["user"], "name"), "Token Name") << "join without a name takes the token's: " << wa.text;
+
+  auto b = WsClient::connect(port(), o, &err);
+  ASSERT_TRUE(b) << err;
+  ASSERT_TRUE(b->send_text(join_msg("claimed-too", "Own Name", "#123456")));
+  IT_ASSERT_JSON(wb, b->recv_json());
+  ASSERT_EQ(wb.type(), "welcome") << wb.text;
+  EXPECT_EQ(sget((*wb)["user"], "id"), "sub-7") << wb.text;
+  EXPECT_EQ(sget((*wb)["user"], "name"), "Own Name") << "the join's own name wins: " << wb.text;
+  EXPECT_EQ(sget((*wb)["user"], "color"), "#123456") << wb.text;
+  // The peers and presence carry the same identities.
+  ASSERT_EQ((*wb)["peers"].Size(), 1u) << wb.text;
+  EXPECT_EQ(sget((*wb)["peers"][0]["user"], "id"), "sub-7") << wb.text;
+  EXPECT_EQ(sget((*wb)["peers"][0]["user"], "name"), "Token Name") << wb.text;
+  IT_ASSERT_JSON(p, a->recv_json());
+  EXPECT_EQ(sget((*p)["user"], "id"), "sub-7") << p.text;
+  EXPECT_EQ(sget((*p)["user"], "name"), "Own Name") << p.text;
+}
+
+TEST_F(AuthTest, AllowOriginAcceptsEveryListedOriginAndRequestsWithoutOrigin) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer({"--allow-origin", "https://viewer.example", "--allow-origin", "http://localhost:3000"}));
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Origin: https://viewer.example\r\n"), 101);
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Origin: http://localhost:3000\r\n"), 101);
+  EXPECT_EQ(UpgradeStatus("/ws/r"), 101) << "no Origin header (non-browser client) must pass";
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Origin: https://viewer.example.evil\r\n"), 403);
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Origin: http://viewer.example\r\n"), 403) << "scheme is part of the origin";
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Origin: null\r\n"), 403);
+}
+
+TEST_F(AuthTest, AuthAndAllowOriginTogetherNeedBothAValidTokenAndAListedOrigin) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAuth({"--allow-origin", "https://viewer.example"}));
+  std::string token = jwt(kSecret, R"({"sub":"u","exp":)" + Exp(3600) + "}");
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + token, "Origin: https://viewer.example\r\n"), 101);
+  EXPECT_EQ(UpgradeStatus("/ws/r?token=" + token, "Origin: https://evil.example\r\n"), 403);
+  EXPECT_EQ(UpgradeStatus("/ws/r", "Origin: https://viewer.example\r\n"), 401);
 }
 
 }  // namespace

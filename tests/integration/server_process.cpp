@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +52,8 @@ void fill_status(int wstatus, ExitStatus* st) {
 }  // namespace
 
 std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::string>& args, std::string* error,
-                                                    std::chrono::milliseconds ready_timeout) {
+                                                    std::chrono::milliseconds ready_timeout,
+                                                    const ProcessOptions& options) {
   // SIGPIPE in the test process would kill it when a server hangs up; sockets use
   // MSG_NOSIGNAL, this guards the pipe as well.
   ::signal(SIGPIPE, SIG_IGN);
@@ -99,6 +101,15 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (options.nofile_limit > 0) {
+      rlimit rl{static_cast<rlim_t>(options.nofile_limit), static_cast<rlim_t>(options.nofile_limit)};
+      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        const char msg[] = "integration test: setrlimit(RLIMIT_NOFILE) failed\n";
+        ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)ignored;
+        ::_exit(127);
+      }
+    }
     ::execve(argv[0], argv.data(), envp.data());
     const char msg[] = "integration test: execv failed\n";
     ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);

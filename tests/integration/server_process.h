@@ -33,12 +33,19 @@ struct ExitStatus {
   std::string describe() const;
 };
 
+// How the child is set up besides its arguments.
+struct ProcessOptions {
+  // If > 0: RLIMIT_NOFILE (soft and hard) of the child, set between fork and exec.
+  unsigned long nofile_limit = 0;
+};
+
 class ServerProcess {
  public:
   // Starts `binary args...`. Returns nullptr with *error set if it could not start or did
   // not print the listening line within `ready_timeout`.
   static std::unique_ptr<ServerProcess> start(const std::vector<std::string>& args, std::string* error,
-                                              std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
+                                              std::chrono::milliseconds ready_timeout = std::chrono::seconds(10),
+                                              const ProcessOptions& options = {});
 
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;

@@ -1,8 +1,12 @@
 // tests/integration/test_util.cpp: see test_util.h.
 #include "test_util.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include <rapidjson/stringbuffer.h>
@@ -109,6 +113,40 @@ bool json_equal(const rapidjson::Value& a, const rapidjson::Value& b) {
   return a == b;
 }
 
+TempFile::TempFile(const std::string& content) {
+  char tmpl[] = "/tmp/roomcast-it-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  EXPECT_GE(fd, 0) << "mkstemp failed";
+  path = tmpl;
+  if (fd >= 0) {
+    ssize_t n = ::write(fd, content.data(), content.size());
+    EXPECT_EQ(n, ssize_t(content.size()));
+    ::close(fd);
+  }
+}
+
+TempFile::~TempFile() { ::unlink(path.c_str()); }
+
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return -1;
+  // Field 2 (comm) is in parentheses and may contain spaces: parse after the last ')'.
+  size_t rp = stat.rfind(')');
+  if (rp == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(rp + 2));
+  // Fields 3.. : state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  long hz = ::sysconf(_SC_CLK_TCK);
+  if (hz <= 0) return -1;
+  return double(utime + stime) / double(hz);
+}
+
 void RoomcastTest::TearDown() {
   if (server_) {
     ExitStatus st = server_->stop(SIGTERM, std::chrono::seconds(5));
@@ -136,7 +174,7 @@ void RoomcastTest::StartServer(const std::vector<std::string>& extra) {
     for (std::string a; in >> a;) args.push_back(a);
   }
   std::string err;
-  server_ = ServerProcess::start(args, &err);
+  server_ = ServerProcess::start(args, &err, std::chrono::seconds(10), process_options_);
   ASSERT_TRUE(server_) << "could not start roomcast: " << err;
 }
 

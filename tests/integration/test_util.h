@@ -74,6 +74,22 @@ class RoomcastTest : public ::testing::Test {
   void ExpectPresenceJoin(std::vector<Member*> observers, const Member& who);
 
   std::unique_ptr<ServerProcess> server_;
+  // Used by StartServer (e.g. a low RLIMIT_NOFILE for the child).
+  ProcessOptions process_options_;
 };
+
+// A temporary file holding `content` (mode 0600), removed with the object. For secrets
+// passed by file (--jwt-secret-file, --api-key-file): the harness scrubs ROOMCAST_* vars.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& content);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+};
+
+// CPU time (user + system) the process has used so far, in seconds, from /proc/PID/stat;
+// negative if it cannot be read.
+double process_cpu_seconds(pid_t pid);
 
 }  // namespace it

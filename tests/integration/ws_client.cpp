@@ -163,10 +163,25 @@ std::string to_json(const rapidjson::Value& v) {
 }
 
 int tcp_connect(uint16_t port, Millis timeout, int rcvbuf, std::string* error) {
+  return tcp_connect_from("", port, timeout, rcvbuf, error);
+}
+
+int tcp_connect_from(const std::string& bind_ip, uint16_t port, Millis timeout, int rcvbuf, std::string* error) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     if (error) *error = std::string("socket: ") + std::strerror(errno);
     return -1;
+  }
+  if (!bind_ip.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = 0;
+    if (::inet_pton(AF_INET, bind_ip.c_str(), &local.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      if (error) *error = "bind " + bind_ip + ": " + std::strerror(errno);
+      ::close(fd);
+      return -1;
+    }
   }
   if (rcvbuf > 0) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -208,7 +223,7 @@ std::unique_ptr<WsClient> WsClient::connect(uint16_t port, const std::string& pa
 
 std::unique_ptr<WsClient> WsClient::connect(uint16_t port, const ConnectOptions& opts, std::string* error) {
   auto deadline = Clock::now() + opts.timeout;
-  int fd = tcp_connect(port, opts.timeout, opts.rcvbuf, error);
+  int fd = tcp_connect_from(opts.bind_ip, port, opts.timeout, opts.rcvbuf, error);
   if (fd < 0) return nullptr;
   std::unique_ptr<WsClient> c(new WsClient(fd));
 
@@ -568,7 +583,17 @@ std::unique_ptr<WsClient> connect_or_fail(uint16_t port, const std::string& path
 
 // ---------------------------------------------------------------- HTTP
 
+namespace {
+// Reads one HTTP response from fd (see http_raw), then closes fd.
+HttpResponse read_response(int fd, Clock::time_point deadline, Millis close_wait);
+}  // namespace
+
 HttpResponse http_raw(uint16_t port, std::string_view request, Millis timeout, Millis close_wait) {
+  return http_raw_chunks(port, {std::string(request)}, Millis{0}, timeout, close_wait);
+}
+
+HttpResponse http_raw_chunks(uint16_t port, const std::vector<std::string>& chunks, Millis gap, Millis timeout,
+                             Millis close_wait) {
   HttpResponse r;
   auto deadline = Clock::now() + timeout;
   int fd = tcp_connect(port, timeout, 0, &r.error);
@@ -576,7 +601,19 @@ HttpResponse http_raw(uint16_t port, std::string_view request, Millis timeout, M
   std::string send_err;
   // The server may answer and close before reading everything (e.g. an oversized head):
   // a failed send is not fatal, the response may already be there.
-  write_all(fd, request, deadline, &send_err);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i > 0 && gap.count() > 0) {
+      pollfd p{fd, 0, 0};
+      ::poll(&p, 1, static_cast<int>(gap.count()));  // a bounded pause (no events requested)
+    }
+    if (!write_all(fd, chunks[i], deadline, &send_err)) break;
+  }
+  return read_response(fd, deadline, close_wait);
+}
+
+namespace {
+HttpResponse read_response(int fd, Clock::time_point deadline, Millis close_wait) {
+  HttpResponse r;
   std::string data;
   char tmp[16384];
   size_t head_end = std::string::npos;
@@ -629,6 +666,7 @@ HttpResponse http_raw(uint16_t port, std::string_view request, Millis timeout, M
   if (content_length >= 0 && r.body.size() > static_cast<size_t>(content_length)) r.body.resize(content_length);
   return r;
 }
+}  // namespace
 
 HttpResponse http_get(uint16_t port, std::string_view path, std::string_view extra_headers, Millis timeout) {
   std::string req = "GET " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";

@@ -89,6 +89,7 @@ struct ConnectOptions {
   int rcvbuf = 0;  // if > 0: SO_RCVBUF set before connect (small receive window for slow-reader tests)
   Millis timeout = kDefaultTimeout;
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  std::string bind_ip;  // if set: the client socket is bound to this local address (e.g. 127.0.0.2) before connect
 };
 
 class WsClient {
@@ -179,6 +180,10 @@ struct HttpResponse {
 // `close_wait` more for the close). Never blocks past `timeout`.
 HttpResponse http_raw(uint16_t port, std::string_view request, Millis timeout = kDefaultTimeout,
                       Millis close_wait = Millis{1000});
+// Like http_raw, but writes the request in `chunks`, one send per chunk with `gap` between
+// them (a body arriving in several TCP segments).
+HttpResponse http_raw_chunks(uint16_t port, const std::vector<std::string>& chunks, Millis gap,
+                             Millis timeout = kDefaultTimeout, Millis close_wait = Millis{1000});
 // A simple "GET path HTTP/1.1" with Host and the given extra header lines.
 HttpResponse http_get(uint16_t port, std::string_view path, std::string_view extra_headers = {},
                       Millis timeout = kDefaultTimeout);
@@ -191,5 +196,7 @@ std::string base64(const uint8_t* data, size_t len);
 std::string to_json(const rapidjson::Value& v);
 // A connected TCP socket to 127.0.0.1:port (with optional SO_RCVBUF), or -1.
 int tcp_connect(uint16_t port, Millis timeout, int rcvbuf, std::string* error);
+// The same, with the local end bound to `bind_ip` first (empty: no bind).
+int tcp_connect_from(const std::string& bind_ip, uint16_t port, Millis timeout, int rcvbuf, std::string* error);
 
 }  // namespace it
