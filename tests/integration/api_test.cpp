@@ -282,6 +282,7 @@ TEST_F(ApiTest, PublishWithBadRoomNameIs404) {
   HttpResponse r = Publish("bad!room", R"({"building":"b","op":"x"})");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.status, 404) << r.raw;
+  EXPECT_TRUE(IsJsonError(r)) << "docs/protocol.md: publish errors are JSON {\"error\":...}";
 }
 
 TEST_F(ApiTest, PublishWithoutContentLengthIs411) {
@@ -291,7 +292,7 @@ TEST_F(ApiTest, PublishWithoutContentLengthIs411) {
   HttpResponse r = http_raw(port(), PostRequest("/api/rooms/pub/publish", Bearer(kApiKey), "", /*with_length=*/false));
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.status, 411) << r.raw;
-  EXPECT_TRUE(IsJsonError(r));
+  EXPECT_TRUE(IsJsonError(r)) << "docs/protocol.md: publish errors (411 included) are JSON {\"error\":...}";
   // Chunked bodies are not read either.
   HttpResponse chunked = http_raw(port(), PostRequest("/api/rooms/pub/publish", Bearer(kApiKey) +
                                                           "Transfer-Encoding: chunked\r\n",

@@ -233,8 +233,8 @@ TEST_F(LimitsTest, OutOfFileDescriptorsPausesAcceptingWithoutSpinningKeepsServin
   if (left.count() > 0) std::this_thread::sleep_for(left);
   double cpu1 = process_cpu_seconds(server_->pid());
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::fprintf(stderr, "[fd test] server used %.3f s CPU in %.2f s out of descriptors (%d cursors relayed)\n",
-               cpu1 - cpu0, secs, relayed);
+  std::fprintf(stderr, "[fd test] server used %.3f s CPU in %.2f s out of descriptors (%d cursors relayed; %.2f s before)\n",
+               cpu1 - cpu0, secs, relayed, cpu0);
   EXPECT_LT(cpu1 - cpu0, 0.5) << "the server spins while out of file descriptors";
 
   // Closing some connections lets new ones in (the pending ones or fresh ones).
