@@ -494,6 +494,8 @@ void Worker::on_tick() {
           c->out.push(ping_frame_.get());
           c->last_ping_ns = now_ns_;
         }
+        // Quiet for a second: give back the framing state (~8.5 KiB) until the next byte.
+        if (now_ns_ - c->last_rx_ns >= 1'000'000'000 && c->state == ConnState::Open) c->ws.park();
         break;
       case ConnState::Closing:
         if (now_ns_ >= c->deadline_ns) kill(*c, "linger timeout");

@@ -190,6 +190,9 @@ void drive(roomcast::WsReader& reader, Recorder& rec, const uint8_t* data, size_
     }
     reader.flush();
     if (reader.close_sent()) return;
+    // The worker parks quiet connections; parking wherever it is allowed must not change
+    // what the reader does with the rest of the stream.
+    if (split && (seed & 0x100)) reader.park();
     pos += n;
   }
 }

@@ -51,6 +51,16 @@ bool is_valid_websocket_key(std::string_view key) {
   return true;
 }
 
+// The HTTP API answers errors as JSON {"error": "..."} (messages here need no escaping).
+Route respond_json(int status, std::string_view message, std::string_view extra_headers = {}) {
+  Route route;
+  route.kind = RouteKind::Respond;
+  route.status = status;
+  route.response = http_response_typed(status, "application/json",
+                                       "{\"error\":\"" + std::string(message) + "\"}", extra_headers);
+  return route;
+}
+
 Route respond(int status, std::string_view body, std::string_view extra_headers = {}) {
   Route route;
   route.kind = RouteKind::Respond;
@@ -111,26 +121,26 @@ Route route_request(const HttpRequest& request) {
   if (request.path.starts_with(kApiPrefix)) {
     std::string_view rest = request.path.substr(kApiPrefix.size());
     size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return respond(404, "not found\n");
+    if (slash == std::string_view::npos) return respond_json(404, "not found");
     std::string_view room = rest.substr(0, slash), action = rest.substr(slash + 1);
-    if (action != "presence" && action != "publish") return respond(404, "not found\n");
-    if (!is_valid_room_name(room)) return respond(404, "not found: invalid room name\n");
+    if (action != "presence" && action != "publish") return respond_json(404, "not found");
+    if (!is_valid_room_name(room)) return respond_json(404, "not found: invalid room name");
     Route route;
     route.room.assign(room);
     route.status = 200;
     if (action == "presence") {
-      if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");
+      if (!is_get) return respond_json(405, "method not allowed", "Allow: GET\r\n");
       route.kind = RouteKind::Presence;
       return route;
     }
-    if (request.method != "POST") return respond(405, "method not allowed\n", "Allow: POST\r\n");
+    if (request.method != "POST") return respond_json(405, "method not allowed", "Allow: POST\r\n");
     if (request.has_header("Transfer-Encoding"))
-      return respond(411, "length required: send the body with Content-Length, not chunked\n");
+      return respond_json(411, "length required: send the body with Content-Length, not chunked");
     std::string_view length = request.header("Content-Length");
-    if (length.empty()) return respond(411, "length required\n");
+    if (length.empty()) return respond_json(411, "length required");
     size_t n = 0;
     for (char ch : length) {
-      if (ch < '0' || ch > '9' || n > (size_t(1) << 40)) return respond(400, "bad request: invalid Content-Length\n");
+      if (ch < '0' || ch > '9' || n > (size_t(1) << 40)) return respond_json(400, "bad request: invalid Content-Length");
       n = n * 10 + size_t(ch - '0');
     }
     route.kind = RouteKind::Publish;

@@ -1,5 +1,6 @@
 #include "proto/ws_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "proto/frame.h"
@@ -51,6 +52,12 @@ WsReader::~WsReader() {
 
 bool WsReader::init(size_t max_message, Handler* handler) {
   handler_ = handler;
+  max_message_ = max_message;
+  ready_ = create();
+  return ready_;
+}
+
+bool WsReader::create() {
   wslay_event_callbacks callbacks{};
   callbacks.recv_callback = &WsReader::recv_cb;
   callbacks.send_callback = &WsReader::send_cb;
@@ -60,11 +67,54 @@ bool WsReader::init(size_t max_message, Handler* handler) {
     return false;
   }
   // wslay's default limit is 2^31-1; this makes it queue close 1009 for us.
-  wslay_event_config_set_max_recv_msg_length(ctx_, max_message);
+  wslay_event_config_set_max_recv_msg_length(ctx_, max_message_);
   return true;
 }
 
+bool WsReader::park() {
+  if (!ctx_ || header_len_ != 0 || payload_left_ != 0 || fragmented_) return false;
+  if (wslay_event_want_write(ctx_) || !wslay_event_get_read_enabled(ctx_) || wslay_event_get_close_sent(ctx_) ||
+      wslay_event_get_close_received(ctx_))
+    return false;
+  wslay_event_context_free(ctx_);
+  ctx_ = nullptr;
+  return true;
+}
+
+// Follows frame boundaries the way wslay's parser will see them; only the lengths and
+// the FIN/opcode bits matter (wslay validates everything else and closes on garbage).
+void WsReader::track(const uint8_t* data, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    if (payload_left_ > 0) {
+      uint64_t take = std::min<uint64_t>(payload_left_, len - i);
+      payload_left_ -= take;
+      i += size_t(take);
+      continue;
+    }
+    header_[header_len_++] = data[i++];
+    if (header_len_ < 2) continue;
+    uint8_t len7 = header_[1] & 0x7F;
+    size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((header_[1] & 0x80) ? 4 : 0);
+    if (header_len_ < need) continue;
+    uint64_t payload = len7;
+    if (len7 == 126) payload = (uint64_t(header_[2]) << 8) | header_[3];
+    if (len7 == 127) {
+      payload = 0;
+      for (int k = 0; k < 8; ++k) payload = (payload << 8) | header_[2 + k];
+    }
+    uint8_t opcode = header_[0] & 0x0F;
+    bool fin = (header_[0] & 0x80) != 0;
+    if (opcode == 0x1 || opcode == 0x2) fragmented_ = !fin;
+    else if (opcode == 0x0 && fin) fragmented_ = false;
+    payload_left_ = payload;
+    header_len_ = 0;
+  }
+}
+
 WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
+  if (!ctx_ && !create()) return FeedResult::ProtocolError;  // out of memory: drop the client
+  track(data, len);
   in_ = data;
   in_len_ = len;
   int rv = wslay_event_recv(ctx_);
@@ -78,24 +128,28 @@ WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
 }
 
 void WsReader::queue_close(uint16_t code, std::string_view reason) {
+  if (!ctx_ && !create()) return;
   // wslay's public queue_close keeps reading; nothing after a close may be processed.
   wslay_event_shutdown_read(ctx_);
   wslay_event_queue_close(ctx_, code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
 }
 
 void WsReader::flush() {
-  if (wslay_event_want_write(ctx_)) wslay_event_send(ctx_);
+  if (ctx_ && wslay_event_want_write(ctx_)) wslay_event_send(ctx_);
 }
 
-void WsReader::shutdown_write() { wslay_event_shutdown_write(ctx_); }
+void WsReader::shutdown_write() {
+  if (!ctx_ && !create()) return;
+  wslay_event_shutdown_write(ctx_);
+}
 
-bool WsReader::close_sent() const { return wslay_event_get_close_sent(ctx_); }
+bool WsReader::close_sent() const { return ctx_ && wslay_event_get_close_sent(ctx_); }
 
-bool WsReader::close_received() const { return wslay_event_get_close_received(ctx_); }
+bool WsReader::close_received() const { return ctx_ && wslay_event_get_close_received(ctx_); }
 
-uint16_t WsReader::close_code_sent() const { return wslay_event_get_status_code_sent(ctx_); }
+uint16_t WsReader::close_code_sent() const { return ctx_ ? wslay_event_get_status_code_sent(ctx_) : 0; }
 
-bool WsReader::reading() const { return wslay_event_get_read_enabled(ctx_); }
+bool WsReader::reading() const { return !ctx_ || wslay_event_get_read_enabled(ctx_); }
 
 ssize_t WsReader::recv_cb(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int, void* self) {
   auto* r = static_cast<WsReader*>(self);

@@ -14,6 +14,10 @@
 //     control frame, bad length encoding) makes feed() return ProtocolError, and the
 //     caller sends 1002 itself (wslay would send a close without a code).
 // Outbound data frames never go through wslay: they are SharedFrames.
+// Memory: a wslay context is ~8.5 KiB (two 4 KiB buffers). park() frees it while the
+// connection sits between frames with nothing in flight, and feed() makes a fresh one
+// on the next byte, so an idle connection costs no wslay memory. A small frame-boundary
+// tracker (header bytes, payload left, fragmented message open) tells when that is safe.
 #pragma once
 
 #include <cstddef>
@@ -46,7 +50,7 @@ class WsReader {
 
   // Returns false if wslay could not allocate its context.
   bool init(size_t max_message, Handler* handler);
-  bool ready() const { return ctx_ != nullptr; }
+  bool ready() const { return ready_; }
 
   FeedResult feed(const uint8_t* data, size_t len);
   // Queues a close frame (first close wins). Reading stops.
@@ -55,6 +59,11 @@ class WsReader {
   void flush();
   // Stops wslay from writing anything more (the caller sends its own close).
   void shutdown_write();
+
+  // Frees the wslay context if no frame or message is partly received and nothing is
+  // waiting to be sent; returns whether it did. Safe to call at any time.
+  bool park();
+  bool parked() const { return ready_ && ctx_ == nullptr; }
 
   bool close_sent() const;
   bool close_received() const;
@@ -67,8 +76,18 @@ class WsReader {
   static ssize_t send_cb(wslay_event_context_ptr, const uint8_t* data, size_t len, int flags, void* self);
   static void msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* self);
 
+  bool create();
+  void track(const uint8_t* data, size_t len);
+
   wslay_event_context_ptr ctx_ = nullptr;
   Handler* handler_ = nullptr;
+  size_t max_message_ = 0;
+  bool ready_ = false;
+  // Frame-boundary tracker, fed the same bytes as wslay.
+  uint8_t header_[14];
+  uint8_t header_len_ = 0;
+  bool fragmented_ = false;  // a data message's first frame arrived without FIN
+  uint64_t payload_left_ = 0;
   const uint8_t* in_ = nullptr;  // the chunk feed() is parsing
   bool bad_close_reason_ = false;
   size_t in_len_ = 0;

@@ -139,3 +139,67 @@ TEST(WsReader, NothingIsReadAfterAClose) {
 
 }  // namespace
 }  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+TEST(WsReader, ParksBetweenMessagesAndResumesOnTheNextByte) {
+  Fixture f;
+  f.feed(client_frame(0x1, "one"));
+  EXPECT_TRUE(f.reader.park());
+  EXPECT_TRUE(f.reader.parked());
+  f.feed(client_frame(0x1, "two"));
+  ASSERT_EQ(f.rec.texts.size(), 2u);
+  EXPECT_EQ(f.rec.texts[1], "two");
+}
+
+TEST(WsReader, DoesNotParkInsideAFrame) {
+  std::string frame = client_frame(0x1, "hello world");
+  for (size_t cut : {size_t(1), size_t(2), size_t(5), frame.size() - 1}) {
+    Fixture g;
+    g.feed(frame.substr(0, cut));
+    EXPECT_FALSE(g.reader.park()) << cut;
+    g.feed(frame.substr(cut));
+    ASSERT_EQ(g.rec.texts.size(), 1u) << cut;
+    EXPECT_TRUE(g.reader.park());
+  }
+}
+
+TEST(WsReader, DoesNotParkInsideAFragmentedMessage) {
+  Fixture f;
+  f.feed(client_frame(0x1, "hel", false));
+  EXPECT_FALSE(f.reader.park());
+  f.feed(client_frame(0x9, "p"));  // a ping between fragments
+  EXPECT_FALSE(f.reader.park());
+  f.feed(client_frame(0x0, "lo", true));
+  ASSERT_EQ(f.rec.texts.size(), 1u);
+  EXPECT_EQ(f.rec.texts[0], "hello");
+  EXPECT_TRUE(f.reader.park());
+}
+
+TEST(WsReader, ParkedReaderCanStillClose) {
+  Fixture f;
+  f.feed(client_frame(0x1, "x"));
+  ASSERT_TRUE(f.reader.park());
+  f.reader.queue_close(1001, "bye");
+  f.reader.flush();
+  EXPECT_EQ(f.rec.close_code(), 1001);
+  EXPECT_TRUE(f.reader.close_sent());
+  EXPECT_FALSE(f.reader.park());  // closing: the state must stay
+}
+
+TEST(WsReader, LongFrameHeadersAreTrackedAcrossChunks) {
+  Fixture f(200000);
+  std::string frame = client_frame(0x1, std::string(70000, 'z'));  // 64-bit length
+  for (size_t off = 0; off < frame.size(); off += 3) {
+    f.feed(frame.substr(off, 3));
+    if (off + 3 < frame.size()) {
+      EXPECT_FALSE(f.reader.park());
+    }
+  }
+  ASSERT_EQ(f.rec.texts.size(), 1u);
+  EXPECT_TRUE(f.reader.park());
+}
+
+}  // namespace
+}  // namespace roomcast
