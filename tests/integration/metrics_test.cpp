@@ -380,5 +380,50 @@ TEST_F(MetricsTest, RefusedRequestsCountHandshakeFailuresByReasonAndAcceptedConn
   EXPECT_EQ(after.get("roomcast_sessions"), 0);
 }
 
+TEST_F(MetricsTest, ConnectionsRefusedByLimitsCountPerIpLimitAndOverCapacity) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--max-connections", "3", "--max-connections-per-ip", "2"}));
+  IT_SCRAPE(before);
+  auto from = [&](const std::string& ip, std::string* err) {
+    ConnectOptions o;
+    o.path = "/ws/lim";
+    o.bind_ip = ip;
+    return WsClient::connect(port(), o, err);
+  };
+  std::string err;
+  auto c1 = from("127.0.0.2", &err);
+  ASSERT_TRUE(c1) << err;
+  auto c2 = from("127.0.0.2", &err);
+  ASSERT_TRUE(c2) << err;
+  auto c3 = from("127.0.0.2", &err);
+  EXPECT_FALSE(c3);
+  EXPECT_NE(err.find("429"), std::string::npos) << err;
+  auto c4 = from("127.0.0.1", &err);
+  ASSERT_TRUE(c4) << err;
+  auto c5 = from("127.0.0.3", &err);
+  EXPECT_FALSE(c5);
+  EXPECT_NE(err.find("503"), std::string::npos) << err;
+  // Free a slot for the scrape; until the server has processed the close, a scrape is
+  // refused with 503 as well (and counted: those refusals are added to the expectation).
+  c4->close_tcp();
+  Scrape after;
+  int refused_scrapes = 0, attempts = 0;
+  auto deadline = Clock::now() + milliseconds(5000);
+  for (; attempts < 50 && Clock::now() < deadline;) {
+    ++attempts;
+    after = DoScrape(port());
+    if (after.ok) break;
+    if (after.error.find("status 503") != std::string::npos) ++refused_scrapes;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE(after.ok) << after.error;
+  const std::map<std::string, double> expected = {
+      // c1..c5 + every scrape attempt after `before`.
+      {"roomcast_connections_accepted_total", 5 + attempts},
+      {R"(roomcast_handshake_failures_total{reason="per_ip_limit"})", 1},
+      {R"(roomcast_handshake_failures_total{reason="over_capacity"})", 1 + refused_scrapes},
+  };
+  ExpectCounterDeltas(before, after, expected, {"roomcast_bytes_in_total", "roomcast_bytes_out_total"});
+}
+
 }  // namespace
 }  // namespace it
