@@ -32,7 +32,7 @@ int run_server(const Config& config) {
   ListenAddress address = config.listen;
   std::vector<int> listeners;
   for (unsigned i = 0; i < config.threads; ++i) {
-    int fd = open_listener(address, 4096);
+    int fd = open_listener(address, 65535);  // the kernel caps it at net.core.somaxconn
     if (fd < 0) {
       std::fprintf(stderr, "roomcast: cannot listen on %s:%u: %s\n", address.host.c_str(), address.port,
                    std::strerror(-fd));

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -54,8 +55,11 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLi
 }
 
 Worker::~Worker() {
-  for (auto& c : conns_)
+  for (auto& c : conns_) {
     if (c && c->fd >= 0) close(c->fd);
+    if (c) delete c->op;
+  }
+  for (SendOp* op : free_send_ops_) delete op;
   for (Handoff& h : inbox_) close(h.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
   if (listen_fd_ >= 0) close(listen_fd_);
@@ -328,7 +332,7 @@ void Worker::sweep_dead() {
                   {"reason", c->close_reason}});
     }
     if (c->admitted) limits_->release(c->peer);
-    if (c->op) free_send_ops_.push_back(c->op);
+    if (c->op) release_send_op(c->op);
     conns_[slot].reset();
     ++generations_[slot];
     free_slots_.push_back(slot);
@@ -391,8 +395,7 @@ void Worker::start_send(Connection& c) {
     op = free_send_ops_.back();
     free_send_ops_.pop_back();
   } else {
-    send_ops_.push_back(std::make_unique<SendOp>());
-    op = send_ops_.back().get();
+    op = new SendOp;
   }
   c.op = op;
   op->msg.msg_iov = op->iov;
@@ -405,7 +408,7 @@ void Worker::on_send(Connection& c, int result) {
   c.send_in_flight = false;
   c.out.complete(result > 0 ? size_t(result) : 0);
   if (c.op) {
-    free_send_ops_.push_back(c.op);
+    release_send_op(c.op);
     c.op = nullptr;
   }
   if (result <= 0) {
@@ -418,6 +421,15 @@ void Worker::on_send(Connection& c, int result) {
     return;
   }
   start_send(c);
+}
+
+// A burst (10k joins at once) puts a SendOp (~1 KiB of iovecs) in flight per socket;
+// keep a few for reuse and give the rest back, so the burst does not stay in RSS.
+void Worker::release_send_op(SendOp* op) {
+  if (free_send_ops_.size() < 256)
+    free_send_ops_.push_back(op);
+  else
+    delete op;
 }
 
 void Worker::maybe_shut_write(Connection& c) {
@@ -472,6 +484,7 @@ void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, encode(Op:
 
 void Worker::on_tick() {
   arm_timer();
+  size_t parked = 0;
   const int64_t interval = int64_t(config_.ping_interval_s) * 1'000'000'000;
   for (auto& owned : conns_) {
     Connection* c = owned.get();
@@ -495,7 +508,7 @@ void Worker::on_tick() {
           c->last_ping_ns = now_ns_;
         }
         // Quiet for a second: give back the framing state (~8.5 KiB) until the next byte.
-        if (now_ns_ - c->last_rx_ns >= 1'000'000'000 && c->state == ConnState::Open) c->ws.park();
+        if (now_ns_ - c->last_rx_ns >= 1'000'000'000 && c->state == ConnState::Open && c->ws.park()) ++parked;
         break;
       case ConnState::Closing:
         if (now_ns_ >= c->deadline_ns) kill(*c, "linger timeout");
@@ -505,6 +518,9 @@ void Worker::on_tick() {
     }
   }
   protocol_.reap_rooms(now_ns_);
+  // Freed framing state sits in the heap between live objects; hand the whole free pages
+  // back so many idle connections really cost little memory (only after many parked at once).
+  if (parked >= 256) malloc_trim(0);
   if (!stopping_) arm_accept();
 }
 

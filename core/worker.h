@@ -110,6 +110,7 @@ class Worker final : private CompletionSink, private FanoutObserver {
   void flush_dirty();
   void start_send(Connection& c);
   void maybe_shut_write(Connection& c);
+  void release_send_op(SendOp* op);
 
   void arm_accept();
   void arm_recv(Connection& c);
@@ -138,8 +139,7 @@ class Worker final : private CompletionSink, private FanoutObserver {
   size_t live_ = 0;
   DirtyList dirty_;
   std::vector<uint32_t> flushing_;
-  std::vector<std::unique_ptr<SendOp>> send_ops_;
-  std::vector<SendOp*> free_send_ops_;
+  std::vector<SendOp*> free_send_ops_;  // owned; at most 256 kept
   FrameRef ping_frame_;  // one empty ping shared by every connection
 
   Protocol protocol_;
