@@ -29,6 +29,13 @@ void Protocol::send_error(Connection& c, ErrorCode code, std::string_view messag
   reply(c, OutType::Error);
 }
 
+// What a late joiner (welcome.peers) or the presence API sees of each member.
+void Protocol::snapshot(const Room& room) {
+  peers_.clear();
+  for (const Session* p : room.members())
+    peers_.push_back(PeerView{p->id, &p->user, p->has_camera ? &p->camera : nullptr, &p->selection, p->following});
+}
+
 void Protocol::update_gauges() {
   metrics_.rooms.set(rooms_.size());
   metrics_.sessions.set(sessions_);
@@ -119,9 +126,7 @@ void Protocol::join(Connection& c, int64_t) {
   }
   s->out = &c.out;
 
-  peers_.clear();
-  for (const Session* p : room.members())
-    peers_.push_back(PeerView{p->id, &p->user, p->has_camera ? &p->camera : nullptr, &p->selection, p->following});
+  snapshot(room);
   encode_welcome(scratch_, s->id, room.name(), s->user, room.seq(), peers_);
   reply(c, OutType::Welcome);
 
@@ -192,10 +197,7 @@ uint64_t Protocol::publish(const std::string& room_name, std::string_view body, 
 
 std::string Protocol::presence_json(const std::string& room_name) {
   peers_.clear();
-  if (const Room* room = find_room(room_name)) {
-    for (const Session* p : room->members())
-      peers_.push_back(PeerView{p->id, &p->user, p->has_camera ? &p->camera : nullptr, &p->selection, p->following});
-  }
+  if (const Room* room = find_room(room_name)) snapshot(*room);
   encode_presence_list(scratch_, peers_);
   return std::string(scratch_.GetString(), scratch_.GetSize());
 }

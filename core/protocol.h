@@ -62,6 +62,7 @@ class Protocol {
   // The scratch buffer as one frame to every member but `except`; returns the frame.
   FrameRef fan_out(Room& room, const Session* except, OutType type, FrameKind kind = FrameKind::Reliable);
   void update_gauges();
+  void snapshot(const Room& room);  // fills peers_
   Room& room_named(const std::string& name);
 
   const Config& config_;
