@@ -52,6 +52,9 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLi
       batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000),
       protocol_(config, index, metrics_) {
   ping_frame_ = FrameRef::adopt(SharedFrame::make(Opcode::Ping, {}));
+  // Made here, not in init(): another thread may hand a connection over before this
+  // thread has finished setting up its loop.
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Worker::~Worker() {
@@ -69,8 +72,7 @@ int Worker::init(std::string* description) {
   int error = 0;
   loop_ = EventLoop::create(config_.backend, description, &error);
   if (!loop_) return error ? error : -ENOSYS;
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return -errno;
+  if (wake_fd_ < 0) return -EMFILE;
   now_ns_ = monotonic_ns();
   return 0;
 }
