@@ -50,10 +50,8 @@ struct Connection final : WsReader::Handler {
   int fd = -1;
   ConnState state = ConnState::Handshake;
   bool recv_armed = false;
-  bool send_in_flight = false;
   bool write_shut = false;     // FIN sent after the last byte of a close
   bool admitted = false;       // counted in ConnectionLimits; released when freed
-  bool websocket = false;      // became a WebSocket (for the close log line)
   int refuse_status = 0;       // 503/429 decided at accept, answered once the head is read
   int64_t deadline_ns = 0;     // handshake or linger deadline
   int64_t last_rx_ns = 0;      // last byte from the client (idle close)
@@ -70,7 +68,9 @@ struct Connection final : WsReader::Handler {
   SendQueue out;
   RateLimiter rate;
   std::unique_ptr<Session> session;  // non-null once joined
-  SendOp* op = nullptr;              // iovecs of the send in flight
+  SendOp* op = nullptr;              // the sendmsg in flight, if any (one per socket)
+
+  bool send_in_flight() const { return op != nullptr; }
 };
 
 }  // namespace roomcast

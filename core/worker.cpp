@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -258,7 +259,6 @@ void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
 void Worker::open_websocket(Connection& c, std::string room, const std::string& accept_key,
                             std::string_view leftover) {
   c.state = ConnState::Open;
-  c.websocket = true;
   c.room_name = std::move(room);
   std::string().swap(c.head);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
@@ -324,17 +324,16 @@ void Worker::kill(Connection& c, std::string_view reason) {
 void Worker::sweep_dead() {
   for (uint32_t slot : dead_) {
     Connection* c = conns_[slot].get();
-    if (!c || c->state != ConnState::Dead || c->recv_armed || c->send_in_flight) continue;
+    if (!c || c->state != ConnState::Dead || c->recv_armed || c->send_in_flight()) continue;
     if (c->fd >= 0) {
       loop_->forget(c->fd);
       close(c->fd);
-      if (c->websocket)
+      if (c->ws.ready())  // it became a WebSocket
         log_.log(LogLevel::Info, "ws_close",
                  {{"peer", c->peer.to_string()}, {"room", c->room_name}, {"code", c->close_code},
                   {"reason", c->close_reason}});
     }
     if (c->admitted) limits_->release(c->peer);
-    if (c->op) release_send_op(c->op);
     conns_[slot].reset();
     ++generations_[slot];
     free_slots_.push_back(slot);
@@ -385,7 +384,7 @@ void Worker::flush_dirty() {
 }
 
 void Worker::start_send(Connection& c) {
-  if (c.send_in_flight || c.fd < 0 || c.state == ConnState::Dead) return;
+  if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest-wins applies to cameras that waited: behind a short send, or in a batch window.
   if (c.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
   if (c.out.empty()) {
@@ -402,17 +401,14 @@ void Worker::start_send(Connection& c) {
   c.op = op;
   op->msg.msg_iov = op->iov;
   op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
-  c.send_in_flight = true;
   loop_->send(c.fd, &op->msg, encode(Op::Send, c.slot, c.generation));
 }
 
 void Worker::on_send(Connection& c, int result) {
-  c.send_in_flight = false;
+  assert(c.op);  // a Send completion exists only for a submitted op (generation-checked)
   c.out.complete(result > 0 ? size_t(result) : 0);
-  if (c.op) {
-    release_send_op(c.op);
-    c.op = nullptr;
-  }
+  release_send_op(c.op);
+  c.op = nullptr;
   if (result <= 0) {
     kill(c, result < 0 ? std::strerror(-result) : "send failed");  // EPIPE/ECONNRESET: the peer is gone
     return;
@@ -435,7 +431,7 @@ void Worker::release_send_op(SendOp* op) {
 }
 
 void Worker::maybe_shut_write(Connection& c) {
-  if (c.state != ConnState::Closing || c.write_shut || c.send_in_flight || !c.out.empty()) return;
+  if (c.state != ConnState::Closing || c.write_shut || c.send_in_flight() || !c.out.empty()) return;
   // Half-close, then keep reading until the peer's FIN: closing with unread input
   // would send a RST that can destroy our close frame in flight.
   shutdown(c.fd, SHUT_WR);

@@ -73,7 +73,6 @@ class SendQueue {
   size_t frames() const { return count_; }
   // Bytes not yet handed to the kernel (superseded cursors included until dropped).
   size_t pending_bytes() const { return bytes_; }
-  bool in_flight() const { return in_flight_ != 0; }
   // The last send was short: the peer is not keeping up.
   bool backed_up() const { return backed_up_; }
 
