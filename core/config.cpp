@@ -82,6 +82,12 @@ const std::vector<Flag>& flags() {
       {"max-pending", "BYTES", "output a slow reader may have queued before close 1008 (default 8388608)",
        "bytes >= 4096",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(4096), size_t(1) << 34, c.max_pending); }},
+      {"recv-buffers", "N",
+       "io_uring receive buffers per loop thread, 2 KiB each, shared by its connections (default 2048)",
+       "a power of two in 16..32768",
+       [](Config& c, std::string_view v) {
+         return parse_unsigned(v, 16u, 32768u, c.recv_buffers) && (c.recv_buffers & (c.recv_buffers - 1)) == 0;
+       }},
       {"max-batch-delay", "MS",
        "a recipient's frames may wait this long so frames from many senders leave in one write; 0 sends at once "
        "(default 5)",

@@ -33,6 +33,7 @@ struct Config {
   unsigned handshake_timeout_s = 5;      // upgrade must finish within this
   size_t max_header = 8 * 1024;          // request head limit (431)
   unsigned room_ttl_s = 600;             // an empty room keeps its history this long
+  unsigned recv_buffers = 2048;          // io_uring provided receive buffers per loop thread
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
 

@@ -98,6 +98,10 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.rate_limited; });
   simple("roomcast_slow_reader_closes_total", "counter", "Connections closed with 1008 for exceeding --max-pending.",
          [](const Metrics& m) -> const Counter& { return m.slow_reader_closes; });
+  simple("roomcast_receive_buffers_exhausted_total", "counter",
+         "Receives that found the io_uring receive pool empty and waited for buffers (raise --recv-buffers if "
+         "this grows outside join bursts).",
+         [](const Metrics& m) -> const Counter& { return m.receive_buffers_exhausted; });
   header(out, "roomcast_close_codes_sent_total", "counter", "WebSocket close frames sent, by code.");
   for (int i = 0; i < kCloseCodeCount; ++i) {
     if (i == 4 || i == 5 || i == 6) continue;  // 1004-1006 are never sent on the wire

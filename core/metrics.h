@@ -62,6 +62,7 @@ struct Metrics {
   Counter cursors_coalesced;
   Counter rate_limited;
   Counter slow_reader_closes;
+  Counter receive_buffers_exhausted;
   std::array<Counter, kCloseCodeCount> close_codes;
   std::array<Counter, size_t(Refusal::Count)> refusals;
   Counter history_replays;

@@ -71,7 +71,7 @@ Worker::~Worker() {
 
 int Worker::init(std::string* description) {
   int error = 0;
-  loop_ = EventLoop::create(config_.backend, description, &error);
+  loop_ = EventLoop::create(config_.backend, config_.recv_buffers, description, &error);
   if (!loop_) return error ? error : -ENOSYS;
   if (wake_fd_ < 0) return -EMFILE;
   now_ns_ = monotonic_ns();
@@ -99,6 +99,12 @@ void Worker::run() {
       break;
     }
     if (!now_fresh_) now_ns_ = monotonic_ns();
+    if (!starved_.empty()) rearm_starved();
+    if (trim_pending_) {
+      trim_pending_ = false;
+      malloc_trim(0);
+      loop_->release_idle_memory();
+    }
     sweep_dead();
   }
 }
@@ -226,16 +232,33 @@ void Worker::on_recv(Connection& c, const Completion& done) {
     metrics_.bytes_in.add(uint64_t(res));
     on_bytes(c, done.data, size_t(res));
   } else if (res == -ENOBUFS) {
-    // Every receive buffer of this thread is in use; they come back at the end of this
-    // batch and the re-arm below is submitted after that.
+    // Every receive buffer of this thread is in use (a burst: thousands of sockets had
+    // data in one batch). Re-arming now would fail the same way for all but a few, so
+    // the connection waits in starved_ and rearm_starved() re-arms as many as there
+    // are buffers once this batch has given them back.
+    starved_.push_back({slot, generation});
+    metrics_.receive_buffers_exhausted.add();
   } else if (res != -ECANCELED || c.state != ConnState::Dead) {
     // EOF or a socket error: the client is gone (without a close handshake if Open).
     kill(c, res == 0 ? "peer closed" : std::strerror(-res));
   }
   if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);  // wslay and the head copied what they keep
   Connection* still = lookup(slot, generation);
-  if (still && still->state != ConnState::Dead && !still->recv_armed) arm_recv(*still);
+  if (still && still->state != ConnState::Dead && !still->recv_armed && res != -ENOBUFS) arm_recv(*still);
   if (still && still->state == ConnState::Dead) dead_.push_back(slot);
+}
+
+void Worker::rearm_starved() {
+  size_t budget = std::min(starved_.size(), loop_->spare_receive_buffers());
+  size_t taken = 0;
+  while (taken < starved_.size() && budget > 0) {
+    const SlotRef ref = starved_[taken++];
+    Connection* c = lookup(ref.slot, ref.generation);
+    if (!c || c->state == ConnState::Dead || c->recv_armed) continue;
+    arm_recv(*c);
+    --budget;
+  }
+  starved_.erase(starved_.begin(), starved_.begin() + ptrdiff_t(taken));
 }
 
 void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
@@ -518,7 +541,7 @@ void Worker::on_tick() {
   protocol_.reap_rooms(now_ns_);
   // Freed framing state sits in the heap between live objects; hand the whole free pages
   // back so many idle connections really cost little memory (only after many parked at once).
-  if (parked >= 256) malloc_trim(0);
+  if (parked >= 256) trim_pending_ = true;  // after this batch: its buffers are still in use
   if (!stopping_) arm_accept();
 }
 

@@ -136,6 +136,14 @@ class Worker final : private CompletionSink, private FanoutObserver {
   std::vector<uint32_t> generations_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> dead_;  // slots to free at the end of the iteration
+  // Connections whose receive ended with -ENOBUFS, oldest first, waiting for buffers.
+  struct SlotRef {
+    uint32_t slot;
+    uint32_t generation;
+  };
+  std::vector<SlotRef> starved_;
+  bool trim_pending_ = false;  // many connections parked: give memory back after the batch
+  void rearm_starved();
   size_t live_ = 0;
   DirtyList dirty_;
   std::vector<uint32_t> flushing_;

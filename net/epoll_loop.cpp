@@ -99,6 +99,8 @@ class EpollLoop final : public EventLoop {
   }
 
   void release_buffer(uint32_t) override {}
+  size_t spare_receive_buffers() const override { return SIZE_MAX; }
+  void release_idle_memory() override {}  // one read buffer per loop, always in use
 
   int run_once(CompletionSink& sink, int64_t gather_until_ns) override {
     timespec wait{}, *wait_ptr = &wait;

@@ -7,10 +7,11 @@
 
 namespace roomcast {
 
-std::unique_ptr<EventLoop> EventLoop::create(BackendChoice choice, std::string* description, int* error) {
+std::unique_ptr<EventLoop> EventLoop::create(BackendChoice choice, unsigned receive_buffers,
+                                             std::string* description, int* error) {
   if (choice == BackendChoice::Epoll) return make_epoll_loop(description, error);
   int uring_error = 0;
-  std::unique_ptr<EventLoop> loop = make_uring_loop(description, &uring_error);
+  std::unique_ptr<EventLoop> loop = make_uring_loop(receive_buffers, description, &uring_error);
   if (loop || choice == BackendChoice::IoUring) {
     if (error) *error = uring_error;
     return loop;

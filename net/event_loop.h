@@ -52,8 +52,10 @@ class EventLoop {
   virtual ~EventLoop() = default;
 
   // Creates the backend on the calling thread. Null on failure, with `error` set.
+  // `receive_buffers` (a power of two) sizes io_uring's shared receive pool.
   // `description` names the backend and its options (or why io_uring was refused).
-  static std::unique_ptr<EventLoop> create(BackendChoice choice, std::string* description, int* error);
+  static std::unique_ptr<EventLoop> create(BackendChoice choice, unsigned receive_buffers, std::string* description,
+                                           int* error);
 
   virtual const char* name() const = 0;
 
@@ -66,6 +68,13 @@ class EventLoop {
   // The fd is leaving this loop (closed, or handed to another thread): forget it.
   virtual void forget(int fd) = 0;
   virtual void release_buffer(uint32_t buffer) = 0;
+  // Receive buffers the kernel can still fill before a recv fails with -ENOBUFS
+  // (io_uring's provided-buffer ring); SIZE_MAX where receives bring their own memory.
+  virtual size_t spare_receive_buffers() const = 0;
+  // Called between run_once() calls while the caller holds no received bytes (every
+  // buffer released): returns the receive pool's pages to the kernel where the backend
+  // can do so safely. After a join burst the pool stays resident otherwise.
+  virtual void release_idle_memory() = 0;
 
   // With `gather_until_ns` in the future (CLOCK_MONOTONIC), keeps collecting
   // completions until then instead of waking for the first one: the caller has a batch

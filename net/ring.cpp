@@ -35,6 +35,7 @@ int Ring::init(unsigned entries, std::string* description) {
     rc = io_uring_queue_init_params(entries, &ring_, &p);
     if (rc == 0) {
       live_ = true;
+      defer_taskrun_ = (tries[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
       if (description) *description = names[i];
       // Saves an fget/fput on every io_uring_enter; optional.
       io_uring_register_ring_fd(&ring_);
@@ -91,6 +92,10 @@ int BufferRing::init(Ring& ring, uint16_t group, unsigned count, unsigned buffer
   return 0;
 }
 
+void BufferRing::release_pages() {
+  if (pool_) madvise(pool_, size_t(count_) * buffer_size_, MADV_DONTNEED);
+}
+
 void BufferRing::recycle(uint16_t id) {
   io_uring_buf_ring_add(br_, buffer(id), buffer_size_, id, io_uring_buf_ring_mask(count_), int(pending_));
   ++pending_;
@@ -99,6 +104,7 @@ void BufferRing::recycle(uint16_t id) {
 void BufferRing::publish() {
   if (pending_) {
     io_uring_buf_ring_advance(br_, int(pending_));
+    taken_ -= pending_;
     pending_ = 0;
   }
 }

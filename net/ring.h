@@ -29,10 +29,14 @@ class Ring {
 
   io_uring* get() { return &ring_; }
   io_uring_sqe* sqe();
+  // DEFER_TASKRUN is on: the kernel fills receive buffers only inside this thread's
+  // io_uring_enter, never while user code runs.
+  bool defers_task_work() const { return defer_taskrun_; }
 
  private:
   io_uring ring_{};
   bool live_ = false;
+  bool defer_taskrun_ = false;
 };
 
 class BufferRing {
@@ -51,6 +55,14 @@ class BufferRing {
   void recycle(uint16_t id);
   // Makes every recycled buffer visible to the kernel with one store.
   void publish();
+  // A completion carried buffer `id`: the kernel no longer has it.
+  void taken() { ++taken_; }
+  // Buffers the kernel can still pick (published and not yet seen in a completion).
+  unsigned available() const { return count_ - taken_; }
+  // Gives the pool's pages back to the kernel (MADV_DONTNEED); a buffer reads as zeros
+  // until the kernel fills it again. Only safe while the kernel cannot be writing into
+  // the pool and the caller holds no received bytes (see Ring::defers_task_work()).
+  void release_pages();
 
  private:
   io_uring* ring_ = nullptr;
@@ -60,6 +72,7 @@ class BufferRing {
   unsigned count_ = 0;
   unsigned buffer_size_ = 0;
   unsigned pending_ = 0;
+  unsigned taken_ = 0;  // seen in completions, not yet published back
   uint16_t group_ = 0;
 };
 

@@ -10,21 +10,22 @@ namespace roomcast {
 namespace {
 
 constexpr uint16_t kBufferGroup = 1;
-constexpr unsigned kBufferCount = 1024;  // per thread, shared by all its connections
-constexpr unsigned kBufferSize = 4096;
 constexpr uint64_t kInternal = 0;        // completions of our own cancels: not reported
 
 class UringLoop final : public EventLoop {
  public:
-  int init(std::string* description) {
+  // Small buffers, many of them: messages here are mostly a few hundred bytes, and a
+  // join burst needs one buffer per socket with data in the same batch. A large message
+  // simply arrives in several completions (wslay reassembles).
+  int init(unsigned receive_buffers, std::string* description) {
     std::string flags;
     int rc = ring_.init(4096, &flags);
     if (rc != 0) return rc;
     // Multishot recv needs 6.0 and a provided-buffer ring; probe by registering one.
-    rc = buffers_.init(ring_, kBufferGroup, kBufferCount, kBufferSize);
+    rc = buffers_.init(ring_, kBufferGroup, receive_buffers, kReceiveBufferSize);
     if (rc != 0) return rc;
-    if (description) *description = "io_uring (" + flags + ", " + std::to_string(kBufferCount) + "x" +
-                                     std::to_string(kBufferSize) + " B provided buffers)";
+    if (description) *description = "io_uring (" + flags + ", " + std::to_string(receive_buffers) + "x" +
+                                     std::to_string(kReceiveBufferSize) + " B provided buffers)";
     return 0;
   }
 
@@ -83,6 +84,14 @@ class UringLoop final : public EventLoop {
 
   void release_buffer(uint32_t buffer) override { buffers_.recycle(uint16_t(buffer)); }
 
+  size_t spare_receive_buffers() const override { return buffers_.available(); }
+
+  void release_idle_memory() override {
+    // Without DEFER_TASKRUN the kernel may run a receive (and write into a buffer)
+    // whenever this thread passes through the kernel; then the pages stay.
+    if (ring_.defers_task_work()) buffers_.release_pages();
+  }
+
   int run_once(CompletionSink& sink, int64_t gather_until_ns) override {
     io_uring* ring = ring_.get();
     int rc;
@@ -108,6 +117,7 @@ class UringLoop final : public EventLoop {
       Completion c{cqe->user_data, cqe->res, (cqe->flags & IORING_CQE_F_MORE) != 0, nullptr, kNoBuffer};
       if (cqe->flags & IORING_CQE_F_BUFFER) {
         c.buffer = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        buffers_.taken();
         c.data = buffers_.buffer(uint16_t(c.buffer));
       }
       sink.on_completion(c);
@@ -125,9 +135,9 @@ class UringLoop final : public EventLoop {
 
 }  // namespace
 
-std::unique_ptr<EventLoop> make_uring_loop(std::string* description, int* error) {
+std::unique_ptr<EventLoop> make_uring_loop(unsigned receive_buffers, std::string* description, int* error) {
   auto loop = std::make_unique<UringLoop>();
-  int rc = loop->init(description);
+  int rc = loop->init(receive_buffers, description);
   if (rc != 0) {
     if (error) *error = rc;
     return nullptr;

@@ -10,7 +10,9 @@
 
 namespace roomcast {
 
-// Null with `error` set when this kernel or sandbox refuses io_uring.
-std::unique_ptr<EventLoop> make_uring_loop(std::string* description, int* error);
+// Null with `error` set when this kernel or sandbox refuses io_uring. `receive_buffers`
+// (a power of two) buffers of kReceiveBufferSize bytes form the thread's receive pool.
+inline constexpr unsigned kReceiveBufferSize = 2048;
+std::unique_ptr<EventLoop> make_uring_loop(unsigned receive_buffers, std::string* description, int* error);
 
 }  // namespace roomcast
