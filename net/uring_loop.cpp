@@ -100,9 +100,18 @@ class UringLoop final : public EventLoop {
       // A batch window is open: sleep until it closes however many completions arrive
       // (the wait count is never reached), so a burst of inbound messages costs one
       // wakeup, not one each. With DEFER_TASKRUN their task work runs in this wait.
-      __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
-      io_uring_cqe* first = nullptr;
-      rc = io_uring_submit_and_wait_timeout(ring, &first, 1u << 30, &ts, nullptr);
+      // But first submit: sends issued inline complete right here, and their
+      // completions must not sit out the window (a short send's remainder, and the
+      // fan-out latency metric, would wait a whole window more).
+      rc = io_uring_submit(ring);
+      if (io_uring_cq_ready(ring) == 0) {
+        left = gather_until_ns - monotonic_ns();
+        if (left > 0) {
+          __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
+          io_uring_cqe* first = nullptr;
+          rc = io_uring_submit_and_wait_timeout(ring, &first, 1u << 30, &ts, nullptr);
+        }
+      }
     } else {
       rc = io_uring_submit_and_wait(ring, 1);
     }
