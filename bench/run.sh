@@ -13,10 +13,11 @@
 #   BENCH_WARMUP [2]           seconds sent before measuring (each run, each S3 step)
 #   BENCH_DRAIN [2]            seconds to collect deliveries after the last send
 #   BENCH_STEP_DURATION [5]    measured seconds of each S3 step
-#   BENCH_STEPS [0.2,1,2,5,10,20]  S3 rates per connection per second
+#   BENCH_STEPS [0.2,1,2,5,10,11,12,15,20]  S3 rates per connection per second
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
-#   BENCH_SCENARIOS ["S1 S1-now S2 S3 S4 S5"]  which scenarios to run
+#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S3 S4 S5 floor"]  which scenarios to run
+#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; floor: roomcast-floor)
 #   BENCH_TOOL_THREADS [1]     load tool threads (all on BENCH_TOOL_CPU)
 #   BENCH_SERVER_CPU [0], BENCH_TOOL_CPU [1]
 #   BENCH_OUT [docs/benchmarks.md]
@@ -27,17 +28,18 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVER_BIN=${ROOMCAST_BIN:-$ROOT/build/release/roomcast}
 LOAD_BIN=${LOAD_BIN:-$ROOT/build/release/roomcast-load}
+FLOOR_BIN=${FLOOR_BIN:-$ROOT/build/release/roomcast-floor}
 PEER_DIR=$ROOT/bench/peers
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 DRAIN=${BENCH_DRAIN:-2}
 STEP_DURATION=${BENCH_STEP_DURATION:-5}
-STEPS=${BENCH_STEPS:-0.2,1,2,5,10,20}
+STEPS=${BENCH_STEPS:-0.2,1,2,5,10,11,12,15,20}
 IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
-SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S2 S3 S4 S5"}
+SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S3 S4 S5 floor"}
 TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 TOOL_CPU=${BENCH_TOOL_CPU:-1}
@@ -46,6 +48,7 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 [[ -x $SERVER_BIN ]] || die "$SERVER_BIN missing: run 'make bench' (or 'make') first"
 [[ -x $LOAD_BIN ]] || die "$LOAD_BIN missing: run 'make bench' (or 'make') first"
+[[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN missing: run 'make bench' (or 'make') first"
 command -v taskset >/dev/null || die "taskset missing (Debian package util-linux)"
 command -v node >/dev/null || die "node missing (Debian package nodejs)"
 
@@ -160,6 +163,21 @@ node_peer() {  # SCENARIO RUN -- LOAD ARGS...
   stop_server
 }
 
+# floor LABEL SOCKETS INTERVAL_US BYTES RUN: the kernel's cost of the fewest writes a
+# scenario's latency budget allows (one write per socket per budget), no server at all.
+floor() {
+  local label=$1 sockets=$2 interval=$3 bytes=$4 run=$5
+  local cmd=("$FLOOR_BIN" --label "$label" --sockets "$sockets" --interval-us "$interval" --bytes "$bytes"
+             --duration "$DURATION" --writer-cpu "$SERVER_CPU" --reader-cpu "$TOOL_CPU")
+  record_command "floor/$label/load" "${cmd[@]}"
+  echo "== floor $label run $run: ${cmd[*]}" | tee -a "$LOG"
+  local text
+  text=$("${cmd[@]}" 2>>"$LOG") || { echo "roomcast-floor failed (exit $?)" | tee -a "$LOG"; text=""; }
+  printf '%s\n' "$text" >> "$LOG"
+  printf '%s\n' "$text" | grep -E '^  (writes_per_s|cpu_needed_pct)' || true
+  printf '%s\n' "$text" | grep '^{' | sed "s/^{/{\"run\":$run,/" >> "$RESULTS/floor.jsonl" || true
+}
+
 has_batch_delay=0
 if "$SERVER_BIN" --help 2>&1 | grep -q -- --max-batch-delay; then has_batch_delay=1; fi
 
@@ -179,6 +197,23 @@ for scenario in $SCENARIOS; do
           [[ $run == 1 ]] && echo "S1-now: this server has no --max-batch-delay; ran without it" >> "$RESULTS/notes.txt"
           roomcast S1-now "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
         fi
+        ;;
+      S1-sweep)
+        if [[ $has_batch_delay == 1 ]]; then
+          for d in 0 1 2 5 10; do
+            roomcast "S1-sweep-$d" "$run" --max-batch-delay "$d" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+          done
+        fi
+        ;;
+      floor)
+        # label sockets interval_us bytes: S1 at its 10 ms budget and at the 5, 2 and 1 ms
+        # windows, S2 at its 50 ms budget (10,000 sockets), S3's 2.5M deliveries/s at 50 ms.
+        floor S1@10ms 100 10000 1000 "$run"
+        floor S1@5ms 100 5000 500 "$run"
+        floor S1@2ms 100 2000 200 "$run"
+        floor S1@1ms 100 1000 100 "$run"
+        floor S2@50ms 10000 50000 450 "$run"
+        floor S3@50ms 500 50000 25000 "$run"
         ;;
       S2)
         roomcast S2 "$run" -- --connections 10000 --rooms 1000 --rate 10 "${CURSOR_ARGS[@]}"

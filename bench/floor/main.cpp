@@ -4,7 +4,7 @@
 // latency budget. This tool makes exactly those writes and nothing else (no parsing, no
 // framing, no event loop): `--sockets` loopback TCP connections, and every `--interval-us`
 // one plain write() of `--bytes` bytes to each of them, from a writer thread pinned to
-// `--writer-cpu`, while a reader thread pinned to `--reader-cpu` drains them with epoll.
+// `--writer-cpu`, while a reader process pinned to `--reader-cpu` drains them with epoll.
 // It prints the writer thread's CPU time (RUSAGE_THREAD) per second and per write.
 // On loopback the receiver's TCP work runs inside the sender's write (softirq), just as
 // it does for roomcast's sendmsg, so the number is the floor under the server's CPU.
@@ -17,17 +17,18 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -95,6 +96,51 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// The reader side: connects `sockets` times to `addr` from 127.0.0.2..254 (so 10k+ do
+// not exhaust one address's ports) and drains them until every one is closed or the
+// deadline passes. Runs in a child process so each side needs only its own descriptors.
+int run_reader(const Options& o, const sockaddr_in& addr, int64_t deadline) {
+  pin(o.reader_cpu);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<int> fds;
+  for (int i = 0; i < o.sockets; ++i) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl((127u << 24) | uint32_t(2 + i % 253));
+    if (c < 0 || bind(c, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+        connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      std::fprintf(stderr, "roomcast-floor: connection %d: %s (raise ulimit -n?)\n", i, std::strerror(errno));
+      return 1;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = uint32_t(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+    fds.push_back(c);
+  }
+  std::vector<char> buf(256 * 1024);
+  epoll_event events[512];
+  int open = o.sockets;
+  while (open > 0 && now_us() < deadline) {
+    int n = epoll_wait(ep, events, 512, 20);
+    for (int k = 0; k < n; ++k) {
+      const int fd = fds[events[k].data.u32];
+      ssize_t r;
+      while ((r = read(fd, buf.data(), buf.size())) == ssize_t(buf.size())) {
+      }
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+        close(fd);
+        --open;
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,56 +151,45 @@ int main(int argc, char** argv) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
   if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(listener, 4096) != 0 || getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      listen(listener, 65535) != 0 || getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     std::fprintf(stderr, "roomcast-floor: listen: %s\n", std::strerror(errno));
     return 1;
   }
-  // Connections from 127.0.0.2..254 so 10k+ do not exhaust one address's ports.
-  std::vector<int> senders, receivers;
-  for (int i = 0; i < o.sockets; ++i) {
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl((127u << 24) | uint32_t(2 + i % 253));
-    if (c < 0 || bind(c, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
-        connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      std::fprintf(stderr, "roomcast-floor: connection %d: %s (raise ulimit -n?)\n", i, std::strerror(errno));
-      return 1;
+  const int64_t deadline = now_us() + int64_t(o.duration_s * 1e6) + 30'000'000;
+  std::fflush(stdout);
+  const pid_t reader = fork();
+  if (reader < 0) {
+    std::fprintf(stderr, "roomcast-floor: fork: %s\n", std::strerror(errno));
+    return 1;
+  }
+  if (reader == 0) {
+    close(listener);
+    _exit(run_reader(o, addr, deadline));
+  }
+  std::vector<int> senders;
+  pollfd pfd{listener, POLLIN, 0};
+  while (int(senders.size()) < o.sockets && now_us() < deadline) {
+    if (poll(&pfd, 1, 100) <= 0) {
+      int status;
+      if (waitpid(reader, &status, WNOHANG) == reader) {
+        std::fprintf(stderr, "roomcast-floor: the reader exited after %zu connections\n", senders.size());
+        return 1;
+      }
+      continue;
     }
     int s = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (s < 0) {
-      std::fprintf(stderr, "roomcast-floor: accept: %s\n", std::strerror(errno));
-      return 1;
-    }
+    if (s < 0) continue;
+    const int one = 1;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // as roomcast's sockets
-    receivers.push_back(c);
     senders.push_back(s);
   }
   close(listener);
-
-  const int64_t deadline = now_us() + int64_t(o.duration_s * 1e6) + 5'000'000;
-  std::atomic<bool> stop{false};
-  std::thread reader([&] {
-    pin(o.reader_cpu);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    for (int i = 0; i < o.sockets; ++i) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u32 = uint32_t(i);
-      epoll_ctl(ep, EPOLL_CTL_ADD, receivers[size_t(i)], &ev);
-    }
-    std::vector<char> buf(256 * 1024);
-    epoll_event events[512];
-    while (!stop.load(std::memory_order_relaxed) && now_us() < deadline) {
-      int n = epoll_wait(ep, events, 512, 20);
-      for (int k = 0; k < n; ++k)
-        while (read(receivers[events[k].data.u32], buf.data(), buf.size()) == ssize_t(buf.size())) {
-        }
-    }
-    close(ep);
-  });
+  if (int(senders.size()) < o.sockets) {
+    std::fprintf(stderr, "roomcast-floor: only %zu of %d connections\n", senders.size(), o.sockets);
+    kill(reader, SIGKILL);
+    waitpid(reader, nullptr, 0);
+    return 1;
+  }
 
   pin(o.writer_cpu);
   std::vector<char> payload(o.bytes, 'x');
@@ -179,22 +214,28 @@ int main(int argc, char** argv) {
   }
   const double cpu = thread_cpu_s() - cpu_start;
   const double wall = double(now_us() - start) / 1e6;
-  stop.store(true);
-  reader.join();
-  for (int s : senders) close(s);
-  for (int c : receivers) close(c);
+  for (int s : senders) close(s);  // the reader sees EOF on each and exits
+  waitpid(reader, nullptr, 0);
 
   const double writes_per_s = double(writes) / wall;
+  const double us_per_write = writes ? 1e6 * cpu / double(writes) : 0.0;
+  // When the writer cannot keep the cadence (it is at 100% and behind), what the pattern
+  // would need is the cost per write times the writes it asks for.
+  const double wanted_per_s = double(o.sockets) * 1e6 / double(o.interval_us);
+  const double needed_pct = us_per_write * wanted_per_s / 1e4;
   std::printf("== floor %s: %d sockets, one %zu-byte write each every %ld us\n", o.label.c_str(), o.sockets, o.bytes,
               o.interval_us);
-  std::printf("  writes_per_s                 %.0f\n", writes_per_s);
+  std::printf("  writes_per_s                 %.0f (pattern: %.0f)\n", writes_per_s, wanted_per_s);
   std::printf("  short_writes                 %llu\n", static_cast<unsigned long long>(short_writes));
   std::printf("  writer_cpu_pct               %.1f\n", 100.0 * cpu / wall);
-  std::printf("  writer_us_per_write          %.3f\n", writes ? 1e6 * cpu / double(writes) : 0.0);
+  std::printf("  writer_us_per_write          %.3f\n", us_per_write);
+  std::printf("  cpu_needed_pct               %.1f%s\n", needed_pct,
+              writes_per_s < 0.95 * wanted_per_s ? " (the writer could not keep the cadence)" : "");
   std::printf(
       "{\"label\":\"%s\",\"sockets\":%d,\"interval_us\":%ld,\"bytes\":%zu,\"writes_per_s\":%.0f,"
-      "\"short_writes\":%llu,\"writer_cpu_pct\":%.2f,\"us_per_write\":%.4f}\n",
-      o.label.c_str(), o.sockets, o.interval_us, o.bytes, writes_per_s, static_cast<unsigned long long>(short_writes),
-      100.0 * cpu / wall, writes ? 1e6 * cpu / double(writes) : 0.0);
+      "\"wanted_writes_per_s\":%.0f,\"short_writes\":%llu,\"writer_cpu_pct\":%.2f,\"us_per_write\":%.4f,"
+      "\"cpu_needed_pct\":%.2f}\n",
+      o.label.c_str(), o.sockets, o.interval_us, o.bytes, writes_per_s, wanted_per_s,
+      static_cast<unsigned long long>(short_writes), 100.0 * cpu / wall, us_per_write, needed_pct);
   return 0;
 }

@@ -81,6 +81,13 @@ const s2 = results('S2', 'roomcast');
 const s3 = results('S3', 'roomcast');
 const s4 = results('S4', 'roomcast');
 const s5 = results('S5', 'roomcast');
+const sweepDelays = [0, 1, 2, 5, 10];
+const sweep = sweepDelays.map((d) => ({ delay: d, rows: results(`S1-sweep-${d}`, 'roomcast') }));
+const floorRows = readLines('floor.jsonl').map((l) => JSON.parse(l));
+const floorLabels = [...new Set(floorRows.map((r) => r.label))];
+const floorOf = (label) => floorRows.filter((r) => r.label === label);
+const floorCpu = (label) => med(floorOf(label), 'cpu_needed_pct');
+const floorCell = (label) => (floorOf(label).length ? `${fmt(floorCpu(label), 1)}% (${label})` : 'n/a');
 
 const ratioRuns = [];
 for (const r of s1) {
@@ -146,23 +153,28 @@ function cursorTarget(rows, p99LimitUs, cpuLimitPct) {
 }
 emit('## Targets');
 emit();
-emit('| scenario | target | measured | verdict |');
-emit('|---|---|---|---|');
+emit('"Kernel floor" is what the kernel alone charges for the fewest writes the target\'s latency');
+emit('budget allows (one plain `write()` per recipient socket per budget, no server at all;');
+emit('`roomcast-floor`, section "Kernel floor" below), in % of one core of this machine. A CPU');
+emit('target below its floor cannot be met by any server here.');
+emit();
+emit('| scenario | target | measured | kernel floor | verdict |');
+emit('|---|---|---|---|---|');
 {
   const t = cursorTarget(s1, 10000, 10);
-  emit(`| S1: 1 room x 100, 10/s | 0 loss, p99 <= 10 ms, server <= 10% of a core | ${t.text} | ${verdict(t.ok)} |`);
+  emit(`| S1: 1 room x 100, 10/s | 0 loss, p99 <= 10 ms, server <= 10% of a core | ${t.text} | ${floorCell('S1@10ms')} | ${verdict(t.ok)} |`);
   const n = cursorTarget(s1now, 2000, 40);
-  emit(`| S1-now: S1 with \`--max-batch-delay 0\` | 0 loss, p99 <= 2 ms, server <= 40% of a core | ${n.text} | ${verdict(n.ok)} |`);
+  emit(`| S1-now: S1 with \`--max-batch-delay 0\` | 0 loss, p99 <= 2 ms, server <= 40% of a core | ${n.text} | ${floorCell('S1@2ms')} | ${verdict(n.ok)} |`);
   const t2 = cursorTarget(s2, 50000, 100);
-  emit(`| S2: 1,000 rooms x 10, 10/s | 0 loss, p99 <= 50 ms, server <= 1 core | ${t2.text} | ${verdict(t2.ok)} |`);
-  emit(`| S3: 1 room x 500, stepped | >= 2,500,000 deliveries/s at p99 <= 50 ms | best step with median p99 <= 50 ms: ${fmt(s3best)} deliveries/s; tool-bottleneck warnings in ${boundCount(s3)} step runs | ${verdict(s3.length ? (s3best || 0) >= 2500000 : undefined)} |`);
+  emit(`| S2: 1,000 rooms x 10, 10/s | 0 loss, p99 <= 50 ms, server <= 1 core | ${t2.text} | ${floorCell('S2@50ms')} | ${verdict(t2.ok)} |`);
+  emit(`| S3: 1 room x 500, stepped | >= 2,500,000 deliveries/s at p99 <= 50 ms | best step with median p99 <= 50 ms: ${fmt(s3best)} deliveries/s; tool-bottleneck warnings in ${boundCount(s3)} step runs | ${floorCell('S3@50ms')} | ${verdict(s3.length ? (s3best || 0) >= 2500000 : undefined)} |`);
   const rss = med(s4, 'server_rss_per_conn_bytes');
   const idleCpu = med(s4, 'server_cpu_pct');
-  emit(`| S4: 10,000 idle joined | <= 1 KiB server RSS per connection, ~0 CPU | ${fmt(rss)} B per connection, idle server CPU ${fmt(idleCpu, 1)}% | ${verdict(s4.length ? rss <= 1024 && idleCpu <= 1 : undefined)} |`);
+  emit(`| S4: 10,000 idle joined | <= 1 KiB server RSS per connection, ~0 CPU | ${fmt(rss)} B per connection, idle server CPU ${fmt(idleCpu, 1)}% | n/a | ${verdict(s4.length ? rss <= 1024 && idleCpu <= 1 : undefined)} |`);
   const burst = med(s5, 'all_welcomed_ms');
   const allIn = s5.length ? s5.every((r) => r.welcomed === r.connections) : undefined;
-  emit(`| S5: 10,000 join at once | all welcomed in < 1 s | ${burst === undefined ? 'not all welcomed' : fmt(burst) + ' ms until the last welcome'}${allIn === false ? ' (some runs: not all welcomed)' : ''} | ${verdict(s5.length ? allIn && burst < 1000 : undefined)} |`);
-  emit(`| S1 vs Node \`ws\` | >= 10x less server CPU per delivery | Node/roomcast = ${fmt(ratio, 1)}x (median of per-run ratios) | ${verdict(ratioRuns.length ? ratio >= 10 : undefined)} |`);
+  emit(`| S5: 10,000 join at once | all welcomed in < 1 s | ${burst === undefined ? 'not all welcomed' : fmt(burst) + ' ms until the last welcome'}${allIn === false ? ' (some runs: not all welcomed)' : ''} | n/a | ${verdict(s5.length ? allIn && burst < 1000 : undefined)} |`);
+  emit(`| S1 vs Node \`ws\` | >= 10x less server CPU per delivery | Node/roomcast = ${fmt(ratio, 1)}x (median of per-run ratios) | n/a | ${verdict(ratioRuns.length ? ratio >= 10 : undefined)} |`);
 }
 emit();
 
@@ -219,6 +231,23 @@ if (ratioRuns.length) {
   }
 }
 cursorSection('S1-now: S1 with `--max-batch-delay 0`', 'S1-now', [{ name: 'roomcast', target: 'roomcast', rows: s1now }]);
+if (sweep.some((x) => x.rows.length)) {
+  emit('## S1 across batch windows (`--max-batch-delay` 0, 1, 2, 5, 10 ms)');
+  emit();
+  emit('The same S1 load with only the window changed: what the default (5 ms) trades. Each');
+  emit('window means about one `sendmsg` per recipient socket per window, so server CPU follows');
+  emit('the number of windows per second; latency follows the window. "Floor" is');
+  emit('`roomcast-floor` writing each of the 100 sockets once per window (no server).');
+  emit();
+  emit('| --max-batch-delay ms | p50 ms | p99 ms | max ms | lost (worst run) | server CPU % | µs/delivery | kernel floor at this window | runs with tool warnings |');
+  emit('|---|---|---|---|---|---|---|---|---|');
+  for (const { delay, rows } of sweep) {
+    if (!rows.length) continue;
+    const fl = delay > 0 ? floorCell(`S1@${delay}ms`) : 'n/a (no window)';
+    emit(`| ${delay} | ${ms(med(rows, 'p50_us'))} | ${ms(med(rows, 'p99_us'))} | ${ms(med(rows, 'max_us'))} | ${fmt(max(rows, 'lost'))} | ${fmt(med(rows, 'server_cpu_pct'), 1)} | ${fmt(med(rows, 'server_cpu_us_per_delivery'), 3)} | ${fl} | ${boundCount(rows)} |`);
+  }
+  emit();
+}
 cursorSection('S2: 1,000 rooms x 10 sessions, 10/s each (900,000 deliveries/s)', 'S2', [{ name: 'roomcast', target: 'roomcast', rows: s2 }]);
 
 emit('## S3: 1 room x 500 sessions, rate stepped');
@@ -266,5 +295,35 @@ emit('"Join" columns cover the interval from the first connect to the last welco
 emit('opens all its connections from one thread (socket, bind, nonblocking connect each),');
 emit('so that time is part of "last welcome". RSS per connection = (RSS after the joins and a');
 emit('settle of 2 s (S4) or 0.5 s (S5) - RSS before connecting) / connections.');
+
+emit();
+
+if (floorRows.length) {
+  emit('## Kernel floor: plain loopback writes, no server');
+  emit();
+  emit('`roomcast-floor` opens N loopback TCP connections and, from a thread pinned to the');
+  emit(`server's CPU (${meta.server_cpu}), writes B bytes to each of them every interval with plain \`send()\`, while`);
+  emit(`a reader thread on CPU ${meta.tool_cpu} drains them. It reports the writer thread's CPU time. On loopback`);
+  emit('the receiving side\'s TCP work runs inside the sender\'s write (softirq), for roomcast');
+  emit('exactly as here, so this is the least CPU any server on this machine pays to put the');
+  emit('same bytes in the same sockets at that cadence. Patterns: one write per recipient socket');
+  emit('per latency budget (S1: 10 ms; S2, S3: 50 ms), and S1 at the 5, 2 and 1 ms windows.');
+  emit();
+  emit('```');
+  for (const label of floorLabels) if (commands[`floor/${label}/load`]) emit(commands[`floor/${label}/load`]);
+  emit('```');
+  emit();
+  emit('"CPU needed" is µs per write times the writes the pattern asks for: equal to the writer\'s');
+  emit('CPU when it kept the cadence, more than 100% when one core could not (writes/s then falls');
+  emit('short of the pattern).');
+  emit();
+  emit('| pattern | sockets | interval ms | bytes per write | pattern writes/s | writes/s done | writer CPU % | µs per write | CPU needed, % of a core (median) |');
+  emit('|---|---|---|---|---|---|---|---|---|');
+  for (const label of floorLabels) {
+    const rows = floorOf(label);
+    emit(`| ${label} | ${fmt(rows[0].sockets)} | ${fmt(rows[0].interval_us / 1000, 1)} | ${fmt(rows[0].bytes)} | ${fmt(rows[0].wanted_writes_per_s)} | ${fmt(med(rows, 'writes_per_s'))} | ${fmt(med(rows, 'writer_cpu_pct'), 1)} | ${fmt(med(rows, 'us_per_write'), 2)} | ${fmt(med(rows, 'cpu_needed_pct'), 1)} |`);
+  }
+  emit();
+}
 
 process.stdout.write(lines.join('\n') + '\n');
