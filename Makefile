@@ -2,7 +2,7 @@
 # `make test` builds Debug with ASan/UBSan and runs every test through ctest.
 # Each target first installs any missing Debian package, so a fresh Debian 12 works.
 
-PACKAGES := build-essential cmake pkg-config liburing-dev libwslay-dev rapidjson-dev \
+PACKAGES := build-essential cmake pkg-config liburing-dev libwslay-dev rapidjson-dev libjemalloc-dev \
             libssl-dev libgtest-dev libbenchmark-dev
 JOBS     ?= $(shell nproc)
 ARGS     ?=

@@ -7,6 +7,13 @@
 #include "core/config.h"
 #include "core/server.h"
 
+// jemalloc's settings, read by jemalloc itself at start (inert under glibc malloc):
+// freed pages go back to the kernel about a second after they become free, from jemalloc's
+// own background thread, so a quiet server's RSS falls without any call of ours;
+// the worker still asks for an immediate purge after mass parking (core/heap.h).
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 int main(int argc, char** argv) {
   roomcast::Config config;
   std::string message;

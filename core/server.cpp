@@ -1,3 +1,4 @@
+#include "core/heap.h"
 #include "core/server.h"
 
 #include <pthread.h>
@@ -80,7 +81,7 @@ int run_server(const Config& config) {
   log.log(LogLevel::Info, "start",
           {{"threads", config.threads}, {"backend", descriptions[0]}, {"history", uint64_t(config.history)},
            {"ping_interval_s", config.ping_interval_s}, {"max_message", uint64_t(config.max_message)},
-           {"max_batch_delay_ms", config.max_batch_delay_ms}});
+           {"max_batch_delay_ms", config.max_batch_delay_ms}, {"allocator", heap_allocator_name()}});
   if (config.jwt_secret.empty())
     log.log(LogLevel::Warn, "auth_off", {{"note", "no JWT secret: every client is accepted and user.id is as sent"}});
   else

@@ -1,8 +1,8 @@
+#include "core/heap.h"
 #include "core/worker.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -102,7 +102,7 @@ void Worker::run() {
     if (!starved_.empty()) rearm_starved();
     if (trim_pending_) {
       trim_pending_ = false;
-      malloc_trim(0);
+      release_free_heap_memory();
       loop_->release_idle_memory();
     }
     sweep_dead();

@@ -313,6 +313,14 @@ int run(const Options& o) {
       r.add("server_rss_per_conn_bytes",
             double(*a.server_rss_kib - *before_connect.server_rss_kib) * 1024.0 / welcomed, 0);
     }
+    if (o.mode == Mode::Idle && before_connect.server_rss_kib && b.server_rss_kib) {
+      // The steady state S4 asks about: RSS per connection after the idle period, when
+      // the server has had time to give back what the joins left free.
+      const int welcomed = std::max(1, shared->welcomed.load());
+      r.add("server_rss_idle_kib", *b.server_rss_kib);
+      r.add("server_rss_idle_per_conn_bytes",
+            double(*b.server_rss_kib - *before_connect.server_rss_kib) * 1024.0 / welcomed, 0);
+    }
     if (o.mode == Mode::Idle) {
       r.add("idle_s", double(b.at_us - a.at_us) / 1e6, 2);
       add_server_cpu(r, a, b, 0);

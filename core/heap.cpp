@@ -1,0 +1,24 @@
+#include "core/heap.h"
+
+#include <malloc.h>
+
+#include <cstddef>
+
+// Present only when jemalloc is linked (it defines mallctl); null under glibc malloc.
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
+namespace roomcast {
+
+const char* heap_allocator_name() { return mallctl ? "jemalloc" : "glibc"; }
+
+void release_free_heap_memory() {
+  if (mallctl) {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge": every arena's unused dirty pages, now.
+    mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+    return;
+  }
+  malloc_trim(0);
+}
+
+}  // namespace roomcast
