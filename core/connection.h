@@ -63,7 +63,7 @@ struct Connection final : WsReader::Handler {
   std::string close_reason;    // for the log line when the connection ends
   int close_code = 0;          // close code sent, 0 if none
   PeerAddress peer;
-  Identity identity;
+  std::unique_ptr<Identity> identity;  // what a verified token proved; null without one
   WsReader ws;
   SendQueue out;
   RateLimiter rate;

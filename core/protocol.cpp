@@ -116,11 +116,11 @@ void Protocol::join(Connection& c, int64_t) {
   auto s = std::make_unique<Session>();
   s->id = std::to_string(worker_index_) + "-" + std::to_string(++sessions_made_);
   s->user = std::move(msg_.user);
-  if (c.identity.verified) {
+  if (c.identity && c.identity->verified) {
     // With authentication on, the token says who this is, whatever the join claims.
-    s->user.id = c.identity.user_id;
-    if (!s->user.has_name && c.identity.has_name) {
-      s->user.name = c.identity.name;
+    s->user.id = c.identity->user_id;
+    if (!s->user.has_name && c.identity->has_name) {
+      s->user.name = c.identity->name;
       s->user.has_name = true;
     }
   }

@@ -529,7 +529,10 @@ void Worker::on_tick() {
           c->last_ping_ns = now_ns_;
         }
         // Quiet for a second: give back the framing state (~8.5 KiB) until the next byte.
-        if (now_ns_ - c->last_rx_ns >= 1'000'000'000 && c->state == ConnState::Open && c->ws.park()) ++parked;
+        if (now_ns_ - c->last_rx_ns >= 1'000'000'000 && c->state == ConnState::Open && c->ws.park()) {
+          ++parked;
+          c->out.release_storage();  // the send ring too, unless a ping is waiting in it
+        }
         break;
       case ConnState::Closing:
         if (now_ns_ >= c->deadline_ns) kill(*c, "linger timeout");

@@ -47,7 +47,7 @@ struct Handoff {
   std::string leftover;    // Upgrade: bytes after the head; Publish: the body
   PeerAddress peer;
   bool admitted = false;
-  Identity identity;
+  std::unique_ptr<Identity> identity;
 };
 
 class Worker final : private CompletionSink, private FanoutObserver {

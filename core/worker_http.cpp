@@ -158,10 +158,11 @@ bool Worker::admit_upgrade(Connection& c, const HttpRequest& request, const std:
     respond_and_close(c, 403, http_response(403, "forbidden: the token does not grant this room\n"));
     return false;
   }
-  c.identity.verified = true;
-  c.identity.user_id = std::move(claims.sub);
-  c.identity.has_name = claims.has_name;
-  c.identity.name = std::move(claims.name);
+  c.identity = std::make_unique<Identity>();
+  c.identity->verified = true;
+  c.identity->user_id = std::move(claims.sub);
+  c.identity->has_name = claims.has_name;
+  c.identity->name = std::move(claims.name);
   return true;
 }
 

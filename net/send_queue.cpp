@@ -4,6 +4,13 @@
 
 namespace roomcast {
 
+bool SendQueue::release_storage() {
+  if (count_ != 0) return false;
+  std::vector<SharedFrame*>().swap(ring_);
+  head_ = 0;
+  return true;
+}
+
 void SendQueue::grow() {
   size_t cap = ring_.empty() ? 8 : ring_.size() * 2;
   std::vector<SharedFrame*> bigger(cap);

@@ -98,6 +98,10 @@ class SendQueue {
   // Releases everything (connection gone).
   void clear();
 
+  // Gives the ring's storage back when nothing is queued (a quiet connection: the next
+  // push allocates it again). Returns false, doing nothing, while frames are queued.
+  bool release_storage();
+
  private:
   void grow();
   SharedFrame*& at(size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }

@@ -127,6 +127,25 @@ TEST(SendQueue, GrowsPastItsInitialCapacityKeepingOrder) {
   EXPECT_EQ(gathered(q), expected);
 }
 
+TEST(SendQueue, ReleasesItsStorageOnlyWhenEmptyAndWorksAgainAfterwards) {
+  DirtyList dirty;
+  SendQueue q(&dirty, 0);
+  FrameRef a = raw("a");
+  q.push(a.get());
+  EXPECT_FALSE(q.release_storage()) << "a queued frame must survive";
+  EXPECT_EQ(gathered(q), "a");
+  q.complete(1);
+  EXPECT_TRUE(q.release_storage());
+  // Quiet, then traffic again: order and contents as before.
+  q.clear_dirty();
+  q.push(raw("b").get());
+  q.push(raw("c").get());
+  EXPECT_TRUE(q.dirty());
+  EXPECT_EQ(gathered(q), "bc");
+  q.complete(2);
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(SendQueue, GatherRespectsTheIovecLimit) {
   DirtyList dirty;
   SendQueue q(&dirty, 0);
