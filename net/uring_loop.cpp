@@ -54,7 +54,12 @@ class UringLoop final : public EventLoop {
     io_uring_sqe* sqe = ring_.sqe();
     // No MSG_WAITALL: a short send completes and the caller resubmits the rest, so a
     // stalled reader never pins an operation (and its frames) in the kernel.
-    io_uring_prep_sendmsg(sqe, fd, message, MSG_NOSIGNAL);
+    // One frame (the common case without a batch window): a plain send spares the kernel
+    // copying and checking a msghdr and an iovec array.
+    if (message->msg_iovlen == 1)
+      io_uring_prep_send(sqe, fd, message->msg_iov[0].iov_base, message->msg_iov[0].iov_len, MSG_NOSIGNAL);
+    else
+      io_uring_prep_sendmsg(sqe, fd, message, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, ud);
   }
 
