@@ -166,9 +166,9 @@ node_peer() {  # SCENARIO RUN -- LOAD ARGS...
 # floor LABEL SOCKETS INTERVAL_US BYTES RUN: the kernel's cost of the fewest writes a
 # scenario's latency budget allows (one write per socket per budget), no server at all.
 floor() {
-  local label=$1 sockets=$2 interval=$3 bytes=$4 run=$5
+  local label=$1 sockets=$2 interval=$3 bytes=$4 run=$5 iovecs=${6:-1}
   local cmd=("$FLOOR_BIN" --label "$label" --sockets "$sockets" --interval-us "$interval" --bytes "$bytes"
-             --duration "$DURATION" --writer-cpu "$SERVER_CPU" --reader-cpu "$TOOL_CPU")
+             --iovecs "$iovecs" --duration "$DURATION" --writer-cpu "$SERVER_CPU" --reader-cpu "$TOOL_CPU")
   record_command "floor/$label/load" "${cmd[@]}"
   echo "== floor $label run $run: ${cmd[*]}" | tee -a "$LOG"
   local text
@@ -206,7 +206,7 @@ for scenario in $SCENARIOS; do
         fi
         ;;
       floor)
-        # label sockets interval_us bytes: S1 at its 10 ms budget and at the 5, 2 and 1 ms
+        # label sockets interval_us bytes [pieces]: S1 at its 10 ms budget and at the 5, 2 and 1 ms
         # windows, S2 at its 50 ms budget (10,000 sockets), S3's 2.5M deliveries/s at 50 ms.
         floor S1@10ms 100 10000 1000 "$run"
         floor S1@5ms 100 5000 500 "$run"
@@ -214,6 +214,9 @@ for scenario in $SCENARIOS; do
         floor S1@1ms 100 1000 100 "$run"
         floor S2@50ms 10000 50000 450 "$run"
         floor S3@50ms 500 50000 25000 "$run"
+        # S3 at the default 5 ms window, as one piece and as the 25 frames roomcast gathers.
+        floor S3@5ms 500 5000 2500 "$run" 1
+        floor S3@5ms/25 500 5000 2500 "$run" 25
         ;;
       S2)
         roomcast S2 "$run" -- --connections 10000 --rooms 1000 --rate 10 "${CURSOR_ARGS[@]}"

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ struct Options {
   long interval_us = 5000;
   size_t bytes = 500;
   double duration_s = 5;
+  int iovecs = 1;  // each write gathers this many equal pieces (writev), as a batched sendmsg does
   int writer_cpu = -1;
   int reader_cpu = -1;
   std::string label;
@@ -67,7 +69,7 @@ void pin(int cpu) {
   std::fprintf(stderr,
                "roomcast-floor: %s\n"
                "usage: roomcast-floor [--sockets N] [--interval-us US] [--bytes B] [--duration S]\n"
-               "                      [--writer-cpu C] [--reader-cpu C] [--label NAME]\n",
+               "                      [--iovecs K] [--writer-cpu C] [--reader-cpu C] [--label NAME]\n",
                why);
   std::exit(2);
 }
@@ -84,6 +86,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--interval-us") o.interval_us = std::atol(value());
     else if (a == "--bytes") o.bytes = size_t(std::atol(value()));
     else if (a == "--duration") o.duration_s = std::atof(value());
+    else if (a == "--iovecs") o.iovecs = std::atoi(value());
     else if (a == "--writer-cpu") o.writer_cpu = std::atoi(value());
     else if (a == "--reader-cpu") o.reader_cpu = std::atoi(value());
     else if (a == "--label") o.label = value();
@@ -93,6 +96,7 @@ Options parse(int argc, char** argv) {
   if (o.interval_us < 100 || o.interval_us > 10'000'000) usage("--interval-us must be in 100..10000000");
   if (o.bytes < 1 || o.bytes > (1 << 20)) usage("--bytes must be in 1..1048576");
   if (!(o.duration_s > 0 && o.duration_s <= 120)) usage("--duration must be in (0, 120]");
+  if (o.iovecs < 1 || o.iovecs > 1024 || size_t(o.iovecs) > o.bytes) usage("--iovecs must be in 1..min(1024, bytes)");
   return o;
 }
 
@@ -193,6 +197,15 @@ int main(int argc, char** argv) {
 
   pin(o.writer_cpu);
   std::vector<char> payload(o.bytes, 'x');
+  // --iovecs K: the same bytes as K pieces in one writev, like a sendmsg gathering K frames.
+  std::vector<iovec> pieces(size_t(o.iovecs));
+  for (int k = 0; k < o.iovecs; ++k) {
+    const size_t from = o.bytes * size_t(k) / size_t(o.iovecs), to = o.bytes * size_t(k + 1) / size_t(o.iovecs);
+    pieces[size_t(k)] = iovec{payload.data() + from, to - from};
+  }
+  msghdr gathered{};
+  gathered.msg_iov = pieces.data();
+  gathered.msg_iovlen = pieces.size();
   uint64_t writes = 0, short_writes = 0;
   const int64_t start = now_us();
   const double cpu_start = thread_cpu_s();
@@ -206,7 +219,8 @@ int main(int argc, char** argv) {
       nanosleep(&ts, nullptr);
     }
     for (int s : senders) {
-      ssize_t w = send(s, payload.data(), payload.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t w = o.iovecs == 1 ? send(s, payload.data(), payload.size(), MSG_NOSIGNAL | MSG_DONTWAIT)
+                                : sendmsg(s, &gathered, MSG_NOSIGNAL | MSG_DONTWAIT);
       ++writes;
       if (w != ssize_t(payload.size())) ++short_writes;
     }
@@ -223,8 +237,8 @@ int main(int argc, char** argv) {
   // would need is the cost per write times the writes it asks for.
   const double wanted_per_s = double(o.sockets) * 1e6 / double(o.interval_us);
   const double needed_pct = us_per_write * wanted_per_s / 1e4;
-  std::printf("== floor %s: %d sockets, one %zu-byte write each every %ld us\n", o.label.c_str(), o.sockets, o.bytes,
-              o.interval_us);
+  std::printf("== floor %s: %d sockets, one %zu-byte write (%d piece%s) each every %ld us\n", o.label.c_str(),
+              o.sockets, o.bytes, o.iovecs, o.iovecs == 1 ? "" : "s", o.interval_us);
   std::printf("  writes_per_s                 %.0f (pattern: %.0f)\n", writes_per_s, wanted_per_s);
   std::printf("  short_writes                 %llu\n", static_cast<unsigned long long>(short_writes));
   std::printf("  writer_cpu_pct               %.1f\n", 100.0 * cpu / wall);
@@ -232,10 +246,10 @@ int main(int argc, char** argv) {
   std::printf("  cpu_needed_pct               %.1f%s\n", needed_pct,
               writes_per_s < 0.95 * wanted_per_s ? " (the writer could not keep the cadence)" : "");
   std::printf(
-      "{\"label\":\"%s\",\"sockets\":%d,\"interval_us\":%ld,\"bytes\":%zu,\"writes_per_s\":%.0f,"
+      "{\"label\":\"%s\",\"sockets\":%d,\"interval_us\":%ld,\"bytes\":%zu,\"iovecs\":%d,\"writes_per_s\":%.0f,"
       "\"wanted_writes_per_s\":%.0f,\"short_writes\":%llu,\"writer_cpu_pct\":%.2f,\"us_per_write\":%.4f,"
       "\"cpu_needed_pct\":%.2f}\n",
-      o.label.c_str(), o.sockets, o.interval_us, o.bytes, writes_per_s, wanted_per_s,
+      o.label.c_str(), o.sockets, o.interval_us, o.bytes, o.iovecs, writes_per_s, wanted_per_s,
       static_cast<unsigned long long>(short_writes), 100.0 * cpu / wall, us_per_write, needed_pct);
   return 0;
 }

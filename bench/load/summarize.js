@@ -311,7 +311,9 @@ if (floorRows.length) {
   emit('the receiving side\'s TCP work runs inside the sender\'s write (softirq), for roomcast');
   emit('exactly as here, so this is the least CPU any server on this machine pays to put the');
   emit('same bytes in the same sockets at that cadence. Patterns: one write per recipient socket');
-  emit('per latency budget (S1: 10 ms; S2, S3: 50 ms), and S1 at the 5, 2 and 1 ms windows.');
+  emit('per latency budget (S1: 10 ms; S2, S3: 50 ms), S1 at the 5, 2 and 1 ms windows, and S3 at');
+  emit('the default 5 ms window written as one piece and as the 25 frames a batched `sendmsg`');
+  emit('gathers there (`--iovecs 25`): what gathering separate frames costs the kernel.');
   emit();
   emit('```');
   for (const label of floorLabels) if (commands[`floor/${label}/load`]) emit(commands[`floor/${label}/load`]);
@@ -321,11 +323,11 @@ if (floorRows.length) {
   emit('CPU when it kept the cadence, more than 100% when one core could not (writes/s then falls');
   emit('short of the pattern).');
   emit();
-  emit('| pattern | sockets | interval ms | bytes per write | pattern writes/s | writes/s done | writer CPU % | µs per write | CPU needed, % of a core (median) |');
-  emit('|---|---|---|---|---|---|---|---|---|');
+  emit('| pattern | sockets | interval ms | bytes per write | iovecs per write | pattern writes/s | writes/s done | writer CPU % | µs per write | CPU needed, % of a core (median) |');
+  emit('|---|---|---|---|---|---|---|---|---|---|');
   for (const label of floorLabels) {
     const rows = floorOf(label);
-    emit(`| ${label} | ${fmt(rows[0].sockets)} | ${fmt(rows[0].interval_us / 1000, 1)} | ${fmt(rows[0].bytes)} | ${fmt(rows[0].wanted_writes_per_s)} | ${fmt(med(rows, 'writes_per_s'))} | ${fmt(med(rows, 'writer_cpu_pct'), 1)} | ${fmt(med(rows, 'us_per_write'), 2)} | ${fmt(med(rows, 'cpu_needed_pct'), 1)} |`);
+    emit(`| ${label} | ${fmt(rows[0].sockets)} | ${fmt(rows[0].interval_us / 1000, 1)} | ${fmt(rows[0].bytes)} | ${fmt(rows[0].iovecs || 1)} | ${fmt(rows[0].wanted_writes_per_s)} | ${fmt(med(rows, 'writes_per_s'))} | ${fmt(med(rows, 'writer_cpu_pct'), 1)} | ${fmt(med(rows, 'us_per_write'), 2)} | ${fmt(med(rows, 'cpu_needed_pct'), 1)} |`);
   }
   emit();
 }
