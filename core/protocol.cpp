@@ -8,7 +8,11 @@ Protocol::Protocol(const Config& config, unsigned worker_index, Metrics& metrics
     : config_(config), worker_index_(worker_index), metrics_(metrics) {}
 
 SharedFrame* Protocol::scratch_frame(FrameKind kind) {
-  return SharedFrame::make(Opcode::Text, std::string_view(scratch_.GetString(), scratch_.GetSize()), kind);
+  // Cameras are broadcast and forgotten: their bytes go in the arena, next to the previous
+  // camera, so a recipient's queued cameras leave as one range. Everything else (edits stay
+  // in history) gets its own allocation.
+  return SharedFrame::make(kind == FrameKind::Cursor ? &camera_arena_ : nullptr, Opcode::Text,
+                           std::string_view(scratch_.GetString(), scratch_.GetSize()), kind);
 }
 
 void Protocol::reply(Connection& c, OutType type) {

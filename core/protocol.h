@@ -75,6 +75,7 @@ class Protocol {
   ClientMessage msg_;  // reused so its vectors keep their capacity
   DecodeError decode_error_;
   rapidjson::StringBuffer scratch_;
+  FrameArena camera_arena_;  // bytes of camera frames, laid out in broadcast order
   std::vector<PeerView> peers_;
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
 };

@@ -27,6 +27,7 @@ size_t SendQueue::drop_superseded() {
     SharedFrame* f = at(i);
     if (f->kind() == FrameKind::Cursor && f->superseded()) {
       bytes_ -= f->size();
+      f->abandoned_one();
       f->release();
       continue;
     }
@@ -39,16 +40,26 @@ size_t SendQueue::drop_superseded() {
 
 size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
   assert(in_flight_ == 0);
-  size_t n = 0, total = 0;
-  while (n < count_ && n < max_iov && total < max_bytes) {
-    SharedFrame* f = at(n);
-    uint32_t skip = n == 0 ? head_offset_ : 0;
-    iov[n].iov_base = const_cast<uint8_t*>(f->data()) + skip;
-    iov[n].iov_len = f->size() - skip;
-    total += iov[n].iov_len;
-    ++n;
+  size_t frames = 0, n = 0, total = 0;
+  while (frames < count_ && total < max_bytes) {
+    SharedFrame* f = at(frames);
+    const uint32_t skip = frames == 0 ? head_offset_ : 0;
+    uint8_t* bytes = const_cast<uint8_t*>(f->data()) + skip;
+    const size_t len = f->size() - skip;
+    // Frames a room broadcast one after another sit next to each other in the thread's
+    // FrameArena: extend the previous range instead of starting a new one.
+    if (n > 0 && static_cast<uint8_t*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == bytes) {
+      iov[n - 1].iov_len += len;
+    } else {
+      if (n == max_iov) break;
+      iov[n].iov_base = bytes;
+      iov[n].iov_len = len;
+      ++n;
+    }
+    total += len;
+    ++frames;
   }
-  in_flight_ = static_cast<uint32_t>(n);
+  in_flight_ = static_cast<uint32_t>(frames);
   in_flight_bytes_ = total;
   return n;
 }
@@ -80,13 +91,17 @@ void SendQueue::drop_unstarted() {
   while (count_ > keep) {
     SharedFrame* f = at(count_ - 1);
     bytes_ -= f->size();
+    f->abandoned_one();
     f->release();
     --count_;
   }
 }
 
 void SendQueue::clear() {
-  for (size_t i = 0; i < count_; ++i) at(i)->release();
+  for (size_t i = 0; i < count_; ++i) {
+    at(i)->abandoned_one();
+    at(i)->release();
+  }
   count_ = 0;
   head_ = 0;
   bytes_ = 0;

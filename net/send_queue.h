@@ -86,6 +86,8 @@ class SendQueue {
 
   // Fills `iov` with the next frames to send (after drop_superseded()), at most
   // `max_iov` entries and about `max_bytes` bytes; returns the number of entries.
+  // Frames adjacent in memory (a room's cameras from the thread's FrameArena) share one
+  // entry, so one entry may cover many frames.
   size_t gather(iovec* iov, size_t max_iov, size_t max_bytes);
 
   // The kernel took `sent` bytes of the last gather(): release finished frames.
