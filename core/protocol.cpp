@@ -8,11 +8,24 @@ Protocol::Protocol(const Config& config, unsigned worker_index, Metrics& metrics
     : config_(config), worker_index_(worker_index), metrics_(metrics) {}
 
 SharedFrame* Protocol::scratch_frame(FrameKind kind) {
-  // Cameras are broadcast and forgotten: their bytes go in the arena, next to the previous
-  // camera, so a recipient's queued cameras leave as one range. Everything else (edits stay
-  // in history) gets its own allocation.
-  return SharedFrame::make(kind == FrameKind::Cursor ? &camera_arena_ : nullptr, Opcode::Text,
-                           std::string_view(scratch_.GetString(), scratch_.GetSize()), kind);
+  return SharedFrame::make(Opcode::Text, std::string_view(scratch_.GetString(), scratch_.GetSize()), kind);
+}
+
+// Cameras are broadcast and forgotten: their bytes go in the room's arena, next to the
+// room's previous camera of this window, so a recipient's queued cameras leave as one
+// range. Everything else (edits stay in history) gets its own allocation.
+SharedFrame* Protocol::camera_frame(Room& room) {
+  FrameArena& arena = room.camera_arena();
+  const bool was_filling = arena.filling();
+  SharedFrame* f = SharedFrame::make(&arena, Opcode::Text, std::string_view(scratch_.GetString(), scratch_.GetSize()),
+                                     FrameKind::Cursor);
+  if (!was_filling && arena.filling()) filling_arenas_.push_back(&room);
+  return f;
+}
+
+void Protocol::seal_camera_arenas() {
+  for (Room* room : filling_arenas_) room->camera_arena().seal();
+  filling_arenas_.clear();
 }
 
 void Protocol::reply(Connection& c, OutType type) {
@@ -21,7 +34,7 @@ void Protocol::reply(Connection& c, OutType type) {
 }
 
 FrameRef Protocol::fan_out(Room& room, const Session* except, OutType type, FrameKind kind) {
-  FrameRef frame = FrameRef::adopt(scratch_frame(kind));
+  FrameRef frame = FrameRef::adopt(kind == FrameKind::Cursor ? camera_frame(room) : scratch_frame(kind));
   uint32_t recipients = room.broadcast(frame.get(), except);
   frame->track_fanout(now_ns_, recipients);
   metrics_.messages_out[size_t(type)].add(recipients);
@@ -242,6 +255,7 @@ void Protocol::on_leave(Connection& c, int64_t now_ns) {
 }
 
 void Protocol::reap_rooms(int64_t now_ns) {
+  seal_camera_arenas();  // no pointer to a room may outlive it; and a quiet room keeps no chunk
   const int64_t ttl_ns = int64_t(config_.room_ttl_s) * 1'000'000'000;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     if (it->second->empty() && now_ns - it->second->empty_since_ns >= ttl_ns)

@@ -44,6 +44,9 @@ class Protocol {
   void on_leave(Connection& c, int64_t now_ns);
   // Forgets rooms that have been empty for longer than --room-ttl.
   void reap_rooms(int64_t now_ns);
+  // The loop is about to hand this window's frames to the kernel: later cameras start new
+  // chunks (see net/frame_arena.h). Called by the worker at every flush.
+  void seal_camera_arenas();
 
   size_t room_count() const { return rooms_.size(); }
   const Room* find_room(std::string_view name) const;
@@ -57,6 +60,7 @@ class Protocol {
   void send_error(Connection& c, ErrorCode code, std::string_view message);
   // The scratch buffer as a new frame (refcount 1, owned by the caller).
   SharedFrame* scratch_frame(FrameKind kind = FrameKind::Reliable);
+  SharedFrame* camera_frame(Room& room);
   // The scratch buffer to one connection.
   void reply(Connection& c, OutType type);
   // The scratch buffer as one frame to every member but `except`; returns the frame.
@@ -75,7 +79,7 @@ class Protocol {
   ClientMessage msg_;  // reused so its vectors keep their capacity
   DecodeError decode_error_;
   rapidjson::StringBuffer scratch_;
-  FrameArena camera_arena_;  // bytes of camera frames, laid out in broadcast order
+  std::vector<Room*> filling_arenas_;  // rooms whose camera arena is open since the last flush
   std::vector<PeerView> peers_;
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
 };

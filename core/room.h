@@ -18,6 +18,7 @@
 
 #include "core/history.h"
 #include "core/session.h"
+#include "net/frame_arena.h"
 #include "net/shared_frame.h"
 
 namespace roomcast {
@@ -55,6 +56,9 @@ class Room {
   void commit_edit(SharedFrame* frame) { history_.push(++seq_, frame); }
   const History& history() const { return history_; }
 
+  // Bytes of this room's cameras, in broadcast order (core/protocol seals it at each flush).
+  FrameArena& camera_arena() { return cameras_; }
+
   // Loop time (ns) when the last member left; rooms keep history for a while after that.
   int64_t empty_since_ns = 0;
 
@@ -63,6 +67,7 @@ class Room {
   std::vector<Session*> members_;
   uint64_t seq_ = 0;
   History history_;
+  FrameArena cameras_;
 };
 
 }  // namespace roomcast

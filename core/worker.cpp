@@ -382,6 +382,7 @@ bool Worker::flush_due() {
 
 void Worker::flush_dirty() {
   flush_at_ns_ = 0;
+  protocol_.seal_camera_arenas();
   while (!dirty_.slots.empty()) {
     flushing_.swap(dirty_.slots);
     for (uint32_t slot : flushing_) {

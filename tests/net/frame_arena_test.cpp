@@ -36,6 +36,18 @@ TEST(FrameArena, CamerasMadeOneAfterAnotherAreAdjacentInMemory) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b->data()), b->size()), wire("second"));
 }
 
+TEST(FrameArena, SealedWindowKeepsItsChunkAndTheNextWindowStartsAnother) {
+  FrameArena arena;
+  FrameRef a = camera(arena, "window one");
+  EXPECT_TRUE(arena.filling());
+  EXPECT_TRUE(arena.seal());
+  EXPECT_FALSE(arena.filling());
+  FrameRef b = camera(arena, "window two");
+  EXPECT_NE(a->data() + a->size(), b->data());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(a->data()), a->size()), wire("window one"));
+  EXPECT_FALSE(FrameArena().seal()) << "nothing was being filled";
+}
+
 TEST(FrameArena, FrameLargerThanTheLimitGetsItsOwnAllocation) {
   FrameArena arena;
   FrameRef small = camera(arena, "x");
