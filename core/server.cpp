@@ -1,4 +1,3 @@
-#include "core/heap.h"
 #include "core/server.h"
 
 #include <pthread.h>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "core/admission.h"
+#include "core/heap.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "net/listener.h"

@@ -1,4 +1,3 @@
-#include "core/heap.h"
 #include "core/worker.h"
 
 #include <netinet/in.h>
@@ -11,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+
+#include "core/heap.h"
 
 namespace roomcast {
 namespace {
