@@ -18,11 +18,9 @@
 #include <string>
 #include <string_view>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "fuzz/fuzz_common.h"
 #include "proto/jwt.h"
+#include "tests/proto/jwt_sign.h"
 
 namespace roomcast_fuzz::jwt {
 
@@ -32,30 +30,8 @@ using roomcast::JwtError;
 constexpr std::string_view kSecret = "fuzz-secret";
 
 
-std::string b64url(std::string_view bytes) {
-  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : bytes) {
-    acc = (acc << 8) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
-  return out;
-}
-
 std::string sign(std::string_view header, std::string_view payload) {
-  std::string input = b64url(header) + "." + b64url(payload);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), kSecret.data(), int(kSecret.size()), reinterpret_cast<const unsigned char*>(input.data()),
-       input.size(), mac, &len);
-  return input + "." + b64url(std::string_view(reinterpret_cast<char*>(mac), len));
+  return roomcast::jwt_sign::sign(header, payload, kSecret);
 }
 
 bool reference_allows(const JwtClaims& c, std::string_view room) {

@@ -8,34 +8,19 @@
 #include <ctime>
 #include <fstream>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "test_util.h"
+#include "../proto/jwt_sign.h"  // the one token signer (header-only, no server code)
 
 namespace it {
 namespace {
 
 using std::chrono::milliseconds;
 
-std::string b64url(const std::string& in) {
-  std::string s = base64(reinterpret_cast<const uint8_t*>(in.data()), in.size());
-  for (auto& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
-  }
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
-}
+using roomcast::jwt_sign::b64url;
 
 std::string jwt(const std::string& secret, const std::string& payload_json,
                 const std::string& header_json = R"({"alg":"HS256","typ":"JWT"})") {
-  std::string signing = b64url(header_json) + "." + b64url(payload_json);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signing.data()), signing.size(), mac, &len);
-  return signing + "." + b64url(std::string(reinterpret_cast<char*>(mac), len));
+  return roomcast::jwt_sign::sign(header_json, payload_json, secret);
 }
 
 long long now_s() { return static_cast<long long>(std::time(nullptr)); }
@@ -169,12 +154,7 @@ std::string Exp(long long delta_s) { return std::to_string(now_s() + delta_s); }
 
 // A token signed with HMAC-SHA512 (a valid signature for alg HS512).
 std::string jwt_hs512(const std::string& secret, const std::string& payload_json) {
-  std::string signing = b64url(R"({"alg":"HS512","typ":"JWT"})") + "." + b64url(payload_json);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha512(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signing.data()), signing.size(), mac, &len);
-  return signing + "." + b64url(std::string(reinterpret_cast<char*>(mac), len));
+  return roomcast::jwt_sign::sign(R"({"alg":"HS512","typ":"JWT"})", payload_json, secret, EVP_sha512());
 }
 
 TEST_F(AuthTest, AlgNoneWithEmptySignatureIs401) {

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <string>
+
+#include "tests/proto/jwt_sign.h"
 
 namespace roomcast {
 namespace {
@@ -13,39 +12,13 @@ namespace {
 constexpr std::string_view kSecret = "correct horse battery staple";
 constexpr int64_t kNow = 1'700'000'000;
 
-std::string b64url(std::string_view bytes) {
-  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16 | uint32_t(uint8_t(bytes[i + 1])) << 8 | uint8_t(bytes[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
-  }
-  if (bytes.size() - i == 1) {
-    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-  } else if (bytes.size() - i == 2) {
-    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16 | uint32_t(uint8_t(bytes[i + 1])) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-  }
-  return out;
-}
+using jwt_sign::b64url;
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), mac, &len);
-  return std::string(reinterpret_cast<char*>(mac), len);
-}
+std::string hmac_sha256(std::string_view key, std::string_view data) { return jwt_sign::hmac(EVP_sha256(), key, data); }
 
 // Signs arbitrary header and payload JSON (bytes as given) with HS256.
 std::string sign(std::string_view header_json, std::string_view payload_json, std::string_view secret = kSecret) {
-  std::string input = b64url(header_json) + "." + b64url(payload_json);
-  return input + "." + b64url(hmac_sha256(secret, input));
+  return jwt_sign::sign(header_json, payload_json, secret);
 }
 
 constexpr std::string_view kHs256 = R"({"alg":"HS256","typ":"JWT"})";
