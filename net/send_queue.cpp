@@ -4,6 +4,14 @@
 
 namespace roomcast {
 
+// A frame leaves this queue unsent: its bytes stop counting, and its fan-out count learns
+// that this recipient is done with it (an arena camera may give its bytes back).
+void SendQueue::forget(SharedFrame* f) {
+  bytes_ -= f->size();
+  f->abandoned_one();
+  f->release();
+}
+
 bool SendQueue::release_storage() {
   if (count_ != 0) return false;
   std::vector<SharedFrame*>().swap(ring_);
@@ -26,9 +34,7 @@ size_t SendQueue::drop_superseded() {
   for (size_t i = keep; i < count_; ++i) {
     SharedFrame* f = at(i);
     if (f->kind() == FrameKind::Cursor && f->superseded()) {
-      bytes_ -= f->size();
-      f->abandoned_one();
-      f->release();
+      forget(f);
       continue;
     }
     at(out++) = f;
@@ -89,19 +95,13 @@ void SendQueue::complete(size_t sent) {
 void SendQueue::drop_unstarted() {
   size_t keep = in_flight_ ? in_flight_ : (head_offset_ ? 1 : 0);
   while (count_ > keep) {
-    SharedFrame* f = at(count_ - 1);
-    bytes_ -= f->size();
-    f->abandoned_one();
-    f->release();
+    forget(at(count_ - 1));
     --count_;
   }
 }
 
 void SendQueue::clear() {
-  for (size_t i = 0; i < count_; ++i) {
-    at(i)->abandoned_one();
-    at(i)->release();
-  }
+  for (size_t i = 0; i < count_; ++i) forget(at(i));
   count_ = 0;
   head_ = 0;
   bytes_ = 0;

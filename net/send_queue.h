@@ -106,6 +106,7 @@ class SendQueue {
 
  private:
   void grow();
+  void forget(SharedFrame* f);
   SharedFrame*& at(size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
 
   std::vector<SharedFrame*> ring_;  // power-of-two capacity (or empty)

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <poll.h>
@@ -62,7 +61,7 @@ void pin(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  sched_setaffinity(0, sizeof set, &set);
 }
 
 [[noreturn]] void usage(const char* why) {
