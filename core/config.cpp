@@ -120,12 +120,24 @@ const std::vector<Flag>& flags() {
          }
          return true;
        }},
-      {"max-connections", "N", "open connections per server; beyond, 503 (default 100000)", "an integer >= 1",
+      {"max-connections", "N", "WebSocket connections per server; beyond, the upgrade gets 503 (default 100000)", "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections); }},
-      {"max-connections-per-ip", "N", "open connections per client address; beyond, 429 (default 256)",
+      {"max-connections-per-ip", "N", "WebSocket connections per client address; beyond, the upgrade gets 429 (default 256)",
        "an integer >= 1",
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections_per_ip);
+       }},
+      {"max-handshakes", "N",
+       "connections not yet upgraded (reading a request, answering HTTP), split over the threads; "
+       "when full, the oldest makes room (default 4096)",
+       "an integer >= 1",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes); }},
+      {"max-handshakes-per-ip", "N",
+       "connections not yet upgraded per client address, split over the threads; when full, that address's "
+       "oldest makes room (default 64)",
+       "an integer >= 1",
+       [](Config& c, std::string_view v) {
+         return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes_per_ip);
        }},
       {"max-room-members", "N", "sessions per room; beyond, join gets `room_full` (default 5000)", "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_room_members); }},

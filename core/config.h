@@ -41,8 +41,10 @@ struct Config {
   std::string jwt_secret;                 // empty: authentication off
   std::string api_key;                    // empty: publish API refuses every request
   std::vector<std::string> allow_origins; // empty: any Origin
-  size_t max_connections = 100000;        // beyond: 503
-  size_t max_connections_per_ip = 256;    // beyond: 429
+  size_t max_connections = 100000;        // upgraded connections; beyond: 503
+  size_t max_connections_per_ip = 256;    // upgraded connections per address; beyond: 429
+  size_t max_handshakes = 4096;           // pre-upgrade connections (split per thread); full: oldest evicted
+  size_t max_handshakes_per_ip = 64;      // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
 
   // Operations.

@@ -51,8 +51,7 @@ struct Connection final : WsReader::Handler {
   ConnState state = ConnState::Handshake;
   bool recv_armed = false;
   bool write_shut = false;     // FIN sent after the last byte of a close
-  bool admitted = false;       // counted in ConnectionLimits; released when freed
-  int refuse_status = 0;       // 503/429 decided at accept, answered once the head is read
+  bool admitted = false;       // counted in ConnectionLimits (an upgrade); released when freed
   int64_t deadline_ns = 0;     // handshake or linger deadline
   int64_t last_rx_ns = 0;      // last byte from the client (idle close)
   int64_t last_ping_ns = 0;

@@ -65,6 +65,16 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.connections_open; });
   simple("roomcast_connections_accepted_total", "counter", "Connections accepted.",
          [](const Metrics& m) -> const Counter& { return m.connections_accepted; });
+  header(out, "roomcast_accept_errors_total", "counter",
+         "Failed accepts on the listener, by reason (out_of_descriptors: the process or system fd table is full).");
+  for (size_t i = 0; i < size_t(AcceptError::Count); ++i) {
+    std::snprintf(labels, sizeof(labels), "{reason=\"%s\"}", kAcceptErrors[i]);
+    line(out, "roomcast_accept_errors_total", labels,
+         sum(t, [i](const Metrics& m) -> const Counter& { return m.accept_errors[i]; }));
+  }
+  simple("roomcast_connections_shed_total", "counter",
+         "Connections answered 503 and closed at once because no file descriptor was free.",
+         [](const Metrics& m) -> const Counter& { return m.connections_shed; });
   header(out, "roomcast_handshake_failures_total", "counter",
          "HTTP requests answered with an error or dropped before completing, by reason.");
   for (size_t i = 0; i < size_t(Refusal::Count); ++i) {

@@ -35,12 +35,15 @@ inline constexpr const char* kOutTypes[] = {"welcome", "presence", "cursor", "se
 // Why an HTTP request did not become a WebSocket (or API answer).
 enum class Refusal : uint8_t {
   BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, LengthRequired, TooLarge,
-  UpgradeRequired, PerIpLimit, HeaderTooLarge, OverCapacity, Timeout, Count
+  UpgradeRequired, PerIpLimit, HeaderTooLarge, OverCapacity, Timeout, Evicted, Count
 };
 inline constexpr const char* kRefusals[] = {"bad_request",  "unauthorized",     "forbidden",        "not_found",
                                             "method_not_allowed", "length_required", "too_large",
                                             "upgrade_required",  "per_ip_limit",     "header_too_large",
-                                            "over_capacity",     "timeout"};
+                                            "over_capacity",     "timeout",          "evicted"};
+// Why accepting a connection failed (the listener's error, not the client's).
+enum class AcceptError : uint8_t { OutOfDescriptors, OutOfMemory, Other, Count };
+inline constexpr const char* kAcceptErrors[] = {"out_of_descriptors", "out_of_memory", "other"};
 Refusal refusal_for_status(int status);
 // Close codes we send, 1000..1011.
 inline constexpr int kFirstCloseCode = 1000, kCloseCodeCount = 12;
@@ -53,6 +56,8 @@ inline constexpr std::array<double, 12> kLatencyBuckets = {0.0001, 0.00025, 0.00
 struct Metrics {
   Counter connections_open;  // gauge
   Counter connections_accepted;
+  std::array<Counter, size_t(AcceptError::Count)> accept_errors;
+  Counter connections_shed;  // answered 503 by the descriptor reserve, never accepted into the loop
   Counter rooms;     // gauge
   Counter sessions;  // gauge
   std::array<Counter, 7> messages_in;

@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
@@ -30,6 +31,9 @@ Op op_of(uint64_t ud) { return static_cast<Op>(ud >> 56); }
 uint32_t slot_of(uint64_t ud) { return static_cast<uint32_t>(ud); }
 uint32_t generation_of(uint64_t ud) { return static_cast<uint32_t>(ud >> 32) & 0xFFFFFF; }
 
+// A server-wide budget split over the loop threads, at least 1 each.
+size_t per_thread(size_t total, unsigned threads) { return std::max<size_t>(1, (total + threads - 1) / std::max(1u, threads)); }
+
 constexpr size_t kMaxIov = 64;
 constexpr size_t kMaxSendBytes = 256 * 1024;
 constexpr int64_t kLingerNs = 2'000'000'000;  // wait for the peer's FIN after ours
@@ -52,6 +56,7 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLi
       limits_(limits),
       log_(config.log_format, config.log_level, int(index)),
       batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000),
+      handshakes_(per_thread(config.max_handshakes, config.threads), per_thread(config.max_handshakes_per_ip, config.threads)),
       protocol_(config, index, metrics_) {
   ping_frame_ = FrameRef::adopt(SharedFrame::make(Opcode::Ping, {}));
   // Made here, not in init(): another thread may hand a connection over before this
@@ -185,10 +190,7 @@ void Worker::arm_accept() {
 void Worker::on_accept(const Completion& done) {
   if (!done.more) accept_armed_ = false;
   if (done.result < 0) {
-    // EMFILE/ENFILE/ENOBUFS: the next tick re-arms, so a full fd table cannot spin the
-    // loop while connected clients keep being served.
-    if (done.result != -ECANCELED && done.result != -EAGAIN && done.result != -EINTR)
-      log_.log(LogLevel::Warn, "accept_failed", {{"error", std::strerror(-done.result)}, {"retry", "1s"}});
+    on_accept_error(-done.result);
     return;
   }
   int fd = done.result;
@@ -201,21 +203,47 @@ void Worker::on_accept(const Completion& done) {
   Connection* c = new_connection(fd);
   metrics_.connections_accepted.add();
   c->peer = PeerAddress::of_socket(fd);
-  // Over a limit, the request head is still read so the refusal is an HTTP answer.
-  switch (limits_->admit(c->peer)) {
-    case Admission::Admitted:
-      c->admitted = true;
-      break;
-    case Admission::OverTotal:
-      c->refuse_status = 503;
-      break;
-    case Admission::OverPerAddress:
-      c->refuse_status = 429;
-      break;
-  }
+  // Connection limits are checked once the request is known to be an upgrade
+  // (dispatch_request); until then the socket lives on this thread's handshake budget.
+  enter_handshake_budget(*c);
   c->deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
   arm_recv(*c);
   if (!accept_armed_) arm_accept();
+}
+
+// A full budget never refuses the newcomer: the oldest pre-upgrade connection of the same
+// address (or of all, when the thread's total is full) is closed to make room.
+void Worker::enter_handshake_budget(Connection& c) {
+  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer)) != HandshakeBudget::kNone;) {
+    handshakes_.remove(victim);
+    Connection* v = conns_[victim].get();
+    if (!v || v == &c) continue;
+    metrics_.refusals[size_t(Refusal::Evicted)].add();
+    log_.log(LogLevel::Debug, "handshake_evicted", {{"peer", v->peer.to_string()}});
+    kill(*v, "evicted from the handshake budget");
+  }
+  handshakes_.add(c.slot, c.peer);
+}
+
+void Worker::on_accept_error(int error) {
+  // The next tick re-arms (a full fd table cannot spin the loop while connected clients
+  // keep being served).
+  if (error == ECANCELED || error == EAGAIN || error == EINTR) return;
+  if (error == EMFILE || error == ENFILE) {
+    metrics_.accept_errors[size_t(AcceptError::OutOfDescriptors)].add();
+    // Clients waiting in the listen queue would otherwise hear nothing at all.
+    static const std::string answer =
+        http_response(503, "server out of file descriptors\n", "Retry-After: 5\r\n");
+    size_t shed = reserve_.shed(listen_fd_, answer, 64);
+    metrics_.connections_shed.add(shed);
+    metrics_.refusals[size_t(Refusal::OverCapacity)].add(shed);
+    log_.log(LogLevel::Warn, "accept_failed",
+             {{"error", std::strerror(error)}, {"answered_503", shed}, {"retry", "1s"}});
+    return;
+  }
+  metrics_.accept_errors[size_t(error == ENOBUFS || error == ENOMEM ? AcceptError::OutOfMemory : AcceptError::Other)]
+      .add();
+  log_.log(LogLevel::Warn, "accept_failed", {{"error", std::strerror(error)}, {"retry", "1s"}});
 }
 
 void Worker::arm_recv(Connection& c) {
@@ -283,6 +311,7 @@ void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
 void Worker::open_websocket(Connection& c, std::string room, const std::string& accept_key,
                             std::string_view leftover) {
   c.state = ConnState::Open;
+  handshakes_.remove(c.slot);
   c.room_name = std::move(room);
   std::string().swap(c.head);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
@@ -358,6 +387,7 @@ void Worker::sweep_dead() {
                   {"reason", c->close_reason}});
     }
     if (c->admitted) limits_->release(c->peer);
+    handshakes_.remove(slot);
     conns_[slot].reset();
     ++generations_[slot];
     free_slots_.push_back(slot);
@@ -496,6 +526,7 @@ void Worker::on_wake() {
     }
     Connection* c = new_connection(h.fd);
     serve_here(*c, std::move(h));
+    if (c->state == ConnState::Closing) enter_handshake_budget(*c);  // an API answer lingering for the FIN
     if (c->state != ConnState::Dead && !c->recv_armed) arm_recv(*c);
   }
   inbox_taken_.clear();

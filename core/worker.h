@@ -29,9 +29,11 @@
 #include "core/admission.h"
 #include "core/config.h"
 #include "core/connection.h"
+#include "core/handshake_budget.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/protocol.h"
+#include "net/descriptor_reserve.h"
 #include "net/event_loop.h"
 #include "net/send_queue.h"
 #include "proto/handshake.h"
@@ -81,6 +83,8 @@ class Worker final : private CompletionSink, private FanoutObserver {
   void on_completion(const Completion& done) override;
   void fanout_done(int64_t born_ns) override;
   void on_accept(const Completion& done);
+  void on_accept_error(int error);
+  void enter_handshake_budget(Connection& c);
   void on_recv(Connection& c, const Completion& done);
   void on_bytes(Connection& c, const uint8_t* data, size_t len);
   void on_send(Connection& c, int result);
@@ -90,6 +94,7 @@ class Worker final : private CompletionSink, private FanoutObserver {
   // worker_http.cpp: the request head, admission, routing and the HTTP API.
   void on_handshake_bytes(Connection& c, const uint8_t* data, size_t len);
   void dispatch_request(Connection& c, const HttpRequest& request, size_t head_bytes);
+  bool admit_connection(Connection& c);
   bool admit_upgrade(Connection& c, const HttpRequest& request, const std::string& room);
   void hand_to_owner(Connection& c, RouteKind kind, std::string room, std::string accept_key, std::string leftover);
   void serve_here(Connection& c, Handoff&& h);
@@ -127,6 +132,9 @@ class Worker final : private CompletionSink, private FanoutObserver {
 
   const int64_t batch_delay_ns_;
   int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
+
+  HandshakeBudget handshakes_;  // this thread's connections not yet upgraded
+  DescriptorReserve reserve_;   // answers 503 when accept runs out of descriptors
 
   std::unique_ptr<EventLoop> loop_;
   int64_t now_ns_ = 0;

@@ -66,15 +66,6 @@ void Worker::on_handshake_bytes(Connection& c, const uint8_t* data, size_t len) 
 }
 
 void Worker::dispatch_request(Connection& c, const HttpRequest& request, size_t head_bytes) {
-  if (c.refuse_status != 0) {
-    bool total = c.refuse_status == 503;
-    log_.log(LogLevel::Warn, "limit", {{"peer", c.peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
-    respond_and_close(c, c.refuse_status,
-                      http_response(c.refuse_status, total ? "server at its connection limit\n"
-                                                           : "too many connections from this address\n",
-                                    "Retry-After: 5\r\n"));
-    return;
-  }
   Route route = route_request(request);
   switch (route.kind) {
     case RouteKind::Respond:
@@ -114,11 +105,31 @@ void Worker::dispatch_request(Connection& c, const HttpRequest& request, size_t 
       return;
     }
     case RouteKind::Upgrade:
-      if (!admit_upgrade(c, request, route.room)) return;
+      if (!admit_connection(c) || !admit_upgrade(c, request, route.room)) return;
       hand_to_owner(c, RouteKind::Upgrade, std::move(route.room), std::move(route.accept_key),
                     c.head.substr(head_bytes));
       return;
   }
+}
+
+// --max-connections and --max-connections-per-ip count WebSockets: only a request that
+// is a valid upgrade takes a place (counted until the connection is freed, on whichever
+// thread owns it then). Answers 503/429 and returns false when a limit is reached.
+bool Worker::admit_connection(Connection& c) {
+  const Admission verdict = limits_->admit(c.peer);
+  if (verdict == Admission::Admitted) {
+    c.admitted = true;
+    return true;
+  }
+  const bool total = verdict == Admission::OverTotal;
+  log_.log(LogLevel::Warn, "limit",
+           {{"peer", c.peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
+  const int status = total ? 503 : 429;
+  respond_and_close(c, status,
+                    http_response(status, total ? "server at its connection limit\n"
+                                                : "too many connections from this address\n",
+                                  "Retry-After: 5\r\n"));
+  return false;
 }
 
 // Origin allow-list and token (protocol-v1 "Authentication"); answers and returns false

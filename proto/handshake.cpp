@@ -69,6 +69,26 @@ Route respond(int status, std::string_view body, std::string_view extra_headers 
   return route;
 }
 
+// Content-Length as RFC 9110 8.6 defines it, strictly: one header line, 1 to 15 ASCII
+// digits. A negative, signed, spaced, comma-listed, repeated or absurdly long value is
+// a request whose body length two parsers could disagree on (request smuggling).
+enum class BodyLength { Absent, Valid, Invalid };
+constexpr size_t kMaxLengthDigits = 15;
+
+BodyLength content_length(const HttpRequest& request, size_t& n) {
+  n = 0;
+  const size_t lines = request.header_count("Content-Length");
+  if (lines == 0) return BodyLength::Absent;
+  if (lines > 1) return BodyLength::Invalid;
+  std::string_view value = request.header("Content-Length");
+  if (value.empty() || value.size() > kMaxLengthDigits) return BodyLength::Invalid;
+  for (char ch : value) {
+    if (ch < '0' || ch > '9') return BodyLength::Invalid;
+    n = n * 10 + size_t(ch - '0');
+  }
+  return BodyLength::Valid;
+}
+
 }  // namespace
 
 bool is_valid_room_name(std::string_view room) {
@@ -103,6 +123,9 @@ std::string websocket_accept_key(std::string_view client_key) {
 
 Route route_request(const HttpRequest& request) {
   const bool is_get = request.method == "GET";
+  size_t body_bytes = 0;
+  const BodyLength body = content_length(request, body_bytes);
+  if (body == BodyLength::Invalid) return respond(400, "bad request: invalid Content-Length\n");
 
   if (request.path == "/healthz") {
     if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");
@@ -136,15 +159,9 @@ Route route_request(const HttpRequest& request) {
     if (request.method != "POST") return respond_json(405, "method not allowed", "Allow: POST\r\n");
     if (request.has_header("Transfer-Encoding"))
       return respond_json(411, "length required: send the body with Content-Length, not chunked");
-    std::string_view length = request.header("Content-Length");
-    if (length.empty()) return respond_json(411, "length required");
-    size_t n = 0;
-    for (char ch : length) {
-      if (ch < '0' || ch > '9' || n > (size_t(1) << 40)) return respond_json(400, "bad request: invalid Content-Length");
-      n = n * 10 + size_t(ch - '0');
-    }
+    if (body == BodyLength::Absent) return respond_json(411, "length required");
     route.kind = RouteKind::Publish;
-    route.content_length = n;
+    route.content_length = body_bytes;
     return route;
   }
 
@@ -162,6 +179,13 @@ Route route_request(const HttpRequest& request) {
     return respond(426, "upgrade required: this endpoint speaks websocket\n",
                    "Upgrade: websocket\r\n");
   }
+  // An upgrade has no body: bytes after the head are WebSocket frames, so a request that
+  // announces a body would have a proxy and this server read the stream differently.
+  if (request.has_header("Transfer-Encoding") || body_bytes != 0)
+    return respond(400, "bad request: an upgrade request has no body\n");
+  // Fields that must appear once (RFC 6455 4.2.1): two lines may disagree.
+  if (request.header_count("Sec-WebSocket-Key") > 1 || request.header_count("Sec-WebSocket-Version") > 1)
+    return respond(400, "bad request: repeated Sec-WebSocket-Key or Sec-WebSocket-Version\n");
   // A missing version is treated like an unsupported one: the 426 tells the client
   // which version to use (RFC 6455 4.2.2).
   if (request.header("Sec-WebSocket-Version") != "13") {

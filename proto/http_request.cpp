@@ -114,6 +114,11 @@ bool HttpRequest::has_header(std::string_view name) const {
                      [&](const auto& h) { return iequals(h.first, name); });
 }
 
+size_t HttpRequest::header_count(std::string_view name) const {
+  return size_t(std::count_if(headers.begin(), headers.end(),
+                              [&](const auto& h) { return iequals(h.first, name); }));
+}
+
 bool HttpRequest::header_has_token(std::string_view name, std::string_view token) const {
   // Repeated header lines are equivalent to one comma-joined line (RFC 9110 5.3), so
   // every line with this name counts.

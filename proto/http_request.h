@@ -26,6 +26,9 @@ struct HttpRequest {
   // First header with this name (ASCII case-insensitive), or empty view if absent.
   std::string_view header(std::string_view name) const;
   bool has_header(std::string_view name) const;
+  // How many header lines carry this name (a field that must appear once is refused
+  // when repeated: two lines may disagree, and two parsers may pick different ones).
+  size_t header_count(std::string_view name) const;
   // True if a comma-separated header (e.g. Connection: keep-alive, Upgrade) contains
   // `token`, compared case-insensitively.
   bool header_has_token(std::string_view name, std::string_view token) const;

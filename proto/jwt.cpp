@@ -11,17 +11,18 @@
 #include <openssl/hmac.h>
 #include <rapidjson/document.h>
 
+#include "proto/json_reader.h"
+
 namespace roomcast {
 
 namespace {
 
 using rapidjson::Value;
 
-// Iterative: no recursion per nesting level. ValidateEncoding: claims end up in JSON
-// frames and logs, so they must be valid UTF-8. Default flags otherwise: one complete
-// document, no trailing bytes, no NaN/Infinity, no comments.
-constexpr unsigned kParseFlags = rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseValidateEncodingFlag;
+// Header and claims are read strictly (proto/json_reader.h): claims end up in JSON frames
+// and logs, so they must be valid UTF-8 with no surrogate escapes; duplicate names are
+// refused (RFC 7515 4 allows only rejecting or last-wins, and RapidJSON keeps the first).
+constexpr JsonLimits kTokenJson{.max_depth = 8, .max_key_bytes = 256};
 
 constexpr size_t kHs256Bytes = 32;
 
@@ -72,19 +73,8 @@ const Value* member(const Value& object, std::string_view name) {
   return nullptr;
 }
 
-// RapidJSON keeps duplicate names and finds the first; other JWT libraries take the
-// last. RFC 7515 4 allows only rejecting or last-wins, so duplicates are rejected.
-bool has_duplicate_names(const Value& object) {
-  std::vector<std::string_view> names;
-  names.reserve(object.MemberCount());
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) names.push_back(view(it->name));
-  std::sort(names.begin(), names.end());
-  return std::adjacent_find(names.begin(), names.end()) != names.end();
-}
-
 bool parse_object(const std::string& json, rapidjson::Document& doc) {
-  doc.Parse<kParseFlags>(json.data(), json.size());
-  return !doc.HasParseError() && doc.IsObject() && !has_duplicate_names(doc);
+  return read_json(json, kTokenJson, doc).ok() && doc.IsObject();
 }
 
 // A NumericDate rounded up to an integer, clamped to int64. For integral `now`,

@@ -6,6 +6,8 @@
 // only borrows heap chunks until the next decode.
 #include "proto/message.h"
 
+#include "proto/json_reader.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -20,15 +22,11 @@ using rapidjson::SizeType;
 using rapidjson::Value;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// kParseIterativeFlag: the default recursive parser spends a stack frame per nesting
-// level, and a 64 KiB message of '[' would go 64K deep. The iterative parser keeps its
-// state on the (pooled) parse stack instead. Otherwise default flags: the whole input
-// must be one document, and NaN/Infinity literals are not accepted.
-// kParseValidateEncodingFlag: strings are relayed verbatim into text frames, so a
-// decoded message must never carry invalid UTF-8, whatever the transport checked.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
-    rapidjson::kParseValidateEncodingFlag;
+// Client JSON is read strictly (proto/json_reader.h): valid UTF-8 with no surrogate
+// escapes, at most 32 levels deep, keys of at most 256 bytes and never repeated. Every
+// string a decoded message holds is relayed verbatim into other clients' text frames, so
+// whatever passes here must be something every client's JSON parser accepts.
+constexpr JsonLimits kClientJson{.max_depth = 32, .max_key_bytes = 256};
 
 constexpr size_t kDocumentStackBytes = 1024;
 constexpr size_t kMaxUserStringBytes = 256;
@@ -66,6 +64,8 @@ bool read_vec3(const Value& v, double (&out)[3]) {
   return true;
 }
 
+// Every identifier-like string (user fields, building, op, edit id, selection ids,
+// follow target) is capped like this; only `data` and `t` may carry longer strings.
 bool is_short_string(const Value& v) {
   return v.IsString() && v.GetStringLength() <= kMaxUserStringBytes;
 }
@@ -167,8 +167,8 @@ bool decode_select(const Value& msg, ClientMessage& out, DecodeError& err) {
     return fail(err, ErrorCode::BadMessage, "select: `ids` has more than 1000 entries");
   }
   for (const Value& id : ids->GetArray()) {
-    if (!id.IsString()) {
-      return fail(err, ErrorCode::BadMessage, "select: `ids` must be an array of strings");
+    if (!is_short_string(id)) {
+      return fail(err, ErrorCode::BadMessage, "select: `ids` must be an array of strings of at most 256 bytes");
     }
     out.ids.push_back(view(id));
   }
@@ -177,18 +177,18 @@ bool decode_select(const Value& msg, ClientMessage& out, DecodeError& err) {
 
 bool decode_edit(const Value& msg, ClientMessage& out, DecodeError& err) {
   const Value* building = member(msg, "building");
-  if (building == nullptr || !building->IsString()) {
-    return fail(err, ErrorCode::BadMessage, "edit: `building` must be a string");
+  if (building == nullptr || !is_short_string(*building)) {
+    return fail(err, ErrorCode::BadMessage, "edit: `building` must be a string of at most 256 bytes");
   }
   const Value* op = member(msg, "op");
-  if (op == nullptr || !op->IsString()) {
-    return fail(err, ErrorCode::BadMessage, "edit: `op` must be a string");
+  if (op == nullptr || !is_short_string(*op)) {
+    return fail(err, ErrorCode::BadMessage, "edit: `op` must be a string of at most 256 bytes");
   }
   out.building = view(*building);
   out.op = view(*op);
   out.data = member(msg, "data");
   if (const Value* id = member(msg, "id")) {
-    if (!id->IsString()) return fail(err, ErrorCode::BadMessage, "edit: `id` must be a string");
+    if (!is_short_string(*id)) return fail(err, ErrorCode::BadMessage, "edit: `id` must be a string of at most 256 bytes");
     out.id = view(*id);
     out.has_id = true;
   }
@@ -198,7 +198,7 @@ bool decode_edit(const Value& msg, ClientMessage& out, DecodeError& err) {
 bool decode_follow(const Value& msg, ClientMessage& out, DecodeError& err) {
   const Value* session = member(msg, "session");
   if (session != nullptr && session->IsNull()) return true;
-  if (session == nullptr || !session->IsString() || session->GetStringLength() == 0) {
+  if (session == nullptr || !is_short_string(*session) || session->GetStringLength() == 0) {
     return fail(err, ErrorCode::BadMessage, "follow: `session` must be a non-empty string or null");
   }
   out.follow_target = view(*session);
@@ -411,27 +411,18 @@ bool MessageDecoder::decode_publish(std::string_view body, ClientMessage& out, D
 
 bool MessageDecoder::parse_object(std::string_view text, DecodeError& err) {
   // The previous document's values live in the pools about to be emptied; drop the
-  // reference to them first. The parse stack is already released: Document::Parse
-  // shrinks it to nothing on every exit, so clearing the stack pool leaves no dangling
-  // pointer. Clear() keeps the user buffer and frees only overflow chunks.
+  // reference to them first. The parse stacks are already released (the reader and the
+  // document give theirs back on every exit), so clearing the stack pool leaves no
+  // dangling pointer. Clear() keeps the user buffer and frees only overflow chunks.
   document_.SetNull();
   value_allocator_.Clear();
   stack_allocator_.Clear();
 
-  // RapidJSON reads through a stream whose end is signalled as '\0', so an embedded NUL
-  // would end the parse early and hide trailing garbage. No valid JSON text contains a
-  // raw NUL (it is not allowed unescaped in strings), so refuse it up front.
-  if (text.empty() || std::memchr(text.data(), '\0', text.size()) != nullptr) {
-    return fail(err, ErrorCode::BadJson, "invalid JSON: empty or contains a NUL byte");
-  }
-  document_.Parse<kParseFlags>(text.data(), text.size());
-  if (document_.HasParseError()) {
-    err.code = ErrorCode::BadJson;
-    err.message.assign("invalid JSON: ");
-    err.message.append(rapidjson::GetParseError_En(document_.GetParseError()));
-    err.message.append(" at offset ");
-    err.message.append(std::to_string(document_.GetErrorOffset()));
-    return false;
+  JsonReadResult read = read_json(text, kClientJson, document_, &stack_allocator_);
+  if (!read.ok()) {
+    // Broken text is bad_json; well-formed JSON beyond the limits is bad_message.
+    const bool syntax = read.reject == JsonReject::Syntax || read.reject == JsonReject::BadEncoding;
+    return fail(err, syntax ? ErrorCode::BadJson : ErrorCode::BadMessage, describe(read, kClientJson));
   }
   if (!document_.IsObject()) {
     return fail(err, ErrorCode::BadMessage, "message must be a JSON object");

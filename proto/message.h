@@ -21,6 +21,8 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "proto/json_reader.h"
+
 namespace roomcast {
 
 // Stable error codes carried in `error.code`.
@@ -115,9 +117,7 @@ class MessageDecoder {
   rapidjson::MemoryPoolAllocator<> stack_allocator_;
   // rapidjson::Document fixes its parse-stack allocator to CrtAllocator; this one takes the
   // pool. Its values are still rapidjson::Value, so ClientMessage's pointers are unchanged.
-  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
-                             rapidjson::MemoryPoolAllocator<>>
-      document_;
+  PooledJsonDocument document_;
 };
 
 // What welcome.peers says about one other session.

@@ -309,5 +309,40 @@ TEST(RouteRequest, PublishNeedsPostAndAContentLength) {
   EXPECT_EQ(route("POST /api/rooms/bad!room/publish HTTP/1.1\r\nContent-Length: 2\r\n\r\n").status, 404);
 }
 
+// Request smuggling: a body length two parsers could read differently is refused.
+TEST(RouteRequest, UpgradeWithABadContentLengthAnswers400) {
+  for (const char* value : {"-1", "+5", "1x", "", "5 5", "5, 5", "0x10", "18446744073709551616",
+                            "00000000000000000000", "99999999999999999999"}) {
+    Route r = route(upgrade_request("/ws/room", std::string("Content-Length: ") + value + "\r\n"));
+    EXPECT_EQ(r.status, 400) << "Content-Length: " << value;
+    EXPECT_NE(checked_body(r).find("Content-Length"), std::string::npos);
+  }
+}
+
+TEST(RouteRequest, UpgradeAnnouncingABodyAnswers400AndContentLengthZeroIsFine) {
+  EXPECT_EQ(route(upgrade_request("/ws/room", "Content-Length: 0\r\n")).status, 101);
+  EXPECT_EQ(route(upgrade_request("/ws/room", "Content-Length: 5\r\n")).status, 400);
+  EXPECT_EQ(route(upgrade_request("/ws/room", "Transfer-Encoding: chunked\r\n")).status, 400);
+}
+
+TEST(RouteRequest, RepeatedContentLengthAnswers400EvenWhenTheValuesAgree) {
+  EXPECT_EQ(route(upgrade_request("/ws/room", "Content-Length: 0\r\nContent-Length: 0\r\n")).status, 400);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\n").status,
+            400);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\nContent-Length: -1\r\n\r\n").status, 400);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\nContent-Length: 1234567890123456\r\n\r\n").status, 400);
+  EXPECT_EQ(route("POST /api/rooms/r1/publish HTTP/1.1\r\nContent-Length: 123456789012345\r\n\r\n").kind,
+            RouteKind::Publish);
+}
+
+TEST(RouteRequest, RepeatedWebSocketKeyOrVersionAnswers400) {
+  const std::string key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  Route twice_key = route(upgrade_request("/ws/room", key));
+  EXPECT_EQ(twice_key.status, 400);
+  EXPECT_NE(checked_body(twice_key).find("repeated"), std::string::npos);
+  EXPECT_EQ(route(upgrade_request("/ws/room", "sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==\r\n")).status, 400);
+  EXPECT_EQ(route(upgrade_request("/ws/room", "Sec-WebSocket-Version: 13\r\n")).status, 400);
+}
+
 }  // namespace
 }  // namespace roomcast

@@ -228,15 +228,29 @@ TEST(Jwt, HeaderMustBeAJsonObject) {
   }
 }
 
-TEST(Jwt, DeeplyNestedJsonDoesNotRecurse) {
+TEST(Jwt, NestingUpTo8LevelsIsReadAndDeeperIsMalformedWithoutRecursion) {
+  std::string ok_header = R"({"alg":"HS256","x":)" + std::string(7, '[') + std::string(7, ']') + "}";
+  EXPECT_TRUE(verify(sign(ok_header, payload_exp(kNow + 100))).ok);
   std::string deep = R"({"alg":"HS256","x":)" + std::string(3000, '[') + std::string(3000, ']') + "}";
-  EXPECT_TRUE(verify(sign(deep, payload_exp(kNow + 100))).ok);
+  expect_error(sign(deep, payload_exp(kNow + 100)), JwtError::Malformed);
   std::string deep_payload = R"({"sub":"u","exp":1800000000,"x":)" + std::string(3000, '[') + "}";
   expect_error(sign(kHs256, deep_payload), JwtError::Malformed);
 }
 
 TEST(Jwt, InvalidUtf8InClaimsIsMalformed) {
   expect_error(sign(kHs256, "{\"sub\":\"\xff\xfe\",\"exp\":1800000000}"), JwtError::Malformed);
+}
+
+// `sub` and `name` become user.id and user.name in every member's frames.
+TEST(Jwt, LoneSurrogateEscapesInClaimsAreMalformed) {
+  expect_error(sign(kHs256, R"({"sub":"x\udc00","exp":1800000000})"), JwtError::Malformed);
+  expect_error(sign(kHs256, R"({"sub":"u","name":"\ud800","exp":1800000000})"), JwtError::Malformed);
+  expect_error(sign(kHs256, R"({"sub":"u","exp":1800000000,"rooms":["\udfff"]})"), JwtError::Malformed);
+}
+
+TEST(Jwt, DuplicateClaimNamesAtAnyLevelAreMalformed) {
+  expect_error(sign(kHs256, R"({"sub":"a","sub":"b","exp":1800000000})"), JwtError::Malformed);
+  expect_error(sign(kHs256, R"({"sub":"a","exp":1800000000,"x":{"k":1,"k":2}})"), JwtError::Malformed);
 }
 
 // --- payload ---

@@ -1,9 +1,11 @@
 // Unit tests for proto/message.h: the protocol-v1 decoder and encoders.
 #include "proto/message.h"
+#include "proto/json_reader.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -385,13 +387,106 @@ TEST_F(Decode, EditWithNonStringIdIsBadMessageNamingId) {
             std::string::npos);
 }
 
-TEST_F(Decode, DeeplyNestedDataDecodesWithoutExhaustingTheStack) {
-  const size_t depth = 100000;
-  std::string t = R"({"type":"edit","building":"b","op":"o","data":)" + std::string(depth, '[') +
-                  std::string(depth, ']') + "}";
-  ok(t);
+// The message object is level 1, so `data` may open 31 more levels and not 32.
+TEST_F(Decode, DataNested32LevelsDeepDecodesAnd33IsBadMessage) {
+  auto edit_with_depth = [](size_t levels) {
+    return R"({"type":"edit","building":"b","op":"o","data":)" + std::string(levels - 1, '[') +
+           std::string(levels - 1, ']') + "}";
+  };
+  ok(edit_with_depth(32));
   ASSERT_NE(msg_.data, nullptr);
   EXPECT_TRUE(msg_.data->IsArray());
+  EXPECT_NE(fails(edit_with_depth(33), ErrorCode::BadMessage).find("nesting deeper than 32"), std::string::npos);
+}
+
+TEST_F(Decode, NestingBeyondTheLimitIsRefusedInEveryPositionAndAtAnyDepth) {
+  std::string objects;
+  for (int i = 0; i < 40; ++i) objects += R"({"k":)";
+  objects += "1" + std::string(40, '}');
+  fails(R"({"type":"ping","t":)" + objects + "}", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u","x":)" + std::string(40, '[') + std::string(40, ']') + "}}",
+        ErrorCode::BadMessage);
+  // A million levels (a --max-message of a few MiB) is refused as fast as 33.
+  fails(R"({"type":"edit","building":"b","op":"o","data":)" + std::string(1000000, '[') +
+            std::string(1000000, ']') + "}",
+        ErrorCode::BadMessage);
+}
+
+// A lone surrogate escape (either half) decodes to bytes that are not UTF-8; relayed,
+// they make every other member's WebSocket library drop the connection.
+TEST_F(Decode, LoneSurrogateEscapeInEveryStringPositionIsBadJson) {
+  const std::vector<std::string> templates = {
+      R"({"type":"join","user":{"id":"@"}})",
+      R"({"type":"join","user":{"id":"u","name":"@"}})",
+      R"({"type":"join","user":{"id":"u","color":"@"}})",
+      R"({"type":"edit","building":"@","op":"o"})",
+      R"({"type":"edit","building":"b","op":"@"})",
+      R"({"type":"edit","building":"b","op":"o","id":"@"})",
+      R"({"type":"edit","building":"b","op":"o","data":{"@":1}})",
+      R"({"type":"edit","building":"b","op":"o","data":{"k":"@"}})",
+      R"({"type":"edit","building":"b","op":"o","data":[["@"]]})",
+      R"({"type":"ping","t":"@"})",
+      R"({"type":"ping","t":{"@":true}})",
+      R"({"type":"select","ids":["a","@"]})",
+      R"({"type":"follow","session":"@"})",
+      R"({"@":1,"type":"ping"})",
+      R"({"type":"@"})",
+  };
+  const std::vector<std::string> lone = {R"(\udc00)", R"(x\udfff)", R"(\udc00\ud800)", R"(\ud800)",
+                                         R"(\udbff x)", R"(\ud800\u0041)", R"(\ude00\ude00)"};
+  for (const std::string& tpl : templates) {
+    for (const std::string& bad : lone) {
+      std::string t = tpl;
+      t.replace(t.find('@'), 1, bad);
+      fails(t, ErrorCode::BadJson);
+    }
+    std::string good = tpl;
+    good.replace(good.find('@'), 1, R"(ok\ud83d\ude80)");  // a proper pair is fine
+    if (tpl != R"({"type":"@"})") {
+      text_ = good;
+      // It may fail for other reasons (a type name that is not one), never as bad_json.
+      if (!decoder_.decode(text_, msg_, err_)) {
+        EXPECT_NE(to_string(err_.code), "bad_json") << good << " -> " << err_.message;
+      }
+    }
+  }
+}
+
+TEST_F(Decode, DuplicateKeysAnywhereAreBadMessage) {
+  fails(R"({"type":"ping","type":"leave"})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"a","id":"b"}})", ErrorCode::BadMessage);
+  fails(R"({"type":"edit","building":"b","op":"o","data":{"k":1,"k":2}})", ErrorCode::BadMessage);
+  fails(R"({"type":"edit","building":"b","op":"o","data":[{"z":1},{"a":1,"a":1}]})", ErrorCode::BadMessage);
+  // Large objects take the sorting path.
+  std::string big = R"({"type":"ping","t":{)";
+  for (int i = 0; i < 100; ++i) big += "\"k" + std::to_string(i) + "\":0,";
+  ok(big.substr(0, big.size() - 1) + "}}");
+  fails(big + R"("k57":1}})", ErrorCode::BadMessage);
+  // Same text, different escapes: the decoded keys are what count.
+  fails(R"({"type":"ping","t":{"a":1,"\u0061":2}})", ErrorCode::BadMessage);
+}
+
+TEST_F(Decode, KeysLongerThan256BytesAreBadMessage) {
+  ok(R"({"type":"ping","t":{")" + std::string(256, 'k') + R"(":1}})");
+  fails(R"({"type":"ping","t":{")" + std::string(257, 'k') + R"(":1}})", ErrorCode::BadMessage);
+}
+
+TEST_F(Decode, IdentifierStringsAreCappedAt256BytesLikeUserId) {
+  const std::string max(256, 'x'), over(257, 'x');
+  ok(R"({"type":"edit","building":")" + max + R"(","op":")" + max + R"(","id":")" + max + R"("})");
+  EXPECT_NE(fails(R"({"type":"edit","building":")" + over + R"(","op":"o"})", ErrorCode::BadMessage).find("building"),
+            std::string::npos);
+  EXPECT_NE(fails(R"({"type":"edit","building":"b","op":")" + over + R"("})", ErrorCode::BadMessage).find("op"),
+            std::string::npos);
+  EXPECT_NE(fails(R"({"type":"edit","building":"b","op":"o","id":")" + over + R"("})", ErrorCode::BadMessage).find("id"),
+            std::string::npos);
+  ok(R"({"type":"select","ids":[")" + max + R"("]})");
+  EXPECT_NE(fails(R"({"type":"select","ids":["a",")" + over + R"("]})", ErrorCode::BadMessage).find("ids"),
+            std::string::npos);
+  ok(R"({"type":"follow","session":")" + max + R"("})");
+  fails(R"({"type":"follow","session":")" + over + R"("})", ErrorCode::BadMessage);
+  // Free-form payloads are not identifiers: only --max-message bounds them.
+  ok(R"({"type":"edit","building":"b","op":"o","data":")" + std::string(60000, 'd') + R"("})");
 }
 
 // ---------------------------------------------------------------- follow, ping, leave
@@ -525,13 +620,103 @@ TEST_F(Decode, SurvivesRandomMutationsOfValidMessages) {
         }
         case MessageType::Leave: encode_presence_leave(out, "s"); break;
       }
+      ASSERT_TRUE(is_valid_utf8(text(out))) << t;
       rapidjson::Document d;
-      d.Parse(out.GetString(), out.GetSize());
+      d.Parse<rapidjson::kParseValidateEncodingFlag>(out.GetString(), out.GetSize());
       ASSERT_FALSE(d.HasParseError()) << t;
     } else {
       ASSERT_FALSE(err_.message.empty()) << t;
     }
   }
+}
+
+// Every frame built from whatever a client sent is valid UTF-8 JSON that a strict reader
+// takes back. Strings are random mixes of ASCII, raw multi-byte UTF-8, invalid bytes and
+// escapes (backslash-u) from every range, lone and paired surrogates included, in every string
+// position a message has.
+TEST_F(Decode, EveryFrameEncodedFromAnyDecodedMessageIsValidUtf8Json) {
+  const std::vector<std::string> templates = {
+      R"({"type":"join","user":{"id":"@","name":"@","color":"@"}})",
+      R"({"type":"edit","building":"@","op":"@","id":"@","data":{"@":["@",{"@":"@"}]}})",
+      R"({"type":"select","ids":["@","@","@"]})",
+      R"({"type":"follow","session":"@"})",
+      R"({"type":"ping","t":{"@":"@","x":["@"]}})",
+  };
+  std::mt19937 rng(9001);
+  auto hex4 = [](unsigned v) {
+    char b[8];
+    std::snprintf(b, sizeof b, "\\u%04x", v & 0xFFFF);
+    return std::string(b);
+  };
+  auto random_string = [&]() {
+    std::string s;
+    const int pieces = int(rng() % 4);
+    for (int i = 0; i < pieces; ++i) {
+      switch (rng() % 8) {
+        case 0: s += char('a' + rng() % 26); break;
+        case 1: s += "\xc3\xa9"; break;                              // é
+        case 2: s += "\xf0\x9f\x9a\x80"; break;                      // 🚀
+        case 3: s += hex4(0xD800 + rng() % 0x400); break;             // high surrogate escape
+        case 4: s += hex4(0xDC00 + rng() % 0x400); break;             // low surrogate escape
+        case 5: s += hex4(0xD800 + rng() % 0x400) + hex4(0xDC00 + rng() % 0x400); break;  // a pair
+        case 6: s += hex4(rng() % 0x10000); break;                    // anything
+        default: s += char(0x80 + rng() % 0x80); break;               // a stray byte
+      }
+    }
+    return s;
+  };
+  rapidjson::StringBuffer out;
+  int decoded = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string t = templates[rng() % templates.size()];
+    for (size_t at; (at = t.find('@')) != std::string::npos;) t.replace(at, 1, random_string());
+    text_ = t;
+    if (!decoder_.decode(text_, msg_, err_)) continue;
+    ++decoded;
+    std::vector<std::string> frames;
+    switch (msg_.type) {
+      case MessageType::Join: {
+        encode_presence_join(out, "s", msg_.user);
+        frames.push_back(text(out));
+        PeerView peer{"s", &msg_.user, nullptr, nullptr, {}};
+        std::vector<std::string> none;
+        peer.selection = &none;
+        encode_welcome(out, "s", "r", msg_.user, 0, std::span<const PeerView>(&peer, 1));
+        frames.push_back(text(out));
+        encode_presence_list(out, std::span<const PeerView>(&peer, 1));
+        frames.push_back(text(out));
+        break;
+      }
+      case MessageType::Edit:
+        encode_edit(out, "s", 1, msg_.building, msg_.op, msg_.data);
+        frames.push_back(text(out));
+        encode_ack(out, msg_.has_id, msg_.id, 1);
+        frames.push_back(text(out));
+        break;
+      case MessageType::Select: {
+        std::vector<std::string> ids(msg_.ids.begin(), msg_.ids.end());
+        encode_select(out, "s", ids);
+        frames.push_back(text(out));
+        break;
+      }
+      case MessageType::Follow:
+        encode_follow(out, "s", msg_.follow_target);
+        frames.push_back(text(out));
+        break;
+      case MessageType::Ping:
+        encode_pong(out, msg_.t);
+        frames.push_back(text(out));
+        break;
+      default:
+        break;
+    }
+    for (const std::string& f : frames) {
+      ASSERT_TRUE(is_valid_utf8(f)) << "input " << t;
+      rapidjson::Document d;
+      ASSERT_TRUE(read_json(f, JsonLimits{.max_depth = 64, .max_key_bytes = 1024}, d).ok()) << f;
+    }
+  }
+  EXPECT_GT(decoded, 1000);  // the property was exercised, not vacuously true
 }
 
 // ---------------------------------------------------------------- encoders
@@ -725,13 +910,14 @@ TEST(EncodeEdit, JsonNullDataIsWrittenAsNull) {
   EXPECT_EQ(text(out), R"({"type":"edit","session":"s","seq":1,"building":"b","op":"o","data":null})");
 }
 
-TEST(EncodeEdit, DeeplyNestedDataEncodesWithoutExhaustingTheStack) {
-  const size_t depth = 100000;
+TEST(EncodeEdit, DataAtTheDepthLimitReEncodesVerbatim) {
+  const size_t depth = 31;  // below the message object
   MessageDecoder decoder;
   ClientMessage msg;
   DecodeError err;
   std::string nested = std::string(depth, '[') + "7" + std::string(depth, ']');
-  ASSERT_TRUE(decoder.decode(R"({"type":"edit","building":"b","op":"o","data":)" + nested + "}", msg, err));
+  ASSERT_TRUE(decoder.decode(R"({"type":"edit","building":"b","op":"o","data":)" + nested + "}", msg, err))
+      << err.message;
   rapidjson::StringBuffer out;
   encode_edit(out, "s", 1, msg.building, msg.op, msg.data);
   std::string json = text(out);

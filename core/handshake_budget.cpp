@@ -1,0 +1,63 @@
+// core/handshake_budget.cpp: a doubly linked list threaded through a slot-indexed vector
+// (O(1) add and remove), plus a count per address. Finding the oldest connection of one
+// address walks the list from the oldest end; that happens only when that address is at
+// its limit, and the walk is bounded by the thread's budget.
+#include "core/handshake_budget.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace roomcast {
+
+size_t HandshakeBudget::Hash::operator()(const std::array<uint8_t, 16>& b) const {
+  uint64_t a, c;
+  std::memcpy(&a, b.data(), 8);
+  std::memcpy(&c, b.data() + 8, 8);
+  return std::hash<uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ c);
+}
+
+HandshakeBudget::HandshakeBudget(size_t max_total, size_t max_per_address)
+    : max_total_(std::max<size_t>(1, max_total)), max_per_address_(std::max<size_t>(1, max_per_address)) {}
+
+size_t HandshakeBudget::count_for(const PeerAddress& peer) const {
+  auto it = per_address_.find(peer.bytes);
+  return it == per_address_.end() ? 0 : it->second;
+}
+
+uint32_t HandshakeBudget::victim_for(const PeerAddress& peer) const {
+  if (count_for(peer) >= max_per_address_) {
+    for (uint32_t s = oldest_; s != kNone; s = nodes_[s].next)
+      if (nodes_[s].peer == peer) return s;
+  }
+  if (size_ >= max_total_) return oldest_;
+  return kNone;
+}
+
+void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer) {
+  if (slot >= nodes_.size()) nodes_.resize(size_t(slot) + 1);
+  Node& n = nodes_[slot];
+  if (n.linked) remove(slot);
+  n.peer = peer;
+  n.prev = newest_;
+  n.next = kNone;
+  n.linked = true;
+  if (newest_ != kNone) nodes_[newest_].next = slot;
+  newest_ = slot;
+  if (oldest_ == kNone) oldest_ = slot;
+  ++size_;
+  ++per_address_[peer.bytes];
+}
+
+void HandshakeBudget::remove(uint32_t slot) {
+  if (!contains(slot)) return;
+  Node& n = nodes_[slot];
+  if (n.prev != kNone) nodes_[n.prev].next = n.next; else oldest_ = n.next;
+  if (n.next != kNone) nodes_[n.next].prev = n.prev; else newest_ = n.prev;
+  n.linked = false;
+  n.prev = n.next = kNone;
+  --size_;
+  auto it = per_address_.find(n.peer.bytes);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
+}  // namespace roomcast

@@ -1,0 +1,66 @@
+// core/handshake_budget.h: how many connections one loop thread keeps before they upgrade.
+//
+// Owns: the oldest-first order of this thread's pre-upgrade connections (accepted, not
+// yet a WebSocket: reading a request head, or answering an HTTP request and waiting for
+// the client's FIN) and their count per client address. Touched only by its Worker's
+// thread, once at accept, once at upgrade or free: never per message.
+// Why: a connection that never sends a byte costs the attacker nothing. Counting such
+// sockets against the per-address connection cap let 256 idle sockets lock every real
+// client of that address (everyone behind one proxy) out until the handshake timeout.
+// Here they have their own budget, and a full budget is never a reason to refuse a
+// newcomer: the oldest pre-upgrade connection of the same address (or, when the thread's
+// total is full, the oldest of all) makes room. An attacker renewing idle sockets thus
+// only evicts its own older ones, while a real client's head arrives within a round trip
+// and leaves the budget as it upgrades.
+// Promises: victim_for() names a connection to evict exactly when adding would pass a
+// limit; after the caller removes it, add() stays within both limits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "core/admission.h"
+
+namespace roomcast {
+
+class HandshakeBudget {
+ public:
+  static constexpr uint32_t kNone = ~0u;
+
+  // Limits for this thread (at least 1 each).
+  HandshakeBudget(size_t max_total, size_t max_per_address);
+
+  // The connection to evict before `peer` may add one more, or kNone if there is room.
+  uint32_t victim_for(const PeerAddress& peer) const;
+  // `slot` (a connection slot of the calling Worker) joins the budget as the newest.
+  void add(uint32_t slot, const PeerAddress& peer);
+  // `slot` leaves the budget (upgraded, handed off or freed); a slot not in it is ignored.
+  void remove(uint32_t slot);
+  bool contains(uint32_t slot) const { return slot < nodes_.size() && nodes_[slot].linked; }
+
+  size_t size() const { return size_; }
+  size_t count_for(const PeerAddress& peer) const;
+
+ private:
+  struct Node {
+    uint32_t prev = kNone;
+    uint32_t next = kNone;
+    bool linked = false;
+    PeerAddress peer;
+  };
+  struct Hash {
+    size_t operator()(const std::array<uint8_t, 16>& b) const;
+  };
+
+  const size_t max_total_;
+  const size_t max_per_address_;
+  std::vector<Node> nodes_;  // indexed by slot
+  uint32_t oldest_ = kNone;
+  uint32_t newest_ = kNone;
+  size_t size_ = 0;
+  std::unordered_map<std::array<uint8_t, 16>, uint32_t, Hash> per_address_;
+};
+
+}  // namespace roomcast

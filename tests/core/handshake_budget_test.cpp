@@ -1,0 +1,101 @@
+// Unit tests for core/handshake_budget.h: who makes room when pre-upgrade sockets pile up.
+#include "core/handshake_budget.h"
+
+#include <gtest/gtest.h>
+
+namespace roomcast {
+namespace {
+
+PeerAddress addr(uint8_t last) {
+  PeerAddress p;
+  p.bytes[10] = p.bytes[11] = 0xFF;
+  p.bytes[12] = 127;
+  p.bytes[15] = last;
+  return p;
+}
+
+// What the Worker does for every accepted socket.
+void admit(HandshakeBudget& b, uint32_t slot, const PeerAddress& peer, std::vector<uint32_t>* evicted = nullptr) {
+  for (uint32_t v; (v = b.victim_for(peer)) != HandshakeBudget::kNone;) {
+    b.remove(v);
+    if (evicted) evicted->push_back(v);
+  }
+  b.add(slot, peer);
+}
+
+TEST(HandshakeBudget, BelowBothLimitsNobodyIsEvicted) {
+  HandshakeBudget b(10, 3);
+  for (uint32_t s = 0; s < 3; ++s) {
+    EXPECT_EQ(b.victim_for(addr(1)), HandshakeBudget::kNone);
+    b.add(s, addr(1));
+  }
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.count_for(addr(1)), 3u);
+}
+
+TEST(HandshakeBudget, AFullAddressEvictsItsOwnOldestNotTheNewcomerNorOtherAddresses) {
+  HandshakeBudget b(100, 3);
+  admit(b, 0, addr(1));
+  admit(b, 1, addr(2));  // someone else, older than the attacker's later sockets
+  admit(b, 2, addr(1));
+  admit(b, 3, addr(1));
+  std::vector<uint32_t> evicted;
+  admit(b, 4, addr(1), &evicted);
+  EXPECT_EQ(evicted, std::vector<uint32_t>{0});
+  admit(b, 5, addr(1), &evicted);
+  EXPECT_EQ(evicted, (std::vector<uint32_t>{0, 2}));
+  EXPECT_TRUE(b.contains(1)) << "another address is never evicted for a full address";
+  EXPECT_TRUE(b.contains(5));
+  EXPECT_EQ(b.count_for(addr(1)), 3u);
+}
+
+TEST(HandshakeBudget, AFullThreadEvictsTheOldestOfAll) {
+  HandshakeBudget b(3, 3);
+  admit(b, 0, addr(1));
+  admit(b, 1, addr(2));
+  admit(b, 2, addr(3));
+  std::vector<uint32_t> evicted;
+  admit(b, 3, addr(4), &evicted);
+  EXPECT_EQ(evicted, std::vector<uint32_t>{0});
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.count_for(addr(1)), 0u);
+}
+
+TEST(HandshakeBudget, UpgradedConnectionsLeaveAndFreeTheirPlace) {
+  HandshakeBudget b(2, 2);
+  admit(b, 0, addr(1));
+  admit(b, 1, addr(1));
+  b.remove(0);  // upgraded
+  std::vector<uint32_t> evicted;
+  admit(b, 2, addr(1), &evicted);
+  EXPECT_TRUE(evicted.empty());
+  b.remove(7);  // never added: ignored
+  b.remove(0);  // already gone: ignored
+  EXPECT_EQ(b.size(), 2u);
+}
+
+TEST(HandshakeBudget, AnAttackerRenewingIdleSocketsNeverEvictsARealClientThatArrivedLater) {
+  // 1,000 attacker sockets from one address against a budget of 8: the real client,
+  // once added, survives the next 7 attacker sockets, which is far more than arrive in
+  // the round trip its request head needs.
+  HandshakeBudget b(64, 8);
+  uint32_t slot = 0;
+  for (int i = 0; i < 1000; ++i) admit(b, slot++, addr(9));
+  const uint32_t real = slot++;
+  admit(b, real, addr(9));
+  for (int i = 0; i < 7; ++i) admit(b, slot++, addr(9));
+  EXPECT_TRUE(b.contains(real));
+  EXPECT_EQ(b.count_for(addr(9)), 8u);
+}
+
+TEST(HandshakeBudget, SlotsAreReusedSafely) {
+  HandshakeBudget b(4, 4);
+  for (int round = 0; round < 100; ++round) {
+    for (uint32_t s = 0; s < 4; ++s) admit(b, s, addr(uint8_t(round % 3)));
+    for (uint32_t s = 0; s < 4; ++s) b.remove(s);
+    ASSERT_EQ(b.size(), 0u);
+  }
+}
+
+}  // namespace
+}  // namespace roomcast
