@@ -374,6 +374,46 @@ RecvStatus WsClient::fill(Clock::time_point deadline, std::string* error) {
   }
 }
 
+namespace {
+// RFC 3629 UTF-8 (no surrogates, no overlong forms, nothing above U+10FFFF): what every
+// browser's WebSocket requires of a text frame, failing the connection otherwise. Written
+// here rather than linked from the server, so the check is independent of the code under test.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return false;
+    for (size_t k = 2; k <= n; ++k) {
+      const auto ck = static_cast<unsigned char>(s[i + k]);
+      if (ck < 0x80 || ck > 0xBF) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+}  // namespace
+
 int WsClient::parse_frame(Frame* out, std::string* error) {
   const auto* b = reinterpret_cast<const uint8_t*>(buf_.data());
   size_t have = buf_.size();
@@ -414,6 +454,13 @@ int WsClient::parse_frame(Frame* out, std::string* error) {
   }
   out->close_code = -1;
   out->close_reason.clear();
+  // Like a browser: a text frame (the server never fragments) or a close reason that is
+  // not UTF-8 fails the connection.
+  if ((op == kOpText && fin && !valid_utf8(out->payload)) ||
+      (op == kOpClose && out->payload.size() > 2 && !valid_utf8(std::string_view(out->payload).substr(2)))) {
+    if (error) *error = "server sent invalid UTF-8 in a " + std::string(op == kOpText ? "text frame" : "close reason");
+    return -1;
+  }
   if (op == kOpClose) {
     if (out->payload.size() >= 2) {
       out->close_code = (uint8_t(out->payload[0]) << 8) | uint8_t(out->payload[1]);
