@@ -5,7 +5,9 @@
 //   - "Incomplete means the bytes so far are a valid prefix": every strict prefix of a
 //     Complete head is Incomplete, and the head alone re-parses to the same result;
 //   - the route is well formed (101 with a valid room and a 28-byte accept key, or a
-//     complete "HTTP/1.1 <status>" response).
+//     complete "HTTP/1.1 <status>" response);
+//   - a 101 only for a head with one Sec-WebSocket-Key, one Sec-WebSocket-Version and no
+//     body (Content-Length absent or zero, no Transfer-Encoding).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +38,15 @@ void check_route(const HttpRequest& req) {
     check(route.accept_key.size() == 28, "accept key is 28 bytes");
     std::string resp = roomcast::upgrade_response(route.accept_key);
     check(resp.starts_with("HTTP/1.1 101 ") && resp.ends_with("\r\n\r\n"), "101 response shape");
+    // Nothing two parsers could read differently becomes a WebSocket (issue 9).
+    check(req.header_count("Sec-WebSocket-Key") == 1 && req.header_count("Sec-WebSocket-Version") == 1,
+          "an upgrade has exactly one key and one version");
+    check(req.header_count("Content-Length") == 0 ||
+              (req.header_count("Content-Length") == 1 && req.header("Content-Length").find_first_not_of('0') ==
+                                                              std::string_view::npos &&
+               !req.header("Content-Length").empty()),
+          "an upgrade announces no body");
+    check(!req.has_header("Transfer-Encoding"), "an upgrade has no Transfer-Encoding");
   } else if (route.kind == roomcast::RouteKind::Metrics) {
     check(route.room.empty() && req.path == "/metrics", "metrics route");
   } else if (route.kind == roomcast::RouteKind::Presence || route.kind == roomcast::RouteKind::Publish) {

@@ -1,8 +1,10 @@
 // fuzz/message_fuzz.cpp: MessageDecoder::decode on hostile text, then, for every message
 // it accepts, the proto/message.h encoders a room would run on it. Invariants:
 //   - decode never crashes and, on failure, gives a non-empty human message;
-//   - every encoder output is one valid JSON object (UTF-8 validated, iterative parse)
-//     whose "type" is the expected string;
+//   - every encoder output is one valid JSON object whose "type" is the expected string,
+//     and is what any client library accepts: valid UTF-8 (no surrogate, checked byte by
+//     byte, not only by RapidJSON), nested at most 32 levels, keys of at most 256 bytes
+//     and never repeated (proto/json_reader.h reads it back);
 //   - a relayed camera keeps its numbers exactly (the encoder prints shortest round-trip
 //     doubles, read back with full precision);
 //   - one decoder reused across inputs (as on a loop thread) behaves like a fresh one.
@@ -19,6 +21,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "fuzz/fuzz_common.h"
+#include "proto/json_reader.h"
 #include "proto/message.h"
 
 namespace roomcast_fuzz::message {
@@ -38,6 +41,11 @@ const rapidjson::Value* find(const rapidjson::Value& obj, std::string_view key) 
 }
 
 rapidjson::Document parse_output(const rapidjson::StringBuffer& buf, std::string_view type) {
+  const std::string_view out(buf.GetString(), buf.GetSize());
+  check(is_valid_utf8(out), "encoder output is valid UTF-8");
+  rapidjson::Document strict;
+  check(read_json(out, JsonLimits{.max_depth = 32, .max_key_bytes = 256}, strict).ok(),
+        "encoder output reads back strictly: <= 32 levels, short unique keys, no surrogates");
   rapidjson::Document d;
   d.Parse<kStrict>(buf.GetString(), buf.GetSize());
   check(!d.HasParseError(), "encoder output is valid JSON");
