@@ -30,13 +30,11 @@ constexpr unsigned kParseFlags =
 
 // Input bytes are validated as UTF-8 by the reader, so the only way a decoded string can
 // hold a surrogate is an escape, which RapidJSON encodes as ED A0..BF xx.
+// Protocol strings are short: a plain loop beats a memchr call per string.
 bool has_surrogate(const char* s, size_t n) {
-  const char* end = s + n;
-  while (const void* hit = std::memchr(s, 0xED, size_t(end - s))) {
-    const char* p = static_cast<const char*>(hit);
-    if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
-    s = p + 1;
-  }
+  const auto* p = reinterpret_cast<const unsigned char*>(s);
+  for (size_t i = 0; i + 1 < n; ++i)
+    if (p[i] == 0xED && p[i + 1] >= 0xA0) return true;
   return false;
 }
 
@@ -118,20 +116,27 @@ bool has_duplicate_key(const rapidjson::Value& v, std::vector<std::string_view>&
     const SizeType n = v.MemberCount();
     auto first = v.MemberBegin();
     if (n <= 16) {
-      for (SizeType i = 1; i < n; ++i)
-        for (SizeType j = 0; j < i; ++j)
-          if (key_of(first[i]) == key_of(first[j])) return true;
+      for (SizeType i = 1; i < n; ++i) {
+        const std::string_view ki = key_of(first[i]);
+        for (SizeType j = 0; j < i; ++j) {
+          const std::string_view kj = key_of(first[j]);
+          // Lengths and first bytes settle almost every pair without a memcmp call.
+          if (ki.size() == kj.size() && (ki.empty() || ki[0] == kj[0]) && ki == kj) return true;
+        }
+      }
     } else {
       scratch.clear();
       for (SizeType i = 0; i < n; ++i) scratch.push_back(key_of(first[i]));
       std::sort(scratch.begin(), scratch.end());
       if (std::adjacent_find(scratch.begin(), scratch.end()) != scratch.end()) return true;
     }
-    for (SizeType i = 0; i < n; ++i)
-      if (has_duplicate_key(first[i].value, scratch)) return true;
+    for (SizeType i = 0; i < n; ++i) {
+      const rapidjson::Value& child = first[i].value;
+      if ((child.IsObject() || child.IsArray()) && has_duplicate_key(child, scratch)) return true;
+    }
   } else if (v.IsArray()) {
     for (const rapidjson::Value& e : v.GetArray())
-      if (has_duplicate_key(e, scratch)) return true;
+      if ((e.IsObject() || e.IsArray()) && has_duplicate_key(e, scratch)) return true;
   }
   return false;
 }
