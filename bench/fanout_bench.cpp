@@ -10,14 +10,15 @@
 #include "core/room.h"
 #include "core/session.h"
 #include "net/send_queue.h"
+#include "core/ws_frames.h"
 #include "net/shared_frame.h"
 
 namespace {
 
 using namespace roomcast;
 
-struct Member {
-  Member(DirtyList* dirty, uint32_t slot) : out(dirty, slot) {
+struct Recipient {
+  Recipient(DirtyList* dirty, uint32_t slot) : out(dirty, slot) {
     session.id = "s" + std::to_string(slot);
     session.out = &out;
   }
@@ -27,7 +28,7 @@ struct Member {
 
 // Hands every dirty queue's frames to a pretend socket that takes everything, as the
 // loop's flush step does after a broadcast.
-void drain(std::vector<std::unique_ptr<Member>>& members, DirtyList& dirty) {
+void drain(std::vector<std::unique_ptr<Recipient>>& members, DirtyList& dirty) {
   iovec iov[16];
   for (uint32_t slot : dirty.slots) {
     SendQueue& q = members[slot]->out;
@@ -47,15 +48,15 @@ void BM_RoomBroadcastAndDrain(benchmark::State& state) {
   const size_t n = size_t(state.range(0));
   DirtyList dirty;
   Room room("project-42", 100);
-  std::vector<std::unique_ptr<Member>> members;
+  std::vector<std::unique_ptr<Recipient>> members;
   members.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    members.push_back(std::make_unique<Member>(&dirty, uint32_t(i)));
+    members.push_back(std::make_unique<Recipient>(&dirty, uint32_t(i)));
     room.add(&members.back()->session);
   }
   dirty.slots.reserve(n);
   std::string payload(150, 'x');
-  FrameRef frame = FrameRef::adopt(SharedFrame::make(Opcode::Text, payload, FrameKind::Cursor));
+  FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload, DropPolicy::WhenSuperseded));
   const Session* sender = &members[0]->session;
   for (int warm = 0; warm < 4; ++warm) {
     room.broadcast(frame.get(), sender);
@@ -81,7 +82,7 @@ void BM_DropSupersededCursors(benchmark::State& state) {
   frames.reserve(kSenders * per_sender);
   for (size_t round = 0; round < per_sender; ++round) {
     for (size_t s = 0; s < kSenders; ++s) {
-      frames.push_back(FrameRef::adopt(SharedFrame::make(Opcode::Text, payload, FrameKind::Cursor)));
+      frames.push_back(FrameRef::adopt(ws_frame(Opcode::Text, payload, DropPolicy::WhenSuperseded)));
       if (round + 1 < per_sender) frames.back()->mark_superseded();
     }
   }

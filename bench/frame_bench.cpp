@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/ws_frames.h"
 #include "net/shared_frame.h"
 #include "proto/ws_reader.h"
 
@@ -62,7 +63,7 @@ void BM_SharedFrameMake150(benchmark::State& state) {
       R"({"type":"cursor","session":"s-1f3a","position":[1523.25,-87.5,312.125],"target":[1490.0,-80.0,0.0],"up":[0,0,1],"fov":45.0,"t":1})";
   payload.resize(150, ' ');
   for (auto _ : state) {
-    SharedFrame* f = SharedFrame::make(Opcode::Text, payload, FrameKind::Cursor);
+    SharedFrame* f = ws_frame(Opcode::Text, payload, DropPolicy::WhenSuperseded);
     benchmark::DoNotOptimize(f->data());
     f->release();
   }

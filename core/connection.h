@@ -1,50 +1,59 @@
 // core/connection.h: one client socket and everything the loop keeps for it.
 //
-// Owns: the socket fd, the inbound WebSocket state (WsReader), the SendQueue, the rate
-// limiter, the identity a token proved and, once joined, the Session. Owned by the
-// Worker's connection table (a slot reused with a new generation), touched only by that
-// worker's thread.
-// Lifecycle:
-//   Handshake --101--> Open --close queued--> Closing --EOF/linger--> Dead -> freed
-//   Handshake --4xx / API answer--> Closing (HTTP response, then the same drain)
+// Owns: the socket fd, the request head while it is read (HttpExchange), the inbound
+// WebSocket state (WsReader), the SendQueue and the Member the room service knows it as
+// (room, identity, rate limiter, session). Owned by its thread's ConnectionTable (a slot
+// reused with a new generation), touched only by that thread.
+// Lifecycle (core/connection_table.h has the one verb that ends a connection):
+//   Handshake --101--> Open --close frame queued--> Closing --EOF/linger--> Dead -> freed
+//   Handshake --HTTP answer--> Closing (the response, then the same drain)
 //   Handshake --room on another thread--> handed off (fd moves; slot freed here)
 // A Dead connection is freed once no receive and no send is in flight for it, so a
 // late completion can never touch a reused slot (generations catch the rest).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/admission.h"
-#include "core/rate_limiter.h"
-#include "core/session.h"
+#include "core/member.h"
 #include "net/send_queue.h"
 #include "proto/ws_reader.h"
 
 namespace roomcast {
 
-class Worker;
-struct SendOp;  // a sendmsg in flight: msghdr + iovecs (core/worker.cpp)
+struct Connection;
+struct SendOp;  // a sendmsg in flight: msghdr + iovecs (core/output.cpp)
+
+// What a connection reports to its thread as frames arrive.
+class ConnectionEvents {
+ public:
+  // A complete text message from an Open connection.
+  virtual void on_message(Connection& c, std::string_view text) = 0;
+
+ protected:
+  ~ConnectionEvents() = default;
+};
 
 enum class ConnState : uint8_t { Handshake, Open, Closing, Dead };
 
-// Who a verified token says the client is (protocol-v1 "Authentication").
-struct Identity {
-  bool verified = false;
-  std::string user_id;  // the token's `sub`
-  bool has_name = false;
-  std::string name;
+// The HTTP request being read before the connection upgrades (or is answered).
+struct HttpExchange {
+  std::string head;       // request head (and publish body) bytes so far
+  size_t body_start = 0;  // publish: where the body begins in `head`
+  size_t body_end = 0;    // publish: head + body bytes to wait for (0: not waiting)
+  std::string room;       // publish: the room, while waiting for the body
 };
 
 struct Connection final : WsReader::Handler {
-  Connection(Worker* w, DirtyList* dirty, uint32_t slot_, FanoutObserver* observer)
-      : worker(w), slot(slot_), out(dirty, slot_, observer) {}
+  Connection(ConnectionEvents* events_, DirtyList* dirty, uint32_t slot_, FanoutObserver* observer)
+      : events(events_), slot(slot_), out(dirty, slot_, observer) {}
 
-  void on_text(std::string_view message) override;
-  void on_control_bytes(std::string_view bytes) override;
+  void on_text(std::string_view message) override { events->on_message(*this, message); }
+  void on_control_bytes(std::string_view bytes) override { out.push_adopt(SharedFrame::raw(bytes)); }
 
-  Worker* worker;
+  ConnectionEvents* events;
   uint32_t slot;
   uint32_t generation = 0;
   int fd = -1;
@@ -55,19 +64,14 @@ struct Connection final : WsReader::Handler {
   int64_t deadline_ns = 0;     // handshake or linger deadline
   int64_t last_rx_ns = 0;      // last byte from the client (idle close)
   int64_t last_ping_ns = 0;
-  size_t body_start = 0;       // publish: where the body begins in `head`
-  size_t body_end = 0;         // publish: head + body bytes to wait for (0: not waiting)
-  std::string head;            // request head (and publish body) bytes while in Handshake
-  std::string room_name;       // from the upgrade path
   std::string close_reason;    // for the log line when the connection ends
   int close_code = 0;          // close code sent, 0 if none
   PeerAddress peer;
-  std::unique_ptr<Identity> identity;  // what a verified token proved; null without one
+  HttpExchange http;           // Handshake only
   WsReader ws;
   SendQueue out;
-  RateLimiter rate;
-  std::unique_ptr<Session> session;  // non-null once joined
-  SendOp* op = nullptr;              // the sendmsg in flight, if any (one per socket)
+  Member member{&out};
+  SendOp* op = nullptr;        // the sendmsg in flight, if any (one per socket)
 
   bool send_in_flight() const { return op != nullptr; }
 };

@@ -1,3 +1,4 @@
+// core/worker.cpp: the loop, completions, bytes in, and the hand-off between threads.
 #include "core/worker.h"
 
 #include <netinet/in.h>
@@ -5,71 +6,33 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cassert>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 
+#include "core/completion_tag.h"
 #include "core/heap.h"
+#include "core/ws_frames.h"
 
 namespace roomcast {
-namespace {
-
-// user_data layout, the one place it is defined:
-//   bits 56..63  operation (Op)
-//   bits 32..55  connection generation (low 24 bits): a completion for a slot that has
-//                since been reused is recognised and ignored (cf. nginx's instance bit)
-//   bits  0..31  connection slot
-enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer };
-
-uint64_t encode(Op op, uint32_t slot = 0, uint32_t generation = 0) {
-  return (uint64_t(op) << 56) | (uint64_t(generation & 0xFFFFFF) << 32) | slot;
-}
-Op op_of(uint64_t ud) { return static_cast<Op>(ud >> 56); }
-uint32_t slot_of(uint64_t ud) { return static_cast<uint32_t>(ud); }
-uint32_t generation_of(uint64_t ud) { return static_cast<uint32_t>(ud >> 32) & 0xFFFFFF; }
-
-// A server-wide budget split over the loop threads, at least 1 each.
-size_t per_thread(size_t total, unsigned threads) { return std::max<size_t>(1, (total + threads - 1) / std::max(1u, threads)); }
-
-constexpr size_t kMaxIov = 64;
-constexpr size_t kMaxSendBytes = 256 * 1024;
-constexpr int64_t kLingerNs = 2'000'000'000;  // wait for the peer's FIN after ours
-
-}  // namespace
-
-struct SendOp {
-  msghdr msg{};
-  iovec iov[kMaxIov];
-};
-
-void Connection::on_text(std::string_view message) { worker->on_text(*this, message); }
-
-void Connection::on_control_bytes(std::string_view bytes) { out.push_adopt(SharedFrame::raw(bytes)); }
 
 Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits)
-    : config_(config),
-      index_(index),
-      listen_fd_(listen_fd),
-      limits_(limits),
-      log_(config.log_format, config.log_level, int(index)),
-      batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000),
-      handshakes_(per_thread(config.max_handshakes, config.threads), per_thread(config.max_handshakes_per_ip, config.threads)),
-      protocol_(config, index, metrics_) {
-  ping_frame_ = FrameRef::adopt(SharedFrame::make(Opcode::Ping, {}));
+    : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits),
+      log_(config.log_format, config.log_level, int(index)) {
   // Made here, not in init(): another thread may hand a connection over before this
   // thread has finished setting up its loop.
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Worker::~Worker() {
-  for (auto& c : conns_) {
-    if (c && c->fd >= 0) close(c->fd);
-    if (c) delete c->op;
-  }
-  for (SendOp* op : free_send_ops_) delete op;
+  // Components go before the loop they use (reverse of init()).
+  http_.reset();
+  housekeeping_.reset();
+  output_.reset();
+  table_.reset();
+  rooms_.reset();
+  loop_.reset();
+  // At exit every descriptor is released whatever close() reports.
   for (Handoff& h : inbox_) close(h.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
   if (listen_fd_ >= 0) close(listen_fd_);
@@ -81,6 +44,12 @@ int Worker::init(std::string* description) {
   if (!loop_) return error ? error : -ENOSYS;
   if (wake_fd_ < 0) return -EMFILE;
   now_ns_ = monotonic_ns();
+  rooms_.emplace(config_, index_, metrics_);
+  table_.emplace(config_, *loop_, *limits_, *rooms_, static_cast<ConnectionEvents*>(this),
+                 static_cast<FanoutObserver*>(this), metrics_, log_);
+  output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
+  housekeeping_.emplace(config_, *table_, metrics_, log_);
+  http_.emplace(config_, *limits_, log_);
   return 0;
 }
 
@@ -96,10 +65,10 @@ void Worker::run() {
   arm_wake();
   arm_timer();
   for (;;) {
-    if (flush_due()) flush_dirty();
-    if (stopping_ && (drained() || now_ns_ >= stop_deadline_ns_)) break;
+    if (output_->due(now_ns_, stopping_)) output_->flush(now_ns_);
+    if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
-    int rc = loop_->run_once(*this, flush_at_ns_);
+    int rc = loop_->run_once(*this, output_->window_deadline());
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
@@ -111,7 +80,7 @@ void Worker::run() {
       release_free_heap_memory();
       loop_->release_idle_memory();
     }
-    sweep_dead();
+    table_->sweep();
   }
 }
 
@@ -120,8 +89,8 @@ void Worker::on_completion(const Completion& done) {
     now_ns_ = monotonic_ns();
     now_fresh_ = true;
   }
-  uint64_t ud = done.user_data;
-  switch (op_of(ud)) {
+  const uint64_t tag = done.user_data;
+  switch (op_of(tag)) {
     case Op::Accept:
       on_accept(done);
       return;
@@ -132,7 +101,7 @@ void Worker::on_completion(const Completion& done) {
       on_tick();
       return;
     case Op::Recv: {
-      Connection* c = lookup(slot_of(ud), generation_of(ud));
+      Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
       if (!c) {
         // A completion for a connection already gone still owns a buffer.
         if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);
@@ -142,8 +111,8 @@ void Worker::on_completion(const Completion& done) {
       return;
     }
     case Op::Send: {
-      Connection* c = lookup(slot_of(ud), generation_of(ud));
-      if (c) on_send(*c, done.result);
+      Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
+      if (c) output_->on_sent(*c, done.result, now_ns_);
       return;
     }
   }
@@ -151,39 +120,12 @@ void Worker::on_completion(const Completion& done) {
 
 void Worker::fanout_done(int64_t born_ns) { metrics_.observe_fanout(now_ns_ - born_ns); }
 
-Connection* Worker::lookup(uint32_t slot, uint32_t generation) {
-  if (slot >= conns_.size()) return nullptr;
-  Connection* c = conns_[slot].get();
-  if (!c || (c->generation & 0xFFFFFF) != generation) return nullptr;
-  return c;
-}
-
-Connection* Worker::new_connection(int fd) {
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(conns_.size());
-    conns_.emplace_back();
-    generations_.push_back(0);
-  }
-  conns_[slot] = std::make_unique<Connection>(this, &dirty_, slot, static_cast<FanoutObserver*>(this));
-  Connection* c = conns_[slot].get();
-  c->generation = generations_[slot];
-  c->fd = fd;
-  c->last_rx_ns = now_ns_;
-  ++live_;
-  metrics_.connections_open.set(live_);
-  return c;
-}
-
 // ---------------------------------------------------------------------------------------
 // Accept and receive.
 
 void Worker::arm_accept() {
   if (listen_fd_ < 0 || accept_armed_) return;
-  loop_->accept(listen_fd_, encode(Op::Accept));
+  loop_->accept(listen_fd_, completion_tag(Op::Accept));
   accept_armed_ = true;
 }
 
@@ -195,34 +137,21 @@ void Worker::on_accept(const Completion& done) {
   }
   int fd = done.result;
   if (stopping_) {
-    close(fd);
+    close(fd);  // refused during shutdown; nothing to report
     return;
   }
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  Connection* c = new_connection(fd);
+  // Best effort: without TCP_NODELAY small frames may wait for Nagle, nothing breaks.
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  Connection& c = table_->open(fd, now_ns_);
   metrics_.connections_accepted.add();
-  c->peer = PeerAddress::of_socket(fd);
+  c.peer = PeerAddress::of_socket(fd);
   // Connection limits are checked once the request is known to be an upgrade
-  // (dispatch_request); until then the socket lives on this thread's handshake budget.
-  enter_handshake_budget(*c);
-  c->deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
-  arm_recv(*c);
+  // (HttpFront); until then the socket lives on this thread's handshake budget.
+  table_->admit_handshake(c, now_ns_);
+  c.deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
+  arm_recv(c);
   if (!accept_armed_) arm_accept();
-}
-
-// A full budget never refuses the newcomer: the oldest pre-upgrade connection of the same
-// address (or of all, when the thread's total is full) is closed to make room.
-void Worker::enter_handshake_budget(Connection& c) {
-  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer)) != HandshakeBudget::kNone;) {
-    handshakes_.remove(victim);
-    Connection* v = conns_[victim].get();
-    if (!v || v == &c) continue;
-    metrics_.refusals[size_t(Refusal::Evicted)].add();
-    log_.log(LogLevel::Debug, "handshake_evicted", {{"peer", v->peer.to_string()}});
-    kill(*v, "evicted from the handshake budget");
-  }
-  handshakes_.add(c.slot, c.peer);
 }
 
 void Worker::on_accept_error(int error) {
@@ -232,13 +161,11 @@ void Worker::on_accept_error(int error) {
   if (error == EMFILE || error == ENFILE) {
     metrics_.accept_errors[size_t(AcceptError::OutOfDescriptors)].add();
     // Clients waiting in the listen queue would otherwise hear nothing at all.
-    static const std::string answer =
-        http_response(503, "server out of file descriptors\n", "Retry-After: 5\r\n");
+    static const std::string answer = http_response(503, "server out of file descriptors\n", "Retry-After: 5\r\n");
     size_t shed = reserve_.shed(listen_fd_, answer, 64);
     metrics_.connections_shed.add(shed);
     metrics_.refusals[size_t(Refusal::OverCapacity)].add(shed);
-    log_.log(LogLevel::Warn, "accept_failed",
-             {{"error", std::strerror(error)}, {"answered_503", shed}, {"retry", "1s"}});
+    log_.log(LogLevel::Warn, "accept_failed", {{"error", std::strerror(error)}, {"answered_503", shed}, {"retry", "1s"}});
     return;
   }
   metrics_.accept_errors[size_t(error == ENOBUFS || error == ENOMEM ? AcceptError::OutOfMemory : AcceptError::Other)]
@@ -249,14 +176,14 @@ void Worker::on_accept_error(int error) {
 void Worker::arm_recv(Connection& c) {
   // One shot during the handshake: once a request head is complete nothing is in
   // flight, so the socket can move to another thread at once.
-  loop_->recv(c.fd, encode(Op::Recv, c.slot, c.generation), c.state != ConnState::Handshake);
+  loop_->recv(c.fd, completion_tag(Op::Recv, c.slot, c.generation), c.state != ConnState::Handshake);
   c.recv_armed = true;
 }
 
 void Worker::on_recv(Connection& c, const Completion& done) {
   if (!done.more) c.recv_armed = false;
   const uint32_t slot = c.slot, generation = c.generation;
-  int res = done.result;
+  const int res = done.result;
   if (res > 0) {
     metrics_.bytes_in.add(uint64_t(res));
     on_bytes(c, done.data, size_t(res));
@@ -269,12 +196,12 @@ void Worker::on_recv(Connection& c, const Completion& done) {
     metrics_.receive_buffers_exhausted.add();
   } else if (res != -ECANCELED || c.state != ConnState::Dead) {
     // EOF or a socket error: the client is gone (without a close handshake if Open).
-    kill(c, res == 0 ? "peer closed" : std::strerror(-res));
+    table_->end(c, Ending::drop(res == 0 ? "peer closed" : std::strerror(-res)), now_ns_);
   }
   if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);  // wslay and the head copied what they keep
-  Connection* still = lookup(slot, generation);
+  Connection* still = table_->lookup(slot, generation);
   if (still && still->state != ConnState::Dead && !still->recv_armed && res != -ENOBUFS) arm_recv(*still);
-  if (still && still->state == ConnState::Dead) dead_.push_back(slot);
+  if (still && still->state == ConnState::Dead) table_->retire(*still);
 }
 
 void Worker::rearm_starved() {
@@ -282,7 +209,7 @@ void Worker::rearm_starved() {
   size_t taken = 0;
   while (taken < starved_.size() && budget > 0) {
     const SlotRef ref = starved_[taken++];
-    Connection* c = lookup(ref.slot, ref.generation);
+    Connection* c = table_->lookup(ref.slot, ref.generation);
     if (!c || c->state == ConnState::Dead || c->recv_armed) continue;
     arm_recv(*c);
     --budget;
@@ -294,7 +221,7 @@ void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
   c.last_rx_ns = now_ns_;
   switch (c.state) {
     case ConnState::Handshake:
-      on_handshake_bytes(c, data, len);
+      apply(c, http_->on_bytes(c.http, c.peer, data, len));
       break;
     case ConnState::Open:
       feed(c, data, len);
@@ -306,195 +233,110 @@ void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Frames in, messages through.
+// Before the upgrade: the HTTP front's decisions, carried out.
 
-void Worker::open_websocket(Connection& c, std::string room, const std::string& accept_key,
-                            std::string_view leftover) {
-  c.state = ConnState::Open;
-  handshakes_.remove(c.slot);
-  c.room_name = std::move(room);
-  std::string().swap(c.head);
-  c.last_rx_ns = c.last_ping_ns = now_ns_;
-  c.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
-  c.out.push_adopt(SharedFrame::raw(upgrade_response(accept_key)));
-  if (!c.ws.init(config_.max_message, &c)) {
-    kill(c, "out of memory");
+void Worker::apply(Connection& c, HttpDecision&& decision) {
+  switch (decision.kind) {
+    case HttpDecision::Kind::NeedMore:
+      return;
+    case HttpDecision::Kind::Respond:
+      table_->end(c, Ending::respond(decision.status, decision.response), now_ns_);
+      return;
+    case HttpDecision::Kind::Metrics: {
+      std::vector<const Metrics*> all;
+      for (const Worker* w : peers_) all.push_back(&w->metrics());
+      table_->end(c, Ending::respond(200, http_response_typed(200, "text/plain; version=0.0.4", render_metrics(all))),
+                  now_ns_);
+      return;
+    }
+    case HttpDecision::Kind::Route:
+      c.admitted = decision.admitted;
+      hand_to_owner(c, std::move(decision));
+      return;
+  }
+}
+
+// Rooms live on one thread: the request goes there with its socket, nothing in flight.
+void Worker::hand_to_owner(Connection& c, HttpDecision&& route) {
+  Worker* owner = owner_of(route.room);
+  if (owner == this) {
+    serve_here(c, std::move(route));
     return;
   }
-  log_.log(LogLevel::Info, "ws_open", {{"peer", c.peer.to_string()}, {"room", c.room_name}});
-  if (!leftover.empty()) feed(c, reinterpret_cast<const uint8_t*>(leftover.data()), leftover.size());
+  Handoff h{c.fd, c.peer, std::move(route)};
+  h.request.admitted = c.admitted;
+  table_->hand_over(c, now_ns_);
+  owner->adopt(std::move(h));
+}
+
+void Worker::serve_here(Connection& c, HttpDecision&& route) {
+  c.admitted = route.admitted;
+  switch (route.route) {
+    case RouteKind::Presence:
+      apply(c, HttpFront::presence(*rooms_, route.room));
+      return;
+    case RouteKind::Publish:
+      apply(c, HttpFront::publish(*rooms_, decoder_, message_, route.room, route.leftover, now_ns_));
+      return;
+    default:
+      open_websocket(c, std::move(route));
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Frames in, messages through.
+
+void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
+  c.state = ConnState::Open;
+  table_->upgraded(c);
+  c.http = HttpExchange{};
+  c.member.room = std::move(upgrade.room);
+  c.member.identity = std::move(upgrade.identity);
+  c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
+  c.last_rx_ns = c.last_ping_ns = now_ns_;
+  c.out.push_adopt(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
+  if (!c.ws.init(config_.max_message, &c)) {
+    table_->end(c, Ending::drop("out of memory"), now_ns_);
+    return;
+  }
+  log_.log(LogLevel::Info, "ws_open", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
+  if (!upgrade.leftover.empty())
+    feed(c, reinterpret_cast<const uint8_t*>(upgrade.leftover.data()), upgrade.leftover.size());
 }
 
 void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
   switch (c.ws.feed(data, len)) {
     case WsReader::FeedResult::ProtocolError:
-      close_with(c, kCloseProtocolError, "protocol error");
+      table_->end(c, Ending::close(kCloseProtocolError, "protocol error"), now_ns_);
       return;
     case WsReader::FeedResult::InvalidPayload:
-      close_with(c, kCloseInvalidPayload, "invalid UTF-8 in close reason");
+      table_->end(c, Ending::close(kCloseInvalidPayload, "invalid UTF-8 in close reason"), now_ns_);
       return;
     case WsReader::FeedResult::Ok:
       break;
   }
   c.ws.flush();  // pongs and close echoes wslay queued, into c.out
-  if (c.ws.close_sent()) enter_closing(c);
+  if (c.ws.close_sent()) table_->end(c, Ending::close_queued(), now_ns_);
 }
 
-void Worker::on_text(Connection& c, std::string_view text) { protocol_.on_text(c, text, now_ns_); }
-
-void Worker::close_with(Connection& c, uint16_t code, std::string_view reason) {
-  if (c.state != ConnState::Open) return;
-  c.ws.shutdown_write();  // our close frame is the last thing on this stream
-  c.out.push_adopt(SharedFrame::close(code, reason));
-  c.close_code = code;
-  c.close_reason = reason;
-  metrics_.close_code_sent(code);
-  enter_closing(c);
-}
-
-void Worker::enter_closing(Connection& c) {
-  if (c.state != ConnState::Open) return;
-  if (c.close_code == 0 && c.ws.close_sent()) {
-    c.close_code = c.ws.close_code_sent();
-    metrics_.close_code_sent(c.close_code);
-    if (c.close_reason.empty()) c.close_reason = c.ws.close_received() ? "client closed" : "protocol";
+// One complete text message: decode once, hand the value to the room service.
+void Worker::on_message(Connection& c, std::string_view text) {
+  if (c.state != ConnState::Open) return;  // nothing after a close is processed
+  DecodeError error;
+  if (!decoder_.decode(text, message_, error)) {
+    rooms_->refuse(c.member, error);
+    return;
   }
-  protocol_.on_leave(c, now_ns_);
-  c.state = ConnState::Closing;
-  c.deadline_ns = now_ns_ + kLingerNs;
-}
-
-void Worker::kill(Connection& c, std::string_view reason) {
-  if (c.state == ConnState::Dead) return;
-  if (c.state == ConnState::Open) protocol_.on_leave(c, now_ns_);
-  if (c.close_reason.empty()) c.close_reason = reason;
-  c.state = ConnState::Dead;
-  if (c.recv_armed && c.fd >= 0) loop_->cancel(c.fd, encode(Op::Recv, c.slot, c.generation));
-  dead_.push_back(c.slot);
-}
-
-// A dead connection is freed only when the kernel holds nothing of it.
-void Worker::sweep_dead() {
-  for (uint32_t slot : dead_) {
-    Connection* c = conns_[slot].get();
-    if (!c || c->state != ConnState::Dead || c->recv_armed || c->send_in_flight()) continue;
-    if (c->fd >= 0) {
-      loop_->forget(c->fd);
-      close(c->fd);
-      if (c->ws.ready())  // it became a WebSocket
-        log_.log(LogLevel::Info, "ws_close",
-                 {{"peer", c->peer.to_string()}, {"room", c->room_name}, {"code", c->close_code},
-                  {"reason", c->close_reason}});
-    }
-    if (c->admitted) limits_->release(c->peer);
-    handshakes_.remove(slot);
-    conns_[slot].reset();
-    ++generations_[slot];
-    free_slots_.push_back(slot);
-    --live_;
+  if (rooms_->handle(c.member, message_, now_ns_) == Verdict::CloseNormal) {
+    // Through wslay, so its reader stops: nothing after `leave` is processed, even in the
+    // same segment. feed() then sees the close and ends the connection (presence leave).
+    c.ws.queue_close(kCloseNormal, "");
   }
-  dead_.clear();
-  metrics_.connections_open.set(live_);
 }
 
 // ---------------------------------------------------------------------------------------
-// Frames out: once per iteration (or per batch window), one sendmsg per socket.
-
-// With --max-batch-delay, a recipient's frames wait up to that long so that frames from
-// many senders leave in one sendmsg: the first frame queued after a flush sets the
-// deadline, every socket dirtied before it leaves together. 0 sends every iteration.
-bool Worker::flush_due() {
-  if (dirty_.slots.empty()) return false;
-  if (batch_delay_ns_ == 0 || stopping_) return true;
-  if (flush_at_ns_ == 0) flush_at_ns_ = now_ns_ + batch_delay_ns_;
-  // The loop gathers completions until flush_at_ns_ (EventLoop::run_once).
-  return now_ns_ >= flush_at_ns_;
-}
-
-void Worker::flush_dirty() {
-  flush_at_ns_ = 0;
-  protocol_.seal_camera_arenas();
-  while (!dirty_.slots.empty()) {
-    flushing_.swap(dirty_.slots);
-    for (uint32_t slot : flushing_) {
-      Connection* c = slot < conns_.size() ? conns_[slot].get() : nullptr;
-      if (!c) continue;
-      c->out.clear_dirty();
-      if (c->state == ConnState::Dead) continue;
-      if (c->state == ConnState::Open && c->out.pending_bytes() > config_.max_pending) {
-        metrics_.cursors_coalesced.add(c->out.drop_superseded());
-        if (c->out.pending_bytes() > config_.max_pending) {
-          // A slow reader: close rather than drop an edit silently. It reconnects with
-          // `since` and loses nothing.
-          c->out.drop_unstarted();
-          metrics_.slow_reader_closes.add();
-          log_.log(LogLevel::Warn, "slow_reader", {{"peer", c->peer.to_string()}, {"room", c->room_name}});
-          close_with(*c, kClosePolicyViolation, "slow reader: output limit exceeded");
-        }
-      }
-      start_send(*c);
-    }
-    flushing_.clear();
-  }
-}
-
-void Worker::start_send(Connection& c) {
-  if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
-  // Latest-wins applies to cameras that waited: behind a short send, or in a batch window.
-  if (c.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
-  if (c.out.empty()) {
-    maybe_shut_write(c);
-    return;
-  }
-  SendOp* op;
-  if (!free_send_ops_.empty()) {
-    op = free_send_ops_.back();
-    free_send_ops_.pop_back();
-  } else {
-    op = new SendOp;
-  }
-  c.op = op;
-  op->msg.msg_iov = op->iov;
-  op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
-  loop_->send(c.fd, &op->msg, encode(Op::Send, c.slot, c.generation));
-}
-
-void Worker::on_send(Connection& c, int result) {
-  assert(c.op);  // a Send completion exists only for a submitted op (generation-checked)
-  c.out.complete(result > 0 ? size_t(result) : 0);
-  release_send_op(c.op);
-  c.op = nullptr;
-  if (result <= 0) {
-    kill(c, result < 0 ? std::strerror(-result) : "send failed");  // EPIPE/ECONNRESET: the peer is gone
-    return;
-  }
-  metrics_.bytes_out.add(uint64_t(result));
-  if (c.state == ConnState::Dead) {
-    dead_.push_back(c.slot);
-    return;
-  }
-  start_send(c);
-}
-
-// A burst (10k joins at once) puts a SendOp (~1 KiB of iovecs) in flight per socket;
-// keep a few for reuse and give the rest back, so the burst does not stay in RSS.
-void Worker::release_send_op(SendOp* op) {
-  if (free_send_ops_.size() < 256)
-    free_send_ops_.push_back(op);
-  else
-    delete op;
-}
-
-void Worker::maybe_shut_write(Connection& c) {
-  if (c.state != ConnState::Closing || c.write_shut || c.send_in_flight() || !c.out.empty()) return;
-  // Half-close, then keep reading until the peer's FIN: closing with unread input
-  // would send a RST that can destroy our close frame in flight.
-  shutdown(c.fd, SHUT_WR);
-  c.write_shut = true;
-}
-
-// ---------------------------------------------------------------------------------------
-// Cross-thread handoff, timers, stop.
+// Cross-thread hand-off, timers, stop.
 
 void Worker::adopt(Handoff handoff) {
   {
@@ -502,16 +344,18 @@ void Worker::adopt(Handoff handoff) {
     inbox_.push_back(std::move(handoff));
   }
   uint64_t one = 1;
+  // An eventfd write fails only when the counter would overflow, and then a wake-up is
+  // pending anyway.
   (void)!write(wake_fd_, &one, sizeof(one));
 }
 
 void Worker::request_stop() {
   stop_requested_.store(true, std::memory_order_release);
   uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof(one));
+  (void)!write(wake_fd_, &one, sizeof(one));  // as in adopt()
 }
 
-void Worker::arm_wake() { loop_->read(wake_fd_, &wake_value_, sizeof(wake_value_), encode(Op::Wake)); }
+void Worker::arm_wake() { loop_->read(wake_fd_, &wake_value_, sizeof(wake_value_), completion_tag(Op::Wake)); }
 
 void Worker::on_wake() {
   {
@@ -520,93 +364,49 @@ void Worker::on_wake() {
   }
   for (Handoff& h : inbox_taken_) {
     if (stopping_) {
-      if (h.admitted) limits_->release(h.peer);
-      close(h.fd);
+      if (h.request.admitted) limits_->release(h.peer);
+      close(h.fd);  // refused during shutdown
       continue;
     }
-    Connection* c = new_connection(h.fd);
-    serve_here(*c, std::move(h));
-    if (c->state == ConnState::Closing) enter_handshake_budget(*c);  // an API answer lingering for the FIN
-    if (c->state != ConnState::Dead && !c->recv_armed) arm_recv(*c);
+    Connection& c = table_->open(h.fd, now_ns_);
+    c.peer = h.peer;
+    serve_here(c, std::move(h.request));
+    if (c.state == ConnState::Closing) table_->admit_handshake(c, now_ns_);  // an API answer lingering for the FIN
+    if (c.state != ConnState::Dead && !c.recv_armed) arm_recv(c);
   }
   inbox_taken_.clear();
   if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
   arm_wake();
 }
 
-void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, encode(Op::Timer)); }
+void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, completion_tag(Op::Timer)); }
 
 void Worker::on_tick() {
-  arm_timer();
-  size_t parked = 0;
-  const int64_t interval = int64_t(config_.ping_interval_s) * 1'000'000'000;
-  for (auto& owned : conns_) {
-    Connection* c = owned.get();
-    if (!c) continue;
-    switch (c->state) {
-      case ConnState::Handshake:
-        if (now_ns_ >= c->deadline_ns) {  // slowloris: no slot held forever
-          metrics_.refusals[size_t(Refusal::Timeout)].add();
-          log_.log(LogLevel::Info, "handshake_timeout", {{"peer", c->peer.to_string()}});
-          kill(*c, "handshake timeout");
-        }
-        break;
-      case ConnState::Open:
-        if (now_ns_ - c->last_rx_ns >= 2 * interval) {
-          c->close_reason = "idle timeout";
-          c->ws.queue_close(kCloseGoingAway, "idle timeout");
-          c->ws.flush();
-          if (c->ws.close_sent()) enter_closing(*c);
-        } else if (now_ns_ - c->last_ping_ns >= interval) {
-          c->out.push(ping_frame_.get());
-          c->last_ping_ns = now_ns_;
-        }
-        // Quiet for a second: give back the framing state (~8.5 KiB) until the next byte.
-        if (now_ns_ - c->last_rx_ns >= 1'000'000'000 && c->state == ConnState::Open && c->ws.park()) {
-          ++parked;
-          c->out.release_storage();  // the send ring too, unless a ping is waiting in it
-        }
-        break;
-      case ConnState::Closing:
-        if (now_ns_ >= c->deadline_ns) kill(*c, "linger timeout");
-        break;
-      case ConnState::Dead:
-        break;
-    }
-  }
-  protocol_.reap_rooms(now_ns_);
+  TickReport report = housekeeping_->tick(now_ns_);
+  rooms_->reap(now_ns_);
   // Freed framing state sits in the heap between live objects; hand the whole free pages
-  // back so many idle connections really cost little memory (only after many parked at once).
-  if (parked >= 256) trim_pending_ = true;  // after this batch: its buffers are still in use
+  // back so many idle connections really cost little memory (only after many parked at
+  // once, and after this batch: its buffers are still in use).
+  if (report.parked >= 256) trim_pending_ = true;
+  arm_timer();
   if (!stopping_) arm_accept();
-}
-
-// Stopping is done when every close frame (and what was queued before it) has been
-// handed to the kernel; waiting for each client's FIN as well would let one silent
-// client hold the whole process until --drain-timeout.
-bool Worker::drained() const {
-  for (const auto& c : conns_)
-    if (c && c->state != ConnState::Dead && !(c->state == ConnState::Closing && c->write_shut)) return false;
-  return true;
 }
 
 void Worker::begin_stop() {
   stopping_ = true;
   stop_deadline_ns_ = now_ns_ + int64_t(config_.drain_timeout_s) * 1'000'000'000;
-  if (accept_armed_) loop_->cancel(listen_fd_, encode(Op::Accept));
-  for (auto& owned : conns_) {
-    Connection* c = owned.get();
-    if (!c) continue;
-    if (c->state == ConnState::Open) {
-      c->close_reason = "server shutting down";
-      c->ws.queue_close(kCloseGoingAway, "server shutting down");
-      c->ws.flush();
-      if (c->ws.close_sent()) enter_closing(*c);
-      c->deadline_ns = stop_deadline_ns_;  // queued output may take the whole drain
-    } else if (c->state == ConnState::Handshake) {
-      kill(*c, "server shutting down");
+  if (accept_armed_) loop_->cancel(listen_fd_, completion_tag(Op::Accept));
+  table_->for_each([&](Connection& c) {
+    if (c.state == ConnState::Open) {
+      c.close_reason = "server shutting down";
+      c.ws.queue_close(kCloseGoingAway, "server shutting down");
+      c.ws.flush();
+      if (c.ws.close_sent()) table_->end(c, Ending::close_queued(), now_ns_);
+      c.deadline_ns = stop_deadline_ns_;  // queued output may take the whole drain
+    } else if (c.state == ConnState::Handshake) {
+      table_->end(c, Ending::drop("server shutting down"), now_ns_);
     }
-  }
+  });
 }
 
 }  // namespace roomcast

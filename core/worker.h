@@ -1,58 +1,57 @@
-// core/worker.h: one loop thread: its event loop, its connections and (via Protocol) its rooms.
+// core/worker.h: one loop thread: its event loop, and the hand-off between threads.
 //
-// Owns outright: the EventLoop (io_uring or epoll), every connection accepted on or
-// handed to this thread, the rooms that hash to it, and its Metrics. Nothing here is
-// shared with another thread except the handoff inbox (a mutex-guarded list plus an
-// eventfd, used once per connection, never per message), the server-wide
-// ConnectionLimits (touched at accept and free), and Metrics, read by a scrape.
-// Called by: core/server.cpp, which creates one Worker per --threads, calls run() on its
-// own thread, hands it connections whose room it owns (adopt) and asks it to stop.
-// The hot path, in order:
-//   accept -> recv (handshake) -> route -> [handoff to the room's thread] -> recv
-//   (frames) -> WsReader -> Protocol::on_text -> Room::broadcast -> SendQueue::push
-//   -> flush_dirty() -> one sendmsg per socket -> complete.
+// Owns outright: the EventLoop (io_uring or epoll) and, built on it, this thread's
+// ConnectionTable, RoomService (the rooms that hash to this thread), HttpFront, Output
+// and Housekeeping, plus its Metrics. Nothing is shared with another thread except the
+// hand-off inbox (a mutex-guarded list plus an eventfd, used once per connection, never
+// per message), the server-wide ConnectionLimits (touched at upgrade and free), and
+// Metrics, read by a scrape.
+// Called by: core/server.cpp, which creates one Worker per --threads, calls init() and
+// run() on its own thread, hands it connections whose room it owns (adopt) and asks it to
+// stop.
+// The hot path, one hop per line:
+//   on_completion(Recv)      net: bytes of one socket
+//   on_bytes -> ws.feed      proto: frames, reassembly, UTF-8 (WsReader)
+//   on_message               proto: decode once (MessageDecoder) -> ClientMessage
+//   RoomService::handle      core: semantics; encode once -> SharedFrame -> Room::broadcast
+//   SendQueue::push          net: pointer + refcount per recipient
+//   Output::flush            net: one sendmsg per socket per window
 // Promises: one send in flight per socket; one kernel entry per loop iteration for all
 // sockets (io_uring); no blocking call on the loop; stop closes every client with 1001
 // and returns once queues flushed or --drain-timeout passed.
-// The HTTP side (handshake phase, admission, API answers) is in core/worker_http.cpp.
 #pragma once
-
-#include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/admission.h"
 #include "core/config.h"
-#include "core/connection.h"
-#include "core/handshake_budget.h"
+#include "core/connection_table.h"
+#include "core/housekeeping.h"
+#include "core/http_front.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/protocol.h"
+#include "core/output.h"
+#include "core/room_service.h"
 #include "net/descriptor_reserve.h"
 #include "net/event_loop.h"
-#include "net/send_queue.h"
-#include "proto/handshake.h"
+#include "proto/message.h"
 
 namespace roomcast {
 
-// A connection whose request named a room owned by another thread.
+// A request whose room lives on another thread, with its socket.
 struct Handoff {
-  RouteKind kind = RouteKind::Upgrade;  // Upgrade, Presence or Publish
   int fd = -1;
-  std::string room;
-  std::string accept_key;  // Upgrade
-  std::string leftover;    // Upgrade: bytes after the head; Publish: the body
   PeerAddress peer;
-  bool admitted = false;
-  std::unique_ptr<Identity> identity;
+  HttpDecision request;  // kind Route
 };
 
-class Worker final : private CompletionSink, private FanoutObserver {
+class Worker final : private CompletionSink, private FanoutObserver, private ConnectionEvents {
  public:
   Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits);
   Worker(const Worker&) = delete;
@@ -72,51 +71,29 @@ class Worker final : private CompletionSink, private FanoutObserver {
   void request_stop();
   const Metrics& metrics() const { return metrics_; }
 
-  // Called from Connection's WsReader callbacks.
-  void on_text(Connection& c, std::string_view text);
-
  private:
   Worker* owner_of(std::string_view room) const;
-  Connection* lookup(uint32_t slot, uint32_t generation);
-  Connection* new_connection(int fd);
 
+  // Completions.
   void on_completion(const Completion& done) override;
   void fanout_done(int64_t born_ns) override;
   void on_accept(const Completion& done);
   void on_accept_error(int error);
-  void enter_handshake_budget(Connection& c);
   void on_recv(Connection& c, const Completion& done);
-  void on_bytes(Connection& c, const uint8_t* data, size_t len);
-  void on_send(Connection& c, int result);
+  void rearm_starved();
   void on_wake();
   void on_tick();
 
-  // worker_http.cpp: the request head, admission, routing and the HTTP API.
-  void on_handshake_bytes(Connection& c, const uint8_t* data, size_t len);
-  void dispatch_request(Connection& c, const HttpRequest& request, size_t head_bytes);
-  bool admit_connection(Connection& c);
-  bool admit_upgrade(Connection& c, const HttpRequest& request, const std::string& room);
-  void hand_to_owner(Connection& c, RouteKind kind, std::string room, std::string accept_key, std::string leftover);
-  void serve_here(Connection& c, Handoff&& h);
-  void answer_presence(Connection& c, const std::string& room);
-  void answer_publish(Connection& c, const std::string& room, std::string_view body);
-  void respond_and_close(Connection& c, int status, const std::string& response);
-
-  void open_websocket(Connection& c, std::string room, const std::string& accept_key, std::string_view leftover);
+  // Bytes in: request head, or frames.
+  void on_bytes(Connection& c, const uint8_t* data, size_t len);
+  void apply(Connection& c, HttpDecision&& decision);
+  void hand_to_owner(Connection& c, HttpDecision&& route);
+  void serve_here(Connection& c, HttpDecision&& route);
+  void open_websocket(Connection& c, HttpDecision&& upgrade);
   void feed(Connection& c, const uint8_t* data, size_t len);
-  void close_with(Connection& c, uint16_t code, std::string_view reason);
-  void enter_closing(Connection& c);
-  void kill(Connection& c, std::string_view reason);
-  void sweep_dead();
+  void on_message(Connection& c, std::string_view text) override;
+
   void begin_stop();
-  bool drained() const;
-
-  bool flush_due();
-  void flush_dirty();
-  void start_send(Connection& c);
-  void maybe_shut_write(Connection& c);
-  void release_send_op(SendOp* op);
-
   void arm_accept();
   void arm_recv(Connection& c);
   void arm_wake();
@@ -129,21 +106,21 @@ class Worker final : private CompletionSink, private FanoutObserver {
   std::vector<Worker*> peers_;
   Logger log_;
   Metrics metrics_;
-
-  const int64_t batch_delay_ns_;
-  int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
-
-  HandshakeBudget handshakes_;  // this thread's connections not yet upgraded
-  DescriptorReserve reserve_;   // answers 503 when accept runs out of descriptors
-
-  std::unique_ptr<EventLoop> loop_;
   int64_t now_ns_ = 0;
   bool now_fresh_ = false;  // now_ns_ was read after the last wait
 
-  std::vector<std::unique_ptr<Connection>> conns_;
-  std::vector<uint32_t> generations_;
-  std::vector<uint32_t> free_slots_;
-  std::vector<uint32_t> dead_;  // slots to free at the end of the iteration
+  // Built by init() on the loop thread, in this order (and destroyed in reverse).
+  std::unique_ptr<EventLoop> loop_;
+  std::optional<RoomService> rooms_;
+  std::optional<ConnectionTable> table_;
+  std::optional<Output> output_;
+  std::optional<Housekeeping> housekeeping_;
+  std::optional<HttpFront> http_;
+
+  MessageDecoder decoder_;  // one per thread; a decoded message lives until the next decode
+  ClientMessage message_;   // reused so its vectors keep their capacity
+  DescriptorReserve reserve_;  // answers 503 when accept runs out of descriptors
+
   // Connections whose receive ended with -ENOBUFS, oldest first, waiting for buffers.
   struct SlotRef {
     uint32_t slot;
@@ -151,14 +128,6 @@ class Worker final : private CompletionSink, private FanoutObserver {
   };
   std::vector<SlotRef> starved_;
   bool trim_pending_ = false;  // many connections parked: give memory back after the batch
-  void rearm_starved();
-  size_t live_ = 0;
-  DirtyList dirty_;
-  std::vector<uint32_t> flushing_;
-  std::vector<SendOp*> free_send_ops_;  // owned; at most 256 kept
-  FrameRef ping_frame_;  // one empty ping shared by every connection
-
-  Protocol protocol_;
 
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;

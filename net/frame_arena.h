@@ -1,22 +1,22 @@
-// net/frame_arena.h: contiguous storage for one room's camera frames.
+// net/frame_arena.h: contiguous storage for a series of short-lived frames.
 //
 // Owns: the chunk being filled. Each chunk counts the frames whose bytes it holds, plus
 // one while it is being filled, and is freed when that count reaches zero.
-// Called by: core/protocol through SharedFrame::make (bytes of a room's Cursor frames),
-// which seals every arena used since the last flush when the loop flushes; SharedFrame
-// gives bytes back. Thread-confined like the room and its frames: plain counters.
+// Called by: SharedFrame::make with an arena (core gives each room one, for its cameras),
+// and by the producer's owner, which seal()s it at the end of every output window;
+// SharedFrame gives bytes back. Thread-confined like its frames: plain counters.
 // Promises:
-//   - consecutive allocations between two seal()s are adjacent in memory, so the cameras
-//     a room broadcasts in one batch window are adjacent too, and a recipient's gather
-//     sends a run of them as one iovec (SendQueue::gather merges adjacent ranges). The
-//     kernel pays per iovec segment (docs/profiling.md): this keeps fan-out copy-free
-//     and cheap for the kernel.
-//   - a chunk holds one room's frames of one window: a recipient that stops reading pins
-//     only chunks of frames it has itself queued (bounded by --max-pending), never other
-//     rooms' traffic. seal() sizes the next chunk to the last window's bytes.
+//   - consecutive allocations between two seal()s are adjacent in memory, so frames
+//     produced one after another in one window are adjacent too, and a recipient's
+//     gather sends a run of them as one iovec (SendQueue::gather merges adjacent ranges).
+//     The kernel pays per iovec segment (docs/profiling.md): this keeps fan-out
+//     copy-free and cheap for the kernel.
+//   - a chunk holds one arena's frames of one window: a recipient that stops reading
+//     pins only chunks of frames it has itself queued (bounded by its queue limit), never
+//     other arenas' traffic. seal() sizes the next chunk to the last window's bytes.
 //   - frames take their bytes from here only while some queue holds them: SharedFrame
 //     gives them back when its last recipient is done, so a frame kept longer (a
-//     session's last camera, for latest-wins) never pins a chunk.
+//     producer's last frame, kept for latest-wins) never pins a chunk.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +29,8 @@ class FrameArena {
   struct Chunk;
   static constexpr size_t kMinChunk = 512;
   static constexpr size_t kMaxChunk = 16 * 1024;
-  // Frames larger than this use their own allocation (cameras are ~100 bytes).
+  // Frames larger than this use their own allocation (the series it is made for, cameras,
+  // are ~100 bytes).
   static constexpr size_t kMaxFrame = 1024;
 
   FrameArena() = default;

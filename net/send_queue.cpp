@@ -5,7 +5,7 @@
 namespace roomcast {
 
 // A frame leaves this queue unsent: its bytes stop counting, and its fan-out count learns
-// that this recipient is done with it (an arena camera may give its bytes back).
+// that this recipient is done with it (an arena frame may give its bytes back).
 void SendQueue::forget(SharedFrame* f) {
   bytes_ -= f->size();
   f->abandoned_one();
@@ -33,7 +33,7 @@ size_t SendQueue::drop_superseded() {
   size_t out = keep;
   for (size_t i = keep; i < count_; ++i) {
     SharedFrame* f = at(i);
-    if (f->kind() == FrameKind::Cursor && f->superseded()) {
+    if (f->policy() == DropPolicy::WhenSuperseded && f->superseded()) {
       forget(f);
       continue;
     }
@@ -52,7 +52,7 @@ size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
     const uint32_t skip = frames == 0 ? head_offset_ : 0;
     uint8_t* bytes = const_cast<uint8_t*>(f->data()) + skip;
     const size_t len = f->size() - skip;
-    // Frames a room broadcast one after another sit next to each other in the thread's
+    // Frames produced one after another into one arena sit next to each other in its
     // FrameArena: extend the previous range instead of starting a new one.
     if (n > 0 && static_cast<uint8_t*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == bytes) {
       iov[n - 1].iov_len += len;

@@ -1,7 +1,8 @@
 // net/send_queue.h: one connection's outbound frames, waiting for the socket.
 //
 // Owns: one reference to each queued SharedFrame and the offset into the first one.
-// Called by: Room::broadcast and the connection (push), and by the loop's flush step
+// Called by: whoever produces output for the owner (push: a broadcast, a reply), and by
+// the loop's output step
 // (gather -> one sendmsg -> complete). A queue lives inside its connection and is
 // touched only by the loop thread that owns that connection.
 // Promises:
@@ -9,10 +10,10 @@
 //     refcount increment, and, the first time the queue becomes non-empty in an
 //     iteration, one append to the loop's DirtyList. No allocation in steady state.
 //   - Frames leave in push order. Under backpressure (the kernel took less than the last
-//     gather offered: the socket buffer is full) a Cursor frame whose sender has since
-//     sent a newer camera (SharedFrame::superseded) and that has not started to leave is
-//     dropped instead of sent, so a slow recipient gets only the newest camera of each
-//     sender. A recipient that keeps up gets every camera. Nothing Reliable is dropped.
+//     gather offered: the socket buffer is full) a DropPolicy::WhenSuperseded frame whose
+//     producer has since marked it superseded and that has not started to leave is
+//     dropped instead of sent, so a slow recipient gets only the newest of each such
+//     series. A recipient that keeps up gets every frame. Nothing else is ever dropped.
 //   - At most one gather() is outstanding: the caller must complete() it before the
 //     next gather() (one send in flight per socket).
 #pragma once
@@ -71,7 +72,7 @@ class SendQueue {
 
   bool empty() const { return count_ == 0; }
   size_t frames() const { return count_; }
-  // Bytes not yet handed to the kernel (superseded cursors included until dropped).
+  // Bytes not yet handed to the kernel (superseded frames included until dropped).
   size_t pending_bytes() const { return bytes_; }
   // The last send was short: the peer is not keeping up.
   bool backed_up() const { return backed_up_; }
@@ -80,13 +81,13 @@ class SendQueue {
   bool dirty() const { return dirty_flag_; }
   void clear_dirty() { dirty_flag_ = false; }
 
-  // Drops superseded cursor frames that have not started to leave (frames in flight or
+  // Drops superseded frames that have not started to leave (frames in flight or
   // half sent stay). O(frames). Returns how many were dropped.
   size_t drop_superseded();
 
   // Fills `iov` with the next frames to send (after drop_superseded()), at most
   // `max_iov` entries and about `max_bytes` bytes; returns the number of entries.
-  // Frames adjacent in memory (a room's cameras from the thread's FrameArena) share one
+  // Frames adjacent in memory (consecutive frames of one FrameArena) share one
   // entry, so one entry may cover many frames.
   size_t gather(iovec* iov, size_t max_iov, size_t max_bytes);
 

@@ -1,15 +1,18 @@
-// net/shared_frame.h: one complete, immutable server frame shared by every recipient.
+// net/shared_frame.h: one complete, immutable buffer of output shared by every recipient.
 //
-// Owns: its bytes (WebSocket header + payload, or raw bytes such as an HTTP response),
-// in the same allocation as the refcount, or, for a camera frame made with a FrameArena,
-// a run of the thread's arena chunk, held only while some queue still holds the frame. Created once per outbound message by the loop
-// thread that owns the room; referenced from every recipient's SendQueue and from room
-// history. Never crosses threads, so the refcount is a plain integer: fan-out costs one
-// increment per recipient, no atomic, no copy, no re-encoding.
+// Owns: its bytes (finished wire bytes: a WebSocket frame built above net, or an HTTP
+// response), in the same allocation as the refcount, or, for a frame made with a
+// FrameArena, a run of that arena's chunk, held only while some queue still holds the
+// frame. Created once per outbound message by the loop thread that owns the sender's
+// room; referenced from every recipient's SendQueue and from room history. Never crosses
+// threads, so the refcount is a plain integer: fan-out costs one increment per
+// recipient, no atomic, no copy, no re-encoding.
 // Promises: bytes never change after make(); the memory is freed when the last
 // FrameRef goes away. An arena frame's bytes go back to the arena as soon as every queue
-// it was broadcast to has sent or dropped it (the fan-out count, track_fanout()); after
+// it was handed to has sent or dropped it (the fan-out count, track_fanout()); after
 // that only its header (refcount, superseded flag) remains, and data() must not be used.
+// Net knows nothing of what the bytes mean: a frame carries only a DropPolicy saying
+// whether a queue may skip it once the producer marks it superseded.
 #pragma once
 
 #include <cassert>
@@ -22,57 +25,43 @@
 #include <utility>
 
 #include "net/frame_arena.h"
-#include "proto/frame.h"
 
 namespace roomcast {
 
-// Why a frame exists; SendQueue uses it to drop stale cameras under backpressure.
-enum class FrameKind : uint8_t {
-  Reliable,  // presence, edit, ack, select, follow, control: never dropped
-  Cursor,    // latest-wins: may be skipped once `superseded` is set
+// Whether a queue may drop a frame it has not started to send.
+enum class DropPolicy : uint8_t {
+  Never,           // delivered in order, always (presence, edits, acks, control, HTTP)
+  WhenSuperseded,  // latest wins: skipped once its producer marks it superseded()
 };
 
 class SharedFrame {
  public:
-  // A WebSocket frame (final, unmasked) around `payload`. Refcount starts at 1.
-  static SharedFrame* make(Opcode op, std::string_view payload, FrameKind kind = FrameKind::Reliable) {
-    return make(nullptr, op, payload, kind);
+  // `head` followed by `body` in one buffer (a framing header and its payload, so the
+  // caller need not concatenate first). Refcount starts at 1.
+  static SharedFrame* make(std::string_view head, std::string_view body, DropPolicy policy = DropPolicy::Never) {
+    return make(nullptr, head, body, policy);
   }
-  // The same, with the bytes laid out in `arena` (when given and the frame is small), right
-  // after the thread's previous arena frame. Only for frames that are broadcast and then
-  // forgotten (cameras): the bytes are given back once every recipient is done.
-  static SharedFrame* make(FrameArena* arena, Opcode op, std::string_view payload, FrameKind kind) {
-    const size_t header = frame_header_size(payload.size());
-    const size_t total = header + payload.size();
+  // The same, with the bytes laid out in `arena` (when given and the frame is small),
+  // right after the arena's previous frame. Only for frames that are handed to their
+  // queues and then forgotten: the bytes are given back once every recipient is done.
+  static SharedFrame* make(FrameArena* arena, std::string_view head, std::string_view body, DropPolicy policy) {
+    const size_t total = head.size() + body.size();
     SharedFrame* f;
     FrameArena::Chunk* chunk = nullptr;
     uint8_t* bytes = arena ? arena->allocate(total, &chunk) : nullptr;
     if (bytes) {
-      f = new (::operator new(sizeof(SharedFrame))) SharedFrame(static_cast<uint32_t>(total), kind);
+      f = new (::operator new(sizeof(SharedFrame))) SharedFrame(static_cast<uint32_t>(total), policy);
       f->external_ = bytes;
       f->chunk_ = chunk;
     } else {
-      f = allocate(total, kind);
+      f = allocate(total, policy);
     }
-    write_frame_header(f->bytes(), op, payload.size());
-    if (!payload.empty()) std::memcpy(f->bytes() + header, payload.data(), payload.size());
+    if (!head.empty()) std::memcpy(f->bytes(), head.data(), head.size());
+    if (!body.empty()) std::memcpy(f->bytes() + head.size(), body.data(), body.size());
     return f;
   }
-  // Bytes sent verbatim (HTTP responses, control frames produced by wslay).
-  static SharedFrame* raw(std::string_view bytes) {
-    SharedFrame* f = allocate(bytes.size(), FrameKind::Reliable);
-    if (!bytes.empty()) std::memcpy(f->bytes(), bytes.data(), bytes.size());
-    return f;
-  }
-  // A close frame: 2-byte code + reason (truncated to fit a control frame).
-  static SharedFrame* close(uint16_t code, std::string_view reason) {
-    char payload[125];
-    payload[0] = static_cast<char>(code >> 8);
-    payload[1] = static_cast<char>(code & 0xFF);
-    size_t n = reason.size() < 123 ? reason.size() : 123;
-    std::memcpy(payload + 2, reason.data(), n);
-    return make(Opcode::Close, std::string_view(payload, n + 2));
-  }
+  // Bytes sent verbatim.
+  static SharedFrame* raw(std::string_view bytes) { return make({}, bytes); }
 
   const uint8_t* data() const {
     assert(!bytes_gone_);  // an arena frame every recipient is done with has no bytes
@@ -81,11 +70,11 @@ class SharedFrame {
   uint32_t size() const { return size_; }
   // False once an arena frame has given its bytes back (every recipient done with it).
   bool has_bytes() const { return !bytes_gone_; }
-  FrameKind kind() const { return kind_; }
+  DropPolicy policy() const { return policy_; }
   uint32_t refs() const { return refs_; }
 
-  // Set by the sender's session when it sends a newer camera: queues that have not
-  // started sending this frame may drop it (latest-wins).
+  // Set by the producer when a newer frame replaces this one: queues that have not
+  // started sending a WhenSuperseded frame drop it (latest wins).
   bool superseded() const { return superseded_; }
   void mark_superseded() { superseded_ = true; }
 
@@ -118,11 +107,11 @@ class SharedFrame {
   }
 
  private:
-  SharedFrame(uint32_t size, FrameKind kind) : size_(size), kind_(kind) {}
-  static SharedFrame* allocate(size_t size, FrameKind kind) {
+  SharedFrame(uint32_t size, DropPolicy policy) : size_(size), policy_(policy) {}
+  static SharedFrame* allocate(size_t size, DropPolicy policy) {
     // One allocation holds the refcount and the bytes.
     void* mem = ::operator new(sizeof(SharedFrame) + size);
-    return new (mem) SharedFrame(static_cast<uint32_t>(size), kind);
+    return new (mem) SharedFrame(static_cast<uint32_t>(size), policy);
   }
   uint8_t* bytes() { return external_ ? external_ : reinterpret_cast<uint8_t*>(this + 1); }
   void drop_external() {
@@ -140,7 +129,7 @@ class SharedFrame {
   uint32_t undelivered_ = 0;
   uint8_t* external_ = nullptr;         // arena bytes, or null: bytes follow this header
   FrameArena::Chunk* chunk_ = nullptr;  // the arena chunk external_ lies in
-  FrameKind kind_;
+  DropPolicy policy_;
   bool superseded_ = false;
   bool bytes_gone_ = false;
 };

@@ -9,6 +9,7 @@
 
 #include <rapidjson/stringbuffer.h>
 
+#include "core/ws_frames.h"
 #include "proto/message.h"
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -29,8 +30,8 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 namespace roomcast {
 namespace {
 
-struct Member {
-  Member(DirtyList* dirty, uint32_t slot) : out(dirty, slot) {
+struct Recipient {
+  Recipient(DirtyList* dirty, uint32_t slot) : out(dirty, slot) {
     session.id = "s" + std::to_string(slot);
     session.out = &out;
   }
@@ -41,13 +42,13 @@ struct Member {
 struct RoomOf {
   explicit RoomOf(size_t n, size_t history = 100) : room("project", history) {
     for (size_t i = 0; i < n; ++i) {
-      members.push_back(std::make_unique<Member>(&dirty, uint32_t(i)));
+      members.push_back(std::make_unique<Recipient>(&dirty, uint32_t(i)));
       room.add(&members.back()->session);
     }
   }
   DirtyList dirty;
   Room room;
-  std::vector<std::unique_ptr<Member>> members;
+  std::vector<std::unique_ptr<Recipient>> members;
 };
 
 SharedFrame* front_frame(SendQueue& q) {
@@ -77,7 +78,7 @@ TEST(Room, BroadcastSharesOneBufferAcrossEveryRecipientWithOneAllocation) {
   encode_cursor(scratch, r.members[0]->session.id, camera);
 
   size_t before = g_allocations;
-  SharedFrame* frame = SharedFrame::make(Opcode::Text, {scratch.GetString(), scratch.GetSize()}, FrameKind::Cursor);
+  SharedFrame* frame = ws_frame(Opcode::Text, {scratch.GetString(), scratch.GetSize()}, DropPolicy::WhenSuperseded);
   r.room.broadcast(frame, &r.members[0]->session);
   size_t allocations = g_allocations - before;
 

@@ -17,8 +17,10 @@ std::string gathered(SendQueue& q) {
 
 FrameRef raw(std::string_view bytes) { return FrameRef::adopt(SharedFrame::raw(bytes)); }
 
+// A latest-wins frame with a WebSocket-shaped head (net itself knows no framing).
 FrameRef cursor(std::string_view bytes) {
-  return FrameRef::adopt(SharedFrame::make(Opcode::Text, bytes, FrameKind::Cursor));
+  const std::string head{char(0x81), char(bytes.size())};
+  return FrameRef::adopt(SharedFrame::make(head, bytes, DropPolicy::WhenSuperseded));
 }
 
 TEST(SendQueue, FramesLeaveInPushOrder) {

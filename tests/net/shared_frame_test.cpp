@@ -7,33 +7,32 @@
 namespace roomcast {
 namespace {
 
-TEST(SharedFrame, TextFrameIsFinalUnmaskedHeaderPlusPayload) {
-  FrameRef f = FrameRef::adopt(SharedFrame::make(Opcode::Text, "hi"));
-  ASSERT_EQ(f->size(), 4u);
-  EXPECT_EQ(f->data()[0], 0x81);
-  EXPECT_EQ(f->data()[1], 0x02);
-  EXPECT_EQ(f->data()[2], 'h');
-  EXPECT_EQ(f->data()[3], 'i');
+TEST(SharedFrame, HoldsHeadThenBodyInOneBuffer) {
+  FrameRef f = FrameRef::adopt(SharedFrame::make("ab", "cde"));
+  ASSERT_EQ(f->size(), 5u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), "abcde");
+  EXPECT_EQ(f->policy(), DropPolicy::Never);
 }
 
-TEST(SharedFrame, LargePayloadUsesExtendedLength) {
-  std::string payload(70000, 'x');
-  FrameRef f = FrameRef::adopt(SharedFrame::make(Opcode::Text, payload));
-  ASSERT_EQ(f->size(), 10u + payload.size());
-  EXPECT_EQ(f->data()[1], 127);
+TEST(SharedFrame, RawIsTheBytesVerbatim) {
+  FrameRef f = FrameRef::adopt(SharedFrame::raw("HTTP/1.1 200 OK\r\n\r\n"));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), "HTTP/1.1 200 OK\r\n\r\n");
 }
 
-TEST(SharedFrame, CloseFrameCarriesCodeAndReason) {
-  FrameRef f = FrameRef::adopt(SharedFrame::close(1008, "slow"));
-  ASSERT_EQ(f->size(), 2u + 2u + 4u);
-  EXPECT_EQ(f->data()[0], 0x88);
-  EXPECT_EQ((f->data()[2] << 8) | f->data()[3], 1008);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()) + 4, 4), "slow");
+TEST(SharedFrame, LargeBodiesAndEmptyPartsAreFine) {
+  std::string body(70000, 'x');
+  FrameRef f = FrameRef::adopt(SharedFrame::make({}, body, DropPolicy::WhenSuperseded));
+  ASSERT_EQ(f->size(), body.size());
+  EXPECT_EQ(f->policy(), DropPolicy::WhenSuperseded);
+  FrameRef empty = FrameRef::adopt(SharedFrame::make({}, {}));
+  EXPECT_EQ(empty->size(), 0u);
 }
 
-TEST(SharedFrame, CloseReasonIsTruncatedToFitAControlFrame) {
-  FrameRef f = FrameRef::adopt(SharedFrame::close(1001, std::string(500, 'r')));
-  EXPECT_EQ(f->data()[1], 125);  // control frames carry at most 125 bytes
+TEST(SharedFrame, SupersededIsAFlagTheProducerSets) {
+  FrameRef f = FrameRef::adopt(SharedFrame::make({}, "cam", DropPolicy::WhenSuperseded));
+  EXPECT_FALSE(f->superseded());
+  f->mark_superseded();
+  EXPECT_TRUE(f->superseded());
 }
 
 TEST(SharedFrame, RefCountFollowsCopies) {

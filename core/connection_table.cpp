@@ -1,0 +1,167 @@
+// core/connection_table.cpp: slots, the close state machine, and freeing.
+#include "core/connection_table.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/completion_tag.h"
+#include "core/ws_frames.h"
+
+namespace roomcast {
+namespace {
+
+constexpr int64_t kLingerNs = 2'000'000'000;  // wait for the peer's FIN after our last byte
+
+// A server-wide budget split over the loop threads, at least 1 each.
+size_t per_thread(size_t total, unsigned threads) {
+  return std::max<size_t>(1, (total + threads - 1) / std::max(1u, threads));
+}
+
+}  // namespace
+
+ConnectionTable::ConnectionTable(const Config& config, EventLoop& loop, ConnectionLimits& limits, RoomService& rooms,
+                                 ConnectionEvents* events, FanoutObserver* observer, Metrics& metrics, Logger& log)
+    : config_(config),
+      loop_(loop),
+      limits_(limits),
+      rooms_(rooms),
+      events_(events),
+      observer_(observer),
+      metrics_(metrics),
+      log_(log),
+      handshakes_(per_thread(config.max_handshakes, config.threads),
+                  per_thread(config.max_handshakes_per_ip, config.threads)) {}
+
+ConnectionTable::~ConnectionTable() {
+  for (auto& c : conns_) {
+    // Process exit: the descriptor is released whatever close() says.
+    if (c && c->fd >= 0) close(c->fd);
+  }
+}
+
+Connection& ConnectionTable::open(int fd, int64_t now_ns) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(conns_.size());
+    conns_.emplace_back();
+    generations_.push_back(0);
+  }
+  conns_[slot] = std::make_unique<Connection>(events_, &dirty_, slot, observer_);
+  Connection& c = *conns_[slot];
+  c.generation = generations_[slot];
+  c.fd = fd;
+  c.last_rx_ns = now_ns;
+  ++live_;
+  metrics_.connections_open.set(live_);
+  return c;
+}
+
+Connection* ConnectionTable::lookup(uint32_t slot, uint32_t generation) {
+  Connection* c = at(slot);
+  if (!c || (c->generation & 0xFFFFFF) != generation) return nullptr;
+  return c;
+}
+
+void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns) {
+  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer)) != HandshakeBudget::kNone;) {
+    handshakes_.remove(victim);
+    Connection* v = at(victim);
+    if (!v || v == &c) continue;
+    metrics_.refusals[size_t(Refusal::Evicted)].add();
+    log_.log(LogLevel::Debug, "handshake_evicted", {{"peer", v->peer.to_string()}});
+    end(*v, Ending::drop("evicted from the handshake budget"), now_ns);
+  }
+  handshakes_.add(c.slot, c.peer);
+}
+
+void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
+  switch (how.kind) {
+    case Ending::Kind::Drop:
+      if (c.state == ConnState::Dead) return;
+      if (c.state == ConnState::Open) rooms_.leave(c.member, now_ns);
+      if (c.close_reason.empty()) c.close_reason = how.text;
+      c.state = ConnState::Dead;
+      if (c.recv_armed && c.fd >= 0) loop_.cancel(c.fd, completion_tag(Op::Recv, c.slot, c.generation));
+      dead_.push_back(c.slot);
+      return;
+    case Ending::Kind::Close:
+      if (c.state != ConnState::Open) return;
+      c.ws.shutdown_write();  // our close frame is the last thing on this stream
+      c.out.push_adopt(ws_close_frame(how.code, how.text));
+      c.close_code = how.code;
+      c.close_reason = how.text;
+      metrics_.close_code_sent(how.code);
+      to_closing(c, now_ns);
+      return;
+    case Ending::Kind::CloseQueued:
+      if (c.state != ConnState::Open) return;
+      if (c.close_code == 0 && c.ws.close_sent()) {
+        c.close_code = c.ws.close_code_sent();
+        metrics_.close_code_sent(c.close_code);
+        if (c.close_reason.empty()) c.close_reason = c.ws.close_received() ? "client closed" : "protocol";
+      }
+      to_closing(c, now_ns);
+      return;
+    case Ending::Kind::Respond:
+      if (c.state != ConnState::Handshake) return;
+      if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
+      c.out.push_adopt(SharedFrame::raw(how.text));
+      c.http = HttpExchange{};
+      c.state = ConnState::Closing;
+      c.deadline_ns = now_ns + kLingerNs;
+      return;
+  }
+}
+
+void ConnectionTable::to_closing(Connection& c, int64_t now_ns) {
+  rooms_.leave(c.member, now_ns);
+  c.state = ConnState::Closing;
+  c.deadline_ns = now_ns + kLingerNs;
+}
+
+void ConnectionTable::hand_over(Connection& c, int64_t now_ns) {
+  loop_.forget(c.fd);
+  c.fd = -1;
+  c.admitted = false;  // the new owner releases it
+  end(c, Ending::drop("handed off"), now_ns);
+}
+
+// A dead connection is freed only when the kernel holds nothing of it.
+void ConnectionTable::sweep() {
+  for (uint32_t slot : dead_) {
+    Connection* c = at(slot);
+    if (!c || c->state != ConnState::Dead || c->recv_armed || c->send_in_flight()) continue;
+    if (c->fd >= 0) {
+      loop_.forget(c->fd);
+      // Nothing useful to do if close() fails: the descriptor is gone either way (Linux).
+      close(c->fd);
+      if (c->ws.ready())  // it became a WebSocket
+        log_.log(LogLevel::Info, "ws_close",
+                 {{"peer", c->peer.to_string()}, {"room", c->member.room}, {"code", c->close_code},
+                  {"reason", c->close_reason}});
+    }
+    if (c->admitted) limits_.release(c->peer);
+    handshakes_.remove(slot);
+    conns_[slot].reset();
+    ++generations_[slot];
+    free_slots_.push_back(slot);
+    --live_;
+  }
+  dead_.clear();
+  metrics_.connections_open.set(live_);
+}
+
+// Stopping is done when every close frame (and what was queued before it) has been
+// handed to the kernel; waiting for each client's FIN as well would let one silent
+// client hold the whole process until --drain-timeout.
+bool ConnectionTable::drained() const {
+  for (const auto& c : conns_)
+    if (c && c->state != ConnState::Dead && !(c->state == ConnState::Closing && c->write_shut)) return false;
+  return true;
+}
+
+}  // namespace roomcast

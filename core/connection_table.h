@@ -1,0 +1,113 @@
+// core/connection_table.h: one thread's connections: their slots, and how they end.
+//
+// Owns: every Connection of its loop thread (slot + generation table), the DirtyList of
+// connections with output, the budget of connections not yet upgraded (HandshakeBudget)
+// and the list of dead connections waiting to be freed.
+// Called by: the Worker (open, lookup, end, sweep), Output (end on a failed send or a
+// slow reader) and Housekeeping (end on timeouts).
+// One verb ends a connection, end(c, Ending): whatever the reason, the connection moves
+// through the same states (connection.h), leaves its room exactly once and is freed
+// exactly once, after the kernel holds nothing of it.
+// Promises:
+//   - lookup() never returns a connection whose slot was reused since the completion's
+//     operation was submitted (generations);
+//   - a freed connection gives back its ConnectionLimits admission and its handshake
+//     budget place, and closes its fd;
+//   - admit_handshake() never refuses the newcomer: a full budget ends its oldest member.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "core/admission.h"
+#include "core/connection.h"
+#include "core/handshake_budget.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/room_service.h"
+#include "net/event_loop.h"
+
+namespace roomcast {
+
+// How a connection ends.
+struct Ending {
+  enum class Kind : uint8_t {
+    Drop,         // no goodbye: the socket is gone or not worth answering (EOF, errors, timeouts)
+    Close,        // a WebSocket close frame of ours, then the drain (Open only)
+    CloseQueued,  // wslay queued the close frame (an echo, or its own protocol error)
+    Respond,      // an HTTP answer, then the drain (before the upgrade only)
+  };
+  Kind kind;
+  uint16_t code = 0;          // Close
+  int status = 0;             // Respond
+  std::string_view text;      // Drop/Close: the reason; Respond: the response bytes
+
+  static Ending drop(std::string_view why) { return {Kind::Drop, 0, 0, why}; }
+  static Ending close(uint16_t code, std::string_view reason) { return {Kind::Close, code, 0, reason}; }
+  static Ending close_queued() { return {Kind::CloseQueued, 0, 0, {}}; }
+  static Ending respond(int status, std::string_view response) { return {Kind::Respond, 0, status, response}; }
+};
+
+class ConnectionTable {
+ public:
+  ConnectionTable(const Config& config, EventLoop& loop, ConnectionLimits& limits, RoomService& rooms,
+                  ConnectionEvents* events, FanoutObserver* observer, Metrics& metrics, Logger& log);
+  ConnectionTable(const ConnectionTable&) = delete;
+  ConnectionTable& operator=(const ConnectionTable&) = delete;
+  ~ConnectionTable();
+
+  // A new connection for `fd` (accepted here, or handed over by another thread).
+  Connection& open(int fd, int64_t now_ns);
+  Connection* lookup(uint32_t slot, uint32_t generation);
+  Connection* at(uint32_t slot) { return slot < conns_.size() ? conns_[slot].get() : nullptr; }
+
+  // `c` has not upgraded yet: it takes a place in the handshake budget, ending the oldest
+  // pre-upgrade connection of its address (or of all) when the budget is full.
+  void admit_handshake(Connection& c, int64_t now_ns);
+  // `c` became a WebSocket: its budget place is free again.
+  void upgraded(Connection& c) { handshakes_.remove(c.slot); }
+
+  // The one verb that ends a connection. Safe to call in any state (later calls for a
+  // connection already ending are ignored, except Drop, which ends a drain at once).
+  void end(Connection& c, const Ending& how, int64_t now_ns);
+  // The socket now belongs to another thread: forget it here without touching it.
+  void hand_over(Connection& c, int64_t now_ns);
+  // Queues a Dead connection to be freed (a completion arrived for it).
+  void retire(Connection& c) { dead_.push_back(c.slot); }
+  // Frees the dead connections the kernel holds nothing of; once per loop iteration.
+  void sweep();
+
+  DirtyList& dirty() { return dirty_; }
+  size_t live() const { return live_; }
+  // Every connection either dead or closing with its last byte handed to the kernel.
+  bool drained() const;
+
+  template <typename F>
+  void for_each(F&& f) {
+    for (auto& owned : conns_)
+      if (owned) f(*owned);
+  }
+
+ private:
+  void to_closing(Connection& c, int64_t now_ns);
+
+  const Config& config_;
+  EventLoop& loop_;
+  ConnectionLimits& limits_;
+  RoomService& rooms_;
+  ConnectionEvents* events_;
+  FanoutObserver* observer_;
+  Metrics& metrics_;
+  Logger& log_;
+  HandshakeBudget handshakes_;
+  DirtyList dirty_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<uint32_t> generations_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> dead_;
+  size_t live_ = 0;
+};
+
+}  // namespace roomcast

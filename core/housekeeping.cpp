@@ -1,0 +1,50 @@
+// core/housekeeping.cpp: one pass over the connection table.
+#include "core/housekeeping.h"
+
+#include "core/ws_frames.h"
+
+namespace roomcast {
+
+Housekeeping::Housekeeping(const Config& config, ConnectionTable& table, Metrics& metrics, Logger& log)
+    : config_(config), table_(table), metrics_(metrics), log_(log), ping_(FrameRef::adopt(ws_frame(Opcode::Ping, {}))) {}
+
+TickReport Housekeeping::tick(int64_t now_ns) {
+  TickReport report;
+  const int64_t interval = int64_t(config_.ping_interval_s) * 1'000'000'000;
+  table_.for_each([&](Connection& c) {
+    switch (c.state) {
+      case ConnState::Handshake:
+        if (now_ns >= c.deadline_ns) {
+          metrics_.refusals[size_t(Refusal::Timeout)].add();
+          log_.log(LogLevel::Info, "handshake_timeout", {{"peer", c.peer.to_string()}});
+          table_.end(c, Ending::drop("handshake timeout"), now_ns);
+        }
+        break;
+      case ConnState::Open:
+        if (now_ns - c.last_rx_ns >= 2 * interval) {
+          // Through wslay, so its reader stops too (nothing after our close is processed).
+          c.close_reason = "idle timeout";
+          c.ws.queue_close(kCloseGoingAway, "idle timeout");
+          c.ws.flush();
+          if (c.ws.close_sent()) table_.end(c, Ending::close_queued(), now_ns);
+        } else if (now_ns - c.last_ping_ns >= interval) {
+          c.out.push(ping_.get());
+          c.last_ping_ns = now_ns;
+        }
+        // Quiet for a second: give back the framing state (~8.5 KiB) until the next byte.
+        if (now_ns - c.last_rx_ns >= 1'000'000'000 && c.state == ConnState::Open && c.ws.park()) {
+          ++report.parked;
+          c.out.release_storage();  // the send ring too, unless a ping is waiting in it
+        }
+        break;
+      case ConnState::Closing:
+        if (now_ns >= c.deadline_ns) table_.end(c, Ending::drop("linger timeout"), now_ns);
+        break;
+      case ConnState::Dead:
+        break;
+    }
+  });
+  return report;
+}
+
+}  // namespace roomcast

@@ -1,0 +1,40 @@
+// core/housekeeping.h: what a loop thread checks once a second, per connection.
+//
+// Owns: the shared empty ping frame every connection's keepalive pushes.
+// Called by: the Worker on each timer tick; it re-arms the timer and acts on the report.
+// Checks, per connection state:
+//   - Handshake: past --handshake-timeout -> dropped (slowloris holds no slot forever);
+//   - Open: silent for two --ping-interval periods -> close 1001 "idle timeout"; else a
+//     ping every period; quiet for a second -> its framing state and send ring are given
+//     back (parked) until the next byte;
+//   - Closing: past the linger deadline -> dropped.
+// Promises: touches each connection once, never blocks, and ends connections only
+// through ConnectionTable::end.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/connection_table.h"
+
+namespace roomcast {
+
+struct TickReport {
+  size_t parked = 0;  // connections that gave back their framing state this tick
+};
+
+class Housekeeping {
+ public:
+  Housekeeping(const Config& config, ConnectionTable& table, Metrics& metrics, Logger& log);
+
+  TickReport tick(int64_t now_ns);
+
+ private:
+  const Config& config_;
+  ConnectionTable& table_;
+  Metrics& metrics_;
+  Logger& log_;
+  FrameRef ping_;  // one empty ping shared by every connection
+};
+
+}  // namespace roomcast

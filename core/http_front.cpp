@@ -1,0 +1,195 @@
+// core/http_front.cpp: request head -> route -> limits, Origin, token -> decision.
+#include "core/http_front.h"
+
+#include <openssl/crypto.h>
+
+#include <cctype>
+#include <ctime>
+
+#include "proto/http_request.h"
+#include "proto/jwt.h"
+
+namespace roomcast {
+namespace {
+
+std::string json_error(std::string_view message) {
+  std::string out = "{\"error\":\"";
+  for (char ch : message) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(ch) < 0x20) continue;
+    out.push_back(ch);
+  }
+  out += "\"}";
+  return out;
+}
+
+// "Bearer <credential>" (scheme case-insensitive), or empty.
+std::string_view bearer(const HttpRequest& request) {
+  std::string_view v = request.header("Authorization");
+  if (v.size() < 7) return {};
+  for (size_t i = 0; i < 6; ++i)
+    if (std::tolower(static_cast<unsigned char>(v[i])) != "bearer"[i]) return {};
+  if (v[6] != ' ') return {};
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  return v;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+HttpDecision route_to(RouteKind kind, std::string room) {
+  HttpDecision d;
+  d.kind = HttpDecision::Kind::Route;
+  d.route = kind;
+  d.room = std::move(room);
+  return d;
+}
+
+}  // namespace
+
+HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, Logger& log)
+    : config_(config), limits_(limits), log_(log) {}
+
+HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
+  ex.head.append(reinterpret_cast<const char*>(data), len);
+  if (ex.body_end != 0) {  // a publish waiting for its body
+    if (ex.head.size() < ex.body_end) return {};
+    HttpDecision d = route_to(RouteKind::Publish, std::move(ex.room));
+    d.leftover = ex.head.substr(ex.body_start, ex.body_end - ex.body_start);
+    return d;
+  }
+  HttpRequest request;
+  HttpParseResult parsed = parse_http_request(ex.head, config_.max_header, request);
+  switch (parsed.status) {
+    case HttpParseStatus::Incomplete:
+      return {};
+    case HttpParseStatus::Bad:
+      return HttpDecision::respond(400, http_response(400, "bad request\n"));
+    case HttpParseStatus::TooLarge:
+      return HttpDecision::respond(431, http_response(431, "request header fields too large\n"));
+    case HttpParseStatus::Complete:
+      break;
+  }
+  return decide(ex, peer, request, parsed.consumed);
+}
+
+HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const HttpRequest& request,
+                               size_t head_bytes) {
+  Route route = route_request(request);
+  switch (route.kind) {
+    case RouteKind::Respond:
+      return HttpDecision::respond(route.status, std::move(route.response));
+    case RouteKind::Metrics: {
+      HttpDecision d;
+      d.kind = HttpDecision::Kind::Metrics;
+      return d;
+    }
+    case RouteKind::Presence:
+      return route_to(RouteKind::Presence, std::move(route.room));
+    case RouteKind::Publish: {
+      if (config_.api_key.empty())
+        return HttpDecision::respond(
+            403, http_response_typed(403, "application/json", json_error("publishing is disabled: no API key configured")));
+      if (!same_secret(bearer(request), config_.api_key)) {
+        log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"endpoint", "publish"}});
+        return HttpDecision::respond(401, http_response_typed(401, "application/json", json_error("missing or wrong API key"),
+                                                              "WWW-Authenticate: Bearer\r\n"));
+      }
+      if (route.content_length > config_.max_message)
+        return HttpDecision::respond(
+            413, http_response_typed(413, "application/json", json_error("body larger than --max-message")));
+      ex.body_start = head_bytes;
+      ex.body_end = head_bytes + route.content_length;
+      if (ex.head.size() < ex.body_end) {
+        ex.room = std::move(route.room);
+        return {};
+      }
+      HttpDecision d = route_to(RouteKind::Publish, std::move(route.room));
+      d.leftover = ex.head.substr(ex.body_start, route.content_length);
+      return d;
+    }
+    case RouteKind::Upgrade:
+      break;
+  }
+  // --max-connections and --max-connections-per-ip count WebSockets: only a request that
+  // is a valid upgrade takes a place.
+  const Admission verdict = limits_.admit(peer);
+  if (verdict != Admission::Admitted) {
+    const bool total = verdict == Admission::OverTotal;
+    log_.log(LogLevel::Warn, "limit",
+             {{"peer", peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
+    const int status = total ? 503 : 429;
+    return HttpDecision::respond(
+        status, http_response(status, total ? "server at its connection limit\n" : "too many connections from this address\n",
+                              "Retry-After: 5\r\n"));
+  }
+  std::unique_ptr<Identity> identity;
+  HttpDecision refused = check_upgrade(request, peer, route.room, identity);
+  if (refused.kind == HttpDecision::Kind::Respond) {
+    limits_.release(peer);
+    return refused;
+  }
+  HttpDecision d = route_to(RouteKind::Upgrade, std::move(route.room));
+  d.accept_key = std::move(route.accept_key);
+  d.leftover = ex.head.substr(head_bytes);
+  d.identity = std::move(identity);
+  d.admitted = true;
+  return d;
+}
+
+// Origin allow-list and token (protocol-v1 "Authentication").
+HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddress& peer, const std::string& room,
+                                      std::unique_ptr<Identity>& identity) {
+  if (!config_.allow_origins.empty()) {
+    // Browsers always send Origin; a missing one is a non-browser client, which
+    // cross-site WebSocket hijacking cannot involve.
+    std::string_view origin = request.header("Origin");
+    bool listed = origin.empty();
+    for (const std::string& o : config_.allow_origins) listed = listed || origin == o;
+    if (!listed) {
+      log_.log(LogLevel::Warn, "origin_refused", {{"peer", peer.to_string()}, {"origin", origin}});
+      return HttpDecision::respond(403, http_response(403, "forbidden: origin not allowed\n"));
+    }
+  }
+  if (config_.jwt_secret.empty()) return {};
+  std::string_view token = request.query_param("token");
+  if (token.empty()) token = bearer(request);
+  if (token.empty()) {
+    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"reason", "missing token"}});
+    return HttpDecision::respond(401, http_response(401, "unauthorized: missing token\n", "WWW-Authenticate: Bearer\r\n"));
+  }
+  JwtClaims claims;
+  JwtError error;
+  if (!verify_jwt(token, config_.jwt_secret, int64_t(std::time(nullptr)), claims, error)) {
+    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"reason", to_string(error)}});
+    return HttpDecision::respond(401, http_response(401, "unauthorized: " + std::string(to_string(error)) + "\n",
+                                                    "WWW-Authenticate: Bearer\r\n"));
+  }
+  if (!jwt_allows_room(claims, room)) {
+    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"reason", "room not in token"}, {"room", room}});
+    return HttpDecision::respond(403, http_response(403, "forbidden: the token does not grant this room\n"));
+  }
+  identity = std::make_unique<Identity>();
+  identity->verified = true;
+  identity->user_id = std::move(claims.sub);
+  identity->has_name = claims.has_name;
+  identity->name = std::move(claims.name);
+  return {};
+}
+
+HttpDecision HttpFront::presence(RoomService& rooms, std::string_view room) {
+  return HttpDecision::respond(200, http_response_typed(200, "application/json", rooms.presence_json(room)));
+}
+
+HttpDecision HttpFront::publish(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,
+                                std::string_view room, std::string_view body, int64_t now_ns) {
+  DecodeError error;
+  if (!decoder.decode_publish(body, scratch, error))
+    return HttpDecision::respond(400, http_response_typed(400, "application/json", json_error(error.message)));
+  const uint64_t seq = rooms.publish(room, scratch, now_ns);
+  return HttpDecision::respond(200, http_response_typed(200, "application/json", "{\"seq\":" + std::to_string(seq) + "}"));
+}
+
+}  // namespace roomcast

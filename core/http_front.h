@@ -1,0 +1,79 @@
+// core/http_front.h: from request bytes to a decision: answer, or route to a room's thread.
+//
+// Owns nothing per connection: the bytes read so far live in the connection's
+// HttpExchange. Decides, once per connection, everything before the upgrade: the request
+// head (proto/http_request), routing (proto/handshake), the WebSocket connection limits,
+// the Origin allow-list and the token, so nothing on the message path checks them again.
+// Called by: the Worker with each chunk of request bytes (on_bytes), and by the thread
+// that owns a request's room to answer the HTTP API (presence, publish).
+// Promises: returns a decision and changes nothing else, with one exception it says so:
+// a Route decision for an upgrade carries `admitted`, a place taken in ConnectionLimits
+// that the connection's final owner gives back when it is freed. A refusal takes none.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/admission.h"
+#include "core/config.h"
+#include "core/connection.h"
+#include "core/log.h"
+#include "core/room_service.h"
+#include "proto/handshake.h"
+#include "proto/message.h"
+
+namespace roomcast {
+
+struct HttpDecision {
+  enum class Kind : uint8_t {
+    NeedMore,  // the head (or a publish body) is not complete yet
+    Respond,   // send `response` and close
+    Metrics,   // GET /metrics: the caller renders every thread's counters
+    Route,     // hand the request to the thread owning `room`
+  };
+  Kind kind = Kind::NeedMore;
+  int status = 0;
+  std::string response;                 // Respond
+  RouteKind route = RouteKind::Upgrade;  // Route: Upgrade, Presence or Publish
+  std::string room;                      // Route
+  std::string accept_key;                // Upgrade
+  std::string leftover;                  // Upgrade: bytes after the head; Publish: the body
+  std::unique_ptr<Identity> identity;    // Upgrade with a verified token
+  bool admitted = false;                 // Upgrade: a ConnectionLimits place, released by the final owner
+
+  static HttpDecision respond(int status, std::string response) {
+    HttpDecision d;
+    d.kind = Kind::Respond;
+    d.status = status;
+    d.response = std::move(response);
+    return d;
+  }
+};
+
+class HttpFront {
+ public:
+  HttpFront(const Config& config, ConnectionLimits& limits, Logger& log);
+
+  // `len` more bytes of `exchange`, a request from `peer`.
+  HttpDecision on_bytes(HttpExchange& exchange, const PeerAddress& peer, const uint8_t* data, size_t len);
+
+  // The answers of the thread that owns the room.
+  static HttpDecision presence(RoomService& rooms, std::string_view room);
+  static HttpDecision publish(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,
+                              std::string_view room, std::string_view body, int64_t now_ns);
+
+ private:
+  HttpDecision decide(HttpExchange& exchange, const PeerAddress& peer, const HttpRequest& request,
+                      size_t head_bytes);
+  // Origin allow-list and token; a refusal (Respond) or NeedMore meaning "allowed".
+  HttpDecision check_upgrade(const HttpRequest& request, const PeerAddress& peer, const std::string& room,
+                             std::unique_ptr<Identity>& identity);
+
+  const Config& config_;
+  ConnectionLimits& limits_;
+  Logger& log_;
+};
+
+}  // namespace roomcast

@@ -1,0 +1,138 @@
+// core/output.cpp: the flush step and the send completions.
+#include "core/output.h"
+
+#include <sys/socket.h>
+
+#include <cassert>
+#include <cstring>
+
+#include "core/completion_tag.h"
+#include "proto/frame.h"
+
+namespace roomcast {
+namespace {
+
+constexpr size_t kMaxIov = 64;
+constexpr size_t kMaxSendBytes = 256 * 1024;
+// A burst (10k joins at once) puts a SendOp (~1 KiB of iovecs) in flight per socket;
+// keep a few for reuse and give the rest back, so the burst does not stay in RSS.
+constexpr size_t kKeptOps = 256;
+
+}  // namespace
+
+struct SendOp {
+  msghdr msg{};
+  iovec iov[kMaxIov];
+};
+
+Output::Output(const Config& config, EventLoop& loop, ConnectionTable& table, RoomService& rooms, Metrics& metrics,
+               Logger& log)
+    : config_(config),
+      loop_(loop),
+      table_(table),
+      rooms_(rooms),
+      metrics_(metrics),
+      log_(log),
+      batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000) {}
+
+Output::~Output() {
+  table_.for_each([](Connection& c) {
+    delete c.op;
+    c.op = nullptr;
+  });
+  for (SendOp* op : free_ops_) delete op;
+}
+
+bool Output::due(int64_t now_ns, bool stopping) {
+  if (table_.dirty().slots.empty()) return false;
+  if (batch_delay_ns_ == 0 || stopping) return true;
+  if (flush_at_ns_ == 0) flush_at_ns_ = now_ns + batch_delay_ns_;
+  return now_ns >= flush_at_ns_;
+}
+
+void Output::flush(int64_t now_ns) {
+  flush_at_ns_ = 0;
+  rooms_.end_window();
+  DirtyList& dirty = table_.dirty();
+  while (!dirty.slots.empty()) {
+    flushing_.swap(dirty.slots);
+    for (uint32_t slot : flushing_) {
+      Connection* c = table_.at(slot);
+      if (!c) continue;
+      c->out.clear_dirty();
+      if (c->state == ConnState::Dead) continue;
+      if (c->state == ConnState::Open && c->out.pending_bytes() > config_.max_pending) {
+        metrics_.cursors_coalesced.add(c->out.drop_superseded());
+        if (c->out.pending_bytes() > config_.max_pending) {
+          // A slow reader: close rather than drop an edit silently. It reconnects with
+          // `since` and loses nothing.
+          c->out.drop_unstarted();
+          metrics_.slow_reader_closes.add();
+          log_.log(LogLevel::Warn, "slow_reader", {{"peer", c->peer.to_string()}, {"room", c->member.room}});
+          table_.end(*c, Ending::close(kClosePolicyViolation, "slow reader: output limit exceeded"), now_ns);
+        }
+      }
+      start(*c);
+    }
+    flushing_.clear();
+  }
+}
+
+void Output::start(Connection& c) {
+  if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
+  // Latest wins applies to cameras that waited: behind a short send, or in a window.
+  if (c.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
+  if (c.out.empty()) {
+    shut_write_if_done(c);
+    return;
+  }
+  SendOp* op = take_op();
+  c.op = op;
+  op->msg.msg_iov = op->iov;
+  op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
+  loop_.send(c.fd, &op->msg, completion_tag(Op::Send, c.slot, c.generation));
+}
+
+void Output::on_sent(Connection& c, int result, int64_t now_ns) {
+  assert(c.op);  // a Send completion exists only for a submitted op (generation-checked)
+  c.out.complete(result > 0 ? size_t(result) : 0);
+  give_back(c.op);
+  c.op = nullptr;
+  if (result <= 0) {
+    // EPIPE/ECONNRESET: the peer is gone.
+    table_.end(c, Ending::drop(result < 0 ? std::strerror(-result) : "send failed"), now_ns);
+    table_.retire(c);
+    return;
+  }
+  metrics_.bytes_out.add(uint64_t(result));
+  if (c.state == ConnState::Dead) {
+    table_.retire(c);
+    return;
+  }
+  start(c);
+}
+
+void Output::shut_write_if_done(Connection& c) {
+  if (c.state != ConnState::Closing || c.write_shut || c.send_in_flight() || !c.out.empty()) return;
+  // Half-close, then keep reading until the peer's FIN: closing with unread input would
+  // send a RST that can destroy our close frame in flight. A failure means the socket is
+  // already gone; the next receive completion reports it.
+  (void)shutdown(c.fd, SHUT_WR);
+  c.write_shut = true;
+}
+
+SendOp* Output::take_op() {
+  if (free_ops_.empty()) return new SendOp;
+  SendOp* op = free_ops_.back();
+  free_ops_.pop_back();
+  return op;
+}
+
+void Output::give_back(SendOp* op) {
+  if (free_ops_.size() < kKeptOps)
+    free_ops_.push_back(op);
+  else
+    delete op;
+}
+
+}  // namespace roomcast

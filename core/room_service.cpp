@@ -1,0 +1,253 @@
+// core/room_service.cpp: decoded message in, frames into members' queues out.
+#include "core/room_service.h"
+
+#include "core/ws_frames.h"
+
+namespace roomcast {
+
+RoomService::RoomService(const Config& config, unsigned instance, Metrics& metrics)
+    : config_(config), instance_(instance), metrics_(metrics) {}
+
+void RoomService::reply(Member& m, OutType type, std::string_view payload) {
+  m.out->push_adopt(ws_frame(Opcode::Text, payload));
+  metrics_.messages_out[size_t(type)].add();
+}
+
+// Cameras are broadcast and forgotten: their bytes go in the room's arena, next to the
+// room's previous camera of this window, so a recipient's queued cameras leave as one
+// range. Everything else (edits stay in history) gets its own allocation.
+FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
+                              DropPolicy policy) {
+  FrameArena* arena = policy == DropPolicy::WhenSuperseded ? &room.camera_arena() : nullptr;
+  const bool was_filling = arena && arena->filling();
+  FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload, policy, arena));
+  if (arena && !was_filling && arena->filling()) filling_arenas_.push_back(&room);
+  uint32_t recipients = room.broadcast(frame.get(), except);
+  frame->track_fanout(now_ns_, recipients);
+  metrics_.messages_out[size_t(type)].add(recipients);
+  return frame;
+}
+
+void RoomService::end_window() {
+  for (Room* room : filling_arenas_) room->camera_arena().seal();
+  filling_arenas_.clear();
+}
+
+void RoomService::send_error(Member& m, ErrorCode code, std::string_view message) {
+  encode_error(encoded_, code, message);
+  reply(m, OutType::Error, encoded());
+}
+
+const std::vector<PeerView>& RoomService::snapshot(const Room& room) {
+  peers_.clear();
+  for (const Session* p : room.members())
+    peers_.push_back(PeerView{p->id, &p->user, p->has_camera ? &p->camera : nullptr, &p->selection, p->following});
+  return peers_;
+}
+
+void RoomService::update_gauges() {
+  metrics_.rooms.set(rooms_.size());
+  metrics_.sessions.set(sessions_);
+}
+
+Room& RoomService::room_named(std::string_view name) {
+  auto it = rooms_.find(std::string(name));
+  if (it == rooms_.end()) {
+    it = rooms_.emplace(std::string(name), std::make_unique<Room>(std::string(name), config_.history)).first;
+    it->second->empty_since_ns = now_ns_;
+    update_gauges();
+  }
+  return *it->second;
+}
+
+const Room* RoomService::find_room(std::string_view name) const {
+  auto it = rooms_.find(std::string(name));
+  return it == rooms_.end() ? nullptr : it->second.get();
+}
+
+void RoomService::refuse(Member& m, const DecodeError& error) { send_error(m, error.code, error.message); }
+
+// The hot path for every inbound message: check, dispatch.
+Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns) {
+  now_ns_ = now_ns;
+  if (!m.rate.allow(now_ns)) {
+    metrics_.rate_limited.add();
+    // Cameras are lossy by contract: drop silently. Everything else is told.
+    if (msg.type != MessageType::Cursor) send_error(m, ErrorCode::RateLimited, "rate limit exceeded; message not processed");
+    return Verdict::Continue;
+  }
+  metrics_.messages_in[size_t(msg.type)].add();
+  Session* s = m.session.get();
+  if (!s) {
+    if (msg.type == MessageType::Join) {
+      join(m, msg);
+    } else {
+      send_error(m, ErrorCode::NotJoined, "send join first");
+    }
+    return Verdict::Continue;
+  }
+  switch (msg.type) {
+    case MessageType::Join:
+      send_error(m, ErrorCode::AlreadyJoined, "this connection has already joined");
+      break;
+    case MessageType::Cursor:
+      cursor(*s, msg);
+      break;
+    case MessageType::Select:
+      select(*s, msg);
+      break;
+    case MessageType::Edit:
+      edit(m, *s, msg);
+      break;
+    case MessageType::Follow:
+      follow(m, *s, msg);
+      break;
+    case MessageType::Ping:
+      encode_pong(encoded_, msg.t);
+      reply(m, OutType::Pong, encoded());
+      break;
+    case MessageType::Leave:
+      // The transport closes with 1000 and calls leave(): presence leave to the others.
+      return Verdict::CloseNormal;
+  }
+  return Verdict::Continue;
+}
+
+void RoomService::join(Member& m, const ClientMessage& msg) {
+  Room& room = room_named(m.room);
+  if (room.members().size() >= config_.max_room_members) {
+    send_error(m, ErrorCode::RoomFull, "this room has the maximum number of sessions");
+    return;
+  }
+  auto s = std::make_unique<Session>();
+  s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
+  s->user = msg.user;
+  if (m.identity && m.identity->verified) {
+    // With authentication on, the token says who this is, whatever the join claims.
+    s->user.id = m.identity->user_id;
+    if (!s->user.has_name && m.identity->has_name) {
+      s->user.name = m.identity->name;
+      s->user.has_name = true;
+    }
+  }
+  s->out = m.out;
+
+  encode_welcome(encoded_, s->id, room.name(), s->user, room.seq(), snapshot(room));
+  reply(m, OutType::Welcome, encoded());
+
+  if (msg.has_since) {
+    // History holds the very frames that were broadcast: replay is a queue push each.
+    size_t replayed = 0;
+    bool complete = room.history().replay_since(msg.since, room.seq(), [&](SharedFrame* f) {
+      m.out->push(f);
+      ++replayed;
+    });
+    metrics_.messages_out[size_t(OutType::Edit)].add(replayed);
+    if (complete) {
+      metrics_.history_replays.add();
+    } else {
+      metrics_.resyncs.add();
+      encode_resync(encoded_, room.seq());
+      reply(m, OutType::Resync, encoded());
+    }
+  }
+
+  encode_presence_join(encoded_, s->id, s->user);
+  fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
+  room.add(s.get());
+  m.session = std::move(s);
+  ++sessions_;
+  update_gauges();
+}
+
+void RoomService::cursor(Session& s, const ClientMessage& msg) {
+  s.camera = msg.camera;
+  s.has_camera = true;
+  encode_cursor(encoded_, s.id, s.camera);
+  // Queues still holding the previous camera may now skip it (latest wins).
+  if (s.last_cursor) s.last_cursor->mark_superseded();
+  s.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
+}
+
+void RoomService::select(Session& s, const ClientMessage& msg) {
+  s.selection.assign(msg.ids.begin(), msg.ids.end());
+  encode_select(encoded_, s.id, s.selection);
+  fan_out(*s.room, &s, OutType::Select, encoded());
+}
+
+void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
+  Room& room = *s.room;
+  const uint64_t seq = room.next_seq();
+  encode_edit(encoded_, s.id, seq, msg.building, msg.op, msg.data);
+  FrameRef frame = fan_out(room, &s, OutType::Edit, encoded());
+  room.commit_edit(frame.get());
+  encode_ack(encoded_, msg.has_id, msg.id, seq);
+  reply(m, OutType::Ack, encoded());
+}
+
+uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& edit, int64_t now_ns) {
+  now_ns_ = now_ns;
+  Room& room = room_named(room_name);
+  const uint64_t seq = room.next_seq();
+  encode_edit(encoded_, "server", seq, edit.building, edit.op, edit.data);
+  FrameRef frame = fan_out(room, nullptr, OutType::Edit, encoded());
+  room.commit_edit(frame.get());
+  metrics_.publishes.add();
+  return seq;
+}
+
+std::string RoomService::presence_json(std::string_view room_name) {
+  peers_.clear();
+  if (const Room* room = find_room(room_name)) snapshot(*room);
+  encode_presence_list(encoded_, peers_);
+  return std::string(encoded());
+}
+
+void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
+  if (msg.has_follow_target) {
+    if (msg.follow_target == s.id) {
+      send_error(m, ErrorCode::BadMessage, "follow: a session cannot follow itself");
+      return;
+    }
+    if (!s.room->find(msg.follow_target)) {
+      send_error(m, ErrorCode::BadMessage, "follow: no such session in this room");
+      return;
+    }
+    s.following.assign(msg.follow_target);
+  } else {
+    s.following.clear();
+  }
+  encode_follow(encoded_, s.id, s.following);
+  fan_out(*s.room, &s, OutType::Follow, encoded());
+}
+
+void RoomService::leave(Member& m, int64_t now_ns) {
+  now_ns_ = now_ns;
+  Session* s = m.session.get();
+  if (!s) return;
+  Room& room = *s->room;
+  room.remove(s);
+  // Followers of a departed leader follow nobody; late joiners must not see a ghost.
+  for (Session* other : room.members())
+    if (other->following == s->id) other->following.clear();
+  encode_presence_leave(encoded_, s->id);
+  fan_out(room, nullptr, OutType::Presence, encoded());
+  if (room.empty()) room.empty_since_ns = now_ns;
+  m.session.reset();
+  --sessions_;
+  update_gauges();
+}
+
+void RoomService::reap(int64_t now_ns) {
+  end_window();  // no pointer to a room may outlive it; and a quiet room keeps no chunk
+  const int64_t ttl_ns = int64_t(config_.room_ttl_s) * 1'000'000'000;
+  for (auto it = rooms_.begin(); it != rooms_.end();) {
+    if (it->second->empty() && now_ns - it->second->empty_since_ns >= ttl_ns)
+      it = rooms_.erase(it);
+    else
+      ++it;
+  }
+  update_gauges();
+}
+
+}  // namespace roomcast
