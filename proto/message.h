@@ -3,9 +3,10 @@
 // Owns: a MessageDecoder owns one parse arena and one document; everything a decoded
 // ClientMessage points into (string views, rapidjson values) stays valid until the next
 // decode() on the same decoder. One decoder per loop thread; not thread-safe.
-// Called by: the connection for every inbound text message (decode), and by rooms and
-// connections to serialize outbound messages (encode_*), exactly once per message, before
-// the payload becomes a SharedFrame.
+// Called by: the loop thread for every inbound text message and publish body (decode,
+// core/worker.cpp and core/http_front.cpp), and by the room service to serialize every
+// outbound message (encode_*), exactly once per message, before the payload becomes a
+// shared frame. Decoding is in message_decode.cpp, encoding in message_encode.cpp.
 // Promises: decode() answers every input with either a filled ClientMessage or a
 // DecodeError whose code is the spec's stable string (protocol-v1 "Bad input"); it never
 // throws and never crashes on hostile JSON. Encoders emit compact JSON whose fields are
