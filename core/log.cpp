@@ -95,6 +95,7 @@ void Logger::log(LogLevel level, std::string_view event, std::initializer_list<L
     }
     line.push_back('\n');
   }
+  // A log line that stderr cannot take is dropped: logging must never block or stop the loop.
   (void)!::write(STDERR_FILENO, line.data(), line.size());
 }
 

@@ -25,8 +25,9 @@ int run_server(const Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Both fail only for invalid arguments, which these are not.
+  (void)pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  (void)signal(SIGPIPE, SIG_IGN);
 
   // Every thread listens on the same address (SO_REUSEPORT); port 0 is resolved by the
   // first bind and reused by the others.
@@ -37,7 +38,7 @@ int run_server(const Config& config) {
     if (fd < 0) {
       std::fprintf(stderr, "roomcast: cannot listen on %s:%u: %s\n", address.host.c_str(), address.port,
                    std::strerror(-fd));
-      for (int l : listeners) close(l);
+      for (int l : listeners) close(l);  // exiting with an error anyway
       return 1;
     }
     if (address.port == 0) address.port = static_cast<uint16_t>(bound_port(fd));
@@ -90,7 +91,9 @@ int run_server(const Config& config) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) != 0) {
+    // EINVAL is impossible for this set; retry anything else rather than stop serving.
+  }
   log.log(LogLevel::Info, "stopping",
           {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"drain_timeout_s", config.drain_timeout_s}});
   for (auto& w : workers) w->request_stop();

@@ -22,7 +22,7 @@ size_t DescriptorReserve::shed(int listen_fd, std::string_view answer, size_t ma
   while (answered < max) {
     take();  // another thread may have freed one since we last tried
     if (fd_ < 0) break;
-    close(fd_);
+    close(fd_);  // /dev/null: closing it cannot fail in a way that matters
     fd_ = -1;
     int client = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client < 0) {
@@ -34,8 +34,10 @@ size_t DescriptorReserve::shed(int listen_fd, std::string_view answer, size_t ma
     char sink[4096];
     for (int i = 0; i < 16 && recv(client, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
     }
+    // Best effort by design: a client that is already gone, or whose buffer cannot take
+    // ~150 bytes, gets the close without the answer, which is all there is to give.
     (void)!send(client, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    shutdown(client, SHUT_WR);
+    (void)shutdown(client, SHUT_WR);
     close(client);
     ++answered;
     take();

@@ -29,7 +29,7 @@ struct Interest {
 class EpollLoop final : public EventLoop {
  public:
   ~EpollLoop() override {
-    if (epfd_ >= 0) close(epfd_);
+    if (epfd_ >= 0) close(epfd_);  // teardown: the descriptor is gone whatever close() says
   }
 
   int init() {
@@ -94,7 +94,8 @@ class EpollLoop final : public EventLoop {
 
   void forget(int fd) override {
     if (fd < 0 || size_t(fd) >= fds_.size()) return;
-    if (fds_[fd].registered) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    // Fails only if the fd left the set already (closed); either way it is out of it.
+    if (fds_[fd].registered) (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     fds_[fd] = Interest{};
   }
 
@@ -155,13 +156,30 @@ class EpollLoop final : public EventLoop {
     epoll_event ev{};
     ev.events = want;
     ev.data.fd = fd;
-    if (in.registered == 0)
-      epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-    else if (want == 0)
-      epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-    else
-      epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
+    if (want == 0) {
+      // Only fails if the fd is already out of the set (closed): nothing left to undo.
+      (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+      in.registered = 0;
+      return;
+    }
+    if (epoll_ctl(epfd_, in.registered == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+      // ENOMEM/ENOSPC (max_user_watches): no readiness will ever come, so every operation
+      // armed on this fd completes now with the error instead of waiting forever.
+      fail_all(fd, -errno);
+      return;
+    }
     in.registered = want;
+  }
+
+  void fail_all(int fd, int error) {
+    Interest& in = fds_[fd];
+    if (in.accepting) ready_.push_back(Completion{in.accept_ud, error, false, nullptr, kNoBuffer});
+    if (in.receiving) ready_.push_back(Completion{in.recv_ud, error, false, nullptr, kNoBuffer});
+    if (in.reading) ready_.push_back(Completion{in.read_ud, error, false, nullptr, kNoBuffer});
+    if (in.sending) ready_.push_back(Completion{in.send_ud, error, false, nullptr, kNoBuffer});
+    const uint32_t registered = in.registered;
+    in = Interest{};
+    if (registered) (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);  // as above
   }
 
   // Handlers may arm, cancel or forget any fd (and grow fds_), so state is re-read by

@@ -37,8 +37,9 @@ int Ring::init(unsigned entries, std::string* description) {
       live_ = true;
       defer_taskrun_ = (tries[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
       if (description) *description = names[i];
-      // Saves an fget/fput on every io_uring_enter; optional.
-      io_uring_register_ring_fd(&ring_);
+      // Saves an fget/fput on every io_uring_enter; optional, so a failure (old kernel)
+      // only costs that.
+      (void)io_uring_register_ring_fd(&ring_);
       return 0;
     }
     if (rc != -EINVAL) break;  // EPERM/ENOSYS/ENOMEM: no flag change will help
@@ -49,7 +50,9 @@ int Ring::init(unsigned entries, std::string* description) {
 io_uring_sqe* Ring::sqe() {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);
   while (!s) {
-    io_uring_submit(&ring_);
+    // The submission queue is full: hand it to the kernel to make room. A failure here
+    // resurfaces from the loop's own io_uring_submit_and_wait, which reports it.
+    (void)io_uring_submit(&ring_);
     s = io_uring_get_sqe(&ring_);
   }
   return s;
@@ -57,8 +60,9 @@ io_uring_sqe* Ring::sqe() {
 
 BufferRing::~BufferRing() {
   if (br_) {
-    io_uring_unregister_buf_ring(ring_, group_);
-    munmap(br_, ring_bytes_);
+    // Teardown: the ring goes away with its buffers either way.
+    (void)io_uring_unregister_buf_ring(ring_, group_);
+    (void)munmap(br_, ring_bytes_);
   }
   std::free(pool_);
 }
@@ -93,7 +97,8 @@ int BufferRing::init(Ring& ring, uint16_t group, unsigned count, unsigned buffer
 }
 
 void BufferRing::release_pages() {
-  if (pool_) madvise(pool_, size_t(count_) * buffer_size_, MADV_DONTNEED);
+  // Advisory: if the kernel refuses, the pages just stay resident.
+  if (pool_) (void)madvise(pool_, size_t(count_) * buffer_size_, MADV_DONTNEED);
 }
 
 void BufferRing::recycle(uint16_t id) {
