@@ -5,7 +5,8 @@
 // locked instruction); a scrape from any thread reads them relaxed and sums threads.
 // So counting costs the hot path an add per event, never a lock or an atomic RMW, and a
 // scrape sees each counter as of some recent moment (counters never go backwards).
-// Called by: Worker and Protocol (updates), and render_metrics() for GET /metrics.
+// Called by: the worker's components and its RoomService (updates), and render_metrics()
+// for GET /metrics.
 #pragma once
 
 #include <array>

@@ -4,7 +4,7 @@
 // edit seq and its History. A room lives on exactly one loop thread, chosen by its name;
 // every connection that joins it has been moved to that thread, so nothing here is
 // shared and fan-out takes no lock and touches no atomic.
-// Called by: core/protocol.cpp for joins, leaves and every relayed message.
+// Called by: core/room_service.cpp for joins, leaves and every relayed message.
 // Promises:
 //   - broadcast() queues one shared frame to every member but `except`: a pointer push
 //     and a refcount increment per recipient; nothing is copied or encoded per recipient.
@@ -56,7 +56,7 @@ class Room {
   void commit_edit(SharedFrame* frame) { history_.push(++seq_, frame); }
   const History& history() const { return history_; }
 
-  // Bytes of this room's cameras, in broadcast order (core/protocol seals it at each flush).
+  // Bytes of this room's cameras, in broadcast order (RoomService seals it at each flush).
   FrameArena& camera_arena() { return cameras_; }
 
   // Loop time (ns) when the last member left; rooms keep history for a while after that.

@@ -1,8 +1,8 @@
-// core/session.h: what the room knows about one joined connection.
+// core/session.h: what the room knows about one joined member.
 //
 // Owns: the presence state a late joiner sees in `welcome.peers` (user, camera,
 // selection, following) and a reference to the sender's newest cursor frame.
-// Lives inside its Connection from `join` until leave/close; the Room holds a pointer
+// Lives inside its Member (core/member.h) from `join` until leave; the Room holds a pointer
 // while it is a member. Loop-thread only.
 #pragma once
 

@@ -2,7 +2,8 @@
 //
 // Owns: the backend's kernel objects (an io_uring with its receive buffer ring, or an
 // epoll set) and, for epoll, the interest state of each fd it was asked about.
-// Called by: core/worker.cpp only, from the one thread that created it.
+// Called by: the loop thread that created it: core/worker.cpp (the loop, accepts, receives),
+// core/connection_table.cpp (cancel, forget) and core/output.cpp (sends).
 // Promises, for both backends:
 //   - every operation reports through Completion with the caller's user_data, exactly
 //     once, or repeatedly with `more` set while a multishot accept/recv stays armed;

@@ -2,7 +2,7 @@
 //
 // Owns: the ring (Ring) and the receive buffer pool (BufferRing). Created inside the
 // loop thread that uses them (SINGLE_ISSUER is enforced by the kernel), destroyed by it.
-// Called by: core/worker.cpp, the only user of io_uring in the server.
+// Called by: net/uring_loop.cpp, the only user of io_uring in the server.
 // Promises: Ring::sqe() never returns null (it submits to make room); a BufferRing
 // hands out fixed-size buffers that the kernel fills for multishot receives and takes
 // back with recycle() + publish().

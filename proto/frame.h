@@ -1,7 +1,7 @@
 // proto/frame.h: the server side of RFC 6455 framing, as pure byte functions.
 //
-// Owns nothing. Called by net/shared_frame.h to build the one immutable frame that every
-// recipient's send queue shares, and by tests to check bytes without sockets.
+// Owns nothing. Called by core/ws_frames.h to put the header in front of the one immutable
+// frame every recipient's send queue shares, and by tests to check bytes without sockets.
 // Promises: server frames are final (FIN set), unfragmented and unmasked, so one
 // serialized frame is byte-identical for every recipient (protocol-v1 "Transport").
 #pragma once

@@ -1,7 +1,7 @@
 // proto/http_request.h: an HTTP/1.1 request-head parser for the upgrade handshake.
 //
 // Owns nothing: the parsed request holds views into the caller's bytes, valid while
-// those bytes are. Called by the connection in its handshake phase each time more bytes
+// those bytes are. Called by core/http_front.cpp each time more bytes of a request
 // arrive (it re-parses from the start; a request head is small and bounded).
 // Promises: never reads past `data`, never allocates per byte, and answers every input
 // with exactly one of Incomplete / Complete / Bad / TooLarge. It is written to survive
