@@ -47,7 +47,7 @@ void drain(std::vector<std::unique_ptr<Recipient>>& members, DirtyList& dirty) {
 void BM_RoomBroadcastAndDrain(benchmark::State& state) {
   const size_t n = size_t(state.range(0));
   DirtyList dirty;
-  Room room("project-42", 100);
+  Room room("project-42", 100, "epoch");
   std::vector<std::unique_ptr<Recipient>> members;
   members.reserve(n);
   for (size_t i = 0; i < n; ++i) {

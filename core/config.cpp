@@ -127,9 +127,14 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections_per_ip);
        }},
+      {"resume-grace", "S",
+       "a session whose connection drops without leave is held this long for a resume, invisible to "
+       "the others (default 10; 0: off)",
+       "an integer in 0..3600",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 3600u, c.resume_grace_s); }},
       {"max-handshakes", "N",
        "connections not yet upgraded (reading a request, answering HTTP), split over the threads; "
-       "when full, the oldest makes room (default 4096)",
+       "when full, the oldest makes room (default 16384)",
        "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes); }},
       {"max-handshakes-per-ip", "N",

@@ -33,6 +33,7 @@ struct Config {
   unsigned handshake_timeout_s = 5;      // upgrade must finish within this
   size_t max_header = 8 * 1024;          // request head limit (431)
   unsigned room_ttl_s = 600;             // an empty room keeps its history this long
+  unsigned resume_grace_s = 10;          // 1.1: a dropped session is held this long; 0 = no resume
   unsigned recv_buffers = 2048;          // io_uring provided receive buffers per loop thread
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
@@ -43,7 +44,7 @@ struct Config {
   std::vector<std::string> allow_origins; // empty: any Origin
   size_t max_connections = 100000;        // upgraded connections; beyond: 503
   size_t max_connections_per_ip = 256;    // upgraded connections per address; beyond: 429
-  size_t max_handshakes = 4096;           // pre-upgrade connections (split per thread); full: oldest evicted
+  size_t max_handshakes = 16384;          // pre-upgrade connections (split per thread); full: oldest evicted
   size_t max_handshakes_per_ip = 64;      // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
 

@@ -31,6 +31,8 @@ class ConnectionEvents {
  public:
   // A complete text message from an Open connection.
   virtual void on_message(Connection& c, std::string_view text) = 0;
+  // The room service ends this connection (its session was resumed elsewhere).
+  virtual void close_connection(Connection& c, uint16_t code, std::string_view reason) = 0;
 
  protected:
   ~ConnectionEvents() = default;
@@ -44,14 +46,23 @@ struct HttpExchange {
   size_t body_start = 0;  // publish: where the body begins in `head`
   size_t body_end = 0;    // publish: head + body bytes to wait for (0: not waiting)
   std::string room;       // publish: the room, while waiting for the body
+
+  // Gives the buffers back (assigning an empty exchange would keep their capacity, a few
+  // hundred bytes on every idle connection).
+  void release() {
+    std::string().swap(head);
+    std::string().swap(room);
+    body_start = body_end = 0;
+  }
 };
 
-struct Connection final : WsReader::Handler {
+struct Connection final : WsReader::Handler, MemberLink {
   Connection(ConnectionEvents* events_, DirtyList* dirty, uint32_t slot_, FanoutObserver* observer)
       : events(events_), slot(slot_), out(dirty, slot_, observer) {}
 
   void on_text(std::string_view message) override { events->on_message(*this, message); }
   void on_control_bytes(std::string_view bytes) override { out.push_adopt(SharedFrame::raw(bytes)); }
+  void close_member(uint16_t code, std::string_view reason) override { events->close_connection(*this, code, reason); }
 
   ConnectionEvents* events;
   uint32_t slot;
@@ -70,7 +81,7 @@ struct Connection final : WsReader::Handler {
   HttpExchange http;           // Handshake only
   WsReader ws;
   SendQueue out;
-  Member member{&out};
+  Member member{&out, this};
   SendOp* op = nullptr;        // the sendmsg in flight, if any (one per socket)
 
   bool send_in_flight() const { return op != nullptr; }

@@ -82,7 +82,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
   switch (how.kind) {
     case Ending::Kind::Drop:
       if (c.state == ConnState::Dead) return;
-      if (c.state == ConnState::Open) rooms_.leave(c.member, now_ns);
+      if (c.state == ConnState::Open) leave_room(c, Departure::Dropped, now_ns);
       if (c.close_reason.empty()) c.close_reason = how.text;
       c.state = ConnState::Dead;
       if (c.recv_armed && c.fd >= 0) loop_.cancel(c.fd, completion_tag(Op::Recv, c.slot, c.generation));
@@ -95,7 +95,8 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       c.close_code = how.code;
       c.close_reason = how.text;
       metrics_.close_code_sent(how.code);
-      to_closing(c, now_ns);
+      // Every close the server starts holds the session (1.1 section 1); `leave` (1000) ends it.
+      to_closing(c, how.code == kCloseNormal ? Departure::Final : Departure::Dropped, now_ns);
       return;
     case Ending::Kind::CloseQueued:
       if (c.state != ConnState::Open) return;
@@ -104,23 +105,34 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
         metrics_.close_code_sent(c.close_code);
         if (c.close_reason.empty()) c.close_reason = c.ws.close_received() ? "client closed" : "protocol";
       }
-      to_closing(c, now_ns);
+      {
+        // The session ends at once for `leave` (our 1000) and for the client's own close
+        // with 1000 or no code (a browser's ws.close()); any other close holds it.
+        const uint16_t received = c.ws.close_received() ? c.ws.close_code_received() : 0;
+        const bool final = c.close_code == kCloseNormal || received == kCloseNormal || received == kCloseNoStatus;
+        to_closing(c, final ? Departure::Final : Departure::Dropped, now_ns);
+      }
       return;
     case Ending::Kind::Respond:
       if (c.state != ConnState::Handshake) return;
       if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
       c.out.push_adopt(SharedFrame::raw(how.text));
-      c.http = HttpExchange{};
+      c.http.release();
       c.state = ConnState::Closing;
       c.deadline_ns = now_ns + kLingerNs;
       return;
   }
 }
 
-void ConnectionTable::to_closing(Connection& c, int64_t now_ns) {
-  rooms_.leave(c.member, now_ns);
+void ConnectionTable::to_closing(Connection& c, Departure how, int64_t now_ns) {
+  leave_room(c, how, now_ns);
   c.state = ConnState::Closing;
   c.deadline_ns = now_ns + kLingerNs;
+}
+
+void ConnectionTable::leave_room(Connection& c, Departure how, int64_t now_ns) {
+  // A held session keeps the connection's place in the limits until its grace ends.
+  if (rooms_.leave(c.member, now_ns, how, c.admitted ? &c.peer : nullptr)) c.admitted = false;
 }
 
 void ConnectionTable::hand_over(Connection& c, int64_t now_ns) {

@@ -91,7 +91,8 @@ class ConnectionTable {
   }
 
  private:
-  void to_closing(Connection& c, int64_t now_ns);
+  void to_closing(Connection& c, Departure how, int64_t now_ns);
+  void leave_room(Connection& c, Departure how, int64_t now_ns);
 
   const Config& config_;
   EventLoop& loop_;

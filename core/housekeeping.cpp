@@ -8,7 +8,7 @@ namespace roomcast {
 Housekeeping::Housekeeping(const Config& config, ConnectionTable& table, Metrics& metrics, Logger& log)
     : config_(config), table_(table), metrics_(metrics), log_(log), ping_(FrameRef::adopt(ws_frame(Opcode::Ping, {}))) {}
 
-TickReport Housekeeping::tick(int64_t now_ns) {
+TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
   TickReport report;
   const int64_t interval = int64_t(config_.ping_interval_s) * 1'000'000'000;
   table_.for_each([&](Connection& c) {
@@ -21,6 +21,19 @@ TickReport Housekeeping::tick(int64_t now_ns) {
         }
         break;
       case ConnState::Open:
+        if ((c.member.awaiting_token || c.member.over_capacity) && now_ns >= c.deadline_ns) {
+          table_.end(c,
+                     c.member.over_capacity ? Ending::close(kCloseTryAgainLater, "server overloaded")
+                                            : Ending::close(kCloseUnauthorized, "unauthorized"),
+                     now_ns);
+          break;
+        }
+        if (c.member.identity && c.member.identity->exp > 0 && unix_s >= c.member.identity->exp) {
+          metrics_.expiry_closes.add();
+          log_.log(LogLevel::Info, "token_expired", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
+          table_.end(c, Ending::close(kCloseUnauthorized, "token expired"), now_ns);
+          break;
+        }
         if (now_ns - c.last_rx_ns >= 2 * interval) {
           // Through wslay, so its reader stops too (nothing after our close is processed).
           c.close_reason = "idle timeout";

@@ -6,7 +6,9 @@
 //   - Handshake: past --handshake-timeout -> dropped (slowloris holds no slot forever);
 //   - Open: silent for two --ping-interval periods -> close 1001 "idle timeout"; else a
 //     ping every period; quiet for a second -> its framing state and send ring are given
-//     back (parked) until the next byte;
+//     back (parked) until the next byte; its token past `exp` -> close 4001 "token
+//     expired"; waiting for an in-band token (or told 1013) past --handshake-timeout ->
+//     close 4001 (or 1013);
 //   - Closing: past the linger deadline -> dropped.
 // Promises: touches each connection once, never blocks, and ends connections only
 // through ConnectionTable::end.
@@ -27,7 +29,8 @@ class Housekeeping {
  public:
   Housekeeping(const Config& config, ConnectionTable& table, Metrics& metrics, Logger& log);
 
-  TickReport tick(int64_t now_ns);
+  // `now_ns` is the loop's monotonic clock, `unix_s` the wall clock for token expiry.
+  TickReport tick(int64_t now_ns, int64_t unix_s);
 
  private:
   const Config& config_;

@@ -115,7 +115,22 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   }
   // --max-connections and --max-connections-per-ip count WebSockets: only a request that
   // is a valid upgrade takes a place.
+  const bool token_in_band = in_band(request);
   const Admission verdict = limits_.admit(peer);
+  if (verdict != Admission::Admitted && token_in_band) {
+    // A browser cannot read a refused upgrade's status (it sees 1006), so an in-band
+    // client is upgraded and told 1013 when it joins (1.1 section 5). It holds no place
+    // and stays on the handshake budget until it is closed.
+    std::unique_ptr<Identity> none;
+    HttpDecision refused = check_upgrade(request, peer, route.room, none, true);
+    if (refused.kind == HttpDecision::Kind::Respond) return refused;
+    log_.log(LogLevel::Warn, "limit", {{"peer", peer.to_string()}, {"limit", "over capacity, told 1013 at join"}});
+    HttpDecision d = route_to(RouteKind::Upgrade, std::move(route.room));
+    d.accept_key = std::move(route.accept_key);
+    d.leftover = ex.head.substr(head_bytes);
+    d.over_capacity = true;
+    return d;
+  }
   if (verdict != Admission::Admitted) {
     const bool total = verdict == Admission::OverTotal;
     log_.log(LogLevel::Warn, "limit",
@@ -126,7 +141,7 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
                               "Retry-After: 5\r\n"));
   }
   std::unique_ptr<Identity> identity;
-  HttpDecision refused = check_upgrade(request, peer, route.room, identity);
+  HttpDecision refused = check_upgrade(request, peer, route.room, identity, token_in_band);
   if (refused.kind == HttpDecision::Kind::Respond) {
     limits_.release(peer);
     return refused;
@@ -136,12 +151,17 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   d.leftover = ex.head.substr(head_bytes);
   d.identity = std::move(identity);
   d.admitted = true;
+  d.awaiting_token = token_in_band;
   return d;
+}
+
+bool HttpFront::in_band(const HttpRequest& request) const {
+  return !config_.jwt_secret.empty() && request.query_param("token").empty() && bearer(request).empty();
 }
 
 // Origin allow-list and token (protocol-v1 "Authentication").
 HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddress& peer, const std::string& room,
-                                      std::unique_ptr<Identity>& identity) {
+                                      std::unique_ptr<Identity>& identity, bool in_band) {
   if (!config_.allow_origins.empty()) {
     // Browsers always send Origin; a missing one is a non-browser client, which
     // cross-site WebSocket hijacking cannot involve.
@@ -153,13 +173,9 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
       return HttpDecision::respond(403, http_response(403, "forbidden: origin not allowed\n"));
     }
   }
-  if (config_.jwt_secret.empty()) return {};
+  if (config_.jwt_secret.empty() || in_band) return {};  // in band: the join carries the token
   std::string_view token = request.query_param("token");
   if (token.empty()) token = bearer(request);
-  if (token.empty()) {
-    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"reason", "missing token"}});
-    return HttpDecision::respond(401, http_response(401, "unauthorized: missing token\n", "WWW-Authenticate: Bearer\r\n"));
-  }
   JwtClaims claims;
   JwtError error;
   if (!verify_jwt(token, config_.jwt_secret, int64_t(std::time(nullptr)), claims, error)) {
@@ -176,6 +192,7 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
   identity->user_id = std::move(claims.sub);
   identity->has_name = claims.has_name;
   identity->name = std::move(claims.name);
+  identity->exp = claims.exp;
   return {};
 }
 

@@ -42,6 +42,8 @@ struct HttpDecision {
   std::string leftover;                  // Upgrade: bytes after the head; Publish: the body
   std::unique_ptr<Identity> identity;    // Upgrade with a verified token
   bool admitted = false;                 // Upgrade: a ConnectionLimits place, released by the final owner
+  bool awaiting_token = false;           // Upgrade, auth on, no token: the join must carry it (1.1 section 4)
+  bool over_capacity = false;            // Upgrade without a token while over a limit: close 1013 at the join
 
   static HttpDecision respond(int status, std::string response) {
     HttpDecision d;
@@ -68,8 +70,11 @@ class HttpFront {
   HttpDecision decide(HttpExchange& exchange, const PeerAddress& peer, const HttpRequest& request,
                       size_t head_bytes);
   // Origin allow-list and token; a refusal (Respond) or NeedMore meaning "allowed".
+  // `in_band` (auth on, no token in the request): allowed, the join must carry the token.
   HttpDecision check_upgrade(const HttpRequest& request, const PeerAddress& peer, const std::string& room,
-                             std::unique_ptr<Identity>& identity);
+                             std::unique_ptr<Identity>& identity, bool in_band);
+  // Authentication is on and the request carries no token: 1.1 in-band authentication.
+  bool in_band(const HttpRequest& request) const;
 
   const Config& config_;
   ConnectionLimits& limits_;

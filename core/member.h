@@ -7,8 +7,10 @@
 // Lives inside its owner (core/connection.h), touched by one loop thread only.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/rate_limiter.h"
 #include "core/session.h"
@@ -22,18 +24,36 @@ struct Identity {
   std::string user_id;  // the token's `sub`
   bool has_name = false;
   std::string name;
+  int64_t exp = 0;      // the token's expiry, Unix seconds (1.1: welcome.exp, close 4001 after it)
+};
+
+// How the service reaches a member's transport besides its queue: to end it (a session
+// resumed elsewhere closes the old connection with 4008). Implemented by the connection.
+class MemberLink {
+ public:
+  virtual void close_member(uint16_t code, std::string_view reason) = 0;
+
+ protected:
+  ~MemberLink() = default;
 };
 
 struct Member {
-  explicit Member(SendQueue* queue) : out(queue) {}
+  explicit Member(SendQueue* queue, MemberLink* link_ = nullptr) : out(queue), link(link_) {}
   Member(const Member&) = delete;
   Member& operator=(const Member&) = delete;
 
   SendQueue* out;                      // where every frame for this member goes
+  MemberLink* link;                    // may be null (then it cannot be closed from here)
   std::string room;                    // the room named when it connected
   std::unique_ptr<Identity> identity;  // null without a verified token
   RateLimiter rate;
   std::unique_ptr<Session> session;    // non-null once joined
+  // 1.1 section 4: authentication is on and the upgrade carried no token, so the first
+  // message must be a `join` with one.
+  bool awaiting_token = false;
+  // 1.1 section 5: upgraded (so a browser can read the reason) while over capacity; the
+  // join is answered with close 1013.
+  bool over_capacity = false;
 
   bool joined() const { return session != nullptr; }
 };

@@ -86,7 +86,7 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.rooms; });
   simple("roomcast_sessions", "gauge", "Joined sessions.", [](const Metrics& m) -> const Counter& { return m.sessions; });
   header(out, "roomcast_messages_in_total", "counter", "Well-formed client messages, by type.");
-  for (size_t i = 0; i < 7; ++i) {
+  for (size_t i = 0; i < kInTypeCount; ++i) {
     std::snprintf(labels, sizeof(labels), "{type=\"%s\"}", kInTypes[i]);
     line(out, "roomcast_messages_in_total", labels,
          sum(t, [i](const Metrics& m) -> const Counter& { return m.messages_in[i]; }));
@@ -113,11 +113,10 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          "this grows outside join bursts).",
          [](const Metrics& m) -> const Counter& { return m.receive_buffers_exhausted; });
   header(out, "roomcast_close_codes_sent_total", "counter", "WebSocket close frames sent, by code.");
-  for (int i = 0; i < kCloseCodeCount; ++i) {
-    if (i == 4 || i == 5 || i == 6) continue;  // 1004-1006 are never sent on the wire
-    std::snprintf(labels, sizeof(labels), "{code=\"%d\"}", kFirstCloseCode + i);
+  for (size_t i = 0; i < kCloseCodeCount; ++i) {
+    std::snprintf(labels, sizeof(labels), "{code=\"%d\"}", kCloseCodes[i]);
     line(out, "roomcast_close_codes_sent_total", labels,
-         sum(t, [i](const Metrics& m) -> const Counter& { return m.close_codes[size_t(i)]; }));
+         sum(t, [i](const Metrics& m) -> const Counter& { return m.close_codes[i]; }));
   }
   simple("roomcast_history_replays_total", "counter", "Joins with `since` answered from history.",
          [](const Metrics& m) -> const Counter& { return m.history_replays; });
@@ -125,6 +124,27 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.resyncs; });
   simple("roomcast_publishes_total", "counter", "Edits published through POST /api/rooms/{room}/publish.",
          [](const Metrics& m) -> const Counter& { return m.publishes; });
+  simple("roomcast_held_sessions", "gauge",
+         "Sessions whose connection ended without leave, held for --resume-grace seconds.",
+         [](const Metrics& m) -> const Counter& { return m.held_sessions; });
+  header(out, "roomcast_resumes_total", "counter",
+         "Joins carrying `resume`: ok (a held session taken over), replaced (taken from a connection still "
+         "attached, closed 4008), expired (token unknown or expired: a fresh session).");
+  for (size_t i = 0; i < size_t(ResumeResult::Count); ++i) {
+    std::snprintf(labels, sizeof(labels), "{result=\"%s\"}", kResumeResults[i]);
+    line(out, "roomcast_resumes_total", labels, sum(t, [i](const Metrics& m) -> const Counter& { return m.resumes[i]; }));
+  }
+  simple("roomcast_holds_expired_total", "counter", "Held sessions whose grace ended without a resume (presence leave sent).",
+         [](const Metrics& m) -> const Counter& { return m.holds_expired; });
+  simple("roomcast_duplicate_edits_total", "counter",
+         "Edits repeated with an id already applied: answered with the original seq, not applied again.",
+         [](const Metrics& m) -> const Counter& { return m.duplicate_edits; });
+  simple("roomcast_refreshes_total", "counter", "Tokens replaced by a `refresh` message.",
+         [](const Metrics& m) -> const Counter& { return m.refreshes; });
+  simple("roomcast_refreshes_refused_total", "counter", "`refresh` messages answered bad_token or forbidden.",
+         [](const Metrics& m) -> const Counter& { return m.refreshes_refused; });
+  simple("roomcast_token_expiry_closes_total", "counter", "Connections closed 4001 because their token expired.",
+         [](const Metrics& m) -> const Counter& { return m.expiry_closes; });
 
   const char* h = "roomcast_fanout_latency_seconds";
   header(out, h, "histogram",

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <iterator>
 #include <atomic>
 #include <cstdint>
 #include <span>
@@ -28,11 +29,17 @@ class Counter {
 };
 
 // Client message types, in proto/message.h MessageType order.
-inline constexpr const char* kInTypes[] = {"join", "cursor", "select", "edit", "follow", "ping", "leave"};
+inline constexpr const char* kInTypes[] = {"join", "cursor", "select", "edit", "follow", "ping", "leave", "refresh"};
+inline constexpr size_t kInTypeCount = std::size(kInTypes);
 // Server message types.
-enum class OutType : uint8_t { Welcome, Presence, Cursor, Select, Edit, Ack, Follow, Pong, Resync, Error, Count };
-inline constexpr const char* kOutTypes[] = {"welcome", "presence", "cursor", "select", "edit",
-                                            "ack",     "follow",   "pong",   "resync", "error"};
+enum class OutType : uint8_t { Welcome, Presence, Cursor, Select, Edit, Ack, Follow, Pong, Resync, Error, Refreshed, Count };
+inline constexpr const char* kOutTypes[] = {"welcome", "presence", "cursor", "select", "edit",     "ack",
+                                            "follow",  "pong",     "resync", "error",  "refreshed"};
+// How a `join` with `resume` went (1.1 section 1): a held session taken over, a session
+// taken from a connection still attached (closed 4008), or a token unknown or expired
+// (a fresh session).
+enum class ResumeResult : uint8_t { Ok, Replaced, Expired, Count };
+inline constexpr const char* kResumeResults[] = {"ok", "replaced", "expired"};
 // Why an HTTP request did not become a WebSocket (or API answer).
 enum class Refusal : uint8_t {
   BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, LengthRequired, TooLarge,
@@ -46,8 +53,9 @@ inline constexpr const char* kRefusals[] = {"bad_request",  "unauthorized",     
 enum class AcceptError : uint8_t { OutOfDescriptors, OutOfMemory, Other, Count };
 inline constexpr const char* kAcceptErrors[] = {"out_of_descriptors", "out_of_memory", "other"};
 Refusal refusal_for_status(int status);
-// Close codes we send, 1000..1011.
-inline constexpr int kFirstCloseCode = 1000, kCloseCodeCount = 12;
+// Close codes we send (protocol-v1.1 section 5).
+inline constexpr int kCloseCodes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1013, 4001, 4003, 4008};
+inline constexpr size_t kCloseCodeCount = std::size(kCloseCodes);
 
 // Fan-out latency: a message's arrival to its frame being handed to the kernel for the
 // last recipient. Upper bounds in seconds.
@@ -61,7 +69,7 @@ struct Metrics {
   Counter connections_shed;  // answered 503 by the descriptor reserve, never accepted into the loop
   Counter rooms;     // gauge
   Counter sessions;  // gauge
-  std::array<Counter, 7> messages_in;
+  std::array<Counter, kInTypeCount> messages_in;
   std::array<Counter, size_t(OutType::Count)> messages_out;  // deliveries: one per recipient
   Counter bytes_in;
   Counter bytes_out;
@@ -74,12 +82,20 @@ struct Metrics {
   Counter history_replays;
   Counter resyncs;
   Counter publishes;
+  Counter held_sessions;  // gauge: sessions whose connection ended, waiting for a resume
+  std::array<Counter, size_t(ResumeResult::Count)> resumes;
+  Counter holds_expired;      // held sessions whose grace ended (presence leave sent)
+  Counter duplicate_edits;    // edits answered with the original seq, not applied again
+  Counter refreshes;          // tokens replaced by `refresh`
+  Counter refreshes_refused;  // `refresh` answered bad_token or forbidden
+  Counter expiry_closes;      // connections closed 4001 because their token expired
   std::array<Counter, kLatencyBuckets.size()> latency_buckets;  // not cumulative; summed on render
   Counter latency_count;
   Counter latency_sum_ns;
 
   void close_code_sent(int code) {
-    if (code >= kFirstCloseCode && code < kFirstCloseCode + kCloseCodeCount) close_codes[code - kFirstCloseCode].add();
+    for (size_t i = 0; i < kCloseCodeCount; ++i)
+      if (kCloseCodes[i] == code) close_codes[i].add();
   }
   void observe_fanout(int64_t ns);
 };

@@ -5,7 +5,47 @@ namespace roomcast {
 Session* Room::find(std::string_view session_id) const {
   for (Session* s : members_)
     if (s->id == session_id) return s;
+  for (const auto& s : held_)
+    if (s->id == session_id) return s.get();
   return nullptr;
+}
+
+void Room::hold(std::unique_ptr<Session> s) {
+  remove(s.get());
+  s->room = this;
+  s->out = nullptr;
+  s->member = nullptr;
+  s->connected = false;
+  s->member_index = static_cast<uint32_t>(held_.size());
+  held_.push_back(std::move(s));
+}
+
+std::unique_ptr<Session> Room::unhold(Session* s) {
+  uint32_t i = s->member_index;
+  if (i >= held_.size() || held_[i].get() != s) return nullptr;
+  std::unique_ptr<Session> out = std::move(held_[i]);
+  if (i + 1 != held_.size()) {
+    held_[i] = std::move(held_.back());
+    held_[i]->member_index = i;
+  }
+  held_.pop_back();
+  out->connected = true;
+  return out;
+}
+
+void Room::commit_edit(SharedFrame* frame, std::string key) {
+  history_.push(++seq_, frame);
+  if (!key.empty()) applied_[key] = seq_;
+  edit_keys_.push_back(std::move(key));
+  // Forget the keys of edits history no longer keeps: a repeat of those is a new edit.
+  while (edit_keys_.size() > history_.size()) {
+    if (!edit_keys_.front().empty()) {
+      auto it = applied_.find(edit_keys_.front());
+      // Only if that key was not applied again later (its seq would still be kept).
+      if (it != applied_.end() && it->second + history_.size() <= seq_) applied_.erase(it);
+    }
+    edit_keys_.pop_front();
+  }
 }
 
 void Room::add(Session* s) {

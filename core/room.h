@@ -12,7 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <span>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -25,17 +28,31 @@ namespace roomcast {
 
 class Room {
  public:
-  Room(std::string name, size_t history_limit) : name_(std::move(name)), history_(history_limit) {}
+  // `epoch` names this history (1.1 section 3): a fresh one whenever seq restarts, which
+  // is whenever a Room is made.
+  Room(std::string name, size_t history_limit, std::string epoch)
+      : name_(std::move(name)), epoch_(std::move(epoch)), history_(history_limit) {}
   Room(const Room&) = delete;
   Room& operator=(const Room&) = delete;
 
   const std::string& name() const { return name_; }
+  const std::string& epoch() const { return epoch_; }
+  // Connected sessions: the recipients of every broadcast.
   std::span<Session* const> members() const { return members_; }
-  bool empty() const { return members_.empty(); }
+  // Sessions whose connection ended, held for a resume (owned here while held).
+  std::span<const std::unique_ptr<Session>> held() const { return held_; }
+  // Sessions counted against --max-room-members: connected and held.
+  size_t sessions() const { return members_.size() + held_.size(); }
+  bool empty() const { return members_.empty() && held_.empty(); }
+  // A connected or held session.
   Session* find(std::string_view session_id) const;
 
   void add(Session* s);
   void remove(Session* s);
+  // `s` (a member) stops receiving and is kept here, not connected, until unhold().
+  void hold(std::unique_ptr<Session> s);
+  // Gives a held session back to its caller (a resume, or the grace ended).
+  std::unique_ptr<Session> unhold(Session* s);
 
   // Queues `frame` to every member except `except` (may be null); returns the number
   // of recipients.
@@ -52,8 +69,15 @@ class Room {
   // The seq the next edit will get.
   uint64_t next_seq() const { return seq_ + 1; }
   uint64_t seq() const { return seq_; }
-  // Records the edit encoded with next_seq() as the room's latest.
-  void commit_edit(SharedFrame* frame) { history_.push(++seq_, frame); }
+  // Records the edit encoded with next_seq() as the room's latest. A non-empty `key` (the
+  // sender's user id and edit id, 1.1 section 2) is remembered with its seq for as long
+  // as the edit stays in history.
+  void commit_edit(SharedFrame* frame, std::string key = {});
+  // The seq of the edit committed with `key`, if it is still in history; 0 otherwise.
+  uint64_t applied(const std::string& key) const {
+    auto it = applied_.find(key);
+    return it == applied_.end() ? 0 : it->second;
+  }
   const History& history() const { return history_; }
 
   // Bytes of this room's cameras, in broadcast order (RoomService seals it at each flush).
@@ -64,9 +88,13 @@ class Room {
 
  private:
   std::string name_;
+  std::string epoch_;
   std::vector<Session*> members_;
+  std::vector<std::unique_ptr<Session>> held_;
   uint64_t seq_ = 0;
   History history_;
+  std::deque<std::string> edit_keys_;  // parallel to history_: the key of each kept edit
+  std::unordered_map<std::string, uint64_t> applied_;
   FrameArena cameras_;
 };
 

@@ -1,12 +1,40 @@
 // core/room_service.cpp: decoded message in, frames into members' queues out.
 #include "core/room_service.h"
 
+#include <ctime>
+
+#include "core/tokens.h"
 #include "core/ws_frames.h"
+#include "proto/jwt.h"
 
 namespace roomcast {
+namespace {
 
-RoomService::RoomService(const Config& config, unsigned instance, Metrics& metrics)
-    : config_(config), instance_(instance), metrics_(metrics) {}
+// Edit ids of 1 to 64 characters (code points) are remembered; others apply every time.
+bool rememberable(std::string_view id) {
+  size_t chars = 0;
+  for (char c : id)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
+  return chars >= 1 && chars <= kMaxRememberedIdChars;
+}
+
+// (user id, edit id) as one map key: length-prefixed, so no two pairs collide.
+std::string edit_key(std::string_view user_id, std::string_view id) {
+  std::string key = std::to_string(user_id.size());
+  key += ':';
+  key += user_id;
+  key += id;
+  return key;
+}
+
+}  // namespace
+
+RoomService::RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits)
+    : unix_now([] { return int64_t(std::time(nullptr)); }),
+      config_(config),
+      instance_(instance),
+      metrics_(metrics),
+      limits_(limits) {}
 
 void RoomService::reply(Member& m, OutType type, std::string_view payload) {
   m.out->push_adopt(ws_frame(Opcode::Text, payload));
@@ -40,20 +68,26 @@ void RoomService::send_error(Member& m, ErrorCode code, std::string_view message
 
 const std::vector<PeerView>& RoomService::snapshot(const Room& room) {
   peers_.clear();
-  for (const Session* p : room.members())
-    peers_.push_back(PeerView{p->id, &p->user, p->has_camera ? &p->camera : nullptr, &p->selection, p->following});
+  auto view = [](const Session& p) {
+    return PeerView{p.id, &p.user, p.has_camera ? &p.camera : nullptr, &p.selection, p.following, p.connected};
+  };
+  for (const Session* p : room.members()) peers_.push_back(view(*p));
+  for (const auto& p : room.held()) peers_.push_back(view(*p));
   return peers_;
 }
 
 void RoomService::update_gauges() {
   metrics_.rooms.set(rooms_.size());
   metrics_.sessions.set(sessions_);
+  metrics_.held_sessions.set(held_);
 }
 
 Room& RoomService::room_named(std::string_view name) {
   auto it = rooms_.find(std::string(name));
   if (it == rooms_.end()) {
-    it = rooms_.emplace(std::string(name), std::make_unique<Room>(std::string(name), config_.history)).first;
+    // A new Room starts seq at 0: a new history, so a new epoch (1.1 section 3).
+    auto room = std::make_unique<Room>(std::string(name), config_.history, random_base64url(12));
+    it = rooms_.emplace(std::string(name), std::move(room)).first;
     it->second->empty_since_ns = now_ns_;
     update_gauges();
   }
@@ -74,17 +108,23 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns)
     metrics_.rate_limited.add();
     // Cameras are lossy by contract: drop silently. Everything else is told.
     if (msg.type != MessageType::Cursor) send_error(m, ErrorCode::RateLimited, "rate limit exceeded; message not processed");
-    return Verdict::Continue;
+    return Verdict::proceed();
   }
   metrics_.messages_in[size_t(msg.type)].add();
+  if (m.over_capacity) return Verdict::close(kCloseTryAgainLater, "server overloaded");
   Session* s = m.session.get();
   if (!s) {
-    if (msg.type == MessageType::Join) {
-      join(m, msg);
-    } else {
+    if (msg.type != MessageType::Join) {
+      if (m.awaiting_token) return Verdict::close(kCloseUnauthorized, "unauthorized");
       send_error(m, ErrorCode::NotJoined, "send join first");
+      return Verdict::proceed();
     }
-    return Verdict::Continue;
+    if (m.awaiting_token) {
+      Verdict v = authenticate(m, msg.token);
+      if (v.closes()) return v;
+    }
+    join(m, msg);
+    return Verdict::proceed();
   }
   switch (msg.type) {
     case MessageType::Join:
@@ -106,39 +146,112 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns)
       encode_pong(encoded_, msg.t);
       reply(m, OutType::Pong, encoded());
       break;
+    case MessageType::Refresh:
+      refresh(m, msg);
+      break;
     case MessageType::Leave:
-      // The transport closes with 1000 and calls leave(): presence leave to the others.
-      return Verdict::CloseNormal;
+      // The transport closes with 1000 and calls leave(Final): presence leave to the others.
+      return Verdict::close(kCloseNormal, "");
   }
-  return Verdict::Continue;
+  return Verdict::proceed();
+}
+
+// In-band authentication (1.1 section 4): the join's token decides, as the upgrade's would.
+Verdict RoomService::authenticate(Member& m, std::string_view token) {
+  if (token.empty()) return Verdict::close(kCloseUnauthorized, "unauthorized");
+  JwtClaims claims;
+  JwtError error;
+  if (!verify_jwt(token, config_.jwt_secret, unix_now(), claims, error))
+    return Verdict::close(kCloseUnauthorized, "unauthorized");
+  if (!jwt_allows_room(claims, m.room)) return Verdict::close(kCloseForbidden, "forbidden");
+  auto identity = std::make_unique<Identity>();
+  identity->verified = true;
+  identity->user_id = std::move(claims.sub);
+  identity->has_name = claims.has_name;
+  identity->name = std::move(claims.name);
+  identity->exp = claims.exp;
+  m.identity = std::move(identity);
+  m.awaiting_token = false;
+  return Verdict::proceed();
+}
+
+void RoomService::issue_token(Session& s) {
+  if (!s.resume_token.empty()) by_token_.erase(s.resume_token);  // one live token per session
+  s.resume_token = random_base64url(18);                          // 144 bits
+  by_token_[s.resume_token] = &s;
+}
+
+std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::string_view token) {
+  auto it = by_token_.find(std::string(token));
+  if (it == by_token_.end()) return nullptr;
+  Session* s = it->second;
+  if (s->room != &room) return nullptr;
+  if (m.identity && m.identity->verified && s->user.id != m.identity->user_id) return nullptr;
+  if (s->connected) {
+    // Still attached to a connection the server has not noticed is dead: that one ends.
+    Member* old = s->member;
+    std::unique_ptr<Session> taken = std::move(old->session);
+    room.remove(s);
+    if (old->link) old->link->close_member(kCloseReplaced, "replaced");
+    metrics_.resumes[size_t(ResumeResult::Replaced)].add();
+    --sessions_;
+    return taken;
+  }
+  std::unique_ptr<Session> taken = room.unhold(s);
+  if (!taken) return nullptr;
+  if (taken->holds_admission && limits_) limits_->release(taken->admission);  // the new connection holds its own
+  taken->holds_admission = false;
+  --held_;
+  metrics_.resumes[size_t(ResumeResult::Ok)].add();
+  return taken;
 }
 
 void RoomService::join(Member& m, const ClientMessage& msg) {
   Room& room = room_named(m.room);
-  if (room.members().size() >= config_.max_room_members) {
-    send_error(m, ErrorCode::RoomFull, "this room has the maximum number of sessions");
-    return;
-  }
-  auto s = std::make_unique<Session>();
-  s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
-  s->user = msg.user;
-  if (m.identity && m.identity->verified) {
-    // With authentication on, the token says who this is, whatever the join claims.
-    s->user.id = m.identity->user_id;
-    if (!s->user.has_name && m.identity->has_name) {
-      s->user.name = m.identity->name;
-      s->user.has_name = true;
+  const bool resuming = !msg.resume.empty();
+  std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
+  const bool resumed = s != nullptr;
+  if (resuming && !resumed) metrics_.resumes[size_t(ResumeResult::Expired)].add();
+  if (!resumed) {
+    if (room.sessions() >= config_.max_room_members) {
+      send_error(m, ErrorCode::RoomFull, "this room has the maximum number of sessions");
+      return;
+    }
+    s = std::make_unique<Session>();
+    s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
+    s->user = msg.user;
+    if (m.identity && m.identity->verified) {
+      // With authentication on, the token says who this is, whatever the join claims.
+      s->user.id = m.identity->user_id;
+      if (!s->user.has_name && m.identity->has_name) {
+        s->user.name = m.identity->name;
+        s->user.has_name = true;
+      }
     }
   }
   s->out = m.out;
+  s->member = &m;
+  s->connected = true;
+  issue_token(*s);
 
-  encode_welcome(encoded_, s->id, room.name(), s->user, room.seq(), snapshot(room));
+  WelcomeExtras extras;
+  extras.resume = s->resume_token;
+  extras.epoch = room.epoch();
+  if (m.identity && m.identity->verified && m.identity->exp > 0) {
+    extras.has_exp = true;
+    extras.exp = m.identity->exp;
+  }
+  extras.has_resumed = resuming;
+  extras.resumed = resumed;
+  encode_welcome(encoded_, s->id, room.name(), s->user, room.seq(), snapshot(room), extras);
   reply(m, OutType::Welcome, encoded());
 
   if (msg.has_since) {
     // History holds the very frames that were broadcast: replay is a queue push each.
+    // A `since` from another epoch counts edits of another history: never replayed.
     size_t replayed = 0;
-    bool complete = room.history().replay_since(msg.since, room.seq(), [&](SharedFrame* f) {
+    const bool same_history = !msg.has_epoch || msg.epoch == room.epoch();
+    const bool complete = same_history && room.history().replay_since(msg.since, room.seq(), [&](SharedFrame* f) {
       m.out->push(f);
       ++replayed;
     });
@@ -152,8 +265,10 @@ void RoomService::join(Member& m, const ClientMessage& msg) {
     }
   }
 
-  encode_presence_join(encoded_, s->id, s->user);
-  fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
+  if (!resumed) {
+    encode_presence_join(encoded_, s->id, s->user);
+    fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
+  }
   room.add(s.get());
   m.session = std::move(s);
   ++sessions_;
@@ -177,12 +292,52 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
 
 void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
   Room& room = *s.room;
+  std::string key;
+  if (msg.has_id && rememberable(msg.id)) {
+    key = edit_key(s.user.id, msg.id);
+    if (const uint64_t original = room.applied(key)) {
+      // Exactly once (1.1 section 2): the client did not see the first ack.
+      metrics_.duplicate_edits.add();
+      encode_ack(encoded_, true, msg.id, original, true);
+      reply(m, OutType::Ack, encoded());
+      return;
+    }
+  }
   const uint64_t seq = room.next_seq();
   encode_edit(encoded_, s.id, seq, msg.building, msg.op, msg.data);
   FrameRef frame = fan_out(room, &s, OutType::Edit, encoded());
-  room.commit_edit(frame.get());
+  room.commit_edit(frame.get(), std::move(key));
   encode_ack(encoded_, msg.has_id, msg.id, seq);
   reply(m, OutType::Ack, encoded());
+}
+
+void RoomService::refresh(Member& m, const ClientMessage& msg) {
+  if (config_.jwt_secret.empty() || !m.identity) {
+    metrics_.refreshes_refused.add();
+    send_error(m, ErrorCode::BadToken, "refresh: authentication is off, there is no token to replace");
+    return;
+  }
+  JwtClaims claims;
+  JwtError error;
+  if (!verify_jwt(msg.token, config_.jwt_secret, unix_now(), claims, error)) {
+    metrics_.refreshes_refused.add();
+    send_error(m, ErrorCode::BadToken, std::string("refresh: ") + std::string(to_string(error)));
+    return;
+  }
+  if (claims.sub != m.identity->user_id) {
+    metrics_.refreshes_refused.add();
+    send_error(m, ErrorCode::BadToken, "refresh: the token is for another user");
+    return;
+  }
+  if (!jwt_allows_room(claims, m.room)) {
+    metrics_.refreshes_refused.add();
+    send_error(m, ErrorCode::Forbidden, "refresh: the token does not grant this room");
+    return;
+  }
+  m.identity->exp = claims.exp;
+  metrics_.refreshes.add();
+  encode_refreshed(encoded_, claims.exp);
+  reply(m, OutType::Refreshed, encoded());
 }
 
 uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& edit, int64_t now_ns) {
@@ -221,21 +376,62 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   fan_out(*s.room, &s, OutType::Follow, encoded());
 }
 
-void RoomService::leave(Member& m, int64_t now_ns) {
+bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
   now_ns_ = now_ns;
-  Session* s = m.session.get();
-  if (!s) return;
-  Room& room = *s->room;
-  room.remove(s);
+  if (!m.session) return false;
+  Room& room = *m.session->room;
+  --sessions_;
+  if (how == Departure::Dropped && config_.resume_grace_s > 0) {
+    // Held: nobody is told; a resume within the grace takes it back.
+    std::unique_ptr<Session> s = std::move(m.session);
+    s->held_until_ns = now_ns + int64_t(config_.resume_grace_s) * 1'000'000'000;
+    const bool took = admission != nullptr && limits_ != nullptr;
+    if (took) {
+      s->holds_admission = true;
+      s->admission = *admission;
+    }
+    holds_.push_back({s->held_until_ns, s->resume_token});
+    room.hold(std::move(s));
+    ++held_;
+    update_gauges();
+    return took;
+  }
+  std::unique_ptr<Session> s = std::move(m.session);
+  room.remove(s.get());
+  end_session(room, std::move(s), now_ns);
+  return false;
+}
+
+void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns) {
+  by_token_.erase(s->resume_token);
   // Followers of a departed leader follow nobody; late joiners must not see a ghost.
   for (Session* other : room.members())
+    if (other->following == s->id) other->following.clear();
+  for (const auto& other : room.held())
     if (other->following == s->id) other->following.clear();
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
   if (room.empty()) room.empty_since_ns = now_ns;
-  m.session.reset();
-  --sessions_;
   update_gauges();
+}
+
+void RoomService::expire_held(int64_t now_ns) {
+  now_ns_ = now_ns;
+  while (!holds_.empty() && holds_.front().until_ns <= now_ns) {
+    Hold hold = std::move(holds_.front());
+    holds_.pop_front();
+    auto it = by_token_.find(hold.token);
+    if (it == by_token_.end()) continue;  // resumed (a new token) or already ended
+    Session* s = it->second;
+    if (s->connected || s->held_until_ns != hold.until_ns) continue;
+    Room& room = *s->room;
+    std::unique_ptr<Session> taken = room.unhold(s);
+    if (!taken) continue;
+    if (taken->holds_admission && limits_) limits_->release(taken->admission);
+    --held_;
+    metrics_.holds_expired.add();
+    end_session(room, std::move(taken), now_ns);
+  }
 }
 
 void RoomService::reap(int64_t now_ns) {

@@ -1,28 +1,36 @@
-// core/room_service.h: protocol-v1 semantics for the rooms of one loop thread, with no
+// core/room_service.h: protocol 1.1 semantics for the rooms of one loop thread, with no
 // transport in sight.
 //
-// Owns: this thread's rooms (by name), their sessions (through the Members that joined),
-// presence, edit history and the encode buffer every outbound message is serialized into
-// once before it becomes a SharedFrame.
+// Owns: this thread's rooms (by name), their sessions (through the Members that joined,
+// or the room while a session is held), presence, edit history, the resume tokens of this
+// thread's sessions, and the encode buffer every outbound message is serialized into once
+// before it becomes a SharedFrame.
 // Called by: the loop thread's connections for each decoded client message (handle) or
 // each message that failed to decode (refuse), when a member's connection ends (leave);
 // by the HTTP front for the rooms this thread owns (presence_json, publish); by the
-// output step at the end of each window (end_window) and by housekeeping (reap).
-// Knows: Members (an identity, a rate limiter and a SendQueue to push frames into) and
-// decoded ClientMessages. Never a socket, a wslay context or a Connection, so a unit test
-// drives it with plain SendQueues, and a member on another instance can plug in the same
-// way.
+// output step at the end of each window (end_window), by housekeeping (reap) and by the
+// grace timer (expire_held).
+// Knows: Members (an identity, a rate limiter, a SendQueue to push frames into and a link
+// to close them) and decoded ClientMessages. Never a socket, a wslay context or a
+// Connection, so a unit test drives it with plain SendQueues, and a member on another
+// instance can plug in the same way.
 // Promises:
 //   - every outbound message is encoded once; a relay reaches the other members as one
 //     shared frame (Room::broadcast), never the sender;
 //   - bad input gets exactly the spec's `error` and changes nothing for anyone else;
 //   - a joiner receives welcome, then (with `since`) the missed edits or `resync`, then
-//     live traffic, in that order;
+//     live traffic, in that order; a `since` from another epoch always gets `resync`;
 //   - cameras are latest-wins: a newer camera marks the sender's previous one superseded
-//     (queues that have not started it drop it, see net/send_queue.h).
+//     (queues that have not started it drop it, see net/send_queue.h);
+//   - a session whose connection drops is held for --resume-grace with no presence event;
+//     a resume within the grace keeps the session id and nobody sees anything;
+//   - an edit id (1 to 64 characters) is applied once per user while the edit is in
+//     history; a repeat gets the original seq with `duplicate: true`.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +39,7 @@
 
 #include <rapidjson/stringbuffer.h>
 
+#include "core/admission.h"
 #include "core/config.h"
 #include "core/member.h"
 #include "core/metrics.h"
@@ -40,15 +49,26 @@
 namespace roomcast {
 
 // What the member's transport must do after a message.
-enum class Verdict : uint8_t {
-  Continue,
-  CloseNormal,  // `leave`: close with 1000 (the transport then calls leave())
+struct Verdict {
+  uint16_t close_code = 0;  // 0: carry on; otherwise close with this code and reason
+  std::string_view reason;  // a static string
+
+  static Verdict proceed() { return {}; }
+  static Verdict close(uint16_t code, std::string_view reason) { return {code, reason}; }
+  bool closes() const { return close_code != 0; }
+};
+
+// How a member's connection ended, which decides whether its session is held (1.1 §1).
+enum class Departure : uint8_t {
+  Final,    // `leave`, or the client's close with 1000 or no code: the session ends now
+  Dropped,  // anything else (network, timeouts, every close the server starts): held
 };
 
 class RoomService {
  public:
   // `instance` prefixes this thread's session ids, keeping them unique across threads.
-  RoomService(const Config& config, unsigned instance, Metrics& metrics);
+  // `limits` (may be null) gets back the places held sessions kept.
+  RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits = nullptr);
   RoomService(const RoomService&) = delete;
   RoomService& operator=(const RoomService&) = delete;
 
@@ -56,8 +76,15 @@ class RoomService {
   Verdict handle(Member& m, const ClientMessage& msg, int64_t now_ns);
   // A message that did not decode: `error` with its code (no rate token is spent).
   void refuse(Member& m, const DecodeError& error);
-  // `m`'s connection ended (any way): `presence leave` to the others. No-op if not joined.
-  void leave(Member& m, int64_t now_ns);
+  // `m`'s connection ended: the session is held (Dropped, grace on) or ends with
+  // `presence leave` to the others. No-op if not joined. `admission`, if given, is the
+  // connection's ConnectionLimits place; returns true if a held session took it over
+  // (the caller must then not release it).
+  bool leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission = nullptr);
+  // Ends the holds whose grace is over (presence leave to the others).
+  void expire_held(int64_t now_ns);
+  // Whether some session is held (the caller then runs expire_held every ~100 ms).
+  bool holding() const { return held_ != 0; }
 
   // POST /api/rooms/{room}/publish: `edit` from session "server". Returns its seq.
   uint64_t publish(std::string_view room, const ClientMessage& edit, int64_t now_ns);
@@ -73,13 +100,23 @@ class RoomService {
   size_t room_count() const { return rooms_.size(); }
   const Room* find_room(std::string_view name) const;
 
+  // Wall-clock seconds for token checks; tests replace it.
+  std::function<int64_t()> unix_now;
+
  private:
+  Verdict authenticate(Member& m, std::string_view token);
   void join(Member& m, const ClientMessage& msg);
+  // A session for `m` taken over by `resume`, or null (unknown, expired, other room or sub).
+  std::unique_ptr<Session> take_over(Member& m, Room& room, std::string_view token);
   void cursor(Session& s, const ClientMessage& msg);
   void select(Session& s, const ClientMessage& msg);
   void edit(Member& m, Session& s, const ClientMessage& msg);
   void follow(Member& m, Session& s, const ClientMessage& msg);
+  void refresh(Member& m, const ClientMessage& msg);
   void send_error(Member& m, ErrorCode code, std::string_view message);
+  // Presence leave and the end of session `s` (already out of the room's lists).
+  void end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns);
+  void issue_token(Session& s);
 
   // What the encoders just wrote.
   std::string_view encoded() const { return {encoded_.GetString(), encoded_.GetSize()}; }
@@ -89,20 +126,30 @@ class RoomService {
   FrameRef fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
                    DropPolicy policy = DropPolicy::Never);
   void update_gauges();
-  // Every member of `room` (as welcome.peers and the presence API show them).
+  // Every session of `room`, connected then held (as welcome.peers and the presence API show them).
   const std::vector<PeerView>& snapshot(const Room& room);
   Room& room_named(std::string_view name);
 
   const Config& config_;
   const unsigned instance_;
   Metrics& metrics_;
+  ConnectionLimits* limits_;
   int64_t now_ns_ = 0;
-  uint64_t sessions_ = 0;
+  uint64_t sessions_ = 0;  // connected
+  uint64_t held_ = 0;
   uint64_t sessions_made_ = 0;
   rapidjson::StringBuffer encoded_;      // reused: keeps its capacity
   std::vector<PeerView> peers_;          // reused by snapshot()
   std::vector<Room*> filling_arenas_;    // rooms whose camera arena is open since the last flush
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
+  std::unordered_map<std::string, Session*> by_token_;  // resume token -> its session
+  // Holds in the order their grace ends (the grace is one constant, so that is the
+  // order they began); an entry whose token no longer names a held session is stale.
+  struct Hold {
+    int64_t until_ns;
+    std::string token;
+  };
+  std::deque<Hold> holds_;
 };
 
 }  // namespace roomcast

@@ -1,15 +1,19 @@
 // core/session.h: what the room knows about one joined member.
 //
 // Owns: the presence state a late joiner sees in `welcome.peers` (user, camera,
-// selection, following) and a reference to the sender's newest cursor frame.
+// selection, following), a reference to the sender's newest cursor frame and (1.1) the
+// session's one live resume token.
 // Lives inside its Member (core/member.h) from `join` until leave; the Room holds a pointer
-// while it is a member. Loop-thread only.
+// while it is a member. When its connection ends without `leave` (1.1 section 1) the room
+// holds it (Room::hold) for --resume-grace: no SendQueue, still in snapshots as not
+// connected, until a resume attaches it to a new Member or the grace ends. Loop-thread only.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/admission.h"
 #include "net/send_queue.h"
 #include "proto/message.h"
 
@@ -24,10 +28,20 @@ struct Session {
   Camera camera;
   std::vector<std::string> selection;
   std::string following;  // empty: following nobody
-  SendQueue* out = nullptr;
+  SendQueue* out = nullptr;   // null while held
+  struct Member* member = nullptr;  // the member it is attached to; null while held
   Room* room = nullptr;
-  uint32_t member_index = 0;  // position in Room::members_, for O(1) removal
+  uint32_t member_index = 0;  // position in Room::members_ (or held_), for O(1) removal
   FrameRef last_cursor;       // marked superseded when a newer camera is sent
+
+  // 1.1: resume.
+  std::string resume_token;   // a secret: never logged
+  bool connected = true;      // false while held
+  int64_t held_until_ns = 0;  // while held: when the grace ends
+  // While held, the connection's place in ConnectionLimits stays taken (released when the
+  // hold ends), so held sessions count toward --max-connections(-per-ip).
+  bool holds_admission = false;
+  PeerAddress admission;
 };
 
 }  // namespace roomcast

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <functional>
 
 #include "core/completion_tag.h"
@@ -44,7 +45,7 @@ int Worker::init(std::string* description) {
   if (!loop_) return error ? error : -ENOSYS;
   if (wake_fd_ < 0) return -EMFILE;
   now_ns_ = monotonic_ns();
-  rooms_.emplace(config_, index_, metrics_);
+  rooms_.emplace(config_, index_, metrics_, limits_);
   table_.emplace(config_, *loop_, *limits_, *rooms_, static_cast<ConnectionEvents*>(this),
                  static_cast<FanoutObserver*>(this), metrics_, log_);
   output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
@@ -75,6 +76,11 @@ void Worker::run() {
     }
     if (!now_fresh_) now_ns_ = monotonic_ns();
     if (!starved_.empty()) rearm_starved();
+    // Held sessions end within ~100 ms of their grace (1.1 section 1), not at the 1 s tick.
+    if (!grace_armed_ && rooms_->holding()) {
+      loop_->timeout_at(now_ns_ + 100'000'000, completion_tag(Op::Grace));
+      grace_armed_ = true;
+    }
     if (trim_pending_) {
       trim_pending_ = false;
       release_free_heap_memory();
@@ -99,6 +105,10 @@ void Worker::on_completion(const Completion& done) {
       return;
     case Op::Timer:
       on_tick();
+      return;
+    case Op::Grace:
+      grace_armed_ = false;
+      rooms_->expire_held(now_ns_);
       return;
     case Op::Recv: {
       Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
@@ -289,10 +299,16 @@ void Worker::serve_here(Connection& c, HttpDecision&& route) {
 
 void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.state = ConnState::Open;
-  table_->upgraded(c);
-  c.http = HttpExchange{};
+  // Told 1013 at its join: it holds no place in the limits, so it stays on the
+  // handshake budget (bounded) until it is closed.
+  if (!upgrade.over_capacity) table_->upgraded(c);
+  c.http.release();
   c.member.room = std::move(upgrade.room);
   c.member.identity = std::move(upgrade.identity);
+  c.member.awaiting_token = upgrade.awaiting_token;
+  c.member.over_capacity = upgrade.over_capacity;
+  // In band, the join (with its token) is due within the handshake timeout as well.
+  c.deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
   c.out.push_adopt(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
@@ -328,11 +344,19 @@ void Worker::on_message(Connection& c, std::string_view text) {
     rooms_->refuse(c.member, error);
     return;
   }
-  if (rooms_->handle(c.member, message_, now_ns_) == Verdict::CloseNormal) {
-    // Through wslay, so its reader stops: nothing after `leave` is processed, even in the
-    // same segment. feed() then sees the close and ends the connection (presence leave).
+  const Verdict verdict = rooms_->handle(c.member, message_, now_ns_);
+  if (!verdict.closes()) return;
+  if (verdict.close_code == kCloseNormal) {
+    // `leave`: through wslay, so its reader stops: nothing after it is processed, even in
+    // the same segment. feed() then sees the close and ends the connection.
     c.ws.queue_close(kCloseNormal, "");
+    return;
   }
+  table_->end(c, Ending::close(verdict.close_code, verdict.reason), now_ns_);
+}
+
+void Worker::close_connection(Connection& c, uint16_t code, std::string_view reason) {
+  table_->end(c, Ending::close(code, reason), now_ns_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -382,7 +406,7 @@ void Worker::on_wake() {
 void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, completion_tag(Op::Timer)); }
 
 void Worker::on_tick() {
-  TickReport report = housekeeping_->tick(now_ns_);
+  TickReport report = housekeeping_->tick(now_ns_, int64_t(std::time(nullptr)));
   rooms_->reap(now_ns_);
   // Freed framing state sits in the heap between live objects; hand the whole free pages
   // back so many idle connections really cost little memory (only after many parked at

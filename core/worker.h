@@ -92,6 +92,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   void open_websocket(Connection& c, HttpDecision&& upgrade);
   void feed(Connection& c, const uint8_t* data, size_t len);
   void on_message(Connection& c, std::string_view text) override;
+  void close_connection(Connection& c, uint16_t code, std::string_view reason) override;
 
   void begin_stop();
   void arm_accept();
@@ -128,6 +129,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   };
   std::vector<SlotRef> starved_;
   bool trim_pending_ = false;  // many connections parked: give memory back after the batch
+  bool grace_armed_ = false;   // the ~100 ms timer that ends held sessions is armed
 
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;

@@ -83,7 +83,11 @@ void encode_accepted(const ClientMessage& m, rapidjson::StringBuffer& buf) {
       peers[1].camera = &cam;
       peers[1].selection = &selection;
       peers[1].following = "s-1";
-      encode_welcome(buf, session, "room", m.user, m.has_since ? m.since : 0, peers);
+      WelcomeExtras extras;
+      extras.resume = "token";
+      extras.epoch = m.has_epoch ? m.epoch : std::string_view("epoch");
+      extras.has_resumed = !m.resume.empty();
+      encode_welcome(buf, session, "room", m.user, m.has_since ? m.since : 0, peers, extras);
       parse_output(buf, "welcome");
       if (m.has_since) {
         encode_resync(buf, m.since);
@@ -135,6 +139,11 @@ void encode_accepted(const ClientMessage& m, rapidjson::StringBuffer& buf) {
     case MessageType::Leave:
       encode_presence_leave(buf, session);
       parse_output(buf, "presence");
+      break;
+    case MessageType::Refresh:
+      check(!m.token.empty() && m.token.size() <= kMaxTokenBytes, "a refresh carries a bounded token");
+      encode_refreshed(buf, 1800000000);
+      parse_output(buf, "refreshed");
       break;
   }
 }

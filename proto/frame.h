@@ -23,6 +23,7 @@ enum class Opcode : uint8_t {
 // Close codes the server sends (RFC 6455 section 7.4.1; protocol-v1 "Bad input").
 enum CloseCode : uint16_t {
   kCloseNormal = 1000,
+  kCloseNoStatus = 1005,  // never sent: "the peer's close frame had no code"
   kCloseGoingAway = 1001,
   kCloseProtocolError = 1002,
   kCloseUnsupportedData = 1003,
@@ -30,6 +31,10 @@ enum CloseCode : uint16_t {
   kClosePolicyViolation = 1008,
   kCloseMessageTooBig = 1009,
   kCloseInternalError = 1011,
+  kCloseTryAgainLater = 1013,  // 1.1: over capacity
+  kCloseUnauthorized = 4001,   // 1.1: missing, bad or expired token
+  kCloseForbidden = 4003,      // 1.1: the token does not grant the room
+  kCloseReplaced = 4008,       // 1.1: the session was resumed on another connection
 };
 
 // The largest header a server frame can have: 2 bytes + 8-byte extended length.

@@ -35,10 +35,13 @@ enum class ErrorCode : uint8_t {
   AlreadyJoined,  // "already_joined": a second join
   RateLimited,    // "rate_limited"
   RoomFull,       // "room_full": join refused, the room has --max-room-members sessions
+  BadToken,       // "bad_token" (1.1): refresh with a token that does not verify or names another sub
+  Forbidden,      // "forbidden" (1.1): refresh with a token whose rooms exclude the room
+  Unavailable,    // "unavailable" (1.1): the edit store cannot be reached; the edit was not applied
 };
 std::string_view to_string(ErrorCode code);
 
-enum class MessageType : uint8_t { Join, Cursor, Select, Edit, Follow, Ping, Leave };
+enum class MessageType : uint8_t { Join, Cursor, Select, Edit, Follow, Ping, Leave, Refresh };
 
 // Sent in join; kept by the session; echoed in welcome, presence and peers.
 struct User {
@@ -66,6 +69,11 @@ struct ClientMessage {
   User user;
   bool has_since = false;
   uint64_t since = 0;
+  std::string_view resume;  // 1.1: a session's resume token; empty if absent
+  bool has_epoch = false;   // 1.1: the epoch the client's `since` belongs to
+  std::string_view epoch;
+  // join (1.1, in-band authentication) and refresh: a JWT; empty if absent
+  std::string_view token;
   // cursor
   Camera camera;
   // select (at most kMaxSelection)
@@ -84,6 +92,10 @@ struct ClientMessage {
 };
 
 inline constexpr size_t kMaxSelection = 1000;
+// Edit ids of 1 to 64 characters are remembered for exactly-once edits (1.1 section 2).
+inline constexpr size_t kMaxRememberedIdChars = 64;
+// A token is a compact JWT; anything longer is not one of ours.
+inline constexpr size_t kMaxTokenBytes = 8192;
 
 struct DecodeError {
   ErrorCode code;
@@ -128,11 +140,23 @@ struct PeerView {
   const Camera* camera = nullptr;                   // null: never sent a cursor
   const std::vector<std::string>* selection = nullptr;  // never null
   std::string_view following;                       // empty: null
+  bool connected = true;                            // 1.1: false while the session is held
+};
+
+// What welcome says besides the session, room, user, seq and peers (1.1).
+struct WelcomeExtras {
+  std::string_view resume;  // the session's resume token
+  std::string_view epoch;   // the room's epoch
+  bool has_exp = false;     // authentication on: the token's expiry, Unix seconds
+  int64_t exp = 0;
+  bool has_resumed = false;  // the join carried `resume`: say whether it was honoured
+  bool resumed = false;
 };
 
 // Encoders: each clears `out` and writes one compact JSON object.
 void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
-                    const User& user, uint64_t seq, std::span<const PeerView> peers);
+                    const User& user, uint64_t seq, std::span<const PeerView> peers,
+                    const WelcomeExtras& extras = {});
 // The JSON array answered by GET /api/rooms/{room}/presence: one entry per session, in
 // the shape of welcome.peers.
 void encode_presence_list(rapidjson::StringBuffer& out, std::span<const PeerView> sessions);
@@ -144,8 +168,11 @@ void encode_select(rapidjson::StringBuffer& out, std::string_view session,
 // `data` may be null (field omitted).
 void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_t seq,
                  std::string_view building, std::string_view op, const rapidjson::Value* data);
-// `id` is omitted when has_id is false.
-void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq);
+// `id` is omitted when has_id is false; `duplicate` (1.1) is written only when true.
+void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq,
+                bool duplicate = false);
+// 1.1: {"type":"refreshed","exp":N}
+void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp);
 // `target` empty means null.
 void encode_follow(rapidjson::StringBuffer& out, std::string_view session, std::string_view target);
 // `t` may be null (field omitted).

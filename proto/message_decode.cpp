@@ -76,6 +76,10 @@ void reset(ClientMessage& out) {
   out.user.has_color = false;
   out.has_since = false;
   out.since = 0;
+  out.resume = {};
+  out.has_epoch = false;
+  out.epoch = {};
+  out.token = {};
   out.camera = Camera{};
   out.ids.clear();
   out.building = {};
@@ -86,6 +90,23 @@ void reset(ClientMessage& out) {
   out.has_follow_target = false;
   out.follow_target = {};
   out.t = nullptr;
+}
+
+// 1.1 `token` (join, refresh): a string of at most kMaxTokenBytes.
+bool decode_token(const Value& msg, ClientMessage& out, DecodeError& err, const char* what) {
+  const Value* token = member(msg, "token");
+  if (token == nullptr) return true;
+  if (!token->IsString() || token->GetStringLength() == 0 || token->GetStringLength() > kMaxTokenBytes) {
+    return fail(err, ErrorCode::BadMessage, std::string(what) + ": `token` must be a non-empty string of at most 8192 bytes");
+  }
+  out.token = view(*token);
+  return true;
+}
+
+bool decode_refresh(const Value& msg, ClientMessage& out, DecodeError& err) {
+  if (!decode_token(msg, out, err, "refresh")) return false;
+  if (out.token.empty()) return fail(err, ErrorCode::BadMessage, "refresh: `token` is required");
+  return true;
 }
 
 bool decode_join(const Value& msg, ClientMessage& out, DecodeError& err) {
@@ -124,7 +145,20 @@ bool decode_join(const Value& msg, ClientMessage& out, DecodeError& err) {
     out.since = since->GetUint64();
     out.has_since = true;
   }
-  return true;
+  if (const Value* resume = member(msg, "resume")) {
+    if (!is_short_string(*resume)) {
+      return fail(err, ErrorCode::BadMessage, "join: `resume` must be a string of at most 256 bytes");
+    }
+    out.resume = view(*resume);
+  }
+  if (const Value* epoch = member(msg, "epoch")) {
+    if (!is_short_string(*epoch)) {
+      return fail(err, ErrorCode::BadMessage, "join: `epoch` must be a string of at most 256 bytes");
+    }
+    out.epoch = view(*epoch);
+    out.has_epoch = true;
+  }
+  return decode_token(msg, out, err, "join");
 }
 
 bool decode_cursor(const Value& msg, ClientMessage& out, DecodeError& err) {
@@ -212,6 +246,9 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::AlreadyJoined: return "already_joined";
     case ErrorCode::RateLimited: return "rate_limited";
     case ErrorCode::RoomFull: return "room_full";
+    case ErrorCode::BadToken: return "bad_token";
+    case ErrorCode::Forbidden: return "forbidden";
+    case ErrorCode::Unavailable: return "unavailable";
   }
   return "bad_message";
 }
@@ -253,6 +290,10 @@ bool MessageDecoder::decode(std::string_view text, ClientMessage& out, DecodeErr
     out.type = MessageType::Ping;
     out.t = member(document_, "t");
     return true;
+  }
+  if (name == "refresh") {
+    out.type = MessageType::Refresh;
+    return decode_refresh(document_, out, err);
   }
   if (name == "leave") {
     out.type = MessageType::Leave;

@@ -182,16 +182,21 @@ static void write_peers(JsonWriter& w, std::span<const PeerView> peers) {
     } else {
       write_string(w, peer.following);
     }
+    write_key(w, "connected");
+    w.Bool(peer.connected);
     w.EndObject();
   }
   w.EndArray();
 }
 
 void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std::string_view room,
-                    const User& user, uint64_t seq, std::span<const PeerView> peers) {
+                    const User& user, uint64_t seq, std::span<const PeerView> peers,
+                    const WelcomeExtras& extras) {
   out.Clear();
   JsonWriter w(out);
   begin_message(w, "welcome");
+  write_key(w, "protocol");
+  write_string(w, "1.1");
   write_key(w, "session");
   write_string(w, session);
   write_key(w, "room");
@@ -202,6 +207,22 @@ void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std:
   w.Uint64(seq);
   write_key(w, "peers");
   write_peers(w, peers);
+  if (!extras.resume.empty()) {
+    write_key(w, "resume");
+    write_string(w, extras.resume);
+  }
+  if (!extras.epoch.empty()) {
+    write_key(w, "epoch");
+    write_string(w, extras.epoch);
+  }
+  if (extras.has_exp) {
+    write_key(w, "exp");
+    w.Int64(extras.exp);
+  }
+  if (extras.has_resumed) {
+    write_key(w, "resumed");
+    w.Bool(extras.resumed);
+  }
   w.EndObject();
 }
 
@@ -279,7 +300,7 @@ void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_
   w.EndObject();
 }
 
-void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq) {
+void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq, bool duplicate) {
   out.Clear();
   JsonWriter w(out);
   begin_message(w, "ack");
@@ -289,6 +310,19 @@ void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, 
   }
   write_key(w, "seq");
   w.Uint64(seq);
+  if (duplicate) {
+    write_key(w, "duplicate");
+    w.Bool(true);
+  }
+  w.EndObject();
+}
+
+void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "refreshed");
+  write_key(w, "exp");
+  w.Int64(exp);
   w.EndObject();
 }
 

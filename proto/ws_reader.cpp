@@ -122,7 +122,7 @@ WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
   in_len_ = 0;
   // Our recv callback never fails, so a callback failure is wslay's frame layer
   // rejecting the bytes (WSLAY_ERR_PROTO), already with a code-less close queued.
-  if (rv == WSLAY_ERR_CALLBACK_FAILURE) return FeedResult::ProtocolError;
+  if (rv == WSLAY_ERR_CALLBACK_FAILURE || bad_close_length_) return FeedResult::ProtocolError;
   if (bad_close_reason_) return FeedResult::InvalidPayload;
   return FeedResult::Ok;
 }
@@ -148,6 +148,10 @@ bool WsReader::close_sent() const { return ctx_ && wslay_event_get_close_sent(ct
 bool WsReader::close_received() const { return ctx_ && wslay_event_get_close_received(ctx_); }
 
 uint16_t WsReader::close_code_sent() const { return ctx_ ? wslay_event_get_status_code_sent(ctx_) : 0; }
+
+uint16_t WsReader::close_code_received() const {
+  return ctx_ && wslay_event_get_close_received(ctx_) ? wslay_event_get_status_code_received(ctx_) : 0;
+}
 
 bool WsReader::reading() const { return !ctx_ || wslay_event_get_read_enabled(ctx_); }
 
@@ -177,6 +181,9 @@ void WsReader::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg
   if (arg->opcode == WSLAY_TEXT_FRAME) {
     r->handler_->on_text(std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
   } else if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+    // RFC 6455 5.5.1: a close body is empty or starts with a 2-byte code; wslay takes a
+    // 1-byte body as "no code" and would echo an empty close.
+    if (arg->msg_length == 1) r->bad_close_length_ = true;
     if (arg->msg_length > 2 && !valid_utf8(arg->msg + 2, arg->msg_length - 2)) r->bad_close_reason_ = true;
   } else if (arg->opcode == WSLAY_BINARY_FRAME) {
     r->queue_close(kCloseUnsupportedData, "binary frames are not supported");

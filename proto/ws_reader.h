@@ -11,8 +11,9 @@
 //   - invalid UTF-8 -> close 1007, message over the limit -> 1009, binary -> 1003,
 //     unmasked frame / bad opcode / bad close code -> 1002, all queued by wslay;
 //   - a frame-level violation wslay reports only as a failure (fragmented or oversized
-//     control frame, bad length encoding) makes feed() return ProtocolError, and the
-//     caller sends 1002 itself (wslay would send a close without a code).
+//     control frame, bad length encoding) or lets through (a close frame with a 1-byte
+//     body) makes feed() return ProtocolError, and the caller sends 1002 itself (wslay
+//     would send a close without a code).
 // Outbound data frames never go through wslay: they are SharedFrames.
 // Memory: a wslay context is ~8.5 KiB (two 4 KiB buffers). park() frees it while the
 // connection sits between frames with nothing in flight, and feed() makes a fresh one
@@ -69,6 +70,8 @@ class WsReader {
   bool close_received() const;
   // The code of the close frame wslay sent (1005 when it had none).
   uint16_t close_code_sent() const;
+  // The code of the peer's close frame: 1005 when it had none, 0 when none arrived.
+  uint16_t close_code_received() const;
   bool reading() const;
 
  private:
@@ -90,6 +93,7 @@ class WsReader {
   uint64_t payload_left_ = 0;
   const uint8_t* in_ = nullptr;  // the chunk feed() is parsing
   bool bad_close_reason_ = false;
+  bool bad_close_length_ = false;  // a close frame with a 1-byte body
   size_t in_len_ = 0;
 };
 

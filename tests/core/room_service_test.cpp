@@ -12,12 +12,14 @@
 
 #include <rapidjson/document.h>
 
+#include "tests/proto/jwt_sign.h"
+
 namespace roomcast {
 namespace {
 
-// One client: its queue and the Member the service knows it as.
-struct FakeClient {
-  FakeClient(DirtyList* dirty, uint32_t slot, std::string room) : out(dirty, slot), member(&out) {
+// One client: its queue and the Member the service knows it as; records closes asked of it.
+struct FakeClient : MemberLink {
+  FakeClient(DirtyList* dirty, uint32_t slot, std::string room) : out(dirty, slot), member(&out, this) {
     member.room = std::move(room);
     member.rate = RateLimiter(1e9, 1e9, 0);  // no limit unless a test sets one
   }
@@ -72,9 +74,16 @@ struct FakeClient {
     return pending_.empty();
   }
 
+  void close_member(uint16_t code, std::string_view reason) override {
+    closed_with = code;
+    close_reason = reason;
+  }
+
   SendQueue out;
   Member member;
   std::vector<std::string> pending_;
+  uint16_t closed_with = 0;
+  std::string close_reason;
 };
 
 std::string str(const rapidjson::Value& v, const char* key) {
@@ -95,7 +104,7 @@ class RoomServiceTest : public ::testing::Test {
     DecodeError error;
     if (!decoder_.decode(text_, msg_, error)) {
       service_.refuse(c.member, error);
-      return Verdict::Continue;
+      return Verdict::proceed();
     }
     return service_.handle(c.member, msg_, now_ns_);
   }
@@ -297,7 +306,7 @@ TEST_F(RoomServiceTest, FollowNamesAnotherMemberAndLeavingClearsFollowers) {
   EXPECT_EQ(str(f, "type"), "follow");
   EXPECT_EQ(str(f, "target"), sa);
   EXPECT_EQ(service_.find_room("r")->find(sb)->following, sa);
-  service_.leave(a.member, now_ns_);
+  service_.leave(a.member, now_ns_, Departure::Final);
   rapidjson::Document left = b.next();
   EXPECT_EQ(str(left, "type"), "presence");
   EXPECT_EQ(str(left, "event"), "leave");
@@ -311,9 +320,9 @@ TEST_F(RoomServiceTest, LeaveAsksTheTransportToCloseAndLeavingTwiceIsHarmless) {
   join(a, "ua");
   join(b, "ub");
   a.take();
-  EXPECT_EQ(send(b, R"({"type":"leave"})"), Verdict::CloseNormal);
-  service_.leave(b.member, now_ns_);
-  service_.leave(b.member, now_ns_);
+  EXPECT_EQ(send(b, R"({"type":"leave"})").close_code, 1000);
+  service_.leave(b.member, now_ns_, Departure::Final);
+  service_.leave(b.member, now_ns_, Departure::Final);
   EXPECT_EQ(str(a.next(), "event"), "leave");
   EXPECT_TRUE(a.nothing_queued());
   EXPECT_FALSE(b.member.joined());
@@ -365,7 +374,7 @@ TEST_F(RoomServiceTest, AnEmptyRoomKeepsItsHistoryForTheTtlThenStartsOver) {
   FakeClient& a = client();
   join(a, "ua");
   send(a, R"({"type":"edit","building":"b","op":"o"})");
-  service_.leave(a.member, now_ns_);
+  service_.leave(a.member, now_ns_, Departure::Final);
   service_.reap(now_ns_ + 9'000'000'000);
   ASSERT_NE(service_.find_room("r"), nullptr);
   EXPECT_EQ(service_.find_room("r")->seq(), 1u);
@@ -386,6 +395,319 @@ TEST_F(RoomServiceTest, BadInputIsAnsweredAndNothingIsRelayed) {
   send(a, R"({"type":"edit","building":"\udc00","op":"o"})");
   EXPECT_EQ(str(a.next(), "code"), "bad_json");
   EXPECT_TRUE(b.nothing_queued());
+}
+
+// ---------------------------------------------------------------- protocol 1.1
+
+TEST_F(RoomServiceTest, WelcomeSaysProtocolResumeTokenAndEpoch) {
+  FakeClient& a = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document w = a.next();
+  EXPECT_EQ(str(w, "protocol"), "1.1");
+  EXPECT_GE(str(w, "resume").size(), 22u) << "at least 128 random bits in base64url";
+  EXPECT_GE(str(w, "epoch").size(), 11u) << "at least 64 random bits";
+  EXPECT_FALSE(w.HasMember("resumed")) << "only a join with resume says whether it was honoured";
+  EXPECT_FALSE(w.HasMember("exp")) << "no token, no exp";
+}
+
+TEST_F(RoomServiceTest, ADroppedSessionIsHeldUnseenAndAResumeKeepsItsIdWithNobodySeeingAnything) {
+  FakeClient& a = client();
+  FakeClient& b = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document wa = a.next();
+  const std::string sa = str(wa, "session"), token = str(wa, "resume");
+  join(b, "ub");
+  a.take();
+  send(a, R"({"type":"select","ids":["b7"]})");
+  b.take();
+  EXPECT_FALSE(service_.leave(a.member, now_ns_, Departure::Dropped));
+  EXPECT_TRUE(b.nothing_queued()) << "no presence event while held";
+  EXPECT_TRUE(service_.holding());
+  EXPECT_EQ(metrics_.held_sessions.get(), 1u);
+  // Late joiners and the presence API still see it, not connected, selection kept.
+  std::string json = service_.presence_json("r");
+  EXPECT_NE(json.find("\"connected\":false"), std::string::npos) << json;
+  EXPECT_NE(json.find("b7"), std::string::npos) << json;
+  // The client comes back on a new connection within the grace.
+  FakeClient& again = client();
+  send(again, R"({"type":"join","user":{"id":"ua"},"resume":")" + token + R"(","since":0})");
+  rapidjson::Document w = again.next();
+  EXPECT_EQ(str(w, "session"), sa);
+  EXPECT_TRUE(w["resumed"].GetBool());
+  EXPECT_NE(str(w, "resume"), token) << "a new token replaces the old one";
+  EXPECT_TRUE(b.nothing_queued()) << "the others see nothing of a resume";
+  EXPECT_EQ(metrics_.resumes[size_t(ResumeResult::Ok)].get(), 1u);
+  EXPECT_EQ(metrics_.held_sessions.get(), 0u);
+  // It is a member again: relays reach it, and the old token no longer works.
+  send(b, R"({"type":"cursor","position":[1,2,3],"target":[0,0,0]})");
+  EXPECT_EQ(str(again.next(), "type"), "cursor");
+  FakeClient& thief = client();
+  send(thief, R"({"type":"join","user":{"id":"ua"},"resume":")" + token + R"("})");
+  rapidjson::Document tw = thief.next();
+  EXPECT_NE(str(tw, "session"), sa);
+  EXPECT_FALSE(tw["resumed"].GetBool());
+  EXPECT_EQ(metrics_.resumes[size_t(ResumeResult::Expired)].get(), 1u);
+}
+
+TEST_F(RoomServiceTest, AfterTheGraceTheOthersSeeLeaveAndALateResumeIsAFreshSession) {
+  config_.resume_grace_s = 10;
+  FakeClient& a = client();
+  FakeClient& b = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document wa = a.next();
+  join(b, "ub");
+  a.take();
+  service_.leave(a.member, now_ns_, Departure::Dropped);
+  service_.expire_held(now_ns_ + 9'900'000'000);
+  EXPECT_TRUE(b.nothing_queued());
+  service_.expire_held(now_ns_ + 10'000'000'000);
+  rapidjson::Document left = b.next();
+  EXPECT_EQ(str(left, "event"), "leave");
+  EXPECT_EQ(str(left, "session"), str(wa, "session"));
+  EXPECT_FALSE(service_.holding());
+  EXPECT_EQ(metrics_.holds_expired.get(), 1u);
+  FakeClient& late = client();
+  send(late, R"({"type":"join","user":{"id":"ua"},"resume":")" + str(wa, "resume") + R"("})");
+  rapidjson::Document w = late.next();
+  EXPECT_FALSE(w["resumed"].GetBool());
+  EXPECT_NE(str(w, "session"), str(wa, "session"));
+  EXPECT_EQ(str(b.next(), "event"), "join") << "a fresh session is announced as in v1";
+}
+
+TEST_F(RoomServiceTest, LeaveOrAFinalCloseEndsTheSessionAtOnceAndGraceZeroTurnsResumeOff) {
+  FakeClient& a = client();
+  FakeClient& b = client();
+  join(a, "ua");
+  join(b, "ub");
+  a.take();
+  service_.leave(b.member, now_ns_, Departure::Final);
+  EXPECT_EQ(str(a.next(), "event"), "leave");
+  EXPECT_FALSE(service_.holding());
+  config_.resume_grace_s = 0;
+  FakeClient& c = client();
+  join(c, "uc");
+  a.take();
+  service_.leave(c.member, now_ns_, Departure::Dropped);
+  EXPECT_EQ(str(a.next(), "event"), "leave") << "grace 0: a drop is a departure, as in v1";
+}
+
+TEST_F(RoomServiceTest, ResumingASessionStillAttachedClosesTheOldConnectionWith4008) {
+  FakeClient& a = client();
+  FakeClient& b = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document wa = a.next();
+  join(b, "ub");
+  FakeClient& again = client();
+  send(again, R"({"type":"join","user":{"id":"ua"},"resume":")" + str(wa, "resume") + R"("})");
+  rapidjson::Document w = again.next();
+  EXPECT_EQ(str(w, "session"), str(wa, "session"));
+  EXPECT_TRUE(w["resumed"].GetBool());
+  EXPECT_EQ(a.closed_with, 4008);
+  EXPECT_EQ(a.close_reason, "replaced");
+  EXPECT_FALSE(a.member.joined());
+  // The old connection ending now changes nothing for anyone.
+  b.take();
+  service_.leave(a.member, now_ns_, Departure::Dropped);
+  EXPECT_TRUE(b.nothing_queued());
+  EXPECT_EQ(service_.find_room("r")->members().size(), 2u);
+  EXPECT_EQ(metrics_.resumes[size_t(ResumeResult::Replaced)].get(), 1u);
+}
+
+TEST_F(RoomServiceTest, ATokenResumesOnlyInItsOwnRoom) {
+  FakeClient& a = client("one");
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document wa = a.next();
+  service_.leave(a.member, now_ns_, Departure::Dropped);
+  FakeClient& other = client("two");
+  send(other, R"({"type":"join","user":{"id":"ua"},"resume":")" + str(wa, "resume") + R"("})");
+  EXPECT_FALSE(other.next()["resumed"].GetBool());
+}
+
+TEST_F(RoomServiceTest, HeldSessionsCountTowardTheRoomLimit) {
+  config_.max_room_members = 2;
+  FakeClient& a = client();
+  FakeClient& b = client();
+  join(a, "ua");
+  join(b, "ub");
+  service_.leave(a.member, now_ns_, Departure::Dropped);
+  FakeClient& c = client();
+  send(c, R"({"type":"join","user":{"id":"uc"}})");
+  EXPECT_EQ(str(c.next(), "code"), "room_full");
+}
+
+TEST_F(RoomServiceTest, AnEditRepeatedWithTheSameIdIsAckedWithTheOriginalSeqAndNotAppliedAgain) {
+  FakeClient& a = client();
+  FakeClient& b = client();
+  join(a, "ua");
+  join(b, "ub");
+  a.take();
+  send(a, R"({"type":"edit","building":"b","op":"o","id":"e-1"})");
+  EXPECT_EQ(a.next()["seq"].GetUint64(), 1u);
+  EXPECT_EQ(b.take().size(), 1u);
+  send(a, R"({"type":"edit","building":"b","op":"o","id":"e-1"})");
+  rapidjson::Document dup = a.next();
+  EXPECT_EQ(str(dup, "type"), "ack");
+  EXPECT_EQ(dup["seq"].GetUint64(), 1u);
+  EXPECT_TRUE(dup["duplicate"].GetBool());
+  EXPECT_TRUE(b.nothing_queued()) << "a duplicate is not relayed";
+  EXPECT_EQ(service_.find_room("r")->seq(), 1u) << "nor stored";
+  // The same id from another user is another edit; no id applies every time.
+  send(b, R"({"type":"edit","building":"b","op":"o","id":"e-1"})");
+  EXPECT_EQ(b.next()["seq"].GetUint64(), 2u);
+  send(a, R"({"type":"edit","building":"b","op":"o"})");
+  send(a, R"({"type":"edit","building":"b","op":"o"})");
+  EXPECT_EQ(service_.find_room("r")->seq(), 4u);
+  EXPECT_EQ(metrics_.duplicate_edits.get(), 1u);
+}
+
+TEST_F(RoomServiceTest, AnIdIsRememberedOnlyWhileItsEditIsInHistory) {
+  FakeClient& a = client();
+  join(a, "ua");
+  send(a, R"({"type":"edit","building":"b","op":"o","id":"old"})");
+  for (int i = 0; i < 5; ++i) send(a, R"({"type":"edit","building":"b","op":"o"})");  // history keeps 5
+  a.take();
+  send(a, R"({"type":"edit","building":"b","op":"o","id":"old"})");
+  rapidjson::Document ack = a.next();
+  EXPECT_EQ(ack["seq"].GetUint64(), 7u) << "out of history: applied again";
+  EXPECT_FALSE(ack.HasMember("duplicate"));
+}
+
+TEST_F(RoomServiceTest, IdsLongerThan64CharactersAreAppliedEveryTime) {
+  FakeClient& a = client();
+  join(a, "ua");
+  const std::string id(65, 'i');
+  send(a, R"({"type":"edit","building":"b","op":"o","id":")" + id + R"("})");
+  send(a, R"({"type":"edit","building":"b","op":"o","id":")" + id + R"("})");
+  EXPECT_EQ(service_.find_room("r")->seq(), 2u);
+  std::string accented;
+  for (int i = 0; i < 64; ++i) accented += "\xc3\xa9";  // 64 characters, 128 bytes
+  send(a, R"({"type":"edit","building":"b","op":"o","id":")" + accented + R"("})");
+  send(a, R"({"type":"edit","building":"b","op":"o","id":")" + accented + R"("})");
+  EXPECT_EQ(service_.find_room("r")->seq(), 3u) << "64 characters are remembered, whatever their bytes";
+}
+
+TEST_F(RoomServiceTest, ASinceFromAnotherEpochGetsResyncEvenWhenTheSeqMatches) {
+  FakeClient& a = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document w = a.next();
+  const std::string epoch = str(w, "epoch");
+  send(a, R"({"type":"edit","building":"b","op":"o"})");
+  FakeClient& same = client();
+  send(same, R"({"type":"join","user":{"id":"u2"},"since":1,"epoch":")" + epoch + R"("})");
+  same.next();
+  EXPECT_TRUE(same.nothing_queued()) << "same epoch, up to date: nothing to replay";
+  FakeClient& foreign = client();
+  send(foreign, R"({"type":"join","user":{"id":"u3"},"since":1,"epoch":"another-history"})");
+  foreign.next();
+  rapidjson::Document r = foreign.next();
+  EXPECT_EQ(str(r, "type"), "resync");
+  FakeClient& no_since = client();
+  send(no_since, R"({"type":"join","user":{"id":"u4"},"epoch":"another-history"})");
+  no_since.next();
+  EXPECT_TRUE(no_since.nothing_queued()) << "an epoch without since does nothing";
+}
+
+TEST_F(RoomServiceTest, ARoomMadeAgainHasANewEpoch) {
+  config_.room_ttl_s = 1;
+  FakeClient& a = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  const std::string first = str(a.next(), "epoch");
+  service_.leave(a.member, now_ns_, Departure::Final);
+  service_.reap(now_ns_ + 2'000'000'000);
+  FakeClient& b = client();
+  send(b, R"({"type":"join","user":{"id":"ub"}})");
+  EXPECT_NE(str(b.next(), "epoch"), first);
+}
+
+class RoomServiceAuthTest : public RoomServiceTest {
+ protected:
+  RoomServiceAuthTest() {
+    config_.jwt_secret = "s3cret";
+    service_.unix_now = [this] { return unix_; };
+  }
+  std::string token(const std::string& sub, int64_t exp, const std::string& rooms = "") {
+    return jwt_sign::sign(R"({"alg":"HS256","typ":"JWT"})",
+                          R"({"sub":")" + sub + R"(","exp":)" + std::to_string(exp) + rooms + "}", config_.jwt_secret);
+  }
+  int64_t unix_ = 1'800'000'000;
+};
+
+TEST_F(RoomServiceAuthTest, InBandTheFirstMessageMustBeAJoinWithAValidToken) {
+  FakeClient& a = client();
+  a.member.awaiting_token = true;
+  Verdict v = send(a, R"({"type":"ping"})");
+  EXPECT_EQ(v.close_code, 4001);
+  FakeClient& b = client();
+  b.member.awaiting_token = true;
+  EXPECT_EQ(send(b, R"({"type":"join","user":{"id":"x"}})").close_code, 4001) << "no token";
+  FakeClient& c = client();
+  c.member.awaiting_token = true;
+  EXPECT_EQ(send(c, R"({"type":"join","user":{"id":"x"},"token":")" + token("u", unix_ - 1) + R"("})").close_code,
+            4001)
+      << "expired";
+  FakeClient& d = client();
+  d.member.awaiting_token = true;
+  EXPECT_EQ(send(d, R"({"type":"join","user":{"id":"x"},"token":")" + token("u", unix_ + 60, R"(,"rooms":["other"])") +
+                        R"("})")
+                .close_code,
+            4003);
+  FakeClient& e = client();
+  e.member.awaiting_token = true;
+  EXPECT_FALSE(send(e, R"({"type":"join","user":{"id":"x"},"token":")" + token("alice", unix_ + 60) + R"("})").closes());
+  rapidjson::Document w = e.next();
+  EXPECT_EQ(str(w["user"], "id"), "alice") << "the token's sub, whatever the join says";
+  EXPECT_EQ(w["exp"].GetInt64(), unix_ + 60);
+  EXPECT_FALSE(e.member.awaiting_token);
+}
+
+TEST_F(RoomServiceAuthTest, RefreshReplacesTheTokenOrSaysWhyNot) {
+  FakeClient& a = client();
+  a.member.awaiting_token = true;
+  send(a, R"({"type":"join","user":{"id":"x"},"token":")" + token("alice", unix_ + 60) + R"("})");
+  a.next();
+  send(a, R"({"type":"refresh","token":")" + token("alice", unix_ + 600) + R"("})");
+  rapidjson::Document ok = a.next();
+  EXPECT_EQ(str(ok, "type"), "refreshed");
+  EXPECT_EQ(ok["exp"].GetInt64(), unix_ + 600);
+  EXPECT_EQ(a.member.identity->exp, unix_ + 600);
+  send(a, R"({"type":"refresh","token":")" + token("mallory", unix_ + 600) + R"("})");
+  EXPECT_EQ(str(a.next(), "code"), "bad_token");
+  send(a, R"({"type":"refresh","token":"not.a.jwt"})");
+  EXPECT_EQ(str(a.next(), "code"), "bad_token");
+  send(a, R"({"type":"refresh","token":")" + token("alice", unix_ + 900, R"(,"rooms":["elsewhere"])") + R"("})");
+  EXPECT_EQ(str(a.next(), "code"), "forbidden");
+  EXPECT_EQ(a.member.identity->exp, unix_ + 600) << "a refused refresh keeps the old token";
+  EXPECT_EQ(metrics_.refreshes.get(), 1u);
+  EXPECT_EQ(metrics_.refreshes_refused.get(), 3u);
+}
+
+TEST_F(RoomServiceAuthTest, WithAuthenticationAResumeMustComeFromTheSameSub) {
+  FakeClient& a = client();
+  a.member.awaiting_token = true;
+  send(a, R"({"type":"join","user":{"id":"x"},"token":")" + token("alice", unix_ + 60) + R"("})");
+  rapidjson::Document wa = a.next();
+  service_.leave(a.member, now_ns_, Departure::Dropped);
+  FakeClient& m = client();
+  m.member.awaiting_token = true;
+  send(m, R"({"type":"join","user":{"id":"x"},"token":")" + token("mallory", unix_ + 60) + R"(","resume":")" +
+              str(wa, "resume") + R"("})");
+  rapidjson::Document wm = m.next();
+  EXPECT_FALSE(wm["resumed"].GetBool());
+  FakeClient& again = client();
+  again.member.awaiting_token = true;
+  send(again, R"({"type":"join","user":{"id":"x"},"token":")" + token("alice", unix_ + 60) + R"(","resume":")" +
+                  str(wa, "resume") + R"("})");
+  rapidjson::Document w = again.next();
+  EXPECT_TRUE(w["resumed"].GetBool());
+  EXPECT_EQ(str(w, "session"), str(wa, "session"));
+}
+
+TEST_F(RoomServiceTest, OverCapacityTheJoinIsAnsweredWithClose1013) {
+  FakeClient& a = client();
+  a.member.over_capacity = true;
+  Verdict v = send(a, R"({"type":"join","user":{"id":"ua"}})");
+  EXPECT_EQ(v.close_code, 1013);
+  EXPECT_FALSE(a.member.joined());
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ struct Recipient {
 };
 
 struct RoomOf {
-  explicit RoomOf(size_t n, size_t history = 100) : room("project", history) {
+  explicit RoomOf(size_t n, size_t history = 100) : room("project", history, "e1") {
     for (size_t i = 0; i < n; ++i) {
       members.push_back(std::make_unique<Recipient>(&dirty, uint32_t(i)));
       room.add(&members.back()->session);

@@ -97,8 +97,9 @@ TEST_F(KeepaliveTest, ServerSendsPingsEveryIntervalAndAnsweringClientStaysConnec
   EXPECT_EQ(sget(*p, "t"), "still-here") << p.text;
 }
 
+// v1 departure semantics: resume is off (1.1 holds dropped sessions; see resume_test.cpp).
 TEST_F(KeepaliveTest, SilentClientIsClosedWith1001IdleTimeoutAfterTwoIntervalsAndPeersSeeLeave) {
-  StartServer({"--ping-interval", "1"});
+  StartServer({"--resume-grace", "0", "--ping-interval", "1"});
   Member a = Join("r", "ua");
   ASSERT_TRUE(a.ws);
   Member silent = Join("r", "silent");

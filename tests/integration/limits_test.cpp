@@ -91,8 +91,9 @@ TEST_F(LimitsTest, JoinBeyondMaxRoomMembersGetsRoomFullKeepsConnectionOpenAndMay
   EXPECT_EQ(sget(*full2, "code"), "room_full") << full2.text;
 }
 
+// v1 departure semantics: resume is off (1.1 holds dropped sessions; see resume_test.cpp).
 TEST_F(LimitsTest, ConnectionBeyondMaxConnectionsGets503WithRetryAfterAndIsAdmittedOnceOneCloses) {
-  ASSERT_NO_FATAL_FAILURE(StartServer({"--max-connections", "3"}));
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--resume-grace", "0", "--max-connections", "3"}));
   std::vector<Member> members;
   for (int i = 0; i < 3; ++i) {
     members.push_back(Join("cap", "u" + std::to_string(i)));
@@ -124,8 +125,9 @@ TEST_F(LimitsTest, ConnectionBeyondMaxConnectionsGets503WithRetryAfterAndIsAdmit
   EXPECT_EQ(r2.status, 503) << r2.raw;
 }
 
+// v1 departure semantics: resume is off (1.1 holds dropped sessions; see resume_test.cpp).
 TEST_F(LimitsTest, ThirdConnectionFromOneAddressGets429WhileAnotherAddressIsAdmitted) {
-  ASSERT_NO_FATAL_FAILURE(StartServer({"--max-connections-per-ip", "2"}));
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--resume-grace", "0", "--max-connections-per-ip", "2"}));
   Member a = Join("ip", "ua");
   ASSERT_TRUE(a.ws);
   Member b = Join("ip", "ub");

@@ -319,8 +319,9 @@ TEST_F(RelayTest, BurstOfCursorsMayBeCoalescedButKeepsOrderAndDeliversTheNewest)
   EXPECT_EQ(last, 300) << "the newest camera must be delivered before later traffic";
 }
 
+// v1 departure semantics: resume is off (1.1 holds dropped sessions; see resume_test.cpp).
 TEST_F(RelayTest, RoomsAreIsolatedForPresenceRelayAndSeq) {
-  StartServer();
+  StartServer({"--resume-grace", "0"});
   Member a1 = Join("room-a", "a1");
   ASSERT_TRUE(a1.ws);
   Member b1 = Join("room-b", "b1");

@@ -619,6 +619,7 @@ TEST_F(Decode, SurvivesRandomMutationsOfValidMessages) {
           break;
         }
         case MessageType::Leave: encode_presence_leave(out, "s"); break;
+        case MessageType::Refresh: encode_refreshed(out, 1); break;
       }
       ASSERT_TRUE(is_valid_utf8(text(out))) << t;
       rapidjson::Document d;
@@ -975,7 +976,7 @@ TEST(EncodeWelcome, ListsOwnIdentityAndEveryPeerWithTheDocumentedShape) {
   encode_welcome(out, "s3", "room-1", me, 41, peers);
   rapidjson::Document d = parse(out);
 
-  EXPECT_EQ(keys(d), (std::vector<std::string>{"type", "session", "room", "user", "seq", "peers"}));
+  EXPECT_EQ(keys(d), (std::vector<std::string>{"type", "protocol", "session", "room", "user", "seq", "peers"}));
   EXPECT_EQ(str(d["type"]), "welcome");
   EXPECT_EQ(str(d["session"]), "s3");
   EXPECT_EQ(str(d["room"]), "room-1");
@@ -985,7 +986,7 @@ TEST(EncodeWelcome, ListsOwnIdentityAndEveryPeerWithTheDocumentedShape) {
   ASSERT_EQ(d["peers"].Size(), 2u);
 
   const rapidjson::Value& p0 = d["peers"][0];
-  EXPECT_EQ(keys(p0), (std::vector<std::string>{"session", "user", "camera", "selection", "following"}));
+  EXPECT_EQ(keys(p0), (std::vector<std::string>{"session", "user", "camera", "selection", "following", "connected"}));
   EXPECT_EQ(str(p0["session"]), "s1");
   EXPECT_EQ(keys(p0["user"]), (std::vector<std::string>{"id", "name"}));
   EXPECT_EQ(keys(p0["camera"]), (std::vector<std::string>{"position", "target", "up", "fov"}));
@@ -1004,12 +1005,52 @@ TEST(EncodeWelcome, ListsOwnIdentityAndEveryPeerWithTheDocumentedShape) {
   EXPECT_TRUE(p1["following"].IsNull());
 }
 
+TEST(EncodeWelcome, CarriesTheProtocol11FieldsOnlyWhenGiven) {
+  rapidjson::StringBuffer out;
+  User me;
+  me.id = "me";
+  WelcomeExtras extras;
+  extras.resume = "tok";
+  extras.epoch = "ep";
+  extras.has_exp = true;
+  extras.exp = 1800000000;
+  extras.has_resumed = true;
+  extras.resumed = false;
+  encode_welcome(out, "s1", "r", me, 3, {}, extras);
+  EXPECT_EQ(text(out),
+            R"({"type":"welcome","protocol":"1.1","session":"s1","room":"r","user":{"id":"me"},"seq":3,"peers":[],)"
+            R"("resume":"tok","epoch":"ep","exp":1800000000,"resumed":false})");
+}
+
+TEST(EncodeAck, MarksADuplicateAndRefreshedCarriesExp) {
+  rapidjson::StringBuffer out;
+  encode_ack(out, true, "e1", 4, true);
+  EXPECT_EQ(text(out), R"({"type":"ack","id":"e1","seq":4,"duplicate":true})");
+  encode_refreshed(out, 1800000600);
+  EXPECT_EQ(text(out), R"({"type":"refreshed","exp":1800000600})");
+}
+
+TEST_F(Decode, JoinCarriesResumeEpochAndTokenAndRefreshNeedsAToken) {
+  ok(R"({"type":"join","user":{"id":"u"},"resume":"r1","since":4,"epoch":"e1","token":"a.b.c"})");
+  EXPECT_EQ(msg_.resume, "r1");
+  EXPECT_TRUE(msg_.has_epoch);
+  EXPECT_EQ(msg_.epoch, "e1");
+  EXPECT_EQ(msg_.token, "a.b.c");
+  ok(R"({"type":"refresh","token":"a.b.c"})");
+  EXPECT_EQ(msg_.type, MessageType::Refresh);
+  fails(R"({"type":"refresh"})", ErrorCode::BadMessage);
+  fails(R"({"type":"refresh","token":7})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u"},"resume":7})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u"},"epoch":null})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u"},"token":")" + std::string(8193, 't') + R"("})", ErrorCode::BadMessage);
+}
+
 TEST(EncodeWelcome, EmptyRoomHasEmptyPeers) {
   User me{"me", "", "", false, false};
   rapidjson::StringBuffer out;
   encode_welcome(out, "s1", "r", me, 0, {});
   EXPECT_EQ(text(out),
-            R"({"type":"welcome","session":"s1","room":"r","user":{"id":"me"},"seq":0,"peers":[]})");
+            R"({"type":"welcome","protocol":"1.1","session":"s1","room":"r","user":{"id":"me"},"seq":0,"peers":[]})");
 }
 
 TEST(Encoders, StartEveryMessageWithTheTypeField) {
