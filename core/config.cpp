@@ -127,6 +127,15 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections_per_ip);
        }},
+      {"static", "DIR",
+       "serve the files of DIR at / (GET/HEAD; index.html for directories, never a listing; "
+       "nothing outside DIR) (default: off)",
+       "a directory",
+       [](Config& c, std::string_view v) {
+         if (v.empty()) return false;
+         c.static_dir.assign(v);
+         return true;
+       }},
       {"resume-grace", "S",
        "a session whose connection drops without leave is held this long for a resume, invisible to "
        "the others (default 10; 0: off)",

@@ -35,6 +35,7 @@ struct Config {
   unsigned room_ttl_s = 600;             // an empty room keeps its history this long
   unsigned resume_grace_s = 10;          // 1.1: a dropped session is held this long; 0 = no resume
   unsigned recv_buffers = 2048;          // io_uring provided receive buffers per loop thread
+  std::string static_dir;                // --static: files served at `/`; empty: none
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
 

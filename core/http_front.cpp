@@ -49,8 +49,8 @@ HttpDecision route_to(RouteKind kind, std::string room) {
 
 }  // namespace
 
-HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, Logger& log)
-    : config_(config), limits_(limits), log_(log) {}
+HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, const StaticFiles& files, Logger& log)
+    : config_(config), limits_(limits), files_(files), log_(log) {}
 
 HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
   ex.head.append(reinterpret_cast<const char*>(data), len);
@@ -77,10 +77,14 @@ HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, cons
 
 HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const HttpRequest& request,
                                size_t head_bytes) {
-  Route route = route_request(request);
+  Route route = route_request(request, files_.enabled());
   switch (route.kind) {
     case RouteKind::Respond:
       return HttpDecision::respond(route.status, std::move(route.response));
+    case RouteKind::File: {
+      StaticAnswer a = files_.answer(request.method, request.path, request.header("If-None-Match"));
+      return HttpDecision::respond(a.status, std::move(a.response));
+    }
     case RouteKind::Metrics: {
       HttpDecision d;
       d.kind = HttpDecision::Kind::Metrics;

@@ -21,6 +21,7 @@
 #include "core/connection.h"
 #include "core/log.h"
 #include "core/room_service.h"
+#include "core/static_files.h"
 #include "proto/handshake.h"
 #include "proto/message.h"
 
@@ -56,7 +57,7 @@ struct HttpDecision {
 
 class HttpFront {
  public:
-  HttpFront(const Config& config, ConnectionLimits& limits, Logger& log);
+  HttpFront(const Config& config, ConnectionLimits& limits, const StaticFiles& files, Logger& log);
 
   // `len` more bytes of `exchange`, a request from `peer`.
   HttpDecision on_bytes(HttpExchange& exchange, const PeerAddress& peer, const uint8_t* data, size_t len);
@@ -78,6 +79,7 @@ class HttpFront {
 
   const Config& config_;
   ConnectionLimits& limits_;
+  const StaticFiles& files_;
   Logger& log_;
 };
 

@@ -47,10 +47,17 @@ int run_server(const Config& config) {
 
   Logger log(config.log_format, config.log_level);
   ConnectionLimits limits(config.max_connections, config.max_connections_per_ip);
+  StaticFiles files;
+  std::string files_error;
+  if (!files.open(config.static_dir, &files_error)) {
+    std::fprintf(stderr, "roomcast: %s\n", files_error.c_str());
+    for (int l : listeners) close(l);  // exiting with an error anyway
+    return 1;
+  }
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> peers;
   for (unsigned i = 0; i < config.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits));
+    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &files));
     peers.push_back(workers.back().get());
   }
   for (auto& w : workers) w->set_peers(peers);

@@ -17,8 +17,9 @@
 
 namespace roomcast {
 
-Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits)
-    : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits),
+Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits,
+               const StaticFiles* files)
+    : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits), files_(files),
       log_(config.log_format, config.log_level, int(index)) {
   // Made here, not in init(): another thread may hand a connection over before this
   // thread has finished setting up its loop.
@@ -50,7 +51,7 @@ int Worker::init(std::string* description) {
                  static_cast<FanoutObserver*>(this), metrics_, log_);
   output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
   housekeeping_.emplace(config_, *table_, metrics_, log_);
-  http_.emplace(config_, *limits_, log_);
+  http_.emplace(config_, *limits_, *files_, log_);
   return 0;
 }
 

@@ -53,7 +53,8 @@ struct Handoff {
 
 class Worker final : private CompletionSink, private FanoutObserver, private ConnectionEvents {
  public:
-  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits);
+  // `files` (shared, read-only) answers paths that are not the server's own (`--static`).
+  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, const StaticFiles* files);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -104,6 +105,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   const unsigned index_;
   int listen_fd_;
   ConnectionLimits* limits_;
+  const StaticFiles* files_;
   std::vector<Worker*> peers_;
   Logger log_;
   Metrics metrics_;

@@ -121,7 +121,7 @@ std::string websocket_accept_key(std::string_view client_key) {
   return std::string(reinterpret_cast<const char*>(encoded), static_cast<size_t>(n));
 }
 
-Route route_request(const HttpRequest& request) {
+Route route_request(const HttpRequest& request, bool serve_files) {
   const bool is_get = request.method == "GET";
   size_t body_bytes = 0;
   const BodyLength body = content_length(request, body_bytes);
@@ -165,7 +165,14 @@ Route route_request(const HttpRequest& request) {
     return route;
   }
 
-  if (!request.path.starts_with(kWsPrefix)) return respond(404, "not found\n");
+  if (!request.path.starts_with(kWsPrefix)) {
+    if (!serve_files) return respond(404, "not found\n");
+    if (!is_get && request.method != "HEAD") return respond(405, "method not allowed\n", "Allow: GET, HEAD\r\n");
+    Route route;
+    route.kind = RouteKind::File;
+    route.status = 200;
+    return route;
+  }
   std::string_view room = request.path.substr(kWsPrefix.size());
   if (!is_valid_room_name(room)) return respond(404, "not found\n");
   if (!is_get) return respond(405, "method not allowed\n", "Allow: GET\r\n");

@@ -37,6 +37,7 @@ enum class RouteKind {
   Metrics,   // GET /metrics: the caller renders the answer
   Presence,  // GET /api/rooms/{room}/presence: answered by the room's thread
   Publish,   // POST /api/rooms/{room}/publish: read `content_length` body bytes first
+  File,      // GET/HEAD of any other path, when the caller serves files (`--static`)
 };
 
 struct Route {
@@ -48,7 +49,9 @@ struct Route {
   std::string response;    // Respond only: complete HTTP response bytes ("Connection: close")
 };
 
-Route route_request(const HttpRequest& request);
+// `serve_files`: paths that are none of the above go to RouteKind::File (GET and HEAD;
+// other methods 405) instead of 404.
+Route route_request(const HttpRequest& request, bool serve_files = false);
 
 // "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection and Sec-WebSocket-Accept.
 std::string upgrade_response(std::string_view accept_key);
