@@ -262,5 +262,11 @@ done
   echo "note=${BENCH_NOTE:-}"
 } > "$RESULTS/meta.txt"
 node "$ROOT/bench/load/summarize.js" "$RESULTS" > "$OUT.tmp"
+# Hand-written comparisons below the marker (before/after a change, measured in one
+# session) survive a regenerated report.
+MARKER='<!-- kept by bench/run.sh: comparisons -->'
+if [[ -f $OUT ]] && grep -qF "$MARKER" "$OUT"; then
+  { echo; sed -n "/^$MARKER\$/,\$p" "$OUT"; } >> "$OUT.tmp"
+fi
 mv "$OUT.tmp" "$OUT"
 echo "== wrote $OUT (raw results in $RESULTS)"
