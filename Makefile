@@ -46,8 +46,8 @@ fuzz:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(PACKAGES) clang libclang-rt-14-dev"
 	cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_FUZZ=ON -DBUILD_TESTING=OFF
 	cmake --build build/fuzz -j $(JOBS) --target $(notdir $(basename $(wildcard fuzz/*_fuzz.cpp)))
-	@set -e; for t in build/fuzz/*_fuzz; do \
-	  name=$$(basename $$t); mkdir -p build/fuzz/corpus-$$name; \
+	@set -e; for name in $(notdir $(basename $(wildcard fuzz/*_fuzz.cpp))); do \
+	  t=build/fuzz/$$name; mkdir -p build/fuzz/corpus-$$name; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name fuzz/corpus/$$name; \
 	done

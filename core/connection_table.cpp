@@ -22,8 +22,7 @@ size_t per_thread(size_t total, unsigned threads) {
 
 ConnectionTable::ConnectionTable(const Config& config, EventLoop& loop, ConnectionLimits& limits, RoomService& rooms,
                                  ConnectionEvents* events, FanoutObserver* observer, Metrics& metrics, Logger& log)
-    : config_(config),
-      loop_(loop),
+    : loop_(loop),
       limits_(limits),
       rooms_(rooms),
       events_(events),

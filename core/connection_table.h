@@ -94,7 +94,6 @@ class ConnectionTable {
   void to_closing(Connection& c, Departure how, int64_t now_ns);
   void leave_room(Connection& c, Departure how, int64_t now_ns);
 
-  const Config& config_;
   EventLoop& loop_;
   ConnectionLimits& limits_;
   RoomService& rooms_;
