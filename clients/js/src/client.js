@@ -1,0 +1,370 @@
+/**
+ * RoomClient: one session in one roomcast room, kept alive across dropped sockets
+ * (protocol 1.1: resume, exactly-once edits, epochs, in-band token and refresh).
+ */
+import { Emitter } from './emitter.js';
+import { EditQueue } from './edits.js';
+import { closeAction, reconnectDelay, statusToClose } from './policy.js';
+import { Throttle } from './throttle.js';
+
+/**
+ * @typedef {{id: string, name?: string, color?: string}} User
+ * @typedef {{position: number[], target: number[], up?: number[], fov?: number}} Camera
+ * @typedef {{user: User, camera: Camera | null, selection: string[], following: string | null, connected: boolean}} Peer
+ * @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} State
+ * @typedef {{
+ *   url: string, room: string, user: User, token?: string,
+ *   getToken?: () => string | Promise<string>, WebSocket?: any
+ * }} Options
+ */
+
+const CAMERA_MS = 100; // at most 10 cameras a second
+const STABLE_MS = 10000; // a connection open this long resets the backoff
+const QUIET_MS = 15000; // silence before we ping; twice this and the socket is presumed dead
+const RETRY_MS = 1000; // edits refused with rate_limited or unavailable are sent again after this
+
+export class RoomClient extends Emitter {
+  /** @param {Options} options */
+  constructor(options) {
+    super();
+    const { url, room, user } = options || /** @type {any} */ ({});
+    if (!url || !room || !user || !user.id) throw new TypeError('RoomClient needs url, room and user.id');
+    this.options = options;
+    /** @type {State} */
+    this.state = 'closed';
+    /** @type {string | null} */
+    this.session = null;
+    /** the highest edit seq seen: what a reconnect asks to replay after */
+    this.seq = 0;
+    /** @type {string | null} */
+    this.epoch = null;
+    /** @type {number | null} the token's expiry (Unix seconds) when the server checks tokens */
+    this.exp = null;
+    /** @type {User} */
+    this.user = user;
+    /** @type {Map<string, Peer>} */
+    this.peers = new Map();
+    /** @type {string[]} */
+    this.selection = [];
+    /** @type {string | null} */
+    this.following = null;
+
+    this._edits = new EditQueue();
+    /** @type {Throttle<Camera>} */
+    this._camera = new Throttle(CAMERA_MS, (c) => this._send({ type: 'cursor', ...c }));
+    this._ws = null;
+    this._conn = 0; // connection number, to send each pending edit once per connection
+    this._token = options.token || null;
+    this._resume = null;
+    this._joined = false; // has had a welcome: later joins carry since and epoch
+    this._asked = false; // the current join carried since
+    this._attempt = 0;
+    this._openedAt = 0;
+    this._heard = 0;
+    this._timers = /** @type {Record<string, any>} */ ({});
+  }
+
+  /** @returns {Camera | undefined} the last camera given to setCamera */
+  get camera() {
+    return this._camera.value;
+  }
+
+  /** Opens the connection (again, after `close`). */
+  connect() {
+    if (this.state === 'closed') {
+      this._setState('connecting');
+      this._open();
+    }
+    return this;
+  }
+
+  /** Leaves the room: the others see `presence` `leave` at once. Pending edits are rejected. */
+  close() {
+    if (this.state === 'closed') return;
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) {
+      if (ws.readyState === 1) ws.send('{"type":"leave"}');
+      ws.close(1000);
+    }
+    this._stop();
+  }
+
+  /**
+   * Shares your camera; sent at most 10 times a second, the latest wins.
+   * @param {Camera} camera
+   */
+  setCamera(camera) {
+    this._camera.push(camera);
+  }
+
+  /** @param {string[]} ids the building ids now selected (replaces the selection) */
+  select(ids) {
+    this.selection = [...ids];
+    this._send({ type: 'select', ids: this.selection });
+  }
+
+  /** @param {string | null} session the session whose camera to follow, or null */
+  follow(session) {
+    this.following = session;
+    this._send({ type: 'follow', session });
+  }
+
+  /**
+   * Sends an edit; resolves with its seq once the server has it, however many reconnects
+   * that takes. Rejects only when the client closes first.
+   * @param {{building: string, op: string, data?: unknown}} edit
+   * @returns {Promise<{seq: number, duplicate?: boolean}>}
+   */
+  edit(edit) {
+    if (this.state === 'closed') return Promise.reject(new Error('roomcast: client is closed'));
+    const promise = this._edits.add(edit);
+    this._flushEdits();
+    return promise;
+  }
+
+  // --- connection -------------------------------------------------------------------
+
+  async _open() {
+    const { getToken, url, room } = this.options;
+    if (!this._token && getToken) {
+      try {
+        this._token = await getToken();
+      } catch (e) {
+        this.emit('error', { code: 'token', message: String(e && /** @type {any} */ (e).message || e) });
+        return this.state === 'closed' ? undefined : this._retry(1006);
+      }
+    }
+    if (this.state === 'closed' || this._ws) return;
+    const WS = this.options.WebSocket || globalThis.WebSocket;
+    const ws = new WS(`${url.replace(/\/+$/, '')}/ws/${encodeURIComponent(room)}`);
+    this._ws = ws;
+    let status = 0;
+    ws.onopen = () => ws === this._ws && this._join();
+    ws.onmessage = (/** @type {{data: any}} */ ev) => ws === this._ws && this._receive(ev.data);
+    ws.onerror = (/** @type {any} */ ev) => {
+      // Node's `ws` names a refused upgrade's status; a browser never can.
+      const m = /response: (\d+)/.exec(ev && ev.message);
+      if (m) status = +m[1];
+    };
+    ws.onclose = (/** @type {{code: number, reason: string}} */ ev) => {
+      if (ws !== this._ws) return;
+      this._ws = null;
+      this._closed(status ? statusToClose(status) : ev.code, ev.reason);
+    };
+  }
+
+  _join() {
+    /** @type {Record<string, unknown>} */
+    const join = { type: 'join', user: this.options.user };
+    if (this._token) join.token = this._token;
+    if (this._resume) join.resume = this._resume;
+    if ((this._asked = this._joined)) {
+      join.since = this.seq;
+      if (this.epoch) join.epoch = this.epoch;
+    }
+    this._heard = Date.now();
+    this._ws.send(JSON.stringify(join));
+  }
+
+  /**
+   * @param {number} code
+   * @param {string} reason
+   */
+  _closed(code, reason) {
+    this._clearTimers();
+    if (this.state === 'closed') return;
+    if (this._openedAt && Date.now() - this._openedAt >= STABLE_MS) this._attempt = 0;
+    this._openedAt = 0;
+    const action = closeAction(code);
+    if (action === 'stop' || (action === 'token' && !this.options.getToken)) {
+      if (code !== 1000) this.emit('error', { code: 'closed', close: code, message: reason || '' });
+      return this._stop();
+    }
+    if (action === 'token') this._token = null;
+    this._retry(code);
+  }
+
+  /** @param {number} code */
+  _retry(code) {
+    this._setState('reconnecting');
+    this._timers.retry = setTimeout(() => this._open(), reconnectDelay(code, this._attempt++));
+  }
+
+  _stop() {
+    this._clearTimers();
+    this._camera.cancel();
+    this._setState('closed');
+    this._edits.fail(new Error('roomcast: client closed'));
+  }
+
+  _clearTimers() {
+    for (const t of Object.values(this._timers)) clearTimeout(t), clearInterval(t);
+    this._timers = {};
+  }
+
+  /** @param {State} state */
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  /** @param {object} msg */
+  _send(msg) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1 || this.state !== 'open') return false;
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  _flushEdits() {
+    if (this.state !== 'open') return;
+    for (const msg of this._edits.take(this._conn)) this._send(msg);
+  }
+
+  // --- messages ---------------------------------------------------------------------
+
+  /** @param {string} data */
+  _receive(data) {
+    let m;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this._heard = Date.now();
+    const peer = this.peers.get(m.session);
+    switch (m.type) {
+      case 'welcome':
+        return this._welcome(m);
+      case 'edit':
+        if (m.seq > this.seq) this.seq = m.seq;
+        return this.emit('edit', m);
+      case 'ack':
+        if (m.seq > this.seq) this.seq = m.seq;
+        return this._edits.ack(m);
+      case 'cursor':
+        if (peer) peer.camera = { position: m.position, target: m.target, up: m.up, fov: m.fov };
+        return this.emit('cursor', m);
+      case 'select':
+        if (peer) peer.selection = m.ids;
+        return this.emit('select', m);
+      case 'follow':
+        if (peer) peer.following = m.target;
+        return this.emit('follow', m);
+      case 'presence':
+        if (m.event === 'join') {
+          this.peers.set(m.session, { user: m.user, camera: null, selection: [], following: null, connected: true });
+          return this.emit('presence', m);
+        }
+        return this._left(m.session);
+      case 'resync':
+        this.seq = m.seq;
+        return this.emit('resync', m);
+      case 'refreshed':
+        this.exp = m.exp;
+        return this._scheduleRefresh();
+      case 'error':
+        if (m.code === 'rate_limited' || m.code === 'unavailable') this._retryEdits();
+        return this.emit('error', m);
+    }
+  }
+
+  /** @param {any} m */
+  _welcome(m) {
+    const fresh = !m.resumed;
+    const before = new Map(this.peers);
+    this.session = m.session;
+    this.user = m.user;
+    this.epoch = m.epoch || null;
+    this.exp = m.exp || null;
+    this._resume = m.resume || null;
+    if (!this._asked) this.seq = m.seq; // with since, the replay that follows moves seq
+    this._joined = true;
+    this._conn++;
+    this.peers.clear();
+    for (const p of m.peers || []) {
+      this.peers.set(p.session, {
+        user: p.user,
+        camera: p.camera || null,
+        selection: p.selection || [],
+        following: p.following || null,
+        connected: p.connected !== false,
+      });
+    }
+    this._openedAt = this._heard = Date.now();
+    this._timers.beat = setInterval(() => this._heartbeat(), QUIET_MS / 3);
+    this._scheduleRefresh();
+    this._setState('open');
+    this.emit('welcome', m);
+
+    // What changed while we were away, told as if we had seen it happen.
+    for (const [s, p] of before) if (!this.peers.has(s)) this.emit('presence', { event: 'leave', session: s, user: p.user });
+    for (const [s, p] of this.peers) if (!before.has(s)) this.emit('presence', { event: 'join', session: s, user: p.user });
+    if (fresh) {
+      // A new session starts empty at the server: give it our camera, selection, leader.
+      this._camera.again();
+      if (this.selection.length) this._send({ type: 'select', ids: this.selection });
+      if (this.following && !this.peers.has(this.following)) this.follow(null);
+      else if (this.following) this._send({ type: 'follow', session: this.following });
+    } else {
+      this._camera.flush();
+    }
+    this._flushEdits();
+  }
+
+  /** @param {string} session */
+  _left(session) {
+    const peer = this.peers.get(session);
+    this.peers.delete(session);
+    for (const [s, p] of this.peers) {
+      if (p.following === session) p.following = null, this.emit('follow', { session: s, target: null });
+    }
+    if (this.following === session) {
+      this.following = null;
+      this.emit('follow', { session: this.session, target: null });
+    }
+    this.emit('presence', { event: 'leave', session, user: peer && peer.user });
+  }
+
+  /** Edits refused for now (rate limit, store down) are sent again, with the same ids. */
+  _retryEdits() {
+    if (this._timers.edits) return;
+    this._timers.edits = setTimeout(() => {
+      delete this._timers.edits;
+      this._edits.unmark();
+      this._flushEdits();
+    }, RETRY_MS);
+  }
+
+  _heartbeat() {
+    const quiet = Date.now() - this._heard;
+    if (quiet < QUIET_MS) return;
+    if (quiet < 2 * QUIET_MS) return void this._send({ type: 'ping' });
+    // No answer: the network is gone without telling us. 4000 keeps the session held.
+    const ws = this._ws;
+    this._ws = null;
+    try {
+      ws.close(4000);
+    } catch {}
+    this._closed(1006, 'no answer');
+  }
+
+  _scheduleRefresh() {
+    clearTimeout(this._timers.refresh);
+    const { getToken } = this.options;
+    if (!this.exp || !getToken) return;
+    const left = this.exp * 1000 - Date.now();
+    const delay = Math.min(2 ** 31 - 1, Math.max(1000, left - Math.min(60000, left / 4)));
+    this._timers.refresh = setTimeout(async () => {
+      try {
+        const token = await getToken();
+        this._token = token;
+        this._send({ type: 'refresh', token });
+      } catch (e) {
+        this.emit('error', { code: 'token', message: String(e && /** @type {any} */ (e).message || e) });
+      }
+    }, delay);
+  }
+}

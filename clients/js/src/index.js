@@ -1,0 +1,2 @@
+export { RoomClient } from './client.js';
+export { closeAction, reconnectDelay } from './policy.js';

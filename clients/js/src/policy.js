@@ -1,0 +1,42 @@
+/**
+ * What a client does when its socket closes (protocol 1.1, section 5), and how long it
+ * waits before trying again.
+ */
+
+/** Close codes after which retrying would only repeat the failure. */
+const STOP = [1000, 1002, 1003, 1007, 1009, 4003, 4008];
+
+/**
+ * @param {number} code the close code (1006 when there was no close frame)
+ * @returns {'stop' | 'token' | 'reconnect'}
+ */
+export function closeAction(code) {
+  if (STOP.includes(code)) return 'stop';
+  return code === 4001 ? 'token' : 'reconnect';
+}
+
+/**
+ * Full-jitter backoff: attempt n (from 0) waits a random time in
+ * [0, min(20 s, 0.5 s * 2^n)]. A server going away (1001) is retried within [0, 2 s];
+ * an overloaded one (1013) is left alone for at least 5 s.
+ * @param {number} code
+ * @param {number} attempt
+ * @param {() => number} [random]
+ * @returns {number} milliseconds
+ */
+export function reconnectDelay(code, attempt, random = Math.random) {
+  if (code === 1001) return random() * 2000;
+  const delay = random() * Math.min(20000, 500 * 2 ** attempt);
+  return code === 1013 ? Math.max(5000, delay) : delay;
+}
+
+/**
+ * A refused upgrade that a non-browser client can read, as the close code it stands for.
+ * @param {number} status HTTP status
+ * @returns {number}
+ */
+export function statusToClose(status) {
+  if (status === 401) return 4001;
+  if (status === 403) return 4003;
+  return status === 429 || status === 503 ? 1013 : 1006;
+}
