@@ -58,6 +58,7 @@ export class RoomClient extends Emitter {
     this._resume = null;
     this._joined = false; // has had a welcome: later joins carry since and epoch
     this._asked = false; // the current join carried since
+    this._fresh = false; // a welcome of a new session was skipped to catch up (see _welcome)
     this._attempt = 0;
     this._openedAt = 0;
     this._heard = 0;
@@ -273,7 +274,22 @@ export class RoomClient extends Emitter {
 
   /** @param {any} m */
   _welcome(m) {
-    const fresh = !m.resumed;
+    if (this._asked && this.epoch && m.epoch && m.epoch !== this.epoch && m.seq > 0) {
+      // The room restarted (new epoch) and already holds edits we never saw. The server
+      // will answer resync; instead, take the session over again at once and ask for the
+      // new history from its start, so no edit made meanwhile is missed.
+      this._fresh = this._fresh || !m.resumed;
+      this.epoch = m.epoch;
+      this.seq = 0;
+      this._resume = m.resume || null;
+      this.emit('resync', { type: 'resync', seq: m.seq });
+      const ws = this._ws;
+      this._ws = null;
+      ws.close(4000); // not 1000: the session stays held for the resume
+      return void this._open();
+    }
+    const fresh = !m.resumed || this._fresh;
+    this._fresh = false;
     const before = new Map(this.peers);
     this.session = m.session;
     this.user = m.user;

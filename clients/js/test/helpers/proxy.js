@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of the server, so a test can cut the network under a client
- * (`drop`: both sides see the connection end without a close frame) or lose what the
- * server sends (`deaf`: bytes to the client are discarded until the next drop).
+ * (`drop`: both sides see the connection end without a close frame), lose what the
+ * server sends (`deafen`: bytes to the client are discarded until the next drop), or look
+ * down (`block`).
  */
 import net from 'node:net';
 
@@ -10,7 +11,9 @@ export async function startProxy(target) {
   /** @type {Set<net.Socket>} */
   const sockets = new Set();
   let deaf = false;
+  let blocked = false;
   const server = net.createServer((client) => {
+    if (blocked) return void client.destroy();
     const upstream = net.connect(target, '127.0.0.1');
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -29,6 +32,10 @@ export async function startProxy(target) {
     /** Discard everything the server sends from now until the next drop. */
     deafen() {
       deaf = true;
+    },
+    /** @param {boolean} on while on, new connections are cut at once (the server looks down) */
+    block(on) {
+      blocked = on;
     },
     /** Cut every connection at once, like a network failure. */
     drop() {
