@@ -61,11 +61,7 @@ struct Connection final : WsReader::Handler, MemberLink {
       : events(events_), slot(slot_), out(dirty, slot_, observer) {}
 
   void on_text(std::string_view message) override { events->on_message(*this, message); }
-  // Pongs and close echoes answer the client: they never wait for a batch window.
-  void on_control_bytes(std::string_view bytes) override {
-    out.push_adopt(SharedFrame::raw(bytes));
-    out.mark_urgent();
-  }
+  void on_control_bytes(std::string_view bytes) override { out.push_adopt(SharedFrame::raw(bytes)); }
   void close_member(uint16_t code, std::string_view reason) override { events->close_connection(*this, code, reason); }
 
   ConnectionEvents* events;
@@ -79,8 +75,6 @@ struct Connection final : WsReader::Handler, MemberLink {
   int64_t deadline_ns = 0;     // handshake or linger deadline
   int64_t last_rx_ns = 0;      // last byte from the client (idle close)
   int64_t last_ping_ns = 0;
-  int64_t last_write_ns = 0;   // when the last write started (batch windows are per socket)
-  bool waiting = false;        // in Output's queue of sockets waiting for their window
   std::string close_reason;    // for the log line when the connection ends
   int close_code = 0;          // close code sent, 0 if none
   PeerAddress peer;

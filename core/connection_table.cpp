@@ -91,7 +91,6 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       if (c.state != ConnState::Open) return;
       c.ws.shutdown_write();  // our close frame is the last thing on this stream
       c.out.push_adopt(ws_close_frame(how.code, how.text));
-      c.out.mark_urgent();
       c.close_code = how.code;
       c.close_reason = how.text;
       metrics_.close_code_sent(how.code);
@@ -117,7 +116,6 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       if (c.state != ConnState::Handshake) return;
       if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
       c.out.push_adopt(SharedFrame::raw(how.text));
-      c.out.mark_urgent();
       c.http.release();
       c.state = ConnState::Closing;
       c.deadline_ns = now_ns + kLingerNs;

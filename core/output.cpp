@@ -33,7 +33,7 @@ Output::Output(const Config& config, EventLoop& loop, ConnectionTable& table, Ro
       rooms_(rooms),
       metrics_(metrics),
       log_(log),
-      window_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000) {}
+      batch_delay_ns_(int64_t(config.max_batch_delay_ms) * 1'000'000) {}
 
 Output::~Output() {
   table_.for_each([](Connection& c) {
@@ -43,26 +43,16 @@ Output::~Output() {
   for (SendOp* op : free_ops_) delete op;
 }
 
-// A slow reader: close rather than drop an edit silently. It resumes with `since` and
-// loses nothing. True if it was closed.
-bool Output::slow_reader(Connection& c, int64_t now_ns) {
-  if (c.state != ConnState::Open || c.out.pending_bytes() <= config_.max_pending) return false;
-  metrics_.cursors_coalesced.add(c.out.drop_superseded());
-  if (c.out.pending_bytes() <= config_.max_pending) return false;
-  c.out.drop_unstarted();
-  metrics_.slow_reader_closes.add();
-  log_.log(LogLevel::Warn, "slow_reader", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
-  table_.end(c, Ending::close(kClosePolicyViolation, "slow reader: output limit exceeded"), now_ns);
-  return true;
+bool Output::due(int64_t now_ns, bool stopping) {
+  if (table_.dirty().slots.empty()) return false;
+  if (batch_delay_ns_ == 0 || stopping) return true;
+  if (flush_at_ns_ == 0) flush_at_ns_ = now_ns + batch_delay_ns_;
+  return now_ns >= flush_at_ns_;
 }
 
-void Output::flush(int64_t now_ns, bool stopping) {
-  // Cameras of one window share arena chunks (adjacent bytes, fewer iovecs); a new
-  // window starts new chunks.
-  if (now_ns - window_opened_ns_ >= window_ns_) {
-    rooms_.end_window();
-    window_opened_ns_ = now_ns;
-  }
+void Output::flush(int64_t now_ns) {
+  flush_at_ns_ = 0;
+  rooms_.end_window();
   DirtyList& dirty = table_.dirty();
   while (!dirty.slots.empty()) {
     flushing_.swap(dirty.slots);
@@ -71,37 +61,33 @@ void Output::flush(int64_t now_ns, bool stopping) {
       if (!c) continue;
       c->out.clear_dirty();
       if (c->state == ConnState::Dead) continue;
-      if (slow_reader(*c, now_ns) || stopping || window_ns_ == 0 || c->out.urgent() ||
-          now_ns - c->last_write_ns >= window_ns_) {
-        start(*c, now_ns);
-      } else if (!c->waiting) {
-        c->waiting = true;
-        waiting_.push_back({c->last_write_ns + window_ns_, c->slot, c->generation});
+      if (c->state == ConnState::Open && c->out.pending_bytes() > config_.max_pending) {
+        metrics_.cursors_coalesced.add(c->out.drop_superseded());
+        if (c->out.pending_bytes() > config_.max_pending) {
+          // A slow reader: close rather than drop an edit silently. It reconnects with
+          // `since` and loses nothing.
+          c->out.drop_unstarted();
+          metrics_.slow_reader_closes.add();
+          log_.log(LogLevel::Warn, "slow_reader", {{"peer", c->peer.to_string()}, {"room", c->member.room}});
+          table_.end(*c, Ending::close(kClosePolicyViolation, "slow reader: output limit exceeded"), now_ns);
+        }
       }
+      start(*c);
     }
     flushing_.clear();
   }
-  while (!waiting_.empty() && (stopping || waiting_.front().at_ns <= now_ns)) {
-    const Waiting w = waiting_.front();
-    waiting_.pop_front();
-    Connection* c = table_.lookup(w.slot, w.generation);
-    if (!c) continue;
-    c->waiting = false;
-    if (c->state != ConnState::Dead) start(*c, now_ns);
-  }
 }
 
-void Output::start(Connection& c, int64_t now_ns) {
+void Output::start(Connection& c) {
   if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest wins applies to cameras that waited: behind a short send, or in a window.
-  if (c.out.backed_up() || window_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
+  if (c.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
   if (c.out.empty()) {
     shut_write_if_done(c);
     return;
   }
   SendOp* op = take_op();
   c.op = op;
-  c.last_write_ns = now_ns;
   op->msg.msg_iov = op->iov;
   op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
   loop_.send(c.fd, &op->msg, completion_tag(Op::Send, c.slot, c.generation));
@@ -123,9 +109,7 @@ void Output::on_sent(Connection& c, int result, int64_t now_ns) {
     table_.retire(c);
     return;
   }
-  // The rest of a partly taken write (or what queued meanwhile) follows at once: the
-  // write it belongs to already happened.
-  start(c, now_ns);
+  start(c);
 }
 
 void Output::shut_write_if_done(Connection& c) {

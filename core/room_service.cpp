@@ -38,7 +38,6 @@ RoomService::RoomService(const Config& config, unsigned instance, Metrics& metri
 
 void RoomService::reply(Member& m, OutType type, std::string_view payload) {
   m.out->push_adopt(ws_frame(Opcode::Text, payload));
-  m.out->mark_urgent();  // an answer to the member's own message: never waits for a window
   metrics_.messages_out[size_t(type)].add();
 }
 

@@ -67,16 +67,10 @@ void Worker::run() {
   arm_wake();
   arm_timer();
   for (;;) {
-    output_->flush(now_ns_, stopping_);
-    // Sockets waiting for their batch window leave when it closes, even if nothing else
-    // wakes the loop (deadlines only grow, so one timer for the earliest is enough).
-    if (const int64_t at = output_->next_deadline(); at != 0 && (flush_timer_ns_ == 0 || at < flush_timer_ns_)) {
-      loop_->timeout_at(at, completion_tag(Op::Flush));
-      flush_timer_ns_ = at;
-    }
+    if (output_->due(now_ns_, stopping_)) output_->flush(now_ns_);
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
-    int rc = loop_->run_once(*this);
+    int rc = loop_->run_once(*this, output_->window_deadline());
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
@@ -116,9 +110,6 @@ void Worker::on_completion(const Completion& done) {
     case Op::Grace:
       grace_armed_ = false;
       rooms_->expire_held(now_ns_);
-      return;
-    case Op::Flush:
-      flush_timer_ns_ = 0;  // the loop flushes after this batch of completions
       return;
     case Op::Recv: {
       Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
@@ -322,7 +313,6 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
   c.out.push_adopt(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
-  c.out.mark_urgent();
   if (!c.ws.init(config_.max_message, &c)) {
     table_->end(c, Ending::drop("out of memory"), now_ns_);
     return;

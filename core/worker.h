@@ -132,7 +132,6 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::vector<SlotRef> starved_;
   bool trim_pending_ = false;  // many connections parked: give memory back after the batch
   bool grace_armed_ = false;   // the ~100 ms timer that ends held sessions is armed
-  int64_t flush_timer_ns_ = 0;  // when the armed batch-window timer fires (0: none armed)
 
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;

@@ -45,7 +45,6 @@ size_t SendQueue::drop_superseded() {
 }
 
 size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
-  urgent_ = false;
   assert(in_flight_ == 0);
   size_t frames = 0, n = 0, total = 0;
   while (frames < count_ && total < max_bytes) {

@@ -81,11 +81,6 @@ class SendQueue {
   bool dirty() const { return dirty_flag_; }
   void clear_dirty() { dirty_flag_ = false; }
 
-  // Something queued must not wait for a batch window (a reply its owner waits for).
-  // Kept until the next gather() takes it.
-  void mark_urgent() { urgent_ = true; }
-  bool urgent() const { return urgent_; }
-
   // Drops superseded frames that have not started to leave (frames in flight or
   // half sent stay). O(frames). Returns how many were dropped.
   size_t drop_superseded();
@@ -127,7 +122,6 @@ class SendQueue {
   FanoutObserver* observer_;
   uint32_t owner_;
   bool dirty_flag_ = false;
-  bool urgent_ = false;
 };
 
 }  // namespace roomcast
