@@ -193,3 +193,40 @@ TEST_F(BackpressureTest, SlowReaderGetsOnlyNewestCursorButEveryEditWhenNotOverLi
 
 }  // namespace
 }  // namespace it
+
+namespace it {
+namespace {
+
+// Protocol 1.1 section 5 / RFC 6455: the 1008 is a close frame, not just a cut socket. A
+// slow reader that starts draining as soon as it is closed (here: when the others see
+// it leave) receives every frame already queued and then the close frame, within the
+// server's 2 s linger. (One that does not drain in time is cut off: docs/protocol.md.)
+TEST_F(BackpressureTest, ASlowReaderThatDrainsWithinTheLingerReceivesTheClose1008Frame) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer({"--resume-grace", "0", "--max-pending", "65536", "--rate-limit", "100000", "--rate-burst", "100000"}));
+  Member a = Join("r", "sender");
+  Member slow = Join("r", "slow", std::nullopt, nullptr, /*rcvbuf=*/4096);
+  ASSERT_TRUE(a.ws && slow.ws);
+  ExpectPresenceJoin({&a}, slow);
+  auto closed_slow_readers = [&] {
+    HttpResponse m = http_get(port(), "/metrics");
+    const std::string key = "\nroomcast_slow_reader_closes_total ";
+    size_t at = m.body.find(key);
+    return at == std::string::npos ? -1.0 : std::strtod(m.body.c_str() + at + key.size(), nullptr);
+  };
+  const std::string payload = jstr(std::string(16000, 'x'));
+  bool closed = false;
+  for (int batch = 0; batch < 25 && !closed; ++batch) {
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(a->send_text(edit_msg("b", "op", payload)));
+    std::this_thread::sleep_for(milliseconds(20));
+    closed = closed_slow_readers() >= 1;
+  }
+  ASSERT_TRUE(closed) << "the slow reader was never closed";
+  // Drain now: everything queued before the close, then the close frame itself.
+  CloseResult cr = slow->wait_close(milliseconds(5000));
+  EXPECT_TRUE(cr.got_close_frame) << "drained within the linger but no close frame: " << cr.describe();
+  EXPECT_EQ(cr.code, 1008) << cr.describe();
+}
+
+}  // namespace
+}  // namespace it
