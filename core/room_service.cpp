@@ -29,12 +29,14 @@ std::string edit_key(std::string_view user_id, std::string_view id) {
 
 }  // namespace
 
-RoomService::RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits)
+RoomService::RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits,
+                         const Logger* log)
     : unix_now([] { return int64_t(std::time(nullptr)); }),
       config_(config),
       instance_(instance),
       metrics_(metrics),
-      limits_(limits) {}
+      limits_(limits),
+      log_(log) {}
 
 void RoomService::reply(Member& m, OutType type, std::string_view payload) {
   m.out->push_adopt(ws_frame(Opcode::Text, payload));
@@ -194,6 +196,7 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
     room.remove(s);
     if (old->link) old->link->close_member(kCloseReplaced, "replaced");
     metrics_.resumes[size_t(ResumeResult::Replaced)].add();
+    if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "replaced"}});
     --sessions_;
     return taken;
   }
@@ -203,6 +206,7 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
   taken->holds_admission = false;
   --held_;
   metrics_.resumes[size_t(ResumeResult::Ok)].add();
+  if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", taken->id}, {"room", room.name()}, {"result", "ok"}});
   return taken;
 }
 
@@ -211,7 +215,10 @@ void RoomService::join(Member& m, const ClientMessage& msg) {
   const bool resuming = !msg.resume.empty();
   std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
   const bool resumed = s != nullptr;
-  if (resuming && !resumed) metrics_.resumes[size_t(ResumeResult::Expired)].add();
+  if (resuming && !resumed) {
+    metrics_.resumes[size_t(ResumeResult::Expired)].add();
+    if (log_) log_->log(LogLevel::Info, "resume_refused", {{"room", room.name()}, {"result", "expired"}});
+  }
   if (!resumed) {
     if (room.sessions() >= config_.max_room_members) {
       send_error(m, ErrorCode::RoomFull, "this room has the maximum number of sessions");
@@ -336,6 +343,7 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
   }
   m.identity->exp = claims.exp;
   metrics_.refreshes.add();
+  if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room}, {"exp", claims.exp}});
   encode_refreshed(encoded_, claims.exp);
   reply(m, OutType::Refreshed, encoded());
 }
@@ -391,6 +399,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
       s->admission = *admission;
     }
     holds_.push_back({s->held_until_ns, s->resume_token});
+    if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
     room.hold(std::move(s));
     ++held_;
     update_gauges();
@@ -430,6 +439,7 @@ void RoomService::expire_held(int64_t now_ns) {
     if (taken->holds_admission && limits_) limits_->release(taken->admission);
     --held_;
     metrics_.holds_expired.add();
+    if (log_) log_->log(LogLevel::Info, "hold_expired", {{"session", taken->id}, {"room", room.name()}});
     end_session(room, std::move(taken), now_ns);
   }
 }

@@ -41,6 +41,7 @@
 
 #include "core/admission.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/member.h"
 #include "core/metrics.h"
 #include "core/room.h"
@@ -68,7 +69,8 @@ class RoomService {
  public:
   // `instance` prefixes this thread's session ids, keeping them unique across threads.
   // `limits` (may be null) gets back the places held sessions kept.
-  RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits = nullptr);
+  RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits = nullptr,
+              const Logger* log = nullptr);
   RoomService(const RoomService&) = delete;
   RoomService& operator=(const RoomService&) = delete;
 
@@ -134,6 +136,7 @@ class RoomService {
   const unsigned instance_;
   Metrics& metrics_;
   ConnectionLimits* limits_;
+  const Logger* log_;  // may be null (tests); never given a token
   int64_t now_ns_ = 0;
   uint64_t sessions_ = 0;  // connected
   uint64_t held_ = 0;

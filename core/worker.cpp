@@ -46,7 +46,7 @@ int Worker::init(std::string* description) {
   if (!loop_) return error ? error : -ENOSYS;
   if (wake_fd_ < 0) return -EMFILE;
   now_ns_ = monotonic_ns();
-  rooms_.emplace(config_, index_, metrics_, limits_);
+  rooms_.emplace(config_, index_, metrics_, limits_, &log_);
   table_.emplace(config_, *loop_, *limits_, *rooms_, static_cast<ConnectionEvents*>(this),
                  static_cast<FanoutObserver*>(this), metrics_, log_);
   output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
