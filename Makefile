@@ -8,7 +8,7 @@ JOBS     ?= $(shell nproc)
 ARGS     ?=
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test bench fuzz deps clean
+.PHONY: all build run test bench fuzz deps clean deb
 
 all: build
 
@@ -51,6 +51,11 @@ fuzz:
 	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$name fuzz/corpus/$$name; \
 	done
+
+# A Debian package of the Release binary (systemd unit, /etc/default/roomcast, a system
+# user): build/deb/roomcast_<version>_<arch>.deb, installable with dpkg -i.
+deb: build
+	@./deploy/debian/make-deb.sh build/release/roomcast build/deb
 
 clean:
 	rm -rf build
