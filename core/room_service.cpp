@@ -158,57 +158,8 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns)
   return Verdict::proceed();
 }
 
-// In-band authentication (1.1 section 4): the join's token decides, as the upgrade's would.
-Verdict RoomService::authenticate(Member& m, std::string_view token) {
-  if (token.empty()) return Verdict::close(kCloseUnauthorized, "unauthorized");
-  JwtClaims claims;
-  JwtError error;
-  if (!verify_jwt(token, config_.jwt_secret, unix_now(), claims, error))
-    return Verdict::close(kCloseUnauthorized, "unauthorized");
-  if (!jwt_allows_room(claims, m.room)) return Verdict::close(kCloseForbidden, "forbidden");
-  auto identity = std::make_unique<Identity>();
-  identity->verified = true;
-  identity->user_id = std::move(claims.sub);
-  identity->has_name = claims.has_name;
-  identity->name = std::move(claims.name);
-  identity->exp = claims.exp;
-  m.identity = std::move(identity);
-  m.awaiting_token = false;
-  return Verdict::proceed();
-}
 
-void RoomService::issue_token(Session& s) {
-  if (!s.resume_token.empty()) by_token_.erase(s.resume_token);  // one live token per session
-  s.resume_token = random_base64url(18);                          // 144 bits
-  by_token_[s.resume_token] = &s;
-}
 
-std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::string_view token) {
-  auto it = by_token_.find(std::string(token));
-  if (it == by_token_.end()) return nullptr;
-  Session* s = it->second;
-  if (s->room != &room) return nullptr;
-  if (m.identity && m.identity->verified && s->user.id != m.identity->user_id) return nullptr;
-  if (s->connected) {
-    // Still attached to a connection the server has not noticed is dead: that one ends.
-    Member* old = s->member;
-    std::unique_ptr<Session> taken = std::move(old->session);
-    room.remove(s);
-    if (old->link) old->link->close_member(kCloseReplaced, "replaced");
-    metrics_.resumes[size_t(ResumeResult::Replaced)].add();
-    if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "replaced"}});
-    --sessions_;
-    return taken;
-  }
-  std::unique_ptr<Session> taken = room.unhold(s);
-  if (!taken) return nullptr;
-  if (taken->holds_admission && limits_) limits_->release(taken->admission);  // the new connection holds its own
-  taken->holds_admission = false;
-  --held_;
-  metrics_.resumes[size_t(ResumeResult::Ok)].add();
-  if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", taken->id}, {"room", room.name()}, {"result", "ok"}});
-  return taken;
-}
 
 void RoomService::join(Member& m, const ClientMessage& msg) {
   Room& room = room_named(m.room);
@@ -318,35 +269,6 @@ void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
   reply(m, OutType::Ack, encoded());
 }
 
-void RoomService::refresh(Member& m, const ClientMessage& msg) {
-  if (config_.jwt_secret.empty() || !m.identity) {
-    metrics_.refreshes_refused.add();
-    send_error(m, ErrorCode::BadToken, "refresh: authentication is off, there is no token to replace");
-    return;
-  }
-  JwtClaims claims;
-  JwtError error;
-  if (!verify_jwt(msg.token, config_.jwt_secret, unix_now(), claims, error)) {
-    metrics_.refreshes_refused.add();
-    send_error(m, ErrorCode::BadToken, std::string("refresh: ") + std::string(to_string(error)));
-    return;
-  }
-  if (claims.sub != m.identity->user_id) {
-    metrics_.refreshes_refused.add();
-    send_error(m, ErrorCode::BadToken, "refresh: the token is for another user");
-    return;
-  }
-  if (!jwt_allows_room(claims, m.room)) {
-    metrics_.refreshes_refused.add();
-    send_error(m, ErrorCode::Forbidden, "refresh: the token does not grant this room");
-    return;
-  }
-  m.identity->exp = claims.exp;
-  metrics_.refreshes.add();
-  if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room}, {"exp", claims.exp}});
-  encode_refreshed(encoded_, claims.exp);
-  reply(m, OutType::Refreshed, encoded());
-}
 
 uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& edit, int64_t now_ns) {
   now_ns_ = now_ns;
@@ -384,65 +306,8 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   fan_out(*s.room, &s, OutType::Follow, encoded());
 }
 
-bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
-  now_ns_ = now_ns;
-  if (!m.session) return false;
-  Room& room = *m.session->room;
-  --sessions_;
-  if (how == Departure::Dropped && config_.resume_grace_s > 0) {
-    // Held: nobody is told; a resume within the grace takes it back.
-    std::unique_ptr<Session> s = std::move(m.session);
-    s->held_until_ns = now_ns + int64_t(config_.resume_grace_s) * 1'000'000'000;
-    const bool took = admission != nullptr && limits_ != nullptr;
-    if (took) {
-      s->holds_admission = true;
-      s->admission = *admission;
-    }
-    holds_.push_back({s->held_until_ns, s->resume_token});
-    if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
-    room.hold(std::move(s));
-    ++held_;
-    update_gauges();
-    return took;
-  }
-  std::unique_ptr<Session> s = std::move(m.session);
-  room.remove(s.get());
-  end_session(room, std::move(s), now_ns);
-  return false;
-}
 
-void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns) {
-  by_token_.erase(s->resume_token);
-  // Followers of a departed leader follow nobody; late joiners must not see a ghost.
-  for (Session* other : room.members())
-    if (other->following == s->id) other->following.clear();
-  for (const auto& other : room.held())
-    if (other->following == s->id) other->following.clear();
-  encode_presence_leave(encoded_, s->id);
-  fan_out(room, nullptr, OutType::Presence, encoded());
-  if (room.empty()) room.empty_since_ns = now_ns;
-  update_gauges();
-}
 
-void RoomService::expire_held(int64_t now_ns) {
-  now_ns_ = now_ns;
-  while (!holds_.empty() && holds_.front().until_ns <= now_ns) {
-    Hold hold = std::move(holds_.front());
-    holds_.pop_front();
-    auto it = by_token_.find(hold.token);
-    if (it == by_token_.end()) continue;  // resumed (a new token) or already ended
-    Session* s = it->second;
-    if (s->connected || s->held_until_ns != hold.until_ns) continue;
-    Room& room = *s->room;
-    std::unique_ptr<Session> taken = room.unhold(s);
-    if (!taken) continue;
-    if (taken->holds_admission && limits_) limits_->release(taken->admission);
-    --held_;
-    metrics_.holds_expired.add();
-    if (log_) log_->log(LogLevel::Info, "hold_expired", {{"session", taken->id}, {"room", room.name()}});
-    end_session(room, std::move(taken), now_ns);
-  }
-}
 
 void RoomService::reap(int64_t now_ns) {
   end_window();  // no pointer to a room may outlive it; and a quiet room keeps no chunk

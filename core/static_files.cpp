@@ -118,8 +118,9 @@ StaticAnswer StaticFiles::answer(std::string_view method, std::string_view targe
   int fd = ::open(resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return not_found();
   struct stat st {};
+  // Read-only descriptors below: close() has nothing to flush, so its result is moot.
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);  // read-only descriptor: nothing to flush
+    close(fd);
     return not_found();  // a directory is never listed
   }
   if (size_t(st.st_size) > kMaxFileBytes) {

@@ -267,33 +267,7 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
   }
 }
 
-// Rooms live on one thread: the request goes there with its socket, nothing in flight.
-void Worker::hand_to_owner(Connection& c, HttpDecision&& route) {
-  Worker* owner = owner_of(route.room);
-  if (owner == this) {
-    serve_here(c, std::move(route));
-    return;
-  }
-  Handoff h{c.fd, c.peer, std::move(route)};
-  h.request.admitted = c.admitted;
-  table_->hand_over(c, now_ns_);
-  owner->adopt(std::move(h));
-}
 
-void Worker::serve_here(Connection& c, HttpDecision&& route) {
-  c.admitted = route.admitted;
-  switch (route.route) {
-    case RouteKind::Presence:
-      apply(c, HttpFront::presence(*rooms_, route.room));
-      return;
-    case RouteKind::Publish:
-      apply(c, HttpFront::publish(*rooms_, decoder_, message_, route.room, route.leftover, now_ns_));
-      return;
-    default:
-      open_websocket(c, std::move(route));
-      return;
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Frames in, messages through.
@@ -361,48 +335,11 @@ void Worker::close_connection(Connection& c, uint16_t code, std::string_view rea
 }
 
 // ---------------------------------------------------------------------------------------
-// Cross-thread hand-off, timers, stop.
+// Timers and stop (the hand-off between threads is in worker_handoff.cpp).
 
-void Worker::adopt(Handoff handoff) {
-  {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    inbox_.push_back(std::move(handoff));
-  }
-  uint64_t one = 1;
-  // An eventfd write fails only when the counter would overflow, and then a wake-up is
-  // pending anyway.
-  (void)!write(wake_fd_, &one, sizeof(one));
-}
 
-void Worker::request_stop() {
-  stop_requested_.store(true, std::memory_order_release);
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof(one));  // as in adopt()
-}
 
-void Worker::arm_wake() { loop_->read(wake_fd_, &wake_value_, sizeof(wake_value_), completion_tag(Op::Wake)); }
 
-void Worker::on_wake() {
-  {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    inbox_taken_.swap(inbox_);
-  }
-  for (Handoff& h : inbox_taken_) {
-    if (stopping_) {
-      if (h.request.admitted) limits_->release(h.peer);
-      close(h.fd);  // refused during shutdown
-      continue;
-    }
-    Connection& c = table_->open(h.fd, now_ns_);
-    c.peer = h.peer;
-    serve_here(c, std::move(h.request));
-    if (c.state == ConnState::Closing) table_->admit_handshake(c, now_ns_);  // an API answer lingering for the FIN
-    if (c.state != ConnState::Dead && !c.recv_armed) arm_recv(c);
-  }
-  inbox_taken_.clear();
-  if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
-  arm_wake();
-}
 
 void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, completion_tag(Op::Timer)); }
 

@@ -55,12 +55,12 @@ int open_listener(const ListenAddress& address, int backlog) {
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     int err = errno;
-    close(fd);
+    close(fd);  // a socket that never listened: nothing to lose
     return -err;
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, backlog) != 0) {
     int err = errno;
-    close(fd);
+    close(fd);  // a socket that never listened: nothing to lose
     return -err;
   }
   return fd;
