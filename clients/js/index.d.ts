@@ -33,6 +33,8 @@ export interface RoomClientOptions {
   getToken?: () => string | Promise<string>;
   /** a WebSocket constructor, e.g. the `ws` package's on Node; default globalThis.WebSocket */
   WebSocket?: unknown;
+  /** replay the edits after this seq on the first join (0: the room's whole history, if still held) */
+  since?: number;
 }
 
 export interface Welcome {

@@ -14,7 +14,7 @@ import { Throttle } from './throttle.js';
  * @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} State
  * @typedef {{
  *   url: string, room: string, user: User, token?: string,
- *   getToken?: () => string | Promise<string>, WebSocket?: any
+ *   getToken?: () => string | Promise<string>, WebSocket?: any, since?: number
  * }} Options
  */
 
@@ -56,7 +56,10 @@ export class RoomClient extends Emitter {
     this._conn = 0; // connection number, to send each pending edit once per connection
     this._token = options.token || null;
     this._resume = null;
-    this._joined = false; // has had a welcome: later joins carry since and epoch
+    // Joins carry since (and epoch, once known) after a welcome, or from the start when
+    // options.since asks for a replay of the room's history (0: all of it).
+    this._joined = options.since !== undefined;
+    if (this._joined) this.seq = /** @type {number} */ (options.since);
     this._asked = false; // the current join carried since
     this._fresh = false; // a welcome of a new session was skipped to catch up (see _welcome)
     this._attempt = 0;
