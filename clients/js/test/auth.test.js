@@ -71,6 +71,26 @@ test('the token is refreshed before it expires: the connection outlives the firs
   assert.equal(c.state, 'open');
 });
 
+test('a token that expires unrefreshed (close 4001) is replaced and the session resumed', async () => {
+  let calls = 0;
+  const c = client({
+    token: signToken(SECRET, { sub: 'fay', exp: now() + 2 }),
+    getToken: async () => {
+      if (calls++ === 0) throw new Error('token service down'); // the refresh before exp fails
+      return signToken(SECRET, { sub: 'fay' });
+    },
+  });
+  c.connect();
+  await next(c, 'welcome');
+  const session = c.session;
+  const errors = record(c, ['error']);
+  const w = await next(c, 'welcome', () => true, 8000);
+  assert.equal(w.resumed, true);
+  assert.equal(c.session, session);
+  assert.equal(calls, 2);
+  assert.deepEqual(errors.map(([, e]) => e.code), ['token']);
+});
+
 test('a token whose rooms exclude the room (close 4003) stops the client for good', async () => {
   let calls = 0;
   const c = client({ getToken: () => (calls++, signToken(SECRET, { sub: 'cy', rooms: ['other-*'] })) });
@@ -99,4 +119,36 @@ test('the token never travels in the URL', async () => {
   c.connect();
   await next(c, 'welcome');
   assert.deepEqual(urls, [`${server.url}/ws/secure`]);
+});
+
+test('over capacity (close 1013 in band) the client waits at least 5 s before trying again', async () => {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'roomcast-js-'));
+  writeFileSync(joinPath(dir, 'secret'), SECRET);
+  const full = await startServer({ args: ['--jwt-secret-file', joinPath(dir, 'secret'), '--max-connections', '1'] });
+  /** @type {number[]} */
+  const opened = [];
+  class Spy extends WebSocket {
+    /** @param {string} url */
+    constructor(url) {
+      super(url);
+      opened.push(Date.now());
+    }
+  }
+  const token = () => signToken(SECRET, { sub: 'eve' });
+  const first = new RoomClient({ url: full.url, room: 'full', user: { id: 'x' }, getToken: token, WebSocket });
+  const second = new RoomClient({ url: full.url, room: 'full', user: { id: 'y' }, getToken: token, WebSocket: Spy });
+  try {
+    first.connect();
+    await next(first, 'welcome');
+    second.connect();
+    await next(second, 'state', (s) => s === 'reconnecting');
+    first.close();
+    await next(second, 'welcome', () => true, 25000);
+    assert.ok(opened.length >= 2);
+    assert.ok(opened[1] - opened[0] >= 5000, `retried after ${opened[1] - opened[0]} ms`);
+  } finally {
+    first.close();
+    second.close();
+    await full.stop();
+  }
 });

@@ -130,3 +130,36 @@ test('an edit still waiting when the client closes is rejected', async () => {
   a.close();
   await assert.rejects(p, /closed/);
 });
+
+test('since: 0 replays the room\'s history to a late joiner', async () => {
+  const a = join('history', 'ada').connect();
+  await a.edit({ building: 'b-1', op: 'set', data: { height: 4 } });
+  await a.edit({ building: 'b-2', op: 'set', data: { color: '#123456' } });
+  const late = new RoomClient({ url: server.url, room: 'history', user: { id: 'late' }, WebSocket, since: 0 });
+  clients.push(late);
+  const got = record(late, ['edit']);
+  late.connect();
+  await until(() => got.length === 2, 2000, 'two replayed edits');
+  assert.deepEqual(got.map(([, e]) => [e.seq, e.building]), [[1, 'b-1'], [2, 'b-2']]);
+  assert.equal(late.seq, 2);
+  const plain = join('history', 'plain');
+  const none = record(plain, ['edit']);
+  plain.connect();
+  await next(plain, 'welcome');
+  await sleep(100);
+  assert.deepEqual(none, [], 'no replay without since');
+  assert.equal(plain.seq, 2);
+});
+
+test('a session taken over by another connection (close 4008) stops the old client', async () => {
+  const a = join('replaced', 'ada').connect();
+  await next(a, 'welcome');
+  const error = next(a, 'error');
+  const thief = new WebSocket(`${server.url}/ws/replaced`);
+  await new Promise((resolve) => thief.once('open', resolve));
+  thief.send(JSON.stringify({ type: 'join', user: { id: 'ada' }, resume: /** @type {any} */ (a)._resume }));
+  const e = await error;
+  assert.equal(e.close, 4008);
+  assert.equal(a.state, 'closed');
+  thief.close();
+});
