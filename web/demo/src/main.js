@@ -13,7 +13,7 @@ const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4'
 
 let camera, scene, renderer, labelRenderer, controls, city, client;
 const frustums = new Map(); // session -> Frustum
-const mine = new Set(); // `${epoch}/${session}` of this page: its own edits are already applied
+const mine = new Set(); // `${epoch}/${session}` of this page (ids restart with the server): its edits are applied already
 const pointer = new THREE.Vector2();
 const raycaster = new THREE.Raycaster();
 const clock = new THREE.Clock();
@@ -81,11 +81,8 @@ function init() {
     if (!mine.has(`${client.epoch}/${e.session}`)) city.apply(e);
     refreshEditor();
   });
-  client.on('resync', () => {
-    // The server lost the room's history (a restart): keep our model as it is; the
-    // client sends our unacknowledged edits again by itself.
-    mine.clear();
-  });
+  // After a resync (the server restarted and lost the room's history) we keep our model
+  // as it is: the client sends our unacknowledged edits again by itself.
   client.connect();
   shareCamera();
 

@@ -19,6 +19,7 @@ export function showPeers(room, follow) {
   list.replaceChildren(item(room.user, 'you', room.session || ''));
   for (const [session, peer] of room.peers) {
     const li = item(peer.user, peer.user.name || peer.user.id, session);
+    if (peer.following === room.session) li.querySelector('.name').textContent += ' (follows you)';
     li.classList.toggle('away', !peer.connected);
     const button = document.createElement('button');
     const following = room.following === session;
