@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -46,14 +47,6 @@ struct HttpExchange {
   size_t body_start = 0;  // publish: where the body begins in `head`
   size_t body_end = 0;    // publish: head + body bytes to wait for (0: not waiting)
   std::string room;       // publish: the room, while waiting for the body
-
-  // Gives the buffers back (assigning an empty exchange would keep their capacity, a few
-  // hundred bytes on every idle connection).
-  void release() {
-    std::string().swap(head);
-    std::string().swap(room);
-    body_start = body_end = 0;
-  }
 };
 
 struct Connection final : WsReader::Handler, MemberLink {
@@ -78,7 +71,7 @@ struct Connection final : WsReader::Handler, MemberLink {
   std::string close_reason;    // for the log line when the connection ends
   int close_code = 0;          // close code sent, 0 if none
   PeerAddress peer;
-  HttpExchange http;           // Handshake only
+  std::unique_ptr<HttpExchange> http;  // Handshake only (made at the first byte, freed after)
   WsReader ws;
   SendQueue out;
   Member member{&out, this};

@@ -116,7 +116,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       if (c.state != ConnState::Handshake) return;
       if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
       c.out.push_adopt(SharedFrame::raw(how.text));
-      c.http.release();
+      c.http.reset();
       c.state = ConnState::Closing;
       c.deadline_ns = now_ns + kLingerNs;
       return;

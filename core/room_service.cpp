@@ -193,7 +193,7 @@ void RoomService::join(Member& m, const ClientMessage& msg) {
   issue_token(*s);
 
   WelcomeExtras extras;
-  extras.resume = s->resume_token;
+  extras.resume = s->token();
   extras.epoch = room.epoch();
   if (m.identity && m.identity->verified && m.identity->exp > 0) {
     extras.has_exp = true;

@@ -1,6 +1,8 @@
 // core/room_sessions.cpp: the life of a session beyond one connection (protocol 1.1):
 // in-band authentication and refresh, resume tokens, holds and their expiry, the end of a
 // session. The rest of RoomService (messages in, frames out) is in room_service.cpp.
+#include <algorithm>
+
 #include "core/room_service.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
@@ -28,13 +30,14 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
 }
 
 void RoomService::issue_token(Session& s) {
-  if (!s.resume_token.empty()) by_token_.erase(s.resume_token);  // one live token per session
-  s.resume_token = random_base64url(18);                          // 144 bits
-  by_token_[s.resume_token] = &s;
+  if (!s.token().empty()) by_token_.erase(s.token());  // one live token per session
+  const std::string fresh = random_base64url(18);      // 144 bits, 24 characters
+  std::copy_n(fresh.data(), Session::kTokenChars, s.resume_token.data());
+  by_token_[s.token()] = &s;  // the key views the session's own bytes
 }
 
 std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::string_view token) {
-  auto it = by_token_.find(std::string(token));
+  auto it = by_token_.find(token);
   if (it == by_token_.end()) return nullptr;
   Session* s = it->second;
   if (s->room != &room) return nullptr;
@@ -52,8 +55,9 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
   }
   std::unique_ptr<Session> taken = room.unhold(s);
   if (!taken) return nullptr;
-  if (taken->holds_admission && limits_) limits_->release(taken->admission);  // the new connection holds its own
-  taken->holds_admission = false;
+  // The new connection holds its own place.
+  if (taken->hold && taken->hold->holds_admission && limits_) limits_->release(taken->hold->admission);
+  taken->hold.reset();
   --held_;
   metrics_.resumes[size_t(ResumeResult::Ok)].add();
   if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", taken->id}, {"room", room.name()}, {"result", "ok"}});
@@ -98,13 +102,14 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
   if (how == Departure::Dropped && config_.resume_grace_s > 0) {
     // Held: nobody is told; a resume within the grace takes it back.
     std::unique_ptr<Session> s = std::move(m.session);
-    s->held_until_ns = now_ns + int64_t(config_.resume_grace_s) * 1'000'000'000;
+    s->hold = std::make_unique<Session::Hold>();
+    s->hold->until_ns = now_ns + int64_t(config_.resume_grace_s) * 1'000'000'000;
     const bool took = admission != nullptr && limits_ != nullptr;
     if (took) {
-      s->holds_admission = true;
-      s->admission = *admission;
+      s->hold->holds_admission = true;
+      s->hold->admission = *admission;
     }
-    holds_.push_back({s->held_until_ns, s->resume_token});
+    holds_.push_back({s->hold->until_ns, std::string(s->token())});
     if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
     room.hold(std::move(s));
     ++held_;
@@ -118,7 +123,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
 }
 
 void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns) {
-  by_token_.erase(s->resume_token);
+  by_token_.erase(s->token());
   // Followers of a departed leader follow nobody; late joiners must not see a ghost.
   for (Session* other : room.members())
     if (other->following == s->id) other->following.clear();
@@ -138,11 +143,11 @@ void RoomService::expire_held(int64_t now_ns) {
     auto it = by_token_.find(hold.token);
     if (it == by_token_.end()) continue;  // resumed (a new token) or already ended
     Session* s = it->second;
-    if (s->connected || s->held_until_ns != hold.until_ns) continue;
+    if (s->connected || !s->hold || s->hold->until_ns != hold.until_ns) continue;
     Room& room = *s->room;
     std::unique_ptr<Session> taken = room.unhold(s);
     if (!taken) continue;
-    if (taken->holds_admission && limits_) limits_->release(taken->admission);
+    if (taken->hold->holds_admission && limits_) limits_->release(taken->hold->admission);
     --held_;
     metrics_.holds_expired.add();
     if (log_) log_->log(LogLevel::Info, "hold_expired", {{"session", taken->id}, {"room", room.name()}});

@@ -9,8 +9,11 @@
 // connected, until a resume attaches it to a new Member or the grace ends. Loop-thread only.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/admission.h"
@@ -34,14 +37,22 @@ struct Session {
   uint32_t member_index = 0;  // position in Room::members_ (or held_), for O(1) removal
   FrameRef last_cursor;       // marked superseded when a newer camera is sent
 
-  // 1.1: resume.
-  std::string resume_token;   // a secret: never logged
-  bool connected = true;      // false while held
-  int64_t held_until_ns = 0;  // while held: when the grace ends
-  // While held, the connection's place in ConnectionLimits stays taken (released when the
-  // hold ends), so held sessions count toward --max-connections(-per-ip).
-  bool holds_admission = false;
-  PeerAddress admission;
+  // 1.1: resume. Kept small: every idle joined connection carries a Session.
+  static constexpr size_t kTokenChars = 24;  // 144 random bits, base64url
+  std::array<char, kTokenChars> resume_token{};  // a secret: never logged; all zero until issued
+  bool connected = true;  // false while held
+  struct Hold {
+    int64_t until_ns = 0;  // when the grace ends
+    // The connection's place in ConnectionLimits stays taken while held (released when
+    // the hold ends), so held sessions count toward --max-connections(-per-ip).
+    bool holds_admission = false;
+    PeerAddress admission;
+  };
+  std::unique_ptr<Hold> hold;  // non-null only while held
+
+  std::string_view token() const {
+    return resume_token[0] ? std::string_view(resume_token.data(), kTokenChars) : std::string_view();
+  }
 };
 
 }  // namespace roomcast

@@ -232,7 +232,8 @@ void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
   c.last_rx_ns = now_ns_;
   switch (c.state) {
     case ConnState::Handshake:
-      apply(c, http_->on_bytes(c.http, c.peer, data, len));
+      if (!c.http) c.http = std::make_unique<HttpExchange>();
+      apply(c, http_->on_bytes(*c.http, c.peer, data, len));
       break;
     case ConnState::Open:
       feed(c, data, len);
@@ -277,7 +278,7 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   // Told 1013 at its join: it holds no place in the limits, so it stays on the
   // handshake budget (bounded) until it is closed.
   if (!upgrade.over_capacity) table_->upgraded(c);
-  c.http.release();
+  c.http.reset();  // the request head is not kept on an idle connection
   c.member.room = std::move(upgrade.room);
   c.member.identity = std::move(upgrade.identity);
   c.member.awaiting_token = upgrade.awaiting_token;
