@@ -1,4 +1,5 @@
-# The front door. `make` builds Release; `make run` starts the server on 127.0.0.1:8080;
+# The front door. `make` builds Release; `make run` starts the server on 127.0.0.1:8080
+# with the demo viewer at http://127.0.0.1:8080/;
 # `make test` builds Debug with ASan/UBSan and runs every test through ctest.
 # Each target first installs any missing Debian package, so a fresh Debian 12 works.
 
@@ -8,7 +9,7 @@ JOBS     ?= $(shell nproc)
 ARGS     ?=
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test bench fuzz deps clean deb
+.PHONY: all build run test bench fuzz deps js-deps demo clean deb
 
 all: build
 
@@ -25,10 +26,25 @@ build: deps
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
 	cmake --build build/release -j $(JOBS)
 
-run: build
-	./build/release/roomcast $(ARGS)
+run: build demo
+	./build/release/roomcast --static web/demo/dist $(ARGS)
 
-test: deps
+# The browser tests need node and npm (the machine's, or Debian's) and Debian's chromium.
+js-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing: nodejs npm"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y nodejs npm; \
+	fi
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing: chromium"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; \
+	fi
+
+# The demo viewer (web/demo/dist), built with npm on first use.
+demo: js-deps
+	@cd web/demo && { [ -d node_modules ] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } && npm run --silent build
+
+test: deps js-deps
 	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_SANITIZE=ON -DBUILD_TESTING=ON
 	cmake --build build/debug -j $(JOBS)
 	cd build/debug && ctest --output-on-failure -j $(JOBS) --timeout 300
