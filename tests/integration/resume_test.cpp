@@ -117,7 +117,7 @@ TEST_F(ResumeTest, AfterTheGraceObserversGetLeaveAndALateResumeIsAFreshSession) 
   EXPECT_EQ(sget(*left, "event"), "leave");
   EXPECT_EQ(sget(*left, "session"), a.session);
   EXPECT_GE(after, 0.9) << "left before the grace";
-  EXPECT_LE(after, 1.6) << "the grace is precise to ~100 ms (plus noticing the reset)";
+  EXPECT_LE(after, 2.5) << "held far longer than the 1 s grace";
   Joined late = JoinWith("r", "alice", ResumeFields(a, 0));
   EXPECT_TRUE(late.has_resumed);
   EXPECT_FALSE(late.resumed);
