@@ -25,6 +25,8 @@ constexpr const char* kUsage =
     "  --server-pid PID            report server CPU (utime+stime) and RSS (VmRSS) from /proc\n"
     "  --idle                      join, stay silent: server RSS per connection and idle CPU\n"
     "  --join-burst                open all connections at once: time until all are welcomed\n"
+    "  --join-in-flight N          at most N connections between connect and welcome at a time\n"
+    "                              (split over the tool threads; default 0: no limit)\n"
     "  --step R1,R2,...            step the per-connection rate, each step --warmup + --duration\n"
     "  --label NAME                scenario name copied into the report\n"
     "  --room-prefix P             room names are P<r> (default load-)\n"
@@ -119,6 +121,8 @@ Options parse_options(int argc, char** argv) {
       o.server_pid = int(parse_int(a, need(), 1, 1 << 30));
     } else if (a == "--idle") {
       idle = true;
+    } else if (a == "--join-in-flight") {
+      o.join_in_flight = int(parse_double(a, need(), 1, 1e6));
     } else if (a == "--join-burst") {
       burst = true;
     } else if (a == "--step") {

@@ -32,6 +32,7 @@ struct Options {
   double warmup_s = 2.0;             // sending but not measured (per step)
   double drain_s = 2.0;              // after the last send: receive only
   double join_timeout_s = 30.0;      // all welcomes must arrive within this
+  int join_in_flight = 0;            // at most this many connections between connect and welcome (0: all)
   int threads = 1;                   // tool threads
   int server_pid = 0;                // 0: no server CPU/RSS numbers
   bool json = false;                 // also print one machine-readable line

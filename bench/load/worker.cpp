@@ -85,14 +85,25 @@ void Worker::run() {
       stats_.note_problem("worker hit its hard deadline");
       break;
     }
-    if (next_connect < conns_.size()) connect_batch(next_connect, kConnectBatch);
+    bool limited = false;  // waiting for welcomes before connecting more
+    if (next_connect < conns_.size()) {
+      // With --join-in-flight, only as many new connections as there are free places.
+      size_t batch = kConnectBatch;
+      if (const int limit = shared_.opts.join_in_flight; limit > 0) {
+        const int threads = std::max(1, shared_.opts.threads);
+        const int mine = std::max(1, (limit + threads - 1) / threads);
+        batch = unwelcomed_ >= mine ? 0 : std::min<size_t>(batch, size_t(mine - unwelcomed_));
+      }
+      connect_batch(next_connect, batch);
+      limited = batch == 0;
+    }
     if (!plan_started_ && shared_.plan_ready.load(std::memory_order_acquire)) start_plan();
 
     // Sleep until the next scheduled send, at most 5 ms (to notice stop and the plan),
     // and not at all while connections are still being opened.
     int64_t wait_us = 5000;
     if (next_connect < conns_.size()) {
-      wait_us = 0;
+      wait_us = limited ? 1000 : 0;
     } else if (plan_started_) {
       const int64_t due = next_due();
       if (due != INT64_MAX) wait_us = std::clamp<int64_t>(due - now, 0, 5000);
@@ -111,7 +122,10 @@ void Worker::run() {
 
 void Worker::connect_batch(size_t& next, size_t batch) {
   const size_t end = std::min(conns_.size(), next + batch);
-  for (; next < end; ++next) start_connect(conns_[next]);
+  for (; next < end; ++next) {
+    ++unwelcomed_;
+    start_connect(conns_[next]);
+  }
 }
 
 void Worker::start_connect(Connection& c) {
@@ -120,6 +134,7 @@ void Worker::start_connect(Connection& c) {
     ++stats_.connect_errors;
     stats_.note_problem(std::string("socket: ") + std::strerror(errno));
     c.state = ConnState::Closed;
+    --unwelcomed_;
     shared_.failed.fetch_add(1);
     return;
   }
@@ -138,6 +153,7 @@ void Worker::start_connect(Connection& c) {
     stats_.note_problem(std::string("connect: ") + std::strerror(errno));
     close(fd);
     c.state = ConnState::Closed;
+    --unwelcomed_;
     shared_.failed.fetch_add(1);
     return;
   }
@@ -323,6 +339,7 @@ void Worker::on_text(Connection& c, std::string_view payload, int64_t now) {
     case MessageType::Welcome:
       if (c.state == ConnState::Joining) {
         c.state = ConnState::Joined;
+        --unwelcomed_;
         stats_.welcome_latency.record(now - shared_.connect_start_us);
         shared_.welcomed.fetch_add(1, std::memory_order_relaxed);
       } else {
@@ -424,7 +441,10 @@ void Worker::lose(Connection& c, bool close_frame, const std::string& why) {
     ++stats_.server_eofs;
   }
   stats_.note_problem("connection " + std::to_string(c.id) + ": " + why);
-  if (before_welcome) shared_.failed.fetch_add(1);
+  if (before_welcome) {
+    shared_.failed.fetch_add(1);
+    --unwelcomed_;
+  }
   close(c.fd);
   c.fd = -1;
   c.state = ConnState::Closed;

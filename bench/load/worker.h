@@ -93,6 +93,7 @@ class Worker {
   int64_t round_ = 0;   // round k within the step
   size_t pos_ = 0;      // next connection (local index) in this round
   double period_us_ = 0;
+  int unwelcomed_ = 0;  // connections started and neither welcomed nor lost (--join-in-flight)
 };
 
 }  // namespace load
