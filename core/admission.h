@@ -31,6 +31,16 @@ struct PeerAddress {
   bool operator==(const PeerAddress& o) const { return bytes == o.bytes; }
 };
 
+// Hashes an address without its port, for per-address counts.
+struct PeerAddressHash {
+  size_t operator()(const std::array<uint8_t, 16>& b) const {
+    uint64_t a, c;
+    std::memcpy(&a, b.data(), 8);
+    std::memcpy(&c, b.data() + 8, 8);
+    return std::hash<uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ c);
+  }
+};
+
 enum class Admission : uint8_t { Admitted, OverTotal, OverPerAddress };
 
 class ConnectionLimits {
@@ -42,19 +52,11 @@ class ConnectionLimits {
   size_t open() const { return open_.load(std::memory_order_relaxed); }
 
  private:
-  struct Hash {
-    size_t operator()(const std::array<uint8_t, 16>& b) const {
-      uint64_t a, c;
-      std::memcpy(&a, b.data(), 8);
-      std::memcpy(&c, b.data() + 8, 8);
-      return std::hash<uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ c);
-    }
-  };
   const size_t max_total_;
   const size_t max_per_address_;
   std::atomic<size_t> open_{0};
   std::mutex mutex_;
-  std::unordered_map<std::array<uint8_t, 16>, uint32_t, Hash> per_address_;
+  std::unordered_map<std::array<uint8_t, 16>, uint32_t, PeerAddressHash> per_address_;
 };
 
 }  // namespace roomcast

@@ -137,7 +137,7 @@ void ConnectionTable::leave_room(Connection& c, Departure how, int64_t now_ns) {
 void ConnectionTable::hand_over(Connection& c, int64_t now_ns) {
   loop_.forget(c.fd);
   c.fd = -1;
-  c.admitted = false;  // the new owner releases it
+  c.admitted = false;  // a ConnectionLimits place travels with the request (Handoff)
   end(c, Ending::drop("handed off"), now_ns);
 }
 

@@ -5,16 +5,8 @@
 #include "core/handshake_budget.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace roomcast {
-
-size_t HandshakeBudget::Hash::operator()(const std::array<uint8_t, 16>& b) const {
-  uint64_t a, c;
-  std::memcpy(&a, b.data(), 8);
-  std::memcpy(&c, b.data() + 8, 8);
-  return std::hash<uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ c);
-}
 
 HandshakeBudget::HandshakeBudget(size_t max_total, size_t max_per_address)
     : max_total_(std::max<size_t>(1, max_total)), max_per_address_(std::max<size_t>(1, max_per_address)) {}

@@ -50,9 +50,6 @@ class HandshakeBudget {
     bool linked = false;
     PeerAddress peer;
   };
-  struct Hash {
-    size_t operator()(const std::array<uint8_t, 16>& b) const;
-  };
 
   const size_t max_total_;
   const size_t max_per_address_;
@@ -60,7 +57,7 @@ class HandshakeBudget {
   uint32_t oldest_ = kNone;
   uint32_t newest_ = kNone;
   size_t size_ = 0;
-  std::unordered_map<std::array<uint8_t, 16>, uint32_t, Hash> per_address_;
+  std::unordered_map<std::array<uint8_t, 16>, uint32_t, PeerAddressHash> per_address_;
 };
 
 }  // namespace roomcast

@@ -119,23 +119,13 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   }
   // --max-connections and --max-connections-per-ip count WebSockets: only a request that
   // is a valid upgrade takes a place.
+  // A browser cannot read a refused upgrade's status (it sees 1006), so an in-band client
+  // over a limit is upgraded all the same and told 1013 when it joins (1.1 section 5). It
+  // holds no place and stays on the handshake budget until it is closed.
   const bool token_in_band = in_band(request);
   const Admission verdict = limits_.admit(peer);
-  if (verdict != Admission::Admitted && token_in_band) {
-    // A browser cannot read a refused upgrade's status (it sees 1006), so an in-band
-    // client is upgraded and told 1013 when it joins (1.1 section 5). It holds no place
-    // and stays on the handshake budget until it is closed.
-    std::unique_ptr<Identity> none;
-    HttpDecision refused = check_upgrade(request, peer, route.room, none, true);
-    if (refused.kind == HttpDecision::Kind::Respond) return refused;
-    log_.log(LogLevel::Warn, "limit", {{"peer", peer.to_string()}, {"limit", "over capacity, told 1013 at join"}});
-    HttpDecision d = route_to(RouteKind::Upgrade, std::move(route.room));
-    d.accept_key = std::move(route.accept_key);
-    d.leftover = ex.head.substr(head_bytes);
-    d.over_capacity = true;
-    return d;
-  }
-  if (verdict != Admission::Admitted) {
+  const bool admitted = verdict == Admission::Admitted;
+  if (!admitted && !token_in_band) {
     const bool total = verdict == Admission::OverTotal;
     log_.log(LogLevel::Warn, "limit",
              {{"peer", peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
@@ -147,15 +137,18 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   std::unique_ptr<Identity> identity;
   HttpDecision refused = check_upgrade(request, peer, route.room, identity, token_in_band);
   if (refused.kind == HttpDecision::Kind::Respond) {
-    limits_.release(peer);
+    if (admitted) limits_.release(peer);
     return refused;
   }
+  if (!admitted)
+    log_.log(LogLevel::Warn, "limit", {{"peer", peer.to_string()}, {"limit", "over capacity, told 1013 at join"}});
   HttpDecision d = route_to(RouteKind::Upgrade, std::move(route.room));
   d.accept_key = std::move(route.accept_key);
   d.leftover = ex.head.substr(head_bytes);
   d.identity = std::move(identity);
-  d.admitted = true;
+  d.admitted = admitted;
   d.awaiting_token = token_in_band;
+  d.over_capacity = !admitted;
   return d;
 }
 

@@ -5,7 +5,6 @@
 
 #include "core/tokens.h"
 #include "core/ws_frames.h"
-#include "proto/jwt.h"
 
 namespace roomcast {
 namespace {

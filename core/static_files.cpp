@@ -84,20 +84,14 @@ bool StaticFiles::safe_relative_path(std::string_view target, std::string& out) 
     out.push_back(c);
   }
   // Segments after decoding: no empty (//), `.` or `..`; a trailing slash means the index.
-  std::string_view rest(out);
-  rest.remove_prefix(1);
-  size_t start = 0;
-  while (start <= rest.size()) {
-    size_t slash = rest.find('/', start);
-    std::string_view segment = rest.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    const bool last = slash == std::string_view::npos;
-    if (segment.empty()) {
-      if (!last) return false;  // `//` inside the path
-    } else if (segment == "." || segment == "..") {
-      return false;
-    }
-    if (last) break;
-    start = slash + 1;
+  std::string_view rest = std::string_view(out).substr(1);
+  for (;;) {
+    const size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    if (segment == "." || segment == "..") return false;
+    if (slash == std::string_view::npos) break;  // the last segment may be empty: `dir/`
+    if (segment.empty()) return false;           // `//` inside the path
+    rest.remove_prefix(slash + 1);
   }
   out.erase(0, 1);
   if (out.empty() || out.back() == '/') out += "index.html";

@@ -262,13 +262,10 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
       return;
     }
     case HttpDecision::Kind::Route:
-      c.admitted = decision.admitted;
       hand_to_owner(c, std::move(decision));
       return;
   }
 }
-
-
 
 // ---------------------------------------------------------------------------------------
 // Frames in, messages through.
@@ -337,10 +334,6 @@ void Worker::close_connection(Connection& c, uint16_t code, std::string_view rea
 
 // ---------------------------------------------------------------------------------------
 // Timers and stop (the hand-off between threads is in worker_handoff.cpp).
-
-
-
-
 
 void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, completion_tag(Op::Timer)); }
 

@@ -15,8 +15,9 @@ void Worker::hand_to_owner(Connection& c, HttpDecision&& route) {
     serve_here(c, std::move(route));
     return;
   }
+  // The ConnectionLimits place (route.admitted) travels with the request; the owner's
+  // serve_here() gives it to the connection there.
   Handoff h{c.fd, c.peer, std::move(route)};
-  h.request.admitted = c.admitted;
   table_->hand_over(c, now_ns_);
   owner->adopt(std::move(h));
 }

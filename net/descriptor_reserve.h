@@ -26,8 +26,6 @@ class DescriptorReserve {
   DescriptorReserve(const DescriptorReserve&) = delete;
   DescriptorReserve& operator=(const DescriptorReserve&) = delete;
 
-  bool held() const { return fd_ >= 0; }
-
   // Accepts up to `max` connections pending on `listen_fd`, writes `answer` to each and
   // closes it. Returns how many were answered (0 when the queue was empty, or when no
   // descriptor could be freed).

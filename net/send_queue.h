@@ -2,9 +2,8 @@
 //
 // Owns: one reference to each queued SharedFrame and the offset into the first one.
 // Called by: whoever produces output for the owner (push: a broadcast, a reply), and by
-// the loop's output step
-// (gather -> one sendmsg -> complete). A queue lives inside its connection and is
-// touched only by the loop thread that owns that connection.
+// the loop's output step (gather -> one sendmsg -> complete). A queue lives inside its
+// connection and is touched only by the loop thread that owns that connection.
 // Promises:
 //   - push() is the whole per-recipient cost of a broadcast: one pointer store, one
 //     refcount increment, and, the first time the queue becomes non-empty in an

@@ -141,16 +141,25 @@ bool has_duplicate_key(const rapidjson::Value& v, std::vector<std::string_view>&
   return false;
 }
 
+// Why a reader stopped: what the filter refused, else RapidJSON's own error.
+JsonReject reject_of(JsonReject filtered, rapidjson::ParseErrorCode code) {
+  if (filtered != JsonReject::None) return filtered;
+  const bool encoding = code == rapidjson::kParseErrorStringInvalidEncoding ||
+                        code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+  return encoding ? JsonReject::BadEncoding : JsonReject::Syntax;
+}
+
 template <typename Document, typename StackAllocator>
 JsonReadResult read_into(std::string_view text, const JsonLimits& limits, Document& out, StackAllocator* stack) {
   JsonReadResult result;
   out.SetNull();
   // RapidJSON's stream signals its end as '\0', so an embedded NUL would end the parse
   // early and hide what follows. No JSON text contains a raw NUL.
-  if (text.empty() || std::memchr(text.data(), '\0', text.size()) != nullptr) {
+  const void* nul = text.empty() ? nullptr : std::memchr(text.data(), '\0', text.size());
+  if (text.empty() || nul != nullptr) {
     result.reject = JsonReject::Syntax;
     result.syntax = text.empty() ? rapidjson::kParseErrorDocumentEmpty : rapidjson::kParseErrorDocumentRootNotSingular;
-    if (!text.empty()) result.offset = size_t(static_cast<const char*>(std::memchr(text.data(), '\0', text.size())) - text.data());
+    if (nul) result.offset = size_t(static_cast<const char*>(nul) - text.data());
     return result;
   }
   StrictHandler<Document> filter(out, limits);
@@ -185,22 +194,11 @@ JsonReadResult read_into(std::string_view text, const JsonLimits& limits, Docume
     if (syntax_reader.template Parse<kParseFlags>(is, check).IsError()) {
       result.offset = syntax_reader.GetErrorOffset();
       result.syntax = syntax_reader.GetParseErrorCode();
-      result.reject = check.reject() != JsonReject::None ? check.reject()
-                      : result.syntax == rapidjson::kParseErrorStringInvalidEncoding ||
-                              result.syntax == rapidjson::kParseErrorStringUnicodeSurrogateInvalid
-                          ? JsonReject::BadEncoding
-                          : JsonReject::Syntax;
+      result.reject = reject_of(check.reject(), result.syntax);
       return result;
     }
   }
-  if (filter.reject() != JsonReject::None) {
-    result.reject = filter.reject();
-  } else if (result.syntax == rapidjson::kParseErrorStringInvalidEncoding ||
-             result.syntax == rapidjson::kParseErrorStringUnicodeSurrogateInvalid) {
-    result.reject = JsonReject::BadEncoding;
-  } else {
-    result.reject = JsonReject::Syntax;
-  }
+  result.reject = reject_of(filter.reject(), result.syntax);
   return result;
 }
 
