@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include "core/redis_link.h"
+
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -134,6 +136,17 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) {
          if (v.empty()) return false;
          c.static_dir.assign(v);
+         return true;
+       }},
+      {"redis", "URL",
+       "redis://HOST:PORT[/DB]: serve rooms together with every instance on this Redis (protocol 1.1 "
+       "section 6; all instances need the same --history and --resume-grace) (default: off, one process)",
+       "redis://HOST:PORT[/DB]",
+       [](Config& c, std::string_view v) {
+         RedisOptions options;
+         std::string error;
+         if (!RedisLink::parse_url(v, &options, &error)) return false;
+         c.redis_url.assign(v);
          return true;
        }},
       {"resume-grace", "S",

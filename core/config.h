@@ -38,6 +38,7 @@ struct Config {
   std::string static_dir;                // --static: files served at `/`; empty: none
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
+  std::string redis_url;                 // --redis: several instances share rooms; empty: one process
 
   // Security and limits.
   std::string jwt_secret;                 // empty: authentication off

@@ -33,6 +33,9 @@ class History {
   }
 
   size_t size() const { return frames_.size(); }
+  // Drops every kept edit; the next push() may start at any seq (scale-out: a history
+  // loaded from Redis, or a room whose epoch changed).
+  void clear() { frames_.clear(); }
 
  private:
   size_t limit_;

@@ -203,7 +203,25 @@ HttpDecision HttpFront::publish(RoomService& rooms, MessageDecoder& decoder, Cli
   if (!decoder.decode_publish(body, scratch, error))
     return HttpDecision::respond(400, http_response_typed(400, "application/json", json_error(error.message)));
   const uint64_t seq = rooms.publish(room, scratch, now_ns);
+  return published(true, seq);
+}
+
+HttpDecision HttpFront::publish_stored(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,
+                                       std::string_view room, std::string_view body, uint64_t ticket, int64_t now_ns) {
+  DecodeError error;
+  if (!decoder.decode_publish(body, scratch, error))
+    return HttpDecision::respond(400, http_response_typed(400, "application/json", json_error(error.message)));
+  rooms.publish_stored(room, scratch, ticket, now_ns);
+  return {};
+}
+
+HttpDecision HttpFront::published(bool ok, uint64_t seq) {
+  if (!ok) return store_unavailable();
   return HttpDecision::respond(200, http_response_typed(200, "application/json", "{\"seq\":" + std::to_string(seq) + "}"));
+}
+
+HttpDecision HttpFront::store_unavailable() {
+  return HttpDecision::respond(503, http_response_typed(503, "application/json", json_error("the store (Redis) cannot be reached")));
 }
 
 }  // namespace roomcast

@@ -66,6 +66,13 @@ class HttpFront {
   static HttpDecision presence(RoomService& rooms, std::string_view room);
   static HttpDecision publish(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,
                               std::string_view room, std::string_view body, int64_t now_ns);
+  // With Redis the publish answer waits for the store: `ticket` names it to
+  // ClusterPort::published. NeedMore while it waits, or the 400 for a bad body.
+  static HttpDecision publish_stored(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,
+                                     std::string_view room, std::string_view body, uint64_t ticket, int64_t now_ns);
+  // The answers once Redis replied: {"seq":N}, or 503 when the store is unavailable.
+  static HttpDecision published(bool ok, uint64_t seq);
+  static HttpDecision store_unavailable();
 
  private:
   HttpDecision decide(HttpExchange& exchange, const PeerAddress& peer, const HttpRequest& request,

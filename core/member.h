@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,7 +56,19 @@ struct Member {
   // join is answered with close 1013.
   bool over_capacity = false;
 
+  // Scale-out only: a join waiting for its room's first sync or for a resume claim, or an
+  // edit waiting for Redis. Made on first use, so a member costs one pointer without it.
+  struct Wait {
+    bool busy = false;                 // later messages wait in `deferred`
+    std::deque<std::string> deferred;  // raw messages, handled in order once not busy
+    enum class Claim : uint8_t { None, Pending, Done } claim = Claim::None;
+    std::string claimed_session;       // a session another instance held, now ours
+    std::string claimed_state;         // its presence entry (JSON)
+  };
+  std::unique_ptr<Wait> wait;
+
   bool joined() const { return session != nullptr; }
+  bool busy() const { return wait && wait->busy; }
 };
 
 }  // namespace roomcast

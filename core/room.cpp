@@ -48,6 +48,14 @@ void Room::commit_edit(SharedFrame* frame, std::string key) {
   }
 }
 
+void Room::restart(std::string epoch, uint64_t seq) {
+  epoch_ = std::move(epoch);
+  seq_ = seq;
+  history_.clear();
+  edit_keys_.clear();
+  applied_.clear();
+}
+
 void Room::add(Session* s) {
   s->room = this;
   s->member_index = static_cast<uint32_t>(members_.size());

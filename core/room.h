@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/history.h"
+#include "core/room_link.h"
 #include "core/session.h"
 #include "net/frame_arena.h"
 #include "net/shared_frame.h"
@@ -79,6 +80,12 @@ class Room {
     return it == applied_.end() ? 0 : it->second;
   }
   const History& history() const { return history_; }
+  // Scale-out: the room's history is now `epoch`, whose latest edit is `seq`; the kept
+  // edits (and their ids) belong to the old one and are dropped.
+  void restart(std::string epoch, uint64_t seq);
+
+  // Scale-out state (core/room_link.h); null without --redis.
+  std::unique_ptr<struct RoomLink> link;
 
   // Bytes of this room's cameras, in broadcast order (RoomService seals it at each flush).
   FrameArena& camera_arena() { return cameras_; }

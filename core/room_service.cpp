@@ -60,6 +60,14 @@ FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, s
 void RoomService::end_window() {
   for (Room* room : filling_arenas_) room->camera_arena().seal();
   filling_arenas_.clear();
+  if (!port_) return;
+  // One PUBLISH per room per window carries everything relayed in it (scale-out).
+  for (Room* room : outbox_rooms_) {
+    calls_.push_back(RedisCall{0, -1, 0, {"PUBLISH", room->link->channel, std::move(room->link->outbox)}});
+    room->link->outbox.clear();
+  }
+  outbox_rooms_.clear();
+  submit_calls();
 }
 
 void RoomService::send_error(Member& m, ErrorCode code, std::string_view message) {
@@ -74,6 +82,8 @@ const std::vector<PeerView>& RoomService::snapshot(const Room& room) {
   };
   for (const Session* p : room.members()) peers_.push_back(view(*p));
   for (const auto& p : room.held()) peers_.push_back(view(*p));
+  if (room.link)
+    for (const auto& [id, peer] : room.link->remote) peers_.push_back(view(*peer.session));
   return peers_;
 }
 
@@ -88,6 +98,10 @@ Room& RoomService::room_named(std::string_view name) {
   if (it == rooms_.end()) {
     // A new Room starts seq at 0: a new history, so a new epoch (1.1 section 3).
     auto room = std::make_unique<Room>(std::string(name), config_.history, random_base64url(12));
+    if (port_) {
+      room->link = std::make_unique<RoomLink>();
+      room->link->channel = "rc:{" + std::string(name) + "}";
+    }
     it = rooms_.emplace(std::string(name), std::move(room)).first;
     it->second->empty_since_ns = now_ns_;
     update_gauges();
@@ -103,7 +117,7 @@ const Room* RoomService::find_room(std::string_view name) const {
 void RoomService::refuse(Member& m, const DecodeError& error) { send_error(m, error.code, error.message); }
 
 // The hot path for every inbound message: check, dispatch.
-Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns) {
+Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns, std::string_view text) {
   now_ns_ = now_ns;
   if (!m.rate.allow(now_ns)) {
     metrics_.rate_limited.add();
@@ -112,6 +126,10 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns)
     return Verdict::proceed();
   }
   metrics_.messages_in[size_t(msg.type)].add();
+  return dispatch(m, msg, text);
+}
+
+Verdict RoomService::dispatch(Member& m, const ClientMessage& msg, std::string_view text) {
   if (m.over_capacity) return Verdict::close(kCloseTryAgainLater, "server overloaded");
   Session* s = m.session.get();
   if (!s) {
@@ -124,7 +142,7 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns)
       Verdict v = authenticate(m, msg.token);
       if (v.closes()) return v;
     }
-    join(m, msg);
+    join(m, msg, text);
     return Verdict::proceed();
   }
   switch (msg.type) {
@@ -160,10 +178,21 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns)
 
 
 
-void RoomService::join(Member& m, const ClientMessage& msg) {
+void RoomService::join(Member& m, const ClientMessage& msg, std::string_view text) {
   Room& room = room_named(m.room);
   const bool resuming = !msg.resume.empty();
+  if (port_) {
+    // Scale-out: the room must be mirrored first, and a token this thread does not know
+    // may name a session another instance holds.
+    if (wait_for_room(m, room, text)) return;
+    const bool claimed = m.wait && m.wait->claim == Member::Wait::Claim::Done;
+    if (resuming && !claimed && !by_token_.count(msg.resume)) {
+      start_claim(m, room, msg.resume, text);
+      return;
+    }
+  }
   std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
+  if (!s && port_ && m.wait && !m.wait->claimed_session.empty()) s = claimed_session(m, room);
   const bool resumed = s != nullptr;
   if (resuming && !resumed) {
     metrics_.resumes[size_t(ResumeResult::Expired)].add();
@@ -175,7 +204,8 @@ void RoomService::join(Member& m, const ClientMessage& msg) {
       return;
     }
     s = std::make_unique<Session>();
-    s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
+    s->id = port_ ? instance_id_ + "-" + std::to_string(instance_) + "-" + std::to_string(++sessions_made_)
+                  : std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
     s->user = msg.user;
     if (m.identity && m.identity->verified) {
       // With authentication on, the token says who this is, whatever the join claims.
@@ -225,8 +255,14 @@ void RoomService::join(Member& m, const ClientMessage& msg) {
   if (!resumed) {
     encode_presence_join(encoded_, s->id, s->user);
     fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
+    if (port_) relay(room, 'j', s->id, encoded());
   }
   room.add(s.get());
+  if (port_) {
+    if (resumed) announce_resume(room, *s);
+    else write_presence(room, *s);
+    if (m.wait) m.wait->claimed_session.clear();
+  }
   m.session = std::move(s);
   ++sessions_;
   update_gauges();
@@ -239,12 +275,20 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   // Queues still holding the previous camera may now skip it (latest wins).
   if (s.last_cursor) s.last_cursor->mark_superseded();
   s.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
+  if (port_) {
+    relay(*s.room, 'c', s.id, encoded());
+    s.presence_stale = true;
+  }
 }
 
 void RoomService::select(Session& s, const ClientMessage& msg) {
   s.selection.assign(msg.ids.begin(), msg.ids.end());
   encode_select(encoded_, s.id, s.selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
+  if (port_) {
+    relay(*s.room, 's', s.id, encoded());
+    s.presence_stale = true;
+  }
 }
 
 void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
@@ -259,6 +303,11 @@ void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
       reply(m, OutType::Ack, encoded());
       return;
     }
+  }
+  if (port_) {
+    // Scale-out: Redis gives the seq; the ack follows once the edit is applied here.
+    store_edit(&m, &s, room, msg, std::move(key), 0);
+    return;
   }
   const uint64_t seq = room.next_seq();
   encode_edit(encoded_, s.id, seq, msg.building, msg.op, msg.data);
@@ -293,7 +342,8 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
       send_error(m, ErrorCode::BadMessage, "follow: a session cannot follow itself");
       return;
     }
-    if (!s.room->find(msg.follow_target)) {
+    const bool remote = s.room->link && s.room->link->remote.count(std::string(msg.follow_target));
+    if (!s.room->find(msg.follow_target) && !remote) {
       send_error(m, ErrorCode::BadMessage, "follow: no such session in this room");
       return;
     }
@@ -303,6 +353,10 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   }
   encode_follow(encoded_, s.id, s.following);
   fan_out(*s.room, &s, OutType::Follow, encoded());
+  if (port_) {
+    relay(*s.room, 'f', s.id, encoded());
+    s.presence_stale = true;
+  }
 }
 
 
@@ -312,10 +366,14 @@ void RoomService::reap(int64_t now_ns) {
   end_window();  // no pointer to a room may outlive it; and a quiet room keeps no chunk
   const int64_t ttl_ns = int64_t(config_.room_ttl_s) * 1'000'000'000;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
-    if (it->second->empty() && now_ns - it->second->empty_since_ns >= ttl_ns)
+    Room& room = *it->second;
+    const bool waited_on = room.link && (!room.link->waiting.empty() || room.link->http_waiting);
+    if (room.empty() && !waited_on && now_ns - room.empty_since_ns >= ttl_ns) {
+      if (room.link && room.link->sync != RoomLink::Sync::Idle) port_->unsubscribe(room.link->channel);
       it = rooms_.erase(it);
-    else
+    } else {
       ++it;
+    }
   }
   update_gauges();
 }

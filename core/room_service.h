@@ -40,6 +40,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "core/admission.h"
+#include "core/cluster_port.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/member.h"
@@ -74,8 +75,9 @@ class RoomService {
   RoomService(const RoomService&) = delete;
   RoomService& operator=(const RoomService&) = delete;
 
-  // One decoded message from `m`, at loop time `now_ns`.
-  Verdict handle(Member& m, const ClientMessage& msg, int64_t now_ns);
+  // One decoded message from `m`, at loop time `now_ns`. `text` is the message as
+  // received (scale-out keeps it when the message must wait for Redis).
+  Verdict handle(Member& m, const ClientMessage& msg, int64_t now_ns, std::string_view text = {});
   // A message that did not decode: `error` with its code (no rate token is spent).
   void refuse(Member& m, const DecodeError& error);
   // `m`'s connection ended: the session is held (Dropped, grace on) or ends with
@@ -100,6 +102,25 @@ class RoomService {
   void reap(int64_t now_ns);
 
   size_t room_count() const { return rooms_.size(); }
+
+  // Scale-out over Redis (core/room_cluster.cpp, protocol 1.1 section 6). Without
+  // attach_cluster() every room lives in this process alone.
+  void attach_cluster(ClusterPort* port, std::string instance_id);
+  bool clustered() const { return port_ != nullptr; }
+  // `m` has a join or an edit waiting for Redis: its next message waits too (in order,
+  // at most kMaxDeferred; beyond that it is refused with `rate_limited`).
+  bool busy(const Member& m) const { return m.busy(); }
+  void defer(Member& m, std::string_view text);
+  // What Redis answered or another instance published (RedisLink events for this thread).
+  void on_redis(RedisEvent& event, int64_t now_ns);
+  // Every ~100 ms: gaps, orphaned sessions, presence records, polls, outboxes.
+  void cluster_tick(int64_t now_ns);
+  // Presence API: true if `room` can be answered now; otherwise its sync has started and
+  // ClusterPort::room_ready follows.
+  bool presence_ready(std::string_view room, int64_t now_ns);
+  // Publish API with Redis: stored by the edit script; ClusterPort::published answers.
+  void publish_stored(std::string_view room, const ClientMessage& edit, uint64_t ticket, int64_t now_ns);
+  static constexpr size_t kMaxDeferred = 256;
   const Room* find_room(std::string_view name) const;
 
   // Wall-clock seconds for token checks; tests replace it.
@@ -107,7 +128,9 @@ class RoomService {
 
  private:
   Verdict authenticate(Member& m, std::string_view token);
-  void join(Member& m, const ClientMessage& msg);
+  // handle() without the rate limiter (messages that waited were let in once already).
+  Verdict dispatch(Member& m, const ClientMessage& msg, std::string_view text);
+  void join(Member& m, const ClientMessage& msg, std::string_view text);
   // A session for `m` taken over by `resume`, or null (unknown, expired, other room or sub).
   std::unique_ptr<Session> take_over(Member& m, Room& room, std::string_view token);
   void cursor(Session& s, const ClientMessage& msg);
@@ -131,6 +154,62 @@ class RoomService {
   // Every session of `room`, connected then held (as welcome.peers and the presence API show them).
   const std::vector<PeerView>& snapshot(const Room& room);
   Room& room_named(std::string_view name);
+
+  // Scale-out (core/room_cluster.cpp).
+  enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap };
+  struct PendingCall {
+    PendingCall(CallKind k, std::string r, std::string s = {}) : kind(k), room(std::move(r)), session(std::move(s)) {}
+    CallKind kind;
+    std::string room;
+    std::string session;  // Edit: the sender; Reap: the session
+    bool has_id = false;
+    std::string id;
+    uint64_t ticket = 0;      // Publish
+    Member* member = nullptr; // Claim: valid while listed in the room's waiting joins
+  };
+  uint64_t call(PendingCall pending, int script, unsigned keys, std::vector<std::string> argv);
+  void submit_calls();
+  bool wait_for_room(Member& m, Room& room, std::string_view text);
+  void start_claim(Member& m, Room& room, std::string_view token, std::string_view text);
+  std::unique_ptr<Session> claimed_session(Member& m, Room& room);
+  void stop_waiting(Member& m);
+  void resume_member(Member& m);
+  void relay(Room& room, char kind, std::string_view session, std::string_view frame);
+  void flush_outbox(Room& room);
+  void store_edit(Member* m, Session* s, Room& room, const ClientMessage& msg, std::string key, uint64_t ticket);
+  void write_presence(Room& room, const Session& s);
+  void end_everywhere(Room& room, const Session& s);
+  void announce_hold(Room& room, const Session& s);
+  void announce_resume(Room& room, const Session& s);
+  void on_reply(uint64_t cookie, bool ok, RedisValue& value);
+  void on_message(std::string_view channel, std::string_view payload);
+  void on_subscribed(std::string_view channel);
+  void on_instances(const RedisEvent& event);
+  void apply_sync(Room& room, RedisValue& value);
+  void fail_sync(Room& room);
+  void apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin, std::string_view key,
+                  std::string_view frame);
+  void commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame);
+  void settle_acks(Room& room);
+  void restart_room(Room& room, std::string_view epoch, uint64_t seq);
+  void drop_local(Room& room, std::string_view session_id);
+  void remove_remote(Room& room, std::string_view session_id);
+  void start_load(Room& room);
+  int64_t redis_now_ms(int64_t now_ns) const;
+  std::string session_record(const Session& s, int64_t held_until_ms);
+
+  ClusterPort* port_ = nullptr;
+  std::string instance_id_;
+  uint64_t next_cookie_ = 1;
+  std::unordered_map<uint64_t, PendingCall> pending_;
+  std::vector<RedisCall> calls_;          // submitted at the end of the window (or at once)
+  std::vector<Room*> outbox_rooms_;       // rooms with relayed records this window
+  std::unique_ptr<MessageDecoder> replay_decoder_;  // deferred messages are decoded again
+  std::unique_ptr<ClientMessage> replay_message_;
+  int64_t redis_base_ms_ = 0;             // Redis clock at the last lease round...
+  int64_t redis_base_ns_ = 0;             // ...and the loop clock then
+  std::vector<std::string> alive_;        // instances whose lease is alive (sorted); empty: unknown
+  int64_t next_slow_tick_ns_ = 0;
 
   const Config& config_;
   const unsigned instance_;

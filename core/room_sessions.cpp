@@ -3,6 +3,7 @@
 // session. The rest of RoomService (messages in, frames out) is in room_service.cpp.
 #include <algorithm>
 
+#include "core/cluster_wire.h"
 #include "core/room_service.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
@@ -64,6 +65,27 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
   return taken;
 }
 
+// Scale-out: the claim script moved a session another instance had to this one.
+std::unique_ptr<Session> RoomService::claimed_session(Member& m, Room& room) {
+  wire::PeerState st;
+  if (!wire::parse_peer_state(m.wait->claimed_state, &st)) return nullptr;
+  auto s = std::make_unique<Session>();
+  s->id = std::move(m.wait->claimed_session);
+  s->user = std::move(st.user);
+  s->has_camera = st.has_camera;
+  s->camera = st.camera;
+  s->selection = std::move(st.selection);
+  s->following = std::move(st.following);
+  m.wait->claimed_session.clear();
+  m.wait->claimed_state.clear();
+  // The others mirror it already: it moves from "remote" to "here" without a word.
+  room.link->remote.erase(s->id);
+  if (room.find(s->id)) return nullptr;  // it was ours after all (a stale record)
+  metrics_.resumes[size_t(ResumeResult::Ok)].add();
+  if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "claimed"}});
+  return s;
+}
+
 void RoomService::refresh(Member& m, const ClientMessage& msg) {
   if (config_.jwt_secret.empty() || !m.identity) {
     metrics_.refreshes_refused.add();
@@ -96,6 +118,7 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
 
 bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
   now_ns_ = now_ns;
+  if (port_) stop_waiting(m);
   if (!m.session) return false;
   Room& room = *m.session->room;
   --sessions_;
@@ -111,8 +134,10 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
     }
     holds_.push_back({s->hold->until_ns, std::string(s->token())});
     if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
+    Session* kept = s.get();
     room.hold(std::move(s));
     ++held_;
+    if (port_) announce_hold(room, *kept);
     update_gauges();
     return took;
   }
@@ -131,6 +156,7 @@ void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t no
     if (other->following == s->id) other->following.clear();
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
+  if (port_) end_everywhere(room, *s);
   if (room.empty()) room.empty_since_ns = now_ns;
   update_gauges();
 }

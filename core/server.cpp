@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "core/admission.h"
+#include "core/cluster_wire.h"
+#include "core/redis_link.h"
+#include "core/tokens.h"
 #include "core/heap.h"
 #include "core/log.h"
 #include "core/worker.h"
@@ -54,13 +57,32 @@ int run_server(const Config& config) {
     for (int l : listeners) close(l);  // exiting with an error anyway
     return 1;
   }
+  // Scale-out: one RedisLink (its own thread) for the instance; every worker talks to it.
+  std::unique_ptr<RedisLink> redis;
+  std::string instance_id;
+  if (!config.redis_url.empty()) {
+    RedisOptions options;
+    std::string error;
+    RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
+    instance_id = random_base64url(6);  // 48 bits: a prefix of every session id
+    options.instance_id = instance_id;
+    options.lease_ms = 3000;
+    options.renew_ms = 1000;
+    options.scripts = wire::scripts();
+    redis = std::make_unique<RedisLink>(std::move(options), config.threads);
+  }
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> peers;
   for (unsigned i = 0; i < config.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &files));
+    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &files, redis.get(), instance_id));
     peers.push_back(workers.back().get());
+    if (redis) redis->attach(i, workers.back()->redis_notify_fd());
   }
   for (auto& w : workers) w->set_peers(peers);
+  if (redis) {
+    redis->start();
+    log.log(LogLevel::Info, "redis", {{"url", config.redis_url}, {"instance", instance_id}});
+  }
 
   // Each ring is created on its own thread (SINGLE_ISSUER binds it to its creator).
   std::vector<std::thread> threads;
@@ -84,6 +106,7 @@ int run_server(const Config& config) {
   if (failed) {
     for (auto& w : workers) w->request_stop();
     for (auto& t : threads) t.join();
+    if (redis) redis->stop();
     return 1;
   }
   log.log(LogLevel::Info, "start",
@@ -105,6 +128,9 @@ int run_server(const Config& config) {
           {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"drain_timeout_s", config.drain_timeout_s}});
   for (auto& w : workers) w->request_stop();
   for (auto& t : threads) t.join();
+  // After the workers: their last holds and records are submitted; the link flushes them
+  // (bounded) and withdraws the lease, so the others count the grace from now.
+  if (redis) redis->stop();
   log.log(LogLevel::Info, "stopped", {});
   return 0;
 }

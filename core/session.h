@@ -41,6 +41,7 @@ struct Session {
   static constexpr size_t kTokenChars = 24;  // 144 random bits, base64url
   std::array<char, kTokenChars> resume_token{};  // a secret: never logged; all zero until issued
   bool connected = true;  // false while held
+  bool presence_stale = false;  // scale-out: the Redis presence record lags the camera
   struct Hold {
     int64_t until_ns = 0;  // when the grace ends
     // The connection's place in ConnectionLimits stays taken while held (released when

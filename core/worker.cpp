@@ -18,12 +18,13 @@
 namespace roomcast {
 
 Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits,
-               const StaticFiles* files)
+               const StaticFiles* files, RedisLink* redis, std::string instance_id)
     : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits), files_(files),
-      log_(config.log_format, config.log_level, int(index)) {
+      log_(config.log_format, config.log_level, int(index)), redis_(redis), instance_id_(std::move(instance_id)) {
   // Made here, not in init(): another thread may hand a connection over before this
   // thread has finished setting up its loop.
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (redis_) redis_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Worker::~Worker() {
@@ -37,6 +38,7 @@ Worker::~Worker() {
   // At exit every descriptor is released whatever close() reports.
   for (Handoff& h : inbox_) close(h.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (redis_fd_ >= 0) close(redis_fd_);
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
@@ -52,6 +54,10 @@ int Worker::init(std::string* description) {
   output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
   housekeeping_.emplace(config_, *table_, metrics_, log_);
   http_.emplace(config_, *limits_, *files_, log_);
+  if (redis_) {
+    if (redis_fd_ < 0) return -EMFILE;
+    rooms_->attach_cluster(this, instance_id_);
+  }
   return 0;
 }
 
@@ -66,6 +72,7 @@ void Worker::run() {
   arm_accept();
   arm_wake();
   arm_timer();
+  if (redis_) arm_redis();
   for (;;) {
     if (output_->due(now_ns_, stopping_)) output_->flush(now_ns_);
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
@@ -78,7 +85,8 @@ void Worker::run() {
     if (!now_fresh_) now_ns_ = monotonic_ns();
     if (!starved_.empty()) rearm_starved();
     // Held sessions end within ~100 ms of their grace (1.1 section 1), not at the 1 s tick.
-    if (!grace_armed_ && rooms_->holding()) {
+    // With Redis the same timer drives gap filling, orphan reaping and presence records.
+    if (!grace_armed_ && (rooms_->holding() || redis_)) {
       loop_->timeout_at(now_ns_ + 100'000'000, completion_tag(Op::Grace));
       grace_armed_ = true;
     }
@@ -110,6 +118,10 @@ void Worker::on_completion(const Completion& done) {
     case Op::Grace:
       grace_armed_ = false;
       rooms_->expire_held(now_ns_);
+      if (redis_) rooms_->cluster_tick(now_ns_);
+      return;
+    case Op::Redis:
+      on_redis();
       return;
     case Op::Recv: {
       Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
@@ -257,8 +269,9 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
     case HttpDecision::Kind::Metrics: {
       std::vector<const Metrics*> all;
       for (const Worker* w : peers_) all.push_back(&w->metrics());
-      table_->end(c, Ending::respond(200, http_response_typed(200, "text/plain; version=0.0.4", render_metrics(all))),
-                  now_ns_);
+      std::string text = render_metrics(all);
+      if (redis_) redis_->render_metrics(&text);
+      table_->end(c, Ending::respond(200, http_response_typed(200, "text/plain; version=0.0.4", text)), now_ns_);
       return;
     }
     case HttpDecision::Kind::Route:
@@ -312,12 +325,17 @@ void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
 // One complete text message: decode once, hand the value to the room service.
 void Worker::on_message(Connection& c, std::string_view text) {
   if (c.state != ConnState::Open) return;  // nothing after a close is processed
+  if (rooms_->busy(c.member)) {
+    // An earlier join or edit of this member waits for Redis: this one waits behind it.
+    rooms_->defer(c.member, text);
+    return;
+  }
   DecodeError error;
   if (!decoder_.decode(text, message_, error)) {
     rooms_->refuse(c.member, error);
     return;
   }
-  const Verdict verdict = rooms_->handle(c.member, message_, now_ns_);
+  const Verdict verdict = rooms_->handle(c.member, message_, now_ns_, text);
   if (!verdict.closes()) return;
   if (verdict.close_code == kCloseNormal) {
     // `leave`: through wslay, so its reader stops: nothing after it is processed, even in

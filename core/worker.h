@@ -27,9 +27,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/admission.h"
+#include "core/cluster_port.h"
+#include "core/redis_link.h"
 #include "core/config.h"
 #include "core/connection_table.h"
 #include "core/housekeeping.h"
@@ -51,10 +54,14 @@ struct Handoff {
   HttpDecision request;  // kind Route
 };
 
-class Worker final : private CompletionSink, private FanoutObserver, private ConnectionEvents {
+class Worker final : private CompletionSink, private FanoutObserver, private ConnectionEvents, private ClusterPort {
  public:
   // `files` (shared, read-only) answers paths that are not the server's own (`--static`).
-  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, const StaticFiles* files);
+  // `redis` (may be null: one process alone) is the instance's link, `instance_id` its name.
+  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, const StaticFiles* files,
+         RedisLink* redis = nullptr, std::string instance_id = {});
+  // The eventfd the RedisLink writes when it has events for this worker.
+  int redis_notify_fd() const { return redis_fd_; }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -95,6 +102,15 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   void on_message(Connection& c, std::string_view text) override;
   void close_connection(Connection& c, uint16_t code, std::string_view reason) override;
 
+  // Scale-out (ClusterPort, over the RedisLink).
+  void submit(std::vector<RedisCall>& calls) override;
+  void subscribe(const std::string& channel) override;
+  void unsubscribe(const std::string& channel) override;
+  void room_ready(std::string_view room, bool ok) override;
+  void published(uint64_t ticket, bool ok, uint64_t seq) override;
+  void on_redis();
+  void arm_redis();
+
   void begin_stop();
   void arm_accept();
   void arm_recv(Connection& c);
@@ -132,6 +148,16 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::vector<SlotRef> starved_;
   bool trim_pending_ = false;  // many connections parked: give memory back after the batch
   bool grace_armed_ = false;   // the ~100 ms timer that ends held sessions is armed
+
+  RedisLink* redis_;
+  std::string instance_id_;
+  int redis_fd_ = -1;
+  uint64_t redis_value_ = 0;
+  std::vector<RedisEvent> redis_events_;
+  // API requests waiting for Redis: presence by room, publish by ticket.
+  std::unordered_map<std::string, std::vector<SlotRef>> presence_waiting_;
+  std::unordered_map<uint64_t, SlotRef> publish_waiting_;
+  uint64_t next_ticket_ = 1;
 
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;

@@ -26,9 +26,23 @@ void Worker::serve_here(Connection& c, HttpDecision&& route) {
   c.admitted = route.admitted;
   switch (route.route) {
     case RouteKind::Presence:
+      if (redis_ && !rooms_->presence_ready(route.room, now_ns_)) {
+        presence_waiting_[route.room].push_back(SlotRef{c.slot, c.generation});  // answered by room_ready()
+        return;
+      }
       apply(c, HttpFront::presence(*rooms_, route.room));
       return;
     case RouteKind::Publish:
+      if (redis_) {
+        const uint64_t ticket = next_ticket_++;
+        publish_waiting_[ticket] = SlotRef{c.slot, c.generation};
+        HttpDecision d = HttpFront::publish_stored(*rooms_, decoder_, message_, route.room, route.leftover, ticket, now_ns_);
+        if (d.kind != HttpDecision::Kind::NeedMore) {
+          publish_waiting_.erase(ticket);
+          apply(c, std::move(d));
+        }
+        return;
+      }
       apply(c, HttpFront::publish(*rooms_, decoder_, message_, route.room, route.leftover, now_ns_));
       return;
     default:
@@ -76,6 +90,48 @@ void Worker::on_wake() {
   inbox_taken_.clear();
   if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
   arm_wake();
+}
+
+}  // namespace roomcast
+
+namespace roomcast {
+
+// ---------------------------------------------------------------------------------------
+// Redis: the instance's RedisLink answers on this worker's eventfd.
+
+void Worker::arm_redis() { loop_->read(redis_fd_, &redis_value_, sizeof(redis_value_), completion_tag(Op::Redis)); }
+
+void Worker::on_redis() {
+  redis_events_.clear();
+  redis_->take(index_, &redis_events_);
+  for (RedisEvent& event : redis_events_) rooms_->on_redis(event, now_ns_);
+  redis_events_.clear();
+  arm_redis();
+}
+
+void Worker::submit(std::vector<RedisCall>& calls) { redis_->submit(index_, calls); }
+void Worker::subscribe(const std::string& channel) { redis_->subscribe(index_, channel); }
+void Worker::unsubscribe(const std::string& channel) { redis_->unsubscribe(index_, channel); }
+
+void Worker::room_ready(std::string_view room, bool ok) {
+  auto it = presence_waiting_.find(std::string(room));
+  if (it == presence_waiting_.end()) return;
+  std::vector<SlotRef> waiting = std::move(it->second);
+  presence_waiting_.erase(it);
+  for (const SlotRef& ref : waiting) {
+    Connection* c = table_->lookup(ref.slot, ref.generation);
+    if (!c || c->state == ConnState::Dead) continue;
+    apply(*c, ok ? HttpFront::presence(*rooms_, room) : HttpFront::store_unavailable());
+  }
+}
+
+void Worker::published(uint64_t ticket, bool ok, uint64_t seq) {
+  auto it = publish_waiting_.find(ticket);
+  if (it == publish_waiting_.end()) return;
+  SlotRef ref = it->second;
+  publish_waiting_.erase(it);
+  Connection* c = table_->lookup(ref.slot, ref.generation);
+  if (c && c->state != ConnState::Dead) apply(*c, HttpFront::published(ok, seq));
 }
 
 }  // namespace roomcast

@@ -1,0 +1,35 @@
+// core/cluster_port.h: how a thread's RoomService reaches Redis and tells its worker what
+// came back, without knowing a socket, a thread or the RedisLink.
+//
+// Implemented by the Worker (core/worker.cpp) over the instance's RedisLink, with the
+// worker's index; a unit test may implement it with a fake. Called by RoomService's
+// scale-out half (core/room_cluster.cpp) on the loop thread only.
+// Promises (of the implementation): calls keep their order; every call with a cookie is
+// answered exactly once, through RoomService::on_redis, on this thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/redis_link.h"
+
+namespace roomcast {
+
+class ClusterPort {
+ public:
+  virtual void submit(std::vector<RedisCall>& calls) = 0;  // moves the calls out
+  virtual void subscribe(const std::string& channel) = 0;
+  virtual void unsubscribe(const std::string& channel) = 0;
+  // The room's first sync ended (ok: mirrored; otherwise Redis is unavailable): presence
+  // API requests waiting for it can be answered.
+  virtual void room_ready(std::string_view room, bool ok) = 0;
+  // A publish API edit was stored (seq) or could not be (ok false).
+  virtual void published(uint64_t ticket, bool ok, uint64_t seq) = 0;
+
+ protected:
+  ~ClusterPort() = default;
+};
+
+}  // namespace roomcast
