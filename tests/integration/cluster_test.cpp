@@ -1,0 +1,1349 @@
+// tests/integration/cluster_test.cpp: protocol 1.1 section 6 "Several instances": several
+// roomcast processes started with `--redis URL` against one real redis-server serve one
+// room together, and a client sees no difference: relay across instances in per-sender
+// order, one seq per room, exactly-once edits, since/resync and resume on any instance,
+// dead and stopped instances' sessions held for the grace then announced, `unavailable`
+// while Redis is down, recovery of what pub/sub lost, and the presence API everywhere.
+//
+// Each test starts its own redis-server (RedisProcess, free port) and its instances (each a
+// separate `roomcast` process via ServerProcess, with $IT_ROOMCAST_ARGS appended like every
+// other integration test). Every wait is bounded; timings the spec promises are measured and
+// printed ("[cluster] ...").
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "test_util.h"
+
+// Until tests/integration/redis_process.{h,cpp} land (written in parallel), a minimal
+// stand-in with the same interface is compiled below.
+#if __has_include("redis_process.h")
+#include "redis_process.h"
+#define CLUSTER_TEST_OWN_REDIS_PROCESS 0
+#else
+#define CLUSTER_TEST_OWN_REDIS_PROCESS 1
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+namespace it {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+#if CLUSTER_TEST_OWN_REDIS_PROCESS
+// Stand-in for redis_process.h (see the include above): redis-server on a free loopback
+// port, commands through redis-cli.
+class RedisProcess {
+ public:
+  static std::unique_ptr<RedisProcess> start(std::string* error, bool appendonly = false) {
+    std::unique_ptr<RedisProcess> r(new RedisProcess());
+    r->appendonly_ = appendonly;
+    char tmpl[] = "/tmp/roomcast-redis-XXXXXX";
+    if (!::mkdtemp(tmpl)) {
+      *error = "mkdtemp failed";
+      return nullptr;
+    }
+    r->dir_ = tmpl;
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      *error = "no free port";
+      if (fd >= 0) ::close(fd);
+      return nullptr;
+    }
+    r->port_ = ntohs(a.sin_port);
+    ::close(fd);
+    if (!r->restart(error)) return nullptr;
+    return r;
+  }
+  ~RedisProcess() { stop(); }
+  uint16_t port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  std::string command(const std::vector<std::string>& argv, bool* ok = nullptr) {
+    std::string cmd = "redis-cli -p " + std::to_string(port_);
+    for (auto& a : argv) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    std::string out;
+    FILE* f = ::popen(cmd.c_str(), "r");
+    if (!f) {
+      if (ok) *ok = false;
+      return "ERR:popen";
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    int st = ::pclose(f);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    bool good = st == 0 && out.rfind("ERR", 0) != 0 && out.find("Could not connect") == std::string::npos;
+    if (ok) *ok = good;
+    return good ? out : "ERR:" + out;
+  }
+  void kill_hard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      for (int i = 0; i < 500; ++i) {
+        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+          pid_ = -1;
+          return;
+        }
+        ::usleep(10000);
+      }
+      kill_hard();
+    }
+  }
+  bool running() { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  bool restart(std::string* error) {
+    if (pid_ > 0) return true;
+    std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                     "--save", "", "--appendonly", appendonly_ ? "yes" : "no", "--dir", dir_,
+                                     "--daemonize", "no", "--loglevel", "warning"};
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::execvp("redis-server", argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+    for (int i = 0; i < 100; ++i) {
+      bool ok = false;
+      if (command({"PING"}, &ok) == "PONG") return true;
+      ::usleep(50000);
+    }
+    *error = "redis-server did not answer PING";
+    return false;
+  }
+
+ private:
+  RedisProcess() = default;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+  bool appendonly_ = false;
+  std::string dir_;
+};
+#endif
+
+// ------------------------------------------------------------------ a joined client
+
+struct Client {
+  std::unique_ptr<WsClient> ws;
+  std::string user, session, resume, epoch;
+  long long seq = -1;
+  bool has_resumed = false, resumed = false;
+  JsonResult welcome;
+  WsClient* operator->() { return ws.get(); }
+  explicit operator bool() const { return ws != nullptr; }
+};
+
+// `{"type":"join","user":{"id":user,"name":"Name user"}<extra>}`.
+std::string JoinText(const std::string& user, const std::string& extra = "") {
+  return R"({"type":"join","user":{"id":)" + jstr(user) + R"(,"name":)" + jstr("Name " + user) + "}" + extra + "}";
+}
+
+// The join fields that resume `c`'s session after `since`, in `c`'s epoch.
+std::string ResumeFields(const Client& c, long long since) {
+  return R"(,"resume":)" + jstr(c.resume) + R"(,"since":)" + std::to_string(since) + R"(,"epoch":)" + jstr(c.epoch);
+}
+std::string SinceFields(long long since, const std::string& epoch) {
+  return R"(,"since":)" + std::to_string(since) + R"(,"epoch":)" + jstr(epoch);
+}
+
+std::string CursorWithFov(double fov) { return cursor_msg(fov, 1, 2, 0, 0, 0, fov); }
+
+// Connects to instance `port`, room `room`, sends the join and reads the welcome (the first
+// message). On failure the returned client has no socket and a failure is recorded.
+Client JoinOn(uint16_t port, const std::string& room, const std::string& user, const std::string& extra = "") {
+  Client c;
+  c.user = user;
+  std::string err;
+  ConnectOptions o;
+  o.path = "/ws/" + room;
+  o.timeout = milliseconds(5000);
+  auto ws = WsClient::connect(port, o, &err);
+  if (!ws) {
+    ADD_FAILURE() << "connect to port " << port << " /ws/" << room << " failed: " << err;
+    return c;
+  }
+  if (!ws->send_text(JoinText(user, extra))) {
+    ADD_FAILURE() << "could not send join for " << user;
+    return c;
+  }
+  JsonResult w = ws->recv_json(milliseconds(5000));
+  if (!w.ok) {
+    ADD_FAILURE() << "no welcome for " << user << " on port " << port << ": " << w.error;
+    return c;
+  }
+  if (w.type() != "welcome") {
+    ADD_FAILURE() << "first reply to " << user << "'s join on port " << port << " is not a welcome: " << w.text;
+    return c;
+  }
+  c.session = sget(*w, "session", "");
+  c.resume = sget(*w, "resume", "");
+  c.epoch = sget(*w, "epoch", "");
+  c.seq = iget(*w, "seq");
+  c.has_resumed = has(*w, "resumed");
+  c.resumed = c.has_resumed && (*w)["resumed"].IsBool() && (*w)["resumed"].GetBool();
+  EXPECT_FALSE(c.session.empty()) << w.text;
+  EXPECT_FALSE(c.resume.empty()) << "welcome without a resume token: " << w.text;
+  EXPECT_FALSE(c.epoch.empty()) << "welcome without an epoch: " << w.text;
+  c.ws = std::move(ws);
+  c.welcome = std::move(w);
+  return c;
+}
+
+// The welcome.peers entry of `session`, or null.
+const rapidjson::Value* PeerIn(const JsonResult& welcome, const std::string& session) {
+  if (!welcome.ok || !has(*welcome, "peers") || !(*welcome)["peers"].IsArray()) return nullptr;
+  for (const auto& p : (*welcome)["peers"].GetArray())
+    if (sget(p, "session", "") == session) return &p;
+  return nullptr;
+}
+
+bool IsTrue(const rapidjson::Value& v, const char* key) {
+  return has(v, key) && v[key].IsBool() && v[key].GetBool();
+}
+bool IsFalse(const rapidjson::Value& v, const char* key) {
+  return has(v, key) && v[key].IsBool() && !v[key].GetBool();
+}
+
+// Reads messages until one satisfies `want` (returned) or `timeout` passes (ok=false).
+// Every message read before it is appended to *skipped when given.
+JsonResult ReadUntil(WsClient& ws, const std::function<bool(const JsonResult&)>& want, Millis timeout,
+                     std::vector<std::string>* skipped = nullptr) {
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      JsonResult r;
+      r.error = "timed out after " + std::to_string(timeout.count()) + " ms";
+      return r;
+    }
+    JsonResult m = ws.recv_json(left);
+    if (!m.ok) return m;
+    if (want(m)) return m;
+    if (skipped) skipped->push_back(m.text);
+  }
+}
+
+// Waits for `presence` `event` about `session` (other messages skipped, listed in the error).
+JsonResult WaitPresence(WsClient& ws, const std::string& event, const std::string& session, Millis timeout) {
+  std::vector<std::string> skipped;
+  JsonResult r = ReadUntil(
+      ws, [&](const JsonResult& m) {
+        return m.type() == "presence" && sget(*m, "event") == event && sget(*m, "session") == session;
+      },
+      timeout, &skipped);
+  if (!r.ok) {
+    r.error += "; waiting for presence " + event + " of " + session + ", got instead:";
+    for (auto& s : skipped) r.error += "\n  " + s;
+  }
+  return r;
+}
+
+// Every message that arrives within `duration` (the socket may end earlier).
+std::vector<std::string> ReadFor(WsClient& ws, Millis duration) {
+  std::vector<std::string> out;
+  auto deadline = Clock::now() + duration;
+  while (true) {
+    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    JsonResult m = ws.recv_json(left);
+    if (!m.ok) {
+      if (m.status != RecvStatus::Timeout) out.push_back("<" + m.error + ">");
+      break;
+    }
+    out.push_back(m.text);
+  }
+  return out;
+}
+
+// Messages among `msgs` whose text mentions `needle`.
+std::vector<std::string> Mentioning(const std::vector<std::string>& msgs, const std::string& needle) {
+  std::vector<std::string> out;
+  for (auto& m : msgs)
+    if (m.find(needle) != std::string::npos) out.push_back(m);
+  return out;
+}
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& x : v) s += "\n  " + x;
+  return s.empty() ? " (none)" : s;
+}
+
+// GET /api/rooms/{room}/presence on `port`: the array (a null document on any failure).
+rapidjson::Document PresenceApi(uint16_t port, const std::string& room, std::string* raw = nullptr) {
+  HttpResponse r = http_get(port, "/api/rooms/" + room + "/presence");
+  rapidjson::Document d;
+  if (raw) *raw = r.ok ? std::to_string(r.status) + " " + r.body : "<" + r.error + ">";
+  if (!r.ok || r.status != 200) return d;
+  d.Parse(r.body.c_str(), r.body.size());
+  if (d.HasParseError() || !d.IsArray()) d.SetNull();
+  return d;
+}
+
+const rapidjson::Value* EntryOf(const rapidjson::Document& arr, const std::string& session) {
+  if (!arr.IsArray()) return nullptr;
+  for (const auto& v : arr.GetArray())
+    if (sget(v, "session", "") == session) return &v;
+  return nullptr;
+}
+
+// Polls `pred` every `step` until it holds (true) or `timeout` passes (false).
+bool WaitUntil(const std::function<bool()>& pred, Millis timeout, Millis step = Millis{100}) {
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    if (pred()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(step);
+  }
+}
+
+std::string EditId(const std::string& prefix, int k) { return prefix + "-" + std::to_string(k); }
+
+// ------------------------------------------------------------------ a client sending edits
+
+// One user sending `total` edits with ids "<prefix>-<k>" (op = the id, data = k), one every
+// `pace`, reading between sends. When its connection ends it moves to the next port in
+// `ports` with resume + since (the highest seq it received) + epoch and re-sends every edit
+// not yet acked, as the JS client does. Runs on its own thread (no gtest assertions
+// inside: results are checked by the test afterwards).
+struct EditSender {
+  std::string room, user, prefix;
+  int total = 0;
+  Millis pace{20};
+  std::vector<uint16_t> ports;
+
+  // Filled by Start() (before the thread), read after Join().
+  Client first;
+  // Results.
+  std::map<std::string, long long> acked;         // id -> seq of its first ack
+  std::map<std::string, long long> dup_acks;      // id -> seq of an ack with duplicate:true
+  std::vector<std::pair<long long, std::string>> edits_seen;  // seq, op (across connections)
+  std::vector<std::string> order_errors;          // a seq received out of order at this client
+  std::vector<std::string> errors;                // anything else wrong (texts)
+  std::vector<std::string> resume_welcomes;       // the welcome of each reconnection
+  std::vector<std::string> sessions;              // the session of each connection
+  int reconnects = 0;
+  std::atomic<int> ack_count{0};
+  std::atomic<bool> done_sending{false};
+  std::atomic<bool> stop{false};  // set by the test: stop reading once everything is acked
+
+  std::thread thread;
+
+  bool Start() {
+    first = JoinOn(ports[0], room, user);
+    if (!first) return false;
+    sessions.push_back(first.session);
+    thread = std::thread([this] { Run(); });
+    return true;
+  }
+  void Join() {
+    if (thread.joinable()) thread.join();
+  }
+
+  void Run() {
+    Client cur = std::move(first);
+    size_t port_index = 0;
+    long long max_seen = cur.seq;  // welcome seq: nothing at or below it will be delivered
+    long long last_in_order = cur.seq;
+    std::set<int> unacked;
+    int next = 0;
+    auto next_send = Clock::now();
+    auto deadline = Clock::now() + std::chrono::seconds(40);
+    while (Clock::now() < deadline) {
+      if (int(acked.size()) == total && stop.load()) return;
+      if (next < total && Clock::now() >= next_send) {
+        std::string id = EditId(prefix, next);
+        cur->send_text(edit_msg("b", id, std::to_string(next), id));  // a failed send shows as a closed socket
+        unacked.insert(next);
+        ++next;
+        next_send = Clock::now() + pace;
+        if (next == total) done_sending = true;
+      }
+      JsonResult m = cur->recv_json(milliseconds(5));
+      if (m.ok) {
+        std::string type = m.type();
+        if (type == "ack") {
+          std::string id = sget(*m, "id", "");
+          long long seq = iget(*m, "seq");
+          bool dup = IsTrue(*m, "duplicate");
+          if (id.rfind(prefix + "-", 0) != 0) {
+            errors.push_back("ack for an id never sent: " + m.text);
+            continue;
+          }
+          int k = std::atoi(id.c_str() + prefix.size() + 1);
+          if (dup) {
+            dup_acks[id] = seq;
+          } else {
+            if (seq <= last_in_order)
+              order_errors.push_back("ack seq " + std::to_string(seq) + " after seq " + std::to_string(last_in_order) +
+                                     ": " + m.text);
+            last_in_order = std::max(last_in_order, seq);
+          }
+          auto [it, fresh] = acked.emplace(id, seq);
+          if (!fresh && it->second != seq)
+            errors.push_back("two acks for " + id + " with different seqs: " + std::to_string(it->second) + " and " +
+                             m.text);
+          if (fresh) ++ack_count;
+          unacked.erase(k);
+          max_seen = std::max(max_seen, seq);
+        } else if (type == "edit") {
+          long long seq = iget(*m, "seq");
+          if (seq <= last_in_order)
+            order_errors.push_back("edit seq " + std::to_string(seq) + " after seq " + std::to_string(last_in_order) +
+                                   ": " + m.text);
+          last_in_order = std::max(last_in_order, seq);
+          edits_seen.emplace_back(seq, sget(*m, "op"));
+          max_seen = std::max(max_seen, seq);
+        } else if (type == "error") {
+          errors.push_back(m.text);
+        } else if (type == "resync") {
+          errors.push_back("resync after resume: " + m.text);
+        }
+        continue;
+      }
+      if (m.status == RecvStatus::Timeout) continue;
+      // The connection ended: go to the next instance, resume, re-send what was not acked.
+      if (port_index + 1 >= ports.size()) {
+        errors.push_back("connection ended and no other instance to go to: " + m.error);
+        return;
+      }
+      ++port_index;
+      ++reconnects;
+      Client again = JoinOn(ports[port_index], room, user, ResumeFields(cur, max_seen));
+      if (!again) {
+        errors.push_back("could not rejoin on port " + std::to_string(ports[port_index]));
+        return;
+      }
+      resume_welcomes.push_back(again.welcome.text);
+      sessions.push_back(again.session);
+      if (again.epoch != cur.epoch) errors.push_back("epoch changed on resume: " + again.welcome.text);
+      last_in_order = std::max(last_in_order, std::min(max_seen, again.seq));
+      cur = std::move(again);
+      for (int k : unacked) {
+        std::string id = EditId(prefix, k);
+        cur->send_text(edit_msg("b", id, std::to_string(k), id));
+      }
+    }
+    errors.push_back("not done within 40 s: " + std::to_string(acked.size()) + " of " + std::to_string(total) +
+                     " acked");
+  }
+};
+
+// ------------------------------------------------------------------ the fixture
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (size_t i = 0; i < instances_.size(); ++i) {
+      auto& p = instances_[i];
+      if (!p || !p->running()) continue;
+      ExitStatus st = p->stop(SIGTERM, std::chrono::seconds(8));
+      EXPECT_TRUE(st.reaped && st.exited && st.code == 0 && !st.killed_after_timeout)
+          << "instance " << i << " did not shut down cleanly on SIGTERM: " << st.describe();
+    }
+    instances_.clear();
+    if (redis_) redis_->stop();
+    redis_.reset();
+  }
+
+  // Starts redis-server (fatal failure if it cannot).
+  void StartRedis(bool appendonly = false) {
+    std::string err;
+    redis_ = RedisProcess::start(&err, appendonly);
+    ASSERT_TRUE(redis_) << "could not start redis-server: " << err;
+  }
+
+  // Starts one instance: "--listen 127.0.0.1:0 --threads 1 --redis URL" with the rate
+  // limits out of the way, plus `extra`, plus $IT_ROOMCAST_ARGS. Fatal failure if it does
+  // not come up. `with_redis` false: no --redis (single-instance mode).
+  ServerProcess* StartInstance(const std::vector<std::string>& extra = {}, bool with_redis = true) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads", "1", "--rate-limit", "100000",
+                                     "--rate-burst", "100000"};
+    if (with_redis) {
+      args.push_back("--redis");
+      args.push_back(redis_ ? redis_->url() : "redis://127.0.0.1:1");
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (const char* more = std::getenv("IT_ROOMCAST_ARGS")) {
+      std::istringstream in(more);
+      for (std::string a; in >> a;) args.push_back(a);
+    }
+    std::string err;
+    auto p = ServerProcess::start(args, &err, std::chrono::seconds(10));
+    if (!p) {
+      std::string line;
+      for (auto& a : args) line += " " + a;
+      ADD_FAILURE() << "could not start instance" << line << ": " << err;
+      return nullptr;
+    }
+    instances_.push_back(std::move(p));
+    return instances_.back().get();
+  }
+
+  std::unique_ptr<RedisProcess> redis_;
+  std::vector<std::unique_ptr<ServerProcess>> instances_;
+};
+
+#define START_INSTANCE(var, ...)              \
+  ServerProcess* var = StartInstance(__VA_ARGS__); \
+  ASSERT_TRUE(var) << "instance " #var " did not start"
+
+// ------------------------------------------------------------------ 1. relay
+
+TEST_F(ClusterTest, RelayReachesMembersOnOtherInstancesInPerSenderOrderWithoutEcho) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client b = JoinOn(i2->port(), "r", "bob");
+  ASSERT_TRUE(b);
+  Client a = JoinOn(i1->port(), "r", "alice");
+  ASSERT_TRUE(a);
+  auto a_joined = Clock::now();
+  EXPECT_NE(a.session, b.session) << "session ids must be unique across instances";
+  EXPECT_EQ(a.epoch, b.epoch) << "one epoch per room on every instance";
+
+  // B, on the other instance, is told that A joined.
+  IT_ASSERT_JSON(pj, WaitPresence(*b.ws, "join", a.session, milliseconds(5000)));
+  ASSERT_TRUE(has(*pj, "user")) << pj.text;
+  EXPECT_EQ(sget((*pj)["user"], "id"), "alice") << pj.text;
+
+  // A late joiner on instance 2 lists A (instance 1) as a connected peer: the spec allows
+  // another instance's state 2 s to show in a welcome.
+  std::this_thread::sleep_until(a_joined + milliseconds(2000));
+  Client c = JoinOn(i2->port(), "r", "carol");
+  ASSERT_TRUE(c);
+  const rapidjson::Value* pa = PeerIn(c.welcome, a.session);
+  ASSERT_TRUE(pa) << "welcome on instance 2 does not list A (instance 1): " << c.welcome.text;
+  EXPECT_EQ(sget((*pa)["user"], "id"), "alice") << c.welcome.text;
+  EXPECT_TRUE(IsTrue(*pa, "connected")) << c.welcome.text;
+  EXPECT_TRUE(PeerIn(c.welcome, b.session)) << c.welcome.text;
+  EXPECT_EQ((*c.welcome)["peers"].Size(), 2u) << c.welcome.text;
+  IT_ASSERT_JSON(pc, WaitPresence(*a.ws, "join", c.session, milliseconds(5000)));
+  IT_ASSERT_JSON(pc2, WaitPresence(*b.ws, "join", c.session, milliseconds(5000)));
+
+  // 25 cameras, a selection, 25 cameras, a follow of B: in that order at B and C.
+  for (int i = 1; i <= 25; ++i) ASSERT_TRUE(a->send_text(CursorWithFov(i)));
+  ASSERT_TRUE(a->send_text(R"({"type":"select","ids":["b-1","b-2"]})"));
+  for (int i = 26; i <= 50; ++i) ASSERT_TRUE(a->send_text(CursorWithFov(i)));
+  ASSERT_TRUE(a->send_text(R"({"type":"follow","session":)" + jstr(b.session) + "}"));
+
+  for (Client* r : {&b, &c}) {
+    SCOPED_TRACE("at " + r->user);
+    double last = 0;
+    int cursors = 0;
+    bool saw_select = false, saw_follow = false;
+    for (int guard = 0; guard < 60 && !saw_follow; ++guard) {
+      IT_ASSERT_JSON(m, (*r)->recv_json(milliseconds(5000)));
+      ASSERT_EQ(sget(*m, "session"), a.session) << "from someone else: " << m.text;
+      if (m.type() == "cursor") {
+        double fov = nget(*m, "fov");
+        EXPECT_GT(fov, last) << "cameras reordered or repeated: " << m.text;
+        if (saw_select) EXPECT_GT(fov, 25) << "a camera sent before the select arrived after it: " << m.text;
+        else EXPECT_LE(fov, 25) << "a camera sent after the select arrived before it: " << m.text;
+        last = fov;
+        ++cursors;
+      } else if (m.type() == "select") {
+        EXPECT_FALSE(saw_select) << m.text;
+        EXPECT_TRUE(json_equal((*m)["ids"], parse(R"(["b-1","b-2"])"))) << m.text;
+        saw_select = true;
+      } else if (m.type() == "follow") {
+        EXPECT_EQ(sget(*m, "target"), b.session) << m.text;
+        saw_follow = true;
+      } else {
+        ADD_FAILURE() << "unexpected: " << m.text;
+      }
+    }
+    EXPECT_TRUE(saw_select);
+    EXPECT_TRUE(saw_follow);
+    EXPECT_EQ(last, 50) << "the newest camera must arrive before the follow sent after it";
+    std::fprintf(stderr, "[cluster] %s got %d of 50 cameras (superseded ones may be dropped)\n", r->user.c_str(),
+                 cursors);
+  }
+  EXPECT_TRUE(a->expect_no_message(milliseconds(500))) << "relayed back to its sender";
+  EXPECT_TRUE(b->expect_no_message(milliseconds(100)));
+}
+
+// ------------------------------------------------------------------ 2. one seq per room
+
+TEST_F(ClusterTest, ThreeInstancesEditingConcurrentlyShareOneGapFreeSeqAndOneEpoch) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  constexpr int kInstances = 3, kPer = 30, kTotal = kInstances * kPer;
+  std::vector<ServerProcess*> inst;
+  for (int i = 0; i < kInstances; ++i) {
+    START_INSTANCE(p);
+    inst.push_back(p);
+  }
+  std::vector<Client> obs, snd;
+  for (int i = 0; i < kInstances; ++i) {
+    obs.push_back(JoinOn(inst[i]->port(), "r", "obs" + std::to_string(i)));
+    ASSERT_TRUE(obs.back());
+  }
+  for (int i = 0; i < kInstances; ++i) {
+    snd.push_back(JoinOn(inst[i]->port(), "r", "snd" + std::to_string(i)));
+    ASSERT_TRUE(snd.back());
+  }
+  std::set<std::string> sessions;
+  for (auto* v : {&obs, &snd})
+    for (auto& c : *v) {
+      sessions.insert(c.session);
+      EXPECT_EQ(c.epoch, obs[0].epoch) << "epoch differs between instances: " << c.welcome.text;
+    }
+  EXPECT_EQ(sessions.size(), size_t(2 * kInstances)) << "session ids collide across instances";
+
+  struct Seen {
+    std::vector<std::pair<long long, std::string>> stream;  // (seq, "ack:<id>" or "edit:<op>") in arrival order
+    std::string error;
+  };
+  std::vector<Seen> sseen(kInstances), oseen(kInstances);
+  std::vector<std::thread> threads;
+  auto reader = [](Client& c, Seen& s, int acks_wanted, int edits_wanted) {
+    int acks = 0, edits = 0;
+    auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (acks < acks_wanted || edits < edits_wanted) {
+      auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        s.error = "timed out with " + std::to_string(acks) + " acks and " + std::to_string(edits) + " edits";
+        return;
+      }
+      JsonResult m = c->recv_json(left);
+      if (!m.ok) {
+        s.error = "after " + std::to_string(acks) + " acks and " + std::to_string(edits) + " edits: " + m.error;
+        return;
+      }
+      if (m.type() == "presence") continue;
+      if (m.type() == "ack") {
+        ++acks;
+        s.stream.emplace_back(iget(*m, "seq"), "ack:" + sget(*m, "id"));
+        if (IsTrue(*m, "duplicate")) s.error += " unexpected duplicate ack: " + m.text;
+      } else if (m.type() == "edit") {
+        ++edits;
+        s.stream.emplace_back(iget(*m, "seq"), "edit:" + sget(*m, "op"));
+      } else {
+        s.error += " unexpected: " + m.text;
+      }
+    }
+  };
+  for (int i = 0; i < kInstances; ++i)
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < kPer; ++k) {
+        std::string id = "s" + std::to_string(i) + "-" + std::to_string(k);
+        if (!snd[i]->send_text(edit_msg("b", id, std::to_string(k), id))) {
+          sseen[i].error = "send failed";
+          return;
+        }
+      }
+      reader(snd[i], sseen[i], kPer, kTotal - kPer);
+    });
+  for (int i = 0; i < kInstances; ++i) threads.emplace_back([&, i] { reader(obs[i], oseen[i], 0, kTotal); });
+  for (auto& t : threads) t.join();
+
+  // Every sender: kPer acks, in the order sent; acks and edits in one increasing seq order.
+  std::map<long long, std::string> acked;  // seq -> id
+  for (int i = 0; i < kInstances; ++i) {
+    SCOPED_TRACE("sender " + std::to_string(i));
+    EXPECT_EQ(sseen[i].error, "");
+    long long prev = 0;
+    int k = 0;
+    for (auto& [seq, what] : sseen[i].stream) {
+      EXPECT_GT(seq, prev) << what << ": acks and edits must reach a sender in seq order";
+      prev = seq;
+      if (what.rfind("ack:", 0) == 0) {
+        EXPECT_EQ(what, "ack:s" + std::to_string(i) + "-" + std::to_string(k)) << "acks out of send order";
+        ++k;
+        EXPECT_TRUE(acked.emplace(seq, what.substr(4)).second) << "seq " << seq << " acked twice";
+      } else {
+        EXPECT_NE(what.substr(0, 7), "edit:s" + std::to_string(i)) << "own edit echoed: " << what;
+      }
+    }
+  }
+  ASSERT_EQ(acked.size(), size_t(kTotal));
+  EXPECT_EQ(acked.begin()->first, 1);
+  EXPECT_EQ(acked.rbegin()->first, kTotal) << "acked seqs are not exactly 1.." << kTotal;
+
+  // Every observer: each edit once, seqs 1..kTotal in order, the same content as acked.
+  for (int i = 0; i < kInstances; ++i) {
+    SCOPED_TRACE("observer on instance " + std::to_string(i));
+    EXPECT_EQ(oseen[i].error, "");
+    ASSERT_EQ(oseen[i].stream.size(), size_t(kTotal));
+    for (size_t j = 0; j < oseen[i].stream.size(); ++j) {
+      auto& [seq, what] = oseen[i].stream[j];
+      ASSERT_EQ(seq, static_cast<long long>(j + 1)) << "gap, repeat or reorder at position " << j;
+      EXPECT_EQ(what, "edit:" + acked[seq]) << "observers disagree on the content of seq " << seq;
+    }
+  }
+  for (auto& c : snd) EXPECT_TRUE(c->expect_no_message(milliseconds(200)));
+
+  // A late joiner anywhere sees seq kTotal and the same epoch.
+  Client late = JoinOn(inst[2]->port(), "r", "late");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late.seq, kTotal) << late.welcome.text;
+  EXPECT_EQ(late.epoch, obs[0].epoch);
+}
+
+// ------------------------------------------------------------------ 3. duplicates
+
+TEST_F(ClusterTest, AnEditIdAckedOnOneInstanceIsADuplicateOnAnother) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client o1 = JoinOn(i1->port(), "r", "obs1");
+  Client o2 = JoinOn(i2->port(), "r", "obs2");
+  Client a1 = JoinOn(i1->port(), "r", "alice");
+  ASSERT_TRUE(o1 && o2 && a1);
+  ASSERT_TRUE(a1->send_text(edit_msg("tower", "raise", R"({"h":3})", "x-1")));
+  IT_ASSERT_JSON(ack, ReadUntil(*a1.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(5000)));
+  long long seq = iget(*ack, "seq");
+  EXPECT_FALSE(has(*ack, "duplicate") && IsTrue(*ack, "duplicate")) << ack.text;
+  for (Client* o : {&o1, &o2}) {
+    IT_ASSERT_JSON(e, ReadUntil(*o->ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)));
+    EXPECT_EQ(iget(*e, "seq"), seq) << e.text;
+  }
+
+  // The same user, on instance 2 (a new connection, not a resume), sends id x-1 again.
+  Client a2 = JoinOn(i2->port(), "r", "alice");
+  ASSERT_TRUE(a2);
+  ASSERT_TRUE(a2->send_text(edit_msg("tower", "raise", R"({"h":3})", "x-1")));
+  IT_ASSERT_JSON(dup, ReadUntil(*a2.ws, [](const JsonResult& m) { return m.type() == "ack" || m.type() == "error"; },
+                                milliseconds(5000)));
+  EXPECT_EQ(dup.type(), "ack") << dup.text;
+  EXPECT_EQ(iget(*dup, "seq"), seq) << "a repeat must be acked with the original seq: " << dup.text;
+  EXPECT_TRUE(IsTrue(*dup, "duplicate")) << dup.text;
+  EXPECT_EQ(sget(*dup, "id"), "x-1") << dup.text;
+  for (Client* o : {&o1, &o2, &a1}) {
+    auto msgs = ReadFor(*o->ws, milliseconds(700));
+    EXPECT_TRUE(Mentioning(msgs, R"("type":"edit")").empty())
+        << o->user << " saw the repeat applied again:" << Joined(msgs);
+  }
+
+  // Another user's x-1 is a different edit: the next seq, relayed.
+  ASSERT_TRUE(o2->send_text(edit_msg("tower", "lower", "", "x-1")));
+  IT_ASSERT_JSON(ack2, ReadUntil(*o2.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(5000)));
+  EXPECT_EQ(iget(*ack2, "seq"), seq + 1) << ack2.text;
+  EXPECT_FALSE(IsTrue(*ack2, "duplicate")) << ack2.text;
+  IT_ASSERT_JSON(e2, ReadUntil(*o1.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)));
+  EXPECT_EQ(sget(*e2, "op"), "lower") << e2.text;
+
+  // History holds each edit once.
+  Client late = JoinOn(i1->port(), "r", "late", SinceFields(0, a1.epoch));
+  ASSERT_TRUE(late);
+  auto replay = ReadFor(*late.ws, milliseconds(700));
+  ASSERT_EQ(replay.size(), 2u) << "replay from 0:" << Joined(replay);
+  EXPECT_NE(replay[0].find(R"("op":"raise")"), std::string::npos) << replay[0];
+  EXPECT_NE(replay[1].find(R"("op":"lower")"), std::string::npos) << replay[1];
+}
+
+// ------------------------------------------------------------------ 4. since / resync
+
+TEST_F(ClusterTest, SinceReplaysAndResyncsOnAnyInstanceEvenAfterTheInstanceThatTookTheEditsDied) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client a = JoinOn(i1->port(), "r", "alice");
+  ASSERT_TRUE(a);
+  for (int k = 1; k <= 5; ++k) ASSERT_TRUE(a->send_text(edit_msg("b", "op" + std::to_string(k), "", "e" + std::to_string(k))));
+  for (int k = 1; k <= 5; ++k) {
+    IT_ASSERT_JSON(ack, ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(5000)));
+    ASSERT_EQ(iget(*ack, "seq"), k) << ack.text;
+  }
+  // Replays the edits after `since` on `port` and nothing else.
+  auto expect_replay = [&](uint16_t port, const std::string& who, long long since, const std::string& where) {
+    SCOPED_TRACE(where);
+    Client b = JoinOn(port, "r", who, SinceFields(since, a.epoch));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b.seq, 5) << b.welcome.text;
+    EXPECT_EQ(b.epoch, a.epoch) << b.welcome.text;
+    for (long long s = since + 1; s <= 5; ++s) {
+      IT_ASSERT_JSON(e, b->recv_json(milliseconds(5000)));
+      EXPECT_EQ(e.type(), "edit") << e.text;
+      EXPECT_EQ(iget(*e, "seq"), s) << e.text;
+      EXPECT_EQ(sget(*e, "op"), "op" + std::to_string(s)) << e.text;
+      EXPECT_EQ(sget(*e, "session"), a.session) << e.text;
+    }
+    auto rest = ReadFor(*b.ws, milliseconds(400));
+    EXPECT_TRUE(Mentioning(rest, R"("type":"edit")").empty() && Mentioning(rest, "resync").empty())
+        << "more than the edits after since:" << Joined(rest);
+  };
+  ASSERT_NO_FATAL_FAILURE(expect_replay(i2->port(), "bob", 2, "since 2 on the other instance"));
+
+  // Another epoch: resync, never a replay.
+  Client c = JoinOn(i2->port(), "r", "carol", SinceFields(2, "not-" + a.epoch));
+  ASSERT_TRUE(c);
+  IT_ASSERT_JSON(rs, c->recv_json(milliseconds(5000)));
+  EXPECT_EQ(rs.type(), "resync") << rs.text;
+  auto after = ReadFor(*c.ws, milliseconds(300));
+  EXPECT_TRUE(Mentioning(after, R"("type":"edit")").empty()) << "replayed after resync:" << Joined(after);
+
+  // The instance that took the edits is gone; history is not.
+  ExitStatus st = i1->stop(SIGKILL);
+  ASSERT_TRUE(st.reaped) << st.describe();
+  ASSERT_NO_FATAL_FAILURE(expect_replay(i2->port(), "dave", 1, "since 1 on instance 2 after instance 1 died"));
+  START_INSTANCE(i3);
+  ASSERT_NO_FATAL_FAILURE(expect_replay(i3->port(), "erin", 0, "since 0 on an instance started after"));
+}
+
+// ------------------------------------------------------------------ 5. resume elsewhere
+
+TEST_F(ClusterTest, ADroppedSessionResumesOnAnotherInstanceUnseenByObservers) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "2"});
+  START_INSTANCE(i2, {"--resume-grace", "2"});
+  Client o1 = JoinOn(i1->port(), "r", "obs1");
+  Client o2 = JoinOn(i2->port(), "r", "obs2");
+  Client a = JoinOn(i1->port(), "r", "alice");
+  ASSERT_TRUE(o1 && o2 && a);
+  IT_ASSERT_JSON(j2, WaitPresence(*o2.ws, "join", a.session, milliseconds(5000)));
+  ASSERT_TRUE(a->send_text(R"({"type":"select","ids":["b-7"]})"));
+  for (Client* o : {&o1, &o2})
+    ASSERT_TRUE(ReadUntil(*o->ws, [](const JsonResult& m) { return m.type() == "select"; }, milliseconds(5000)).ok);
+  ReadFor(*o1.ws, milliseconds(100));  // o1 also saw o2's join
+
+  a->reset_tcp();  // no close frame: a Wi-Fi drop
+  Client again = JoinOn(i2->port(), "r", "alice", ResumeFields(a, a.seq));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.session, a.session) << again.welcome.text;
+  EXPECT_TRUE(again.has_resumed && again.resumed) << again.welcome.text;
+  EXPECT_NE(again.resume, a.resume) << "each welcome issues a new token";
+  EXPECT_EQ(again.epoch, a.epoch);
+  ASSERT_TRUE(again->send_text(CursorWithFov(42)));
+  for (Client* o : {&o1, &o2}) {
+    IT_ASSERT_JSON(cur, ReadUntil(*o->ws, [](const JsonResult& m) { return m.type() != "presence"; }, milliseconds(5000)));
+    EXPECT_EQ(cur.type(), "cursor") << cur.text;
+    EXPECT_EQ(sget(*cur, "session"), a.session) << cur.text;
+  }
+  // Past instance 1's grace for the old connection: still nothing announced.
+  for (Client* o : {&o1, &o2}) {
+    auto msgs = ReadFor(*o->ws, milliseconds(o == &o1 ? 3000 : 200));
+    EXPECT_TRUE(Mentioning(msgs, "presence").empty()) << o->user << " saw the resumed session come and go:" << Joined(msgs);
+  }
+  for (auto* p : {i1, i2}) {
+    std::string raw;
+    bool ok = WaitUntil([&] {
+      auto d = PresenceApi(p->port(), "r", &raw);
+      const rapidjson::Value* e = EntryOf(d, a.session);
+      return e && IsTrue(*e, "connected");
+    }, milliseconds(2500));
+    EXPECT_TRUE(ok) << "presence API on port " << p->port() << " after the resume: " << raw;
+  }
+  EXPECT_TRUE(again->expect_no_message(milliseconds(200))) << "the resumed connection got something";
+}
+
+TEST_F(ClusterTest, ASessionOfAKilledInstanceResumesOnAnotherAndIsNeverAnnouncedAsLeaving) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "2"});
+  START_INSTANCE(i2, {"--resume-grace", "2"});
+  Client o = JoinOn(i2->port(), "r", "obs");
+  Client a = JoinOn(i1->port(), "r", "alice");
+  ASSERT_TRUE(o && a);
+  IT_ASSERT_JSON(j, WaitPresence(*o.ws, "join", a.session, milliseconds(5000)));
+  ExitStatus st = i1->stop(SIGKILL);
+  ASSERT_TRUE(st.reaped) << st.describe();
+  auto t0 = Clock::now();
+  Client again = JoinOn(i2->port(), "r", "alice", ResumeFields(a, a.seq));
+  ASSERT_TRUE(again);
+  std::fprintf(stderr, "[cluster] resumed on instance 2 %.2f s after instance 1 was killed\n", SecondsSince(t0));
+  EXPECT_EQ(again.session, a.session) << again.welcome.text;
+  EXPECT_TRUE(again.has_resumed && again.resumed) << again.welcome.text;
+  // The dead instance's sessions are reaped within grace + 5 s: the resumed one must not be.
+  auto msgs = ReadFor(*o.ws, milliseconds(7500));
+  EXPECT_TRUE(Mentioning(msgs, "presence").empty()) << "presence events about a resumed session:" << Joined(msgs);
+  ASSERT_TRUE(again->send_text(CursorWithFov(7)));
+  IT_ASSERT_JSON(cur, o->recv_json(milliseconds(5000)));
+  EXPECT_EQ(cur.type(), "cursor") << cur.text;
+  EXPECT_EQ(sget(*cur, "session"), a.session) << cur.text;
+  std::string raw;
+  auto d = PresenceApi(i2->port(), "r", &raw);
+  const rapidjson::Value* e = EntryOf(d, a.session);
+  ASSERT_TRUE(e) << raw;
+  EXPECT_TRUE(IsTrue(*e, "connected")) << raw;
+}
+
+// ------------------------------------------------------------------ 6. kill -9 mid edits
+
+TEST_F(ClusterTest, KillingAnInstanceMidEditsLosesAndRepeatsNothingForClientsThatResumeElsewhere) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "5"});
+  START_INSTANCE(i2, {"--resume-grace", "5"});
+  START_INSTANCE(i3, {"--resume-grace", "5"});
+  Client obs = JoinOn(i3->port(), "r", "obs");
+  ASSERT_TRUE(obs);
+  constexpr int kPer = 60;
+  EditSender s1, s2;
+  s1.room = s2.room = "r";
+  s1.user = "u1";
+  s1.prefix = "a";
+  s1.ports = {i1->port(), i2->port()};
+  s2.user = "u2";
+  s2.prefix = "b";
+  s2.ports = {i2->port()};
+  s1.total = s2.total = kPer;
+  s1.pace = s2.pace = milliseconds(20);
+  ASSERT_TRUE(s1.Start());
+  if (!s2.Start()) {
+    s1.stop = true;
+    s1.Join();
+    FAIL() << "second sender could not join";
+  }
+
+  std::vector<std::pair<long long, std::string>> seen;  // seq, op at the observer
+  std::vector<std::string> obs_errors;
+  bool killed = false;
+  double killed_at_acks = 0;
+  auto t0 = Clock::now();
+  auto quiet_since = Clock::now();
+  while (SecondsSince(t0) < 40) {
+    if (!killed && s1.ack_count.load() >= 10) {
+      killed_at_acks = s1.ack_count.load();
+      ExitStatus st = i1->stop(SIGKILL);
+      EXPECT_TRUE(st.reaped) << st.describe();
+      killed = true;
+    }
+    JsonResult m = obs->recv_json(milliseconds(50));
+    if (m.ok) {
+      if (m.type() == "edit") seen.emplace_back(iget(*m, "seq"), sget(*m, "op"));
+      else if (m.type() != "presence") obs_errors.push_back(m.text);
+      quiet_since = Clock::now();
+      continue;
+    }
+    if (m.status != RecvStatus::Timeout) {
+      obs_errors.push_back("observer connection: " + m.error);
+      break;
+    }
+    bool senders_done = s1.ack_count.load() == kPer && s2.ack_count.load() == kPer;
+    bool senders_gave_up = !s1.errors.empty() || !s2.errors.empty();
+    if ((senders_done || senders_gave_up) && Clock::now() - quiet_since > milliseconds(5500)) break;
+    if (senders_done && int(seen.size()) >= 2 * kPer && Clock::now() - quiet_since > milliseconds(1000)) break;
+  }
+  s1.stop = true;
+  s2.stop = true;
+  s1.Join();
+  s2.Join();
+  ASSERT_TRUE(killed) << "instance 1 was never killed (sender 1 got " << s1.ack_count.load() << " acks)";
+  std::fprintf(stderr, "[cluster] killed instance 1 after %g acks; u1: %zu duplicate acks after resuming\n",
+               killed_at_acks, s1.dup_acks.size());
+
+  EXPECT_EQ(Joined(s1.errors), Joined({})) << "u1";
+  EXPECT_EQ(Joined(s2.errors), Joined({})) << "u2";
+  EXPECT_EQ(Joined(s1.order_errors), Joined({})) << "u1 received seqs out of order";
+  EXPECT_EQ(Joined(s2.order_errors), Joined({})) << "u2 received seqs out of order";
+  EXPECT_EQ(Joined(obs_errors), Joined({})) << "observer";
+  EXPECT_EQ(s1.reconnects, 1);
+  ASSERT_EQ(s1.sessions.size(), 2u);
+  EXPECT_EQ(s1.sessions[1], s1.sessions[0]) << "the resume on instance 2 gave a new session:"
+                                             << Joined(s1.resume_welcomes);
+  for (auto& w : s1.resume_welcomes) EXPECT_NE(w.find(R"("resumed":true)"), std::string::npos) << w;
+  ASSERT_EQ(s1.acked.size(), size_t(kPer));
+  ASSERT_EQ(s2.acked.size(), size_t(kPer));
+
+  // Acked seqs: 2*kPer distinct values, 1..2*kPer.
+  std::map<long long, std::string> by_seq;
+  for (auto* s : {&s1, &s2})
+    for (auto& [id, seq] : s->acked) EXPECT_TRUE(by_seq.emplace(seq, id).second) << "seq " << seq << " acked for two ids";
+  ASSERT_FALSE(by_seq.empty());
+  EXPECT_EQ(by_seq.begin()->first, 1);
+  EXPECT_EQ(by_seq.rbegin()->first, 2 * kPer) << "a gap among acked seqs";
+  for (auto& [id, seq] : s1.dup_acks) EXPECT_EQ(s1.acked[id], seq) << "duplicate ack with another seq for " << id;
+
+  // The observer: every acked edit exactly once, in seq order.
+  std::map<std::string, int> times;
+  long long prev = 0;
+  for (auto& [seq, op] : seen) {
+    EXPECT_GT(seq, prev) << "observer: seq " << seq << " (" << op << ") after " << prev;
+    prev = seq;
+    ++times[op];
+    auto it = by_seq.find(seq);
+    if (it == by_seq.end()) ADD_FAILURE() << "observer saw seq " << seq << " (" << op << ") that nobody acked";
+    else EXPECT_EQ(it->second, op) << "observer saw another edit at seq " << seq;
+  }
+  for (auto& [seq, id] : by_seq) EXPECT_EQ(times[id], 1) << "observer saw " << id << " (seq " << seq << ") " << times[id] << " times";
+  // u2 (instance 2, never moved) saw each of u1's edits once, in order.
+  std::map<std::string, int> u2_times;
+  for (auto& [seq, op] : s2.edits_seen) ++u2_times[op];
+  for (auto& [id, seq] : s1.acked) EXPECT_EQ(u2_times[id], 1) << "u2 saw " << id << " (seq " << seq << ") " << u2_times[id] << " times";
+}
+
+// ------------------------------------------------------------------ 7. ghosts of a dead instance
+
+TEST_F(ClusterTest, AKilledInstancesSessionIsHeldForTheGraceThenLeavesWithinGracePlusFiveSeconds) {
+  constexpr double kGrace = 4;
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "4"});
+  START_INSTANCE(i2, {"--resume-grace", "4"});
+  Client o = JoinOn(i2->port(), "r", "obs");
+  Client g = JoinOn(i1->port(), "r", "ghost");
+  ASSERT_TRUE(o && g);
+  IT_ASSERT_JSON(j, WaitPresence(*o.ws, "join", g.session, milliseconds(5000)));
+  ExitStatus st = i1->stop(SIGKILL);
+  ASSERT_TRUE(st.reaped) << st.describe();
+  auto t0 = Clock::now();
+
+  // Until the leave: the presence API on instance 2 lists the ghost, held (connected:false)
+  // once instance 2 knows instance 1 is gone.
+  double first_not_connected = -1, leave_at = -1;
+  std::string missing_while_held, last_raw;
+  std::vector<std::string> other;
+  while (SecondsSince(t0) < kGrace + 6) {
+    JsonResult m = o->recv_json(milliseconds(200));
+    if (m.ok) {
+      if (m.type() == "presence" && sget(*m, "session") == g.session) {
+        EXPECT_EQ(sget(*m, "event"), "leave") << m.text;
+        leave_at = SecondsSince(t0);
+        break;
+      }
+      other.push_back(m.text);
+      continue;
+    }
+    if (m.status != RecvStatus::Timeout) {
+      ADD_FAILURE() << "observer connection: " << m.error;
+      break;
+    }
+    auto d = PresenceApi(i2->port(), "r", &last_raw);
+    const rapidjson::Value* e = EntryOf(d, g.session);
+    if (!e && missing_while_held.empty())
+      missing_while_held = "at " + std::to_string(SecondsSince(t0)) + " s: " + last_raw;
+    if (e && IsFalse(*e, "connected") && first_not_connected < 0) first_not_connected = SecondsSince(t0);
+  }
+  std::fprintf(stderr,
+               "[cluster] killed instance's session: listed connected:false from %.2f s, presence leave at %.2f s "
+               "(grace %.0f s; spec: leave in [grace, grace + 5])\n",
+               first_not_connected, leave_at, kGrace);
+  EXPECT_TRUE(other.empty()) << "other messages at the observer:" << Joined(other);
+  ASSERT_GE(leave_at, 0) << "no presence leave within grace + 6 s; presence API: " << last_raw;
+  EXPECT_GE(leave_at, kGrace - 0.2) << "the session was not held for the full grace";
+  EXPECT_LE(leave_at, kGrace + 5) << "leave later than grace + 5 s";
+  EXPECT_EQ(missing_while_held, "") << "the held session vanished from the presence API before its leave";
+  EXPECT_GE(first_not_connected, 0) << "the presence API never showed the dead instance's session as connected:false";
+  auto d = PresenceApi(i2->port(), "r", &last_raw);
+  EXPECT_FALSE(EntryOf(d, g.session)) << "still listed after its leave: " << last_raw;
+  // And a late resume is a fresh session.
+  Client late = JoinOn(i2->port(), "r", "ghost", ResumeFields(g, g.seq));
+  ASSERT_TRUE(late);
+  EXPECT_TRUE(late.has_resumed && !late.resumed) << late.welcome.text;
+  EXPECT_NE(late.session, g.session);
+}
+
+// ------------------------------------------------------------------ 8. graceful stop
+
+TEST_F(ClusterTest, AGracefullyStoppedInstancesSessionIsHeldAtOnceAndLeavesOneGraceLater) {
+  constexpr double kGrace = 3;
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "3", "--drain-timeout", "2"});
+  START_INSTANCE(i2, {"--resume-grace", "3", "--drain-timeout", "2"});
+  Client o = JoinOn(i2->port(), "r", "obs");
+  Client g = JoinOn(i1->port(), "r", "gone");
+  ASSERT_TRUE(o && g);
+  IT_ASSERT_JSON(j, WaitPresence(*o.ws, "join", g.session, milliseconds(5000)));
+  auto t0 = Clock::now();
+  i1->signal(SIGTERM);
+  CloseResult cr = g->wait_close(milliseconds(5000));
+  EXPECT_EQ(cr.code, 1001) << cr.describe();
+  g->send_close(1001);
+  g->close_tcp();
+
+  double held_at = -1, leave_at = -1;
+  std::string raw;
+  std::vector<std::string> other;
+  while (SecondsSince(t0) < kGrace + 5) {
+    JsonResult m = o->recv_json(milliseconds(100));
+    if (m.ok) {
+      if (m.type() == "presence" && sget(*m, "session") == g.session) {
+        EXPECT_EQ(sget(*m, "event"), "leave") << m.text;
+        leave_at = SecondsSince(t0);
+        break;
+      }
+      other.push_back(m.text);
+      continue;
+    }
+    if (m.status != RecvStatus::Timeout) break;
+    if (held_at < 0) {
+      auto d = PresenceApi(i2->port(), "r", &raw);
+      const rapidjson::Value* e = EntryOf(d, g.session);
+      if (e && IsFalse(*e, "connected")) held_at = SecondsSince(t0);
+    }
+  }
+  ExitStatus st = i1->wait_exit(milliseconds(3000));
+  EXPECT_TRUE(st.reaped && st.exited && st.code == 0) << "instance 1 after SIGTERM: " << st.describe();
+  std::fprintf(stderr,
+               "[cluster] stopped instance's session: connected:false at %.2f s, leave at %.2f s after SIGTERM "
+               "(grace %.0f s)\n",
+               held_at, leave_at, kGrace);
+  EXPECT_TRUE(other.empty()) << Joined(other);
+  EXPECT_GE(held_at, 0) << "never listed as held (connected:false) on instance 2; last: " << raw;
+  EXPECT_LE(held_at, 2.0) << "a graceful stop hands its sessions to the grace at once";
+  ASSERT_GE(leave_at, 0) << "no leave within grace + 5 s";
+  EXPECT_GE(leave_at, kGrace - 0.3) << "left before the grace";
+  EXPECT_LE(leave_at, kGrace + 2.5) << "a stopped instance's session leaves one grace later, not a dead one's grace + 5";
+}
+
+TEST_F(ClusterTest, ASessionOfAGracefullyStoppedInstanceResumesOnAnotherWithoutPresenceEvents) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "3", "--drain-timeout", "2"});
+  START_INSTANCE(i2, {"--resume-grace", "3", "--drain-timeout", "2"});
+  Client o = JoinOn(i2->port(), "r", "obs");
+  Client g = JoinOn(i1->port(), "r", "mover");
+  ASSERT_TRUE(o && g);
+  IT_ASSERT_JSON(j, WaitPresence(*o.ws, "join", g.session, milliseconds(5000)));
+  i1->signal(SIGTERM);
+  CloseResult cr = g->wait_close(milliseconds(5000));
+  EXPECT_EQ(cr.code, 1001) << cr.describe();
+  g->send_close(1001);
+  g->close_tcp();
+  Client again = JoinOn(i2->port(), "r", "mover", ResumeFields(g, g.seq));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.session, g.session) << again.welcome.text;
+  EXPECT_TRUE(again.has_resumed && again.resumed) << again.welcome.text;
+  auto msgs = ReadFor(*o.ws, milliseconds(5000));  // past the grace
+  EXPECT_TRUE(Mentioning(msgs, "presence").empty()) << "presence events for a session that moved:" << Joined(msgs);
+  std::string raw;
+  auto d = PresenceApi(i2->port(), "r", &raw);
+  const rapidjson::Value* e = EntryOf(d, g.session);
+  ASSERT_TRUE(e) << raw;
+  EXPECT_TRUE(IsTrue(*e, "connected")) << raw;
+  ExitStatus st = i1->wait_exit(milliseconds(3000));
+  EXPECT_TRUE(st.reaped && st.exited && st.code == 0) << "instance 1 after SIGTERM: " << st.describe();
+}
+
+// ------------------------------------------------------------------ 9. Redis down
+
+TEST_F(ClusterTest, WhileRedisIsDownEditsGetUnavailableAndCamerasFlowOnOneInstanceThenAllRecovers) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis(/*appendonly=*/true));
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client a = JoinOn(i1->port(), "r", "alice");
+  Client b = JoinOn(i1->port(), "r", "bob");
+  Client c = JoinOn(i2->port(), "r", "carol");
+  ASSERT_TRUE(a && b && c);
+  ASSERT_TRUE(a->send_text(edit_msg("b", "before", "", "e-0")));
+  IT_ASSERT_JSON(ack0, ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(5000)));
+  for (Client* o : {&b, &c})
+    ASSERT_TRUE(ReadUntil(*o->ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)).ok)
+        << o->user << " did not get the first edit";
+  ReadFor(*a.ws, milliseconds(100));
+
+  redis_->kill_hard();
+  auto t0 = Clock::now();
+  ASSERT_TRUE(a->send_text(edit_msg("b", "while-down", "", "e-1")));
+  IT_ASSERT_JSON(err, ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "ack" || m.type() == "error"; },
+                                milliseconds(6000)));
+  double took = SecondsSince(t0);
+  std::fprintf(stderr, "[cluster] edit with Redis down answered after %.2f s: %s\n", took, err.text.c_str());
+  EXPECT_EQ(err.type(), "error") << "an edit the store cannot take must not be acked: " << err.text;
+  EXPECT_EQ(sget(*err, "code"), "unavailable") << err.text;
+  EXPECT_LE(took, 5.0);
+
+  // Same instance: cameras and selections keep flowing.
+  ASSERT_TRUE(b->send_text(CursorWithFov(77)));
+  IT_ASSERT_JSON(cur, ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "cursor"; }, milliseconds(2000)));
+  EXPECT_EQ(sget(*cur, "session"), b.session) << cur.text;
+  ASSERT_TRUE(a->send_text(R"({"type":"select","ids":["x"]})"));
+  std::vector<std::string> b_saw;
+  IT_ASSERT_JSON(sel, ReadUntil(*b.ws, [](const JsonResult& m) { return m.type() == "select"; }, milliseconds(2000), &b_saw));
+  EXPECT_TRUE(Mentioning(b_saw, R"("type":"edit")").empty()) << "the unavailable edit was relayed:" << Joined(b_saw);
+
+  // Redis comes back: the same edit (same id) is acked within a few seconds, once.
+  std::string rerr;
+  ASSERT_TRUE(redis_->restart(&rerr)) << rerr;
+  auto t1 = Clock::now();
+  JsonResult ack;
+  std::vector<std::string> answers;
+  while (SecondsSince(t1) < 15) {
+    ASSERT_TRUE(a->send_text(edit_msg("b", "while-down", "", "e-1")));
+    JsonResult r = ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "ack" || m.type() == "error"; },
+                             milliseconds(6000));
+    ASSERT_TRUE(r.ok) << "no answer to an edit after Redis restarted: " << r.error;
+    if (r.type() == "ack") {
+      ack = std::move(r);
+      break;
+    }
+    answers.push_back(r.text);
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  ASSERT_TRUE(ack.ok) << "no ack within 15 s of Redis restarting; answers:" << Joined(answers);
+  std::fprintf(stderr, "[cluster] edits acked again %.2f s after Redis restarted (%zu unavailable before)\n",
+               SecondsSince(t1), answers.size());
+  EXPECT_FALSE(IsTrue(*ack, "duplicate")) << "the edit refused as unavailable had been applied: " << ack.text;
+  for (auto& s : answers) EXPECT_NE(s.find("unavailable"), std::string::npos) << s;
+  long long seq = iget(*ack, "seq");
+  IT_ASSERT_JSON(e, ReadUntil(*c.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)));
+  EXPECT_EQ(sget(*e, "op"), "while-down") << e.text;
+  EXPECT_EQ(iget(*e, "seq"), seq) << e.text;
+
+  // Cameras cross instances again.
+  bool crossed = false;
+  auto t2 = Clock::now();
+  for (int i = 0; i < 50 && !crossed; ++i) {
+    ASSERT_TRUE(a->send_text(CursorWithFov(1000 + i)));
+    JsonResult m = ReadUntil(*c.ws, [](const JsonResult& x) { return x.type() == "cursor"; }, milliseconds(200));
+    crossed = m.ok && sget(*m, "session") == a.session;
+  }
+  EXPECT_TRUE(crossed) << "no camera from instance 1 reached instance 2 after Redis came back";
+  std::fprintf(stderr, "[cluster] cameras crossed instances again after %.2f s more\n", SecondsSince(t2));
+}
+
+// ------------------------------------------------------------------ 10. pub/sub connection killed
+
+TEST_F(ClusterTest, EditsPublishedWhileThePubSubConnectionWasKilledAreRecoveredInOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client o = JoinOn(i2->port(), "r", "obs");
+  ASSERT_TRUE(o);
+  EditSender s;
+  s.room = "r";
+  s.user = "writer";
+  s.prefix = "w";
+  s.total = 60;
+  s.pace = milliseconds(20);
+  s.ports = {i1->port()};
+  ASSERT_TRUE(s.Start());
+  std::vector<std::pair<long long, std::string>> seen;
+  std::vector<std::string> obs_other;
+  int kills = 0;
+  std::string kill_replies;
+  Clock::time_point all_acked{};
+  auto t0 = Clock::now();
+  while (SecondsSince(t0) < 30) {
+    int acks = s.ack_count.load();
+    if ((kills == 0 && acks >= 15) || (kills == 1 && acks >= 35)) {
+      bool ok = false;
+      kill_replies += " [" + redis_->command({"CLIENT", "KILL", "TYPE", "pubsub"}, &ok) + "]";
+      EXPECT_TRUE(ok) << kill_replies;
+      ++kills;
+    }
+    if (acks == s.total && all_acked == Clock::time_point{}) all_acked = Clock::now();
+    if (int(seen.size()) >= s.total && acks == s.total) break;
+    if (!s.errors.empty()) break;
+    if (all_acked != Clock::time_point{} && Clock::now() - all_acked > milliseconds(6000)) break;
+    JsonResult m = o->recv_json(milliseconds(50));
+    if (m.ok) {
+      if (m.type() == "edit") seen.emplace_back(iget(*m, "seq"), sget(*m, "op"));
+      else if (m.type() != "presence") obs_other.push_back(m.text);
+    } else if (m.status != RecvStatus::Timeout) {
+      obs_other.push_back("<" + m.error + ">");
+      break;
+    }
+  }
+  // How long after the last ack the observer had every edit (0: at once).
+  double after_last_ack = all_acked == Clock::time_point{} ? -1 : SecondsSince(all_acked);
+  s.stop = true;
+  s.Join();
+  std::fprintf(stderr, "[cluster] CLIENT KILL TYPE pubsub x%d, replies:%s; observer had %zu of %d edits %.2f s after the last ack\n",
+               kills, kill_replies.c_str(), seen.size(), s.total, after_last_ack);
+  EXPECT_EQ(kills, 2);
+  EXPECT_EQ(Joined(s.errors), Joined({}));
+  ASSERT_EQ(s.acked.size(), size_t(s.total));
+  EXPECT_TRUE(obs_other.empty()) << Joined(obs_other);
+  std::string got;
+  for (auto& [seq, op] : seen) got += " " + std::to_string(seq);
+  ASSERT_EQ(seen.size(), size_t(s.total)) << "edits seen by the observer on instance 2 (seqs):" << got;
+  for (size_t k = 0; k < seen.size(); ++k) {
+    EXPECT_EQ(seen[k].first, static_cast<long long>(k + 1)) << "seqs:" << got;
+    EXPECT_EQ(s.acked[seen[k].second], seen[k].first) << seen[k].second;
+  }
+  EXPECT_LE(after_last_ack, 5.0) << "a lost message must be recovered within 5 s";
+  EXPECT_TRUE(o->expect_no_message(milliseconds(300)));
+}
+
+// ------------------------------------------------------------------ 11. presence API everywhere
+
+TEST_F(ClusterTest, PresenceApiOnAnInstanceWithoutLocalMembersListsTheOthersSessions) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client a = JoinOn(i1->port(), "r", "alice");
+  Client b = JoinOn(i1->port(), "r", "bob");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->send_text(R"({"type":"select","ids":["b-1"]})"));
+  ASSERT_TRUE(a->send_text(R"({"type":"cursor","position":[1,2,3],"target":[4,5,6],"fov":50})"));
+  ASSERT_TRUE(b->send_text(R"({"type":"follow","session":)" + jstr(a.session) + "}"));
+  ASSERT_TRUE(ReadUntil(*b.ws, [](const JsonResult& m) { return m.type() == "cursor"; }, milliseconds(3000)).ok);
+  auto t0 = Clock::now();
+  std::string raw;
+  bool ok = WaitUntil([&] {
+    auto d = PresenceApi(i2->port(), "r", &raw);
+    const rapidjson::Value* ea = EntryOf(d, a.session);
+    const rapidjson::Value* eb = EntryOf(d, b.session);
+    if (!ea || !eb || d.Size() != 2) return false;
+    return IsTrue(*ea, "connected") && IsTrue(*eb, "connected") && has(*ea, "selection") &&
+           json_equal((*ea)["selection"], parse(R"(["b-1"])")) && has(*ea, "camera") && (*ea)["camera"].IsObject() &&
+           sget(*eb, "following") == a.session;
+  }, milliseconds(2500));
+  std::fprintf(stderr, "[cluster] presence API on the other instance complete after %.2f s\n", SecondsSince(t0));
+  EXPECT_TRUE(ok) << "presence API on instance 2 (no local member) does not list instance 1's sessions with their "
+                     "state within 2 s: "
+                  << raw;
+  auto d = PresenceApi(i2->port(), "r", &raw);
+  if (const rapidjson::Value* ea = EntryOf(d, a.session)) {
+    EXPECT_EQ(sget((*ea)["user"], "id"), "alice") << raw;
+  }
+  // A room nobody is in is empty on both.
+  for (auto* p : {i1, i2}) {
+    auto e = PresenceApi(p->port(), "nobody-here", &raw);
+    EXPECT_TRUE(e.IsArray() && e.Size() == 0) << raw;
+  }
+  // After a leave on instance 1, instance 2's API drops the session.
+  ASSERT_TRUE(b->send_text(R"({"type":"leave"})"));
+  ok = WaitUntil([&] {
+    auto d2 = PresenceApi(i2->port(), "r", &raw);
+    return d2.IsArray() && !EntryOf(d2, b.session) && EntryOf(d2, a.session);
+  }, milliseconds(2500));
+  EXPECT_TRUE(ok) << "after bob's leave: " << raw;
+}
+
+// ------------------------------------------------------------------ 12. without --redis
+
+TEST_F(ClusterTest, WithoutRedisEachInstanceIsItsOwnWorld) {
+  START_INSTANCE(i1, {}, /*with_redis=*/false);
+  START_INSTANCE(i2, {}, /*with_redis=*/false);
+  Client a = JoinOn(i1->port(), "r", "alice");
+  Client b = JoinOn(i1->port(), "r", "bob");
+  Client c = JoinOn(i2->port(), "r", "carol");
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ((*c.welcome)["peers"].Size(), 0u) << c.welcome.text;
+  EXPECT_NE(c.epoch, a.epoch) << "two unrelated histories share an epoch";
+  ASSERT_TRUE(a->send_text(edit_msg("b", "op", "", "id-1")));
+  IT_ASSERT_JSON(ack, ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(3000)));
+  EXPECT_EQ(iget(*ack, "seq"), 1);
+  IT_ASSERT_JSON(e, ReadUntil(*b.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(3000)));
+  EXPECT_EQ(iget(*e, "seq"), 1);
+  EXPECT_TRUE(c->expect_no_message(milliseconds(500))) << "an instance without --redis relayed across processes";
+  ASSERT_TRUE(c->send_text(edit_msg("b", "op", "", "id-1")));
+  IT_ASSERT_JSON(ack2, ReadUntil(*c.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(3000)));
+  EXPECT_EQ(iget(*ack2, "seq"), 1) << "its own seq: " << ack2.text;
+}
+
+}  // namespace
+}  // namespace it
