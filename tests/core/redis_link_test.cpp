@@ -1,0 +1,541 @@
+// tests/core/redis_link_test.cpp: RedisLink against a real redis-server (started per test
+// by the integration tests' RedisProcess): replies to the right worker, scripts and the
+// NOSCRIPT fallback, pub/sub, order, failures within the deadline, reconnects, leases.
+#include "core/redis_link.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <thread>
+
+#include "tests/integration/redis_process.h"
+
+namespace roomcast {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using Kind = RedisEvent::Kind;
+
+TEST(RedisLinkUrlTest, ParsesHostPortAndDb) {
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("redis://127.0.0.1:6380/2", &o, &err)) << err;
+  EXPECT_EQ(o.host, "127.0.0.1");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_EQ(o.db, 2);
+  ASSERT_TRUE(RedisLink::parse_url("redis://redis-1.internal", &o, &err)) << err;
+  EXPECT_EQ(o.host, "redis-1.internal");
+  EXPECT_EQ(o.port, 6379);
+  EXPECT_EQ(o.db, 0);
+  ASSERT_TRUE(RedisLink::parse_url("redis://localhost:1/15", &o, &err)) << err;
+  EXPECT_EQ(o.port, 1);
+  EXPECT_EQ(o.db, 15);
+}
+
+TEST(RedisLinkUrlTest, RejectsEverythingElseWithAReasonAndLeavesTheOptionsAlone) {
+  for (const char* bad : {"", "http://h:1", "redis:/h", "redis://", "redis://:6379", "redis://user:pw@h:1",
+                          "redis://:pw@h", "redis://h:0", "redis://h:65536", "redis://h:", "redis://h:12ab",
+                          "redis://h/", "redis://h/16", "redis://h/x", "redis://h:1/2/3", "redis://[::1]:6379",
+                          "redis://1.2.3.999", "redis://h?db=1", "redis://h h", "rediss://h"}) {
+    RedisOptions o;
+    o.host = "unchanged";
+    std::string err;
+    EXPECT_FALSE(RedisLink::parse_url(bad, &o, &err)) << bad;
+    EXPECT_FALSE(err.empty()) << bad;
+    EXPECT_EQ(o.host, "unchanged") << bad;
+  }
+  std::string err;
+  RedisOptions o;
+  EXPECT_FALSE(RedisLink::parse_url("redis://u:p@h", &o, &err));
+  EXPECT_NE(err.find("user:pass"), std::string::npos) << err;
+}
+
+class RedisLinkTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    link_.reset();  // stop() before the eventfds go
+    for (int fd : efds_) ::close(fd);
+  }
+
+  void StartRedis(bool appendonly = false) {
+    std::string err;
+    redis_ = it::RedisProcess::start(&err, appendonly);
+    ASSERT_TRUE(redis_) << err;
+  }
+
+  RedisOptions Options(const std::string& path = "") {
+    RedisOptions o;
+    std::string err;
+    EXPECT_TRUE(RedisLink::parse_url(redis_->url() + path, &o, &err)) << err;
+    o.instance_id = "inst-a";
+    o.call_timeout_ms = 500;
+    o.renew_ms = 100;
+    o.lease_ms = 1000;
+    return o;
+  }
+
+  void StartLink(RedisOptions o, unsigned workers = 2, bool wait_up = true) {
+    link_ = std::make_unique<RedisLink>(std::move(o), workers);
+    backlog_.resize(workers);
+    for (unsigned w = 0; w < workers; ++w) {
+      int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      ASSERT_GE(fd, 0);
+      efds_.push_back(fd);
+      link_->attach(w, fd);
+    }
+    link_->start();
+    if (wait_up) {
+      ASSERT_TRUE(WaitUp(true, milliseconds(5000)));
+    }
+  }
+
+  bool WaitUp(bool up, milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (link_->up() != up) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
+  }
+
+  // Takes whatever is queued for `w` into its backlog.
+  void Drain(unsigned w) {
+    std::vector<RedisEvent> got;
+    link_->take(w, &got);
+    for (auto& e : got) backlog_[w].push_back(std::move(e));
+  }
+
+  // The first event of `w` matching `pred` (removed from the backlog; the others stay),
+  // waiting on w's eventfd at most `timeout`. False on timeout.
+  bool Next(unsigned w, const std::function<bool(const RedisEvent&)>& pred, RedisEvent* out,
+            milliseconds timeout = milliseconds(3000)) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      Drain(w);
+      auto& q = backlog_[w];
+      for (auto it = q.begin(); it != q.end(); ++it) {
+        if (!pred(*it)) continue;
+        if (out) *out = std::move(*it);
+        q.erase(it);
+        return true;
+      }
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd pf{efds_[w], POLLIN, 0};
+      if (::poll(&pf, 1, static_cast<int>(left)) > 0) {
+        uint64_t n;
+        ssize_t r = ::read(efds_[w], &n, sizeof n);
+        (void)r;
+      }
+    }
+  }
+  bool NextReply(unsigned w, uint64_t cookie, RedisEvent* out, milliseconds timeout = milliseconds(3000)) {
+    return Next(w, [cookie](const RedisEvent& e) { return e.kind == Kind::Reply && e.cookie == cookie; }, out, timeout);
+  }
+  bool NextOf(unsigned w, Kind kind, const std::string& channel, RedisEvent* out,
+              milliseconds timeout = milliseconds(3000)) {
+    return Next(w, [&](const RedisEvent& e) { return e.kind == kind && e.channel == channel; }, out, timeout);
+  }
+  size_t Count(unsigned w, Kind kind) {
+    Drain(w);
+    size_t n = 0;
+    for (auto& e : backlog_[w]) n += e.kind == kind;
+    return n;
+  }
+
+  void Submit(unsigned w, uint64_t cookie, std::vector<std::string> argv, int script = -1, unsigned keys = 0) {
+    std::vector<RedisCall> calls(1);
+    calls[0].cookie = cookie;
+    calls[0].script = script;
+    calls[0].keys = keys;
+    calls[0].argv = std::move(argv);
+    link_->submit(w, calls);
+    EXPECT_TRUE(calls.empty());
+  }
+  // Submits and waits for the reply; ok=true expected.
+  RedisValue Call(unsigned w, std::vector<std::string> argv, int script = -1, unsigned keys = 0) {
+    uint64_t cookie = ++cookie_;
+    Submit(w, cookie, std::move(argv), script, keys);
+    RedisEvent e;
+    EXPECT_TRUE(NextReply(w, cookie, &e)) << "no reply for cookie " << cookie;
+    EXPECT_TRUE(e.ok);
+    return e.value;
+  }
+
+  std::unique_ptr<it::RedisProcess> redis_;
+  std::unique_ptr<RedisLink> link_;
+  std::vector<int> efds_;
+  std::vector<std::deque<RedisEvent>> backlog_;
+  uint64_t cookie_ = 1000;
+};
+
+TEST_F(RedisLinkTest, SetGetRoundTripRepliesGoToTheWorkerThatAskedWithRedisValues) {
+  StartRedis();
+  StartLink(Options());
+  Submit(0, 1, {"SET", "k", std::string("v\0x", 3)});
+  RedisEvent e;
+  ASSERT_TRUE(NextReply(0, 1, &e));
+  EXPECT_TRUE(e.ok);
+  EXPECT_EQ(e.value.kind, RedisValue::Kind::Status);
+  EXPECT_EQ(e.value.str, "OK");
+  Submit(1, 2, {"GET", "k"});
+  ASSERT_TRUE(NextReply(1, 2, &e));
+  EXPECT_TRUE(e.ok);
+  EXPECT_EQ(e.value.kind, RedisValue::Kind::String);
+  EXPECT_EQ(e.value.str, std::string("v\0x", 3));
+  // Nothing for worker 0 about cookie 2, nothing for worker 1 about cookie 1.
+  EXPECT_FALSE(NextReply(0, 2, nullptr, milliseconds(100)));
+  EXPECT_FALSE(NextReply(1, 1, nullptr, milliseconds(0)));
+
+  RedisValue nil = Call(0, {"GET", "missing"});
+  EXPECT_EQ(nil.kind, RedisValue::Kind::Nil);
+  RedisValue n = Call(0, {"INCRBY", "n", "5"});
+  EXPECT_EQ(n.kind, RedisValue::Kind::Integer);
+  EXPECT_EQ(n.integer, 5);
+  // An error reply is Redis's answer: ok=true, the value says error.
+  RedisValue err = Call(1, {"INCR", "k"});
+  EXPECT_TRUE(err.is_error());
+  EXPECT_EQ(err.str.rfind("ERR", 0), 0u) << err.str;
+  RedisValue arr = Call(1, {"MGET", "k", "missing"});
+  ASSERT_EQ(arr.kind, RedisValue::Kind::Array);
+  ASSERT_EQ(arr.elements.size(), 2u);
+  EXPECT_EQ(arr.elements[1].kind, RedisValue::Kind::Nil);
+  // A cookie-0 call gets no reply but still runs, in order.
+  Submit(0, 0, {"SET", "quiet", "1"});
+  EXPECT_EQ(Call(0, {"GET", "quiet"}).str, "1");
+  EXPECT_EQ(link_->stats().errors_reply.load(), 1u);
+  EXPECT_GE(link_->stats().calls.load(), 7u);
+}
+
+TEST_F(RedisLinkTest, InvalidCallsAreAnsweredWithAnErrorInTheirTurn) {
+  StartRedis();
+  RedisOptions o = Options();
+  o.scripts = {"return 1"};
+  StartLink(o);
+  Submit(0, 1, {"SET", "a", "1"});
+  Submit(0, 2, {});                      // empty command
+  Submit(0, 3, {"k"}, /*script=*/5, 1);  // no such script
+  Submit(0, 4, {"k"}, /*script=*/0, 2);  // more keys than arguments
+  Submit(0, 5, {"GET", "a"});
+  std::vector<uint64_t> order;
+  for (int i = 0; i < 5; ++i) {
+    RedisEvent e;
+    ASSERT_TRUE(Next(0, [](const RedisEvent& x) { return x.kind == Kind::Reply; }, &e));
+    EXPECT_TRUE(e.ok);
+    if (e.cookie >= 2 && e.cookie <= 4) {
+      EXPECT_TRUE(e.value.is_error()) << e.cookie;
+    }
+    order.push_back(e.cookie);
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_TRUE(link_->up());
+}
+
+TEST_F(RedisLinkTest, ScriptCallsUseTheLoadedShaAndFallBackToEvalAfterScriptFlush) {
+  StartRedis();
+  RedisOptions o = Options();
+  o.renew_ms = 0;  // no lease rounds: the command stats below count only these calls
+  o.scripts = {"return {KEYS[1], ARGV[1]}", "return redis.call('INCR', KEYS[1])"};
+  StartLink(o);
+  RedisValue v = Call(0, {"key", "arg"}, /*script=*/0, /*keys=*/1);
+  ASSERT_EQ(v.kind, RedisValue::Kind::Array);
+  ASSERT_EQ(v.elements.size(), 2u);
+  EXPECT_EQ(v.elements[0].str, "key");
+  EXPECT_EQ(v.elements[1].str, "arg");
+  std::string stats = redis_->command({"INFO", "commandstats"});
+  EXPECT_NE(stats.find("cmdstat_evalsha:calls=1,"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_eval:"), std::string::npos) << stats;
+
+  ASSERT_EQ(redis_->command({"SCRIPT", "FLUSH"}), "OK");
+  v = Call(1, {"counter"}, /*script=*/1, /*keys=*/1);
+  EXPECT_EQ(v.kind, RedisValue::Kind::Integer);
+  EXPECT_EQ(v.integer, 1);
+  stats = redis_->command({"INFO", "commandstats"});
+  EXPECT_NE(stats.find("cmdstat_eval:calls=1,"), std::string::npos) << stats;
+  // EVAL put the script back in the cache: the next call is an EVALSHA again.
+  EXPECT_EQ(Call(1, {"counter"}, 1, 1).integer, 2);
+  stats = redis_->command({"INFO", "commandstats"});
+  EXPECT_NE(stats.find("cmdstat_eval:calls=1,"), std::string::npos) << stats;
+  EXPECT_EQ(link_->stats().errors_reply.load(), 0u);  // NOSCRIPT was not the answer
+}
+
+TEST_F(RedisLinkTest, SubscribeGivesSubscribedFirstThenEveryPublishedMessage) {
+  StartRedis();
+  StartLink(Options());
+  link_->subscribe(0, "rc:{room}");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "rc:{room}", &e));
+  // Published through the command connection: one subscriber on this Redis.
+  RedisValue receivers = Call(1, {"PUBLISH", "rc:{room}", "hello"});
+  EXPECT_EQ(receivers.integer, 1);
+  ASSERT_TRUE(NextOf(0, Kind::Message, "rc:{room}", &e));
+  EXPECT_EQ(e.payload, "hello");
+  // A second worker on the same channel: Subscribed at once (the subscription is active).
+  link_->subscribe(1, "rc:{room}");
+  ASSERT_TRUE(NextOf(1, Kind::Subscribed, "rc:{room}", &e));
+  std::string binary("a\0b\r\n", 5);
+  EXPECT_EQ(redis_->command({"PUBLISH", "rc:{room}", binary}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Message, "rc:{room}", &e));
+  EXPECT_EQ(e.payload, binary);
+  ASSERT_TRUE(NextOf(1, Kind::Message, "rc:{room}", &e));
+  EXPECT_EQ(e.payload, binary);
+  // Worker 0 leaves: only worker 1 still hears the channel.
+  link_->unsubscribe(0, "rc:{room}");
+  link_->subscribe(0, "rc:other");
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "rc:other", &e));
+  EXPECT_EQ(redis_->command({"PUBLISH", "rc:{room}", "second"}), "1");
+  ASSERT_TRUE(NextOf(1, Kind::Message, "rc:{room}", &e));
+  EXPECT_EQ(e.payload, "second");
+  EXPECT_FALSE(NextOf(0, Kind::Message, "rc:{room}", &e, milliseconds(200)));
+  // The last worker leaves: Redis drops the channel.
+  link_->unsubscribe(1, "rc:{room}");
+  auto deadline = Clock::now() + milliseconds(3000);
+  while (redis_->command({"PUBSUB", "NUMSUB", "rc:{room}"}) != "rc:{room}\n0" && Clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(redis_->command({"PUBSUB", "NUMSUB", "rc:{room}"}), "rc:{room}\n0");
+  EXPECT_GE(link_->stats().messages.load(), 3u);
+}
+
+TEST_F(RedisLinkTest, ThousandPipelinedIncrRepliesArriveInSubmissionOrderPerWorker) {
+  StartRedis();
+  StartLink(Options());
+  for (int batch = 0; batch < 100; ++batch) {
+    for (unsigned w = 0; w < 2; ++w) {
+      std::vector<RedisCall> calls;
+      for (int i = 0; i < 10; ++i) {
+        RedisCall c;
+        c.cookie = uint64_t(batch * 10 + i + 1);
+        c.argv = {"INCR", "n" + std::to_string(w)};
+        calls.push_back(std::move(c));
+      }
+      link_->submit(w, calls);
+    }
+  }
+  for (unsigned w = 0; w < 2; ++w) {
+    for (uint64_t i = 1; i <= 1000; ++i) {
+      RedisEvent e;
+      ASSERT_TRUE(Next(w, [](const RedisEvent& x) { return x.kind == Kind::Reply; }, &e)) << "worker " << w << " #" << i;
+      ASSERT_EQ(e.cookie, i) << "worker " << w;
+      ASSERT_TRUE(e.ok);
+      ASSERT_EQ(e.value.integer, static_cast<long long>(i)) << "worker " << w;
+    }
+  }
+}
+
+TEST_F(RedisLinkTest, MoreThanMaxPendingCallsFailAtOnce) {
+  StartRedis();
+  RedisOptions o = Options();
+  o.max_pending = 2;
+  StartLink(o);
+  std::vector<RedisCall> calls(5);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i].cookie = i + 1;
+    calls[i].argv = {"PING"};
+  }
+  link_->submit(0, calls);
+  // The refused three were answered inside submit().
+  Drain(0);
+  std::vector<uint64_t> refused;
+  for (auto& e : backlog_[0])
+    if (e.kind == Kind::Reply && !e.ok) refused.push_back(e.cookie);
+  EXPECT_EQ(refused, (std::vector<uint64_t>{3, 4, 5}));
+  RedisEvent e;
+  ASSERT_TRUE(NextReply(0, 1, &e));
+  EXPECT_TRUE(e.ok);
+  ASSERT_TRUE(NextReply(0, 2, &e));
+  EXPECT_TRUE(e.ok);
+  EXPECT_EQ(link_->stats().errors_unavailable.load(), 3u);
+}
+
+TEST_F(RedisLinkTest, RedisKilledFailsPendingCallsAndNewCallsFailAtOnceWhileDown) {
+  StartRedis();
+  RedisOptions o = Options();
+  o.call_timeout_ms = 1000;
+  StartLink(o);
+  Submit(0, 1, {"BLPOP", "never", "5"});  // still pending when Redis dies
+  Submit(0, 0, {"BLPOP", "never", "5"});
+  std::this_thread::sleep_for(milliseconds(100));
+  auto t0 = Clock::now();
+  redis_->kill_hard();
+  RedisEvent e;
+  ASSERT_TRUE(NextReply(0, 1, &e, milliseconds(1500)));
+  EXPECT_FALSE(e.ok);
+  EXPECT_LT(Clock::now() - t0, milliseconds(o.call_timeout_ms + 300));
+  ASSERT_TRUE(WaitUp(false, milliseconds(1000)));
+  uint64_t unavailable = link_->stats().errors_unavailable.load();
+  EXPECT_GE(unavailable, 2u);
+  // Down: a new call is refused inside submit(), no waiting at all.
+  Submit(1, 7, {"GET", "k"});
+  ASSERT_TRUE(NextReply(1, 7, &e, milliseconds(0)));
+  EXPECT_FALSE(e.ok);
+  Submit(1, 0, {"GET", "k"});
+  EXPECT_EQ(link_->stats().errors_unavailable.load(), unavailable + 2);
+  EXPECT_EQ(link_->stats().errors_timeout.load(), 0u);
+}
+
+TEST_F(RedisLinkTest, CallPastItsDeadlineFailsEveryPendingCallAndTheLinkReconnects) {
+  StartRedis();
+  RedisOptions o = Options();
+  o.call_timeout_ms = 300;
+  StartLink(o);
+  auto t0 = Clock::now();
+  Submit(0, 1, {"BLPOP", "never", "3"});  // Redis answers only after 3 s
+  Submit(1, 2, {"PING"});                 // behind it in the pipeline
+  RedisEvent e;
+  ASSERT_TRUE(NextReply(0, 1, &e, milliseconds(1000)));
+  EXPECT_FALSE(e.ok);
+  EXPECT_LT(Clock::now() - t0, milliseconds(o.call_timeout_ms + 300));
+  ASSERT_TRUE(NextReply(1, 2, &e, milliseconds(1000)));
+  EXPECT_FALSE(e.ok);
+  EXPECT_GE(link_->stats().errors_timeout.load(), 1u);
+  // Back after the backoff; the late BLPOP reply cannot be mistaken for a new call's.
+  ASSERT_TRUE(WaitUp(true, milliseconds(3000)));
+  EXPECT_EQ(Call(0, {"SET", "after", "1"}).str, "OK");
+  EXPECT_EQ(Call(0, {"GET", "after"}).str, "1");
+  EXPECT_EQ(link_->stats().reconnects.load(), 1u);
+}
+
+TEST_F(RedisLinkTest, RedisRestartedComesBackUpWithScriptsLoadedAndSubscribedAgain) {
+  StartRedis();
+  RedisOptions o = Options();
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  StartLink(o);
+  link_->subscribe(0, "ch");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "ch", &e));
+  redis_->kill_hard();
+  ASSERT_TRUE(WaitUp(false, milliseconds(2000)));
+  std::string err;
+  ASSERT_TRUE(redis_->restart(&err)) << err;
+  ASSERT_TRUE(WaitUp(true, milliseconds(5000)));
+  EXPECT_GE(link_->stats().reconnects.load(), 1u);
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "ch", &e, milliseconds(3000)));
+  EXPECT_EQ(Call(0, {"c"}, 0, 1).integer, 1);
+  // Loaded on reconnect: every script call (ours and the lease rounds) was an EVALSHA.
+  std::string stats = redis_->command({"INFO", "commandstats"});
+  EXPECT_EQ(stats.find("cmdstat_eval:"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_evalsha:"), std::string::npos) << stats;
+  EXPECT_EQ(redis_->command({"PUBLISH", "ch", "back"}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Message, "ch", &e));
+  EXPECT_EQ(e.payload, "back");
+}
+
+TEST_F(RedisLinkTest, SubscriberKilledByClientKillIsResubscribedWithinOneSecond) {
+  StartRedis();
+  StartLink(Options());
+  link_->subscribe(0, "a");
+  link_->subscribe(1, "b");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "a", &e));
+  ASSERT_TRUE(NextOf(1, Kind::Subscribed, "b", &e));
+  EXPECT_EQ(redis_->command({"CLIENT", "KILL", "TYPE", "pubsub"}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "a", &e, milliseconds(1000)));
+  ASSERT_TRUE(NextOf(1, Kind::Subscribed, "b", &e, milliseconds(1000)));
+  EXPECT_EQ(redis_->command({"PUBLISH", "a", "m1"}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Message, "a", &e));
+  EXPECT_EQ(e.payload, "m1");
+  // The command connection was never touched.
+  EXPECT_TRUE(link_->up());
+  EXPECT_EQ(link_->stats().reconnects.load(), 0u);
+}
+
+TEST_F(RedisLinkTest, LeaseRoundReportsThisInstanceAliveAndALapsedOneDead) {
+  StartRedis();
+  std::string t = redis_->command({"TIME"});
+  long long now_ms = std::stoll(t.substr(0, t.find('\n'))) * 1000;
+  ASSERT_EQ(redis_->command({"ZADD", "rc:instances", std::to_string(now_ms - 10000), "inst-gone"}), "1");
+  StartLink(Options());
+  RedisEvent e;
+  for (unsigned w = 0; w < 2; ++w) {
+    ASSERT_TRUE(Next(w, [](const RedisEvent& x) { return x.kind == Kind::Instances; }, &e)) << w;
+    ASSERT_EQ(e.alive.size(), 1u);
+    EXPECT_EQ(e.alive[0].id, "inst-a");
+    EXPECT_LE(e.alive[0].last_renewal_ms, e.redis_now_ms);
+    EXPECT_GT(e.alive[0].last_renewal_ms, e.redis_now_ms - 1000);
+    ASSERT_EQ(e.dead.size(), 1u);
+    EXPECT_EQ(e.dead[0].id, "inst-gone");
+    EXPECT_EQ(e.dead[0].last_renewal_ms, now_ms - 10000);
+  }
+  // Renewed every renew_ms (100 ms here).
+  ASSERT_TRUE(Next(0, [](const RedisEvent& x) { return x.kind == Kind::Instances; }, &e));
+  ASSERT_TRUE(Next(0, [](const RedisEvent& x) { return x.kind == Kind::Instances; }, &e));
+  EXPECT_NE(redis_->command({"ZSCORE", "rc:instances", "inst-a"}), "(nil)");
+}
+
+TEST_F(RedisLinkTest, StopWithdrawsTheLeaseAndFlushesWhatWasSubmitted) {
+  StartRedis();
+  StartLink(Options());
+  RedisEvent e;
+  ASSERT_TRUE(Next(0, [](const RedisEvent& x) { return x.kind == Kind::Instances; }, &e));
+  std::vector<RedisCall> calls(100);
+  for (auto& c : calls) c.argv = {"INCR", "flushed"};
+  link_->submit(0, calls);
+  link_->stop();
+  EXPECT_FALSE(link_->up());
+  EXPECT_EQ(redis_->command({"ZSCORE", "rc:instances", "inst-a"}), "(nil)");
+  EXPECT_EQ(redis_->command({"GET", "flushed"}), "100");
+  // Stopped: calls fail at once.
+  Submit(0, 9, {"PING"});
+  ASSERT_TRUE(NextReply(0, 9, &e, milliseconds(0)));
+  EXPECT_FALSE(e.ok);
+}
+
+TEST_F(RedisLinkTest, NonZeroDbIsSelectedOnBothConnections) {
+  StartRedis();
+  StartLink(Options("/3"));
+  EXPECT_EQ(Call(0, {"SET", "k", "in3"}).str, "OK");
+  EXPECT_EQ(redis_->command({"GET", "k"}), "(nil)");  // db 0
+  EXPECT_EQ(redis_->command({"EVAL", "redis.call('SELECT', 3) return redis.call('GET', KEYS[1])", "1", "k"}), "in3");
+  link_->subscribe(0, "c3");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "c3", &e));
+  EXPECT_EQ(redis_->command({"PUBLISH", "c3", "x"}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Message, "c3", &e));
+}
+
+TEST_F(RedisLinkTest, NoRedisMeansDownAndEveryCallFailsAtOnce) {
+  StartRedis();
+  RedisOptions o = Options();
+  redis_->kill_hard();
+  StartLink(o, 1, /*wait_up=*/false);
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_FALSE(link_->up());
+  Submit(0, 1, {"PING"});
+  RedisEvent e;
+  ASSERT_TRUE(NextReply(0, 1, &e, milliseconds(0)));
+  EXPECT_FALSE(e.ok);
+  // Redis appears later: the link finds it within the backoff (at most 2 s).
+  std::string err;
+  ASSERT_TRUE(redis_->restart(&err)) << err;
+  ASSERT_TRUE(WaitUp(true, milliseconds(4000)));
+  EXPECT_EQ(Call(0, {"PING"}).str, "PONG");
+}
+
+TEST_F(RedisLinkTest, MetricsRenderEveryFamilyWithHelpAndType) {
+  StartRedis();
+  StartLink(Options());
+  Call(0, {"PING"});
+  std::string out;
+  link_->render_metrics(&out);
+  for (const char* family : {"roomcast_redis_up", "roomcast_redis_reconnects_total", "roomcast_redis_errors_total",
+                             "roomcast_redis_calls_total", "roomcast_redis_latency_seconds",
+                             "roomcast_redis_messages_total"}) {
+    EXPECT_NE(out.find(std::string("# HELP ") + family + " "), std::string::npos) << family;
+    EXPECT_NE(out.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+  }
+  EXPECT_NE(out.find("roomcast_redis_up 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("roomcast_redis_errors_total{kind=\"timeout\"} 0\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("roomcast_redis_latency_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("roomcast_redis_latency_seconds_count 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("roomcast_redis_latency_seconds_sum "), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace roomcast
