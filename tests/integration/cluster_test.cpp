@@ -1192,7 +1192,7 @@ TEST_F(ClusterTest, PresenceApiOnAnInstanceWithoutLocalMembersListsTheOthersSess
     return IsTrue(*ea, "connected") && IsTrue(*eb, "connected") && has(*ea, "selection") &&
            json_equal((*ea)["selection"], parse(R"(["b-1"])")) && has(*ea, "camera") && (*ea)["camera"].IsObject() &&
            sget(*eb, "following") == a.session;
-  }, milliseconds(8000));
+  }, milliseconds(2500));
   std::fprintf(stderr, "[cluster] presence API on the other instance complete after %.2f s\n", SecondsSince(t0));
   EXPECT_TRUE(ok) << "presence API on instance 2 (no local member) does not list instance 1's sessions with their "
                      "state within 2 s: "
