@@ -27,6 +27,9 @@ namespace {
 constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kGapWaitNs = 200 * kMs;   // a gap this old is filled from the stream
 constexpr int64_t kPollEveryNs = 1000 * kMs;
+// Presence records (camera, selection, following) are rewritten at most this often: the
+// channel carries every change to mirrors already listening; the hash is for late ones.
+constexpr int64_t kRecordEveryNs = 500 * kMs;
 constexpr size_t kMaxAhead = 4096;          // edits kept beyond a gap (more: refetched)
 
 uint64_t to_u64(std::string_view s) {
@@ -306,26 +309,41 @@ void RoomService::on_subscribed(std::string_view channel) {
 void RoomService::on_instances(const RedisEvent& event) {
   redis_base_ms_ = event.redis_now_ms;
   redis_base_ns_ = now_ns_;
-  alive_.clear();
-  for (const InstanceLease& lease : event.alive) alive_.push_back(lease.id);
-  std::sort(alive_.begin(), alive_.end());
+  std::vector<std::string> alive;
+  for (const InstanceLease& lease : event.alive) alive.push_back(lease.id);
+  std::sort(alive.begin(), alive.end());
+  gone_.clear();
+  for (const InstanceLease& lease : event.dead) gone_.push_back(lease.id);
+  std::vector<std::string> absent;
   const int64_t grace_ms = int64_t(config_.resume_grace_s) * 1000;
   for (auto& [name, room] : rooms_) {
     if (!room->link) continue;
     for (auto& [id, peer] : room->link->remote) {
-      if (peer.orphaned || std::binary_search(alive_.begin(), alive_.end(), peer.instance)) continue;
+      if (peer.orphaned || std::binary_search(alive.begin(), alive.end(), peer.instance)) continue;
+      int64_t died_ms = -1;
+      for (const InstanceLease& lease : event.dead)
+        if (lease.id == peer.instance) died_ms = lease.last_renewal_ms;
+      if (died_ms < 0) {
+        // No lease at all: withdrawn by a graceful stop, or not yet renewed by a new
+        // instance. Gone only if it was missing from the last round too.
+        absent.push_back(peer.instance);
+        if (!std::binary_search(absent_before_.begin(), absent_before_.end(), peer.instance)) continue;
+        died_ms = event.redis_now_ms;
+      }
       // Its instance stopped renewing its lease: the session is held for the grace,
       // counted from when the instance died (it stays resumable all that time).
       peer.orphaned = true;
-      if (peer.held_until_ns == 0) {
-        int64_t died_ms = event.redis_now_ms;
-        for (const InstanceLease& lease : event.dead)
-          if (lease.id == peer.instance) died_ms = lease.last_renewal_ms;
+      if (peer.held_until_ns == 0 || peer.session->connected) {
         peer.held_until_ns = now_ns_ + (died_ms + grace_ms - event.redis_now_ms) * kMs;
         peer.session->connected = false;
       }
     }
   }
+  std::sort(absent.begin(), absent.end());
+  absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
+  for (const std::string& id : absent) gone_.push_back(id);
+  std::sort(gone_.begin(), gone_.end());
+  absent_before_ = std::move(absent);
 }
 
 void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
@@ -511,10 +529,9 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
         !wire::next(rec, &pos, &until) || !wire::next(rec, &pos, &state))
       continue;
     listed.push_back(id);
-    if (Session* local = room.find(id)) {
-      if (inst != instance_id_) drop_local(room, id);  // resumed elsewhere while we were cut off
-      (void)local;
-      continue;
+    if (room.find(id)) {
+      if (inst == instance_id_) continue;
+      hand_to_remote(room, id, inst);  // resumed elsewhere while we were cut off
     }
     wire::PeerState st;
     if (!wire::parse_peer_state(state, &st)) continue;
@@ -540,7 +557,7 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
     const int64_t until_ms = int64_t(to_u64(until));
     peer.held_until_ns = s.connected ? 0 : now_ns_ + (until_ms - redis_now_ms(now_ns_)) * kMs;
     peer.orphaned = false;
-    if (!alive_.empty() && !std::binary_search(alive_.begin(), alive_.end(), peer.instance)) {
+    if (std::binary_search(gone_.begin(), gone_.end(), peer.instance)) {
       peer.orphaned = true;
       if (peer.held_until_ns == 0) {
         peer.held_until_ns = now_ns_ + int64_t(config_.resume_grace_s) * 1'000'000'000;
@@ -573,6 +590,7 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
   if (first) {
     link.sync = RoomLink::Sync::Ready;
     link.ever_ready = true;
+    link.reload_at_ns = now_ns_ + kRecordEveryNs + 100 * kMs;
     std::vector<std::string> early = std::move(link.early);
     link.early.clear();
     for (const std::string& message : early) on_message(link.channel, message);
@@ -646,9 +664,9 @@ void RoomService::settle_acks(Room& room) {
   }
 }
 
-// A local session taken over by another instance (a resume there): it leaves without a
-// word to anyone; a connection still attached is told 4008.
-void RoomService::drop_local(Room& room, std::string_view session_id) {
+// A local session taken over by another instance (a resume there): it moves to the
+// mirror without a word to anyone; a connection still attached is told 4008.
+void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::string_view owner) {
   Session* s = room.find(session_id);
   if (!s) return;
   std::unique_ptr<Session> taken;
@@ -665,6 +683,17 @@ void RoomService::drop_local(Room& room, std::string_view session_id) {
     --held_;
   }
   by_token_.erase(taken->token());
+  taken->hold.reset();
+  taken->out = nullptr;
+  taken->member = nullptr;
+  taken->last_cursor = FrameRef();
+  taken->room = &room;
+  taken->connected = true;
+  taken->resume_token = {};
+  RemotePeer peer;
+  peer.session = std::move(taken);
+  peer.instance = std::string(owner);
+  room.link->remote[std::string(session_id)] = std::move(peer);
   update_gauges();
 }
 
@@ -756,7 +785,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
       case 'r': {
         // Resumed on `origin`: a copy here (connected or held) steps aside silently.
         if (room.find(id)) {
-          drop_local(room, id);
+          hand_to_remote(room, id, origin);
           break;
         }
         if (!peer) break;
@@ -779,6 +808,8 @@ void RoomService::cluster_tick(int64_t now_ns) {
   now_ns_ = now_ns;
   const bool slow = now_ns >= next_slow_tick_ns_;
   if (slow) next_slow_tick_ns_ = now_ns + kPollEveryNs;
+  const bool records = now_ns >= next_record_tick_ns_;
+  if (records) next_record_tick_ns_ = now_ns + kRecordEveryNs;
   for (auto& [name, room_ptr] : rooms_) {
     Room& room = *room_ptr;
     if (!room.link || room.link->sync != RoomLink::Sync::Ready) continue;
@@ -797,6 +828,18 @@ void RoomService::cluster_tick(int64_t now_ns) {
       call(PendingCall{CallKind::Fill, name}, -1, 0,
            {"XRANGE", wire::log_key(name), std::to_string(room.seq() + 1) + "-0", "+"});
     }
+    if (records) {
+      for (Session* s : room.members()) {
+        if (!s->presence_stale) continue;
+        s->presence_stale = false;
+        write_presence(room, *s);
+      }
+    }
+    if (link.reload_at_ns && now_ns >= link.reload_at_ns) {
+      // The first load may have read records up to one record period old.
+      link.reload_at_ns = 0;
+      start_load(room);
+    }
     if (!slow) continue;
     call(PendingCall{CallKind::Poll, name}, wire::kPoll, 4,
          {wire::meta_key(name), wire::log_key(name), wire::who_key(name), wire::ids_key(name),
@@ -804,11 +847,6 @@ void RoomService::cluster_tick(int64_t now_ns) {
     if (link.resync_wanted) {
       link.resync_wanted = false;
       start_load(room);
-    }
-    for (Session* s : room.members()) {
-      if (!s->presence_stale) continue;
-      s->presence_stale = false;
-      write_presence(room, *s);
     }
   }
   end_window();

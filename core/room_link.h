@@ -19,7 +19,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/session.h"
@@ -75,8 +74,7 @@ struct RoomLink {
   bool filling = false;        // an XRANGE for the gap is in flight
   int64_t behind_since_ns = 0; // when known_seq first went past Room::seq (0: not behind)
   std::vector<std::string> early;  // channel messages that came before the first load
-  std::unordered_set<std::string> dirty;  // local sessions whose presence record is stale
-  int64_t next_poll_ns = 0;
+  int64_t reload_at_ns = 0;  // a second load after the first (records may have lagged)
 };
 
 }  // namespace roomcast

@@ -192,7 +192,8 @@ class RoomService {
   void commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame);
   void settle_acks(Room& room);
   void restart_room(Room& room, std::string_view epoch, uint64_t seq);
-  void drop_local(Room& room, std::string_view session_id);
+  // A local session another instance took over: it becomes a remote peer of `owner`.
+  void hand_to_remote(Room& room, std::string_view session_id, std::string_view owner);
   void remove_remote(Room& room, std::string_view session_id);
   void start_load(Room& room);
   int64_t redis_now_ms(int64_t now_ns) const;
@@ -208,8 +209,12 @@ class RoomService {
   std::unique_ptr<ClientMessage> replay_message_;
   int64_t redis_base_ms_ = 0;             // Redis clock at the last lease round...
   int64_t redis_base_ns_ = 0;             // ...and the loop clock then
-  std::vector<std::string> alive_;        // instances whose lease is alive (sorted); empty: unknown
+  // Instances whose lease lapsed, or that were missing from two lease rounds in a row
+  // (a graceful stop withdraws its lease; a new instance may miss one round). Sorted.
+  std::vector<std::string> gone_;
+  std::vector<std::string> absent_before_;  // seen in a record, missing from the last round
   int64_t next_slow_tick_ns_ = 0;
+  int64_t next_record_tick_ns_ = 0;
 
   const Config& config_;
   const unsigned instance_;
