@@ -61,6 +61,7 @@ struct Member {
   struct Wait {
     bool busy = false;                 // later messages wait in `deferred`
     std::deque<std::string> deferred;  // raw messages, handled in order once not busy
+    size_t deferred_bytes = 0;
     enum class Claim : uint8_t { None, Pending, Done } claim = Claim::None;
     std::string claimed_session;       // a session another instance held, now ours
     std::string claimed_state;         // its presence entry (JSON)

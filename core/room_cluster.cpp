@@ -75,13 +75,17 @@ void RoomService::submit_calls() {
 
 // ---- members that wait -------------------------------------------------------------
 
-void RoomService::defer(Member& m, std::string_view text) {
-  if (m.wait->deferred.size() >= kMaxDeferred) {
+void RoomService::defer(Member& m, std::string_view text, int64_t now_ns) {
+  now_ns_ = now_ns;
+  Member::Wait& wait = *m.wait;
+  if (!m.rate.allow(now_ns) || wait.deferred.size() >= kMaxDeferred ||
+      wait.deferred_bytes + text.size() > kMaxDeferredBytes) {
     metrics_.rate_limited.add();
-    send_error(m, ErrorCode::RateLimited, "message not processed: an earlier message is still being stored");
+    send_error(m, ErrorCode::RateLimited, "message not processed: too many messages while an earlier one is stored");
     return;
   }
-  m.wait->deferred.emplace_back(text);
+  wait.deferred_bytes += text.size();
+  wait.deferred.emplace_back(text);
 }
 
 bool RoomService::wait_for_room(Member& m, Room& room, std::string_view text) {
@@ -90,6 +94,7 @@ bool RoomService::wait_for_room(Member& m, Room& room, std::string_view text) {
   if (!m.wait) m.wait = std::make_unique<Member::Wait>();
   m.wait->busy = true;
   m.wait->deferred.emplace_front(text);  // the join itself, handled again once mirrored
+  m.wait->deferred_bytes += text.size();
   link.waiting.push_back(&m);
   if (link.sync == RoomLink::Sync::Idle) {
     link.sync = RoomLink::Sync::Subscribing;
@@ -103,6 +108,7 @@ void RoomService::start_claim(Member& m, Room& room, std::string_view token, std
   m.wait->busy = true;
   m.wait->claim = Member::Wait::Claim::Pending;
   m.wait->deferred.emplace_front(text);
+  m.wait->deferred_bytes += text.size();
   room.link->waiting.push_back(&m);
   std::string user = m.identity && m.identity->verified ? m.identity->user_id : std::string();
   PendingCall p{CallKind::Claim, room.name()};
@@ -125,6 +131,7 @@ void RoomService::resume_member(Member& m) {
   while (m.wait && !m.wait->busy && !m.wait->deferred.empty()) {
     std::string text = std::move(m.wait->deferred.front());
     m.wait->deferred.pop_front();
+    m.wait->deferred_bytes -= text.size();
     DecodeError error;
     if (!replay_decoder_->decode(text, *replay_message_, error)) {
       refuse(m, error);
@@ -322,7 +329,7 @@ void RoomService::on_instances(const RedisEvent& event) {
       if (peer.orphaned || std::binary_search(alive.begin(), alive.end(), peer.instance)) continue;
       int64_t died_ms = -1;
       for (const InstanceLease& lease : event.dead)
-        if (lease.id == peer.instance) died_ms = lease.last_renewal_ms;
+        if (lease.id == peer.instance) died_ms = lease.last_renewal_ms + 1000;  // alive until its next renewal was due
       if (died_ms < 0) {
         // No lease at all: withdrawn by a graceful stop, or not yet renewed by a new
         // instance. Gone only if it was missing from the last round too.
@@ -470,6 +477,7 @@ void RoomService::fail_sync(Room& room) {
   for (Member* m : waiting) {
     m->wait->busy = false;
     m->wait->deferred.clear();
+    m->wait->deferred_bytes = 0;
     // Nothing can be said about the room until the store is back.
     if (m->link) m->link->close_member(kCloseTryAgainLater, "store unavailable");
   }

@@ -108,9 +108,10 @@ class RoomService {
   void attach_cluster(ClusterPort* port, std::string instance_id);
   bool clustered() const { return port_ != nullptr; }
   // `m` has a join or an edit waiting for Redis: its next message waits too (in order,
-  // at most kMaxDeferred; beyond that it is refused with `rate_limited`).
+  // at most kMaxDeferred messages and kMaxDeferredBytes; beyond, `rate_limited`). The rate
+  // limiter applies as to any message.
   bool busy(const Member& m) const { return m.busy(); }
-  void defer(Member& m, std::string_view text);
+  void defer(Member& m, std::string_view text, int64_t now_ns);
   // What Redis answered or another instance published (RedisLink events for this thread).
   void on_redis(RedisEvent& event, int64_t now_ns);
   // Every ~100 ms: gaps, orphaned sessions, presence records, polls, outboxes.
@@ -121,6 +122,7 @@ class RoomService {
   // Publish API with Redis: stored by the edit script; ClusterPort::published answers.
   void publish_stored(std::string_view room, const ClientMessage& edit, uint64_t ticket, int64_t now_ns);
   static constexpr size_t kMaxDeferred = 256;
+  static constexpr size_t kMaxDeferredBytes = 256 * 1024;
   const Room* find_room(std::string_view name) const;
 
   // Wall-clock seconds for token checks; tests replace it.

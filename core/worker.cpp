@@ -327,7 +327,7 @@ void Worker::on_message(Connection& c, std::string_view text) {
   if (c.state != ConnState::Open) return;  // nothing after a close is processed
   if (rooms_->busy(c.member)) {
     // An earlier join or edit of this member waits for Redis: this one waits behind it.
-    rooms_->defer(c.member, text);
+    rooms_->defer(c.member, text, now_ns_);
     return;
   }
   DecodeError error;
