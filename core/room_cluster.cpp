@@ -30,7 +30,8 @@ constexpr int64_t kPollEveryNs = 1000 * kMs;
 // Presence records (camera, selection, following) are rewritten at most this often: the
 // channel carries every change to mirrors already listening; the hash is for late ones.
 constexpr int64_t kRecordEveryNs = 500 * kMs;
-constexpr size_t kMaxAhead = 4096;          // edits kept beyond a gap (more: refetched)
+constexpr size_t kMaxAhead = 4096;
+constexpr int64_t kUnconfirmedNs = 3000 * kMs;  // a live instance re-announces well within this          // edits kept beyond a gap (more: refetched)
 
 uint64_t to_u64(std::string_view s) {
   uint64_t v = 0;
@@ -387,7 +388,7 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       if (duplicate) metrics_.duplicate_edits.add();
       if (!room) return;
       RoomLink& link = *room->link;
-      link.acks.emplace(seq, PendingAck{p.session, p.has_id, std::move(p.id), duplicate});
+      link.acks.emplace(seq, PendingAck{p.session, p.has_id, std::move(p.id), duplicate, value.elements[2].str});
       if (value.elements[2].str != room->epoch()) {
         start_load(*room);  // Redis lost the history and started a new one
       } else if (seq > room->seq()) {
@@ -487,6 +488,22 @@ void RoomService::restart_room(Room& room, std::string_view epoch, uint64_t seq)
   const bool had_members = !room.members().empty();
   room.restart(std::string(epoch), seq);
   RoomLink& link = *room.link;
+  // Edits stored in the history Redis lost are not in the new one: their senders are
+  // told `unavailable` and resend (their ids are new to the new history).
+  for (auto it = link.acks.begin(); it != link.acks.end();) {
+    if (it->second.epoch == epoch) {
+      ++it;
+      continue;
+    }
+    Session* s = room.find(it->second.session);
+    it = link.acks.erase(it);
+    if (!s || !s->connected || !s->member) continue;
+    send_error(*s->member, ErrorCode::Unavailable, "the edit store lost this edit; it was not applied");
+    if (s->member->wait) {
+      s->member->wait->busy = false;
+      resume_member(*s->member);
+    }
+  }
   link.ahead.clear();
   link.known_seq = seq;
   link.behind_since_ns = 0;
@@ -565,6 +582,7 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
     const int64_t until_ms = int64_t(to_u64(until));
     peer.held_until_ns = s.connected ? 0 : now_ns_ + (until_ms - redis_now_ms(now_ns_)) * kMs;
     peer.orphaned = false;
+    peer.unconfirmed_since_ns = 0;
     if (std::binary_search(gone_.begin(), gone_.end(), peer.instance)) {
       peer.orphaned = true;
       if (peer.held_until_ns == 0) {
@@ -575,13 +593,21 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
   }
   std::sort(listed.begin(), listed.end());
   for (auto it = link.remote.begin(); it != link.remote.end();) {
+    RemotePeer& peer = it->second;
     if (std::binary_search(listed.begin(), listed.end(), it->first)) {
+      peer.unconfirmed_since_ns = 0;
       ++it;
       continue;
     }
     std::string id = it->first;
     ++it;
-    remove_remote(room, id);  // ended while we were not listening
+    if (std::binary_search(gone_.begin(), gone_.end(), peer.instance)) {
+      remove_remote(room, id);  // its instance is gone and so is its record
+    } else if (!peer.unconfirmed_since_ns) {
+      // Ended while we were not listening, or Redis lost the hash and its live instance
+      // will write it again: cluster_tick decides after kUnconfirmedNs.
+      peer.unconfirmed_since_ns = now_ns_;
+    }
   }
   // Our own sessions the hash lost (Redis restarted empty, or reaped while cut off).
   auto reannounce = [&](const Session& s) {
@@ -657,8 +683,12 @@ void RoomService::apply_edit(Room& room, uint64_t seq, std::string_view epoch, s
 
 void RoomService::settle_acks(Room& room) {
   RoomLink& link = *room.link;
-  while (!link.acks.empty() && link.acks.begin()->first <= room.seq()) {
-    auto node = link.acks.extract(link.acks.begin());
+  for (auto it = link.acks.begin(); it != link.acks.end() && it->first <= room.seq();) {
+    if (it->second.epoch != room.epoch()) {
+      ++it;  // of a history this room has not switched to yet
+      continue;
+    }
+    auto node = link.acks.extract(it++);
     const PendingAck& ack = node.mapped();
     Session* s = room.find(ack.session);
     if (!s || !s->connected || !s->member) continue;  // held or gone: it resends after resuming
@@ -779,6 +809,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
         peer->instance = std::string(origin);
         peer->held_until_ns = 0;
         peer->orphaned = false;
+        peer->unconfirmed_since_ns = 0;
         peer->session->connected = true;
         break;
       }
@@ -802,6 +833,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
         peer->held_until_ns = 0;
         peer->orphaned = false;
         peer->reaping = false;
+        peer->unconfirmed_since_ns = 0;
         break;
       }
       default:
@@ -829,6 +861,12 @@ void RoomService::cluster_tick(int64_t now_ns) {
       encode_presence_leave(encoded_, id);
       call(PendingCall{CallKind::Reap, name, id}, wire::kEnd, 1,
            {wire::who_key(name), id, peer.instance, link.channel, "-", std::string(encoded())});
+    }
+    for (auto it = link.remote.begin(); it != link.remote.end();) {
+      const bool stale = it->second.unconfirmed_since_ns && now_ns - it->second.unconfirmed_since_ns >= kUnconfirmedNs;
+      std::string id = it->first;
+      ++it;
+      if (stale) remove_remote(room, id);
     }
     if (link.behind_since_ns && !link.filling && now_ns - link.behind_since_ns >= kGapWaitNs &&
         link.known_seq > room.seq()) {

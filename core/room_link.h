@@ -34,6 +34,10 @@ struct RemotePeer {
   int64_t held_until_ns = 0;         // while held: when its grace ends (loop clock); 0: connected
   bool orphaned = false;             // held because its instance's lease lapsed
   bool reaping = false;              // the end script is in flight
+  // Missing from the presence hash at a reload while its instance lives (Redis lost the
+  // hash; its instance re-announces it within a reload): removed if still unconfirmed
+  // after a few seconds. 0: confirmed.
+  int64_t unconfirmed_since_ns = 0;
 };
 
 // An edit this instance submitted, waiting for its seq to be applied here.
@@ -42,6 +46,7 @@ struct PendingAck {
   bool has_id = false;
   std::string id;
   bool duplicate = false;
+  std::string epoch;  // the history the seq belongs to
 };
 
 // An edit from the channel or the stream, not yet applied (a gap before it).
