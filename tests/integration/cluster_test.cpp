@@ -236,6 +236,7 @@ struct EditSender {
   std::vector<std::string> resume_welcomes;       // the welcome of each reconnection
   std::vector<std::string> sessions;              // the session of each connection
   int reconnects = 0;
+  int resent = 0;  // edits sent again after a reconnection
   std::atomic<int> ack_count{0};
   std::atomic<bool> done_sending{false};
   std::atomic<bool> stop{false};  // set by the test: stop reading once everything is acked
@@ -334,6 +335,7 @@ struct EditSender {
       last_in_order = std::max(last_in_order, std::min(max_seen, again.seq));
       cur = std::move(again);
       for (int k : unacked) {
+        ++resent;
         std::string id = EditId(prefix, k);
         cur->send_text(edit_msg("b", id, std::to_string(k), id));
       }
@@ -810,7 +812,7 @@ TEST_F(ClusterTest, KillingAnInstanceMidEditsLosesAndRepeatsNothingForClientsTha
   s2.prefix = "b";
   s2.ports = {i2->port()};
   s1.total = s2.total = kPer;
-  s1.pace = s2.pace = milliseconds(20);
+  s1.pace = s2.pace = milliseconds(5);  // several edits in flight when instance 1 dies
   ASSERT_TRUE(s1.Start());
   if (!s2.Start()) {
     s1.stop = true;
@@ -852,8 +854,8 @@ TEST_F(ClusterTest, KillingAnInstanceMidEditsLosesAndRepeatsNothingForClientsTha
   s1.Join();
   s2.Join();
   ASSERT_TRUE(killed) << "instance 1 was never killed (sender 1 got " << s1.ack_count.load() << " acks)";
-  std::fprintf(stderr, "[cluster] killed instance 1 after %g acks; u1: %zu duplicate acks after resuming\n",
-               killed_at_acks, s1.dup_acks.size());
+  std::fprintf(stderr, "[cluster] killed instance 1 after %g acks; u1 re-sent %d unacked edits, %zu acked as duplicates\n",
+               killed_at_acks, s1.resent, s1.dup_acks.size());
 
   EXPECT_EQ(Joined(s1.errors), Joined({})) << "u1";
   EXPECT_EQ(Joined(s2.errors), Joined({})) << "u2";
@@ -896,6 +898,43 @@ TEST_F(ClusterTest, KillingAnInstanceMidEditsLosesAndRepeatsNothingForClientsTha
     if (seq <= s2.welcome_seq) continue;  // before u2 joined
     EXPECT_EQ(u2_times[id], 1) << "u2 saw " << id << " (seq " << seq << ") " << u2_times[id] << " times";
   }
+}
+
+// The ack was lost with the instance: the retry on another instance is answered, not applied.
+TEST_F(ClusterTest, AnEditAppliedByAKilledInstanceIsADuplicateWhenResentOnAnother) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--resume-grace", "5"});
+  START_INSTANCE(i2, {"--resume-grace", "5"});
+  Client o = JoinOn(i2->port(), "r", "obs");
+  Client a = JoinOn(i1->port(), "r", "alice");
+  ASSERT_TRUE(o && a);
+  ASSERT_TRUE(a->send_text(edit_msg("tower", "raise", R"({"h":3})", "k-1")));
+  IT_ASSERT_JSON(applied, ReadUntil(*o.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)));
+  long long seq = iget(*applied, "seq");
+  ExitStatus st = i1->stop(SIGKILL);  // alice never read the ack
+  ASSERT_TRUE(st.reaped) << st.describe();
+
+  Client again = JoinOn(i2->port(), "r", "alice", ResumeFields(a, a.seq));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again.resumed) << again.welcome.text;
+  EXPECT_EQ(again.session, a.session) << again.welcome.text;
+  IT_ASSERT_JSON(replayed, again->recv_json(milliseconds(5000)));
+  EXPECT_EQ(replayed.type(), "edit") << replayed.text;
+  EXPECT_EQ(iget(*replayed, "seq"), seq) << "the replay after since must hold the applied edit: " << replayed.text;
+  ASSERT_TRUE(again->send_text(edit_msg("tower", "raise", R"({"h":3})", "k-1")));
+  IT_ASSERT_JSON(dup, again->recv_json(milliseconds(5000)));
+  EXPECT_EQ(dup.type(), "ack") << dup.text;
+  EXPECT_EQ(iget(*dup, "seq"), seq) << dup.text;
+  EXPECT_TRUE(IsTrue(*dup, "duplicate")) << dup.text;
+  auto msgs = ReadFor(*o.ws, milliseconds(700));
+  EXPECT_TRUE(Mentioning(msgs, R"("type":"edit")").empty()) << "the retry was applied again:" << Joined(msgs);
+  ASSERT_TRUE(again->send_text(edit_msg("tower", "raise", R"({"h":4})", "k-2")));
+  IT_ASSERT_JSON(ack2, again->recv_json(milliseconds(5000)));
+  EXPECT_EQ(ack2.type(), "ack") << ack2.text;
+  EXPECT_EQ(iget(*ack2, "seq"), seq + 1) << ack2.text;
+  EXPECT_FALSE(IsTrue(*ack2, "duplicate")) << ack2.text;
+  IT_ASSERT_JSON(e2, ReadUntil(*o.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)));
+  EXPECT_EQ(iget(*e2, "seq"), seq + 1) << e2.text;
 }
 
 // ------------------------------------------------------------------ 7. ghosts of a dead instance
