@@ -955,7 +955,8 @@ TEST_F(ClusterTest, AKilledInstancesSessionIsHeldForTheGraceThenLeavesWithinGrac
     Client c;
     Clock::time_point killed;
     double first_not_connected = -1, leave_at = -1;
-    std::string missing_while_held;
+    double missing_at = -1;  // first time the presence API did not list it
+    std::string missing_raw;
   };
   Ghost ghosts[2];
   ghosts[0].instance = i1;
@@ -999,8 +1000,10 @@ TEST_F(ClusterTest, AKilledInstancesSessionIsHeldForTheGraceThenLeavesWithinGrac
     for (Ghost& g : ghosts) {
       if (g.leave_at >= 0) continue;
       const rapidjson::Value* e = EntryOf(d, g.c.session);
-      if (!e && g.missing_while_held.empty())
-        g.missing_while_held = "at " + std::to_string(SecondsSince(g.killed)) + " s: " + last_raw;
+      if (!e && g.missing_at < 0) {
+        g.missing_at = SecondsSince(g.killed);
+        g.missing_raw = last_raw;
+      }
       if (e && IsFalse(*e, "connected") && g.first_not_connected < 0) g.first_not_connected = SecondsSince(g.killed);
     }
   }
@@ -1015,7 +1018,13 @@ TEST_F(ClusterTest, AKilledInstancesSessionIsHeldForTheGraceThenLeavesWithinGrac
     if (g.leave_at < 0) continue;
     EXPECT_GE(g.leave_at, kGrace - 0.2) << "the session was not held for the full grace after its instance died";
     EXPECT_LE(g.leave_at, kGrace + 5) << "leave later than grace + 5 s";
-    EXPECT_EQ(g.missing_while_held, "") << "the held session vanished from the presence API before its leave";
+    // The API and the observer's socket are separate paths: the entry may go a moment
+    // before the leave reaches the observer.
+    if (g.missing_at >= 0) {
+      EXPECT_GE(g.missing_at, g.leave_at - 0.5)
+          << "the held session vanished from the presence API " << g.leave_at - g.missing_at
+          << " s before its leave: " << g.missing_raw;
+    }
     EXPECT_GE(g.first_not_connected, 0)
         << "the presence API never showed the dead instance's session as connected:false";
   }
