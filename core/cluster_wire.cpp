@@ -122,7 +122,8 @@ return {redis.call('HGET', KEYS[1], 'seq'), redis.call('HGET', KEYS[1], 'epoch')
 using rapidjson::Value;
 
 bool parse(std::string_view json, rapidjson::Document* doc) {
-  doc->Parse(json.data(), json.size());
+  // Iterative: what another instance wrote is bounded by --max-message, not its depth.
+  doc->Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   return !doc->HasParseError() && doc->IsObject();
 }
 

@@ -82,6 +82,9 @@ void RoomService::defer(Member& m, std::string_view text, int64_t now_ns) {
   if (!m.rate.allow(now_ns) || wait.deferred.size() >= kMaxDeferred ||
       wait.deferred_bytes + text.size() > kMaxDeferredBytes) {
     metrics_.rate_limited.add();
+    // Cameras are lossy by contract: dropped silently, as over the rate limit anywhere.
+    DecodeError error;
+    if (replay_decoder_->decode(text, *replay_message_, error) && replay_message_->type == MessageType::Cursor) return;
     send_error(m, ErrorCode::RateLimited, "message not processed: too many messages while an earlier one is stored");
     return;
   }
@@ -145,7 +148,7 @@ void RoomService::resume_member(Member& m) {
       if (m.awaiting_token) v = authenticate(m, msg.token);
       if (!v.closes()) join(m, msg, text);
     } else {
-      v = handle(m, msg, now_ns_, text);
+      v = dispatch(m, msg, text);
     }
     if (v.closes()) {
       if (m.link) m.link->close_member(v.close_code, v.reason);
@@ -525,9 +528,9 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
   if (first || epoch != room.epoch()) {
     restart_room(room, epoch, first_kept - 1);
   } else if (first_kept > room.seq() + 1 && seq > room.seq()) {
-    restart_room(room, epoch, first_kept - 1);  // missed more than history keeps
-    encode_resync(encoded_, seq);
-    fan_out(room, nullptr, OutType::Resync, encoded());
+    // Missed more than history keeps: members reload (resync at the seq before the first
+    // kept edit), then get the kept edits.
+    restart_room(room, epoch, first_kept - 1);
   }
   for (RedisValue& entry : log) {
     if (entry.kind != RedisValue::Kind::Array || entry.elements.size() != 2) continue;
@@ -557,6 +560,14 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
     if (room.find(id)) {
       if (inst == instance_id_) continue;
       hand_to_remote(room, id, inst);  // resumed elsewhere while we were cut off
+    } else if (inst == instance_id_) {
+      // Ours, but ended here (its end script failed, or raced this load): remove the
+      // record for everyone; our members never had it.
+      listed.pop_back();
+      encode_presence_leave(encoded_, id);
+      call(PendingCall{CallKind::Reap, room.name(), id}, wire::kEnd, 1,
+           {wire::who_key(room.name()), id, instance_id_, link.channel, instance_id_, std::string(encoded())});
+      continue;
     }
     wire::PeerState st;
     if (!wire::parse_peer_state(state, &st)) continue;

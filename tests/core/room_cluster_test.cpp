@@ -1251,16 +1251,16 @@ TEST_F(RoomCluster, MessagesWaitingBehindTheFirstLoadAreBoundedToo) {
   for (const std::string& g : got) EXPECT_EQ(str(parse(g), "code"), "rate_limited");
 }
 
-// ---- bugs found ------------------------------------------------------------------------
+// ---- regressions: bugs these tests found (fixed) -----------------------------------
 
-// BUG (core/room_cluster.cpp, RoomService::resume_member): a deferred message is charged
+// Was a bug (core/room_cluster.cpp, RoomService::resume_member): a deferred message is charged
 // to the rate limiter twice, once by defer() when it arrives and again when it is
 // replayed, because resume_member calls handle() (which runs the limiter) instead of
 // dispatch() (room_service.h: "handle() without the rate limiter (messages that waited
 // were let in once already)"). A member near its limit whose messages waited behind an
 // edit gets `rate_limited` for messages defer() already accepted; a waited cursor is
 // dropped silently.
-TEST_F(RoomCluster, DISABLED_AMessageThatWaitedSpendsOneRateTokenNotTwo) {
+TEST_F(RoomCluster, AMessageThatWaitedSpendsOneRateTokenNotTwo) {
   FakeClient& a = client();
   FakeClient& b = client();
   ready_room({&a, &b}, 3, "EP1");
@@ -1279,12 +1279,12 @@ TEST_F(RoomCluster, DISABLED_AMessageThatWaitedSpendsOneRateTokenNotTwo) {
   EXPECT_EQ(str(parse(got[2]), "type"), "pong") << got[2];
 }
 
-// BUG (core/room_cluster.cpp, RoomService::apply_sync, the "missed more than history
+// Was a bug (core/room_cluster.cpp, RoomService::apply_sync, the "missed more than history
 // keeps" branch): restart_room() already sends `resync` with first_kept - 1, then the
 // branch sends a second `resync` with the newest seq, and then the kept edits
 // first_kept..seq are fanned out. Members get two resyncs, and after `resync seq:10`
 // edits with seq 8, 9, 10, i.e. at or below the seq they were told to reload at.
-TEST_F(RoomCluster, DISABLED_AReloadThatMissedMoreThanTheHistorySendsOneResyncAndThenOnlyNewerEdits) {
+TEST_F(RoomCluster, AReloadThatMissedMoreThanTheHistorySendsOneResyncAndThenOnlyNewerEdits) {
   FakeClient& a = client();
   ready_room({&a}, 3, "EP1");
   subscribed();  // the subscriber reconnected: what was published meanwhile is lost
@@ -1311,7 +1311,7 @@ TEST_F(RoomCluster, DISABLED_AReloadThatMissedMoreThanTheHistorySendsOneResyncAn
 }
 
 
-// BUG (core/room_cluster.cpp, RoomService::apply_sync): a presence record naming THIS
+// Was a bug (core/room_cluster.cpp, RoomService::apply_sync): a presence record naming THIS
 // instance for a session it no longer has becomes a remote peer of this very instance.
 // `if (inst == instance_id_) continue;` is only reached when the session is still local.
 // It happens when a session ends while a reload's sync script is in flight (the sync read
@@ -1320,7 +1320,7 @@ TEST_F(RoomCluster, DISABLED_AReloadThatMissedMoreThanTheHistorySendsOneResyncAn
 // the room is reloaded after Redis is back. Local members then get a `presence join` for
 // a session that left, and the ghost stays in welcome.peers and the presence API: our
 // own instance never dies, so it is never orphaned, and no `l` removes it.
-TEST_F(RoomCluster, DISABLED_ARecordOfOurOwnEndedSessionInAReloadedHashIsNoGhost) {
+TEST_F(RoomCluster, ARecordOfOurOwnEndedSessionInAReloadedHashIsNoGhost) {
   FakeClient& a = client();
   FakeClient& b = client();
   std::vector<std::string> ids = ready_room({&a, &b}, 3, "EP1");
@@ -1339,12 +1339,12 @@ TEST_F(RoomCluster, DISABLED_ARecordOfOurOwnEndedSessionInAReloadedHashIsNoGhost
   EXPECT_EQ(peer_in(presence(), sb), nullptr) << "no ghost";
 }
 
-// BUG (core/room_cluster.cpp, RoomService::defer): over the rate limit, defer() answers
+// Was a bug (core/room_cluster.cpp, RoomService::defer): over the rate limit, defer() answers
 // every message with `rate_limited`, a cursor included; protocol.md "Rate limit" (and
 // room_service.h: "The rate limiter applies as to any message") say a cursor over the
 // limit is dropped silently. A member whose edit waits for Redis sees an error for a
 // cursor that would have been dropped silently a moment earlier or later.
-TEST_F(RoomCluster, DISABLED_ACursorOverTheRateLimitWhileAnEditWaitsIsDroppedSilently) {
+TEST_F(RoomCluster, ACursorOverTheRateLimitWhileAnEditWaitsIsDroppedSilently) {
   FakeClient& a = client();
   FakeClient& b = client();
   ready_room({&a, &b}, 3, "EP1");
