@@ -1195,6 +1195,80 @@ TEST_F(ClusterTest, WhileRedisIsDownEditsGetUnavailableAndCamerasFlowOnOneInstan
   std::fprintf(stderr, "[cluster] cameras crossed instances again after %.2f s more\n", SecondsSince(t2));
 }
 
+// Redis restarts empty (no persistence): the room's history is gone, so its seq restarts
+// in a new epoch (section 3). A connected client never sees seq go backwards without a
+// `resync` first; a `since` counted in the old epoch gets resync on every instance.
+TEST_F(ClusterTest, WhenRedisLosesItsDataTheRoomStartsANewEpochAndClientsAreResynced) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis(/*appendonly=*/false));
+  START_INSTANCE(i1);
+  START_INSTANCE(i2);
+  Client a = JoinOn(i1->port(), "r", "alice");
+  Client c = JoinOn(i2->port(), "r", "carol");
+  ASSERT_TRUE(a && c);
+  for (int k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(a->send_text(edit_msg("b", "old" + std::to_string(k), "", "old-" + std::to_string(k))));
+    IT_ASSERT_JSON(ack, ReadUntil(*a.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(5000)));
+    ASSERT_EQ(iget(*ack, "seq"), k) << ack.text;
+  }
+  for (int k = 1; k <= 3; ++k)
+    ASSERT_TRUE(ReadUntil(*c.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000)).ok);
+
+  redis_->kill_hard();
+  std::string rerr;
+  ASSERT_TRUE(redis_->restart(&rerr)) << rerr;
+  bool ok = false;
+  EXPECT_EQ(redis_->command({"DBSIZE"}, &ok), "0") << "test bug: Redis kept its data";
+
+  // alice retries one edit until it is acked; everything she receives is kept.
+  std::vector<std::string> a_saw;
+  JsonResult ack;
+  auto t0 = Clock::now();
+  while (SecondsSince(t0) < 15 && !ack.ok) {
+    ASSERT_TRUE(a->send_text(edit_msg("b", "new1", "", "new-1")));
+    auto deadline = Clock::now() + milliseconds(6000);
+    while (Clock::now() < deadline) {
+      JsonResult m = a->recv_json(std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+      ASSERT_TRUE(m.ok) << "alice: " << m.error << "; so far:" << Joined(a_saw);
+      a_saw.push_back(m.text);
+      if (m.type() == "ack") {
+        ack = std::move(m);
+        break;
+      }
+      if (m.type() == "error") break;
+    }
+    if (!ack.ok) std::this_thread::sleep_for(milliseconds(300));
+  }
+  ASSERT_TRUE(ack.ok) << "no ack within 15 s of Redis restarting empty:" << Joined(a_saw);
+  std::fprintf(stderr, "[cluster] after Redis lost its data alice received:%s\n", Joined(a_saw).c_str());
+  long long new_seq = iget(*ack, "seq");
+  bool resynced = !Mentioning(a_saw, R"("type":"resync")").empty();
+  EXPECT_TRUE(new_seq > 3 || resynced) << "seq went back from 3 to " << new_seq << " without a resync:" << Joined(a_saw);
+  if (resynced) {
+    size_t at = 0;
+    while (at < a_saw.size() && a_saw[at].find(R"("type":"resync")") == std::string::npos) ++at;
+    EXPECT_LT(at, a_saw.size() - 1) << "the resync must come before the ack of the new history";
+  }
+  // carol (instance 2): the new edit, after a resync if seq went back.
+  std::vector<std::string> c_saw;
+  IT_ASSERT_JSON(e, ReadUntil(*c.ws, [](const JsonResult& m) { return m.type() == "edit"; }, milliseconds(5000), &c_saw));
+  EXPECT_EQ(sget(*e, "op"), "new1") << e.text;
+  EXPECT_EQ(iget(*e, "seq"), new_seq) << e.text;
+  if (new_seq <= 3) {
+    EXPECT_FALSE(Mentioning(c_saw, R"("type":"resync")").empty())
+        << "carol saw seq go back to " << new_seq << " without a resync:" << Joined(c_saw);
+  }
+
+  // Everyone agrees on the new epoch; the old one gets resync on both instances.
+  Client n1 = JoinOn(i1->port(), "r", "n1");
+  Client n2 = JoinOn(i2->port(), "r", "n2", SinceFields(3, a.epoch));
+  ASSERT_TRUE(n1 && n2);
+  EXPECT_NE(n1.epoch, a.epoch) << "the seq restarted but the epoch did not change";
+  EXPECT_EQ(n1.epoch, n2.epoch);
+  EXPECT_EQ(n1.seq, new_seq) << n1.welcome.text;
+  IT_ASSERT_JSON(rs, n2->recv_json(milliseconds(5000)));
+  EXPECT_EQ(rs.type(), "resync") << "a since in the lost epoch: " << rs.text;
+}
+
 // ------------------------------------------------------------------ 10. pub/sub connection killed
 
 TEST_F(ClusterTest, EditsPublishedWhileThePubSubConnectionWasKilledAreRecoveredInOrder) {
