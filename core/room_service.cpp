@@ -38,7 +38,7 @@ RoomService::RoomService(const Config& config, unsigned instance, Metrics& metri
       log_(log) {}
 
 void RoomService::reply(Member& m, OutType type, std::string_view payload) {
-  m.out->push_adopt(ws_frame(Opcode::Text, payload));
+  m.out->push_reply(ws_frame(Opcode::Text, payload));
   metrics_.messages_out[size_t(type)].add();
 }
 
@@ -204,8 +204,13 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
       return;
     }
     s = std::make_unique<Session>();
-    s->id = port_ ? instance_id_ + "-" + std::to_string(instance_) + "-" + std::to_string(++sessions_made_)
-                  : std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
+    if (port_) {
+      // Across instances: 72 random bits, so nothing a client receives names its instance.
+      do s->id = random_base64url(9);
+      while (room.find(s->id) || (room.link && room.link->remote.count(s->id)));
+    } else {
+      s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
+    }
     s->user = msg.user;
     if (m.identity && m.identity->verified) {
       // With authentication on, the token says who this is, whatever the join claims.
