@@ -65,6 +65,7 @@ struct Connection final : WsReader::Handler, MemberLink {
   bool recv_armed = false;
   bool write_shut = false;     // FIN sent after the last byte of a close
   bool admitted = false;       // counted in ConnectionLimits (an upgrade); released when freed
+  bool awaiting_join = false;  // upgraded, not joined yet: counted by ConnectionTable::greeting()
   int64_t deadline_ns = 0;     // handshake or linger deadline
   int64_t last_rx_ns = 0;      // last byte from the client (idle close)
   int64_t last_ping_ns = 0;

@@ -90,7 +90,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
     case Ending::Kind::Close:
       if (c.state != ConnState::Open) return;
       c.ws.shutdown_write();  // our close frame is the last thing on this stream
-      c.out.push_adopt(ws_close_frame(how.code, how.text));
+      c.out.push_reply(ws_close_frame(how.code, how.text));
       c.close_code = how.code;
       c.close_reason = how.text;
       metrics_.close_code_sent(how.code);
@@ -115,7 +115,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
     case Ending::Kind::Respond:
       if (c.state != ConnState::Handshake) return;
       if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
-      c.out.push_adopt(SharedFrame::raw(how.text));
+      c.out.push_reply(SharedFrame::raw(how.text));
       c.http.reset();
       c.state = ConnState::Closing;
       c.deadline_ns = now_ns + kLingerNs;
@@ -157,6 +157,7 @@ void ConnectionTable::sweep() {
     }
     if (c->admitted) limits_.release(c->peer);
     handshakes_.remove(slot);
+    joined(*c);
     conns_[slot].reset();
     ++generations_[slot];
     free_slots_.push_back(slot);

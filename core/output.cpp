@@ -78,6 +78,20 @@ void Output::flush(int64_t now_ns) {
   }
 }
 
+void Output::flush_replies() {
+  DirtyList& dirty = table_.dirty();
+  if (dirty.urgent.empty()) return;
+  replying_.swap(dirty.urgent);
+  for (uint32_t slot : replying_) {
+    Connection* c = table_.at(slot);
+    if (!c) continue;
+    c->out.clear_urgent();
+    // Still on the window's list: the slow-reader check runs there.
+    if (c->state != ConnState::Dead) start(*c);
+  }
+  replying_.clear();
+}
+
 void Output::start(Connection& c) {
   if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest wins applies to cameras that waited: behind a short send, or in a window.

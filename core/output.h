@@ -12,6 +12,8 @@
 //     superseded are dropped before the gather (net/send_queue.h);
 //   - a slow reader (more than --max-pending bytes still queued once superseded cameras
 //     are gone) is closed with 1008 rather than losing an edit silently;
+//   - replies (101, welcome, replay, ack, pong, error, close frames, HTTP answers) do not
+//     wait for the window: their socket sends at the end of the loop iteration;
 //   - a Closing connection is half-closed (FIN) once its last byte left.
 // Promises: at most one send in flight per socket; nothing here blocks.
 #pragma once
@@ -37,6 +39,9 @@ class Output {
   int64_t window_deadline() const { return flush_at_ns_; }
   // One sendmsg for every dirty socket with nothing in flight.
   void flush(int64_t now_ns);
+  // Sockets with a reply queued (SendQueue::push_reply) send now, window or not: a
+  // client waiting for its welcome or ack never waits for other people's batching.
+  void flush_replies();
   // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
   void start(Connection& c);
   // The kernel took `result` bytes of c's send (or failed with -errno).
@@ -56,6 +61,7 @@ class Output {
   const int64_t batch_delay_ns_;
   int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
   std::vector<uint32_t> flushing_;
+  std::vector<uint32_t> replying_;
   std::vector<SendOp*> free_ops_;  // owned; at most 256 kept
 };
 

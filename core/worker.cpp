@@ -75,9 +75,10 @@ void Worker::run() {
   if (redis_) arm_redis();
   for (;;) {
     if (output_->due(now_ns_, stopping_)) output_->flush(now_ns_);
+    output_->flush_replies();
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
-    int rc = loop_->run_once(*this, output_->window_deadline());
+    int rc = loop_->run_once(*this, output_->window_deadline(), table_->greeting());
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
@@ -297,7 +298,7 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
-  c.out.push_adopt(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
+  c.out.push_reply(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
   if (!c.ws.init(config_.max_message, &c)) {
     table_->end(c, Ending::drop("out of memory"), now_ns_);
     return;
@@ -336,6 +337,7 @@ void Worker::on_message(Connection& c, std::string_view text) {
     return;
   }
   const Verdict verdict = rooms_->handle(c.member, message_, now_ns_, text);
+  if (c.awaiting_join && c.member.joined()) table_->joined(c);
   if (!verdict.closes()) return;
   if (verdict.close_code == kCloseNormal) {
     // `leave`: through wslay, so its reader stops: nothing after it is processed, even in

@@ -103,9 +103,19 @@ class EpollLoop final : public EventLoop {
   size_t spare_receive_buffers() const override { return SIZE_MAX; }
   void release_idle_memory() override {}  // one read buffer per loop, always in use
 
-  int run_once(CompletionSink& sink, int64_t gather_until_ns) override {
+  int run_once(CompletionSink& sink, int64_t gather_until_ns, bool wake_on_first) override {
     timespec wait{}, *wait_ptr = &wait;
-    if (gather_until_ns > monotonic_ns()) {
+    const int64_t now = monotonic_ns();
+    if (gather_until_ns > now && wake_on_first) {
+      // Wake for the first readiness, or when the window (or a timer) is due.
+      int64_t until = gather_until_ns;
+      for (const Timer& t : timers_) until = std::min(until, t.at);
+      if (ready_.empty()) {
+        int64_t left = std::max<int64_t>(0, until - now);
+        wait.tv_sec = left / 1'000'000'000;
+        wait.tv_nsec = left % 1'000'000'000;
+      }
+    } else if (gather_until_ns > now) {
       // A batch window is open: readiness can wait until it closes (epoll cannot wait
       // for "many" events), then everything ready is taken in one pass.
       int64_t until = gather_until_ns;

@@ -80,8 +80,10 @@ class EventLoop {
   // With `gather_until_ns` in the future (CLOCK_MONOTONIC), keeps collecting
   // completions until then instead of waking for the first one: the caller has a batch
   // window open and nothing it learns before the window closes would leave earlier.
+  // With `wake_on_first`, the caller expects input it must answer at once (a handshake,
+  // a join): it wakes for the first completion, or when the window closes.
   // Returns 0, or -errno if the loop cannot continue.
-  virtual int run_once(CompletionSink& sink, int64_t gather_until_ns = 0) = 0;
+  virtual int run_once(CompletionSink& sink, int64_t gather_until_ns = 0, bool wake_on_first = false) = 0;
 };
 
 int64_t monotonic_ns();

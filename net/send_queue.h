@@ -27,9 +27,11 @@
 
 namespace roomcast {
 
-// Connections with output to flush this loop iteration, by connection slot.
+// Connections with output to flush, by connection slot: `slots` when the batch window
+// closes, `urgent` (a reply its client is waiting for) at the end of this loop iteration.
 struct DirtyList {
   std::vector<uint32_t> slots;
+  std::vector<uint32_t> urgent;
 };
 
 // Told when the kernel has taken a tracked broadcast frame for its last recipient.
@@ -69,6 +71,17 @@ class SendQueue {
     frame->release();
   }
 
+  // Like push_adopt(), for a reply the client waits for (101, welcome, ack, pong, error, a
+  // close): the whole queue leaves at the end of this loop iteration instead of waiting
+  // for the batch window. Replies are one per request, so this never defeats batching
+  // of broadcasts, which is where the writes are.
+  void push_reply(SharedFrame* frame) {
+    push_adopt(frame);
+    if (!urgent_flag_) {
+      urgent_flag_ = true;
+      dirty_->urgent.push_back(owner_);
+    }
+  }
   bool empty() const { return count_ == 0; }
   size_t frames() const { return count_; }
   // Bytes not yet handed to the kernel (superseded frames included until dropped).
@@ -79,6 +92,7 @@ class SendQueue {
   // The loop clears this when it takes the owner off the DirtyList.
   bool dirty() const { return dirty_flag_; }
   void clear_dirty() { dirty_flag_ = false; }
+  void clear_urgent() { urgent_flag_ = false; }
 
   // Drops superseded frames that have not started to leave (frames in flight or
   // half sent stay). O(frames). Returns how many were dropped.
@@ -121,6 +135,7 @@ class SendQueue {
   FanoutObserver* observer_;
   uint32_t owner_;
   bool dirty_flag_ = false;
+  bool urgent_flag_ = false;
 };
 
 }  // namespace roomcast

@@ -97,7 +97,7 @@ class UringLoop final : public EventLoop {
     if (ring_.defers_task_work()) buffers_.release_pages();
   }
 
-  int run_once(CompletionSink& sink, int64_t gather_until_ns) override {
+  int run_once(CompletionSink& sink, int64_t gather_until_ns, bool wake_on_first) override {
     io_uring* ring = ring_.get();
     int rc;
     int64_t left = gather_until_ns - monotonic_ns();
@@ -114,7 +114,7 @@ class UringLoop final : public EventLoop {
         if (left > 0) {
           __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
           io_uring_cqe* first = nullptr;
-          rc = io_uring_submit_and_wait_timeout(ring, &first, 1u << 30, &ts, nullptr);
+          rc = io_uring_submit_and_wait_timeout(ring, &first, wake_on_first ? 1u : 1u << 30, &ts, nullptr);
         }
       }
     } else {
