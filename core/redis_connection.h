@@ -1,0 +1,106 @@
+// core/redis_connection.h: one non-blocking RESP connection to Redis.
+//
+// Owns: one TCP socket (non-blocking, TCP_NODELAY once connected), the commands formatted
+// but not yet written, a hiredis 0.14 reader, and the reconnect backoff. hiredis is used
+// as codec only (redisFormatCommandArgv, the reader API) and stays in this file pair:
+// replies come out as owned RedisValues.
+// Called by: the Redis link's thread only. core/redis_link.cpp dials, polls and closes
+// both of its connections; core/redis_pipeline.cpp (commands) and core/redis_subscriber.cpp
+// (subscriptions) write to and parse from theirs. Not thread-safe.
+// Decides nothing: apart from a dial that fails outright, it never closes itself. It
+// reports, and its owner decides what a loss means (failing calls, unconfirming channels)
+// and calls close().
+// Promises:
+//   - phases go Closed -> Connecting -> Open, and back to Closed only through close();
+//   - close() drops the socket, the unsent bytes and the parser (a reply half read is
+//     lost with it), and sets retry_at() to now + the backoff, which then doubles, from
+//     100 ms up to 2 s; reset_backoff() after a success starts it at 100 ms again;
+//   - append() only formats: nothing is sent before write_out(); write_out() sends what
+//     the socket takes, in append order;
+//   - receive() then next() until None yield every complete reply, in arrival order.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/redis_link.h"
+
+struct redisReader;  // hiredis; only redis_connection.cpp sees its definition
+
+namespace roomcast {
+
+using RedisClock = std::chrono::steady_clock;
+
+class RedisConnection {
+ public:
+  enum class Phase : uint8_t { Closed, Connecting, Open };
+  enum class Dial : uint8_t {
+    Failed,      // no address, no socket or the connect was refused at once: closed (backoff applied)
+    InProgress,  // wait for the socket to become writable, then connect_succeeded()
+    Connected,   // connected already (rare; loopback may do it): establish() now
+  };
+  enum class Input : uint8_t {
+    Alive,   // read what was there (maybe nothing); the connection goes on
+    Gone,    // EOF or a socket error: the replies read before it still parse
+    Broken,  // the parser refused the bytes: nothing more can be trusted
+  };
+  enum class Parsed : uint8_t { Reply, None, Broken };
+
+  static constexpr int kBackoffMinMs = 100;
+  static constexpr int kBackoffMaxMs = 2000;
+
+  RedisConnection() = default;
+  ~RedisConnection();  // releases the socket and the parser, if still held
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  Phase phase() const { return phase_; }
+  bool open() const { return phase_ == Phase::Open; }
+  int fd() const { return fd_; }  // -1 while Closed
+  bool unsent() const { return out_sent_ < out_.size(); }
+  RedisClock::time_point connect_deadline() const { return connect_deadline_; }  // while Connecting
+  RedisClock::time_point retry_at() const { return retry_at_; }                  // while Closed
+
+  // Closed -> Connecting (or Connected at once): resolves host (getaddrinfo may block the
+  // calling thread; numeric hosts do not) and starts a non-blocking connect to the first
+  // address, which must complete within `timeout` (connect_deadline()).
+  Dial dial(const std::string& host, uint16_t port, std::chrono::milliseconds timeout, RedisClock::time_point now);
+  // Connecting and the socket polled writable (or hung up): did the connect succeed?
+  bool connect_succeeded() const;
+  // Connected: TCP_NODELAY and a fresh parser, then Open. False (out of memory): the
+  // owner closes it.
+  bool establish();
+
+  // Formats one command (head then tail) behind what is unsent. False only if hiredis
+  // could not allocate (nothing appended).
+  bool append(std::initializer_list<std::string_view> head, const std::vector<std::string>& tail = {});
+  // Open: writes what the socket takes. False: the socket failed.
+  bool write_out();
+  // Open: reads what the socket has (at most 1 MiB, so the other socket gets its turn)
+  // into the parser.
+  Input receive();
+  // The next complete reply into *out (Reply), or None, or Broken (a protocol error).
+  Parsed next(RedisValue* out);
+
+  void close(RedisClock::time_point now);
+  void reset_backoff() { backoff_ms_ = kBackoffMinMs; }
+  void set_retry_at(RedisClock::time_point t) { retry_at_ = t; }
+
+ private:
+  Phase phase_ = Phase::Closed;
+  int fd_ = -1;
+  std::string out_;
+  size_t out_sent_ = 0;
+  redisReader* reader_ = nullptr;
+  RedisClock::time_point connect_deadline_{};
+  RedisClock::time_point retry_at_{};
+  int backoff_ms_ = kBackoffMinMs;
+  std::vector<const char*> arg_ptrs_;  // append()'s scratch, kept for its capacity
+  std::vector<size_t> arg_lens_;
+};
+
+}  // namespace roomcast
