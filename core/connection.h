@@ -34,6 +34,8 @@ class ConnectionEvents {
   virtual void on_message(Connection& c, std::string_view text) = 0;
   // The room service ends this connection (its session was resumed elsewhere).
   virtual void close_connection(Connection& c, uint16_t code, std::string_view reason) = 0;
+  // Its member was welcomed: it no longer waits for a first answer.
+  virtual void joined(Connection& c) = 0;
 
  protected:
   ~ConnectionEvents() = default;
@@ -56,6 +58,7 @@ struct Connection final : WsReader::Handler, MemberLink {
   void on_text(std::string_view message) override { events->on_message(*this, message); }
   void on_control_bytes(std::string_view bytes) override { out.push_adopt(SharedFrame::raw(bytes)); }
   void close_member(uint16_t code, std::string_view reason) override { events->close_connection(*this, code, reason); }
+  void member_joined() override { events->joined(*this); }
 
   ConnectionEvents* events;
   uint32_t slot;

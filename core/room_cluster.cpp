@@ -234,6 +234,7 @@ void RoomService::store_edit(Member* m, Session* s, Room& room, const ClientMess
   p.has_id = msg.has_id;
   p.id = std::string(msg.id);
   p.ticket = ticket;
+  if (m && s) edits_in_flight_[s->id] = next_cookie_;  // the cookie call() hands out
   call(std::move(p), wire::kEdit, 3,
        {wire::meta_key(room.name()), wire::log_key(room.name()), wire::ids_key(room.name()), std::move(key),
         std::move(prefix), std::move(suffix), std::to_string(config_.history), std::string(origin),
@@ -377,6 +378,9 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
         fail_sync(*room);
       return;
     case CallKind::Edit: {
+      auto flight = edits_in_flight_.find(p.session);
+      if (flight != edits_in_flight_.end() && flight->second == cookie) edits_in_flight_.erase(flight);
+      if (p.acked) return;  // acked when its E record was applied
       Session* s = room ? room->find(p.session) : nullptr;
       Member* m = s && s->connected ? s->member : nullptr;
       if (!ok || value.kind != RedisValue::Kind::Array || value.elements.size() != 3) {
@@ -665,6 +669,23 @@ void RoomService::commit_relayed(Room& room, std::string_view origin, std::strin
   if (sender && !sender->connected) sender = nullptr;
   FrameRef f = fan_out(room, sender, OutType::Edit, frame);
   room.commit_edit(f.get(), std::move(key));
+  if (!sender || !sender->member) return;
+  // The sender's own edit, applied before the script's reply came back: ack it now, so
+  // it arrives before any later edit (1.1 section 2: acks and edits in seq order).
+  auto flight = edits_in_flight_.find(sender->id);
+  if (flight == edits_in_flight_.end()) return;
+  auto call_it = pending_.find(flight->second);
+  edits_in_flight_.erase(flight);
+  if (call_it == pending_.end()) return;
+  PendingCall& p = call_it->second;
+  p.acked = true;
+  Member& m = *sender->member;
+  encode_ack(encoded_, p.has_id, p.id, room.seq());
+  reply(m, OutType::Ack, encoded());
+  if (m.wait) {
+    m.wait->busy = false;
+    resume_member(m);
+  }
 }
 
 void RoomService::apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin,

@@ -168,6 +168,7 @@ class RoomService {
     std::string id;
     uint64_t ticket = 0;      // Publish
     Member* member = nullptr; // Claim: valid while listed in the room's waiting joins
+    bool acked = false;       // Edit: its E record was applied first and carried the ack
   };
   uint64_t call(PendingCall pending, int script, unsigned keys, std::vector<std::string> argv);
   void submit_calls();
@@ -205,6 +206,10 @@ class RoomService {
   std::string instance_id_;
   uint64_t next_cookie_ = 1;
   std::unordered_map<uint64_t, PendingCall> pending_;
+  // Session id -> cookie of its edit whose reply has not come (one per member: its later
+  // messages wait). Its E record may arrive first, on the other connection: the ack then
+  // goes out as that edit is applied, before any later edit reaches the sender.
+  std::unordered_map<std::string, uint64_t> edits_in_flight_;
   std::vector<RedisCall> calls_;          // submitted at the end of the window (or at once)
   std::vector<Room*> outbox_rooms_;       // rooms with relayed records this window
   std::unique_ptr<MessageDecoder> replay_decoder_;  // deferred messages are decoded again

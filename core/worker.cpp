@@ -337,7 +337,6 @@ void Worker::on_message(Connection& c, std::string_view text) {
     return;
   }
   const Verdict verdict = rooms_->handle(c.member, message_, now_ns_, text);
-  if (c.awaiting_join && c.member.joined()) table_->joined(c);
   if (!verdict.closes()) return;
   if (verdict.close_code == kCloseNormal) {
     // `leave`: through wslay, so its reader stops: nothing after it is processed, even in

@@ -101,6 +101,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   void feed(Connection& c, const uint8_t* data, size_t len);
   void on_message(Connection& c, std::string_view text) override;
   void close_connection(Connection& c, uint16_t code, std::string_view reason) override;
+  void joined(Connection& c) override { table_->joined(c); }
 
   // Scale-out (ClusterPort, over the RedisLink).
   void submit(std::vector<RedisCall>& calls) override;

@@ -679,8 +679,11 @@ TEST_F(RoomCluster, AnAckForSeq5WhileTheRoomIsAt3WaitsFor4And5AndTheSendersCurso
   EXPECT_EQ(f[1], "c");
 }
 
-TEST_F(RoomCluster, AnEditArrivingBeforeItsReplyIsAckedWhenTheReplyComes) {
+TEST_F(RoomCluster, AnEditArrivingBeforeItsReplyIsAckedAsItIsAppliedBeforeAnyLaterEdit) {
   // The reply and the publish travel on different connections: either may come first.
+  // The E record proves the edit is stored (the script publishes after XADD), so the ack
+  // goes out as it is applied: an edit with a higher seq arriving before the reply must
+  // not reach the sender before its ack (protocol 1.1 section 2).
   FakeClient& a = client();
   FakeClient& b = client();
   ready_room({&a, &b}, 3, "EP1");
@@ -688,12 +691,13 @@ TEST_F(RoomCluster, AnEditArrivingBeforeItsReplyIsAckedWhenTheReplyComes) {
   const RedisCall edit = only(wire::kEdit);
   message(e_record(edit, 4, "EP1"));
   EXPECT_EQ(u64(b.next(), "seq"), 4u);
-  EXPECT_TRUE(a.nothing_queued());
-  reply(edit.cookie, true, edit_value(4, "EP1"));
   rapidjson::Document ack = a.next();
   EXPECT_EQ(str(ack, "type"), "ack");
   EXPECT_EQ(u64(ack, "seq"), 4u);
+  EXPECT_EQ(str(ack, "id"), "m1");
   EXPECT_FALSE(service_.busy(a.member));
+  reply(edit.cookie, true, edit_value(4, "EP1"));
+  EXPECT_TRUE(a.nothing_queued()) << "the late reply must not ack twice";
 }
 
 TEST_F(RoomCluster, ADuplicateEditIsAckedWithTheOriginalSeqAndDuplicateTrue) {
