@@ -121,6 +121,15 @@ return {redis.call('HGET', KEYS[1], 'seq'), redis.call('HGET', KEYS[1], 'epoch')
 
 using rapidjson::Value;
 
+// A member of `obj`, or null (const iterators: clang's C++20 mode refuses rapidjson's
+// non-const iterator comparisons as ambiguous).
+const Value* field(const Value& obj, std::string_view key) {
+  if (!obj.IsObject()) return nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it)
+    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) == key) return &it->value;
+  return nullptr;
+}
+
 bool parse(std::string_view json, rapidjson::Document* doc) {
   // Iterative: what another instance wrote is bounded by --max-message, not its depth.
   doc->Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
@@ -140,16 +149,16 @@ bool read_vec3(const Value& v, double out[3]) {
 bool read_camera(const Value& obj, Camera* out) {
   if (!obj.IsObject()) return false;
   Camera cam;
-  auto p = obj.FindMember("position");
-  auto t = obj.FindMember("target");
-  if (p == obj.MemberEnd() || t == obj.MemberEnd()) return false;
-  if (!read_vec3(p->value, cam.position) || !read_vec3(t->value, cam.target)) return false;
-  auto up = obj.FindMember("up");
-  if (up != obj.MemberEnd()) cam.has_up = read_vec3(up->value, cam.up);
-  auto fov = obj.FindMember("fov");
-  if (fov != obj.MemberEnd() && fov->value.IsNumber()) {
+  const Value* p = field(obj, "position");
+  const Value* t = field(obj, "target");
+  if (!p || !t) return false;
+  if (!read_vec3(*p, cam.position) || !read_vec3(*t, cam.target)) return false;
+  const Value* up = field(obj, "up");
+  if (up) cam.has_up = read_vec3(*up, cam.up);
+  const Value* fov = field(obj, "fov");
+  if (fov && fov->IsNumber()) {
     cam.has_fov = true;
-    cam.fov = fov->value.GetDouble();
+    cam.fov = fov->GetDouble();
   }
   *out = cam;
   return true;
@@ -157,19 +166,19 @@ bool read_camera(const Value& obj, Camera* out) {
 
 bool read_user(const Value& v, User* out) {
   if (!v.IsObject()) return false;
-  auto id = v.FindMember("id");
-  if (id == v.MemberEnd() || !id->value.IsString()) return false;
+  const Value* id = field(v, "id");
+  if (!id || !id->IsString()) return false;
   User u;
-  u.id.assign(id->value.GetString(), id->value.GetStringLength());
-  auto name = v.FindMember("name");
-  if (name != v.MemberEnd() && name->value.IsString()) {
+  u.id.assign(id->GetString(), id->GetStringLength());
+  const Value* name = field(v, "name");
+  if (name && name->IsString()) {
     u.has_name = true;
-    u.name.assign(name->value.GetString(), name->value.GetStringLength());
+    u.name.assign(name->GetString(), name->GetStringLength());
   }
-  auto color = v.FindMember("color");
-  if (color != v.MemberEnd() && color->value.IsString()) {
+  const Value* color = field(v, "color");
+  if (color && color->IsString()) {
     u.has_color = true;
-    u.color.assign(color->value.GetString(), color->value.GetStringLength());
+    u.color.assign(color->GetString(), color->GetStringLength());
   }
   *out = std::move(u);
   return true;
@@ -228,19 +237,19 @@ std::vector<std::string> scripts() {
 bool parse_peer_state(std::string_view json, PeerState* out) {
   rapidjson::Document doc;
   if (!parse(json, &doc)) return false;
-  auto session = doc.FindMember("session");
-  auto user = doc.FindMember("user");
-  if (session == doc.MemberEnd() || !session->value.IsString() || user == doc.MemberEnd()) return false;
+  const Value* session = field(doc, "session");
+  const Value* user = field(doc, "user");
+  if (!session || !session->IsString() || !user) return false;
   PeerState st;
-  st.session.assign(session->value.GetString(), session->value.GetStringLength());
-  if (!read_user(user->value, &st.user)) return false;
-  auto cam = doc.FindMember("camera");
-  if (cam != doc.MemberEnd()) st.has_camera = read_camera(cam->value, &st.camera);
-  auto sel = doc.FindMember("selection");
-  if (sel != doc.MemberEnd()) read_strings(sel->value, &st.selection);
-  auto following = doc.FindMember("following");
-  if (following != doc.MemberEnd() && following->value.IsString())
-    st.following.assign(following->value.GetString(), following->value.GetStringLength());
+  st.session.assign(session->GetString(), session->GetStringLength());
+  if (!read_user(*user, &st.user)) return false;
+  const Value* cam = field(doc, "camera");
+  if (cam) st.has_camera = read_camera(*cam, &st.camera);
+  const Value* sel = field(doc, "selection");
+  if (sel) read_strings(*sel, &st.selection);
+  const Value* following = field(doc, "following");
+  if (following && following->IsString())
+    st.following.assign(following->GetString(), following->GetStringLength());
   *out = std::move(st);
   return true;
 }
@@ -253,17 +262,17 @@ bool parse_cursor_camera(std::string_view frame, Camera* out) {
 bool parse_select_ids(std::string_view frame, std::vector<std::string>* out) {
   rapidjson::Document doc;
   if (!parse(frame, &doc)) return false;
-  auto ids = doc.FindMember("ids");
-  return ids != doc.MemberEnd() && read_strings(ids->value, out);
+  const Value* ids = field(doc, "ids");
+  return ids && read_strings(*ids, out);
 }
 
 bool parse_follow_target(std::string_view frame, std::string* out) {
   rapidjson::Document doc;
   if (!parse(frame, &doc)) return false;
-  auto target = doc.FindMember("target");
-  if (target == doc.MemberEnd()) return false;
-  if (target->value.IsString())
-    out->assign(target->value.GetString(), target->value.GetStringLength());
+  const Value* target = field(doc, "target");
+  if (!target) return false;
+  if (target->IsString())
+    out->assign(target->GetString(), target->GetStringLength());
   else
     out->clear();
   return true;
@@ -272,8 +281,8 @@ bool parse_follow_target(std::string_view frame, std::string* out) {
 bool parse_join_user(std::string_view frame, User* out) {
   rapidjson::Document doc;
   if (!parse(frame, &doc)) return false;
-  auto user = doc.FindMember("user");
-  return user != doc.MemberEnd() && read_user(user->value, out);
+  const Value* user = field(doc, "user");
+  return user && read_user(*user, out);
 }
 
 }  // namespace roomcast::wire
