@@ -206,6 +206,18 @@ std::string_view room_of_channel(std::string_view ch) {
   return ch.substr(4, ch.size() - 5);
 }
 
+uint64_t to_u64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+uint64_t value_u64(const RedisValue& v) {
+  if (v.kind == RedisValue::Kind::Integer) return v.integer > 0 ? uint64_t(v.integer) : 0;
+  if (v.kind == RedisValue::Kind::String) return to_u64(v.str);
+  return 0;
+}
+
 void put(std::string& out, std::string_view field) {
   out += std::to_string(field.size());
   out += ':';

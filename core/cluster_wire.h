@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/redis_link.h"
 #include "proto/message.h"
 
 namespace roomcast::wire {
@@ -45,6 +46,11 @@ std::string channel(std::string_view room);
 std::string_view room_of_channel(std::string_view channel);
 
 void put(std::string& out, std::string_view field);  // one netstring
+// Numbers as the scripts return them: decimal strings or integers; 0 if neither.
+uint64_t to_u64(std::string_view decimal);
+uint64_t value_u64(const RedisValue& v);
+// The seq of a stream entry id "<seq>-1".
+inline uint64_t entry_seq(std::string_view id) { return to_u64(id.substr(0, id.find('-'))); }
 // Reads the next netstring at *pos; false (and nothing read) if malformed.
 bool next(std::string_view in, size_t* pos, std::string_view* field);
 

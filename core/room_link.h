@@ -27,6 +27,18 @@ namespace roomcast {
 
 struct Member;
 
+// How often and how long the scale-out half of RoomService waits for things.
+namespace link_timing {
+inline constexpr int64_t kMs = 1'000'000;
+inline constexpr int64_t kGapWaitNs = 200 * kMs;    // a gap this old is filled from the stream
+inline constexpr int64_t kPollEveryNs = 1000 * kMs; // each mirrored room's seq is checked this often
+// Presence records (camera, selection, following) are rewritten at most this often: the
+// channel carries every change to mirrors already listening; the hash is for late ones.
+inline constexpr int64_t kRecordEveryNs = 500 * kMs;
+inline constexpr size_t kMaxAhead = 4096;           // edits kept beyond a gap (more: refetched)
+inline constexpr int64_t kUnconfirmedNs = 3000 * kMs;  // a live instance re-announces well within this
+}  // namespace link_timing
+
 // A session on another instance, as this one mirrors it.
 struct RemotePeer {
   std::unique_ptr<Session> session;  // out, member: always null

@@ -1,0 +1,115 @@
+// core/room_cluster_time.cpp: the scale-out clock: lease rounds (which instances died and
+// since when), and the ~100 ms tick that reaps their sessions after the grace, fills
+// gaps, rewrites presence records, polls each room's seq and flushes the outboxes.
+#include <algorithm>
+
+#include "core/cluster_wire.h"
+#include "core/room_service.h"
+#include "core/tokens.h"
+#include "core/ws_frames.h"
+
+namespace roomcast {
+
+using namespace link_timing;
+using wire::entry_seq;
+using wire::to_u64;
+using wire::value_u64;
+
+void RoomService::on_instances(const RedisEvent& event) {
+  redis_base_ms_ = event.redis_now_ms;
+  redis_base_ns_ = now_ns_;
+  std::vector<std::string> alive;
+  for (const InstanceLease& lease : event.alive) alive.push_back(lease.id);
+  std::sort(alive.begin(), alive.end());
+  gone_.clear();
+  for (const InstanceLease& lease : event.dead) gone_.push_back(lease.id);
+  std::vector<std::string> absent;
+  const int64_t grace_ms = int64_t(config_.resume_grace_s) * 1000;
+  for (auto& [name, room] : rooms_) {
+    if (!room->link) continue;
+    for (auto& [id, peer] : room->link->remote) {
+      if (peer.orphaned || std::binary_search(alive.begin(), alive.end(), peer.instance)) continue;
+      int64_t died_ms = -1;
+      for (const InstanceLease& lease : event.dead)
+        if (lease.id == peer.instance) died_ms = lease.last_renewal_ms + 1000;  // alive until its next renewal was due
+      if (died_ms < 0) {
+        // No lease at all: withdrawn by a graceful stop, or not yet renewed by a new
+        // instance. Gone only if it was missing from the last round too.
+        absent.push_back(peer.instance);
+        if (!std::binary_search(absent_before_.begin(), absent_before_.end(), peer.instance)) continue;
+        died_ms = event.redis_now_ms;
+      }
+      // Its instance stopped renewing its lease: the session is held for the grace,
+      // counted from when the instance died (it stays resumable all that time).
+      peer.orphaned = true;
+      if (peer.held_until_ns == 0 || peer.session->connected) {
+        peer.held_until_ns = now_ns_ + (died_ms + grace_ms - event.redis_now_ms) * kMs;
+        peer.session->connected = false;
+      }
+    }
+  }
+  std::sort(absent.begin(), absent.end());
+  absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
+  for (const std::string& id : absent) gone_.push_back(id);
+  std::sort(gone_.begin(), gone_.end());
+  absent_before_ = std::move(absent);
+}
+
+
+// ---- time ---------------------------------------------------------------------------
+
+void RoomService::cluster_tick(int64_t now_ns) {
+  now_ns_ = now_ns;
+  const bool slow = now_ns >= next_slow_tick_ns_;
+  if (slow) next_slow_tick_ns_ = now_ns + kPollEveryNs;
+  const bool records = now_ns >= next_record_tick_ns_;
+  if (records) next_record_tick_ns_ = now_ns + kRecordEveryNs;
+  for (auto& [name, room_ptr] : rooms_) {
+    Room& room = *room_ptr;
+    if (!room.link || room.link->sync != RoomLink::Sync::Ready) continue;
+    RoomLink& link = *room.link;
+    // Sessions of a dead instance whose grace is over: the end script announces each once.
+    for (auto& [id, peer] : link.remote) {
+      if (!peer.orphaned || peer.reaping || peer.held_until_ns > now_ns) continue;
+      peer.reaping = true;
+      encode_presence_leave(encoded_, id);
+      call(PendingCall{CallKind::Reap, name, id}, wire::kEnd, 1,
+           {wire::who_key(name), id, peer.instance, link.channel, "-", std::string(encoded())});
+    }
+    for (auto it = link.remote.begin(); it != link.remote.end();) {
+      const bool stale = it->second.unconfirmed_since_ns && now_ns - it->second.unconfirmed_since_ns >= kUnconfirmedNs;
+      std::string id = it->first;
+      ++it;
+      if (stale) remove_remote(room, id);
+    }
+    if (link.behind_since_ns && !link.filling && now_ns - link.behind_since_ns >= kGapWaitNs &&
+        link.known_seq > room.seq()) {
+      link.filling = true;
+      call(PendingCall{CallKind::Fill, name}, -1, 0,
+           {"XRANGE", wire::log_key(name), std::to_string(room.seq() + 1) + "-0", "+"});
+    }
+    if (records) {
+      for (Session* s : room.members()) {
+        if (!s->presence_stale) continue;
+        s->presence_stale = false;
+        write_presence(room, *s);
+      }
+    }
+    if (link.reload_at_ns && now_ns >= link.reload_at_ns) {
+      // The first load may have read records up to one record period old.
+      link.reload_at_ns = 0;
+      start_load(room);
+    }
+    if (!slow) continue;
+    call(PendingCall{CallKind::Poll, name}, wire::kPoll, 4,
+         {wire::meta_key(name), wire::log_key(name), wire::who_key(name), wire::ids_key(name),
+          std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000)});
+    if (link.resync_wanted) {
+      link.resync_wanted = false;
+      start_load(room);
+    }
+  }
+  end_window();
+}
+
+}  // namespace roomcast
