@@ -218,6 +218,20 @@ uint64_t value_u64(const RedisValue& v) {
   return 0;
 }
 
+bool read_log_entry(const RedisValue& entry, LogEntry* out) {
+  if (entry.kind != RedisValue::Kind::Array || entry.elements.size() != 2) return false;
+  LogEntry e;
+  e.seq = entry_seq(entry.elements[0].str);
+  const auto& f = entry.elements[1].elements;
+  for (size_t i = 0; i + 1 < f.size(); i += 2) {
+    if (f[i].str == "f") e.frame = f[i + 1].str;
+    if (f[i].str == "k") e.key = f[i + 1].str;
+    if (f[i].str == "s") e.origin = f[i + 1].str;
+  }
+  *out = e;
+  return e.seq != 0 && !e.frame.empty();
+}
+
 void put(std::string& out, std::string_view field) {
   out += std::to_string(field.size());
   out += ':';

@@ -54,6 +54,14 @@ inline uint64_t entry_seq(std::string_view id) { return to_u64(id.substr(0, id.f
 // Reads the next netstring at *pos; false (and nothing read) if malformed.
 bool next(std::string_view in, size_t* pos, std::string_view* field);
 
+// One entry of rc:{R}:log as XRANGE returns it: [id, [field, value, ...]]. The views
+// point into `entry`.
+struct LogEntry {
+  uint64_t seq = 0;
+  std::string_view origin, key, frame;
+};
+bool read_log_entry(const RedisValue& entry, LogEntry* out);
+
 // Scripts, in RedisOptions::scripts order.
 enum Script : int { kSync = 0, kEdit, kClaim, kEnd, kPoll, kScriptCount };
 std::vector<std::string> scripts();

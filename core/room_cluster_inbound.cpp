@@ -110,15 +110,8 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       link.filling = false;
       if (!ok || value.kind != RedisValue::Kind::Array) return;  // tried again after kGapWaitNs
       for (RedisValue& entry : value.elements) {
-        if (entry.kind != RedisValue::Kind::Array || entry.elements.size() != 2) continue;
-        std::string_view origin, key, frame;
-        const auto& f = entry.elements[1].elements;
-        for (size_t i = 0; i + 1 < f.size(); i += 2) {
-          if (f[i].str == "f") frame = f[i + 1].str;
-          if (f[i].str == "k") key = f[i + 1].str;
-          if (f[i].str == "s") origin = f[i + 1].str;
-        }
-        apply_edit(*room, entry_seq(entry.elements[0].str), room->epoch(), origin, key, frame);
+        wire::LogEntry e;
+        if (wire::read_log_entry(entry, &e)) apply_edit(*room, e.seq, room->epoch(), e.origin, e.key, e.frame);
       }
       if (room->seq() < link.known_seq) link.behind_since_ns = now_ns_;
       return;

@@ -12,79 +12,13 @@
 
 #include <rapidjson/document.h>
 
+#include "tests/core/fake_client.h"
 #include "tests/proto/jwt_sign.h"
 
 namespace roomcast {
 namespace {
 
-// One client: its queue and the Member the service knows it as; records closes asked of it.
-struct FakeClient : MemberLink {
-  FakeClient(DirtyList* dirty, uint32_t slot, std::string room) : out(dirty, slot), member(&out, this) {
-    member.room = std::move(room);
-    member.rate = RateLimiter(1e9, 1e9, 0);  // no limit unless a test sets one
-  }
-
-  // The text payloads queued since the last call, in order, as a socket would get them.
-  std::vector<std::string> take() {
-    std::vector<std::string> payloads;
-    out.drop_superseded();
-    while (!out.empty()) {
-      iovec iov[64];
-      size_t n = out.gather(iov, 64, 1 << 20);
-      std::string bytes;
-      for (size_t i = 0; i < n; ++i) bytes.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-      out.complete(bytes.size());
-      size_t at = 0;
-      while (at + 2 <= bytes.size()) {
-        const auto b = reinterpret_cast<const uint8_t*>(bytes.data()) + at;
-        size_t len = b[1] & 0x7F, head = 2;
-        if (len == 126) {
-          len = (size_t(b[2]) << 8) | b[3];
-          head = 4;
-        } else if (len == 127) {
-          len = 0;
-          for (int i = 0; i < 8; ++i) len = (len << 8) | b[2 + i];
-          head = 10;
-        }
-        EXPECT_EQ(b[0], 0x81) << "the service sends only final text frames";
-        payloads.emplace_back(bytes.data() + at + head, len);
-        at += head + len;
-      }
-    }
-    return payloads;
-  }
-
-  // The next payload's JSON (a failure if nothing is queued).
-  rapidjson::Document next() {
-    if (pending_.empty()) pending_ = take();
-    rapidjson::Document d;
-    if (pending_.empty()) {
-      ADD_FAILURE() << "nothing queued";
-      d.SetObject();
-      return d;
-    }
-    d.Parse(pending_.front().c_str(), pending_.front().size());
-    pending_.erase(pending_.begin());
-    EXPECT_FALSE(d.HasParseError());
-    return d;
-  }
-  bool nothing_queued() {
-    if (!pending_.empty()) return false;
-    pending_ = take();
-    return pending_.empty();
-  }
-
-  void close_member(uint16_t code, std::string_view reason) override {
-    closed_with = code;
-    close_reason = reason;
-  }
-
-  SendQueue out;
-  Member member;
-  std::vector<std::string> pending_;
-  uint16_t closed_with = 0;
-  std::string close_reason;
-};
+using testing_support::FakeClient;
 
 std::string str(const rapidjson::Value& v, const char* key) {
   return v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "<missing>";
