@@ -53,8 +53,14 @@ RedisConnection::Dial RedisConnection::dial(const std::string& host, uint16_t po
     close(now);
     return Dial::Failed;
   }
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int rc = fd >= 0 ? ::connect(fd, res->ai_addr, res->ai_addrlen) : -1;
+  // A name may resolve to several addresses, some unreachable (::1 first while Redis
+  // listens on 127.0.0.1): each dial tries the next one.
+  size_t count = 0;
+  for (addrinfo* a = res; a; a = a->ai_next) ++count;
+  addrinfo* pick = res;
+  for (size_t i = dials_++ % count; i > 0; --i) pick = pick->ai_next;
+  int fd = ::socket(pick->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int rc = fd >= 0 ? ::connect(fd, pick->ai_addr, pick->ai_addrlen) : -1;
   int err = errno;
   ::freeaddrinfo(res);
   fd_ = fd;

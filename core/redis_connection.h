@@ -94,6 +94,7 @@ class RedisConnection {
   Phase phase_ = Phase::Closed;
   int fd_ = -1;
   std::string out_;
+  unsigned dials_ = 0;  // each dial takes the next resolved address (a name with several)
   size_t out_sent_ = 0;
   redisReader* reader_ = nullptr;
   RedisClock::time_point connect_deadline_{};
