@@ -6,6 +6,16 @@
 # The server runs on CPU $BENCH_SERVER_CPU (taskset), the load tool on $BENCH_TOOL_CPU.
 # Every server is started fresh for each run and stopped after it.
 #
+# S1-redis (opt-in, ~45 s per run: not in the default list) is S1 over Redis scale-out, in
+# each run back to back: (a) one roomcast, (b) one roomcast with --redis, (c) two roomcast
+# instances with 50 members each on one redis-server. Every roomcast instance and the
+# redis-server (fresh per measurement: loopback, free port, no snapshots, no AOF, own temp
+# dir) run on $BENCH_SERVER_CPU. It writes its own section of the report (between the
+# "S1-redis begin/end" markers) and leaves the rest of the file as it is when it runs
+# alone, e.g.:
+#   BENCH_SCENARIOS=S1-redis ./bench/run.sh
+# and a full run keeps the last S1-redis section when it does not run S1-redis.
+#
 # Environment overrides (defaults in brackets), e.g. for a quick smoke run:
 #   BENCH_RUNS=1 BENCH_DURATION=3 BENCH_STEP_DURATION=2 BENCH_IDLE_DURATION=3 ./bench/run.sh
 #   BENCH_RUNS [3]             runs per scenario (the report shows medians)
@@ -17,11 +27,15 @@
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
 #   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S3 S4 S5 floor"]  which scenarios to run
-#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; floor: roomcast-floor)
+#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; floor: roomcast-floor;
+#                              S1-redis: see above, opt-in)
+#   BENCH_REDIS_WINDOWS [""]   S1-redis also runs (c) at these --max-batch-delay values (e.g. "1")
 #   BENCH_TOOL_THREADS [1]     load tool threads (all on BENCH_TOOL_CPU)
 #   BENCH_SERVER_CPU [0], BENCH_TOOL_CPU [1]
 #   BENCH_OUT [docs/benchmarks.md]
 #   ROOMCAST_BIN, LOAD_BIN     binaries (default build/release/...)
+#   REDIS_BIN                  redis-server for S1-redis (default: the one on PATH)
+#   BENCH_RESULTS [build/bench-results]  raw results (emptied first)
 #   BENCH_NOTE                 free text put into the report's conditions section
 set -euo pipefail
 
@@ -40,6 +54,8 @@ IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
 SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S3 S4 S5 floor"}
+REDIS_WINDOWS=${BENCH_REDIS_WINDOWS:-}
+REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
 TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 TOOL_CPU=${BENCH_TOOL_CPU:-1}
@@ -48,7 +64,13 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 [[ -x $SERVER_BIN ]] || die "$SERVER_BIN missing: run 'make bench' (or 'make') first"
 [[ -x $LOAD_BIN ]] || die "$LOAD_BIN missing: run 'make bench' (or 'make') first"
-[[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN missing: run 'make bench' (or 'make') first"
+has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+if has_scenario floor; then
+  [[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN missing: run 'make bench' (or 'make') first"
+fi
+if has_scenario S1-redis; then
+  [[ -n $REDIS_BIN && -x $REDIS_BIN ]] || die "redis-server missing (Debian package redis-server): S1-redis needs it"
+fi
 command -v taskset >/dev/null || die "taskset missing (Debian package util-linux)"
 command -v node >/dev/null || die "node missing (Debian package nodejs)"
 
@@ -74,7 +96,7 @@ if [[ ! -d $PEER_DIR/node_modules/ws ]]; then
 fi
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
-RESULTS=$ROOT/build/bench-results
+RESULTS=${BENCH_RESULTS:-$ROOT/build/bench-results}
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 LOG=$RESULTS/run.log
@@ -83,18 +105,32 @@ LOG=$RESULTS/run.log
 
 SERVER_PID=""
 PORT=""
+INSTANCE_PIDS=()  # S1-redis: every roomcast instance of the current measurement
+REDIS_PID=""
+REDIS_PORT=""
+REDIS_DIR=""
 cleanup() {
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "$SERVER_PID" "${INSTANCE_PIDS[@]}" "$REDIS_PID"; do
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
+  if [[ -n $REDIS_DIR ]]; then rm -rf "$REDIS_DIR"; fi
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so the EXIT trap stops what it started (bash
+# runs it once the command in the foreground returns).
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # start_server NAME CMD...: starts CMD in the background and waits (10 s at most) for its
 # "listening on 127.0.0.1:PORT" line; sets SERVER_PID and PORT.
 start_server() {
   local name=$1; shift
   local out=$RESULTS/$name.server.out
+  : >"$out"  # exists before the loop below reads it (the child opens it only after the fork)
   "$@" >"$out" 2>>"$RESULTS/$name.server.err" &
   SERVER_PID=$!
   PORT=""
@@ -107,15 +143,20 @@ start_server() {
   [[ -n $PORT ]] || die "$name did not print its listening line within 10 s"
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
+stop_pid() {  # SIGTERM, 5 s to exit, then SIGKILL
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  stop_pid "$SERVER_PID"
   SERVER_PID=""
 }
 
@@ -126,17 +167,21 @@ record_command() {  # the exact command line, once per scenario/target
   fi
 }
 
-# run_load SCENARIO TARGET RUN ARGS...: one load-tool run against the server started last.
+# run_load SCENARIO TARGET RUN ARGS...: one load-tool run against the server started last
+# (or, when LOAD_WHERE is set, against the servers it names).
+LOAD_WHERE=()
 run_load() {
   local scenario=$1 target=$2 run=$3; shift 3
-  local cmd=(taskset -c "$TOOL_CPU" "$LOAD_BIN" --port "$PORT" --server-pid "$SERVER_PID"
+  local where=(--port "$PORT" --server-pid "$SERVER_PID")
+  if [[ ${#LOAD_WHERE[@]} -gt 0 ]]; then where=("${LOAD_WHERE[@]}"); fi
+  local cmd=(taskset -c "$TOOL_CPU" "$LOAD_BIN" "${where[@]}"
              --threads "$TOOL_THREADS" --json --label "$scenario" "$@")
   record_command "$scenario/$target/load" "${cmd[@]}"
   echo "== $scenario $target run $run: ${cmd[*]}" | tee -a "$LOG"
   local text
   text=$("${cmd[@]}" 2>>"$LOG") || { echo "load tool failed (exit $?)" | tee -a "$LOG"; text=""; }
   printf '%s\n' "$text" >> "$LOG"
-  printf '%s\n' "$text" | grep -E '^(WARNING|  (p99_us|lost|deliveries_per_s|server_cpu_pct|all_welcomed_ms|server_rss_per_conn_bytes))' || true
+  printf '%s\n' "$text" | grep -E '^(WARNING|  (p99_us|lost|deliveries_per_s|server_cpu_pct|all_welcomed_ms|server_rss_per_conn_bytes|same_server_p99_us|cross_server_p99_us|redis_cpu_pct))' || true
   printf '%s\n' "$text" | grep '^{' | sed "s/^{/{\"target\":\"$target\",\"run\":$run,/" \
     >> "$RESULTS/$scenario.$target.jsonl" || true
 }
@@ -161,6 +206,89 @@ node_peer() {  # SCENARIO RUN -- LOAD ARGS...
   start_server "$scenario.node.$run" "${cmd[@]}"
   run_load "$scenario" node "$run" "$@"
   stop_server
+}
+
+# A loopback port nobody listens on right now (the kernel's pick; redis-server cannot take
+# port 0, so it is asked for this one and start_redis retries if another process took it).
+free_port() {
+  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+# start_redis NAME: a fresh redis-server on CPU $SERVER_CPU (loopback, a free port, no RDB
+# snapshots, no AOF, its own temp dir); waits (5 s at most) for PONG; sets REDIS_PID and
+# REDIS_PORT. Fresh per measurement, so no run sees another run's room state.
+start_redis() {
+  local name=$1 port="" cmd attempt
+  REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/roomcast-bench-redis.XXXXXX")
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    cmd=(taskset -c "$SERVER_CPU" "$REDIS_BIN" --bind 127.0.0.1 --port "$port" --save "" --appendonly no
+         --dir "$REDIS_DIR" --daemonize no)
+    "${cmd[@]}" >"$RESULTS/$name.redis.log" 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 1 100); do
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      if { exec 9<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+        local reply=""
+        printf 'PING\r\n' >&9
+        read -r -t 1 reply <&9 || true
+        exec 9<&-
+        if [[ $reply == +PONG* ]]; then
+          REDIS_PORT=$port
+          record_command "${name%%.*}/redis/server" "${cmd[@]}"
+          return 0
+        fi
+      fi
+      sleep 0.05
+    done
+    stop_pid "$REDIS_PID"  # lost the port to another process, or never answered: next port
+    REDIS_PID=""
+  done
+  die "redis-server did not start (5 attempts): $(tail -3 "$RESULTS/$name.redis.log")"
+}
+
+stop_redis() {
+  [[ -n $REDIS_PID ]] || return 0
+  stop_pid "$REDIS_PID"
+  REDIS_PID=""
+  REDIS_PORT=""
+  rm -rf "$REDIS_DIR"
+  REDIS_DIR=""
+}
+
+# scaleout SCENARIO TARGET RUN INSTANCES REDIS [SERVER FLAGS...] -- LOAD ARGS...: S1-redis's
+# measurements. INSTANCES roomcast processes (REDIS=1: all with --redis on one fresh
+# redis-server), all on CPU $SERVER_CPU; the load tool spreads each room's members over
+# them (member m -> instance m % INSTANCES) and watches every process, Redis included.
+scaleout() {
+  local scenario=$1 target=$2 run=$3 instances=$4 use_redis=$5; shift 5
+  local sflags=() rflags=() urls=() pids=() i
+  while [[ $# -gt 0 && $1 != -- ]]; do sflags+=("$1"); shift; done
+  shift
+  if [[ $use_redis == 1 ]]; then
+    start_redis "$scenario.$target.$run"
+    rflags=(--redis "redis://127.0.0.1:$REDIS_PORT")
+  fi
+  for i in $(seq 1 "$instances"); do
+    local cmd=(taskset -c "$SERVER_CPU" "$SERVER_BIN" --listen 127.0.0.1:0 --threads 1 "${rflags[@]}" "${sflags[@]}")
+    record_command "$scenario/$target/server$i" "${cmd[@]}"
+    start_server "$scenario.$target.$run.$i" "${cmd[@]}"
+    INSTANCE_PIDS+=("$SERVER_PID")
+    urls+=("ws://127.0.0.1:$PORT/ws/")
+    pids+=("$SERVER_PID")
+    SERVER_PID=""  # INSTANCE_PIDS owns it now
+  done
+  if [[ $instances == 1 ]]; then
+    LOAD_WHERE=(--port "$PORT" --server-pid "${pids[0]}")
+  else
+    LOAD_WHERE=(--urls "$(IFS=,; echo "${urls[*]}")" --server-pid "$(IFS=,; echo "${pids[*]}")")
+  fi
+  if [[ $use_redis == 1 ]]; then LOAD_WHERE+=(--redis-pid "$REDIS_PID"); fi
+  run_load "$scenario" "$target" "$run" "$@"
+  LOAD_WHERE=()
+  for i in "${pids[@]}"; do stop_pid "$i"; done
+  INSTANCE_PIDS=()
+  stop_redis
 }
 
 # floor LABEL SOCKETS INTERVAL_US BYTES RUN: the kernel's cost of the fewest writes a
@@ -221,6 +349,16 @@ for scenario in $SCENARIOS; do
       S2)
         roomcast S2 "$run" -- --connections 10000 --rooms 1000 --rate 10 "${CURSOR_ARGS[@]}"
         ;;
+      S1-redis)
+        # (a), (b), (c) back to back in the same run, so their ratios compare within it.
+        s1=(--connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}")
+        scaleout S1-redis single "$run" 1 0 -- "${s1[@]}"
+        scaleout S1-redis single-redis "$run" 1 1 -- "${s1[@]}"
+        scaleout S1-redis two-redis "$run" 2 1 -- "${s1[@]}"
+        for d in $REDIS_WINDOWS; do
+          scaleout S1-redis "two-redis-w$d" "$run" 2 1 --max-batch-delay "$d" -- "${s1[@]}"
+        done
+        ;;
       S3)
         roomcast S3 "$run" -- --connections 500 --rooms 1 --step "$STEPS" \
           --duration "$STEP_DURATION" --warmup "$WARMUP" --drain "$DRAIN"
@@ -259,14 +397,41 @@ done
   echo "tool_cpu=$TOOL_CPU"
   echo "server_bin=$SERVER_BIN"
   echo "batch_delay_flag=$has_batch_delay"
+  echo "redis_windows=$REDIS_WINDOWS"
+  echo "redis=$([[ -n $REDIS_BIN ]] && "$REDIS_BIN" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
   echo "note=${BENCH_NOTE:-}"
 } > "$RESULTS/meta.txt"
-node "$ROOT/bench/load/summarize.js" "$RESULTS" > "$OUT.tmp"
-# Hand-written comparisons below the marker (before/after a change, measured in one
-# session) survive a regenerated report.
+# The report has three parts: the main report (every scenario but S1-redis), the S1-redis
+# section between its markers, and hand-written comparisons below the comparisons marker
+# (before/after a change, measured in one session). A part whose scenarios did not run is
+# kept from the existing file as it is, so a run of S1-redis alone changes only its section.
 MARKER='<!-- kept by bench/run.sh: comparisons -->'
+REDIS_BEGIN='<!-- bench/run.sh: S1-redis begin -->'
+REDIS_END='<!-- bench/run.sh: S1-redis end -->'
+main_ran=0
+for scenario in $SCENARIOS; do [[ $scenario == S1-redis ]] || main_ran=1; done
+: > "$OUT.tmp"
+if [[ $main_ran == 1 ]]; then
+  node "$ROOT/bench/load/summarize.js" "$RESULTS" >> "$OUT.tmp"
+elif [[ -f $OUT ]]; then
+  # Everything above the S1-redis section (or above the blank line before the marker).
+  awk -v b="$REDIS_BEGIN" -v m="$MARKER" '
+    $0 == b { exit }
+    $0 == m { at_marker = 1; exit }
+    { line[n++] = $0 }
+    END {
+      if (at_marker && n > 0 && line[n - 1] == "") n--  # the blank line put before the marker
+      for (i = 0; i < n; i++) print line[i]
+    }' "$OUT" >> "$OUT.tmp"
+fi
+if has_scenario S1-redis; then
+  node "$ROOT/bench/load/summarize.js" "$RESULTS" --section S1-redis >> "$OUT.tmp"
+elif [[ -f $OUT ]] && grep -qF "$REDIS_BEGIN" "$OUT"; then
+  awk -v b="$REDIS_BEGIN" -v e="$REDIS_END" '$0 == b { on = 1 } on { print } $0 == e { on = 0 }' "$OUT" >> "$OUT.tmp"
+fi
+# (Lines are compared as strings: the markers hold a '/', which a sed address would end at.)
 if [[ -f $OUT ]] && grep -qF "$MARKER" "$OUT"; then
-  { echo; sed -n "/^$MARKER\$/,\$p" "$OUT"; } >> "$OUT.tmp"
+  { echo; awk -v m="$MARKER" '$0 == m { on = 1 } on' "$OUT"; } >> "$OUT.tmp"
 fi
 mv "$OUT.tmp" "$OUT"
 echo "== wrote $OUT (raw results in $RESULTS)"

@@ -24,6 +24,7 @@ struct Connection {
   int fd = -1;
   int id = 0;      // global connection index = sender index in cursors
   int room = 0;
+  int server = 0;  // index into Options::servers
   ConnState state = ConnState::NotStarted;
   bool watching_out = false;   // EPOLLOUT registered
   uint32_t seq = 0;            // last cursor sequence number sent (first is 1)

@@ -1,8 +1,9 @@
 // bench/load/main.cpp: roomcast-load, the load generator for protocol v1 servers.
 //
 // The main thread owns the timeline: it starts the tool threads (worker.h), waits for
-// every welcome, writes the plan, samples server CPU/RSS and its own CPU at the edges of
-// each measured interval, stops the threads and prints one report per measurement.
+// every welcome, writes the plan, samples server CPU/RSS (every server instance and any
+// extra process, process_watch.h) and its own CPU at the edges of each measured interval,
+// stops the threads and prints one report per measurement.
 // See `roomcast-load --help` and docs/benchmarks.md.
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include "bench/load/clock.h"
 #include "bench/load/options.h"
 #include "bench/load/proc_stats.h"
+#include "bench/load/process_watch.h"
 #include "bench/load/report.h"
 #include "bench/load/worker.h"
 
@@ -44,22 +46,28 @@ void sleep_until_us(int64_t t_us) {
 
 struct Sample {
   int64_t at_us = 0;
+  // The server: with several instances, the sum over all of them (per instance below).
   std::optional<int64_t> server_cpu_us;
   std::optional<int64_t> server_rss_kib;
   int64_t tool_cpu_us = 0;
   std::optional<int64_t> server_wait_us;
   int64_t tool_wait_us = 0;
   TcpCounters tcp;
+  std::vector<ProcessSample> servers;  // per --server-pid
+  std::vector<ProcessSample> extras;   // per --extra-pid
 };
 
 Sample take_sample(const Options& o) {
   Sample s;
   s.at_us = now_us();
-  if (o.server_pid > 0) {
-    s.server_cpu_us = process_cpu_us(o.server_pid);
-    s.server_rss_kib = process_rss_kib(o.server_pid);
-    s.server_wait_us = process_runqueue_wait_us(o.server_pid);
+  if (!o.server_pids.empty()) {
+    for (int pid : o.server_pids) s.servers.push_back(sample_process(pid));
+    const ProcessSample total = sum_samples(s.servers);
+    s.server_cpu_us = total.cpu_us;
+    s.server_rss_kib = total.rss_kib;
+    s.server_wait_us = total.wait_us;
   }
+  for (const ExtraProcess& p : o.extra_processes) s.extras.push_back(sample_process(p.pid));
   s.tool_cpu_us = self_cpu_us();
   s.tool_wait_us = process_runqueue_wait_us(0).value_or(0);
   s.tcp = read_tcp_counters();
@@ -89,6 +97,7 @@ void add_common(Report& r, const Options& o, const SharedState& shared, const Ru
   r.add("mode", std::string(mode_name(o.mode)));
   r.add("connections", int64_t(o.connections));
   r.add("rooms", int64_t(o.rooms));
+  if (o.servers.size() > 1) r.add("servers", int64_t(o.servers.size()));
   r.add("tool_threads", int64_t(o.threads));
   r.add("welcomed", int64_t(shared.welcomed.load()));
   r.add("join_failed", int64_t(shared.failed.load()));
@@ -148,15 +157,60 @@ void add_server_cpu(Report& r, const Sample& a, const Sample& b, uint64_t delive
     r.add("server_cpu_wait_pct", wait_pct, 1);
     if (wait_pct > kCpuWaitWarnPct) {
       char buf[240];
-      std::snprintf(buf, sizeof buf,
-                    "server threads waited for a CPU %.0f%% of the time (other processes on its core): "
-                    "latency includes that wait",
-                    wait_pct);
+      if (a.servers.size() > 1) {
+        std::snprintf(buf, sizeof buf,
+                      "server threads waited for a CPU %.0f%% of the time (summed over %zu server processes; "
+                      "other processes on their cores, each other included): latency includes that wait",
+                      wait_pct, a.servers.size());
+      } else {
+        std::snprintf(buf, sizeof buf,
+                      "server threads waited for a CPU %.0f%% of the time (other processes on its core): "
+                      "latency includes that wait",
+                      wait_pct);
+      }
       r.warn(buf);
     }
   }
   if (deliveries > 0) r.add("server_cpu_us_per_delivery", double(used) / double(deliveries), 3);
   if (b.server_rss_kib) r.add("server_rss_kib", *b.server_rss_kib);
+}
+
+// CPU %, CPU-wait % and RSS of one watched process over [a, b], as PREFIX_cpu_pct, ...
+void add_process(Report& r, const std::string& prefix, const ProcessSample& a, const ProcessSample& b,
+                 double secs) {
+  if (a.cpu_us && b.cpu_us) r.add(prefix + "_cpu_pct", 100.0 * double(*b.cpu_us - *a.cpu_us) / 1e6 / secs, 1);
+  if (a.wait_us && b.wait_us) {
+    r.add(prefix + "_cpu_wait_pct", 100.0 * double(*b.wait_us - *a.wait_us) / 1e6 / secs, 1);
+  }
+  if (b.rss_kib) r.add(prefix + "_rss_kib", *b.rss_kib);
+}
+
+// With several servers, each one's share (server0 is the first URL); then every extra
+// process (e.g. redis_cpu_pct). Nothing for a single server: its numbers are the total.
+void add_watched(Report& r, const Options& o, const Sample& a, const Sample& b) {
+  const double secs = double(b.at_us - a.at_us) / 1e6;
+  if (a.servers.size() > 1) {
+    for (size_t i = 0; i < a.servers.size() && i < b.servers.size(); ++i) {
+      add_process(r, "server" + std::to_string(i), a.servers[i], b.servers[i], secs);
+    }
+  }
+  for (size_t i = 0; i < o.extra_processes.size() && i < a.extras.size() && i < b.extras.size(); ++i) {
+    add_process(r, o.extra_processes[i].name, a.extras[i], b.extras[i], secs);
+  }
+}
+
+// Same-server and cross-server deliveries (several servers only): what scale-out adds is
+// the difference between the two.
+void add_path(Report& r, const std::string& prefix, const PathStats& p) {
+  r.add(prefix + "_expected", int64_t(p.expected));
+  r.add(prefix + "_received", int64_t(p.received));
+  r.add(prefix + "_lost", int64_t(p.expected) - int64_t(p.received));
+  r.add(prefix + "_p50_us", p.latency.percentile(0.50));
+  r.add(prefix + "_p90_us", p.latency.percentile(0.90));
+  r.add(prefix + "_p99_us", p.latency.percentile(0.99));
+  r.add(prefix + "_p999_us", p.latency.percentile(0.999));
+  r.add(prefix + "_max_us", p.latency.max());
+  r.add(prefix + "_mean_us", p.latency.mean(), 1);
 }
 
 Report step_report(const Options& o, const SharedState& shared, const RunStats& run, size_t k,
@@ -165,7 +219,9 @@ Report step_report(const Options& o, const SharedState& shared, const RunStats& 
   const StepStats& st = run.steps[k];
   std::string title = (o.label.empty() ? std::string("run") : o.label) + ": " +
                       std::to_string(o.connections) + " connections in " + std::to_string(o.rooms) +
-                      " room(s), rate " + format_rate(step.rate) + "/s";
+                      " room(s)" +
+                      (o.servers.size() > 1 ? " over " + std::to_string(o.servers.size()) + " servers" : "") +
+                      ", rate " + format_rate(step.rate) + "/s";
   if (shared.plan.steps.size() > 1) {
     title += ", step " + std::to_string(k + 1) + "/" + std::to_string(shared.plan.steps.size());
   }
@@ -191,7 +247,12 @@ Report step_report(const Options& o, const SharedState& shared, const RunStats& 
   r.add("p999_us", st.latency.percentile(0.999));
   r.add("max_us", st.latency.max());
   r.add("mean_us", st.latency.mean(), 1);
+  if (o.servers.size() > 1) {
+    add_path(r, "same_server", st.same_server);
+    add_path(r, "cross_server", st.cross_server);
+  }
   add_server_cpu(r, a, b, st.received);
+  add_watched(r, o, a, b);
   add_tool_cpu(r, a, b, capacity);
   const int64_t lag99 = st.send_lag.percentile(0.99);
   const double late = st.sends ? double(st.late_sends) / double(st.sends) : 0.0;
@@ -222,10 +283,13 @@ int run(const Options& o) {
   }
   auto shared = std::make_unique<SharedState>();
   shared->opts = o;
-  shared->layout = RoomLayout{o.connections, o.rooms};
-  shared->server.sin_family = AF_INET;
-  shared->server.sin_port = htons(o.port);
-  inet_pton(AF_INET, o.host.c_str(), &shared->server.sin_addr);
+  shared->layout = RoomLayout{o.connections, o.rooms, int(o.servers.size())};
+  for (const ServerAddress& server : o.servers) {
+    sockaddr_in& addr = shared->servers.emplace_back();
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server.port);
+    inet_pton(AF_INET, server.host.c_str(), &addr.sin_addr);
+  }
   const double steps = o.mode == Mode::Step ? double(o.steps.size()) : 1.0;
   shared->hard_deadline_us =
       now_us() + int64_t((o.join_timeout_s + steps * (o.warmup_s + o.duration_s) + o.drain_s + 30.0) * 1e6);
@@ -278,7 +342,8 @@ int run(const Options& o) {
     RunStats run;
     for (auto& w : workers) run.merge(w->stats());
     Report r(std::string(o.label.empty() ? "run" : o.label) + ": " + mode_name(o.mode) + ", " +
-             std::to_string(o.connections) + " connections in " + std::to_string(o.rooms) + " room(s)");
+             std::to_string(o.connections) + " connections in " + std::to_string(o.rooms) + " room(s)" +
+             (o.servers.size() > 1 ? " over " + std::to_string(o.servers.size()) + " servers" : ""));
     add_common(r, o, *shared, run, all_joined_us);
     r.add("welcome_p50_ms", double(run.welcome_latency.percentile(0.5)) / 1000.0, 1);
     r.add("welcome_p99_ms", double(run.welcome_latency.percentile(0.99)) / 1000.0, 1);
@@ -324,6 +389,7 @@ int run(const Options& o) {
     if (o.mode == Mode::Idle) {
       r.add("idle_s", double(b.at_us - a.at_us) / 1e6, 2);
       add_server_cpu(r, a, b, 0);
+      add_watched(r, o, a, b);
       add_tool_cpu(r, a, b, capacity);
     }
     r.print(stdout, o.json);

@@ -12,8 +12,10 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: roomcast-load [options]\n"
-    "  --url ws://HOST:PORT[/ws/]  server (HOST numeric, in 127.0.0.0/8)\n"
-    "  --host HOST --port PORT     the same, separately (default 127.0.0.1:8080)\n"
+    "  --url ws://HOST:PORT[/ws/]  server (HOST numeric, in 127.0.0.0/8); given again: one more\n"
+    "                              server instance (member m of each room goes to server m % N)\n"
+    "  --urls URL1,URL2,...        several server instances at once (the same as --url each)\n"
+    "  --host HOST --port PORT     one server, separately (default 127.0.0.1:8080)\n"
     "  --connections N             WebSocket connections (default 100)\n"
     "  --rooms R                   rooms; connection i joins room i % R (default 1)\n"
     "  --rate F                    cursors per connection per second (default 10)\n"
@@ -22,7 +24,10 @@ constexpr const char* kUsage =
     "  --drain S                   seconds to wait for deliveries after the last send (default 2)\n"
     "  --join-timeout S            all welcomes within this (default 30)\n"
     "  --threads T                 tool threads (default 1)\n"
-    "  --server-pid PID            report server CPU (utime+stime) and RSS (VmRSS) from /proc\n"
+    "  --server-pid PID[,PID...]   report server CPU (utime+stime) and RSS (VmRSS) from /proc;\n"
+    "                              several: per server (in the order of the URLs) and summed\n"
+    "  --extra-pid NAME:PID        also report CPU and RSS of another process (NAME_cpu_pct, ...)\n"
+    "  --redis-pid PID             the same as --extra-pid redis:PID\n"
     "  --idle                      join, stay silent: server RSS per connection and idle CPU\n"
     "  --join-burst                open all connections at once: time until all are welcomed\n"
     "  --join-in-flight N          at most N connections between connect and welcome at a time\n"
@@ -57,7 +62,7 @@ long parse_int(std::string_view flag, std::string_view v, long lo, long hi) {
   return n;
 }
 
-void parse_url(Options& o, std::string_view url) {
+void parse_url(ServerAddress& s, std::string_view url) {
   if (!url.starts_with("ws://")) fail("--url must start with ws://");
   url.remove_prefix(5);
   const size_t slash = url.find('/');
@@ -65,12 +70,43 @@ void parse_url(Options& o, std::string_view url) {
   if (slash != std::string_view::npos) {
     std::string path(url.substr(slash));
     if (path.back() != '/') path += '/';
-    o.path_prefix = path;
+    s.path_prefix = path;
   }
   const size_t colon = hostport.rfind(':');
   if (colon == std::string_view::npos) fail("--url needs an explicit port");
-  o.host = std::string(hostport.substr(0, colon));
-  o.port = uint16_t(parse_int("--url port", hostport.substr(colon + 1), 1, 65535));
+  s.host = std::string(hostport.substr(0, colon));
+  s.port = uint16_t(parse_int("--url port", hostport.substr(colon + 1), 1, 65535));
+}
+
+// Calls `each` with every piece of a comma-separated list (empty pieces included, so the
+// caller's parser rejects "1,,2").
+template <typename F>
+void for_each_item(std::string_view list, F&& each) {
+  while (true) {
+    const size_t comma = list.find(',');
+    each(list.substr(0, comma));
+    if (comma == std::string_view::npos) return;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// Extra process names become JSON field prefixes: keep them plain and apart from the
+// tool's own fields.
+bool valid_process_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name.starts_with("server") || name.starts_with("tool") ||
+      name.starts_with("same_") || name.starts_with("cross_")) {
+    return false;
+  }
+  for (char ch : name) {
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')) return false;
+  }
+  return true;
+}
+
+void check_loopback(const std::string& host) {
+  in_addr addr{};
+  if (inet_pton(AF_INET, host.c_str(), &addr) != 1) fail("host must be a numeric IPv4 address");
+  if ((ntohl(addr.s_addr) >> 24) != 127) fail("host must be in 127.0.0.0/8 (loopback only)");
 }
 
 }  // namespace
@@ -78,6 +114,15 @@ void parse_url(Options& o, std::string_view url) {
 Options parse_options(int argc, char** argv) {
   Options o;
   bool idle = false, burst = false;
+  bool urls_given = false;       // the first URL replaces the default server, later ones add
+  bool host_or_port = false;     // --host/--port: only with exactly one server
+  auto add_url = [&](std::string_view url) {
+    if (!urls_given) o.servers.clear();
+    urls_given = true;
+    if (o.servers.size() >= 64) fail("at most 64 servers");
+    o.servers.emplace_back();
+    parse_url(o.servers.back(), url);
+  };
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     std::string_view value;
@@ -96,11 +141,15 @@ Options parse_options(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (a == "--url") {
-      parse_url(o, need());
+      add_url(need());
+    } else if (a == "--urls") {
+      for_each_item(need(), add_url);
     } else if (a == "--host") {
-      o.host = std::string(need());
+      host_or_port = true;
+      o.servers.front().host = std::string(need());
     } else if (a == "--port") {
-      o.port = uint16_t(parse_int(a, need(), 1, 65535));
+      host_or_port = true;
+      o.servers.front().port = uint16_t(parse_int(a, need(), 1, 65535));
     } else if (a == "--connections") {
       o.connections = int(parse_int(a, need(), 1, 1000000));
     } else if (a == "--rooms") {
@@ -118,7 +167,27 @@ Options parse_options(int argc, char** argv) {
     } else if (a == "--threads") {
       o.threads = int(parse_int(a, need(), 1, 256));
     } else if (a == "--server-pid") {
-      o.server_pid = int(parse_int(a, need(), 1, 1 << 30));
+      for_each_item(need(), [&](std::string_view pid) {
+        o.server_pids.push_back(int(parse_int(a, pid, 1, 1 << 30)));
+      });
+    } else if (a == "--extra-pid" || a == "--redis-pid") {
+      std::string_view v = need();
+      ExtraProcess p{"redis", 0};
+      if (a == "--extra-pid") {
+        const size_t colon = v.find(':');
+        if (colon == std::string_view::npos) fail("--extra-pid needs NAME:PID");
+        p.name = std::string(v.substr(0, colon));
+        v.remove_prefix(colon + 1);
+        if (!valid_process_name(p.name)) {
+          fail("--extra-pid NAME: lowercase letters, digits and _, not starting with server, tool, same_ "
+               "or cross_; got '" + p.name + "'");
+        }
+      }
+      p.pid = int(parse_int(a, v, 1, 1 << 30));
+      for (const ExtraProcess& q : o.extra_processes) {
+        if (q.name == p.name) fail("two extra processes named " + p.name);
+      }
+      o.extra_processes.push_back(std::move(p));
     } else if (a == "--idle") {
       idle = true;
     } else if (a == "--join-in-flight") {
@@ -148,9 +217,11 @@ Options parse_options(int argc, char** argv) {
     fail("--idle, --join-burst and --step are exclusive");
   }
   o.mode = idle ? Mode::Idle : burst ? Mode::JoinBurst : !o.steps.empty() ? Mode::Step : Mode::Cursors;
-  in_addr addr{};
-  if (inet_pton(AF_INET, o.host.c_str(), &addr) != 1) fail("host must be a numeric IPv4 address");
-  if ((ntohl(addr.s_addr) >> 24) != 127) fail("host must be in 127.0.0.0/8 (loopback only)");
+  if (host_or_port && o.servers.size() > 1) fail("--host/--port name one server; give each of several with --url");
+  for (const ServerAddress& s : o.servers) check_loopback(s.host);
+  if (!o.server_pids.empty() && o.server_pids.size() != o.servers.size()) {
+    fail("--server-pid: give one pid per server (" + std::to_string(o.servers.size()) + "), in the order of the URLs");
+  }
   if (o.rooms > o.connections) fail("--rooms must not exceed --connections");
   return o;
 }

@@ -2,6 +2,12 @@
 
 namespace load {
 
+void PathStats::merge(const PathStats& o) {
+  latency.merge(o.latency);
+  expected += o.expected;
+  received += o.received;
+}
+
 void StepStats::merge(const StepStats& o) {
   latency.merge(o.latency);
   send_lag.merge(o.send_lag);
@@ -12,6 +18,8 @@ void StepStats::merge(const StepStats& o) {
   reordered += o.reordered;
   late_sends += o.late_sends;
   skipped += o.skipped;
+  same_server.merge(o.same_server);
+  cross_server.merge(o.cross_server);
 }
 
 void RunStats::merge(const RunStats& o) {

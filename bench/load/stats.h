@@ -12,6 +12,16 @@
 
 namespace load {
 
+// Deliveries between members on the same server instance, or on different ones (only
+// counted with several servers, where the difference is what scale-out costs).
+struct PathStats {
+  Histogram latency;        // as StepStats::latency, for this path only
+  uint64_t expected = 0;    // sends x members of the room on such servers
+  uint64_t received = 0;
+
+  void merge(const PathStats& o);
+};
+
 // Counts for one step's measured window (cursors whose send time falls in it).
 struct StepStats {
   Histogram latency;   // receive time - send time, µs, one sample per delivery
@@ -23,6 +33,8 @@ struct StepStats {
   uint64_t reordered = 0;   // lower sequence number than one already seen from that sender
   uint64_t late_sends = 0;  // sends more than 1 ms after their scheduled time
   uint64_t skipped = 0;     // scheduled sends of connections that were no longer open
+  PathStats same_server;    // sender and receiver on one server (several servers only)
+  PathStats cross_server;   // on different servers (several servers only)
 
   void merge(const StepStats& o);
 };

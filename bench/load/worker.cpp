@@ -57,6 +57,7 @@ Worker::Worker(SharedState& shared, int index, std::vector<int> connection_ids)
   for (size_t j = 0; j < connection_ids.size(); ++j) {
     conns_[j].id = connection_ids[j];
     conns_[j].room = shared_.layout.room_of(connection_ids[j]);
+    conns_[j].server = shared_.layout.server_of(connection_ids[j]);
     phase_[j] = double(connection_ids[j]) / double(shared_.layout.connections);
   }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -147,7 +148,7 @@ void Worker::start_connect(Connection& c) {
   src.sin_family = AF_INET;
   src.sin_addr.s_addr = htonl((127u << 24) | uint32_t(2 + c.id % 253));
   if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
-      (connect(fd, reinterpret_cast<const sockaddr*>(&shared_.server), sizeof shared_.server) != 0 &&
+      (connect(fd, reinterpret_cast<const sockaddr*>(&shared_.servers[size_t(c.server)]), sizeof(sockaddr_in)) != 0 &&
        errno != EINPROGRESS)) {
     ++stats_.connect_errors;
     stats_.note_problem(std::string("connect: ") + std::strerror(errno));
@@ -188,9 +189,10 @@ void Worker::on_writable(Connection& c) {
       const uint32_t r = masks_.next();
       std::memcpy(key + i, &r, 4);
     }
-    std::string request = "GET " + shared_.opts.path_prefix + shared_.opts.room_prefix +
-                          std::to_string(c.room) + " HTTP/1.1\r\nHost: " + shared_.opts.host + ":" +
-                          std::to_string(shared_.opts.port) +
+    const ServerAddress& server = shared_.opts.servers[size_t(c.server)];
+    std::string request = "GET " + server.path_prefix + shared_.opts.room_prefix +
+                          std::to_string(c.room) + " HTTP/1.1\r\nHost: " + server.host + ":" +
+                          std::to_string(server.port) +
                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
                           base64_16(key) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
     c.state = ConnState::Handshaking;
@@ -396,7 +398,13 @@ void Worker::on_cursor(Connection& c, std::string_view payload, int64_t now) {
   }
   if (reordered) ++st.reordered;
   ++st.received;
-  st.latency.record(now - probe.sent_us);
+  const int64_t latency = now - probe.sent_us;
+  st.latency.record(latency);
+  if (layout.servers > 1) {
+    PathStats& path = layout.server_of(sender) == c.server ? st.same_server : st.cross_server;
+    ++path.received;
+    path.latency.record(latency);
+  }
 }
 
 void Worker::send_bytes(Connection& c, const char* data, size_t n) {
@@ -507,7 +515,13 @@ void Worker::send_due(int64_t now) {
       if (k >= 0) {
         StepStats& st = stats_.steps[size_t(k)];
         ++st.sends;
-        st.expected += uint64_t(shared_.layout.room_size(c.room) - 1);
+        const RoomLayout& layout = shared_.layout;
+        st.expected += uint64_t(layout.room_size(c.room) - 1);
+        if (layout.servers > 1) {
+          const int here = layout.members_on(c.room, c.server) - 1;
+          st.same_server.expected += uint64_t(here);
+          st.cross_server.expected += uint64_t(layout.room_size(c.room) - 1 - here);
+        }
         st.send_lag.record(at - due);
         if (at - due > 1000) ++st.late_sends;
       }

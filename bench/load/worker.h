@@ -3,7 +3,8 @@
 // Contract with the main thread (main.cpp), all through SharedState:
 //   1. main sets connect_start_us, then connect_go (release). Every worker then opens its
 //      connections at once: nonblocking connect from 127.0.0.2..254 (bind before connect,
-//      so 10k+ connections do not run out of ephemeral ports), HTTP upgrade, join.
+//      so 10k+ connections do not run out of ephemeral ports) to the connection's server
+//      (room_layout.h), HTTP upgrade, join.
 //      Each welcome increments `welcomed`; each connection lost before its welcome
 //      increments `failed`.
 //   2. main fills `plan` and sets plan_ready (release). Workers send cursors on the
@@ -33,7 +34,7 @@ namespace load {
 struct SharedState {
   Options opts;
   RoomLayout layout;
-  sockaddr_in server{};
+  std::vector<sockaddr_in> servers;  // one per Options::servers, same order
   int64_t hard_deadline_us = 0;  // workers return at this time whatever happens
 
   int64_t connect_start_us = 0;  // written before connect_go
