@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -119,7 +120,9 @@ class RedisLink {
   RedisLink& operator=(const RedisLink&) = delete;
 
   // Before start(): worker `w`'s eventfd, written once whenever events were queued for it.
-  void attach(unsigned worker, int notify_fd);
+  // `wake` (may be empty), called on the link's thread right after the eventfd write,
+  // lets a worker that sleeps out a batch window wake for these events at once.
+  void attach(unsigned worker, int notify_fd, std::function<void()> wake = {});
   void start();
   void stop();
 

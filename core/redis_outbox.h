@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -32,7 +33,7 @@ class RedisOutbox {
 
   // Before the link's thread starts, from one thread: worker w's eventfd, written once
   // whenever events were handed to it (-1: none, the worker polls take()).
-  void attach(unsigned w, int notify_fd);
+  void attach(unsigned w, int notify_fd, std::function<void()> wake = {});
 
   // The link's thread: stage events until the next flush().
   void post(unsigned w, RedisEvent e);
@@ -50,6 +51,7 @@ class RedisOutbox {
     std::mutex mu;
     std::vector<RedisEvent> events;
     int notify_fd = -1;
+    std::function<void()> wake;  // set before start; called after each eventfd write
   };
 
   unsigned workers_;

@@ -57,11 +57,16 @@ class Room {
 
   // Queues `frame` to every member except `except` (may be null); returns the number
   // of recipients.
-  uint32_t broadcast(SharedFrame* frame, const Session* except) {
+  // `urgent`: the frame has already waited for a batch window on another instance, so
+  // it leaves at the end of this loop iteration instead of waiting for a second one.
+  uint32_t broadcast(SharedFrame* frame, const Session* except, bool urgent = false) {
     uint32_t recipients = 0;
     for (Session* member : members_) {
       if (member == except) continue;
-      member->out->push(frame);
+      if (urgent)
+        member->out->push_urgent(frame);
+      else
+        member->out->push(frame);
       ++recipients;
     }
     return recipients;

@@ -24,7 +24,9 @@ void RoomService::on_redis(RedisEvent& event, int64_t now_ns) {
       on_reply(event.cookie, event.ok, event.value);
       break;
     case RedisEvent::Kind::Message:
+      relaying_ = true;
       on_message(event.channel, event.payload);
+      relaying_ = false;
       break;
     case RedisEvent::Kind::Subscribed:
       on_subscribed(event.channel);

@@ -51,7 +51,7 @@ FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, s
   const bool was_filling = arena && arena->filling();
   FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload, policy, arena));
   if (arena && !was_filling && arena->filling()) filling_arenas_.push_back(&room);
-  uint32_t recipients = room.broadcast(frame.get(), except);
+  uint32_t recipients = room.broadcast(frame.get(), except, relaying_);
   frame->track_fanout(now_ns_, recipients);
   metrics_.messages_out[size_t(type)].add(recipients);
   return frame;

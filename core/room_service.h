@@ -221,6 +221,9 @@ class RoomService {
   std::vector<std::string> gone_;
   std::vector<std::string> absent_before_;  // seen in a record, missing from the last round
   int64_t next_slow_tick_ns_ = 0;
+  // While handling what other instances published: their frames waited for a window
+  // there already, so they go out now (Room::broadcast urgent), not one window later.
+  bool relaying_ = false;
   int64_t next_record_tick_ns_ = 0;
 
   const Config& config_;

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -69,6 +70,8 @@ Worker* Worker::owner_of(std::string_view room) const {
 // The loop.
 
 void Worker::run() {
+  thread_ = pthread_self();
+  thread_known_.store(true, std::memory_order_release);
   arm_accept();
   arm_wake();
   arm_timer();
@@ -78,7 +81,10 @@ void Worker::run() {
     output_->flush_replies();
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
-    int rc = loop_->run_once(*this, output_->window_deadline(), table_->greeting());
+    const bool greeting = table_->greeting();
+    if (redis_) gathering_.store(!greeting && output_->window_deadline() != 0, std::memory_order_release);
+    int rc = loop_->run_once(*this, output_->window_deadline(), greeting);
+    if (redis_) gathering_.store(false, std::memory_order_relaxed);
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
@@ -140,6 +146,14 @@ void Worker::on_completion(const Completion& done) {
       return;
     }
   }
+}
+
+int Worker::wake_signal() { return SIGRTMIN + 3; }
+
+void Worker::interrupt_window() {
+  // Only a sleeping window is worth a signal; a missed one costs at most that window.
+  if (!thread_known_.load(std::memory_order_acquire)) return;
+  if (gathering_.exchange(false, std::memory_order_acq_rel)) (void)pthread_kill(thread_, wake_signal());
 }
 
 void Worker::fanout_done(int64_t born_ns) { metrics_.observe_fanout(now_ns_ - born_ns); }

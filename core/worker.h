@@ -21,6 +21,8 @@
 // and returns once queues flushed or --drain-timeout passed.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -62,6 +64,12 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
          RedisLink* redis = nullptr, std::string instance_id = {});
   // The eventfd the RedisLink writes when it has events for this worker.
   int redis_notify_fd() const { return redis_fd_; }
+  // Any thread: if the loop is sleeping out a batch window, interrupt the sleep (a signal,
+  // kWakeSignal) so it takes what was just handed to it now. Used by the RedisLink: a
+  // frame relayed from another instance has waited for a window there already.
+  void interrupt_window();
+  // The signal interrupt_window() sends; server.cpp installs an empty handler for it.
+  static int wake_signal();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -166,6 +174,9 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::vector<Handoff> inbox_;
   std::vector<Handoff> inbox_taken_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> gathering_{false};  // in run_once() sleeping out a window
+  std::atomic<bool> thread_known_{false};
+  pthread_t thread_{};
   bool stopping_ = false;
   bool accept_armed_ = false;
   int64_t stop_deadline_ns_ = 0;

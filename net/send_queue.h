@@ -77,10 +77,13 @@ class SendQueue {
   // of broadcasts, which is where the writes are.
   void push_reply(SharedFrame* frame) {
     push_adopt(frame);
-    if (!urgent_flag_) {
-      urgent_flag_ = true;
-      dirty_->urgent.push_back(owner_);
-    }
+    mark_urgent();
+  }
+  // Like push(), and the queue leaves at the end of this loop iteration: a broadcast
+  // that has already waited for a batch window elsewhere (relayed from another instance).
+  void push_urgent(SharedFrame* frame) {
+    push(frame);
+    mark_urgent();
   }
   bool empty() const { return count_ == 0; }
   size_t frames() const { return count_; }
@@ -93,6 +96,12 @@ class SendQueue {
   bool dirty() const { return dirty_flag_; }
   void clear_dirty() { dirty_flag_ = false; }
   void clear_urgent() { urgent_flag_ = false; }
+  void mark_urgent() {
+    if (!urgent_flag_) {
+      urgent_flag_ = true;
+      dirty_->urgent.push_back(owner_);
+    }
+  }
 
   // Drops superseded frames that have not started to leave (frames in flight or
   // half sent stay). O(frames). Returns how many were dropped.
