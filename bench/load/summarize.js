@@ -443,25 +443,20 @@ function scaleoutSection() {
   const b = bySetup['single-redis'].rows;
   put('Why cross-instance costs what it costs. A cursor reaches the members of its own instance at');
   put('that instance\'s next flush: frames wait in a window of up to `--max-batch-delay` (default');
-  put('5 ms) that opens with the first frame after a flush; at this load frames arrive every 1-2 ms');
-  put('per instance, so a frame\'s wait is spread over 0-5 ms. The same flush ends the window for');
+  put('5 ms) that opens with the first frame after a flush. The same flush ends the window for');
   put('Redis: the instance publishes one message per room per window to the room\'s channel (the');
   put('room\'s outbox: every cursor relayed in that window; at most 200 PUBLISH/s per instance at');
-  put('5 ms). Redis passes it to the other instance\'s subscriber connection, whose Redis thread hands');
-  put('it to the room\'s loop thread, which turns each record into one shared frame for its own');
-  put('members, and those frames wait for *that* instance\'s window, which runs on its own clock. So');
-  put('a same-instance delivery waits for one window, a cross-instance delivery for two independent');
-  put('ones plus the Redis round (loopback to Redis and back, Redis itself, the link thread, the');
-  put('hand-off to the loop). Two independent uniform 0-5 ms waits have a median of 5 ms (one:');
-  put('2.5 ms) and a p99 of 9.3 ms (one: 4.95 ms): the second window alone adds about 2.5 ms at p50');
-  put('and 4.3 ms at p99 before Redis adds anything, so with 5 ms windows on both ends a p99 overhead');
-  put('under 2 ms cannot be met. The overhead shrinks with the window (below, if measured), or would');
-  put('need the receiving instance to send relayed frames without waiting for a window of its own.');
+  put('5 ms). Redis passes it to the other instance\'s subscriber connection; its Redis thread hands');
+  put('it to the room\'s loop thread and, if that loop is sleeping out its own window, interrupts');
+  put('the sleep (a signal); each record becomes one shared frame for that instance\'s members,');
+  put('pushed urgent: it leaves at the end of that loop iteration, not after a second window (it');
+  put('has waited for one already, on the sender\'s instance). So a cross-instance delivery waits');
+  put('for one window plus the Redis round (loopback to Redis and back, Redis itself, the link');
+  put('thread, the hand-off to the loop). Sending relayed frames at once costs writes: a recipient');
+  put('can get a write for its own instance\'s window and another for each relayed batch.');
   if (c.length) {
-    const redisRound = crossP50 - sameP50 - 2500;
-    put(`Measured in (c): p50 ${msCell(sameP50)} ms same-instance and ${msCell(crossP50)} ms cross-instance; beyond the`);
-    put(`2.5 ms the second window adds on average, the Redis round costs about ${cell(redisRound, (v) => fmt(v / 1000, 1))} ms at p50`);
-    put(`(derived, not measured apart); p99 overhead ${cell(cOverhead, (v) => fmt(v / 1000, 2))} ms.`);
+    put(`Measured in (c): p50 ${msCell(sameP50)} ms same-instance and ${msCell(crossP50)} ms cross-instance;`);
+    put(`p99 overhead ${cell(cOverhead, (v) => fmt(v / 1000, 2))} ms.`);
   }
   const wRows = windows.map((w) => ({ w, rows: bySetup[`two-redis-w${w}`].rows })).filter((x) => x.rows.length);
   for (const { w, rows } of wRows) {
