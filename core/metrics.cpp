@@ -136,6 +136,16 @@ std::string render_metrics(std::span<const Metrics* const> t) {
   }
   simple("roomcast_holds_expired_total", "counter", "Held sessions whose grace ended without a resume (presence leave sent).",
          [](const Metrics& m) -> const Counter& { return m.holds_expired; });
+  simple("roomcast_cluster_room_loads_total", "counter", "Rooms loaded from Redis (first join on this instance, reconnects, lost data).",
+         [](const Metrics& m) -> const Counter& { return m.room_loads; });
+  simple("roomcast_cluster_relayed_in_total", "counter", "Records applied from other instances (cursors, selections, follows, presence, holds, resumes; edits are counted as messages out).",
+         [](const Metrics& m) -> const Counter& { return m.relayed_in; });
+  simple("roomcast_cluster_gap_fills_total", "counter", "Reads of a room's history that filled a gap in the edits received from the channel.",
+         [](const Metrics& m) -> const Counter& { return m.gap_fills; });
+  simple("roomcast_cluster_sessions_reaped_total", "counter", "Sessions of dead instances ended by this instance after the grace (one leave each).",
+         [](const Metrics& m) -> const Counter& { return m.sessions_reaped; });
+  simple("roomcast_cluster_edits_unavailable_total", "counter", "Edits answered unavailable: Redis did not confirm them in time.",
+         [](const Metrics& m) -> const Counter& { return m.edits_unavailable; });
   simple("roomcast_duplicate_edits_total", "counter",
          "Edits repeated with an id already applied: answered with the original seq, not applied again.",
          [](const Metrics& m) -> const Counter& { return m.duplicate_edits; });

@@ -89,6 +89,12 @@ struct Metrics {
   Counter refreshes;          // tokens replaced by `refresh`
   Counter refreshes_refused;  // `refresh` answered bad_token or forbidden
   Counter expiry_closes;      // connections closed 4001 because their token expired
+  // Scale-out (--redis).
+  Counter room_loads;         // rooms loaded from Redis (first join, reconnects, lost data)
+  Counter relayed_in;         // records applied from other instances' channel messages
+  Counter gap_fills;          // history reads that filled a gap in the channel's edits
+  Counter sessions_reaped;    // sessions of dead instances this instance ended (one leave each)
+  Counter edits_unavailable;  // edits answered `unavailable` (Redis did not confirm them)
   std::array<Counter, kLatencyBuckets.size()> latency_buckets;  // not cumulative; summed on render
   Counter latency_count;
   Counter latency_sum_ns;

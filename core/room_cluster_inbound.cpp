@@ -65,6 +65,7 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       Member* m = s && s->connected ? s->member : nullptr;
       if (!ok || value.kind != RedisValue::Kind::Array || value.elements.size() != 3) {
         if (!m) return;
+        metrics_.edits_unavailable.add();
         send_error(*m, ErrorCode::Unavailable, "the edit store cannot be reached; the edit was not applied");
         m->wait->busy = false;
         resume_member(*m);
@@ -108,6 +109,7 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
     }
     case CallKind::Fill: {
       if (!room || !room->link) return;
+      if (ok) metrics_.gap_fills.add();
       RoomLink& link = *room->link;
       link.filling = false;
       if (!ok || value.kind != RedisValue::Kind::Array) return;  // tried again after kGapWaitNs
@@ -133,6 +135,7 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       return;
     }
     case CallKind::Reap: {
+      if (ok && value.kind == RedisValue::Kind::Integer && value.integer == 1 && p.session_reaped) metrics_.sessions_reaped.add();
       if (!room || !room->link) return;
       auto peer = room->link->remote.find(p.session);
       if (peer != room->link->remote.end() && !ok) peer->second.reaping = false;  // again next tick
@@ -283,6 +286,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
     }
     if (!wire::next(payload, &pos, &frame) || kind.size() != 1) return;
     if (mine) continue;  // our own relays: local members had them at once
+    metrics_.relayed_in.add();
     const std::string id(session);
     auto peer_it = link.remote.find(id);
     RemotePeer* peer = peer_it == link.remote.end() ? nullptr : &peer_it->second;

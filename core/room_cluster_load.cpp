@@ -17,6 +17,7 @@ using wire::value_u64;
 
 void RoomService::start_load(Room& room) {
   const std::string& name = room.name();
+  metrics_.room_loads.add();
   call(PendingCall{CallKind::Sync, name}, wire::kSync, 4,
        {wire::meta_key(name), wire::log_key(name), wire::who_key(name), wire::ids_key(name), random_base64url(12),
         std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000)});

@@ -73,7 +73,9 @@ void RoomService::cluster_tick(int64_t now_ns) {
       if (!peer.orphaned || peer.reaping || peer.held_until_ns > now_ns) continue;
       peer.reaping = true;
       encode_presence_leave(encoded_, id);
-      call(PendingCall{CallKind::Reap, name, id}, wire::kEnd, 1,
+      PendingCall reap{CallKind::Reap, name, id};
+      reap.session_reaped = true;
+      call(std::move(reap), wire::kEnd, 1,
            {wire::who_key(name), id, peer.instance, link.channel, "-", std::string(encoded())});
     }
     for (auto it = link.remote.begin(); it != link.remote.end();) {

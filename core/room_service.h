@@ -169,6 +169,7 @@ class RoomService {
     uint64_t ticket = 0;      // Publish
     Member* member = nullptr; // Claim: valid while listed in the room's waiting joins
     bool acked = false;       // Edit: its E record was applied first and carried the ack
+    bool session_reaped = false;  // Reap: of a dead instance's session (not one of ours)
   };
   uint64_t call(PendingCall pending, int script, unsigned keys, std::vector<std::string> argv);
   void submit_calls();

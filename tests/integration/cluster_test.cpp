@@ -1030,6 +1030,10 @@ TEST_F(ClusterTest, AKilledInstancesSessionIsHeldForTheGraceThenLeavesWithinGrac
   }
   auto d = PresenceApi(i2->port(), "r", &last_raw);
   for (Ghost& g : ghosts) EXPECT_FALSE(EntryOf(d, g.c.session)) << "still listed after its leave: " << last_raw;
+  // The survivor ended each ghost exactly once (the end script's leave), and says so.
+  HttpResponse metrics = http_get(i2->port(), "/metrics");
+  EXPECT_NE(metrics.body.find("roomcast_cluster_sessions_reaped_total 2\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("roomcast_redis_up 1\n"), std::string::npos) << metrics.body;
   // And a late resume is a fresh session.
   Client late = JoinOn(i2->port(), "r", "ghost1", ResumeFields(ghosts[0].c, ghosts[0].c.seq));
   ASSERT_TRUE(late);
