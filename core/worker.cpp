@@ -104,6 +104,10 @@ void Worker::run() {
     }
     table_->sweep();
   }
+  // No signal may reach this thread once it has left its loop (the link outlives it).
+  std::lock_guard<std::mutex> lock(interrupt_mutex_);
+  thread_known_.store(false, std::memory_order_release);
+  gathering_.store(false, std::memory_order_release);
 }
 
 void Worker::on_completion(const Completion& done) {
@@ -152,6 +156,8 @@ int Worker::wake_signal() { return SIGRTMIN + 3; }
 
 void Worker::interrupt_window() {
   // Only a sleeping window is worth a signal; a missed one costs at most that window.
+  if (!gathering_.load(std::memory_order_acquire)) return;  // the common case: no lock
+  std::lock_guard<std::mutex> lock(interrupt_mutex_);  // the thread cannot leave meanwhile
   if (!thread_known_.load(std::memory_order_acquire)) return;
   if (gathering_.exchange(false, std::memory_order_acq_rel)) (void)pthread_kill(thread_, wake_signal());
 }

@@ -177,6 +177,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::atomic<bool> gathering_{false};  // in run_once() sleeping out a window
   std::atomic<bool> thread_known_{false};
   pthread_t thread_{};
+  std::mutex interrupt_mutex_;  // interrupt_window() against the thread leaving run()
   bool stopping_ = false;
   bool accept_armed_ = false;
   int64_t stop_deadline_ns_ = 0;
