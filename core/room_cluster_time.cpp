@@ -91,11 +91,16 @@ void RoomService::cluster_tick(int64_t now_ns) {
            {"XRANGE", wire::log_key(name), std::to_string(room.seq() + 1) + "-0", "+"});
     }
     if (records) {
+      // One HSET per room for every session whose camera, selection or following moved:
+      // the cost grows with rooms, not with members.
+      RedisCall hset{0, -1, 0, {"HSET", wire::who_key(name)}};
       for (Session* s : room.members()) {
         if (!s->presence_stale) continue;
         s->presence_stale = false;
-        write_presence(room, *s);
+        hset.argv.push_back(s->id);
+        hset.argv.push_back(session_record(*s, 0));
       }
+      if (hset.argv.size() > 2) calls_.push_back(std::move(hset));
     }
     if (link.reload_at_ns && now_ns >= link.reload_at_ns) {
       // The first load may have read records up to one record period old.
