@@ -55,6 +55,8 @@ bench: build
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
 	cmake --build build/release -j $(JOBS)
 	./bench/run.sh
+	@$(MAKE) --no-print-directory deps PACKAGES="gnuplot-nox"
+	./bench/curve.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60
