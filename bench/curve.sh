@@ -124,7 +124,9 @@ GP
   echo "1 - e^(-36 W) per W), measured as plain loopback writes by \`roomcast-floor\` with no server;"
   echo "\"CPU needed\" above 100% means the writes alone cannot keep up. roomcast at W = 0 writes once"
   echo "per loop iteration, which under this load is long, so it batches more than the floor at a"
-  echo "small W assumes and its latency shows it."
+  echo "small W assumes and its latency shows it. When roomcast's deliveries/s are below the"
+  echo "360,000 offered it is saturated (latest-wins drops the cameras it cannot send); the load"
+  echo "tool near 80% of its core adds its own queueing to the latencies."
   echo
   echo "![batch window trade-off](batch-curve.png)"
   echo
