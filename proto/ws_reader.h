@@ -16,8 +16,9 @@
 //     would send a close without a code).
 // Outbound data frames never go through wslay: they are SharedFrames.
 // Memory: a wslay context is ~8.5 KiB (two 4 KiB buffers). park() frees it while the
-// connection sits between frames with nothing in flight, and feed() makes a fresh one
-// on the next byte, so an idle connection costs no wslay memory. A small frame-boundary
+// connection sits between frames with nothing in flight (the worker calls it after every
+// feed), and feed() makes a fresh one on the next byte, so a connection holds wslay memory
+// only while a frame is partly received. A small frame-boundary
 // tracker (header bytes, payload left, fragmented message open) tells when that is safe.
 #pragma once
 
