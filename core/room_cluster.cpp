@@ -74,7 +74,7 @@ void RoomService::defer(Member& m, std::string_view text, int64_t now_ns) {
 
 bool RoomService::wait_for_room(Member& m, Room& room, std::string_view text) {
   RoomLink& link = *room.link;
-  if (link.sync == RoomLink::Sync::Ready) return false;
+  if (link.ready()) return false;
   if (!m.wait) m.wait = std::make_unique<Member::Wait>();
   m.wait->busy = true;
   m.wait->deferred.emplace_front(text);  // the join itself, handled again once mirrored
@@ -150,11 +150,14 @@ void RoomService::relay(Room& room, char kind, std::string_view session, std::st
   wire::put(link.outbox, frame);
 }
 
-void RoomService::flush_outbox(Room& room) {
-  RoomLink& link = *room.link;
-  if (link.outbox.empty()) return;
+void RoomService::publish_outbox(RoomLink& link) {
   calls_.push_back(RedisCall{0, -1, 0, {"PUBLISH", link.channel, std::move(link.outbox)}});
   link.outbox.clear();
+}
+
+void RoomService::flush_outbox(Room& room) {
+  if (room.link->outbox.empty()) return;
+  publish_outbox(*room.link);
   outbox_rooms_.erase(std::remove(outbox_rooms_.begin(), outbox_rooms_.end(), &room), outbox_rooms_.end());
 }
 
@@ -239,7 +242,7 @@ bool RoomService::presence_ready(std::string_view room_name, int64_t now_ns) {
   now_ns_ = now_ns;
   Room& room = room_named(room_name);
   RoomLink& link = *room.link;
-  if (link.sync == RoomLink::Sync::Ready) return true;
+  if (link.ready()) return true;
   ++link.http_waiting;
   if (link.sync == RoomLink::Sync::Idle) {
     link.sync = RoomLink::Sync::Subscribing;

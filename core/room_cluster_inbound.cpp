@@ -266,7 +266,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
   Room& room = *it->second;
   RoomLink& link = *room.link;
   if (link.sync == RoomLink::Sync::Idle || link.sync == RoomLink::Sync::Subscribing) return;
-  if (!link.ever_ready) {
+  if (!link.ready()) {
     if (link.early.size() < 4096) link.early.emplace_back(payload);
     return;
   }

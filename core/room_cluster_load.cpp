@@ -47,7 +47,7 @@ void RoomService::on_subscribed(std::string_view channel) {
 
 void RoomService::fail_sync(Room& room) {
   RoomLink& link = *room.link;
-  if (link.ever_ready) {
+  if (link.ready()) {
     link.resync_wanted = true;  // keep serving from the mirror; load again on the next poll
     return;
   }
@@ -91,7 +91,7 @@ void RoomService::restart_room(Room& room, std::string_view epoch, uint64_t seq)
   link.ahead.clear();
   link.known_seq = seq;
   link.behind_since_ns = 0;
-  if (had_members && link.ever_ready) {
+  if (had_members && link.ready()) {
     // The history the members hold is gone (Redis lost it): they must reload.
     encode_resync(encoded_, seq);
     fan_out(room, nullptr, OutType::Resync, encoded());
@@ -101,7 +101,7 @@ void RoomService::restart_room(Room& room, std::string_view epoch, uint64_t seq)
 
 void RoomService::apply_sync(Room& room, RedisValue& value) {
   RoomLink& link = *room.link;
-  const bool first = !link.ever_ready;
+  const bool first = !link.ready();
   const uint64_t seq = value_u64(value.elements[0]);
   const std::string epoch = value.elements[1].str;
   auto& log = value.elements[2].elements;
@@ -208,7 +208,6 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
   settle_acks(room);
   if (first) {
     link.sync = RoomLink::Sync::Ready;
-    link.ever_ready = true;
     link.reload_at_ns = now_ns_ + kRecordEveryNs + 100 * kMs;
     std::vector<std::string> early = std::move(link.early);
     link.early.clear();

@@ -73,10 +73,10 @@ struct RoomLink {
     Idle,         // not subscribed (a new room, or the last sync failed)
     Subscribing,  // SUBSCRIBE sent
     Loading,      // subscribed; the sync script is in flight
-    Ready,        // mirrored: joins are served locally
+    Ready,        // mirrored: joins are served locally (for good: reloads keep it Ready)
   };
   Sync sync = Sync::Idle;
-  bool ever_ready = false;
+  bool ready() const { return sync == Sync::Ready; }
   bool resync_wanted = false;  // subscribed again while loading: load once more
   std::string channel;         // rc:{room}
   std::vector<Member*> waiting;  // joins (or resumes) waiting for the first sync

@@ -3,6 +3,7 @@
 
 #include <ctime>
 
+#include "core/cluster_wire.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
 
@@ -62,10 +63,7 @@ void RoomService::end_window() {
   filling_arenas_.clear();
   if (!port_) return;
   // One PUBLISH per room per window carries everything relayed in it (scale-out).
-  for (Room* room : outbox_rooms_) {
-    calls_.push_back(RedisCall{0, -1, 0, {"PUBLISH", room->link->channel, std::move(room->link->outbox)}});
-    room->link->outbox.clear();
-  }
+  for (Room* room : outbox_rooms_) publish_outbox(*room->link);
   outbox_rooms_.clear();
   submit_calls();
 }
@@ -100,7 +98,7 @@ Room& RoomService::room_named(std::string_view name) {
     auto room = std::make_unique<Room>(std::string(name), config_.history, random_base64url(12));
     if (port_) {
       room->link = std::make_unique<RoomLink>();
-      room->link->channel = "rc:{" + std::string(name) + "}";
+      room->link->channel = wire::channel(name);
     }
     it = rooms_.emplace(std::string(name), std::move(room)).first;
     it->second->empty_since_ns = now_ns_;

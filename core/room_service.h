@@ -179,6 +179,8 @@ class RoomService {
   void stop_waiting(Member& m);
   void resume_member(Member& m);
   void relay(Room& room, char kind, std::string_view session, std::string_view frame);
+  void publish_outbox(RoomLink& link);  // the room's records of this window, as one PUBLISH
+  // Publishes `room`'s outbox now (before an edit or a leave, for per-sender order).
   void flush_outbox(Room& room);
   void store_edit(Member* m, Session* s, Room& room, const ClientMessage& msg, std::string key, uint64_t ticket);
   void write_presence(Room& room, const Session& s);

@@ -1,5 +1,7 @@
-// core/tokens.cpp: getrandom(2) + base64url.
+// core/tokens.cpp: getrandom(2), encoded by proto/jwt.h's base64url_encode.
 #include "core/tokens.h"
+
+#include "proto/jwt.h"
 
 #include <sys/random.h>
 
@@ -11,7 +13,6 @@
 namespace roomcast {
 
 std::string random_base64url(size_t bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::vector<uint8_t> raw(bytes);
   size_t got = 0;
   while (got < bytes) {
@@ -22,20 +23,7 @@ std::string random_base64url(size_t bytes) {
     }
     got += size_t(n);
   }
-  std::string out;
-  out.reserve((bytes * 4 + 2) / 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (uint8_t b : raw) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
-  return out;
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
 
 }  // namespace roomcast

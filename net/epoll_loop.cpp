@@ -106,22 +106,21 @@ class EpollLoop final : public EventLoop {
   int run_once(CompletionSink& sink, int64_t gather_until_ns, bool wake_on_first) override {
     timespec wait{}, *wait_ptr = &wait;
     const int64_t now = monotonic_ns();
-    if (gather_until_ns > now && wake_on_first) {
-      // Wake for the first readiness, or when the window (or a timer) is due.
+    if (gather_until_ns > now) {
+      // A batch window is open until `until` (or a timer's due time, if sooner).
       int64_t until = gather_until_ns;
       for (const Timer& t : timers_) until = std::min(until, t.at);
-      if (ready_.empty()) {
-        int64_t left = std::max<int64_t>(0, until - now);
+      if (ready_.empty() && wake_on_first) {
+        // Wake for the first readiness, or when the window closes.
+        const int64_t left = std::max<int64_t>(0, until - now);
         wait.tv_sec = left / 1'000'000'000;
         wait.tv_nsec = left % 1'000'000'000;
+      } else if (ready_.empty()) {
+        // Readiness can wait until the window closes (epoll cannot wait for "many"
+        // events), then everything ready is taken in one pass.
+        timespec abs{until / 1'000'000'000, until % 1'000'000'000};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, nullptr);
       }
-    } else if (gather_until_ns > now) {
-      // A batch window is open: readiness can wait until it closes (epoll cannot wait
-      // for "many" events), then everything ready is taken in one pass.
-      int64_t until = gather_until_ns;
-      for (const Timer& t : timers_) until = std::min(until, t.at);
-      timespec abs{until / 1'000'000'000, until % 1'000'000'000};
-      if (ready_.empty()) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, nullptr);
     } else if (ready_.empty()) {
       if (timers_.empty()) {
         wait_ptr = nullptr;

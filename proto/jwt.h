@@ -56,6 +56,10 @@ std::string_view to_string(JwtError error);
 // Longer tokens are Malformed without being looked at.
 inline constexpr size_t kMaxJwtBytes = 8 * 1024;
 
+// base64url without padding (RFC 4648 section 5), the encoding verify_jwt reads back; also
+// what resume tokens and epochs are made of (core/tokens.h).
+std::string base64url_encode(std::string_view bytes);
+
 // Verifies a compact HS256 JWT (header.payload.signature, base64url without padding).
 // True and `out` filled on success; false and `err` set otherwise (`out` is then
 // unspecified). `now_unix` in seconds.

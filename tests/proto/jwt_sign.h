@@ -15,7 +15,9 @@
 
 namespace roomcast::jwt_sign {
 
-// base64url (RFC 4648 sec. 5) without padding.
+// base64url (RFC 4648 sec. 5) without padding. Written here, not taken from
+// proto/jwt.h: the integration tests link no server code, and a token minted by an
+// independent encoder is what a client would send.
 inline std::string b64url(std::string_view bytes) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;

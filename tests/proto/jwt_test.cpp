@@ -414,3 +414,21 @@ TEST(Jwt, Rfc7515AppendixA1) {
 
 }  // namespace
 }  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+TEST(Base64url, EncodesTheRfc4648VectorsWithoutPaddingAndWithTheUrlAlphabet) {
+  EXPECT_EQ(base64url_encode(""), "");
+  EXPECT_EQ(base64url_encode("f"), "Zg");
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64url_encode("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url_encode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");  // '+' and '/' in plain base64
+  EXPECT_EQ(base64url_encode(std::string_view("\0\0\0", 3)), "AAAA");
+}
+
+}  // namespace
+}  // namespace roomcast
