@@ -60,6 +60,9 @@ test('an edit whose ack was lost is resent after the reconnect and applied once'
   const b = join(server.url, 'lost-ack', 'bob');
   await Promise.all([next(a, 'welcome'), next(b, 'welcome')]);
   await a.edit({ building: 'b-0', op: 'set', data: { height: 3 } });
+  // a's ack leaves at the end of the loop iteration, b's copy with the batch window: b
+  // may see b-0 after a has its ack, so start recording only once b has it.
+  await until(() => b.seq === 1, 2000, 'b gets b-0');
   const atB = record(b, ['edit']);
 
   proxy.deafen(); // the server's answers (the ack) never reach a
