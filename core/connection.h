@@ -80,6 +80,7 @@ struct Connection final : WsReader::Handler, MemberLink {
   SendQueue out;
   Member member{&out, this};
   SendOp* op = nullptr;        // the sendmsg in flight, if any (one per socket)
+  int64_t last_send_ns = 0;    // when the last sendmsg started (its batch window, core/output.h)
 
   bool send_in_flight() const { return op != nullptr; }
 };

@@ -43,53 +43,72 @@ Output::~Output() {
   for (SendOp* op : free_ops_) delete op;
 }
 
-bool Output::due(int64_t now_ns, bool stopping) {
-  if (table_.dirty().slots.empty()) return false;
-  if (batch_delay_ns_ == 0 || stopping) return true;
-  if (flush_at_ns_ == 0) flush_at_ns_ = now_ns + batch_delay_ns_;
-  return now_ns >= flush_at_ns_;
-}
-
-void Output::flush(int64_t now_ns) {
-  flush_at_ns_ = 0;
-  rooms_.end_window();
-  DirtyList& dirty = table_.dirty();
-  while (!dirty.slots.empty()) {
-    flushing_.swap(dirty.slots);
-    for (uint32_t slot : flushing_) {
-      Connection* c = table_.at(slot);
-      if (!c) continue;
-      c->out.clear_dirty();
-      if (c->state == ConnState::Dead) continue;
-      if (c->state == ConnState::Open && c->out.pending_bytes() > config_.max_pending) {
-        metrics_.cursors_coalesced.add(c->out.drop_superseded());
-        if (c->out.pending_bytes() > config_.max_pending) {
-          // A slow reader: close rather than drop an edit silently. It reconnects with
-          // `since` and loses nothing.
-          c->out.drop_unstarted();
-          metrics_.slow_reader_closes.add();
-          log_.log(LogLevel::Warn, "slow_reader", {{"peer", c->peer.to_string()}, {"room", c->member.room}});
-          table_.end(*c, Ending::close(kClosePolicyViolation, "slow reader: output limit exceeded"), now_ns);
-        }
-      }
-      start(*c);
-    }
-    flushing_.clear();
+void Output::step(int64_t now_ns, bool stopping) {
+  now_ns_ = now_ns;
+  const bool at_once = batch_delay_ns_ == 0 || stopping;
+  // The room service's window: camera arenas and Redis outboxes filled since it opened.
+  if (rooms_.window_open() && round_ends_ns_ == 0) round_ends_ns_ = now_ns + batch_delay_ns_;
+  if (round_ends_ns_ != 0 && (at_once || now_ns >= round_ends_ns_)) {
+    round_ends_ns_ = 0;
+    rooms_.end_window();  // may queue frames (cluster relays): before the fresh sockets
   }
-}
 
-void Output::flush_replies() {
+  // Sockets dirtied in this iteration: at once when that costs no extra write.
   DirtyList& dirty = table_.dirty();
+  fresh_.swap(dirty.slots);
+  for (uint32_t slot : fresh_) {
+    Connection* c = table_.at(slot);
+    if (!c) continue;
+    const int64_t due = c->last_send_ns + batch_delay_ns_;
+    if (at_once || (!c->send_in_flight() && now_ns >= due)) {
+      c->out.clear_dirty();
+      send_waiting(*c);
+    } else {
+      waiting_.push_back({slot, c->generation, due > now_ns ? due : now_ns});
+    }
+  }
+  fresh_.clear();
+
+  // Sockets whose window has passed.
+  while (!waiting_.empty() && (at_once || waiting_.front().due <= now_ns)) {
+    const Waiting w = waiting_.front();
+    waiting_.pop_front();
+    Connection* c = table_.at(w.slot);
+    if (!c || c->generation != w.generation) continue;
+    c->out.clear_dirty();
+    send_waiting(*c);  // with a send in flight, on_sent() sends the rest
+  }
+
+  // Replies.
   if (dirty.urgent.empty()) return;
   replying_.swap(dirty.urgent);
   for (uint32_t slot : replying_) {
     Connection* c = table_.at(slot);
-    if (!c) continue;
-    c->out.clear_urgent();
-    // Still on the window's list: the slow-reader check runs there.
-    if (c->state != ConnState::Dead) start(*c);
+    if (c && c->out.urgent()) start(*c);  // in flight: on_sent() sends it next
   }
   replying_.clear();
+}
+
+int64_t Output::next_deadline() const {
+  int64_t next = waiting_.empty() ? 0 : waiting_.front().due;
+  if (round_ends_ns_ != 0 && (next == 0 || round_ends_ns_ < next)) next = round_ends_ns_;
+  return next;
+}
+
+void Output::send_waiting(Connection& c) {
+  if (c.state == ConnState::Dead) return;
+  if (c.state == ConnState::Open && c.out.pending_bytes() > config_.max_pending) {
+    metrics_.cursors_coalesced.add(c.out.drop_superseded());
+    if (c.out.pending_bytes() > config_.max_pending) {
+      // A slow reader: close rather than drop an edit silently. It reconnects with
+      // `since` and loses nothing.
+      c.out.drop_unstarted();
+      metrics_.slow_reader_closes.add();
+      log_.log(LogLevel::Warn, "slow_reader", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
+      table_.end(c, Ending::close(kClosePolicyViolation, "slow reader: output limit exceeded"), now_ns_);
+    }
+  }
+  start(c);
 }
 
 void Output::start(Connection& c) {
@@ -104,10 +123,12 @@ void Output::start(Connection& c) {
   c.op = op;
   op->msg.msg_iov = op->iov;
   op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
+  c.last_send_ns = now_ns_;
   loop_.send(c.fd, &op->msg, completion_tag(Op::Send, c.slot, c.generation));
 }
 
 void Output::on_sent(Connection& c, int result, int64_t now_ns) {
+  now_ns_ = now_ns;
   assert(c.op);  // a Send completion exists only for a submitted op (generation-checked)
   c.out.complete(result > 0 ? size_t(result) : 0);
   give_back(c.op);
@@ -123,7 +144,10 @@ void Output::on_sent(Connection& c, int result, int64_t now_ns) {
     table_.retire(c);
     return;
   }
-  start(c);
+  // Go on at once with the rest of a short send, a reply, or frames whose window has
+  // passed while this send was in flight; frames still inside their window wait on the
+  // waiting list (dirty).
+  if (c.out.backed_up() || c.out.urgent() || !c.out.dirty()) start(c);
 }
 
 void Output::shut_write_if_done(Connection& c) {

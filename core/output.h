@@ -1,24 +1,30 @@
-// core/output.h: frames out: when a thread's queued output goes to the kernel, and how.
+// core/output.h: frames out: when each socket's queued output goes to the kernel, and how.
 //
 // Owns: the send operations in flight (one msghdr + iovecs per socket, pooled) and the
-// batch window (--max-batch-delay).
-// Called by: the Worker, once per loop iteration (due/flush), for every send completion
-// (on_sent), and when a connection may have finished its last byte (start).
+// sockets waiting for their batch window (--max-batch-delay W).
+// Called by: the Worker at the end of every loop iteration (step) and for every send
+// completion (on_sent); by anyone who queued a close and wants it started (start).
 // Policy, in one place:
-//   - with a window W, the first frame queued after a flush opens the window and every
-//     socket dirtied before it closes leaves together: one sendmsg per socket per window
-//     (frames from many senders share a write); W = 0 flushes every iteration;
+//   - a window only holds a frame back when that saves a write: a socket with nothing in
+//     flight that has not been written to for W sends at the end of this loop iteration;
+//     otherwise it sends W after its last write, carrying everything queued meanwhile
+//     (frames from many senders share that one sendmsg). No frame waits more than W
+//     (plus the iteration that queued it); W = 0 sends every iteration;
+//   - replies (101, welcome, replay, ack, pong, error, close frames, HTTP answers) never
+//     wait for a window: their socket sends at the end of the loop iteration, or as soon
+//     as its write in flight completes;
 //   - latest wins: cameras that waited (behind a short send, or in a window) and were
 //     superseded are dropped before the gather (net/send_queue.h);
 //   - a slow reader (more than --max-pending bytes still queued once superseded cameras
 //     are gone) is closed with 1008 rather than losing an edit silently;
-//   - replies (101, welcome, replay, ack, pong, error, close frames, HTTP answers) do not
-//     wait for the window: their socket sends at the end of the loop iteration;
+//   - the room service's own window (camera arenas sealed, one Redis PUBLISH per room)
+//     ends W after it opened (RoomService::end_window);
 //   - a Closing connection is half-closed (FIN) once its last byte left.
 // Promises: at most one send in flight per socket; nothing here blocks.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "core/connection_table.h"
@@ -33,21 +39,19 @@ class Output {
   Output& operator=(const Output&) = delete;
   ~Output();
 
-  // Whether the dirty sockets must be flushed now (opens the window if none is open).
-  bool due(int64_t now_ns, bool stopping);
-  // When the open window closes (0: none open): the loop gathers completions until then.
-  int64_t window_deadline() const { return flush_at_ns_; }
-  // One sendmsg for every dirty socket with nothing in flight.
-  void flush(int64_t now_ns);
-  // Sockets with a reply queued (SendQueue::push_reply) send now, window or not: a
-  // client waiting for its welcome or ack never waits for other people's batching.
-  void flush_replies();
+  // The output step of one loop iteration: sockets dirtied in it send now or join the
+  // waiting list; waiting sockets whose window has passed send; replies send.
+  void step(int64_t now_ns, bool stopping);
+  // When step() next has something to do without new input (0: nothing waits): the loop
+  // sleeps at most until then.
+  int64_t next_deadline() const;
   // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
   void start(Connection& c);
   // The kernel took `result` bytes of c's send (or failed with -errno).
   void on_sent(Connection& c, int result, int64_t now_ns);
 
  private:
+  void send_waiting(Connection& c);
   void shut_write_if_done(Connection& c);
   SendOp* take_op();
   void give_back(SendOp* op);
@@ -59,8 +63,18 @@ class Output {
   Metrics& metrics_;
   Logger& log_;
   const int64_t batch_delay_ns_;
-  int64_t flush_at_ns_ = 0;  // when the sockets dirtied since the last flush must leave
-  std::vector<uint32_t> flushing_;
+  // A socket waiting for its window: it sends at `due` (its last write + W). Entries are
+  // appended with due in [now, now + W], so the head's due is never later than W after
+  // any later entry was appended: taking due entries from the head keeps the bound.
+  struct Waiting {
+    uint32_t slot;
+    uint32_t generation;
+    int64_t due;
+  };
+  std::deque<Waiting> waiting_;
+  int64_t round_ends_ns_ = 0;  // when the room service's open window ends (0: none open)
+  int64_t now_ns_ = 0;         // the loop's clock at the last step or completion
+  std::vector<uint32_t> fresh_;
   std::vector<uint32_t> replying_;
   std::vector<SendOp*> free_ops_;  // owned; at most 256 kept
 };

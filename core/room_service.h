@@ -95,9 +95,14 @@ class RoomService {
   // GET /api/rooms/{room}/presence: a JSON array of the room's sessions.
   std::string presence_json(std::string_view room);
 
-  // The window's frames are about to go to the kernel: later cameras start new arena
-  // chunks (net/frame_arena.h). Called by the output step at every flush.
+  // The window's frames are on their way: later cameras start new arena chunks
+  // (net/frame_arena.h), and the window's relayed records go out in one PUBLISH per room.
+  // Called by the output step W after the window opened (window_open()), every
+  // iteration with W = 0.
   void end_window();
+  // Whether end_window() has anything to do: a camera arena, a Redis outbox or Redis
+  // calls are filling.
+  bool window_open() const { return !filling_arenas_.empty() || !outbox_rooms_.empty() || !calls_.empty(); }
   // Forgets rooms that have been empty for longer than --room-ttl.
   void reap(int64_t now_ns);
 

@@ -77,14 +77,12 @@ void Worker::run() {
   arm_timer();
   if (redis_) arm_redis();
   for (;;) {
-    if (output_->due(now_ns_, stopping_)) output_->flush(now_ns_);
-    output_->flush_replies();
+    output_->step(now_ns_, stopping_);
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
-    const bool greeting = table_->greeting();
-    if (redis_) gathering_.store(!greeting && output_->window_deadline() != 0, std::memory_order_release);
-    int rc = loop_->run_once(*this, output_->window_deadline(), greeting);
-    if (redis_) gathering_.store(false, std::memory_order_relaxed);
+    // Any input may produce output that leaves at once (core/output.h): wake for the
+    // first completion, or when the next socket's window passes.
+    int rc = loop_->run_once(*this, output_->next_deadline(), true);
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;

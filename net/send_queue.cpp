@@ -67,6 +67,7 @@ size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
   }
   in_flight_ = static_cast<uint32_t>(frames);
   in_flight_bytes_ = total;
+  if (frames == count_) urgent_flag_ = false;  // every queued reply is on its way
   return n;
 }
 

@@ -27,8 +27,10 @@
 
 namespace roomcast {
 
-// Connections with output to flush, by connection slot: `slots` when the batch window
-// closes, `urgent` (a reply its client is waiting for) at the end of this loop iteration.
+// Connections with output to flush, by connection slot: `slots`, queues that became
+// non-empty in this loop iteration (the output step decides when each leaves), and
+// `urgent`, queues holding a reply its client is waiting for (they leave at the end of
+// this loop iteration).
 struct DirtyList {
   std::vector<uint32_t> slots;
   std::vector<uint32_t> urgent;
@@ -92,10 +94,12 @@ class SendQueue {
   // The last send was short: the peer is not keeping up.
   bool backed_up() const { return backed_up_; }
 
-  // The loop clears this when it takes the owner off the DirtyList.
+  // Set while the output step has the owner on a list (the DirtyList, or its own list of
+  // sockets waiting for their window); it clears this when it takes the owner off.
   bool dirty() const { return dirty_flag_; }
   void clear_dirty() { dirty_flag_ = false; }
-  void clear_urgent() { urgent_flag_ = false; }
+  // A reply is queued that no gather() has taken yet: it must not wait for a window.
+  bool urgent() const { return urgent_flag_; }
   void mark_urgent() {
     if (!urgent_flag_) {
       urgent_flag_ = true;
@@ -108,7 +112,8 @@ class SendQueue {
   size_t drop_superseded();
 
   // Fills `iov` with the next frames to send (after drop_superseded()), at most
-  // `max_iov` entries and about `max_bytes` bytes; returns the number of entries.
+  // `max_iov` entries and about `max_bytes` bytes; returns the number of entries. The
+  // queue is no longer urgent once its replies are gathered.
   // Frames adjacent in memory (consecutive frames of one FrameArena) share one
   // entry, so one entry may cover many frames.
   size_t gather(iovec* iov, size_t max_iov, size_t max_bytes);
