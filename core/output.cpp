@@ -43,7 +43,7 @@ Output::~Output() {
   for (SendOp* op : free_ops_) delete op;
 }
 
-void Output::step(int64_t now_ns, bool stopping) {
+void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   now_ns_ = now_ns;
   const bool at_once = batch_delay_ns_ == 0 || stopping;
   // The room service's window: camera arenas and Redis outboxes filled since it opened.
@@ -53,13 +53,21 @@ void Output::step(int64_t now_ns, bool stopping) {
     rooms_.end_window();  // may queue frames (cluster relays): before the fresh sockets
   }
 
+  // Behind: the loop's core is saturated, or the oldest waiting socket is overdue by more
+  // than half a window; the bound cannot be kept anyway. Then a quiet socket waits for a
+  // window like the others: writes shared under overload are what lets the loop catch
+  // up, instead of a write per frame that would push it further behind.
+  behind_ = saturated || (!waiting_.empty() && now_ns - waiting_.front().due > batch_delay_ns_ / 2);
+  const bool behind = behind_;
+
   // Sockets dirtied in this iteration: at once when that costs no extra write.
   DirtyList& dirty = table_.dirty();
   fresh_.swap(dirty.slots);
   for (uint32_t slot : fresh_) {
     Connection* c = table_.at(slot);
     if (!c) continue;
-    const int64_t due = c->last_send_ns + batch_delay_ns_;
+    int64_t due = c->last_send_ns + batch_delay_ns_;
+    if (behind && due < now_ns + batch_delay_ns_) due = now_ns + batch_delay_ns_;
     if (at_once || (!c->send_in_flight() && now_ns >= due)) {
       c->out.clear_dirty();
       send_waiting(*c);

@@ -9,7 +9,9 @@
 //     flight that has not been written to for W sends at the end of this loop iteration;
 //     otherwise it sends W after its last write, carrying everything queued meanwhile
 //     (frames from many senders share that one sendmsg). No frame waits more than W
-//     (plus the iteration that queued it); W = 0 sends every iteration;
+//     (plus the iteration that queued it) while the loop is not saturated (behind());
+//     once it is, every socket waits for its window, so writes are shared and windows
+//     stretch rather than the loop falling further behind; W = 0 sends every iteration;
 //   - replies (101, welcome, replay, ack, pong, error, close frames, HTTP answers) never
 //     wait for a window: their socket sends at the end of the loop iteration, or as soon
 //     as its write in flight completes;
@@ -41,10 +43,16 @@ class Output {
 
   // The output step of one loop iteration: sockets dirtied in it send now or join the
   // waiting list; waiting sockets whose window has passed send; replies send.
-  void step(int64_t now_ns, bool stopping);
+  // `saturated`: the loop's core is busy more than ~80% of the time (core/loop_load.h).
+  void step(int64_t now_ns, bool stopping, bool saturated);
   // When step() next has something to do without new input (0: nothing waits): the loop
   // sleeps at most until then.
   int64_t next_deadline() const;
+  // The last step was told the loop is saturated, or found a waiting socket overdue by
+  // more than half a window: the bound cannot be kept. Quiet sockets then wait for a
+  // window too, and the loop gathers input until the next deadline instead of waking for
+  // each completion: shared writes and fewer iterations are what lets it catch up.
+  bool behind() const { return behind_; }
   // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
   void start(Connection& c);
   // The kernel took `result` bytes of c's send (or failed with -errno).
@@ -74,6 +82,7 @@ class Output {
   std::deque<Waiting> waiting_;
   int64_t round_ends_ns_ = 0;  // when the room service's open window ends (0: none open)
   int64_t now_ns_ = 0;         // the loop's clock at the last step or completion
+  bool behind_ = false;
   std::vector<uint32_t> fresh_;
   std::vector<uint32_t> replying_;
   std::vector<SendOp*> free_ops_;  // owned; at most 256 kept

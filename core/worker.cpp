@@ -77,17 +77,22 @@ void Worker::run() {
   arm_timer();
   if (redis_) arm_redis();
   for (;;) {
-    output_->step(now_ns_, stopping_);
+    output_->step(now_ns_, stopping_, load_.saturated());
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
     // Any input may produce output that leaves at once (core/output.h): wake for the
-    // first completion, or when the next socket's window passes.
-    int rc = loop_->run_once(*this, output_->next_deadline(), true);
+    // first completion, or when the next socket's window passes. Saturated, gather input
+    // until then instead (handshakes and joins still wake it: they wait for answers).
+    const bool wake_on_first = !output_->behind() || table_->greeting();
+    if (redis_) gathering_.store(!wake_on_first && output_->next_deadline() != 0, std::memory_order_release);
+    int rc = loop_->run_once(*this, output_->next_deadline(), wake_on_first);
+    if (redis_) gathering_.store(false, std::memory_order_relaxed);
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
     }
     if (!now_fresh_) now_ns_ = monotonic_ns();
+    load_.tick(now_ns_);
     if (!starved_.empty()) rearm_starved();
     // Held sessions end within ~100 ms of their grace (1.1 section 1), not at the 1 s tick.
     // With Redis the same timer drives gap filling, orphan reaping and presence records.

@@ -40,6 +40,7 @@
 #include "core/housekeeping.h"
 #include "core/http_front.h"
 #include "core/log.h"
+#include "core/loop_load.h"
 #include "core/metrics.h"
 #include "core/output.h"
 #include "core/room_service.h"
@@ -64,7 +65,8 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
          RedisLink* redis = nullptr, std::string instance_id = {});
   // The eventfd the RedisLink writes when it has events for this worker.
   int redis_notify_fd() const { return redis_fd_; }
-  // Any thread: if the loop is sleeping out a batch window, interrupt the sleep (a signal,
+  // Any thread: if the loop is sleeping out a batch window (only a saturated loop gathers
+  // input that way: core/output.h), interrupt the sleep (a signal,
   // kWakeSignal) so it takes what was just handed to it now. Used by the RedisLink: a
   // frame relayed from another instance has waited for a window there already.
   void interrupt_window();
@@ -142,6 +144,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::optional<RoomService> rooms_;
   std::optional<ConnectionTable> table_;
   std::optional<Output> output_;
+  LoopLoad load_;
   std::optional<Housekeeping> housekeeping_;
   std::optional<HttpFront> http_;
 
