@@ -121,6 +121,8 @@ class EpollLoop final : public EventLoop {
         timespec abs{until / 1'000'000'000, until % 1'000'000'000};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, nullptr);
       }
+    } else if (gather_until_ns > 0) {
+      // The deadline has already passed: take what is ready, never block.
     } else if (ready_.empty()) {
       if (timers_.empty()) {
         wait_ptr = nullptr;

@@ -81,7 +81,8 @@ class EventLoop {
   // completions until then instead of waking for the first one: the caller has a batch
   // window open and nothing it learns before the window closes would leave earlier.
   // With `wake_on_first`, the caller expects input it must answer at once (a handshake,
-  // a join): it wakes for the first completion, or when the window closes.
+  // a join): it wakes for the first completion, or when the window closes. A
+  // `gather_until_ns` already past never blocks: it takes what is ready and returns.
   // Returns 0, or -errno if the loop cannot continue.
   virtual int run_once(CompletionSink& sink, int64_t gather_until_ns = 0, bool wake_on_first = false) = 0;
 };

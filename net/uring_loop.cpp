@@ -117,6 +117,10 @@ class UringLoop final : public EventLoop {
           rc = io_uring_submit_and_wait_timeout(ring, &first, wake_on_first ? 1u : 1u << 30, &ts, nullptr);
         }
       }
+    } else if (gather_until_ns > 0) {
+      // The deadline has already passed: take what is ready, never block (a blocking
+      // wait here would sleep until some unrelated completion, up to the 1 s tick).
+      rc = io_uring_submit(ring);
     } else {
       rc = io_uring_submit_and_wait(ring, 1);
     }

@@ -64,6 +64,32 @@ TEST_F(BatchWindowTest, ACameraRightBehindAnotherWaitsOutTheWindowAndNoLonger) {
   EXPECT_LE(gap, kWindow.count() + 400) << "the second camera waited longer than the window";
 }
 
+TEST_F(BatchWindowTest, OverManyRoundsNoCameraWaitsMuchLongerThanAShortWindow) {
+  // 20 ms windows, 60 rounds of one camera from each sender, the recipient reading both
+  // each round: every round's second camera waits for the window, and each such wait
+  // must end with the window, not with some later, unrelated wakeup (the 1 s tick).
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--max-batch-delay", "20", "--rate-limit", "1000", "--rate-burst", "1000"}));
+  Member r = Join("many", "recipient");
+  ASSERT_TRUE(r.ws);
+  Member a = Join("many", "a");
+  ASSERT_TRUE(a.ws);
+  ExpectPresenceJoin({&r}, a);
+  Member b = Join("many", "b");
+  ASSERT_TRUE(b.ws);
+  ExpectPresenceJoin({&r, &a}, b);
+  long long worst = 0;
+  for (int i = 1; i <= 60; ++i) {
+    const auto sent = Clock::now();
+    ASSERT_TRUE(a->send_text(cursor_msg(i, 0, 0, 0, 0, 0)));
+    ASSERT_TRUE(b->send_text(cursor_msg(0, i, 0, 0, 0, 0)));
+    for (int k = 0; k < 2; ++k) {
+      IT_ASSERT_JSON(c, r->recv_until_type("cursor", milliseconds(3000)));
+    }
+    worst = std::max(worst, ms_since(sent));
+  }
+  EXPECT_LT(worst, 300) << "a round waited far longer than its 20 ms window";
+}
+
 TEST_F(BatchWindowTest, RepliesDoNotWaitForTheWindowOfASocketJustWrittenTo) {
   ASSERT_NO_FATAL_FAILURE(SetUpRoom());
   ASSERT_TRUE(a_->send_text(cursor_msg(1, 2, 3, 0, 0, 0)));
