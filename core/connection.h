@@ -34,8 +34,6 @@ class ConnectionEvents {
   virtual void on_message(Connection& c, std::string_view text) = 0;
   // The room service ends this connection (its session was resumed elsewhere).
   virtual void close_connection(Connection& c, uint16_t code, std::string_view reason) = 0;
-  // Its member was welcomed: it no longer waits for a first answer.
-  virtual void joined(Connection& c) = 0;
 
  protected:
   ~ConnectionEvents() = default;
@@ -58,7 +56,6 @@ struct Connection final : WsReader::Handler, MemberLink {
   void on_text(std::string_view message) override { events->on_message(*this, message); }
   void on_control_bytes(std::string_view bytes) override { out.push_adopt(SharedFrame::raw(bytes)); }
   void close_member(uint16_t code, std::string_view reason) override { events->close_connection(*this, code, reason); }
-  void member_joined() override { events->joined(*this); }
 
   ConnectionEvents* events;
   uint32_t slot;
@@ -68,7 +65,6 @@ struct Connection final : WsReader::Handler, MemberLink {
   bool recv_armed = false;
   bool write_shut = false;     // FIN sent after the last byte of a close
   bool admitted = false;       // counted in ConnectionLimits (an upgrade); released when freed
-  bool awaiting_join = false;  // upgraded, not joined yet: counted by ConnectionTable::greeting()
   int64_t deadline_ns = 0;     // handshake or linger deadline
   int64_t last_rx_ns = 0;      // last byte from the client (idle close)
   int64_t last_ping_ns = 0;

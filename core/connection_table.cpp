@@ -157,7 +157,6 @@ void ConnectionTable::sweep() {
     }
     if (c->admitted) limits_.release(c->peer);
     handshakes_.remove(slot);
-    joined(*c);
     conns_[slot].reset();
     ++generations_[slot];
     free_slots_.push_back(slot);

@@ -67,24 +67,7 @@ class ConnectionTable {
   // pre-upgrade connection of its address (or of all) when the budget is full.
   void admit_handshake(Connection& c, int64_t now_ns);
   // `c` became a WebSocket: its budget place is free again.
-  void upgraded(Connection& c) {
-    handshakes_.remove(c.slot);
-    if (!c.awaiting_join) {
-      c.awaiting_join = true;
-      ++awaiting_join_;
-    }
-  }
-  // `c` joined (or is going away): it no longer waits for a first answer.
-  void joined(Connection& c) {
-    if (c.awaiting_join) {
-      c.awaiting_join = false;
-      --awaiting_join_;
-    }
-  }
-  // Some connection waits for the server's first answer (a 101, a welcome): the loop
-  // then wakes for each completion rather than sleeping out the batch window, so joins
-  // never wait for other people's batching.
-  bool greeting() const { return handshakes_.size() + awaiting_join_ > 0; }
+  void upgraded(Connection& c) { handshakes_.remove(c.slot); }
 
   // The one verb that ends a connection. Safe to call in any state (later calls for a
   // connection already ending are ignored, except Drop, which ends a drain at once).
@@ -119,7 +102,6 @@ class ConnectionTable {
   Metrics& metrics_;
   Logger& log_;
   HandshakeBudget handshakes_;
-  size_t awaiting_join_ = 0;
   DirtyList dirty_;
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> generations_;

@@ -7,11 +7,9 @@
 // batch-window promise while the core is saturated.
 // Promises: the verdict changes at most once per period and reflects the last full
 // period: it becomes saturated() when the thread used more than 85% of a period, and
-// stays so until a period under 70%. The gap is on purpose: a saturated loop gathers
-// input instead of waking for each completion, which costs less, so its share drops; it
-// must not flip back to the costlier mode at the first lighter period. (Measured on
-// 1,000 rooms x 10 on a 2-core Xeon: 80%/50% kept a loop at 65% stuck in the gathering
-// mode after a join burst, p99 55 ms instead of 25 ms; docs/profiling.md.) One
+// stays so until a period under 70%. The gap is on purpose: a saturated loop makes every
+// socket share one window (core/output.h), which costs less, so its share drops; it must
+// not flip back to the costlier policy at the first lighter period. One
 // clock_gettime(CLOCK_THREAD_CPUTIME_ID) per period, nothing per iteration.
 #pragma once
 

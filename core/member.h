@@ -33,8 +33,6 @@ struct Identity {
 class MemberLink {
  public:
   virtual void close_member(uint16_t code, std::string_view reason) = 0;
-  // The member got its welcome (now, or later when the join waited for Redis).
-  virtual void member_joined() {}
 
  protected:
   ~MemberLink() = default;

@@ -58,7 +58,9 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   // window like the others: writes shared under overload are what lets the loop catch
   // up, instead of a write per frame that would push it further behind.
   behind_ = saturated || (!waiting_.empty() && now_ns - waiting_.front().due > batch_delay_ns_ / 2);
-  const bool behind = behind_;
+  // Behind, every socket dirtied until the shared deadline waits for it: one wakeup and
+  // one round of writes per window, as many iterations' worth of input as it takes.
+  if (behind_ && shared_due_ns_ <= now_ns) shared_due_ns_ = now_ns + batch_delay_ns_;
 
   // Sockets dirtied in this iteration: at once when that costs no extra write.
   DirtyList& dirty = table_.dirty();
@@ -66,8 +68,7 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   for (uint32_t slot : fresh_) {
     Connection* c = table_.at(slot);
     if (!c) continue;
-    int64_t due = c->last_send_ns + batch_delay_ns_;
-    if (behind && due < now_ns + batch_delay_ns_) due = now_ns + batch_delay_ns_;
+    const int64_t due = behind_ ? shared_due_ns_ : c->last_send_ns + batch_delay_ns_;
     if (at_once || (!c->send_in_flight() && now_ns >= due)) {
       c->out.clear_dirty();
       send_waiting(*c);

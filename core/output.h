@@ -48,11 +48,6 @@ class Output {
   // When step() next has something to do without new input (0: nothing waits): the loop
   // sleeps at most until then.
   int64_t next_deadline() const;
-  // The last step was told the loop is saturated, or found a waiting socket overdue by
-  // more than half a window: the bound cannot be kept. Quiet sockets then wait for a
-  // window too, and the loop gathers input until the next deadline instead of waking for
-  // each completion: shared writes and fewer iterations are what lets it catch up.
-  bool behind() const { return behind_; }
   // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
   void start(Connection& c);
   // The kernel took `result` bytes of c's send (or failed with -errno).
@@ -82,7 +77,11 @@ class Output {
   std::deque<Waiting> waiting_;
   int64_t round_ends_ns_ = 0;  // when the room service's open window ends (0: none open)
   int64_t now_ns_ = 0;         // the loop's clock at the last step or completion
+  // Behind: the last step was told the loop is saturated, or found a waiting socket
+  // overdue by more than half a window, so the bound cannot be kept. Every socket dirtied
+  // then waits for one shared deadline: writes are shared and the loop catches up.
   bool behind_ = false;
+  int64_t shared_due_ns_ = 0;  // behind: the one deadline of every socket dirtied until then
   std::vector<uint32_t> fresh_;
   std::vector<uint32_t> replying_;
   std::vector<SendOp*> free_ops_;  // owned; at most 256 kept

@@ -331,8 +331,8 @@ RedisLink::RedisLink(RedisOptions options, unsigned workers)
 
 RedisLink::~RedisLink() { stop(); }
 
-void RedisLink::attach(unsigned worker, int notify_fd, std::function<void()> wake) {
-  state_->outbox.attach(worker, notify_fd, std::move(wake));
+void RedisLink::attach(unsigned worker, int notify_fd) {
+  state_->outbox.attach(worker, notify_fd);
 }
 
 void RedisLink::start() {

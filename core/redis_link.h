@@ -28,7 +28,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -119,10 +118,9 @@ class RedisLink {
   RedisLink(const RedisLink&) = delete;
   RedisLink& operator=(const RedisLink&) = delete;
 
-  // Before start(): worker `w`'s eventfd, written once whenever events were queued for it.
-  // `wake` (may be empty), called on the link's thread right after the eventfd write,
-  // lets a worker that sleeps out a batch window wake for these events at once.
-  void attach(unsigned worker, int notify_fd, std::function<void()> wake = {});
+  // Before start(): worker `w`'s eventfd, written once whenever events were queued for it
+  // (the worker's loop wakes for its completion like for any other).
+  void attach(unsigned worker, int notify_fd);
   void start();
   void stop();
 

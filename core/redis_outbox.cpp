@@ -13,11 +13,10 @@ RedisOutbox::RedisOutbox(unsigned workers) : workers_(workers) {
   staged_.resize(workers);
 }
 
-void RedisOutbox::attach(unsigned w, int notify_fd, std::function<void()> wake) {
+void RedisOutbox::attach(unsigned w, int notify_fd) {
   if (w >= workers_) return;
   std::lock_guard<std::mutex> lock(boxes_[w]->mu);
   boxes_[w]->notify_fd = notify_fd;
-  boxes_[w]->wake = std::move(wake);
   attached_[w] = true;
 }
 
@@ -62,7 +61,6 @@ void RedisOutbox::deliver(unsigned w, std::vector<RedisEvent>& events) {
     ssize_t ignored = ::write(fd, &one, sizeof one);
     (void)ignored;
   }
-  if (b.wake) b.wake();  // set before start and never changed: no lock needed
 }
 
 void RedisOutbox::take(unsigned w, std::vector<RedisEvent>* out) {

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -33,7 +32,7 @@ class RedisOutbox {
 
   // Before the link's thread starts, from one thread: worker w's eventfd, written once
   // whenever events were handed to it (-1: none, the worker polls take()).
-  void attach(unsigned w, int notify_fd, std::function<void()> wake = {});
+  void attach(unsigned w, int notify_fd);
 
   // The link's thread: stage events until the next flush().
   void post(unsigned w, RedisEvent e);
@@ -51,7 +50,6 @@ class RedisOutbox {
     std::mutex mu;
     std::vector<RedisEvent> events;
     int notify_fd = -1;
-    std::function<void()> wake;  // set before start; called after each eventfd write
   };
 
   unsigned workers_;

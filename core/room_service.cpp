@@ -261,7 +261,6 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     if (port_) relay(room, 'j', s->id, encoded());
   }
   room.add(s.get());
-  if (m.link) m.link->member_joined();
   if (port_) {
     if (resumed) announce_resume(room, *s);
     else write_presence(room, *s);

@@ -78,17 +78,11 @@ int run_server(const Config& config) {
     peers.push_back(workers.back().get());
     if (redis) {
       Worker* w = workers.back().get();
-      redis->attach(i, w->redis_notify_fd(), [w] { w->interrupt_window(); });
+      redis->attach(i, w->redis_notify_fd());
     }
   }
   for (auto& w : workers) w->set_peers(peers);
   if (redis) {
-    // Worker::interrupt_window's signal only has to end a wait (EINTR): an empty handler,
-    // no SA_RESTART.
-    struct sigaction wake {};
-    wake.sa_handler = [](int) {};
-    sigemptyset(&wake.sa_mask);
-    (void)sigaction(Worker::wake_signal(), &wake, nullptr);  // fails only for a bad signal number
     redis->start();
     log.log(LogLevel::Info, "redis", {{"url", config.redis_url}, {"instance", instance_id}});
   }

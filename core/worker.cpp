@@ -3,7 +3,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -70,8 +69,6 @@ Worker* Worker::owner_of(std::string_view room) const {
 // The loop.
 
 void Worker::run() {
-  thread_ = pthread_self();
-  thread_known_.store(true, std::memory_order_release);
   arm_accept();
   arm_wake();
   arm_timer();
@@ -81,12 +78,8 @@ void Worker::run() {
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
     now_fresh_ = false;
     // Any input may produce output that leaves at once (core/output.h): wake for the
-    // first completion, or when the next socket's window passes. Saturated, gather input
-    // until then instead (handshakes and joins still wake it: they wait for answers).
-    const bool wake_on_first = !output_->behind() || table_->greeting();
-    if (redis_) gathering_.store(!wake_on_first && output_->next_deadline() != 0, std::memory_order_release);
-    int rc = loop_->run_once(*this, output_->next_deadline(), wake_on_first);
-    if (redis_) gathering_.store(false, std::memory_order_relaxed);
+    // first completion, or when the next socket's window passes.
+    int rc = loop_->run_once(*this, output_->next_deadline());
     if (rc < 0) {
       log_.log(LogLevel::Error, "loop_failed", {{"backend", loop_->name()}, {"error", std::strerror(-rc)}});
       break;
@@ -107,10 +100,6 @@ void Worker::run() {
     }
     table_->sweep();
   }
-  // No signal may reach this thread once it has left its loop (the link outlives it).
-  std::lock_guard<std::mutex> lock(interrupt_mutex_);
-  thread_known_.store(false, std::memory_order_release);
-  gathering_.store(false, std::memory_order_release);
 }
 
 void Worker::on_completion(const Completion& done) {
@@ -153,16 +142,6 @@ void Worker::on_completion(const Completion& done) {
       return;
     }
   }
-}
-
-int Worker::wake_signal() { return SIGRTMIN + 3; }
-
-void Worker::interrupt_window() {
-  // Only a sleeping window is worth a signal; a missed one costs at most that window.
-  if (!gathering_.load(std::memory_order_acquire)) return;  // the common case: no lock
-  std::lock_guard<std::mutex> lock(interrupt_mutex_);  // the thread cannot leave meanwhile
-  if (!thread_known_.load(std::memory_order_acquire)) return;
-  if (gathering_.exchange(false, std::memory_order_acq_rel)) (void)pthread_kill(thread_, wake_signal());
 }
 
 void Worker::fanout_done(int64_t born_ns) { metrics_.observe_fanout(now_ns_ - born_ns); }

@@ -65,13 +65,6 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
          RedisLink* redis = nullptr, std::string instance_id = {});
   // The eventfd the RedisLink writes when it has events for this worker.
   int redis_notify_fd() const { return redis_fd_; }
-  // Any thread: if the loop is sleeping out a batch window (only a saturated loop gathers
-  // input that way: core/output.h), interrupt the sleep (a signal,
-  // kWakeSignal) so it takes what was just handed to it now. Used by the RedisLink: a
-  // frame relayed from another instance has waited for a window there already.
-  void interrupt_window();
-  // The signal interrupt_window() sends; server.cpp installs an empty handler for it.
-  static int wake_signal();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -111,7 +104,6 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   void feed(Connection& c, const uint8_t* data, size_t len);
   void on_message(Connection& c, std::string_view text) override;
   void close_connection(Connection& c, uint16_t code, std::string_view reason) override;
-  void joined(Connection& c) override { table_->joined(c); }
 
   // Scale-out (ClusterPort, over the RedisLink).
   void submit(std::vector<RedisCall>& calls) override;
@@ -177,10 +169,6 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::vector<Handoff> inbox_;
   std::vector<Handoff> inbox_taken_;
   std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> gathering_{false};  // in run_once() sleeping out a window
-  std::atomic<bool> thread_known_{false};
-  pthread_t thread_{};
-  std::mutex interrupt_mutex_;  // interrupt_window() against the thread leaving run()
   bool stopping_ = false;
   bool accept_armed_ = false;
   int64_t stop_deadline_ns_ = 0;

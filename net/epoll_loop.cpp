@@ -103,33 +103,16 @@ class EpollLoop final : public EventLoop {
   size_t spare_receive_buffers() const override { return SIZE_MAX; }
   void release_idle_memory() override {}  // one read buffer per loop, always in use
 
-  int run_once(CompletionSink& sink, int64_t gather_until_ns, bool wake_on_first) override {
-    timespec wait{}, *wait_ptr = &wait;
-    const int64_t now = monotonic_ns();
-    if (gather_until_ns > now) {
-      // A batch window is open until `until` (or a timer's due time, if sooner).
-      int64_t until = gather_until_ns;
-      for (const Timer& t : timers_) until = std::min(until, t.at);
-      if (ready_.empty() && wake_on_first) {
-        // Wake for the first readiness, or when the window closes.
-        const int64_t left = std::max<int64_t>(0, until - now);
-        wait.tv_sec = left / 1'000'000'000;
-        wait.tv_nsec = left % 1'000'000'000;
-      } else if (ready_.empty()) {
-        // Readiness can wait until the window closes (epoll cannot wait for "many"
-        // events), then everything ready is taken in one pass.
-        timespec abs{until / 1'000'000'000, until % 1'000'000'000};
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, nullptr);
-      }
-    } else if (gather_until_ns > 0) {
-      // The deadline has already passed: take what is ready, never block.
-    } else if (ready_.empty()) {
-      if (timers_.empty()) {
+  int run_once(CompletionSink& sink, int64_t deadline_ns) override {
+    timespec wait{}, *wait_ptr = &wait;  // zero: take what is ready, never block
+    if (ready_.empty()) {
+      int64_t until = deadline_ns;  // 0: none
+      for (const Timer& t : timers_)
+        if (until == 0 || t.at < until) until = t.at;
+      if (until == 0) {
         wait_ptr = nullptr;
       } else {
-        int64_t next = std::min_element(timers_.begin(), timers_.end(),
-                                        [](const Timer& a, const Timer& b) { return a.at < b.at; })->at;
-        int64_t left = std::max<int64_t>(0, next - monotonic_ns());
+        const int64_t left = std::max<int64_t>(0, until - monotonic_ns());
         wait.tv_sec = left / 1'000'000'000;
         wait.tv_nsec = left % 1'000'000'000;
       }

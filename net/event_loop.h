@@ -14,8 +14,8 @@
 //   - cancel() makes the targeted operation complete with -ECANCELED (or its normal
 //     result, if it already finished) and never touches the fd afterwards;
 //   - run_once() submits everything queued with one system call where the backend can,
-//     waits for at least one completion (or, inside a batch window, until the window
-//     closes), and hands each to the sink.
+//     waits for at least one completion (or until the caller's deadline), and hands
+//     each to the sink.
 // create() tries io_uring first (unless told otherwise) and falls back to epoll when the
 // kernel refuses it (io_uring_disabled, seccomp, old kernel), saying why.
 #pragma once
@@ -77,14 +77,11 @@ class EventLoop {
   // can do so safely. After a join burst the pool stays resident otherwise.
   virtual void release_idle_memory() = 0;
 
-  // With `gather_until_ns` in the future (CLOCK_MONOTONIC), keeps collecting
-  // completions until then instead of waking for the first one: the caller has a batch
-  // window open and nothing it learns before the window closes would leave earlier.
-  // With `wake_on_first`, the caller expects input it must answer at once (a handshake,
-  // a join): it wakes for the first completion, or when the window closes. A
-  // `gather_until_ns` already past never blocks: it takes what is ready and returns.
+  // Submits what is queued, waits for the first completion or until `deadline_ns`
+  // (CLOCK_MONOTONIC; 0: no deadline), and hands every completion ready to the sink. A
+  // deadline already past never blocks: it takes what is ready and returns.
   // Returns 0, or -errno if the loop cannot continue.
-  virtual int run_once(CompletionSink& sink, int64_t gather_until_ns = 0, bool wake_on_first = false) = 0;
+  virtual int run_once(CompletionSink& sink, int64_t deadline_ns = 0) = 0;
 };
 
 int64_t monotonic_ns();

@@ -97,30 +97,22 @@ class UringLoop final : public EventLoop {
     if (ring_.defers_task_work()) buffers_.release_pages();
   }
 
-  int run_once(CompletionSink& sink, int64_t gather_until_ns, bool wake_on_first) override {
+  int run_once(CompletionSink& sink, int64_t deadline_ns) override {
     io_uring* ring = ring_.get();
     int rc;
-    int64_t left = gather_until_ns - monotonic_ns();
-    if (gather_until_ns > 0 && left > 0) {
-      // A batch window is open: sleep until it closes however many completions arrive
-      // (the wait count is never reached), so a burst of inbound messages costs one
-      // wakeup, not one each. With DEFER_TASKRUN their task work runs in this wait.
-      // But first submit: sends issued inline complete right here, and their
-      // completions must not sit out the window (a short send's remainder, and the
-      // fan-out latency metric, would wait a whole window more).
-      rc = io_uring_submit(ring);
-      if (io_uring_cq_ready(ring) == 0) {
-        left = gather_until_ns - monotonic_ns();
-        if (left > 0) {
-          __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
-          io_uring_cqe* first = nullptr;
-          rc = io_uring_submit_and_wait_timeout(ring, &first, wake_on_first ? 1u : 1u << 30, &ts, nullptr);
-        }
-      }
-    } else if (gather_until_ns > 0) {
+    const int64_t left = deadline_ns > 0 ? deadline_ns - monotonic_ns() : 0;
+    if (deadline_ns > 0 && left > 0) {
+      __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
+      io_uring_cqe* first = nullptr;
+      rc = io_uring_submit_and_wait_timeout(ring, &first, 1, &ts, nullptr);
+      // With DEFER_TASKRUN, completions that arrived as the wait timed out may still be
+      // queued as task work: run it so they are seen now, not at the next wakeup.
+      if (rc == -ETIME && io_uring_cq_ready(ring) == 0) rc = io_uring_get_events(ring);
+    } else if (deadline_ns > 0) {
       // The deadline has already passed: take what is ready, never block (a blocking
       // wait here would sleep until some unrelated completion, up to the 1 s tick).
-      rc = io_uring_submit(ring);
+      // get_events also runs DEFER_TASKRUN's queued task work (a plain submit does not).
+      rc = io_uring_submit_and_get_events(ring);
     } else {
       rc = io_uring_submit_and_wait(ring, 1);
     }
