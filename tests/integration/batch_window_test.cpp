@@ -23,9 +23,9 @@ long long ms_since(Clock::time_point t) {
 class BatchWindowTest : public RoomcastTest {
  protected:
   // A room with the recipient and two senders, every presence event drained, and no
-  // write to anyone for longer than the window.
-  void SetUpRoom() {
-    ASSERT_NO_FATAL_FAILURE(StartServer({"--max-batch-delay", std::to_string(kWindow.count())}));
+  // write to anyone for longer than the window (kWindow unless `args` say otherwise).
+  void SetUpRoom(std::vector<std::string> args = {"--max-batch-delay", std::to_string(kWindow.count())}) {
+    ASSERT_NO_FATAL_FAILURE(StartServer(args));
     recipient_ = Join("w", "recipient");
     ASSERT_TRUE(recipient_.ws);
     a_ = Join("w", "a");
@@ -68,22 +68,14 @@ TEST_F(BatchWindowTest, OverManyRoundsNoCameraWaitsMuchLongerThanAShortWindow) {
   // 20 ms windows, 60 rounds of one camera from each sender, the recipient reading both
   // each round: every round's second camera waits for the window, and each such wait
   // must end with the window, not with some later, unrelated wakeup (the 1 s tick).
-  ASSERT_NO_FATAL_FAILURE(StartServer({"--max-batch-delay", "20", "--rate-limit", "1000", "--rate-burst", "1000"}));
-  Member r = Join("many", "recipient");
-  ASSERT_TRUE(r.ws);
-  Member a = Join("many", "a");
-  ASSERT_TRUE(a.ws);
-  ExpectPresenceJoin({&r}, a);
-  Member b = Join("many", "b");
-  ASSERT_TRUE(b.ws);
-  ExpectPresenceJoin({&r, &a}, b);
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--max-batch-delay", "20", "--rate-limit", "1000", "--rate-burst", "1000"}));
   long long worst = 0;
   for (int i = 1; i <= 60; ++i) {
     const auto sent = Clock::now();
-    ASSERT_TRUE(a->send_text(cursor_msg(i, 0, 0, 0, 0, 0)));
-    ASSERT_TRUE(b->send_text(cursor_msg(0, i, 0, 0, 0, 0)));
+    ASSERT_TRUE(a_->send_text(cursor_msg(i, 0, 0, 0, 0, 0)));
+    ASSERT_TRUE(b_->send_text(cursor_msg(0, i, 0, 0, 0, 0)));
     for (int k = 0; k < 2; ++k) {
-      IT_ASSERT_JSON(c, r->recv_until_type("cursor", milliseconds(3000)));
+      IT_ASSERT_JSON(c, recipient_->recv_until_type("cursor", milliseconds(3000)));
     }
     worst = std::max(worst, ms_since(sent));
   }
