@@ -31,6 +31,7 @@ struct Connection {
   std::string in;
   std::string out;
   std::vector<uint32_t> last_seq;  // per member of the room: highest seq received from it
+  bool joined_at_end = false;      // still joined when the tool closed it
 };
 
 }  // namespace load

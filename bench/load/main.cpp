@@ -213,6 +213,39 @@ void add_path(Report& r, const std::string& prefix, const PathStats& p) {
   r.add(prefix + "_mean_us", p.latency.mean(), 1);
 }
 
+// Latest-wins, checked from the outside: for every (recipient, sender) pair of a room where
+// both were still joined at the end and the sender sent a camera, whether the newest camera
+// the recipient got from that sender is the last one the sender sent. Under overload the
+// server may drop superseded cameras, never the last (the drain lets it arrive).
+struct Freshness {
+  uint64_t pairs = 0;
+  uint64_t fresh = 0;
+};
+
+Freshness freshest_cameras(const SharedState& shared, const std::vector<std::unique_ptr<Worker>>& workers) {
+  const RoomLayout& layout = shared.layout;
+  std::vector<uint32_t> sent(size_t(layout.connections), 0);
+  std::vector<char> joined(size_t(layout.connections), 0);
+  for (const auto& w : workers)
+    for (const Connection& c : w->connections()) {
+      sent[size_t(c.id)] = c.seq;
+      joined[size_t(c.id)] = c.joined_at_end;
+    }
+  Freshness f;
+  for (const auto& w : workers)
+    for (const Connection& c : w->connections()) {
+      if (!c.joined_at_end) continue;
+      const int size = layout.room_size(c.room);
+      for (int m = 0; m < size; ++m) {
+        const int sender = m * layout.rooms + c.room;  // room_of(i) = i % rooms, member_of(i) = i / rooms
+        if (sender == c.id || !joined[size_t(sender)] || sent[size_t(sender)] == 0) continue;
+        ++f.pairs;
+        if (size_t(m) < c.last_seq.size() && c.last_seq[size_t(m)] == sent[size_t(sender)]) ++f.fresh;
+      }
+    }
+  return f;
+}
+
 Report step_report(const Options& o, const SharedState& shared, const RunStats& run, size_t k,
                    const Sample& a, const Sample& b, int capacity, int64_t all_joined_us) {
   const Step& step = shared.plan.steps[k];
@@ -427,9 +460,14 @@ int run(const Options& o) {
   RunStats run;
   for (auto& w : workers) run.merge(w->stats());
   run.steps.resize(shared->plan.steps.size());
+  const Freshness fresh = freshest_cameras(*shared, workers);
   for (size_t k = 0; k < shared->plan.steps.size(); ++k) {
-    step_report(o, *shared, run, k, samples[k].first, samples[k].second, capacity, all_joined_us)
-        .print(stdout, o.json);
+    Report r = step_report(o, *shared, run, k, samples[k].first, samples[k].second, capacity, all_joined_us);
+    if (k + 1 == shared->plan.steps.size()) {
+      r.add("freshest_camera_pairs", int64_t(fresh.pairs));
+      r.add("freshest_camera_pct", fresh.pairs ? 100.0 * double(fresh.fresh) / double(fresh.pairs) : 0.0);
+    }
+    r.print(stdout, o.json);
   }
   return 0;
 }

@@ -463,6 +463,7 @@ void Worker::lose(Connection& c, bool close_frame, const std::string& why) {
 
 void Worker::close_all() {
   for (Connection& c : conns_) {
+    c.joined_at_end = c.state == ConnState::Joined;
     if (c.fd >= 0) {
       close(c.fd);
       c.fd = -1;

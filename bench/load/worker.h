@@ -56,6 +56,8 @@ class Worker {
 
   void run();  // the thread body
   const RunStats& stats() const { return stats_; }
+  // This thread's connections, as they ended (after run() returned).
+  const std::vector<Connection>& connections() const { return conns_; }
 
  private:
   void connect_batch(size_t& next, size_t batch);
