@@ -44,10 +44,13 @@ TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
           c.out.push(ping_.get());
           c.last_ping_ns = now_ns;
         }
-        // Quiet for a second: give back the framing state (~8.5 KiB) until the next byte.
-        if (now_ns - c.last_rx_ns >= 1'000'000'000 && c.state == ConnState::Open && c.ws.park()) {
-          ++report.parked;
-          c.out.release_storage();  // the send ring too, unless a ping is waiting in it
+        // Quiet for a second: give back the framing state (~8.5 KiB; the worker usually
+        // has already, after the last feed) and the send ring (unless a ping waits in it).
+        // Counted when either was given back: many at once is what makes the worker
+        // return free heap pages and the receive pool to the kernel.
+        if (now_ns - c.last_rx_ns >= 1'000'000'000 && c.state == ConnState::Open) {
+          const bool framing = c.ws.park();
+          if (c.out.release_storage() || framing) ++report.parked;
         }
         break;
       case ConnState::Closing:

@@ -22,7 +22,7 @@
 namespace roomcast {
 
 struct TickReport {
-  size_t parked = 0;  // connections that gave back their framing state this tick
+  size_t parked = 0;  // quiet connections that gave back framing state or a send ring this tick
 };
 
 class Housekeeping {

@@ -13,7 +13,7 @@ void SendQueue::forget(SharedFrame* f) {
 }
 
 bool SendQueue::release_storage() {
-  if (count_ != 0) return false;
+  if (count_ != 0 || ring_.empty()) return false;
   std::vector<SharedFrame*>().swap(ring_);
   head_ = 0;
   return true;

@@ -129,7 +129,8 @@ class SendQueue {
   void clear();
 
   // Gives the ring's storage back when nothing is queued (a quiet connection: the next
-  // push allocates it again). Returns false, doing nothing, while frames are queued.
+  // push allocates it again). Returns whether it gave storage back: false, doing nothing,
+  // while frames are queued or when there is no storage to give.
   bool release_storage();
 
  private:

@@ -138,6 +138,7 @@ TEST(SendQueue, ReleasesItsStorageOnlyWhenEmptyAndWorksAgainAfterwards) {
   EXPECT_EQ(gathered(q), "a");
   q.complete(1);
   EXPECT_TRUE(q.release_storage());
+  EXPECT_FALSE(q.release_storage()) << "nothing left to give back";
   // Quiet, then traffic again: order and contents as before.
   q.clear_dirty();
   q.push(raw("b").get());
