@@ -47,9 +47,15 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   now_ns_ = now_ns;
   const bool at_once = batch_delay_ns_ == 0 || stopping;
   // The room service's window: camera arenas and Redis outboxes filled since it opened.
-  if (rooms_.window_open() && round_ends_ns_ == 0) round_ends_ns_ = now_ns + batch_delay_ns_;
+  // Like a socket's: it ends in this iteration when the last one ended at least W ago
+  // (a lone camera is published to other instances at once), else W after that.
+  if (rooms_.window_open() && round_ends_ns_ == 0) {
+    const int64_t earliest = last_round_end_ns_ + batch_delay_ns_;
+    round_ends_ns_ = earliest > now_ns ? earliest : now_ns;
+  }
   if (round_ends_ns_ != 0 && (at_once || now_ns >= round_ends_ns_)) {
     round_ends_ns_ = 0;
+    last_round_end_ns_ = now_ns;
     rooms_.end_window();  // may queue frames (cluster relays): before the fresh sockets
   }
 

@@ -20,7 +20,8 @@
 //   - a slow reader (more than --max-pending bytes still queued once superseded cameras
 //     are gone) is closed with 1008 rather than losing an edit silently;
 //   - the room service's own window (camera arenas sealed, one Redis PUBLISH per room)
-//     ends W after it opened (RoomService::end_window);
+//     follows the same rule as a socket: it ends in the iteration that opened it when the
+//     last one ended W ago or more, else W after that one (RoomService::end_window);
 //   - a Closing connection is half-closed (FIN) once its last byte left.
 // Promises: at most one send in flight per socket; nothing here blocks.
 #pragma once
@@ -76,6 +77,7 @@ class Output {
   };
   std::deque<Waiting> waiting_;
   int64_t round_ends_ns_ = 0;  // when the room service's open window ends (0: none open)
+  int64_t last_round_end_ns_ = 0;
   int64_t now_ns_ = 0;         // the loop's clock at the last step or completion
   // Behind: the last step was told the loop is saturated, or found a waiting socket
   // overdue by more than half a window, so the bound cannot be kept. Every socket dirtied
