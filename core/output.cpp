@@ -64,8 +64,8 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   // window like the others: writes shared under overload are what lets the loop catch
   // up, instead of a write per frame that would push it further behind.
   behind_ = saturated || (!waiting_.empty() && now_ns - waiting_.front().due > batch_delay_ns_ / 2);
-  // Behind, every socket dirtied until the shared deadline waits for it: one wakeup and
-  // one round of writes per window, as many iterations' worth of input as it takes.
+  // Behind, every socket dirtied until the shared deadline waits for it: one round of
+  // writes per window, carrying however many iterations' worth of input came meanwhile.
   if (behind_ && shared_due_ns_ <= now_ns) shared_due_ns_ = now_ns + batch_delay_ns_;
 
   // Sockets dirtied in this iteration: at once when that costs no extra write.
