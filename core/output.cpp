@@ -63,10 +63,10 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   // than half a window; the bound cannot be kept anyway. Then a quiet socket waits for a
   // window like the others: writes shared under overload are what lets the loop catch
   // up, instead of a write per frame that would push it further behind.
-  behind_ = saturated || (!waiting_.empty() && now_ns - waiting_.front().due > batch_delay_ns_ / 2);
+  const bool behind = saturated || (!waiting_.empty() && now_ns - waiting_.front().due > batch_delay_ns_ / 2);
   // Behind, every socket dirtied until the shared deadline waits for it: one round of
   // writes per window, carrying however many iterations' worth of input came meanwhile.
-  if (behind_ && shared_due_ns_ <= now_ns) shared_due_ns_ = now_ns + batch_delay_ns_;
+  if (behind && shared_due_ns_ <= now_ns) shared_due_ns_ = now_ns + batch_delay_ns_;
 
   // Sockets dirtied in this iteration: at once when that costs no extra write.
   DirtyList& dirty = table_.dirty();
@@ -74,7 +74,7 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   for (uint32_t slot : fresh_) {
     Connection* c = table_.at(slot);
     if (!c) continue;
-    const int64_t due = behind_ ? shared_due_ns_ : c->last_send_ns + batch_delay_ns_;
+    const int64_t due = behind ? shared_due_ns_ : c->last_send_ns + batch_delay_ns_;
     if (at_once || (!c->send_in_flight() && now_ns >= due)) {
       c->out.clear_dirty();
       send_waiting(*c);

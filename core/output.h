@@ -3,15 +3,15 @@
 // Owns: the send operations in flight (one msghdr + iovecs per socket, pooled) and the
 // sockets waiting for their batch window (--max-batch-delay W).
 // Called by: the Worker at the end of every loop iteration (step) and for every send
-// completion (on_sent); by anyone who queued a close and wants it started (start).
+// completion (on_sent).
 // Policy, in one place:
 //   - a window only holds a frame back when that saves a write: a socket with nothing in
 //     flight that has not been written to for W sends at the end of this loop iteration;
 //     otherwise it sends W after its last write, carrying everything queued meanwhile
 //     (frames from many senders share that one sendmsg). No frame waits more than W
-//     (plus the iteration that queued it) while the loop is not saturated (behind());
-//     once it is, every socket waits for its window, so writes are shared and windows
-//     stretch rather than the loop falling further behind; W = 0 sends every iteration;
+//     (plus the iteration that queued it) while the loop is not saturated
+//     (core/loop_load.h); once it is, every socket waits for one shared window, so writes
+//     are shared rather than the loop falling further behind; W = 0 sends every iteration;
 //   - replies (101, welcome, replay, ack, pong, error, close frames, HTTP answers) never
 //     wait for a window: their socket sends at the end of the loop iteration, or as soon
 //     as its write in flight completes;
@@ -49,12 +49,12 @@ class Output {
   // When step() next has something to do without new input (0: nothing waits): the loop
   // sleeps at most until then.
   int64_t next_deadline() const;
-  // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
-  void start(Connection& c);
   // The kernel took `result` bytes of c's send (or failed with -errno).
   void on_sent(Connection& c, int result, int64_t now_ns);
 
  private:
+  // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
+  void start(Connection& c);
   void send_waiting(Connection& c);
   void shut_write_if_done(Connection& c);
   SendOp* take_op();
@@ -79,11 +79,7 @@ class Output {
   int64_t round_ends_ns_ = 0;  // when the room service's open window ends (0: none open)
   int64_t last_round_end_ns_ = 0;
   int64_t now_ns_ = 0;         // the loop's clock at the last step or completion
-  // Behind: the last step was told the loop is saturated, or found a waiting socket
-  // overdue by more than half a window, so the bound cannot be kept. Every socket dirtied
-  // then waits for one shared deadline: writes are shared and the loop catches up.
-  bool behind_ = false;
-  int64_t shared_due_ns_ = 0;  // behind: the one deadline of every socket dirtied until then
+  int64_t shared_due_ns_ = 0;  // behind (step()): the one deadline of every socket dirtied until then
   std::vector<uint32_t> fresh_;
   std::vector<uint32_t> replying_;
   std::vector<SendOp*> free_ops_;  // owned; at most 256 kept

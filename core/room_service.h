@@ -97,8 +97,8 @@ class RoomService {
 
   // The window's frames are on their way: later cameras start new arena chunks
   // (net/frame_arena.h), and the window's relayed records go out in one PUBLISH per room.
-  // Called by the output step W after the window opened (window_open()), every
-  // iteration with W = 0.
+  // Called by the output step on a socket's rule (core/output.h): in the iteration that
+  // opened the window when the last one ended W ago or more, else W after that one.
   void end_window();
   // Whether end_window() has anything to do: a camera arena, a Redis outbox or Redis
   // calls are filling.

@@ -21,8 +21,6 @@
 // and returns once queues flushed or --drain-timeout passed.
 #pragma once
 
-#include <pthread.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>

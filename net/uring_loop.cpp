@@ -104,6 +104,8 @@ class UringLoop final : public EventLoop {
     if (deadline_ns > 0 && left > 0) {
       __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
       io_uring_cqe* first = nullptr;
+      // Submit first: sends issued inline complete right here, and then there is nothing
+      // to wait for.
       rc = io_uring_submit(ring);
       if (io_uring_cq_ready(ring) == 0) rc = io_uring_submit_and_wait_timeout(ring, &first, 1, &ts, nullptr);
       // With DEFER_TASKRUN, completions that arrived as the wait timed out may still be
