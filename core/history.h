@@ -8,8 +8,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 
+#include "core/fifo.h"
 #include "net/shared_frame.h"
 
 namespace roomcast {
@@ -40,7 +40,7 @@ class History {
  private:
   size_t limit_;
   uint64_t first_seq_ = 1;  // seq of frames_.front()
-  std::deque<FrameRef> frames_;
+  Fifo<FrameRef> frames_;
 };
 
 }  // namespace roomcast

@@ -12,13 +12,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <unordered_map>
 #include <string>
 #include <vector>
 
+#include "core/fifo.h"
 #include "core/history.h"
 #include "core/room_link.h"
 #include "core/session.h"
@@ -105,7 +105,7 @@ class Room {
   std::vector<std::unique_ptr<Session>> held_;
   uint64_t seq_ = 0;
   History history_;
-  std::deque<std::string> edit_keys_;  // parallel to history_: the key of each kept edit
+  Fifo<std::string> edit_keys_;  // parallel to history_: the key of each kept edit
   std::unordered_map<std::string, uint64_t> applied_;
   FrameArena cameras_;
 };
