@@ -167,7 +167,7 @@ std::string RoomService::session_record(const Session& s, int64_t held_until_ms)
   wire::put(record, s.token());
   wire::put(record, s.connected ? "1" : "0");
   wire::put(record, std::to_string(held_until_ms));
-  PeerView view{s.id, &s.user, s.has_camera ? &s.camera : nullptr, &s.selection, s.following, s.connected};
+  PeerView view{s.id, &s.user, s.camera(), s.selection(), s.following(), s.connected};
   encode_presence_list(encoded_, std::span<const PeerView>(&view, 1));
   std::string_view list = encoded();
   wire::put(record, list.substr(1, list.size() - 2));  // the one entry, without [ ]

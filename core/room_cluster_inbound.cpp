@@ -253,9 +253,8 @@ void RoomService::remove_remote(Room& room, std::string_view session_id) {
   if (it == room.link->remote.end()) return;
   room.link->remote.erase(it);
   for (Session* other : room.members())
-    if (other->following == session_id) other->following.clear();
-  for (auto& [id, peer] : room.link->remote)
-    if (peer.session->following == session_id) peer.session->following.clear();
+    other->stop_following(session_id);
+  for (auto& [id, peer] : room.link->remote) peer.session->stop_following(session_id);
   encode_presence_leave(encoded_, session_id);
   fan_out(room, nullptr, OutType::Presence, encoded());
 }
@@ -293,18 +292,22 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
     switch (kind[0]) {
       case 'c':
         if (!peer) break;
-        if (wire::parse_cursor_camera(frame, &peer->session->camera)) peer->session->has_camera = true;
+        if (Camera camera; wire::parse_cursor_camera(frame, &camera)) {
+          Session::View& v = peer->session->view_for_update();
+          v.camera = camera;
+          v.has_camera = true;
+        }
         if (peer->session->last_cursor) peer->session->last_cursor->mark_superseded();
         peer->session->last_cursor = fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
         break;
       case 's':
         if (!peer) break;
-        wire::parse_select_ids(frame, &peer->session->selection);
+        wire::parse_select_ids(frame, &peer->session->view_for_update().selection);
         fan_out(room, nullptr, OutType::Select, frame);
         break;
       case 'f':
         if (!peer) break;
-        wire::parse_follow_target(frame, &peer->session->following);
+        wire::parse_follow_target(frame, &peer->session->view_for_update().following);
         fan_out(room, nullptr, OutType::Follow, frame);
         break;
       case 'j': {

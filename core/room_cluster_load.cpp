@@ -158,10 +158,7 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
     }
     Session& s = *peer.session;
     s.user = std::move(st.user);
-    s.has_camera = st.has_camera;
-    s.camera = st.camera;
-    s.selection = std::move(st.selection);
-    s.following = std::move(st.following);
+    s.restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
     peer.instance = std::string(inst);
     s.connected = connected == "1";
     const int64_t until_ms = int64_t(to_u64(until));

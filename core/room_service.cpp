@@ -76,7 +76,7 @@ void RoomService::send_error(Member& m, ErrorCode code, std::string_view message
 const std::vector<PeerView>& RoomService::snapshot(const Room& room) {
   peers_.clear();
   auto view = [](const Session& p) {
-    return PeerView{p.id, &p.user, p.has_camera ? &p.camera : nullptr, &p.selection, p.following, p.connected};
+    return PeerView{p.id, &p.user, p.camera(), p.selection(), p.following(), p.connected};
   };
   for (const Session* p : room.members()) peers_.push_back(view(*p));
   for (const auto& p : room.held()) peers_.push_back(view(*p));
@@ -272,9 +272,10 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
 }
 
 void RoomService::cursor(Session& s, const ClientMessage& msg) {
-  s.camera = msg.camera;
-  s.has_camera = true;
-  encode_cursor(encoded_, s.id, s.camera);
+  Session::View& view = s.view_for_update();
+  view.camera = msg.camera;
+  view.has_camera = true;
+  encode_cursor(encoded_, s.id, view.camera);
   // Queues still holding the previous camera may now skip it (latest wins).
   if (s.last_cursor) s.last_cursor->mark_superseded();
   s.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
@@ -285,8 +286,9 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
 }
 
 void RoomService::select(Session& s, const ClientMessage& msg) {
-  s.selection.assign(msg.ids.begin(), msg.ids.end());
-  encode_select(encoded_, s.id, s.selection);
+  std::vector<std::string>& selection = s.view_for_update().selection;
+  selection.assign(msg.ids.begin(), msg.ids.end());
+  encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
   if (port_) {
     relay(*s.room, 's', s.id, encoded());
@@ -350,11 +352,11 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
       send_error(m, ErrorCode::BadMessage, "follow: no such session in this room");
       return;
     }
-    s.following.assign(msg.follow_target);
-  } else {
-    s.following.clear();
+    s.view_for_update().following.assign(msg.follow_target);
+  } else if (s.view) {
+    s.view->following.clear();
   }
-  encode_follow(encoded_, s.id, s.following);
+  encode_follow(encoded_, s.id, s.following());
   fan_out(*s.room, &s, OutType::Follow, encoded());
   if (port_) {
     relay(*s.room, 'f', s.id, encoded());

@@ -72,10 +72,7 @@ std::unique_ptr<Session> RoomService::claimed_session(Member& m, Room& room) {
   auto s = std::make_unique<Session>();
   s->id = std::move(m.wait->claimed_session);
   s->user = std::move(st.user);
-  s->has_camera = st.has_camera;
-  s->camera = st.camera;
-  s->selection = std::move(st.selection);
-  s->following = std::move(st.following);
+  s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
   m.wait->claimed_session.clear();
   m.wait->claimed_state.clear();
   // The others mirror it already: it moves from "remote" to "here" without a word.
@@ -151,9 +148,8 @@ void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t no
   by_token_.erase(s->token());
   // Followers of a departed leader follow nobody; late joiners must not see a ghost.
   for (Session* other : room.members())
-    if (other->following == s->id) other->following.clear();
-  for (const auto& other : room.held())
-    if (other->following == s->id) other->following.clear();
+    other->stop_following(s->id);
+  for (const auto& other : room.held()) other->stop_following(s->id);
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
   if (port_) end_everywhere(room, *s);

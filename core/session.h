@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/admission.h"
@@ -27,10 +28,16 @@ class Room;
 struct Session {
   std::string id;  // unique per server run
   User user;
-  bool has_camera = false;
-  Camera camera;
-  std::vector<std::string> selection;
-  std::string following;  // empty: following nobody
+  // What a late joiner sees of this member besides its user. Made at the first cursor,
+  // select or follow (or when restoring a session that had them), so a member that only
+  // watches costs one pointer here, not ~150 bytes.
+  struct View {
+    bool has_camera = false;
+    Camera camera;
+    std::vector<std::string> selection;
+    std::string following;  // empty: following nobody
+  };
+  std::unique_ptr<View> view;
   SendQueue* out = nullptr;   // null while held
   struct Member* member = nullptr;  // the member it is attached to; null while held
   Room* room = nullptr;
@@ -50,6 +57,30 @@ struct Session {
     PeerAddress admission;
   };
   std::unique_ptr<Hold> hold;  // non-null only while held
+
+  View& view_for_update() {
+    if (!view) view = std::make_unique<View>();
+    return *view;
+  }
+  // Replaces the view (a session restored from another instance's record).
+  void restore_view(bool has_camera, const Camera& camera, std::vector<std::string> selection, std::string following) {
+    if (!has_camera && selection.empty() && following.empty()) {
+      view.reset();
+      return;
+    }
+    View& v = view_for_update();
+    v.has_camera = has_camera;
+    v.camera = camera;
+    v.selection = std::move(selection);
+    v.following = std::move(following);
+  }
+  const Camera* camera() const { return view && view->has_camera ? &view->camera : nullptr; }
+  const std::vector<std::string>* selection() const { return view ? &view->selection : nullptr; }  // null: none
+  std::string_view following() const { return view ? std::string_view(view->following) : std::string_view(); }
+  // A departed leader: this member follows nobody now.
+  void stop_following(std::string_view leader) {
+    if (view && view->following == leader) view->following.clear();
+  }
 
   std::string_view token() const {
     return resume_token[0] ? std::string_view(resume_token.data(), kTokenChars) : std::string_view();

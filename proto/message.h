@@ -138,7 +138,7 @@ struct PeerView {
   std::string_view session;
   const User* user = nullptr;
   const Camera* camera = nullptr;                   // null: never sent a cursor
-  const std::vector<std::string>* selection = nullptr;  // never null
+  const std::vector<std::string>* selection = nullptr;  // null: an empty list
   std::string_view following;                       // empty: null
   bool connected = true;                            // 1.1: false while the session is held
 };
