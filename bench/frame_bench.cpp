@@ -44,12 +44,12 @@ void BM_WsReaderFeedCursorFrame(benchmark::State& state) {
   std::string frame = masked_text_frame(kCursorJson);
   CountingHandler handler;
   WsReader reader;
-  if (!reader.init(65536, &handler)) {
+  if (!reader.init(65536)) {
     state.SkipWithError("wslay init failed");
     return;
   }
   for (auto _ : state) {
-    reader.feed(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+    reader.feed(reinterpret_cast<const uint8_t*>(frame.data()), frame.size(), handler);
   }
   if (handler.texts != size_t(state.iterations())) state.SkipWithError("a frame was not delivered");
   state.SetItemsProcessed(int64_t(state.iterations()));

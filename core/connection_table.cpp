@@ -30,7 +30,9 @@ ConnectionTable::ConnectionTable(const Config& config, EventLoop& loop, Connecti
       metrics_(metrics),
       log_(log),
       handshakes_(per_thread(config.max_handshakes, config.threads),
-                  per_thread(config.max_handshakes_per_ip, config.threads)) {}
+                  per_thread(config.max_handshakes_per_ip, config.threads)) {
+  dirty_.observer = observer_;
+}
 
 ConnectionTable::~ConnectionTable() {
   for (auto& c : conns_) {
@@ -49,7 +51,7 @@ Connection& ConnectionTable::open(int fd, int64_t now_ns) {
     conns_.emplace_back();
     generations_.push_back(0);
   }
-  conns_[slot] = std::make_unique<Connection>(events_, &dirty_, slot, observer_);
+  conns_[slot] = std::make_unique<Connection>(events_, &dirty_, slot);
   Connection& c = *conns_[slot];
   c.generation = generations_[slot];
   c.fd = fd;
@@ -82,7 +84,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
     case Ending::Kind::Drop:
       if (c.state == ConnState::Dead) return;
       if (c.state == ConnState::Open) leave_room(c, Departure::Dropped, now_ns);
-      if (c.close_reason.empty()) c.close_reason = how.text;
+      c.note_close_reason(how.text);
       c.state = ConnState::Dead;
       if (c.recv_armed && c.fd >= 0) loop_.cancel(c.fd, completion_tag(Op::Recv, c.slot, c.generation));
       dead_.push_back(c.slot);
@@ -92,7 +94,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       c.ws.shutdown_write();  // our close frame is the last thing on this stream
       c.out.push_reply(ws_close_frame(how.code, how.text));
       c.close_code = how.code;
-      c.close_reason = how.text;
+      c.note_close_reason(how.text, /*replace=*/true);
       metrics_.close_code_sent(how.code);
       // Every close the server starts holds the session (1.1 section 1); `leave` (1000) ends it.
       to_closing(c, how.code == kCloseNormal ? Departure::Final : Departure::Dropped, now_ns);
@@ -102,7 +104,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       if (c.close_code == 0 && c.ws.close_sent()) {
         c.close_code = c.ws.close_code_sent();
         metrics_.close_code_sent(c.close_code);
-        if (c.close_reason.empty()) c.close_reason = c.ws.close_received() ? "client closed" : "protocol";
+        c.note_close_reason(c.ws.close_received() ? "client closed" : "protocol");
       }
       {
         // The session ends at once for `leave` (our 1000) and for the client's own close
@@ -152,8 +154,8 @@ void ConnectionTable::sweep() {
       close(c->fd);
       if (c->ws.ready())  // it became a WebSocket
         log_.log(LogLevel::Info, "ws_close",
-                 {{"peer", c->peer.to_string()}, {"room", c->member.room}, {"code", c->close_code},
-                  {"reason", c->close_reason}});
+                 {{"peer", c->peer.to_string()}, {"room", c->member.room}, {"code", int(c->close_code)},
+                  {"reason", c->close_reason_text()}});
     }
     if (c->admitted) limits_.release(c->peer);
     handshakes_.remove(slot);

@@ -22,6 +22,18 @@ class Fifo {
   Fifo() = default;
   Fifo(const Fifo&) = delete;
   Fifo& operator=(const Fifo&) = delete;
+  Fifo(Fifo&& o) noexcept
+      : slots_(std::move(o.slots_)),
+        capacity_(std::exchange(o.capacity_, 0)),
+        head_(std::exchange(o.head_, 0)),
+        count_(std::exchange(o.count_, 0)) {}
+  Fifo& operator=(Fifo&& o) noexcept {
+    slots_ = std::move(o.slots_);
+    capacity_ = std::exchange(o.capacity_, 0);
+    head_ = std::exchange(o.head_, 0);
+    count_ = std::exchange(o.count_, 0);
+    return *this;
+  }
 
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }

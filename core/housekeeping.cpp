@@ -36,9 +36,9 @@ TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
         }
         if (now_ns - c.last_rx_ns >= 2 * interval) {
           // Through wslay, so its reader stops too (nothing after our close is processed).
-          c.close_reason = "idle timeout";
+          c.note_close_reason("idle timeout", /*replace=*/true);
           c.ws.queue_close(kCloseGoingAway, "idle timeout");
-          c.ws.flush();
+          c.flush_control();
           if (c.ws.close_sent()) table_.end(c, Ending::close_queued(), now_ns);
         } else if (now_ns - c.last_ping_ns >= interval) {
           c.out.push(ping_.get());

@@ -10,6 +10,27 @@ Session* Room::find(std::string_view session_id) const {
   return nullptr;
 }
 
+namespace {
+
+bool same_token(const Session& s, std::string_view token) {
+  if (token.size() != Session::kTokenChars || !s.resume_token[0]) return false;
+  unsigned diff = 0;
+  for (size_t i = 0; i < Session::kTokenChars; ++i) diff |= unsigned(uint8_t(s.resume_token[i]) ^ uint8_t(token[i]));
+  return diff == 0;
+}
+
+}  // namespace
+
+Session* Room::find_by_token(std::string_view token) const {
+  Session* found = nullptr;
+  // No early exit: how long this takes says nothing about which token matched.
+  for (Session* s : members_)
+    if (same_token(*s, token)) found = s;
+  for (const auto& s : held_)
+    if (same_token(*s, token)) found = s.get();
+  return found;
+}
+
 void Room::hold(std::unique_ptr<Session> s) {
   remove(s.get());
   s->room = this;

@@ -47,6 +47,11 @@ class Room {
   bool empty() const { return members_.empty() && held_.empty(); }
   // A connected or held session.
   Session* find(std::string_view session_id) const;
+  // The connected or held session whose resume token is `token`, or null. A scan of the
+  // room, comparing every token in constant time (a token is a secret): rooms are at most
+  // --max-room-members, a resume is one per reconnect, and no index costs ~58 bytes per
+  // joined member.
+  Session* find_by_token(std::string_view token) const;
 
   void add(Session* s);
   void remove(Session* s);

@@ -233,7 +233,6 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
     if (taken->hold && taken->hold->holds_admission && limits_) limits_->release(taken->hold->admission);
     --held_;
   }
-  by_token_.erase(taken->token());
   taken->hold.reset();
   taken->out = nullptr;
   taken->member = nullptr;

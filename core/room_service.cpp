@@ -184,7 +184,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     // may name a session another instance holds.
     if (wait_for_room(m, room, text)) return;
     const bool claimed = m.wait && m.wait->claim == Member::Wait::Claim::Done;
-    if (resuming && !claimed && !by_token_.count(msg.resume)) {
+    if (resuming && !claimed && !room.find_by_token(msg.resume)) {
       start_claim(m, room, msg.resume, text);
       return;
     }

@@ -247,12 +247,11 @@ class RoomService {
   std::vector<PeerView> peers_;          // reused by snapshot()
   std::vector<Room*> filling_arenas_;    // rooms whose camera arena is open since the last flush
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
-  // Resume token -> its session; the key views the token inside that session.
-  std::unordered_map<std::string_view, Session*> by_token_;
   // Holds in the order their grace ends (the grace is one constant, so that is the
   // order they began); an entry whose token no longer names a held session is stale.
   struct Hold {
     int64_t until_ns;
+    std::string room;
     std::string token;
   };
   std::deque<Hold> holds_;

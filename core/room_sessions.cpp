@@ -31,17 +31,14 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
 }
 
 void RoomService::issue_token(Session& s) {
-  if (!s.token().empty()) by_token_.erase(s.token());  // one live token per session
-  const std::string fresh = random_base64url(18);      // 144 bits, 24 characters
+  // One live token per session: the new one replaces the old.
+  const std::string fresh = random_base64url(18);  // 144 bits, 24 characters
   std::copy_n(fresh.data(), Session::kTokenChars, s.resume_token.data());
-  by_token_[s.token()] = &s;  // the key views the session's own bytes
 }
 
 std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::string_view token) {
-  auto it = by_token_.find(token);
-  if (it == by_token_.end()) return nullptr;
-  Session* s = it->second;
-  if (s->room != &room) return nullptr;
+  Session* s = room.find_by_token(token);
+  if (!s) return nullptr;
   if (m.identity && m.identity->verified && s->user.id != m.identity->user_id) return nullptr;
   if (s->connected) {
     // Still attached to a connection the server has not noticed is dead: that one ends.
@@ -129,7 +126,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
       s->hold->holds_admission = true;
       s->hold->admission = *admission;
     }
-    holds_.push_back({s->hold->until_ns, std::string(s->token())});
+    holds_.push_back({s->hold->until_ns, room.name(), std::string(s->token())});
     if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
     Session* kept = s.get();
     room.hold(std::move(s));
@@ -145,7 +142,6 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
 }
 
 void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns) {
-  by_token_.erase(s->token());
   // Followers of a departed leader follow nobody; late joiners must not see a ghost.
   for (Session* other : room.members())
     other->stop_following(s->id);
@@ -162,9 +158,9 @@ void RoomService::expire_held(int64_t now_ns) {
   while (!holds_.empty() && holds_.front().until_ns <= now_ns) {
     Hold hold = std::move(holds_.front());
     holds_.pop_front();
-    auto it = by_token_.find(hold.token);
-    if (it == by_token_.end()) continue;  // resumed (a new token) or already ended
-    Session* s = it->second;
+    auto room_it = rooms_.find(hold.room);
+    Session* s = room_it == rooms_.end() ? nullptr : room_it->second->find_by_token(hold.token);
+    if (!s) continue;  // resumed (a new token) or already ended
     if (s->connected || !s->hold || s->hold->until_ns != hold.until_ns) continue;
     Room& room = *s->room;
     std::unique_ptr<Session> taken = room.unhold(s);

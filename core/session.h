@@ -86,5 +86,6 @@ struct Session {
     return resume_token[0] ? std::string_view(resume_token.data(), kTokenChars) : std::string_view();
   }
 };
+static_assert(sizeof(Session) <= 224, "every joined member carries one Session: keep it in the 224-byte size class");
 
 }  // namespace roomcast

@@ -301,7 +301,7 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
   c.last_rx_ns = c.last_ping_ns = now_ns_;
   c.out.push_reply(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
-  if (!c.ws.init(config_.max_message, &c)) {
+  if (!c.ws.init(config_.max_message)) {
     table_->end(c, Ending::drop("out of memory"), now_ns_);
     return;
   }
@@ -311,7 +311,7 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
 }
 
 void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
-  switch (c.ws.feed(data, len)) {
+  switch (c.feed(data, len)) {
     case WsReader::FeedResult::ProtocolError:
       table_->end(c, Ending::close(kCloseProtocolError, "protocol error"), now_ns_);
       return;
@@ -321,7 +321,7 @@ void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
     case WsReader::FeedResult::Ok:
       break;
   }
-  c.ws.flush();  // pongs and close echoes wslay queued, into c.out
+  c.flush_control();  // pongs and close echoes wslay queued, into c.out
   if (c.ws.close_sent()) {
     table_->end(c, Ending::close_queued(), now_ns_);
     return;
@@ -382,9 +382,9 @@ void Worker::begin_stop() {
   if (accept_armed_) loop_->cancel(listen_fd_, completion_tag(Op::Accept));
   table_->for_each([&](Connection& c) {
     if (c.state == ConnState::Open) {
-      c.close_reason = "server shutting down";
+      c.note_close_reason("server shutting down", /*replace=*/true);
       c.ws.queue_close(kCloseGoingAway, "server shutting down");
-      c.ws.flush();
+      c.flush_control();
       if (c.ws.close_sent()) table_->end(c, Ending::close_queued(), now_ns_);
       c.deadline_ns = stop_deadline_ns_;  // queued output may take the whole drain
     } else if (c.state == ConnState::Handshake) {

@@ -176,7 +176,7 @@ void drive(roomcast::WsReader& reader, Recorder& rec, const uint8_t* data, size_
       size_t cap = (seed >> 28) < 12 ? 1 + ((seed >> 16) & 15) : 1 + ((seed >> 8) & 1023);
       if (n > cap) n = cap;
     }
-    roomcast::WsReader::FeedResult result = reader.feed(data + pos, n);
+    roomcast::WsReader::FeedResult result = reader.feed(data + pos, n, rec);
     if (result == roomcast::WsReader::FeedResult::ProtocolError) {
       rec.protocol_error = true;
       reader.shutdown_write();
@@ -188,7 +188,7 @@ void drive(roomcast::WsReader& reader, Recorder& rec, const uint8_t* data, size_
       reader.shutdown_write();
       return;
     }
-    reader.flush();
+    reader.flush(rec);
     if (reader.close_sent()) return;
     // The worker parks quiet connections; parking wherever it is allowed must not change
     // what the reader does with the rest of the stream.
@@ -208,8 +208,8 @@ void one_input(const uint8_t* data, size_t size) {
   Recorder split_rec, whole_rec;
   split_rec.max_message = whole_rec.max_message = max_message;
   roomcast::WsReader split_reader, whole_reader;
-  check(split_reader.init(max_message, &split_rec), "init");
-  check(whole_reader.init(max_message, &whole_rec), "init");
+  check(split_reader.init(max_message), "init");
+  check(whole_reader.init(max_message), "init");
   drive(split_reader, split_rec, data, size, seed, true);
   drive(whole_reader, whole_rec, data, size, seed, false);
 

@@ -13,17 +13,19 @@ void SendQueue::forget(SharedFrame* f) {
 }
 
 bool SendQueue::release_storage() {
-  if (count_ != 0 || ring_.empty()) return false;
-  std::vector<SharedFrame*>().swap(ring_);
+  if (count_ != 0 || !ring_) return false;
+  ring_.reset();
+  capacity_ = 0;
   head_ = 0;
   return true;
 }
 
 void SendQueue::grow() {
-  size_t cap = ring_.empty() ? 8 : ring_.size() * 2;
-  std::vector<SharedFrame*> bigger(cap);
+  const uint32_t cap = capacity_ ? capacity_ * 2 : 8;
+  auto bigger = std::make_unique_for_overwrite<SharedFrame*[]>(cap);
   for (size_t i = 0; i < count_; ++i) bigger[i] = at(i);
-  ring_.swap(bigger);
+  ring_ = std::move(bigger);
+  capacity_ = cap;
   head_ = 0;
 }
 
@@ -40,7 +42,7 @@ size_t SendQueue::drop_superseded() {
     at(out++) = f;
   }
   size_t dropped = count_ - out;
-  count_ = out;
+  count_ = static_cast<uint32_t>(out);
   return dropped;
 }
 
@@ -66,7 +68,7 @@ size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
     ++frames;
   }
   in_flight_ = static_cast<uint32_t>(frames);
-  in_flight_bytes_ = total;
+  in_flight_bytes_ = static_cast<uint32_t>(total);
   if (frames == count_) urgent_flag_ = false;  // every queued reply is on its way
   return n;
 }
@@ -84,9 +86,9 @@ void SendQueue::complete(size_t sent) {
       break;
     }
     sent -= left;
-    if (f->delivered_one() && observer_) observer_->fanout_done(f->born_ns());
+    if (f->delivered_one() && dirty_->observer) dirty_->observer->fanout_done(f->born_ns());
     f->release();
-    head_ = (head_ + 1) & (ring_.size() - 1);
+    head_ = (head_ + 1) & (capacity_ - 1);
     --count_;
     head_offset_ = 0;
   }

@@ -21,20 +21,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "net/shared_frame.h"
 
 namespace roomcast {
-
-// Connections with output to flush, by connection slot: `slots`, queues that became
-// non-empty in this loop iteration (the output step decides when each leaves), and
-// `urgent`, queues holding a reply its client is waiting for (they leave at the end of
-// this loop iteration).
-struct DirtyList {
-  std::vector<uint32_t> slots;
-  std::vector<uint32_t> urgent;
-};
 
 // Told when the kernel has taken a tracked broadcast frame for its last recipient.
 class FanoutObserver {
@@ -45,19 +37,29 @@ class FanoutObserver {
   ~FanoutObserver() = default;
 };
 
+// One loop thread's outbound bookkeeping, shared by all its queues (so a queue carries one
+// pointer for it, not three): `slots`, queues that became non-empty in this loop iteration
+// (the output step decides when each leaves); `urgent`, queues holding a reply its client
+// is waiting for (they leave at the end of this loop iteration); `observer`, told when a
+// tracked frame has left for its last recipient (may be null).
+struct DirtyList {
+  std::vector<uint32_t> slots;
+  std::vector<uint32_t> urgent;
+  FanoutObserver* observer = nullptr;
+};
+
 class SendQueue {
  public:
-  SendQueue(DirtyList* dirty, uint32_t owner_slot, FanoutObserver* observer = nullptr)
-      : dirty_(dirty), observer_(observer), owner_(owner_slot) {}
+  SendQueue(DirtyList* dirty, uint32_t owner_slot) : dirty_(dirty), owner_(owner_slot) {}
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
   ~SendQueue() { clear(); }
 
   // Queues a reference to `frame` (retained) and marks the owner dirty.
   void push(SharedFrame* frame) {
-    if (count_ == ring_.size()) grow();
+    if (count_ == capacity_) grow();
     frame->retain();
-    ring_[(head_ + count_) & (ring_.size() - 1)] = frame;
+    ring_[(head_ + count_) & (capacity_ - 1)] = frame;
     ++count_;
     bytes_ += frame->size();
     if (!dirty_flag_) {
@@ -136,19 +138,22 @@ class SendQueue {
  private:
   void grow();
   void forget(SharedFrame* f);
-  SharedFrame*& at(size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  SharedFrame*& at(size_t i) { return ring_[(head_ + i) & (capacity_ - 1)]; }
 
-  std::vector<SharedFrame*> ring_;  // power-of-two capacity (or empty)
-  size_t head_ = 0;
-  size_t count_ = 0;
-  size_t bytes_ = 0;
-  uint32_t head_offset_ = 0;  // bytes of ring_[head_] already sent
-  uint32_t in_flight_ = 0;    // frames covered by the outstanding gather()
-  size_t in_flight_bytes_ = 0;
-  bool backed_up_ = false;
+  // Every idle connection carries one queue, so its fields are packed (56 bytes): counts
+  // are 32-bit (a queue never holds 4G frames), and so are a gather's bytes (at most
+  // max_bytes plus one frame, both far below 4 GiB).
+  std::unique_ptr<SharedFrame*[]> ring_;  // capacity_ slots, a power of two (or none)
   DirtyList* dirty_;
-  FanoutObserver* observer_;
+  size_t bytes_ = 0;
+  uint32_t capacity_ = 0;
+  uint32_t head_ = 0;
+  uint32_t count_ = 0;
+  uint32_t head_offset_ = 0;      // bytes of ring_[head_] already sent
+  uint32_t in_flight_ = 0;        // frames covered by the outstanding gather()
+  uint32_t in_flight_bytes_ = 0;
   uint32_t owner_;
+  bool backed_up_ = false;
   bool dirty_flag_ = false;
   bool urgent_flag_ = false;
 };

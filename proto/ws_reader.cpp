@@ -50,9 +50,8 @@ WsReader::~WsReader() {
   if (ctx_) wslay_event_context_free(ctx_);
 }
 
-bool WsReader::init(size_t max_message, Handler* handler) {
-  handler_ = handler;
-  max_message_ = max_message;
+bool WsReader::init(size_t max_message) {
+  max_message_ = static_cast<uint32_t>(std::min<size_t>(max_message, UINT32_MAX));
   ready_ = create();
   return ready_;
 }
@@ -112,14 +111,13 @@ void WsReader::track(const uint8_t* data, size_t len) {
   }
 }
 
-WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len) {
+WsReader::FeedResult WsReader::feed(const uint8_t* data, size_t len, Handler& handler) {
   if (!ctx_ && !create()) return FeedResult::ProtocolError;  // out of memory: drop the client
   track(data, len);
-  in_ = data;
-  in_len_ = len;
+  Call call{&handler, data, len};
+  call_ = &call;
   int rv = wslay_event_recv(ctx_);
-  in_ = nullptr;
-  in_len_ = 0;
+  call_ = nullptr;
   // Our recv callback never fails, so a callback failure is wslay's frame layer
   // rejecting the bytes (WSLAY_ERR_PROTO), already with a code-less close queued.
   if (rv == WSLAY_ERR_CALLBACK_FAILURE || bad_close_length_) return FeedResult::ProtocolError;
@@ -134,8 +132,12 @@ void WsReader::queue_close(uint16_t code, std::string_view reason) {
   wslay_event_queue_close(ctx_, code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
 }
 
-void WsReader::flush() {
-  if (ctx_ && wslay_event_want_write(ctx_)) wslay_event_send(ctx_);
+void WsReader::flush(Handler& handler) {
+  if (!ctx_ || !wslay_event_want_write(ctx_)) return;
+  Call call{&handler};
+  call_ = &call;
+  wslay_event_send(ctx_);
+  call_ = nullptr;
 }
 
 void WsReader::shutdown_write() {
@@ -156,22 +158,23 @@ uint16_t WsReader::close_code_received() const {
 bool WsReader::reading() const { return !ctx_ || wslay_event_get_read_enabled(ctx_); }
 
 ssize_t WsReader::recv_cb(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int, void* self) {
-  auto* r = static_cast<WsReader*>(self);
-  if (r->in_len_ == 0) {
+  Call* call = static_cast<WsReader*>(self)->call_;
+  if (!call || call->in_len == 0) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     return -1;
   }
-  size_t n = len < r->in_len_ ? len : r->in_len_;
-  std::memcpy(buf, r->in_, n);
-  r->in_ += n;
-  r->in_len_ -= n;
+  size_t n = len < call->in_len ? len : call->in_len;
+  std::memcpy(buf, call->in, n);
+  call->in += n;
+  call->in_len -= n;
   return static_cast<ssize_t>(n);
 }
 
 ssize_t WsReader::send_cb(wslay_event_context_ptr, const uint8_t* data, size_t len, int, void* self) {
   // Always take everything: returning WOULDBLOCK mid-frame would let a broadcast frame
   // slip between a control frame's header and payload.
-  static_cast<WsReader*>(self)->handler_->on_control_bytes(
+  // wslay sends only inside flush(), which set call_.
+  static_cast<WsReader*>(self)->call_->handler->on_control_bytes(
       std::string_view(reinterpret_cast<const char*>(data), len));
   return static_cast<ssize_t>(len);
 }
@@ -179,7 +182,8 @@ ssize_t WsReader::send_cb(wslay_event_context_ptr, const uint8_t* data, size_t l
 void WsReader::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* self) {
   auto* r = static_cast<WsReader*>(self);
   if (arg->opcode == WSLAY_TEXT_FRAME) {
-    r->handler_->on_text(std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
+    // wslay delivers messages only inside feed(), which set call_.
+    r->call_->handler->on_text(std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
   } else if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
     // RFC 6455 5.5.1: a close body is empty or starts with a 2-byte code; wslay takes a
     // 1-byte body as "no code" and would echo an empty close.

@@ -4,7 +4,9 @@
 // state, the control frames wslay wants to send).
 // Called by: the connection's loop thread: feed() with every received chunk (frames may
 // straddle chunks at any byte), queue_close() to start a close, flush() to turn wslay's
-// queued control frames (pong, close) into bytes for the connection's SendQueue.
+// queued control frames (pong, close) into bytes for the connection's SendQueue. Both
+// feed() and flush() take the Handler for that call: the reader keeps no pointer to its
+// owner (every idle connection carries a reader: it is 48 bytes).
 // Promises (RFC 6455 + protocol-v1 "Bad input"):
 //   - a complete text message reaches Handler::on_text once, whatever the fragmentation;
 //   - ping is answered with pong; a close from the peer is echoed;
@@ -51,14 +53,16 @@ class WsReader {
   ~WsReader();
 
   // Returns false if wslay could not allocate its context.
-  bool init(size_t max_message, Handler* handler);
+  bool init(size_t max_message);
   bool ready() const { return ready_; }
 
-  FeedResult feed(const uint8_t* data, size_t len);
+  // Complete text messages go to handler.on_text; control frames wslay queues meanwhile
+  // wait for flush().
+  FeedResult feed(const uint8_t* data, size_t len, Handler& handler);
   // Queues a close frame (first close wins). Reading stops.
   void queue_close(uint16_t code, std::string_view reason);
-  // Hands wslay's pending control frames to Handler::on_control_bytes.
-  void flush();
+  // Hands wslay's pending control frames to handler.on_control_bytes.
+  void flush(Handler& handler);
   // Stops wslay from writing anything more (the caller sends its own close).
   void shutdown_write();
 
@@ -83,19 +87,24 @@ class WsReader {
   bool create();
   void track(const uint8_t* data, size_t len);
 
+  // The feed() or flush() running now: wslay's callbacks get only `this`.
+  struct Call {
+    Handler* handler;
+    const uint8_t* in = nullptr;  // the chunk feed() is parsing (what is left of it)
+    size_t in_len = 0;
+  };
+
   wslay_event_context_ptr ctx_ = nullptr;
-  Handler* handler_ = nullptr;
-  size_t max_message_ = 0;
-  bool ready_ = false;
+  Call* call_ = nullptr;  // non-null only inside feed() and flush()
   // Frame-boundary tracker, fed the same bytes as wslay.
+  uint64_t payload_left_ = 0;
+  uint32_t max_message_ = 0;  // --max-message is at most 64 MiB
   uint8_t header_[14];
   uint8_t header_len_ = 0;
   bool fragmented_ = false;  // a data message's first frame arrived without FIN
-  uint64_t payload_left_ = 0;
-  const uint8_t* in_ = nullptr;  // the chunk feed() is parsing
+  bool ready_ = false;
   bool bad_close_reason_ = false;
   bool bad_close_length_ = false;  // a close frame with a 1-byte body
-  size_t in_len_ = 0;
 };
 
 }  // namespace roomcast

@@ -43,5 +43,16 @@ TEST(FifoTest, ClearEmptiesAndTheQueueIsUsableAgain) {
   EXPECT_EQ(q.front(), "again");
 }
 
+TEST(FifoTest, AMovedQueueKeepsItsElementsAndTheSourceIsEmpty) {
+  Fifo<int> a;
+  for (int i = 0; i < 5; ++i) a.push_back(i);
+  Fifo<int> b(std::move(a));
+  EXPECT_TRUE(a.empty());
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(b[4], 4);
+  a.push_back(9);  // the source is usable again
+  EXPECT_EQ(a.front(), 9);
+}
+
 }  // namespace
 }  // namespace roomcast

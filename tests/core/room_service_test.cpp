@@ -239,13 +239,13 @@ TEST_F(RoomServiceTest, FollowNamesAnotherMemberAndLeavingClearsFollowers) {
   rapidjson::Document f = a.next();
   EXPECT_EQ(str(f, "type"), "follow");
   EXPECT_EQ(str(f, "target"), sa);
-  EXPECT_EQ(service_.find_room("r")->find(sb)->following, sa);
+  EXPECT_EQ(service_.find_room("r")->find(sb)->following(), sa);
   service_.leave(a.member, now_ns_, Departure::Final);
   rapidjson::Document left = b.next();
   EXPECT_EQ(str(left, "type"), "presence");
   EXPECT_EQ(str(left, "event"), "leave");
   EXPECT_EQ(str(left, "session"), sa);
-  EXPECT_TRUE(service_.find_room("r")->find(sb)->following.empty()) << "no ghost leader for late joiners";
+  EXPECT_TRUE(service_.find_room("r")->find(sb)->following().empty()) << "no ghost leader for late joiners";
 }
 
 TEST_F(RoomServiceTest, LeaveAsksTheTransportToCloseAndLeavingTwiceIsHarmless) {

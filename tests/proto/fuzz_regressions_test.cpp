@@ -92,12 +92,12 @@ struct ControlRecorder final : WsReader::Handler {
 WsReader::FeedResult feed_in_pieces(const std::string& bytes, size_t piece, std::string* control) {
   ControlRecorder rec;
   WsReader reader;
-  EXPECT_TRUE(reader.init(1024, &rec));
+  EXPECT_TRUE(reader.init(1024));
   WsReader::FeedResult result = WsReader::FeedResult::Ok;
   for (size_t pos = 0; pos < bytes.size() && !reader.close_sent(); pos += piece) {
-    result = reader.feed(reinterpret_cast<const uint8_t*>(bytes.data()) + pos, std::min(piece, bytes.size() - pos));
+    result = reader.feed(reinterpret_cast<const uint8_t*>(bytes.data()) + pos, std::min(piece, bytes.size() - pos), rec);
     if (result != WsReader::FeedResult::Ok) break;
-    reader.flush();
+    reader.flush(rec);
   }
   if (control) *control = rec.control;
   return result;

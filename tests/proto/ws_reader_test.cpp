@@ -43,10 +43,10 @@ struct Recorder : WsReader::Handler {
 };
 
 struct Fixture {
-  explicit Fixture(size_t max_message = 1024) { EXPECT_TRUE(reader.init(max_message, &rec)); }
+  explicit Fixture(size_t max_message = 1024) { EXPECT_TRUE(reader.init(max_message)); }
   WsReader::FeedResult feed(const std::string& bytes) {
-    auto r = reader.feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    reader.flush();
+    auto r = reader.feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), rec);
+    reader.flush(rec);
     return r;
   }
   Recorder rec;
@@ -182,7 +182,7 @@ TEST(WsReader, ParkedReaderCanStillClose) {
   f.feed(client_frame(0x1, "x"));
   ASSERT_TRUE(f.reader.park());
   f.reader.queue_close(1001, "bye");
-  f.reader.flush();
+  f.reader.flush(f.rec);
   EXPECT_EQ(f.rec.close_code(), 1001);
   EXPECT_TRUE(f.reader.close_sent());
   EXPECT_FALSE(f.reader.park());  // closing: the state must stay
