@@ -1,5 +1,5 @@
-// core/handshake_budget.cpp: a doubly linked list threaded through a slot-indexed vector
-// (O(1) add and remove), plus a count per address. Finding the oldest connection of one
+// core/handshake_budget.cpp: a doubly linked list threaded through a map from slot to
+// node (O(1) add and remove on average), plus a count per address. Finding the oldest connection of one
 // address walks the list from the oldest end; that happens only when that address is at
 // its limit, and the walk is bounded by the thread's budget.
 #include "core/handshake_budget.h"
@@ -18,22 +18,20 @@ size_t HandshakeBudget::count_for(const PeerAddress& peer) const {
 
 uint32_t HandshakeBudget::victim_for(const PeerAddress& peer) const {
   if (count_for(peer) >= max_per_address_) {
-    for (uint32_t s = oldest_; s != kNone; s = nodes_[s].next)
-      if (nodes_[s].peer == peer) return s;
+    for (uint32_t s = oldest_; s != kNone;) {
+      const Node& n = nodes_.at(s);
+      if (n.peer == peer) return s;
+      s = n.next;
+    }
   }
   if (size_ >= max_total_) return oldest_;
   return kNone;
 }
 
 void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer) {
-  if (slot >= nodes_.size()) nodes_.resize(size_t(slot) + 1);
-  Node& n = nodes_[slot];
-  if (n.linked) remove(slot);
-  n.peer = peer;
-  n.prev = newest_;
-  n.next = kNone;
-  n.linked = true;
-  if (newest_ != kNone) nodes_[newest_].next = slot;
+  remove(slot);
+  if (newest_ != kNone) nodes_.at(newest_).next = slot;
+  nodes_.emplace(slot, Node{newest_, kNone, peer});
   newest_ = slot;
   if (oldest_ == kNone) oldest_ = slot;
   ++size_;
@@ -41,12 +39,12 @@ void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer) {
 }
 
 void HandshakeBudget::remove(uint32_t slot) {
-  if (!contains(slot)) return;
-  Node& n = nodes_[slot];
-  if (n.prev != kNone) nodes_[n.prev].next = n.next; else oldest_ = n.next;
-  if (n.next != kNone) nodes_[n.next].prev = n.prev; else newest_ = n.prev;
-  n.linked = false;
-  n.prev = n.next = kNone;
+  auto node = nodes_.find(slot);
+  if (node == nodes_.end()) return;
+  const Node n = node->second;
+  nodes_.erase(node);
+  if (n.prev != kNone) nodes_.at(n.prev).next = n.next; else oldest_ = n.next;
+  if (n.next != kNone) nodes_.at(n.next).prev = n.prev; else newest_ = n.prev;
   --size_;
   auto it = per_address_.find(n.peer.bytes);
   if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
