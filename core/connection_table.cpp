@@ -144,6 +144,13 @@ void ConnectionTable::hand_over(Connection& c, int64_t now_ns) {
 }
 
 // A dead connection is freed only when the kernel holds nothing of it.
+void ConnectionTable::release_idle_memory() {
+  if (dirty_.slots.empty()) dirty_.slots.shrink_to_fit();
+  if (dirty_.urgent.empty()) dirty_.urgent.shrink_to_fit();
+  if (dead_.empty()) dead_.shrink_to_fit();
+  free_slots_.shrink_to_fit();
+}
+
 void ConnectionTable::sweep() {
   for (uint32_t slot : dead_) {
     Connection* c = at(slot);

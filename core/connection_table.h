@@ -78,6 +78,9 @@ class ConnectionTable {
   void retire(Connection& c) { dead_.push_back(c.slot); }
   // Frees the dead connections the kernel holds nothing of; once per loop iteration.
   void sweep();
+  // After a burst, once most connections went quiet: gives back the capacity the burst
+  // left in the thread's lists (dirty, dead and free slots).
+  void release_idle_memory();
 
   DirtyList& dirty() { return dirty_; }
   size_t live() const { return live_; }

@@ -181,6 +181,18 @@ SendOp* Output::take_op() {
   return op;
 }
 
+void Output::release_idle_memory() {
+  constexpr size_t kKeptWhenQuiet = 16;
+  while (free_ops_.size() > kKeptWhenQuiet) {
+    delete free_ops_.back();
+    free_ops_.pop_back();
+  }
+  free_ops_.shrink_to_fit();
+  if (fresh_.empty()) fresh_.shrink_to_fit();
+  if (replying_.empty()) replying_.shrink_to_fit();
+  if (waiting_.empty()) waiting_.shrink_to_fit();
+}
+
 void Output::give_back(SendOp* op) {
   if (free_ops_.size() < kKeptOps)
     free_ops_.push_back(op);

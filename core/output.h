@@ -60,6 +60,13 @@ class Output {
   SendOp* take_op();
   void give_back(SendOp* op);
 
+ public:
+  // After a burst, once most connections went quiet (Worker): keeps a few spare sends and
+  // gives back the rest, and the capacity of the lists the burst grew.
+  void release_idle_memory();
+
+ private:
+
   const Config& config_;
   EventLoop& loop_;
   ConnectionTable& table_;
@@ -82,7 +89,7 @@ class Output {
   int64_t shared_due_ns_ = 0;  // behind (step()): the one deadline of every socket dirtied until then
   std::vector<uint32_t> fresh_;
   std::vector<uint32_t> replying_;
-  std::vector<SendOp*> free_ops_;  // owned; at most 256 kept
+  std::vector<SendOp*> free_ops_;  // owned; at most 256 kept (16 once the thread is quiet)
 };
 
 }  // namespace roomcast

@@ -95,6 +95,8 @@ void Worker::run() {
     }
     if (trim_pending_) {
       trim_pending_ = false;
+      output_->release_idle_memory();
+      table_->release_idle_memory();
       release_free_heap_memory();
       loop_->release_idle_memory();
     }
