@@ -56,14 +56,17 @@ std::unique_ptr<Session> Room::unhold(Session* s) {
 
 void Room::commit_edit(SharedFrame* frame, std::string key) {
   history_.push(++seq_, frame);
-  if (!key.empty()) applied_[key] = seq_;
+  if (!key.empty()) {
+    if (!applied_) applied_ = std::make_unique<std::unordered_map<std::string, uint64_t>>();
+    (*applied_)[key] = seq_;
+  }
   edit_keys_.push_back(std::move(key));
   // Forget the keys of edits history no longer keeps: a repeat of those is a new edit.
   while (edit_keys_.size() > history_.size()) {
-    if (!edit_keys_.front().empty()) {
-      auto it = applied_.find(edit_keys_.front());
+    if (!edit_keys_.front().empty() && applied_) {
+      auto it = applied_->find(edit_keys_.front());
       // Only if that key was not applied again later (its seq would still be kept).
-      if (it != applied_.end() && it->second + history_.size() <= seq_) applied_.erase(it);
+      if (it != applied_->end() && it->second + history_.size() <= seq_) applied_->erase(it);
     }
     edit_keys_.pop_front();
   }
@@ -74,7 +77,7 @@ void Room::restart(std::string epoch, uint64_t seq) {
   seq_ = seq;
   history_.clear();
   edit_keys_.clear();
-  applied_.clear();
+  applied_.reset();
 }
 
 void Room::add(Session* s) {
