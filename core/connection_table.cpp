@@ -51,11 +51,11 @@ Connection& ConnectionTable::open(int fd, int64_t now_ns) {
     conns_.emplace_back();
     generations_.push_back(0);
   }
-  conns_[slot] = std::make_unique<Connection>(events_, &dirty_, slot);
+  conns_[slot] = std::make_unique<Connection>(&dirty_, slot, this);
   Connection& c = *conns_[slot];
   c.generation = generations_[slot];
   c.fd = fd;
-  c.last_rx_ns = now_ns;
+  c.last_rx = ClockMs::of(now_ns);
   ++live_;
   metrics_.connections_open.set(live_);
   return c;
@@ -92,7 +92,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
     case Ending::Kind::Close:
       if (c.state != ConnState::Open) return;
       c.ws.shutdown_write();  // our close frame is the last thing on this stream
-      c.out.push_reply(ws_close_frame(how.code, how.text));
+      c.member.out.push_reply(ws_close_frame(how.code, how.text));
       c.close_code = how.code;
       c.note_close_reason(how.text, /*replace=*/true);
       metrics_.close_code_sent(how.code);
@@ -117,10 +117,10 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
     case Ending::Kind::Respond:
       if (c.state != ConnState::Handshake) return;
       if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
-      c.out.push_reply(SharedFrame::raw(how.text));
+      c.member.out.push_reply(SharedFrame::raw(how.text));
       c.http.reset();
       c.state = ConnState::Closing;
-      c.deadline_ns = now_ns + kLingerNs;
+      c.deadline = ClockMs::of(now_ns + kLingerNs);
       return;
   }
 }
@@ -128,7 +128,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
 void ConnectionTable::to_closing(Connection& c, Departure how, int64_t now_ns) {
   leave_room(c, how, now_ns);
   c.state = ConnState::Closing;
-  c.deadline_ns = now_ns + kLingerNs;
+  c.deadline = ClockMs::of(now_ns + kLingerNs);
 }
 
 void ConnectionTable::leave_room(Connection& c, Departure how, int64_t now_ns) {
@@ -144,6 +144,12 @@ void ConnectionTable::hand_over(Connection& c, int64_t now_ns) {
 }
 
 // A dead connection is freed only when the kernel holds nothing of it.
+void ConnectionTable::close_member(Member& m, uint16_t code, std::string_view reason) {
+  // A member's queue is its connection's, and the queue knows its slot.
+  Connection* c = at(m.out.owner_slot());
+  if (c && &c->member == &m) events_->close_connection(*c, code, reason);
+}
+
 void ConnectionTable::release_idle_memory() {
   if (dirty_.slots.empty()) dirty_.slots.shrink_to_fit();
   if (dirty_.urgent.empty()) dirty_.urgent.shrink_to_fit();
@@ -161,7 +167,7 @@ void ConnectionTable::sweep() {
       close(c->fd);
       if (c->ws.ready())  // it became a WebSocket
         log_.log(LogLevel::Info, "ws_close",
-                 {{"peer", c->peer.to_string()}, {"room", c->member.room}, {"code", int(c->close_code)},
+                 {{"peer", c->peer.to_string()}, {"room", c->member.room()}, {"code", int(c->close_code)},
                   {"reason", c->close_reason_text()}});
     }
     if (c->admitted) limits_.release(c->peer);

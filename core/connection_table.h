@@ -50,7 +50,7 @@ struct Ending {
   static Ending respond(int status, std::string_view response) { return {Kind::Respond, 0, status, response}; }
 };
 
-class ConnectionTable {
+class ConnectionTable final : public MemberLink {
  public:
   ConnectionTable(const Config& config, EventLoop& loop, ConnectionLimits& limits, RoomService& rooms,
                   ConnectionEvents* events, FanoutObserver* observer, Metrics& metrics, Logger& log);
@@ -81,6 +81,9 @@ class ConnectionTable {
   // After a burst, once most connections went quiet: gives back the capacity the burst
   // left in the thread's lists (dirty, dead and free slots).
   void release_idle_memory();
+
+  // MemberLink: the room service ends a member's connection (4008 replaced, ...).
+  void close_member(Member& m, uint16_t code, std::string_view reason) override;
 
   DirtyList& dirty() { return dirty_; }
   size_t live() const { return live_; }

@@ -14,14 +14,14 @@ TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
   table_.for_each([&](Connection& c) {
     switch (c.state) {
       case ConnState::Handshake:
-        if (now_ns >= c.deadline_ns) {
+        if (c.deadline.reached(now_ns)) {
           metrics_.refusals[size_t(Refusal::Timeout)].add();
           log_.log(LogLevel::Info, "handshake_timeout", {{"peer", c.peer.to_string()}});
           table_.end(c, Ending::drop("handshake timeout"), now_ns);
         }
         break;
       case ConnState::Open:
-        if ((c.member.awaiting_token || c.member.over_capacity) && now_ns >= c.deadline_ns) {
+        if ((c.member.awaiting_token || c.member.over_capacity) && c.deadline.reached(now_ns)) {
           table_.end(c,
                      c.member.over_capacity ? Ending::close(kCloseTryAgainLater, "server overloaded")
                                             : Ending::close(kCloseUnauthorized, "unauthorized"),
@@ -30,31 +30,31 @@ TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
         }
         if (c.member.identity && c.member.identity->exp > 0 && unix_s >= c.member.identity->exp) {
           metrics_.expiry_closes.add();
-          log_.log(LogLevel::Info, "token_expired", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
+          log_.log(LogLevel::Info, "token_expired", {{"peer", c.peer.to_string()}, {"room", c.member.room()}});
           table_.end(c, Ending::close(kCloseUnauthorized, "token expired"), now_ns);
           break;
         }
-        if (now_ns - c.last_rx_ns >= 2 * interval) {
+        if (c.last_rx.elapsed_ns(now_ns) >= 2 * interval) {
           // Through wslay, so its reader stops too (nothing after our close is processed).
           c.note_close_reason("idle timeout", /*replace=*/true);
           c.ws.queue_close(kCloseGoingAway, "idle timeout");
           c.flush_control();
           if (c.ws.close_sent()) table_.end(c, Ending::close_queued(), now_ns);
-        } else if (now_ns - c.last_ping_ns >= interval) {
-          c.out.push(ping_.get());
-          c.last_ping_ns = now_ns;
+        } else if (c.last_ping.elapsed_ns(now_ns) >= interval) {
+          c.member.out.push(ping_.get());
+          c.last_ping = ClockMs::of(now_ns);
         }
         // Quiet for a second: give back the framing state (~8.5 KiB; the worker usually
         // has already, after the last feed) and the send ring (unless a ping waits in it).
         // Counted when either was given back: many at once is what makes the worker
         // return free heap pages and the receive pool to the kernel.
-        if (now_ns - c.last_rx_ns >= 1'000'000'000 && c.state == ConnState::Open) {
+        if (c.last_rx.elapsed_ns(now_ns) >= 1'000'000'000 && c.state == ConnState::Open) {
           const bool framing = c.ws.park();
-          if (c.out.release_storage() || framing) ++report.parked;
+          if (c.member.out.release_storage() || framing) ++report.parked;
         }
         break;
       case ConnState::Closing:
-        if (now_ns >= c.deadline_ns) table_.end(c, Ending::drop("linger timeout"), now_ns);
+        if (c.deadline.reached(now_ns)) table_.end(c, Ending::drop("linger timeout"), now_ns);
         break;
       case ConnState::Dead:
         break;

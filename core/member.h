@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/rate_limiter.h"
+#include "core/room.h"
 #include "core/session.h"
 #include "net/send_queue.h"
 
@@ -28,24 +29,31 @@ struct Identity {
   int64_t exp = 0;      // the token's expiry, Unix seconds (1.1: welcome.exp, close 4001 after it)
 };
 
+struct Member;
+
 // How the service reaches a member's transport besides its queue: to end it (a session
-// resumed elsewhere closes the old connection with 4008). Implemented by the connection.
+// resumed elsewhere closes the old connection with 4008). Implemented once per loop
+// thread (its ConnectionTable), which finds the connection by the member's queue, so a
+// member carries one pointer for it and the connection no virtual table.
 class MemberLink {
  public:
-  virtual void close_member(uint16_t code, std::string_view reason) = 0;
+  virtual void close_member(Member& m, uint16_t code, std::string_view reason) = 0;
 
  protected:
   ~MemberLink() = default;
 };
 
 struct Member {
-  explicit Member(SendQueue* queue, MemberLink* link_ = nullptr) : out(queue), link(link_) {}
+  Member(DirtyList* dirty, uint32_t slot, MemberLink* link_ = nullptr) : out(dirty, slot), link(link_) {}
   Member(const Member&) = delete;
   Member& operator=(const Member&) = delete;
 
-  SendQueue* out;                      // where every frame for this member goes
+  SendQueue out;                       // every frame for this member; its owner drains it
   MemberLink* link;                    // may be null (then it cannot be closed from here)
-  std::string room;                    // the room named when it connected
+  // The room named when it connected: room(). Once joined the Room has the name, so this
+  // copy exists only before the join and after the session is taken (for the close log):
+  // a joined member carries 8 bytes for it, not 32.
+  std::unique_ptr<std::string> room_name;
   std::unique_ptr<Identity> identity;  // null without a verified token
   RateLimiter rate;
   std::unique_ptr<Session> session;    // non-null once joined
@@ -69,6 +77,22 @@ struct Member {
   std::unique_ptr<Wait> wait;
 
   bool joined() const { return session != nullptr; }
+  std::string_view room() const {
+    if (session && session->room) return session->room->name();
+    return room_name ? std::string_view(*room_name) : std::string_view();
+  }
+  void set_room(std::string name) { room_name = std::make_unique<std::string>(std::move(name)); }
+  // The session joined: the Room names it from now on.
+  void attach(std::unique_ptr<Session> s) {
+    session = std::move(s);
+    room_name.reset();
+  }
+  // The session leaves this member (left, dropped, or resumed elsewhere); the member
+  // keeps the room's name for whatever it still reports.
+  std::unique_ptr<Session> take_session() {
+    if (session && session->room && !room_name) room_name = std::make_unique<std::string>(session->room->name());
+    return std::move(session);
+  }
   bool busy() const { return wait && wait->busy; }
 };
 

@@ -76,7 +76,7 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
     if (!c) continue;
     const int64_t due = behind ? shared_due_ns_ : c->last_send_ns + batch_delay_ns_;
     if (at_once || (!c->send_in_flight() && now_ns >= due)) {
-      c->out.clear_dirty();
+      c->member.out.clear_dirty();
       send_waiting(*c);
     } else {
       waiting_.push_back({slot, c->generation, due > now_ns ? due : now_ns});
@@ -90,7 +90,7 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
     waiting_.pop_front();
     Connection* c = table_.at(w.slot);
     if (!c || c->generation != w.generation) continue;
-    c->out.clear_dirty();
+    c->member.out.clear_dirty();
     send_waiting(*c);  // with a send in flight, on_sent() sends the rest
   }
 
@@ -99,7 +99,7 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
   replying_.swap(dirty.urgent);
   for (uint32_t slot : replying_) {
     Connection* c = table_.at(slot);
-    if (c && c->out.urgent()) start(*c);  // in flight: on_sent() sends it next
+    if (c && c->member.out.urgent()) start(*c);  // in flight: on_sent() sends it next
   }
   replying_.clear();
 }
@@ -112,14 +112,14 @@ int64_t Output::next_deadline() const {
 
 void Output::send_waiting(Connection& c) {
   if (c.state == ConnState::Dead) return;
-  if (c.state == ConnState::Open && c.out.pending_bytes() > config_.max_pending) {
-    metrics_.cursors_coalesced.add(c.out.drop_superseded());
-    if (c.out.pending_bytes() > config_.max_pending) {
+  if (c.state == ConnState::Open && c.member.out.pending_bytes() > config_.max_pending) {
+    metrics_.cursors_coalesced.add(c.member.out.drop_superseded());
+    if (c.member.out.pending_bytes() > config_.max_pending) {
       // A slow reader: close rather than drop an edit silently. It reconnects with
       // `since` and loses nothing.
-      c.out.drop_unstarted();
+      c.member.out.drop_unstarted();
       metrics_.slow_reader_closes.add();
-      log_.log(LogLevel::Warn, "slow_reader", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
+      log_.log(LogLevel::Warn, "slow_reader", {{"peer", c.peer.to_string()}, {"room", c.member.room()}});
       table_.end(c, Ending::close(kClosePolicyViolation, "slow reader: output limit exceeded"), now_ns_);
     }
   }
@@ -129,15 +129,15 @@ void Output::send_waiting(Connection& c) {
 void Output::start(Connection& c) {
   if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest wins applies to cameras that waited: behind a short send, or in a window.
-  if (c.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.out.drop_superseded());
-  if (c.out.empty()) {
+  if (c.member.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.member.out.drop_superseded());
+  if (c.member.out.empty()) {
     shut_write_if_done(c);
     return;
   }
   SendOp* op = take_op();
   c.op = op;
   op->msg.msg_iov = op->iov;
-  op->msg.msg_iovlen = c.out.gather(op->iov, kMaxIov, kMaxSendBytes);
+  op->msg.msg_iovlen = c.member.out.gather(op->iov, kMaxIov, kMaxSendBytes);
   c.last_send_ns = now_ns_;
   loop_.send(c.fd, &op->msg, completion_tag(Op::Send, c.slot, c.generation));
 }
@@ -145,7 +145,7 @@ void Output::start(Connection& c) {
 void Output::on_sent(Connection& c, int result, int64_t now_ns) {
   now_ns_ = now_ns;
   assert(c.op);  // a Send completion exists only for a submitted op (generation-checked)
-  c.out.complete(result > 0 ? size_t(result) : 0);
+  c.member.out.complete(result > 0 ? size_t(result) : 0);
   give_back(c.op);
   c.op = nullptr;
   if (result <= 0) {
@@ -162,11 +162,11 @@ void Output::on_sent(Connection& c, int result, int64_t now_ns) {
   // Go on at once with the rest of a short send, a reply, or frames whose window has
   // passed while this send was in flight; frames still inside their window wait on the
   // waiting list (dirty).
-  if (c.out.backed_up() || c.out.urgent() || !c.out.dirty()) start(c);
+  if (c.member.out.backed_up() || c.member.out.urgent() || !c.member.out.dirty()) start(c);
 }
 
 void Output::shut_write_if_done(Connection& c) {
-  if (c.state != ConnState::Closing || c.write_shut || c.send_in_flight() || !c.out.empty()) return;
+  if (c.state != ConnState::Closing || c.write_shut || c.send_in_flight() || !c.member.out.empty()) return;
   // Half-close, then keep reading until the peer's FIN: closing with unread input would
   // send a RST that can destroy our close frame in flight. A failure means the socket is
   // already gone; the next receive completion reports it.

@@ -104,7 +104,7 @@ void RoomService::start_claim(Member& m, Room& room, std::string_view token, std
 
 void RoomService::stop_waiting(Member& m) {
   if (!m.wait) return;
-  auto it = rooms_.find(m.room);
+  auto it = rooms_.find(std::string(m.room()));
   if (it == rooms_.end() || !it->second->link) return;
   auto& waiting = it->second->link->waiting;
   waiting.erase(std::remove(waiting.begin(), waiting.end(), &m), waiting.end());
@@ -131,7 +131,7 @@ void RoomService::resume_member(Member& m) {
       v = dispatch(m, msg, text);
     }
     if (v.closes()) {
-      if (m.link) m.link->close_member(v.close_code, v.reason);
+      if (m.link) m.link->close_member(m, v.close_code, v.reason);
       return;  // `m` may be gone
     }
   }

@@ -223,10 +223,10 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
   std::unique_ptr<Session> taken;
   if (s->connected) {
     Member* old = s->member;
-    taken = std::move(old->session);
+    taken = old->take_session();
     room.remove(s);
     --sessions_;
-    if (old->link) old->link->close_member(kCloseReplaced, "replaced");
+    if (old->link) old->link->close_member(*old, kCloseReplaced, "replaced");
   } else {
     taken = room.unhold(s);
     if (!taken) return;

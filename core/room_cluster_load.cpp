@@ -64,7 +64,7 @@ void RoomService::fail_sync(Room& room) {
     m->wait->deferred.clear();
     m->wait->deferred_bytes = 0;
     // Nothing can be said about the room until the store is back.
-    if (m->link) m->link->close_member(kCloseTryAgainLater, "store unavailable");
+    if (m->link) m->link->close_member(*m, kCloseTryAgainLater, "store unavailable");
   }
 }
 

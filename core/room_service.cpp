@@ -39,7 +39,7 @@ RoomService::RoomService(const Config& config, unsigned instance, Metrics& metri
       log_(log) {}
 
 void RoomService::reply(Member& m, OutType type, std::string_view payload) {
-  m.out->push_reply(ws_frame(Opcode::Text, payload));
+  m.out.push_reply(ws_frame(Opcode::Text, payload));
   metrics_.messages_out[size_t(type)].add();
 }
 
@@ -177,7 +177,7 @@ Verdict RoomService::dispatch(Member& m, const ClientMessage& msg, std::string_v
 
 
 void RoomService::join(Member& m, const ClientMessage& msg, std::string_view text) {
-  Room& room = room_named(m.room);
+  Room& room = room_named(m.room());
   const bool resuming = !msg.resume.empty();
   if (port_) {
     // Scale-out: the room must be mirrored first, and a token this thread does not know
@@ -219,7 +219,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
       }
     }
   }
-  s->out = m.out;
+  s->out = &m.out;
   s->member = &m;
   s->connected = true;
   issue_token(*s);
@@ -242,7 +242,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     size_t replayed = 0;
     const bool same_history = !msg.has_epoch || msg.epoch == room.epoch();
     const bool complete = same_history && room.history().replay_since(msg.since, room.seq(), [&](SharedFrame* f) {
-      m.out->push(f);
+      m.out.push(f);
       ++replayed;
     });
     metrics_.messages_out[size_t(OutType::Edit)].add(replayed);
@@ -266,7 +266,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     else write_presence(room, *s);
     if (m.wait) m.wait->claimed_session.clear();
   }
-  m.session = std::move(s);
+  m.attach(std::move(s));
   ++sessions_;
   update_gauges();
 }

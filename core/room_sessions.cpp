@@ -18,7 +18,7 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   JwtError error;
   if (!verify_jwt(token, config_.jwt_secret, unix_now(), claims, error))
     return Verdict::close(kCloseUnauthorized, "unauthorized");
-  if (!jwt_allows_room(claims, m.room)) return Verdict::close(kCloseForbidden, "forbidden");
+  if (!jwt_allows_room(claims, m.room())) return Verdict::close(kCloseForbidden, "forbidden");
   auto identity = std::make_unique<Identity>();
   identity->verified = true;
   identity->user_id = std::move(claims.sub);
@@ -43,9 +43,9 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
   if (s->connected) {
     // Still attached to a connection the server has not noticed is dead: that one ends.
     Member* old = s->member;
-    std::unique_ptr<Session> taken = std::move(old->session);
+    std::unique_ptr<Session> taken = old->take_session();
     room.remove(s);
-    if (old->link) old->link->close_member(kCloseReplaced, "replaced");
+    if (old->link) old->link->close_member(*old, kCloseReplaced, "replaced");
     metrics_.resumes[size_t(ResumeResult::Replaced)].add();
     if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "replaced"}});
     --sessions_;
@@ -98,14 +98,14 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
     send_error(m, ErrorCode::BadToken, "refresh: the token is for another user");
     return;
   }
-  if (!jwt_allows_room(claims, m.room)) {
+  if (!jwt_allows_room(claims, m.room())) {
     metrics_.refreshes_refused.add();
     send_error(m, ErrorCode::Forbidden, "refresh: the token does not grant this room");
     return;
   }
   m.identity->exp = claims.exp;
   metrics_.refreshes.add();
-  if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room}, {"exp", claims.exp}});
+  if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room()}, {"exp", claims.exp}});
   encode_refreshed(encoded_, claims.exp);
   reply(m, OutType::Refreshed, encoded());
 }
@@ -118,7 +118,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
   --sessions_;
   if (how == Departure::Dropped && config_.resume_grace_s > 0) {
     // Held: nobody is told; a resume within the grace takes it back.
-    std::unique_ptr<Session> s = std::move(m.session);
+    std::unique_ptr<Session> s = m.take_session();
     s->hold = std::make_unique<Session::Hold>();
     s->hold->until_ns = now_ns + int64_t(config_.resume_grace_s) * 1'000'000'000;
     const bool took = admission != nullptr && limits_ != nullptr;
@@ -135,7 +135,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
     update_gauges();
     return took;
   }
-  std::unique_ptr<Session> s = std::move(m.session);
+  std::unique_ptr<Session> s = m.take_session();
   room.remove(s.get());
   end_session(room, std::move(s), now_ns);
   return false;

@@ -177,7 +177,7 @@ void Worker::on_accept(const Completion& done) {
   // Connection limits are checked once the request is known to be an upgrade
   // (HttpFront); until then the socket lives on this thread's handshake budget.
   table_->admit_handshake(c, now_ns_);
-  c.deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
+  c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
   arm_recv(c);
   if (!accept_armed_) arm_accept();
 }
@@ -246,7 +246,7 @@ void Worker::rearm_starved() {
 }
 
 void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
-  c.last_rx_ns = now_ns_;
+  c.last_rx = ClockMs::of(now_ns_);
   switch (c.state) {
     case ConnState::Handshake:
       if (!c.http) c.http = std::make_unique<HttpExchange>();
@@ -294,26 +294,26 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   // handshake budget (bounded) until it is closed.
   if (!upgrade.over_capacity) table_->upgraded(c);
   c.http.reset();  // the request head is not kept on an idle connection
-  c.member.room = std::move(upgrade.room);
+  c.member.set_room(std::move(upgrade.room));
   c.member.identity = std::move(upgrade.identity);
   c.member.awaiting_token = upgrade.awaiting_token;
   c.member.over_capacity = upgrade.over_capacity;
   // In band, the join (with its token) is due within the handshake timeout as well.
-  c.deadline_ns = now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000;
+  c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
-  c.last_rx_ns = c.last_ping_ns = now_ns_;
-  c.out.push_reply(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
+  c.last_rx = c.last_ping = ClockMs::of(now_ns_);
+  c.member.out.push_reply(SharedFrame::raw(upgrade_response(upgrade.accept_key)));
   if (!c.ws.init(config_.max_message)) {
     table_->end(c, Ending::drop("out of memory"), now_ns_);
     return;
   }
-  log_.log(LogLevel::Info, "ws_open", {{"peer", c.peer.to_string()}, {"room", c.member.room}});
+  log_.log(LogLevel::Info, "ws_open", {{"peer", c.peer.to_string()}, {"room", c.member.room()}});
   if (!upgrade.leftover.empty())
     feed(c, reinterpret_cast<const uint8_t*>(upgrade.leftover.data()), upgrade.leftover.size());
 }
 
 void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
-  switch (c.feed(data, len)) {
+  switch (c.feed(data, len, *this)) {
     case WsReader::FeedResult::ProtocolError:
       table_->end(c, Ending::close(kCloseProtocolError, "protocol error"), now_ns_);
       return;
@@ -388,7 +388,7 @@ void Worker::begin_stop() {
       c.ws.queue_close(kCloseGoingAway, "server shutting down");
       c.flush_control();
       if (c.ws.close_sent()) table_->end(c, Ending::close_queued(), now_ns_);
-      c.deadline_ns = stop_deadline_ns_;  // queued output may take the whole drain
+      c.deadline = ClockMs::of(stop_deadline_ns_);  // queued output may take the whole drain
     } else if (c.state == ConnState::Handshake) {
       table_->end(c, Ending::drop("server shutting down"), now_ns_);
     }

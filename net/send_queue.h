@@ -89,6 +89,7 @@ class SendQueue {
     push(frame);
     mark_urgent();
   }
+  uint32_t owner_slot() const { return owner_; }
   bool empty() const { return count_ == 0; }
   size_t frames() const { return count_; }
   // Bytes not yet handed to the kernel (superseded frames included until dropped).

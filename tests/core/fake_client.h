@@ -21,20 +21,20 @@
 namespace roomcast::testing_support {
 
 struct FakeClient : MemberLink {
-  FakeClient(DirtyList* dirty, uint32_t slot, std::string room) : out(dirty, slot), member(&out, this) {
-    member.room = std::move(room);
+  FakeClient(DirtyList* dirty, uint32_t slot, std::string room) : member(dirty, slot, this) {
+    member.set_room(std::move(room));
     member.rate = RateLimiter(1e9, 1e9, 0);  // no limit unless a test sets one
   }
 
   std::vector<std::string> take() {
     std::vector<std::string> payloads;
-    out.drop_superseded();
-    while (!out.empty()) {
+    member.out.drop_superseded();
+    while (!member.out.empty()) {
       iovec iov[64];
-      size_t n = out.gather(iov, 64, 1 << 20);
+      size_t n = member.out.gather(iov, 64, 1 << 20);
       std::string bytes;
       for (size_t i = 0; i < n; ++i) bytes.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-      out.complete(bytes.size());
+      member.out.complete(bytes.size());
       size_t at = 0;
       while (at + 2 <= bytes.size()) {
         const auto b = reinterpret_cast<const uint8_t*>(bytes.data()) + at;
@@ -81,12 +81,11 @@ struct FakeClient : MemberLink {
   }
   void drain() { all(); }
 
-  void close_member(uint16_t code, std::string_view reason) override {
+  void close_member(Member&, uint16_t code, std::string_view reason) override {
     closed_with = code;
     close_reason = reason;
   }
 
-  SendQueue out;
   Member member;
   std::vector<std::string> pending_;
   uint16_t closed_with = 0;

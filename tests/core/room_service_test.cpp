@@ -92,8 +92,8 @@ TEST_F(RoomServiceTest, RelaysReachEveryOtherMemberAsOneSharedFrameAndNeverTheSe
   b.take();
   send(a, R"({"type":"select","ids":["b1","b2"]})");
   EXPECT_TRUE(a.nothing_queued());
-  ASSERT_EQ(b.out.frames(), 1u);
-  ASSERT_EQ(c.out.frames(), 1u);
+  ASSERT_EQ(b.member.out.frames(), 1u);
+  ASSERT_EQ(c.member.out.frames(), 1u);
   rapidjson::Document sb = b.next(), sc = c.next();
   EXPECT_EQ(str(sb, "session"), sa);
   EXPECT_EQ(sb["ids"].Size(), 2u);
