@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/member.h"
 #include "core/room.h"
 #include "core/session.h"
 #include "net/send_queue.h"
@@ -18,11 +19,12 @@ namespace {
 using namespace roomcast;
 
 struct Recipient {
-  Recipient(DirtyList* dirty, uint32_t slot) : out(dirty, slot) {
+  Recipient(DirtyList* dirty, uint32_t slot) : member(dirty, slot) {
     session.id = "s" + std::to_string(slot);
-    session.out = &out;
+    session.member = &member;
   }
-  SendQueue out;
+  Member member;
+  SendQueue& out = member.out;
   Session session;
 };
 

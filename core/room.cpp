@@ -1,5 +1,7 @@
 #include "core/room.h"
 
+#include "core/member.h"
+
 namespace roomcast {
 
 Session* Room::find(std::string_view session_id) const {
@@ -13,9 +15,10 @@ Session* Room::find(std::string_view session_id) const {
 namespace {
 
 bool same_token(const Session& s, std::string_view token) {
-  if (token.size() != Session::kTokenChars || !s.resume_token[0]) return false;
+  const Session::TokenText mine = s.token();
+  if (token.size() != Session::kTokenChars || !mine.issued) return false;
   unsigned diff = 0;
-  for (size_t i = 0; i < Session::kTokenChars; ++i) diff |= unsigned(uint8_t(s.resume_token[i]) ^ uint8_t(token[i]));
+  for (size_t i = 0; i < Session::kTokenChars; ++i) diff |= unsigned(uint8_t(mine.chars[i]) ^ uint8_t(token[i]));
   return diff == 0;
 }
 
@@ -31,10 +34,24 @@ Session* Room::find_by_token(std::string_view token) const {
   return found;
 }
 
+// The fan-out loop: one pointer store and one refcount increment per recipient (each
+// member's queue lives in its Member, one load away from the session).
+uint32_t Room::broadcast(SharedFrame* frame, const Session* except, bool urgent) {
+  uint32_t recipients = 0;
+  for (Session* s : members_) {
+    if (s == except) continue;
+    if (urgent)
+      s->member->out.push_urgent(frame);
+    else
+      s->member->out.push(frame);
+    ++recipients;
+  }
+  return recipients;
+}
+
 void Room::hold(std::unique_ptr<Session> s) {
   remove(s.get());
   s->room = this;
-  s->out = nullptr;
   s->member = nullptr;
   s->connected = false;
   s->member_index = static_cast<uint32_t>(held_.size());

@@ -64,18 +64,7 @@ class Room {
   // of recipients.
   // `urgent`: the frame has already waited for a batch window on another instance, so
   // it leaves at the end of this loop iteration instead of waiting for a second one.
-  uint32_t broadcast(SharedFrame* frame, const Session* except, bool urgent = false) {
-    uint32_t recipients = 0;
-    for (Session* member : members_) {
-      if (member == except) continue;
-      if (urgent)
-        member->out->push_urgent(frame);
-      else
-        member->out->push(frame);
-      ++recipients;
-    }
-    return recipients;
-  }
+  uint32_t broadcast(SharedFrame* frame, const Session* except, bool urgent = false);
 
   // The seq the next edit will get.
   uint64_t next_seq() const { return seq_ + 1; }

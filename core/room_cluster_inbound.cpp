@@ -234,9 +234,8 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
     --held_;
   }
   taken->hold.reset();
-  taken->out = nullptr;
   taken->member = nullptr;
-  taken->last_cursor = FrameRef();
+  if (taken->view) taken->view->last_cursor = FrameRef();
   taken->room = &room;
   taken->connected = true;
   taken->resume_token = {};
@@ -289,16 +288,17 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
     auto peer_it = link.remote.find(id);
     RemotePeer* peer = peer_it == link.remote.end() ? nullptr : &peer_it->second;
     switch (kind[0]) {
-      case 'c':
+      case 'c': {
         if (!peer) break;
+        Session::View& v = peer->session->view_for_update();
         if (Camera camera; wire::parse_cursor_camera(frame, &camera)) {
-          Session::View& v = peer->session->view_for_update();
           v.camera = camera;
           v.has_camera = true;
         }
-        if (peer->session->last_cursor) peer->session->last_cursor->mark_superseded();
-        peer->session->last_cursor = fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
+        if (v.last_cursor) v.last_cursor->mark_superseded();
+        v.last_cursor = fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
         break;
+      }
       case 's':
         if (!peer) break;
         wire::parse_select_ids(frame, &peer->session->view_for_update().selection);

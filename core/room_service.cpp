@@ -219,13 +219,13 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
       }
     }
   }
-  s->out = &m.out;
   s->member = &m;
   s->connected = true;
   issue_token(*s);
 
   WelcomeExtras extras;
-  extras.resume = s->token();
+  const Session::TokenText token = s->token();
+  extras.resume = token.view();
   extras.epoch = room.epoch();
   if (m.identity && m.identity->verified && m.identity->exp > 0) {
     extras.has_exp = true;
@@ -277,8 +277,8 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   view.has_camera = true;
   encode_cursor(encoded_, s.id, view.camera);
   // Queues still holding the previous camera may now skip it (latest wins).
-  if (s.last_cursor) s.last_cursor->mark_superseded();
-  s.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
+  if (view.last_cursor) view.last_cursor->mark_superseded();
+  view.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
   if (port_) {
     relay(*s.room, 'c', s.id, encoded());
     s.presence_stale = true;

@@ -32,8 +32,8 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
 
 void RoomService::issue_token(Session& s) {
   // One live token per session: the new one replaces the old.
-  const std::string fresh = random_base64url(18);  // 144 bits, 24 characters
-  std::copy_n(fresh.data(), Session::kTokenChars, s.resume_token.data());
+  do random_bytes(s.resume_token.data(), s.resume_token.size());
+  while (!s.has_token());
 }
 
 std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::string_view token) {
@@ -126,7 +126,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
       s->hold->holds_admission = true;
       s->hold->admission = *admission;
     }
-    holds_.push_back({s->hold->until_ns, room.name(), std::string(s->token())});
+    holds_.push_back({s->hold->until_ns, room.name(), std::string(s->token().view())});
     if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
     Session* kept = s.get();
     room.hold(std::move(s));

@@ -28,27 +28,19 @@ class Room;
 struct Session {
   std::string id;  // unique per server run
   User user;
-  // What a late joiner sees of this member besides its user. Made at the first cursor,
-  // select or follow (or when restoring a session that had them), so a member that only
-  // watches costs one pointer here, not ~150 bytes.
+  // What a late joiner sees of this member besides its user, and the frame of its newest
+  // camera. Made at the first cursor, select or follow (or when restoring a session that
+  // had them), so a member that only watches costs one pointer here, not ~160 bytes.
   struct View {
     bool has_camera = false;
     Camera camera;
     std::vector<std::string> selection;
     std::string following;  // empty: following nobody
+    FrameRef last_cursor;   // marked superseded when a newer camera is sent
   };
   std::unique_ptr<View> view;
-  SendQueue* out = nullptr;   // null while held
-  struct Member* member = nullptr;  // the member it is attached to; null while held
+  struct Member* member = nullptr;  // the member it is attached to (its queue gets our frames); null while held
   Room* room = nullptr;
-  uint32_t member_index = 0;  // position in Room::members_ (or held_), for O(1) removal
-  FrameRef last_cursor;       // marked superseded when a newer camera is sent
-
-  // 1.1: resume. Kept small: every idle joined connection carries a Session.
-  static constexpr size_t kTokenChars = 24;  // 144 random bits, base64url
-  std::array<char, kTokenChars> resume_token{};  // a secret: never logged; all zero until issued
-  bool connected = true;  // false while held
-  bool presence_stale = false;  // scale-out: the Redis presence record lags the camera
   struct Hold {
     int64_t until_ns = 0;  // when the grace ends
     // The connection's place in ConnectionLimits stays taken while held (released when
@@ -57,14 +49,25 @@ struct Session {
     PeerAddress admission;
   };
   std::unique_ptr<Hold> hold;  // non-null only while held
+  uint32_t member_index = 0;  // position in Room::members_ (or held_), for O(1) removal
+  bool connected = true;  // false while held
+  bool presence_stale = false;  // scale-out: the Redis presence record lags the camera
+
+  // 1.1: resume. The one live token: 144 random bits, given to the client as 24 base64url
+  // characters and kept raw here (every idle joined connection carries a Session). A
+  // secret: never logged. All zero: none issued (2^-144 for a random one; issue_token
+  // draws again).
+  static constexpr size_t kTokenBytes = 18;
+  static constexpr size_t kTokenChars = 24;
+  std::array<uint8_t, kTokenBytes> resume_token{};
 
   View& view_for_update() {
     if (!view) view = std::make_unique<View>();
     return *view;
   }
-  // Replaces the view (a session restored from another instance's record).
+  // Replaces what the view shows (a session restored from another instance's record).
   void restore_view(bool has_camera, const Camera& camera, std::vector<std::string> selection, std::string following) {
-    if (!has_camera && selection.empty() && following.empty()) {
+    if (!has_camera && selection.empty() && following.empty() && (!view || !view->last_cursor)) {
       view.reset();
       return;
     }
@@ -82,10 +85,32 @@ struct Session {
     if (view && view->following == leader) view->following.clear();
   }
 
-  std::string_view token() const {
-    return resume_token[0] ? std::string_view(resume_token.data(), kTokenChars) : std::string_view();
+  bool has_token() const {
+    uint8_t any = 0;
+    for (uint8_t b : resume_token) any |= b;
+    return any != 0;
+  }
+  // The token as the client sees it (empty view: none issued). Lives as long as the value.
+  struct TokenText {
+    std::array<char, kTokenChars> chars{};
+    bool issued = false;
+    std::string_view view() const { return issued ? std::string_view(chars.data(), kTokenChars) : std::string_view(); }
+  };
+  TokenText token() const {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    TokenText t;
+    if (!has_token()) return t;
+    for (size_t i = 0, o = 0; i < kTokenBytes; i += 3, o += 4) {  // 18 bytes: six whole groups
+      const uint32_t v = (uint32_t(resume_token[i]) << 16) | (uint32_t(resume_token[i + 1]) << 8) | resume_token[i + 2];
+      t.chars[o] = kAlphabet[(v >> 18) & 63];
+      t.chars[o + 1] = kAlphabet[(v >> 12) & 63];
+      t.chars[o + 2] = kAlphabet[(v >> 6) & 63];
+      t.chars[o + 3] = kAlphabet[v & 63];
+    }
+    t.issued = true;
+    return t;
   }
 };
-static_assert(sizeof(Session) <= 224, "every joined member carries one Session: keep it in the 224-byte size class");
+static_assert(sizeof(Session) <= 192, "every joined member carries one Session: keep it in the 192-byte size class");
 
 }  // namespace roomcast

@@ -8,10 +8,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace roomcast {
 
 std::string random_base64url(size_t bytes);
+// `n` bytes from the CSPRNG, raw (a resume token kept as bytes).
+void random_bytes(uint8_t* out, size_t n);
 
 }  // namespace roomcast

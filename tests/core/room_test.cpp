@@ -9,6 +9,7 @@
 
 #include <rapidjson/stringbuffer.h>
 
+#include "core/member.h"
 #include "core/ws_frames.h"
 #include "proto/message.h"
 
@@ -31,11 +32,12 @@ namespace roomcast {
 namespace {
 
 struct Recipient {
-  Recipient(DirtyList* dirty, uint32_t slot) : out(dirty, slot) {
+  Recipient(DirtyList* dirty, uint32_t slot) : member(dirty, slot) {
     session.id = "s" + std::to_string(slot);
-    session.out = &out;
+    session.member = &member;
   }
-  SendQueue out;
+  Member member;
+  SendQueue& out = member.out;
   Session session;
 };
 
