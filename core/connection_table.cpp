@@ -155,6 +155,10 @@ void ConnectionTable::release_idle_memory() {
   if (dirty_.urgent.empty()) dirty_.urgent.shrink_to_fit();
   if (dead_.empty()) dead_.shrink_to_fit();
   free_slots_.shrink_to_fit();
+  // The slot tables grow by doubling; a burst of 10,000 leaves room for 16,384.
+  conns_.shrink_to_fit();
+  generations_.shrink_to_fit();
+  handshakes_.release_idle_memory();
 }
 
 void ConnectionTable::sweep() {

@@ -28,6 +28,12 @@ uint32_t HandshakeBudget::victim_for(const PeerAddress& peer) const {
   return kNone;
 }
 
+void HandshakeBudget::release_idle_memory() {
+  if (!nodes_.empty()) return;
+  decltype(nodes_)().swap(nodes_);
+  decltype(per_address_)().swap(per_address_);
+}
+
 void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer) {
   remove(slot);
   if (newest_ != kNone) nodes_.at(newest_).next = slot;

@@ -40,6 +40,9 @@ class HandshakeBudget {
   bool contains(uint32_t slot) const { return nodes_.count(slot) != 0; }
 
   size_t size() const { return size_; }
+  // Gives back the bucket arrays a burst grew, when nobody is in the budget (hash maps
+  // never shrink on their own).
+  void release_idle_memory();
   size_t count_for(const PeerAddress& peer) const;
 
  private:
