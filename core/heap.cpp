@@ -14,8 +14,10 @@ const char* heap_allocator_name() { return mallctl ? "jemalloc" : "glibc"; }
 
 void release_free_heap_memory() {
   if (mallctl) {
-    // "arena.<MALLCTL_ARENAS_ALL>.purge": every arena's unused dirty pages, now.
-    // Advisory: if jemalloc refuses, the pages are purged by its background decay instead.
+    // This thread's cache of freed objects first (after a burst it holds ~200 KB that
+    // would keep their pages), then "arena.<MALLCTL_ARENAS_ALL>.purge": every arena's
+    // unused dirty pages, now. Advisory: if jemalloc refuses, its background decay purges.
+    (void)mallctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0);
     (void)mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
     return;
   }

@@ -6,7 +6,9 @@
 // Release build links it: its size-class slabs keep 10k idle connections from pinning
 // half-empty pages, see docs/profiling.md) and "glibc" otherwise (Debug/ASan builds,
 // tests). release_free_heap_memory() returns free pages now instead of when the
-// allocator's own policy would: jemalloc purges every arena, glibc trims its heaps.
+// allocator's own policy would: jemalloc flushes the calling thread's cache and purges
+// every arena, glibc trims its heaps. Call it on the thread whose cache should go (a
+// loop thread after a burst).
 #pragma once
 
 namespace roomcast {
