@@ -26,8 +26,9 @@
 #   BENCH_STEPS [0.2,1,2,5,10,11,12,15,20]  S3 rates per connection per second
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
-#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S3 S4 S5 floor"]  which scenarios to run
-#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; floor: roomcast-floor;
+#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S3 S4 S5 J floor"]  which scenarios to run
+#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; J: 10,000 joins,
+#                              256 in flight, at --max-batch-delay 5 and 50; floor: roomcast-floor;
 #                              S1-redis: see above, opt-in)
 #   BENCH_REDIS_WINDOWS [""]   S1-redis also runs (c) at these --max-batch-delay values (e.g. "1")
 #   BENCH_TOOL_THREADS [1]     load tool threads (all on BENCH_TOOL_CPU)
@@ -53,7 +54,7 @@ STEPS=${BENCH_STEPS:-0.2,1,2,5,10,11,12,15,20}
 IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
-SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S3 S4 S5 floor"}
+SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S3 S4 S5 J floor"}
 REDIS_WINDOWS=${BENCH_REDIS_WINDOWS:-}
 REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
 TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
@@ -368,6 +369,13 @@ for scenario in $SCENARIOS; do
         ;;
       S5)
         roomcast S5 "$run" -- --connections "$BURST_CONNECTIONS" --rooms 1000 --join-burst
+        ;;
+      J)
+        # Issue 14: joins bounded in flight, at a short and a long batch window.
+        for w in 5 50; do
+          roomcast "J-$w" "$run" --max-batch-delay "$w" -- --connections "$BURST_CONNECTIONS" --rooms 1000 \
+            --idle --join-in-flight 256 --duration 1
+        done
         ;;
       *) die "unknown scenario $scenario" ;;
     esac
