@@ -26,8 +26,9 @@
 #   BENCH_STEPS [0.2,1,2,5,10,11,12,15,20]  S3 rates per connection per second
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
-#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S3 S4 S5 J floor"]  which scenarios to run
-#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; J: 10,000 joins,
+#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S2E S3 S4 S5 J floor"]  which scenarios to run
+#                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; S2E: S2 with every
+#                              20th message an edit (issue 14's overload); J: 10,000 joins,
 #                              256 in flight, at --max-batch-delay 5 and 50; floor: roomcast-floor;
 #                              S1-redis: see above, opt-in)
 #   BENCH_REDIS_WINDOWS [""]   S1-redis also runs (c) at these --max-batch-delay values (e.g. "1")
@@ -54,7 +55,7 @@ STEPS=${BENCH_STEPS:-0.2,1,2,5,10,11,12,15,20}
 IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
-SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S3 S4 S5 J floor"}
+SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S2E S3 S4 S5 J floor"}
 REDIS_WINDOWS=${BENCH_REDIS_WINDOWS:-}
 REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
 TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
@@ -349,6 +350,10 @@ for scenario in $SCENARIOS; do
         ;;
       S2)
         roomcast S2 "$run" -- --connections 10000 --rooms 1000 --rate 10 "${CURSOR_ARGS[@]}"
+        ;;
+      S2E)
+        # Issue 14's overload with edits in it: every member must get every edit, in order.
+        roomcast S2E "$run" -- --connections 10000 --rooms 1000 --rate 10 --edit-every 20 "${CURSOR_ARGS[@]}"
         ;;
       S1-redis)
         # (a), (b), (c) back to back in the same run, so their ratios compare within it.

@@ -28,6 +28,8 @@ struct Connection {
   ConnState state = ConnState::NotStarted;
   bool watching_out = false;   // EPOLLOUT registered
   uint32_t seq = 0;            // last cursor sequence number sent (first is 1)
+  uint32_t sends = 0;          // messages sent (cursors and edits), for --edit-every
+  int64_t room_seq = 0;        // the room's last edit seq seen (welcome, relayed edits, acks)
   std::string in;
   std::string out;
   std::vector<uint32_t> last_seq;  // per member of the room: highest seq received from it

@@ -105,6 +105,20 @@ void add_common(Report& r, const Options& o, const SharedState& shared, const Ru
   r.add("server_close_frames", int64_t(run.server_close_frames));
   r.add("server_eofs", int64_t(run.server_eofs));
   r.add("error_messages", int64_t(run.error_messages));
+  if (o.edit_every > 0) {
+    r.add("edits_sent", int64_t(run.edits_sent));
+    r.add("acks_received", int64_t(run.acks_received));
+    r.add("edits_expected", int64_t(run.edits_expected));
+    r.add("edits_received", int64_t(run.edits_received));
+    r.add("edits_lost", int64_t(run.edits_expected) - int64_t(run.edits_received));
+    r.add("edit_gaps", int64_t(run.edit_gaps));
+    r.add("edit_reordered", int64_t(run.edit_reordered));
+    if (run.edit_gaps + run.edit_reordered > 0 || run.edits_received != run.edits_expected ||
+        run.acks_received != run.edits_sent)
+      r.warn("edits: " + std::to_string(run.edits_expected - std::min(run.edits_expected, run.edits_received)) +
+             " not received, " + std::to_string(run.edit_gaps) + " seq gaps, " + std::to_string(run.edit_reordered) +
+             " out of order, " + std::to_string(run.edits_sent - std::min(run.edits_sent, run.acks_received)) + " not acked");
+  }
   const int welcomed = shared.welcomed.load();
   if (welcomed < o.connections) {
     r.warn(std::to_string(o.connections - welcomed) + " of " + std::to_string(o.connections) +

@@ -34,6 +34,8 @@ MessageType scan_type(std::string_view payload) {
     rest = payload.substr(at + 1);
   }
   if (rest.starts_with("cursor\"")) return MessageType::Cursor;
+  if (rest.starts_with("edit\"")) return MessageType::Edit;
+  if (rest.starts_with("ack\"")) return MessageType::Ack;
   if (rest.starts_with("presence\"")) return MessageType::Presence;
   if (rest.starts_with("welcome\"")) return MessageType::Welcome;
   if (rest.starts_with("error\"")) return MessageType::Error;
@@ -121,6 +123,17 @@ bool scan_cursor(std::string_view payload, CursorProbe& out) {
   if (at == std::string_view::npos) return false;
   at = skip_space(payload, at);
   return scan_integer_number(payload.substr(at), out.seq) != 0;
+}
+
+bool scan_integer_field(std::string_view payload, std::string_view key, int64_t& out) {
+  const size_t k = payload.find(key);
+  if (k == std::string_view::npos || k == 0 || payload[k - 1] != '"') return false;
+  size_t at = k + key.size();
+  if (at >= payload.size() || payload[at] != '"') return false;
+  at = skip_space(payload, at + 1);
+  if (at >= payload.size() || payload[at] != ':') return false;
+  at = skip_space(payload, at + 1);
+  return scan_integer_number(payload.substr(at), out) > 0;
 }
 
 std::string_view scan_string_field(std::string_view payload, std::string_view key) {

@@ -14,7 +14,7 @@
 
 namespace load {
 
-enum class MessageType { Cursor, Welcome, Presence, Error, Pong, Other, NotJson };
+enum class MessageType { Cursor, Edit, Ack, Welcome, Presence, Error, Pong, Other, NotJson };
 
 MessageType scan_type(std::string_view payload);
 
@@ -33,6 +33,9 @@ bool scan_cursor(std::string_view payload, CursorProbe& out);
 // Parses the JSON number at the start of `s` (e.g. "12", "12.0", "-3", "1.5e6") into an
 // integer (truncated toward zero); returns the number of characters used, 0 if none.
 size_t scan_integer_number(std::string_view s, int64_t& out);
+
+// The integer value of `"key":N` (false if absent or not a number).
+bool scan_integer_field(std::string_view payload, std::string_view key, int64_t& out);
 
 // The string value of `"key":"..."` (no unescaping; empty view if absent).
 std::string_view scan_string_field(std::string_view payload, std::string_view key);

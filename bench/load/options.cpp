@@ -19,6 +19,8 @@ constexpr const char* kUsage =
     "  --connections N             WebSocket connections (default 100)\n"
     "  --rooms R                   rooms; connection i joins room i % R (default 1)\n"
     "  --rate F                    cursors per connection per second (default 10)\n"
+    "  --edit-every N              every Nth message of a connection is an edit instead of a\n"
+    "                              cursor: every member must get every edit, in seq order\n"
     "  --duration S                measured seconds (per step with --step; idle period with --idle)\n"
     "  --warmup S                  seconds of sending before measuring (default 2)\n"
     "  --drain S                   seconds to wait for deliveries after the last send (default 2)\n"
@@ -154,6 +156,8 @@ Options parse_options(int argc, char** argv) {
       o.connections = int(parse_int(a, need(), 1, 1000000));
     } else if (a == "--rooms") {
       o.rooms = int(parse_int(a, need(), 1, 1000000));
+    } else if (a == "--edit-every") {
+      o.edit_every = int(parse_int(a, need(), 1, 1000000));
     } else if (a == "--rate") {
       o.rate = parse_double(a, need(), 0.001, 1000);
     } else if (a == "--duration") {

@@ -40,6 +40,7 @@ struct Options {
   int connections = 100;
   int rooms = 1;
   double rate = 10.0;                // cursors per connection per second
+  int edit_every = 0;                // every Nth message of a connection is an edit (0: none)
   std::vector<double> steps;         // --step: rates for Mode::Step
   double duration_s = 10.0;          // measured interval (per step in Mode::Step; idle period)
   double warmup_s = 2.0;             // sending but not measured (per step)

@@ -36,6 +36,12 @@ void RunStats::merge(const RunStats& o) {
   malformed += o.malformed;
   wrong_room += o.wrong_room;
   pings_answered += o.pings_answered;
+  edits_sent += o.edits_sent;
+  edits_expected += o.edits_expected;
+  edits_received += o.edits_received;
+  acks_received += o.acks_received;
+  edit_gaps += o.edit_gaps;
+  edit_reordered += o.edit_reordered;
   note_problem(o.first_problem);
 }
 

@@ -52,6 +52,13 @@ struct RunStats {
   uint64_t malformed = 0;            // frames or cursors the tool could not read
   uint64_t wrong_room = 0;           // cursors from a sender not in the receiver's room
   uint64_t pings_answered = 0;
+  // --edit-every: over the whole run (edits are never dropped, so warm-up and drain count).
+  uint64_t edits_sent = 0;
+  uint64_t edits_expected = 0;   // edits sent x (room size - 1)
+  uint64_t edits_received = 0;   // relayed edits
+  uint64_t acks_received = 0;
+  uint64_t edit_gaps = 0;        // seqs a member never got before a later one
+  uint64_t edit_reordered = 0;   // a seq not above the last one the member got
   std::string first_problem;         // text of the first error/close seen, for the report
 
   void note_problem(const std::string& what) {

@@ -338,8 +338,26 @@ void Worker::on_text(Connection& c, std::string_view payload, int64_t now) {
     case MessageType::Cursor:
       on_cursor(c, payload, now);
       return;
+    case MessageType::Edit:
+    case MessageType::Ack: {
+      int64_t seq = 0;
+      if (!scan_integer_field(payload, "seq", seq)) {
+        ++stats_.malformed;
+        return;
+      }
+      ++(scan_type(payload) == MessageType::Edit ? stats_.edits_received : stats_.acks_received);
+      if (seq <= c.room_seq) {
+        ++stats_.edit_reordered;
+      } else {
+        stats_.edit_gaps += uint64_t(seq - c.room_seq - 1);
+        c.room_seq = seq;
+      }
+      return;
+    }
     case MessageType::Welcome:
       if (c.state == ConnState::Joining) {
+        int64_t seq = 0;
+        if (scan_integer_field(payload, "seq", seq)) c.room_seq = seq;
         c.state = ConnState::Joined;
         --unwelcomed_;
         stats_.welcome_latency.record(now - shared_.connect_start_us);
@@ -511,6 +529,10 @@ void Worker::send_due(int64_t now) {
     const int k = plan.measured_step(at);
     if (c.state != ConnState::Joined) {
       if (k >= 0) ++stats_.steps[size_t(k)].skipped;
+    } else if (const int every = shared_.opts.edit_every; every > 0 && ++c.sends % uint32_t(every) == 0) {
+      send_edit(c, at);
+      ++stats_.edits_sent;
+      stats_.edits_expected += uint64_t(shared_.layout.room_size(c.room) - 1);
     } else {
       send_cursor(c, at);
       if (k >= 0) {
@@ -533,6 +555,15 @@ void Worker::send_due(int64_t now) {
       ++round_;
     }
   }
+}
+
+void Worker::send_edit(Connection& c, int64_t at) {
+  char payload[160];
+  const int plen = std::snprintf(payload, sizeof payload, R"({"type":"edit","building":"b%d","op":"load","data":[%lld]})",
+                                 c.id, static_cast<long long>(at));
+  char frame[200];
+  const size_t len = write_client_frame(frame, kOpText, std::string_view(payload, size_t(plen)), masks_.next());
+  send_bytes(c, frame, len);
 }
 
 void Worker::send_cursor(Connection& c, int64_t at) {

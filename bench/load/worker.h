@@ -81,6 +81,7 @@ class Worker {
   int64_t next_due() const;  // INT64_MAX when nothing is left to send
   void send_due(int64_t now);
   void send_cursor(Connection& c, int64_t at);
+  void send_edit(Connection& c, int64_t at);
 
   SharedState& shared_;
   int index_;
