@@ -1,8 +1,8 @@
 // core/member.h: a client of the room service, as the service sees it.
 //
-// Owns: what the service keeps per client between messages: the room it asked for, what
-// a token proved about it, its rate limiter and, once joined, its Session. A Member knows
-// no transport: frames for it go to `out`, a SendQueue whoever owns the member drains
+// Owns: what the service keeps per client between messages: its SendQueue, the room it
+// asked for, what a token proved about it, its rate limiter and, once joined, its Session.
+// A Member knows no transport: frames for it go to `out`, which whoever owns the member drains
 // (a WebSocket connection today; a link to another instance could drain one tomorrow).
 // Lives inside its owner (core/connection.h), touched by one loop thread only.
 #pragma once
