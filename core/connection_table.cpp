@@ -143,7 +143,6 @@ void ConnectionTable::hand_over(Connection& c, int64_t now_ns) {
   end(c, Ending::drop("handed off"), now_ns);
 }
 
-// A dead connection is freed only when the kernel holds nothing of it.
 void ConnectionTable::close_member(Member& m, uint16_t code, std::string_view reason) {
   // A member's queue is its connection's, and the queue knows its slot.
   Connection* c = at(m.out.owner_slot());
@@ -161,6 +160,7 @@ void ConnectionTable::release_idle_memory() {
   handshakes_.release_idle_memory();
 }
 
+// A dead connection is freed only when the kernel holds nothing of it.
 void ConnectionTable::sweep() {
   for (uint32_t slot : dead_) {
     Connection* c = at(slot);

@@ -79,7 +79,7 @@ class ConnectionTable final : public MemberLink {
   // Frees the dead connections the kernel holds nothing of; once per loop iteration.
   void sweep();
   // After a burst, once most connections went quiet: gives back the capacity the burst
-  // left in the thread's lists (dirty, dead and free slots).
+  // left in the thread's lists and slot tables and in the handshake budget's maps.
   void release_idle_memory();
 
   // MemberLink: the room service ends a member's connection (4008 replaced, ...).

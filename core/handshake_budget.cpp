@@ -1,7 +1,7 @@
 // core/handshake_budget.cpp: a doubly linked list threaded through a map from slot to
-// node (O(1) add and remove on average), plus a count per address. Finding the oldest connection of one
-// address walks the list from the oldest end; that happens only when that address is at
-// its limit, and the walk is bounded by the thread's budget.
+// node (O(1) add and remove on average), plus a count per address. Finding the oldest
+// connection of one address walks the list from the oldest end; that happens only when
+// that address is at its limit, and the walk is bounded by the thread's budget.
 #include "core/handshake_budget.h"
 
 #include <algorithm>

@@ -51,6 +51,9 @@ class Output {
   int64_t next_deadline() const;
   // The kernel took `result` bytes of c's send (or failed with -errno).
   void on_sent(Connection& c, int result, int64_t now_ns);
+  // After a burst, once most connections went quiet (Worker): keeps a few spare sends and
+  // gives back the rest, and the capacity of the lists the burst grew.
+  void release_idle_memory();
 
  private:
   // Sends what `c` has queued if nothing is in flight (or half-closes a finished close).
@@ -59,13 +62,6 @@ class Output {
   void shut_write_if_done(Connection& c);
   SendOp* take_op();
   void give_back(SendOp* op);
-
- public:
-  // After a burst, once most connections went quiet (Worker): keeps a few spare sends and
-  // gives back the rest, and the capacity of the lists the burst grew.
-  void release_idle_memory();
-
- private:
 
   const Config& config_;
   EventLoop& loop_;

@@ -14,23 +14,27 @@ Session* Room::find(std::string_view session_id) const {
 
 namespace {
 
-bool same_token(const Session& s, std::string_view token) {
-  const Session::TokenText mine = s.token();
-  if (token.size() != Session::kTokenChars || !mine.issued) return false;
+// Constant time in the bytes compared; a session without a token matches nothing.
+bool same_token(const Session& s, const std::string& raw) {
+  if (!s.has_token()) return false;
   unsigned diff = 0;
-  for (size_t i = 0; i < Session::kTokenChars; ++i) diff |= unsigned(uint8_t(mine.chars[i]) ^ uint8_t(token[i]));
+  for (size_t i = 0; i < Session::kTokenBytes; ++i) diff |= unsigned(s.resume_token[i] ^ uint8_t(raw[i]));
   return diff == 0;
 }
 
 }  // namespace
 
 Session* Room::find_by_token(std::string_view token) const {
+  // Decoded once (tokens are kept raw), not encoded once per session.
+  std::string raw;
+  if (token.size() != Session::kTokenChars || !base64url_decode(token, raw) || raw.size() != Session::kTokenBytes)
+    return nullptr;
   Session* found = nullptr;
   // No early exit: how long this takes says nothing about which token matched.
   for (Session* s : members_)
-    if (same_token(*s, token)) found = s;
+    if (same_token(*s, raw)) found = s;
   for (const auto& s : held_)
-    if (same_token(*s, token)) found = s.get();
+    if (same_token(*s, raw)) found = s.get();
   return found;
 }
 

@@ -164,7 +164,7 @@ void RoomService::flush_outbox(Room& room) {
 std::string RoomService::session_record(const Session& s, int64_t held_until_ms) {
   std::string record;
   wire::put(record, instance_id_);
-  wire::put(record, s.token().view());
+  wire::put(record, s.token());
   wire::put(record, s.connected ? "1" : "0");
   wire::put(record, std::to_string(held_until_ms));
   PeerView view{s.id, &s.user, s.camera(), s.selection(), s.following(), s.connected};

@@ -224,8 +224,8 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   issue_token(*s);
 
   WelcomeExtras extras;
-  const Session::TokenText token = s->token();
-  extras.resume = token.view();
+  const std::string token = s->token();
+  extras.resume = token;
   extras.epoch = room.epoch();
   if (m.identity && m.identity->verified && m.identity->exp > 0) {
     extras.has_exp = true;

@@ -126,7 +126,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
       s->hold->holds_admission = true;
       s->hold->admission = *admission;
     }
-    holds_.push_back({s->hold->until_ns, room.name(), std::string(s->token().view())});
+    holds_.push_back({s->hold->until_ns, room.name(), s->token()});
     if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
     Session* kept = s.get();
     room.hold(std::move(s));

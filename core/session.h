@@ -21,6 +21,7 @@
 
 #include "core/admission.h"
 #include "net/send_queue.h"
+#include "proto/jwt.h"
 #include "proto/message.h"
 
 namespace roomcast {
@@ -92,25 +93,10 @@ struct Session {
     for (uint8_t b : resume_token) any |= b;
     return any != 0;
   }
-  // The token as the client sees it (empty view: none issued). Lives as long as the value.
-  struct TokenText {
-    std::array<char, kTokenChars> chars{};
-    bool issued = false;
-    std::string_view view() const { return issued ? std::string_view(chars.data(), kTokenChars) : std::string_view(); }
-  };
-  TokenText token() const {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    TokenText t;
-    if (!has_token()) return t;
-    for (size_t i = 0, o = 0; i < kTokenBytes; i += 3, o += 4) {  // 18 bytes: six whole groups
-      const uint32_t v = (uint32_t(resume_token[i]) << 16) | (uint32_t(resume_token[i + 1]) << 8) | resume_token[i + 2];
-      t.chars[o] = kAlphabet[(v >> 18) & 63];
-      t.chars[o + 1] = kAlphabet[(v >> 12) & 63];
-      t.chars[o + 2] = kAlphabet[(v >> 6) & 63];
-      t.chars[o + 3] = kAlphabet[v & 63];
-    }
-    t.issued = true;
-    return t;
+  // The token as the client sees it: 24 base64url characters (empty: none issued).
+  std::string token() const {
+    if (!has_token()) return {};
+    return base64url_encode(std::string_view(reinterpret_cast<const char*>(resume_token.data()), kTokenBytes));
   }
 };
 static_assert(sizeof(Session) <= 192, "every joined member carries one Session: keep it in the 192-byte size class");

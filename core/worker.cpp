@@ -323,7 +323,7 @@ void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
     case WsReader::FeedResult::Ok:
       break;
   }
-  c.flush_control();  // pongs and close echoes wslay queued, into c.out
+  c.flush_control();  // pongs and close echoes wslay queued, into the member's queue
   if (c.ws.close_sent()) {
     table_->end(c, Ending::close_queued(), now_ns_);
     return;

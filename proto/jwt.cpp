@@ -41,9 +41,11 @@ int b64url_value(unsigned char c) {
   return -1;
 }
 
+}  // namespace
+
 // Strict, canonical base64url without padding (RFC 7515 section 2 and RFC 4648 3.5):
 // a trailing group of 2 or 3 characters must leave its unused bits zero.
-bool b64url_decode(std::string_view in, std::string& out) {
+bool base64url_decode(std::string_view in, std::string& out) {
   if (in.size() % 4 == 1) return false;
   out.clear();
   out.reserve(in.size() / 4 * 3 + 2);
@@ -62,6 +64,8 @@ bool b64url_decode(std::string_view in, std::string& out) {
   // 2 leftover bits (4n+3 chars) or 4 (4n+2 chars) must be zero.
   return (acc & ((1u << bits) - 1)) == 0;
 }
+
+namespace {
 
 std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
@@ -127,9 +131,9 @@ bool verify_jwt(std::string_view token, std::string_view secret, int64_t now_uni
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return fail(err, JwtError::Malformed);
   std::string header_json, payload_json, signature;
-  if (!b64url_decode(token.substr(0, dot1), header_json) ||
-      !b64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json) ||
-      !b64url_decode(token.substr(dot2 + 1), signature)) {
+  if (!base64url_decode(token.substr(0, dot1), header_json) ||
+      !base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json) ||
+      !base64url_decode(token.substr(dot2 + 1), signature)) {
     return fail(err, JwtError::Malformed);
   }
 

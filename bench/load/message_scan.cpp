@@ -125,15 +125,10 @@ bool scan_cursor(std::string_view payload, CursorProbe& out) {
   return scan_integer_number(payload.substr(at), out.seq) != 0;
 }
 
-bool scan_integer_field(std::string_view payload, std::string_view key, int64_t& out) {
-  const size_t k = payload.find(key);
-  if (k == std::string_view::npos || k == 0 || payload[k - 1] != '"') return false;
-  size_t at = k + key.size();
-  if (at >= payload.size() || payload[at] != '"') return false;
-  at = skip_space(payload, at + 1);
-  if (at >= payload.size() || payload[at] != ':') return false;
-  at = skip_space(payload, at + 1);
-  return scan_integer_number(payload.substr(at), out) > 0;
+bool scan_integer_field(std::string_view payload, std::string_view quoted_key_colon, int64_t& out) {
+  const size_t at = after_key(payload, quoted_key_colon);
+  if (at == std::string_view::npos) return false;
+  return scan_integer_number(payload.substr(skip_space(payload, at)), out) > 0;
 }
 
 std::string_view scan_string_field(std::string_view payload, std::string_view key) {

@@ -34,8 +34,9 @@ bool scan_cursor(std::string_view payload, CursorProbe& out);
 // integer (truncated toward zero); returns the number of characters used, 0 if none.
 size_t scan_integer_number(std::string_view s, int64_t& out);
 
-// The integer value of `"key":N` (false if absent or not a number).
-bool scan_integer_field(std::string_view payload, std::string_view key, int64_t& out);
+// The integer value after `quoted_key_colon` (e.g. "\"seq\":"); false if absent or not a
+// number.
+bool scan_integer_field(std::string_view payload, std::string_view quoted_key_colon, int64_t& out);
 
 // The string value of `"key":"..."` (no unescaping; empty view if absent).
 std::string_view scan_string_field(std::string_view payload, std::string_view key);

@@ -334,18 +334,19 @@ size_t Worker::parse_frames(Connection& c, std::string_view data, int64_t now) {
 }
 
 void Worker::on_text(Connection& c, std::string_view payload, int64_t now) {
-  switch (scan_type(payload)) {
+  const MessageType type = scan_type(payload);
+  switch (type) {
     case MessageType::Cursor:
       on_cursor(c, payload, now);
       return;
     case MessageType::Edit:
     case MessageType::Ack: {
       int64_t seq = 0;
-      if (!scan_integer_field(payload, "seq", seq)) {
+      if (!scan_integer_field(payload, "\"seq\":", seq)) {
         ++stats_.malformed;
         return;
       }
-      ++(scan_type(payload) == MessageType::Edit ? stats_.edits_received : stats_.acks_received);
+      ++(type == MessageType::Edit ? stats_.edits_received : stats_.acks_received);
       if (seq <= c.room_seq) {
         ++stats_.edit_reordered;
       } else {
@@ -357,7 +358,7 @@ void Worker::on_text(Connection& c, std::string_view payload, int64_t now) {
     case MessageType::Welcome:
       if (c.state == ConnState::Joining) {
         int64_t seq = 0;
-        if (scan_integer_field(payload, "seq", seq)) c.room_seq = seq;
+        if (scan_integer_field(payload, "\"seq\":", seq)) c.room_seq = seq;
         c.state = ConnState::Joined;
         --unwelcomed_;
         stats_.welcome_latency.record(now - shared_.connect_start_us);
