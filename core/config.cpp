@@ -166,6 +166,11 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes_per_ip);
        }},
+      {"api-rate-limit", "N",
+       "HTTP API requests (/api/...) per second per client address, twice that at once; beyond, 429 (default 20; "
+       "0 = no limit)",
+       "an integer in 0..1000000",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 1000000u, c.api_rate_limit); }},
       {"max-room-members", "N", "sessions per room; beyond, join gets `room_full` (default 5000)", "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_room_members); }},
       {"log-format", "text|json", "one line per event on stderr (default text)", "text or json",

@@ -49,6 +49,7 @@ struct Config {
   size_t max_handshakes = 16384;          // pre-upgrade connections (split per thread); full: oldest evicted
   size_t max_handshakes_per_ip = 64;      // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
+  unsigned api_rate_limit = 20;           // /api/... requests per second per address (burst 2x); 0: off
 
   // Operations.
   LogFormat log_format = LogFormat::Text;

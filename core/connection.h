@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/admission.h"
+#include "core/file_body.h"
 #include "core/member.h"
 #include "net/send_queue.h"
 #include "proto/ws_reader.h"
@@ -41,12 +42,14 @@ class ConnectionEvents {
 
 enum class ConnState : uint8_t { Handshake, Open, Closing, Dead };
 
-// The HTTP request being read before the connection upgrades (or is answered).
+// The HTTP request being read before the connection upgrades (or is answered), and a
+// file answer's body while it streams.
 struct HttpExchange {
   std::string head;       // request head (and publish body) bytes so far
   size_t body_start = 0;  // publish: where the body begins in `head`
   size_t body_end = 0;    // publish: head + body bytes to wait for (0: not waiting)
   std::string room;       // publish: the room, while waiting for the body
+  FileBody body;          // a file answer: what is still to be read and sent
 };
 
 // A point on the loop's clock in milliseconds, in 32 bits: what a connection keeps for its
@@ -97,7 +100,7 @@ struct Connection {
   ClockMs deadline;            // handshake, token or linger deadline
   int64_t last_send_ns = 0;    // when the last sendmsg started (its batch window, core/output.h)
   std::unique_ptr<std::string> close_reason;  // for the log line when the connection ends
-  std::unique_ptr<HttpExchange> http;  // Handshake only (made at the first byte, freed after)
+  std::unique_ptr<HttpExchange> http;  // Handshake, and Closing while a file answer streams
   SendOp* op = nullptr;        // the sendmsg in flight, if any (one per socket)
   WsReader ws;
   Member member;  // its SendQueue is this connection's output

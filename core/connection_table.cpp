@@ -11,8 +11,6 @@
 namespace roomcast {
 namespace {
 
-constexpr int64_t kLingerNs = 2'000'000'000;  // wait for the peer's FIN after our last byte
-
 // A server-wide budget split over the loop threads, at least 1 each.
 size_t per_thread(size_t total, unsigned threads) {
   return std::max<size_t>(1, (total + threads - 1) / std::max(1u, threads));
@@ -30,7 +28,7 @@ ConnectionTable::ConnectionTable(const Config& config, EventLoop& loop, Connecti
       metrics_(metrics),
       log_(log),
       handshakes_(per_thread(config.max_handshakes, config.threads),
-                  per_thread(config.max_handshakes_per_ip, config.threads)) {
+                  per_thread(config.max_handshakes_per_ip, config.threads), kAnswerBytesTotal, kAnswerBytesPerAddress) {
   dirty_.observer = observer_;
 }
 
@@ -79,6 +77,19 @@ void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns) {
   handshakes_.add(c.slot, c.peer);
 }
 
+void ConnectionTable::charge_answer(Connection& c, size_t bytes, int64_t now_ns) {
+  if (!handshakes_.contains(c.slot)) admit_handshake(c, now_ns);
+  for (uint32_t victim; (victim = handshakes_.victim_for_bytes(c.slot, bytes)) != HandshakeBudget::kNone;) {
+    handshakes_.remove(victim);
+    Connection* v = at(victim);
+    if (!v || v == &c) continue;
+    metrics_.refusals[size_t(Refusal::Evicted)].add();
+    log_.log(LogLevel::Debug, "answer_evicted", {{"peer", v->peer.to_string()}});
+    end(*v, Ending::drop("evicted: unsent answer bytes over the budget"), now_ns);
+  }
+  handshakes_.charge(c.slot, bytes);
+}
+
 void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
   switch (how.kind) {
     case Ending::Kind::Drop:
@@ -86,7 +97,12 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       if (c.state == ConnState::Open) leave_room(c, Departure::Dropped, now_ns);
       c.note_close_reason(how.text);
       c.state = ConnState::Dead;
+      // Nothing the kernel still holds may keep a dead connection alive: a send to a peer
+      // that advertises a zero window never completes on its own (sweep() frees the slot
+      // only once both operations have reported).
       if (c.recv_armed && c.fd >= 0) loop_.cancel(c.fd, completion_tag(Op::Recv, c.slot, c.generation));
+      if (c.send_in_flight() && c.fd >= 0) loop_.cancel(c.fd, completion_tag(Op::Send, c.slot, c.generation));
+      c.http.reset();  // an answer's file is closed now, not when the slot is freed
       dead_.push_back(c.slot);
       return;
     case Ending::Kind::Close:
@@ -118,7 +134,14 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       if (c.state != ConnState::Handshake) return;
       if (how.status >= 400) metrics_.refusals[size_t(refusal_for_status(how.status))].add();
       c.member.out.push_reply(SharedFrame::raw(how.text));
-      c.http.reset();
+      charge_answer(c, how.text.size(), now_ns);
+      // A file answer keeps its exchange: the body follows in chunks (Output::start).
+      if (c.http && c.http->body.remaining() > 0) {
+        charge_answer(c, FileBody::kChunkBytes, now_ns);
+        std::string().swap(c.http->head);
+      } else {
+        c.http.reset();
+      }
       c.state = ConnState::Closing;
       c.deadline = ClockMs::of(now_ns + kLingerNs);
       return;
@@ -147,6 +170,17 @@ void ConnectionTable::close_member(Member& m, uint16_t code, std::string_view re
   // A member's queue is its connection's, and the queue knows its slot.
   Connection* c = at(m.out.owner_slot());
   if (c && &c->member == &m) events_->close_connection(*c, code, reason);
+}
+
+Admission ConnectionTable::admit_member(Member& m) {
+  Connection* c = at(m.out.owner_slot());
+  if (!c || &c->member != &m) return Admission::OverTotal;
+  if (c->admitted) return Admission::Admitted;
+  const Admission verdict = limits_.admit(c->peer);
+  if (verdict != Admission::Admitted) return verdict;
+  c->admitted = true;
+  handshakes_.remove(c->slot);
+  return verdict;
 }
 
 void ConnectionTable::release_idle_memory() {

@@ -52,6 +52,16 @@ struct Ending {
 
 class ConnectionTable final : public MemberLink {
  public:
+  // After our last byte (a close frame, an HTTP answer) the peer has this long to send its
+  // FIN; an HTTP answer still streaming gets it again after every write that made
+  // progress. Then the connection is dropped, whatever it has in flight.
+  static constexpr int64_t kLingerNs = 2'000'000'000;
+  // Unsent HTTP answer bytes this thread keeps (docs/protocol.md "What one address can
+  // hold"): per client address, and in all. Beyond, the oldest answer of that address (or
+  // of all) is dropped to make room.
+  static constexpr size_t kAnswerBytesPerAddress = 2u << 20;
+  static constexpr size_t kAnswerBytesTotal = 64u << 20;
+
   ConnectionTable(const Config& config, EventLoop& loop, ConnectionLimits& limits, RoomService& rooms,
                   ConnectionEvents* events, FanoutObserver* observer, Metrics& metrics, Logger& log);
   ConnectionTable(const ConnectionTable&) = delete;
@@ -66,8 +76,12 @@ class ConnectionTable final : public MemberLink {
   // `c` has not upgraded yet: it takes a place in the handshake budget, ending the oldest
   // pre-upgrade connection of its address (or of all) when the budget is full.
   void admit_handshake(Connection& c, int64_t now_ns);
-  // `c` became a WebSocket: its budget place is free again.
+  // `c` became a WebSocket member that holds a place in ConnectionLimits: its budget
+  // place is free again.
   void upgraded(Connection& c) { handshakes_.remove(c.slot); }
+  // `c` (on the budget) is about to hold `bytes` more of an unsent HTTP answer: older
+  // answers of its address (or of all) are dropped until that fits.
+  void charge_answer(Connection& c, size_t bytes, int64_t now_ns);
 
   // The one verb that ends a connection. Safe to call in any state (later calls for a
   // connection already ending are ignored, except Drop, which ends a drain at once).
@@ -84,6 +98,9 @@ class ConnectionTable final : public MemberLink {
 
   // MemberLink: the room service ends a member's connection (4008 replaced, ...).
   void close_member(Member& m, uint16_t code, std::string_view reason) override;
+  // MemberLink: an in-band member's token verified: it takes its place in ConnectionLimits
+  // and leaves the handshake budget, or learns which limit it would pass.
+  Admission admit_member(Member& m) override;
 
   DirtyList& dirty() { return dirty_; }
   size_t live() const { return live_; }

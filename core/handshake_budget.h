@@ -12,8 +12,14 @@
 // total is full, the oldest of all) makes room. An attacker renewing idle sockets thus
 // only evicts its own older ones, while a real client's head arrives within a round trip
 // and leaves the budget as it upgrades.
+// It also counts the bytes of HTTP answers those connections still have to send (a file
+// chunk, a presence answer): a client that never reads keeps its answer in memory, so
+// unsent answer bytes have a budget per address and in all, with the same rule (the
+// address's oldest, or the thread's oldest, makes room; docs/protocol.md "What one address
+// can hold").
 // Promises: victim_for() names a connection to evict exactly when adding would pass a
-// limit; after the caller removes it, add() stays within both limits.
+// limit; after the caller removes it, add() stays within both limits. victim_for_bytes()
+// likewise for charge(), and never names the connection being charged.
 #pragma once
 
 #include <cstddef>
@@ -28,13 +34,19 @@ class HandshakeBudget {
  public:
   static constexpr uint32_t kNone = ~0u;
 
-  // Limits for this thread (at least 1 each).
-  HandshakeBudget(size_t max_total, size_t max_per_address);
+  // Limits for this thread (at least 1 each): connections, and unsent answer bytes.
+  HandshakeBudget(size_t max_total, size_t max_per_address, size_t max_bytes_total = SIZE_MAX,
+                  size_t max_bytes_per_address = SIZE_MAX);
 
   // The connection to evict before `peer` may add one more, or kNone if there is room.
   uint32_t victim_for(const PeerAddress& peer) const;
   // `slot` (a connection slot of the calling Worker) joins the budget as the newest.
   void add(uint32_t slot, const PeerAddress& peer);
+  // The connection to evict before `slot` (in the budget) may hold `bytes` more unsent
+  // answer bytes, or kNone if there is room (or nobody else to evict).
+  uint32_t victim_for_bytes(uint32_t slot, size_t bytes) const;
+  // `slot` now holds `bytes` more unsent answer bytes (given back when it leaves).
+  void charge(uint32_t slot, size_t bytes);
   // `slot` leaves the budget (upgraded, handed off or freed); a slot not in it is ignored.
   void remove(uint32_t slot);
   bool contains(uint32_t slot) const { return nodes_.count(slot) != 0; }
@@ -44,16 +56,26 @@ class HandshakeBudget {
   // never shrink on their own).
   void release_idle_memory();
   size_t count_for(const PeerAddress& peer) const;
+  size_t bytes_for(const PeerAddress& peer) const;
+  size_t bytes() const { return bytes_; }
 
  private:
   struct Node {
     uint32_t prev = kNone;
     uint32_t next = kNone;
+    size_t bytes = 0;
     PeerAddress peer;
   };
+  struct AddressUse {
+    uint32_t connections = 0;
+    size_t bytes = 0;
+  };
+  uint32_t oldest_of(const PeerAddress& peer, uint32_t except) const;
 
   const size_t max_total_;
   const size_t max_per_address_;
+  const size_t max_bytes_total_;
+  const size_t max_bytes_per_address_;
   // Keyed by slot, and only for connections in the budget: an upgraded connection (most
   // of them, for most of their life) costs nothing here. A slot-indexed vector cost
   // 28 bytes for every slot the thread ever used, ~45 bytes per idle connection.
@@ -61,7 +83,8 @@ class HandshakeBudget {
   uint32_t oldest_ = kNone;
   uint32_t newest_ = kNone;
   size_t size_ = 0;
-  std::unordered_map<std::array<uint8_t, 16>, uint32_t, PeerAddressHash> per_address_;
+  size_t bytes_ = 0;
+  std::unordered_map<std::array<uint8_t, 16>, AddressUse, PeerAddressHash> per_address_;
 };
 
 }  // namespace roomcast

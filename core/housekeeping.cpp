@@ -21,11 +21,17 @@ TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
         }
         break;
       case ConnState::Open:
-        if ((c.member.awaiting_token || c.member.over_capacity) && c.deadline.reached(now_ns)) {
-          table_.end(c,
-                     c.member.over_capacity ? Ending::close(kCloseTryAgainLater, "server overloaded")
-                                            : Ending::close(kCloseUnauthorized, "unauthorized"),
-                     now_ns);
+        if (c.member.awaiting_token && c.deadline.reached(now_ns)) {
+          table_.end(c, Ending::close(kCloseUnauthorized, "unauthorized"), now_ns);
+          break;
+        }
+        // A write the kernel has not taken a byte of for two ping periods: the peer stopped
+        // reading (a zero window), whatever it still sends. Its close frame cannot leave
+        // either, so the linger then drops it and cancels the write.
+        if (c.send_in_flight() && now_ns - c.last_send_ns >= 2 * interval) {
+          metrics_.slow_reader_closes.add();
+          log_.log(LogLevel::Warn, "slow_reader", {{"peer", c.peer.to_string()}, {"room", c.member.room()}, {"why", "no progress"}});
+          table_.end(c, Ending::close(kClosePolicyViolation, "slow reader: no progress"), now_ns);
           break;
         }
         if (c.member.identity && c.member.identity->exp > 0 && unix_s >= c.member.identity->exp) {

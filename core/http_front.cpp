@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "proto/http_request.h"
+#include "net/event_loop.h"
 #include "proto/jwt.h"
 
 namespace roomcast {
@@ -49,8 +50,9 @@ HttpDecision route_to(RouteKind kind, std::string room) {
 
 }  // namespace
 
-HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, const StaticFiles& files, Logger& log)
-    : config_(config), limits_(limits), files_(files), log_(log) {}
+HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, ApiRateLimit& api_rate, const StaticFiles& files,
+                     Logger& log)
+    : config_(config), limits_(limits), api_rate_(api_rate), files_(files), log_(log) {}
 
 HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
   ex.head.append(reinterpret_cast<const char*>(data), len);
@@ -83,16 +85,25 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
       return HttpDecision::respond(route.status, std::move(route.response));
     case RouteKind::File: {
       StaticAnswer a = files_.answer(request.method, request.path, request.header("If-None-Match"));
-      return HttpDecision::respond(a.status, std::move(a.response));
+      HttpDecision d = HttpDecision::respond(a.status, std::move(a.response));
+      d.body = std::move(a.body);
+      return d;
     }
     case RouteKind::Metrics: {
       HttpDecision d;
       d.kind = HttpDecision::Kind::Metrics;
       return d;
     }
-    case RouteKind::Presence:
-      return route_to(RouteKind::Presence, std::move(route.room));
+    case RouteKind::Presence: {
+      if (!api_rate_.allow(peer, monotonic_ns())) return api_rate_limited(peer);
+      HttpDecision refused = check_presence_access(request, peer, route.room);
+      if (refused.kind == HttpDecision::Kind::Respond) return refused;
+      HttpDecision d = route_to(RouteKind::Presence, std::move(route.room));
+      d.leftover = std::string(request.query_param("after"));
+      return d;
+    }
     case RouteKind::Publish: {
+      if (!api_rate_.allow(peer, monotonic_ns())) return api_rate_limited(peer);
       if (config_.api_key.empty())
         return HttpDecision::respond(
             403, http_response_typed(403, "application/json", json_error("publishing is disabled: no API key configured")));
@@ -117,22 +128,25 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
     case RouteKind::Upgrade:
       break;
   }
-  // --max-connections and --max-connections-per-ip count WebSockets: only a request that
-  // is a valid upgrade takes a place.
-  // A browser cannot read a refused upgrade's status (it sees 1006), so an in-band client
-  // over a limit is upgraded all the same and told 1013 when it joins (1.1 section 5). It
-  // holds no place and stays on the handshake budget until it is closed.
+  // --max-connections and --max-connections-per-ip count members: a request with its
+  // token takes its place now, if it is a valid upgrade. An in-band one (auth on, no token
+  // in the request: 1.1 section 4) takes none yet: it stays on the handshake budget until
+  // its join's token verifies, and is told 1013 then if over a limit (a browser cannot
+  // read a refused upgrade's status). So tokenless sockets can only crowd each other.
   const bool token_in_band = in_band(request);
-  const Admission verdict = limits_.admit(peer);
-  const bool admitted = verdict == Admission::Admitted;
-  if (!admitted && !token_in_band) {
-    const bool total = verdict == Admission::OverTotal;
-    log_.log(LogLevel::Warn, "limit",
-             {{"peer", peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
-    const int status = total ? 503 : 429;
-    return HttpDecision::respond(
-        status, http_response(status, total ? "server at its connection limit\n" : "too many connections from this address\n",
-                              "Retry-After: 5\r\n"));
+  bool admitted = false;
+  if (!token_in_band) {
+    const Admission verdict = limits_.admit(peer);
+    if (verdict != Admission::Admitted) {
+      const bool total = verdict == Admission::OverTotal;
+      log_.log(LogLevel::Warn, "limit",
+               {{"peer", peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
+      const int status = total ? 503 : 429;
+      return HttpDecision::respond(
+          status, http_response(status, total ? "server at its connection limit\n" : "too many connections from this address\n",
+                                "Retry-After: 5\r\n"));
+    }
+    admitted = true;
   }
   std::unique_ptr<Identity> identity;
   HttpDecision refused = check_upgrade(request, peer, route.room, identity, token_in_band);
@@ -140,16 +154,42 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
     if (admitted) limits_.release(peer);
     return refused;
   }
-  if (!admitted)
-    log_.log(LogLevel::Warn, "limit", {{"peer", peer.to_string()}, {"limit", "over capacity, told 1013 at join"}});
   HttpDecision d = route_to(RouteKind::Upgrade, std::move(route.room));
   d.accept_key = std::move(route.accept_key);
   d.leftover = ex.head.substr(head_bytes);
   d.identity = std::move(identity);
   d.admitted = admitted;
   d.awaiting_token = token_in_band;
-  d.over_capacity = !admitted;
   return d;
+}
+
+HttpDecision HttpFront::api_rate_limited(const PeerAddress& peer) {
+  log_.log(LogLevel::Warn, "limit", {{"peer", peer.to_string()}, {"limit", "api-rate-limit"}});
+  return HttpDecision::respond(429, http_response_typed(429, "application/json", json_error("too many API requests from this address"),
+                                                        "Retry-After: 1\r\n"));
+}
+
+// With authentication on, who is in a room (ids, names, cameras, selections) is not
+// public: the API key, or a token whose `rooms` allow the room (docs/protocol.md).
+HttpDecision HttpFront::check_presence_access(const HttpRequest& request, const PeerAddress& peer,
+                                              const std::string& room) {
+  if (config_.jwt_secret.empty()) return {};
+  std::string_view credential = bearer(request);
+  if (credential.empty()) credential = request.query_param("token");
+  if (!config_.api_key.empty() && same_secret(credential, config_.api_key)) return {};
+  JwtClaims claims;
+  JwtError error;
+  if (credential.empty() || !verify_jwt(credential, config_.jwt_secret, int64_t(std::time(nullptr)), claims, error)) {
+    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"endpoint", "presence"}});
+    return HttpDecision::respond(401, http_response_typed(401, "application/json",
+                                                          json_error("the API key or a token is required"),
+                                                          "WWW-Authenticate: Bearer\r\n"));
+  }
+  if (!jwt_allows_room(claims, room)) {
+    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"endpoint", "presence"}, {"room", room}});
+    return HttpDecision::respond(403, http_response_typed(403, "application/json", json_error("the token does not grant this room")));
+  }
+  return {};
 }
 
 bool HttpFront::in_band(const HttpRequest& request) const {
@@ -193,8 +233,13 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
   return {};
 }
 
-HttpDecision HttpFront::presence(RoomService& rooms, std::string_view room) {
-  return HttpDecision::respond(200, http_response_typed(200, "application/json", rooms.presence_json(room)));
+HttpDecision HttpFront::presence(RoomService& rooms, std::string_view room, std::string_view after) {
+  PresencePage page = rooms.presence(room, after);
+  std::string link;
+  // The session ids are [A-Za-z0-9_-] (core/tokens.h), the room name checked by the route:
+  // both go into the URL as they are.
+  if (!page.next.empty()) link = "Link: </api/rooms/" + std::string(room) + "/presence?after=" + page.next + ">; rel=\"next\"\r\n";
+  return HttpDecision::respond(200, http_response_typed(200, "application/json", page.json, link));
 }
 
 HttpDecision HttpFront::publish(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "core/admission.h"
+#include "core/api_rate_limit.h"
 #include "core/config.h"
 #include "core/connection.h"
 #include "core/log.h"
@@ -36,15 +37,15 @@ struct HttpDecision {
   };
   Kind kind = Kind::NeedMore;
   int status = 0;
-  std::string response;                 // Respond
+  std::string response;                 // Respond: all of it, or a file answer's head
+  FileBody body;                        // Respond: a file answer's body, streamed after `response`
   RouteKind route = RouteKind::Upgrade;  // Route: Upgrade, Presence or Publish
   std::string room;                      // Route
   std::string accept_key;                // Upgrade
-  std::string leftover;                  // Upgrade: bytes after the head; Publish: the body
+  std::string leftover;                  // Upgrade: bytes after the head; Publish: the body; Presence: `after`
   std::unique_ptr<Identity> identity;    // Upgrade with a verified token
   bool admitted = false;                 // Upgrade: a ConnectionLimits place, released by the final owner
   bool awaiting_token = false;           // Upgrade, auth on, no token: the join must carry it (1.1 section 4)
-  bool over_capacity = false;            // Upgrade without a token while over a limit: close 1013 at the join
 
   static HttpDecision respond(int status, std::string response) {
     HttpDecision d;
@@ -57,13 +58,17 @@ struct HttpDecision {
 
 class HttpFront {
  public:
-  HttpFront(const Config& config, ConnectionLimits& limits, const StaticFiles& files, Logger& log);
+  // `api_rate` (shared by every thread) limits /api/... requests per address.
+  HttpFront(const Config& config, ConnectionLimits& limits, ApiRateLimit& api_rate, const StaticFiles& files,
+            Logger& log);
 
   // `len` more bytes of `exchange`, a request from `peer`.
   HttpDecision on_bytes(HttpExchange& exchange, const PeerAddress& peer, const uint8_t* data, size_t len);
 
   // The answers of the thread that owns the room.
-  static HttpDecision presence(RoomService& rooms, std::string_view room);
+  // One page of presence (`after`: the query's cursor), with a `Link: rel="next"` header
+  // when more remain.
+  static HttpDecision presence(RoomService& rooms, std::string_view room, std::string_view after);
   static HttpDecision publish(RoomService& rooms, MessageDecoder& decoder, ClientMessage& scratch,
                               std::string_view room, std::string_view body, int64_t now_ns);
   // With Redis the publish answer waits for the store: `ticket` names it to
@@ -81,11 +86,15 @@ class HttpFront {
   // `in_band` (auth on, no token in the request): allowed, the join must carry the token.
   HttpDecision check_upgrade(const HttpRequest& request, const PeerAddress& peer, const std::string& room,
                              std::unique_ptr<Identity>& identity, bool in_band);
+  // The presence API with authentication on: NeedMore (allowed), or 401/403.
+  HttpDecision check_presence_access(const HttpRequest& request, const PeerAddress& peer, const std::string& room);
+  HttpDecision api_rate_limited(const PeerAddress& peer);
   // Authentication is on and the request carries no token: 1.1 in-band authentication.
   bool in_band(const HttpRequest& request) const;
 
   const Config& config_;
   ConnectionLimits& limits_;
+  ApiRateLimit& api_rate_;
   const StaticFiles& files_;
   Logger& log_;
 };

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/admission.h"
 #include "core/rate_limiter.h"
 #include "core/room.h"
 #include "core/session.h"
@@ -32,12 +33,15 @@ struct Identity {
 struct Member;
 
 // How the service reaches a member's transport besides its queue: to end it (a session
-// resumed elsewhere closes the old connection with 4008). Implemented once per loop
+// resumed elsewhere closes the old connection with 4008), and to give a member that
+// authenticated in band its place in the connection limits (1.1 section 4: a place is
+// taken when a member is admitted, not at the upgrade). Implemented once per loop
 // thread (its ConnectionTable), which finds the connection by the member's queue, so a
 // member carries one pointer for it and the connection no virtual table.
 class MemberLink {
  public:
   virtual void close_member(Member& m, uint16_t code, std::string_view reason) = 0;
+  virtual Admission admit_member(Member& m) = 0;
 
  protected:
   ~MemberLink() = default;
@@ -60,9 +64,6 @@ struct Member {
   // 1.1 section 4: authentication is on and the upgrade carried no token, so the first
   // message must be a `join` with one.
   bool awaiting_token = false;
-  // 1.1 section 5: upgraded (so a browser can read the reason) while over capacity; the
-  // join is answered with close 1013.
-  bool over_capacity = false;
 
   // Scale-out only: a join waiting for its room's first sync or for a resume claim, or an
   // edit waiting for Redis. Made on first use, so a member costs one pointer without it.

@@ -130,8 +130,8 @@ void Output::start(Connection& c) {
   if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest wins applies to cameras that waited: behind a short send, or in a window.
   if (c.member.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.member.out.drop_superseded());
-  if (c.member.out.empty()) {
-    shut_write_if_done(c);
+  if (c.member.out.empty() && !next_file_chunk(c)) {
+    if (c.state != ConnState::Dead) shut_write_if_done(c);
     return;
   }
   SendOp* op = take_op();
@@ -140,6 +140,19 @@ void Output::start(Connection& c) {
   op->msg.msg_iovlen = c.member.out.gather(op->iov, kMaxIov, kMaxSendBytes);
   c.last_send_ns = now_ns_;
   loop_.send(c.fd, &op->msg, completion_tag(Op::Send, c.slot, c.generation));
+}
+
+bool Output::next_file_chunk(Connection& c) {
+  if (c.state != ConnState::Closing || !c.http || c.http->body.remaining() == 0) return false;
+  std::string_view chunk;
+  if (!c.http->body.next_chunk(file_chunk_, &chunk)) {
+    // The file shrank or cannot be read: its Content-Length cannot be kept.
+    table_.end(c, Ending::drop("static file changed while being sent"), now_ns_);
+    return false;
+  }
+  c.member.out.push_adopt(SharedFrame::raw(chunk));
+  if (c.http->body.remaining() == 0) c.http.reset();  // the last chunk: the file is closed
+  return true;
 }
 
 void Output::on_sent(Connection& c, int result, int64_t now_ns) {
@@ -159,6 +172,11 @@ void Output::on_sent(Connection& c, int result, int64_t now_ns) {
     table_.retire(c);
     return;
   }
+  // An answer still streaming keeps its linger as long as the client reads; one that
+  // stops reading is dropped a linger after its last progress (core/connection_table.h).
+  // (Only ever later: a drain may have given it more.)
+  if (c.state == ConnState::Closing && c.deadline.elapsed_ns(now_ns + ConnectionTable::kLingerNs) > 0)
+    c.deadline = ClockMs::of(now_ns + ConnectionTable::kLingerNs);
   // Go on at once with the rest of a short send, a reply, or frames whose window has
   // passed while this send was in flight; frames still inside their window wait on the
   // waiting list (dirty).
@@ -191,6 +209,7 @@ void Output::release_idle_memory() {
   if (fresh_.empty()) fresh_.shrink_to_fit();
   if (replying_.empty()) replying_.shrink_to_fit();
   if (waiting_.empty()) waiting_.shrink_to_fit();
+  std::vector<uint8_t>().swap(file_chunk_);
 }
 
 void Output::give_back(SendOp* op) {

@@ -22,6 +22,8 @@
 //   - the room service's own window (camera arenas sealed, one Redis PUBLISH per room)
 //     follows the same rule as a socket: it ends in the iteration that opened it when the
 //     last one ended W ago or more, else W after that one (RoomService::end_window);
+//   - a file answer is read one 64 KiB chunk at a time, when its socket has taken the
+//     previous one (core/file_body.h);
 //   - a Closing connection is half-closed (FIN) once its last byte left.
 // Promises: at most one send in flight per socket; nothing here blocks.
 #pragma once
@@ -60,6 +62,9 @@ class Output {
   void start(Connection& c);
   void send_waiting(Connection& c);
   void shut_write_if_done(Connection& c);
+  // A file answer's next chunk into c's empty queue; false if there is none (or the
+  // file failed, and c was dropped).
+  bool next_file_chunk(Connection& c);
   SendOp* take_op();
   void give_back(SendOp* op);
 
@@ -86,6 +91,7 @@ class Output {
   std::vector<uint32_t> fresh_;
   std::vector<uint32_t> replying_;
   std::vector<SendOp*> free_ops_;  // owned; at most 256 kept (16 once the thread is quiet)
+  std::vector<uint8_t> file_chunk_;  // where file chunks are read before their frame is made
 };
 
 }  // namespace roomcast

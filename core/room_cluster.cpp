@@ -117,13 +117,15 @@ void RoomService::resume_member(Member& m) {
     m.wait->deferred.pop_front();
     m.wait->deferred_bytes -= text.size();
     DecodeError error;
+    Verdict v;
     if (!replay_decoder_->decode(text, *replay_message_, error)) {
-      refuse(m, error);
-      continue;
+      v = refuse(m, error);
+      if (!v.closes()) continue;
+      if (m.link) m.link->close_member(m, v.close_code, v.reason);
+      return;
     }
     // The rate limiter already let it in once.
     ClientMessage& msg = *replay_message_;
-    Verdict v;
     if (msg.type == MessageType::Join && !m.session) {
       if (m.awaiting_token) v = authenticate(m, msg.token);
       if (!v.closes()) join(m, msg, text);
@@ -240,15 +242,45 @@ void RoomService::publish_stored(std::string_view room_name, const ClientMessage
 
 bool RoomService::presence_ready(std::string_view room_name, int64_t now_ns) {
   now_ns_ = now_ns;
-  Room& room = room_named(room_name);
-  RoomLink& link = *room.link;
-  if (link.ready()) return true;
-  ++link.http_waiting;
-  if (link.sync == RoomLink::Sync::Idle) {
-    link.sync = RoomLink::Sync::Subscribing;
-    port_->subscribe(link.channel);
+  auto it = rooms_.find(std::string(room_name));
+  if (it != rooms_.end() && it->second->link) {
+    RoomLink& link = *it->second->link;
+    if (link.ready()) return true;
+    if (link.sync != RoomLink::Sync::Idle) {  // a join is loading it: answer from the mirror
+      ++link.http_waiting;
+      return false;
+    }
+  }
+  // Not served here: read its presence records, nothing more (one read per room at a time).
+  auto [peek, fresh] = peeking_.try_emplace(std::string(room_name), true);
+  if (fresh) {
+    call(PendingCall{CallKind::Peek, peek->first}, -1, 0, {"HGETALL", wire::who_key(room_name)});
+    submit_calls();
   }
   return false;
+}
+
+void RoomService::apply_peek(const std::string& room, bool ok, RedisValue& value) {
+  peeking_.erase(room);
+  ok = ok && value.kind == RedisValue::Kind::Array;
+  std::vector<PresenceEntry>& entries = peeked_[room];
+  if (ok) {
+    const int64_t redis_ms = redis_now_ms(now_ns_);
+    for (size_t i = 0; i + 1 < value.elements.size(); i += 2) {
+      std::string_view rec = value.elements[i + 1].str;
+      size_t pos = 0;
+      std::string_view inst, token, connected, until, state;
+      if (!wire::next(rec, &pos, &inst) || !wire::next(rec, &pos, &token) || !wire::next(rec, &pos, &connected) ||
+          !wire::next(rec, &pos, &until) || !wire::next(rec, &pos, &state))
+        continue;
+      // What a mirror would show: no session of an instance that died, no hold that ended.
+      if (std::binary_search(gone_.begin(), gone_.end(), inst)) continue;
+      if (connected != "1" && int64_t(wire::to_u64(until)) < redis_ms) continue;
+      entries.push_back({value.elements[i].str, std::string(state)});
+    }
+  }
+  port_->room_ready(room, ok);
+  peeked_.erase(room);
 }
 
 }  // namespace roomcast

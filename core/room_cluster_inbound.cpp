@@ -50,6 +50,9 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
   auto room_it = rooms_.find(p.room);
   Room* room = room_it == rooms_.end() ? nullptr : room_it->second.get();
   switch (p.kind) {
+    case CallKind::Peek:
+      apply_peek(p.room, ok, value);
+      return;
     case CallKind::Sync:
       if (!room || !room->link) return;
       if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() == 4)

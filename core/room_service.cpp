@@ -112,11 +112,19 @@ const Room* RoomService::find_room(std::string_view name) const {
   return it == rooms_.end() ? nullptr : it->second.get();
 }
 
-void RoomService::refuse(Member& m, const DecodeError& error) { send_error(m, error.code, error.message); }
+Verdict RoomService::refuse(Member& m, const DecodeError& error) {
+  // Before its token, a member gets no answers to probe with (1.1 section 4).
+  if (m.awaiting_token) return Verdict::close(kCloseUnauthorized, "unauthorized");
+  send_error(m, error.code, error.message);
+  return Verdict::proceed();
+}
 
 // The hot path for every inbound message: check, dispatch.
 Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns, std::string_view text) {
   now_ns_ = now_ns;
+  // 1.1 section 4: before its token, anything but a `join` ends the connection, before
+  // the rate limiter could answer it.
+  if (m.awaiting_token && msg.type != MessageType::Join) return Verdict::close(kCloseUnauthorized, "unauthorized");
   if (!m.rate.allow(now_ns)) {
     metrics_.rate_limited.add();
     // Cameras are lossy by contract: drop silently. Everything else is told.
@@ -128,7 +136,6 @@ Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns,
 }
 
 Verdict RoomService::dispatch(Member& m, const ClientMessage& msg, std::string_view text) {
-  if (m.over_capacity) return Verdict::close(kCloseTryAgainLater, "server overloaded");
   Session* s = m.session.get();
   if (!s) {
     if (msg.type != MessageType::Join) {
@@ -334,12 +341,21 @@ uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& e
   return seq;
 }
 
-std::string RoomService::presence_json(std::string_view room_name) {
-  peers_.clear();
-  if (const Room* room = find_room(room_name)) snapshot(*room);
-  encode_presence_list(encoded_, peers_);
-  return std::string(encoded());
+PresencePage RoomService::presence(std::string_view room_name, std::string_view after) {
+  std::vector<PresenceEntry> entries;
+  if (auto peeked = peeked_.find(std::string(room_name)); peeked != peeked_.end()) {
+    entries = peeked->second;  // read from Redis for a room this thread does not serve
+  } else if (const Room* room = find_room(room_name)) {
+    for (const PeerView& view : snapshot(*room)) {
+      encode_presence_list(encoded_, std::span<const PeerView>(&view, 1));
+      const std::string_view list = encoded();
+      entries.push_back({std::string(view.session), std::string(list.substr(1, list.size() - 2))});
+    }
+  }
+  return presence_page(entries, after);
 }
+
+std::string RoomService::presence_json(std::string_view room_name) { return presence(room_name, {}).json; }
 
 void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   if (msg.has_follow_target) {

@@ -45,6 +45,7 @@
 #include "core/log.h"
 #include "core/member.h"
 #include "core/metrics.h"
+#include "core/presence_page.h"
 #include "core/room.h"
 #include "proto/message.h"
 
@@ -78,8 +79,9 @@ class RoomService {
   // One decoded message from `m`, at loop time `now_ns`. `text` is the message as
   // received (scale-out keeps it when the message must wait for Redis).
   Verdict handle(Member& m, const ClientMessage& msg, int64_t now_ns, std::string_view text = {});
-  // A message that did not decode: `error` with its code (no rate token is spent).
-  void refuse(Member& m, const DecodeError& error);
+  // A message that did not decode: `error` with its code (no rate token is spent), or,
+  // from a member still owing its in-band token, close 4001.
+  [[nodiscard]] Verdict refuse(Member& m, const DecodeError& error);
   // `m`'s connection ended: the session is held (Dropped, grace on) or ends with
   // `presence leave` to the others. No-op if not joined. `admission`, if given, is the
   // connection's ConnectionLimits place; returns true if a held session took it over
@@ -92,7 +94,10 @@ class RoomService {
 
   // POST /api/rooms/{room}/publish: `edit` from session "server". Returns its seq.
   uint64_t publish(std::string_view room, const ClientMessage& edit, int64_t now_ns);
-  // GET /api/rooms/{room}/presence: a JSON array of the room's sessions.
+  // GET /api/rooms/{room}/presence: one page of the room's sessions (core/presence_page.h),
+  // those after session id `after` (empty: from the first).
+  PresencePage presence(std::string_view room, std::string_view after);
+  // The whole first page as JSON (tests).
   std::string presence_json(std::string_view room);
 
   // The window's frames are on their way: later cameras start new arena chunks
@@ -121,8 +126,9 @@ class RoomService {
   void on_redis(RedisEvent& event, int64_t now_ns);
   // Every ~100 ms: gaps, orphaned sessions, presence records, polls, outboxes.
   void cluster_tick(int64_t now_ns);
-  // Presence API: true if `room` can be answered now; otherwise its sync has started and
-  // ClusterPort::room_ready follows.
+  // Presence API: true if `room` can be answered now; otherwise ClusterPort::room_ready
+  // follows. A room this thread does not serve is read from Redis (one HGETALL of its
+  // presence records) without being made, subscribed to or written: a read creates nothing.
   bool presence_ready(std::string_view room, int64_t now_ns);
   // Publish API with Redis: stored by the edit script; ClusterPort::published answers.
   void publish_stored(std::string_view room, const ClientMessage& edit, uint64_t ticket, int64_t now_ns);
@@ -163,7 +169,7 @@ class RoomService {
   Room& room_named(std::string_view name);
 
   // Scale-out (core/room_cluster.cpp).
-  enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap };
+  enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap, Peek };
   struct PendingCall {
     PendingCall(CallKind k, std::string r, std::string s = {}) : kind(k), room(std::move(r)), session(std::move(s)) {}
     CallKind kind;
@@ -207,6 +213,7 @@ class RoomService {
   void hand_to_remote(Room& room, std::string_view session_id, std::string_view owner);
   void remove_remote(Room& room, std::string_view session_id);
   void start_load(Room& room);
+  void apply_peek(const std::string& room, bool ok, RedisValue& value);
   int64_t redis_now_ms(int64_t now_ns) const;
   std::string session_record(const Session& s, int64_t held_until_ms);
 
@@ -214,6 +221,10 @@ class RoomService {
   std::string instance_id_;
   uint64_t next_cookie_ = 1;
   std::unordered_map<uint64_t, PendingCall> pending_;
+  // Presence API for rooms not served here: rooms whose HGETALL is in flight, and the
+  // entries read, kept only while room_ready() answers the requests waiting for them.
+  std::unordered_map<std::string, bool> peeking_;
+  std::unordered_map<std::string, std::vector<PresenceEntry>> peeked_;
   // Session id -> cookie of its edit whose reply has not come (one per member: its later
   // messages wait). Its E record may arrive first, on the other connection: the ack then
   // goes out as that edit is applied, before any later edit reaches the sender.

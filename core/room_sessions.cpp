@@ -19,6 +19,11 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   if (!verify_jwt(token, config_.jwt_secret, unix_now(), claims, error))
     return Verdict::close(kCloseUnauthorized, "unauthorized");
   if (!jwt_allows_room(claims, m.room())) return Verdict::close(kCloseForbidden, "forbidden");
+  // Admitted now: its place in the connection limits is taken here, not at the upgrade.
+  if (m.link && m.link->admit_member(m) != Admission::Admitted) {
+    if (log_) log_->log(LogLevel::Warn, "limit", {{"room", m.room()}, {"limit", "over capacity at the in-band join: 1013"}});
+    return Verdict::close(kCloseTryAgainLater, "server overloaded");
+  }
   auto identity = std::make_unique<Identity>();
   identity->verified = true;
   identity->user_id = std::move(claims.sub);

@@ -60,6 +60,7 @@ int run_server(const Config& config) {
 
   Logger log(config.log_format, config.log_level);
   ConnectionLimits limits(config.max_connections, config.max_connections_per_ip);
+  ApiRateLimit api_rate(config.api_rate_limit);
   StaticFiles files;
   std::string files_error;
   if (!files.open(config.static_dir, &files_error)) {
@@ -84,7 +85,7 @@ int run_server(const Config& config) {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> peers;
   for (unsigned i = 0; i < config.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &files, redis.get(), instance_id));
+    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &api_rate, &files, redis.get(), instance_id));
     peers.push_back(workers.back().get());
     if (redis) {
       Worker* w = workers.back().get();

@@ -13,8 +13,6 @@
 namespace roomcast {
 namespace {
 
-constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -26,7 +24,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-StaticAnswer not_found() { return {404, http_response(404, "not found\n")}; }
+StaticAnswer not_found() { return {404, http_response(404, "not found\n"), {}}; }
 
 }  // namespace
 
@@ -88,7 +86,9 @@ bool StaticFiles::safe_relative_path(std::string_view target, std::string& out) 
   for (;;) {
     const size_t slash = rest.find('/');
     const std::string_view segment = rest.substr(0, slash);
-    if (segment == "." || segment == "..") return false;
+    // Dot-files and dot-directories (.env, .git/) are never served; `.well-known` (RFC
+    // 8615) is the one exception.
+    if (!segment.empty() && segment.front() == '.' && segment != ".well-known") return false;
     if (slash == std::string_view::npos) break;  // the last segment may be empty: `dir/`
     if (segment.empty()) return false;           // `//` inside the path
     rest.remove_prefix(slash + 1);
@@ -117,30 +117,22 @@ StaticAnswer StaticFiles::answer(std::string_view method, std::string_view targe
     close(fd);
     return not_found();  // a directory is never listed
   }
-  if (size_t(st.st_size) > kMaxFileBytes) {
-    close(fd);
-    return {500, http_response(500, "file too large to serve\n")};
-  }
   const std::string etag = "\"" + std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) + "." +
                            std::to_string(st.st_mtim.tv_nsec) + "\"";
   std::string headers = "ETag: " + etag + "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n";
   if (!if_none_match.empty() && if_none_match == etag) {
     close(fd);
     std::string response = "HTTP/1.1 304 Not Modified\r\n" + headers + "Connection: close\r\n\r\n";
-    return {304, std::move(response)};
+    return {304, std::move(response), {}};
   }
-  std::string body(size_t(st.st_size), '\0');
-  size_t got = 0;
-  while (got < body.size()) {
-    ssize_t n = ::read(fd, body.data() + got, body.size() - got);
-    if (n <= 0) break;
-    got += size_t(n);
+  // The head announces the size; the body follows in chunks as the socket drains
+  // (core/file_body.h), so no answer is ever held whole.
+  std::string response = http_response_head(200, content_type(relative), uint64_t(st.st_size), headers);
+  if (method == "HEAD") {
+    close(fd);
+    return {200, std::move(response), {}};
   }
-  close(fd);
-  if (got != body.size()) return {500, http_response(500, "could not read the file\n")};
-  std::string response = http_response_typed(200, content_type(relative), body, headers);
-  if (method == "HEAD") response.resize(response.find("\r\n\r\n") + 4);  // the same head, no body
-  return {200, std::move(response)};
+  return {200, std::move(response), FileBody(fd, uint64_t(st.st_size))};
 }
 
 }  // namespace roomcast

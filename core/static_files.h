@@ -12,19 +12,24 @@
 //     `X-Content-Type-Options: nosniff`; `Cache-Control: no-cache` plus an ETag (size and
 //     mtime) so a browser revalidates cheaply (304 on If-None-Match);
 //   - HEAD answers the same headers as GET, without the body.
-// Files are read when requested (small demo assets from the page cache; at most 16 MiB,
-// larger ones get 500), synchronously on the loop thread: this is a demo server beside
-// the real-time path, not a CDN.
+//   - a segment that starts with `.` (.env, .git/) is 404, except `.well-known`;
+//   - a file's bytes are never held whole: the answer carries an open descriptor
+//     (FileBody) that the connection reads 64 KiB at a time as the socket drains.
+// Files are read synchronously on the loop thread (small demo assets from the page
+// cache): this is a demo server beside the real-time path, not a CDN.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "core/file_body.h"
+
 namespace roomcast {
 
 struct StaticAnswer {
   int status = 404;
-  std::string response;  // complete HTTP response bytes
+  std::string response;  // the HTTP response bytes: all of them, or the head of a file answer
+  FileBody body;         // a GET of a file: its bytes, to stream after `response`
 };
 
 class StaticFiles {

@@ -17,9 +17,9 @@
 
 namespace roomcast {
 
-Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits,
+Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, ApiRateLimit* api_rate,
                const StaticFiles* files, RedisLink* redis, std::string instance_id)
-    : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits), files_(files),
+    : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits), api_rate_(api_rate), files_(files),
       log_(config.log_format, config.log_level, int(index)), redis_(redis), instance_id_(std::move(instance_id)) {
   // Made here, not in init(): another thread may hand a connection over before this
   // thread has finished setting up its loop.
@@ -53,7 +53,7 @@ int Worker::init(std::string* description) {
                  static_cast<FanoutObserver*>(this), metrics_, log_);
   output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
   housekeeping_.emplace(config_, *table_, metrics_, log_);
-  http_.emplace(config_, *limits_, *files_, log_);
+  http_.emplace(config_, *limits_, *api_rate_, *files_, log_);
   if (redis_) {
     if (redis_fd_ < 0) return -EMFILE;
     rooms_->attach_cluster(this, instance_id_);
@@ -269,6 +269,10 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
     case HttpDecision::Kind::NeedMore:
       return;
     case HttpDecision::Kind::Respond:
+      if (decision.body.remaining() > 0) {
+        if (!c.http) c.http = std::make_unique<HttpExchange>();
+        c.http->body = std::move(decision.body);
+      }
       table_->end(c, Ending::respond(decision.status, decision.response), now_ns_);
       return;
     case HttpDecision::Kind::Metrics: {
@@ -290,14 +294,14 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
 
 void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.state = ConnState::Open;
-  // Told 1013 at its join: it holds no place in the limits, so it stays on the
-  // handshake budget (bounded) until it is closed.
-  if (!upgrade.over_capacity) table_->upgraded(c);
+  // A member holds a place from its upgrade when its token came with it; an in-band one
+  // (1.1 section 4) takes it when its join's token verifies (ConnectionTable::admit_member)
+  // and stays on the handshake budget, bounded per address and in all, until then.
+  if (c.admitted) table_->upgraded(c);
   c.http.reset();  // the request head is not kept on an idle connection
   c.member.set_room(std::move(upgrade.room));
   c.member.identity = std::move(upgrade.identity);
   c.member.awaiting_token = upgrade.awaiting_token;
-  c.member.over_capacity = upgrade.over_capacity;
   // In band, the join (with its token) is due within the handshake timeout as well.
   c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);
@@ -343,11 +347,8 @@ void Worker::on_message(Connection& c, std::string_view text) {
     return;
   }
   DecodeError error;
-  if (!decoder_.decode(text, message_, error)) {
-    rooms_->refuse(c.member, error);
-    return;
-  }
-  const Verdict verdict = rooms_->handle(c.member, message_, now_ns_, text);
+  const Verdict verdict = decoder_.decode(text, message_, error) ? rooms_->handle(c.member, message_, now_ns_, text)
+                                                                  : rooms_->refuse(c.member, error);
   if (!verdict.closes()) return;
   if (verdict.close_code == kCloseNormal) {
     // `leave`: through wslay, so its reader stops: nothing after it is processed, even in

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/admission.h"
+#include "core/api_rate_limit.h"
 #include "core/cluster_port.h"
 #include "core/redis_link.h"
 #include "core/config.h"
@@ -59,8 +60,9 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
  public:
   // `files` (shared, read-only) answers paths that are not the server's own (`--static`).
   // `redis` (may be null: one process alone) is the instance's link, `instance_id` its name.
-  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, const StaticFiles* files,
-         RedisLink* redis = nullptr, std::string instance_id = {});
+  // `api_rate` (shared) limits HTTP API requests per address.
+  Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, ApiRateLimit* api_rate,
+         const StaticFiles* files, RedisLink* redis = nullptr, std::string instance_id = {});
   // The eventfd the RedisLink writes when it has events for this worker.
   int redis_notify_fd() const { return redis_fd_; }
   Worker(const Worker&) = delete;
@@ -122,6 +124,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   const unsigned index_;
   int listen_fd_;
   ConnectionLimits* limits_;
+  ApiRateLimit* api_rate_;
   const StaticFiles* files_;
   std::vector<Worker*> peers_;
   Logger log_;
@@ -157,7 +160,11 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   uint64_t redis_value_ = 0;
   std::vector<RedisEvent> redis_events_;
   // API requests waiting for Redis: presence by room, publish by ticket.
-  std::unordered_map<std::string, std::vector<SlotRef>> presence_waiting_;
+  struct PresenceWait {
+    SlotRef ref;
+    std::string after;  // the page asked for
+  };
+  std::unordered_map<std::string, std::vector<PresenceWait>> presence_waiting_;
   std::unordered_map<uint64_t, SlotRef> publish_waiting_;
   uint64_t next_ticket_ = 1;
 

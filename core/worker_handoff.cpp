@@ -27,10 +27,11 @@ void Worker::serve_here(Connection& c, HttpDecision&& route) {
   switch (route.route) {
     case RouteKind::Presence:
       if (redis_ && !rooms_->presence_ready(route.room, now_ns_)) {
-        presence_waiting_[route.room].push_back(SlotRef{c.slot, c.generation});  // answered by room_ready()
+        // Answered by room_ready().
+        presence_waiting_[route.room].push_back(PresenceWait{SlotRef{c.slot, c.generation}, std::move(route.leftover)});
         return;
       }
-      apply(c, HttpFront::presence(*rooms_, route.room));
+      apply(c, HttpFront::presence(*rooms_, route.room, route.leftover));
       return;
     case RouteKind::Publish:
       if (redis_) {
@@ -83,8 +84,11 @@ void Worker::on_wake() {
     }
     Connection& c = table_->open(h.fd, now_ns_);
     c.peer = h.peer;
+    // One budget, whichever thread a socket lands on: until it is a member holding a
+    // place (or freed) it is on this thread's handshake budget, as it was on the first.
+    table_->admit_handshake(c, now_ns_);
+    c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
     serve_here(c, std::move(h.request));
-    if (c.state == ConnState::Closing) table_->admit_handshake(c, now_ns_);  // an API answer lingering for the FIN
     if (c.state != ConnState::Dead && !c.recv_armed) arm_recv(c);
   }
   inbox_taken_.clear();
@@ -116,12 +120,12 @@ void Worker::unsubscribe(const std::string& channel) { redis_->unsubscribe(index
 void Worker::room_ready(std::string_view room, bool ok) {
   auto it = presence_waiting_.find(std::string(room));
   if (it == presence_waiting_.end()) return;
-  std::vector<SlotRef> waiting = std::move(it->second);
+  std::vector<PresenceWait> waiting = std::move(it->second);
   presence_waiting_.erase(it);
-  for (const SlotRef& ref : waiting) {
-    Connection* c = table_->lookup(ref.slot, ref.generation);
+  for (const PresenceWait& w : waiting) {
+    Connection* c = table_->lookup(w.ref.slot, w.ref.generation);
     if (!c || c->state == ConnState::Dead) continue;
-    apply(*c, ok ? HttpFront::presence(*rooms_, room) : HttpFront::store_unavailable());
+    apply(*c, ok ? HttpFront::presence(*rooms_, room, w.after) : HttpFront::store_unavailable());
   }
 }
 

@@ -88,6 +88,11 @@ class EpollLoop final : public EventLoop {
     } else if (in.accepting && in.accept_ud == target) {
       in.accepting = false;
       ready_.push_back(Completion{target, -ECANCELED, false, nullptr, kNoBuffer});
+    } else if (in.sending && in.send_ud == target) {
+      // A send waiting for EPOLLOUT (a peer that stopped reading) is abandoned.
+      in.sending = false;
+      in.send_msg = nullptr;
+      ready_.push_back(Completion{target, -ECANCELED, false, nullptr, kNoBuffer});
     }
     update(fd);
   }

@@ -227,10 +227,10 @@ std::string http_response(int status, std::string_view body, std::string_view ex
   return http_response_typed(status, "text/plain", body, extra_headers);
 }
 
-std::string http_response_typed(int status, std::string_view content_type, std::string_view body,
-                                std::string_view extra_headers) {
+std::string http_response_head(int status, std::string_view content_type, uint64_t content_length,
+                               std::string_view extra_headers, size_t reserve_body) {
   std::string out;
-  out.reserve(128 + extra_headers.size() + body.size());
+  out.reserve(128 + extra_headers.size() + reserve_body);
   out.append("HTTP/1.1 ");
   out.append(std::to_string(status));
   out.push_back(' ');
@@ -238,12 +238,18 @@ std::string http_response_typed(int status, std::string_view content_type, std::
   out.append("\r\nContent-Type: ");
   out.append(content_type);
   out.append("\r\nContent-Length: ");
-  out.append(std::to_string(body.size()));
+  out.append(std::to_string(content_length));
   out.append(
       "\r\n"
       "Connection: close\r\n");
   out.append(extra_headers);
   out.append("\r\n");
+  return out;
+}
+
+std::string http_response_typed(int status, std::string_view content_type, std::string_view body,
+                                std::string_view extra_headers) {
+  std::string out = http_response_head(status, content_type, body.size(), extra_headers, body.size());
   out.append(body);
   return out;
 }

@@ -17,6 +17,8 @@
 //   Sec-WebSocket-Version other than 13        -> 426 with "Sec-WebSocket-Version: 13"
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -59,6 +61,10 @@ std::string upgrade_response(std::string_view accept_key);
 // A complete response with Content-Type text/plain, Content-Length and
 // "Connection: close"; `extra_headers` (each line ending CRLF) is inserted verbatim.
 std::string http_response(int status, std::string_view body, std::string_view extra_headers = {});
+// Only the head of such a response, for a body of `content_length` bytes sent after it
+// (a file streamed in chunks). `reserve_body`: capacity to leave for a body appended.
+std::string http_response_head(int status, std::string_view content_type, uint64_t content_length,
+                               std::string_view extra_headers = {}, size_t reserve_body = 0);
 // The same with another Content-Type ("application/json", Prometheus' text format...).
 std::string http_response_typed(int status, std::string_view content_type, std::string_view body,
                                 std::string_view extra_headers = {});

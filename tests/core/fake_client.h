@@ -85,6 +85,13 @@ struct FakeClient : MemberLink {
     closed_with = code;
     close_reason = reason;
   }
+  // The limits a test sets (Admitted unless told otherwise); counts the calls.
+  Admission admit_member(Member&) override {
+    ++admissions;
+    return admission;
+  }
+  Admission admission = Admission::Admitted;
+  int admissions = 0;
 
   Member member;
   std::vector<std::string> pending_;

@@ -97,5 +97,51 @@ TEST(HandshakeBudget, SlotsAreReusedSafely) {
   }
 }
 
+// What the ConnectionTable does before a connection holds `bytes` more of an answer.
+void charge(HandshakeBudget& b, uint32_t slot, size_t bytes, std::vector<uint32_t>* evicted) {
+  for (uint32_t v; (v = b.victim_for_bytes(slot, bytes)) != HandshakeBudget::kNone;) {
+    b.remove(v);
+    evicted->push_back(v);
+  }
+  b.charge(slot, bytes);
+}
+
+TEST(HandshakeBudget, UnsentAnswerBytesOverTheAddressBudgetEvictItsOwnOldestAnswerNeverTheOneCharged) {
+  HandshakeBudget b(100, 100, 1000, 300);
+  std::vector<uint32_t> evicted;
+  admit(b, 0, addr(1));
+  admit(b, 1, addr(2));
+  admit(b, 2, addr(1));
+  admit(b, 3, addr(1));
+  charge(b, 0, 100, &evicted);
+  charge(b, 1, 250, &evicted);
+  charge(b, 2, 150, &evicted);
+  EXPECT_TRUE(evicted.empty());
+  EXPECT_EQ(b.bytes_for(addr(1)), 250u);
+  charge(b, 3, 100, &evicted);  // 350 > 300: addr(1)'s oldest goes, not addr(2)'s
+  EXPECT_EQ(evicted, std::vector<uint32_t>{0});
+  EXPECT_EQ(b.bytes_for(addr(1)), 250u);
+  EXPECT_EQ(b.bytes_for(addr(2)), 250u);
+  evicted.clear();
+  charge(b, 3, 400, &evicted);  // alone over the address budget: the others of its address go, never itself
+  EXPECT_EQ(evicted, std::vector<uint32_t>{2});
+  EXPECT_TRUE(b.contains(3));
+}
+
+TEST(HandshakeBudget, UnsentAnswerBytesOverTheTotalEvictTheOldestConnectionHoldingAny) {
+  HandshakeBudget b(100, 100, 500, 1000);
+  std::vector<uint32_t> evicted;
+  admit(b, 0, addr(1));  // holds nothing: evicting it frees nothing
+  admit(b, 1, addr(2));
+  admit(b, 2, addr(3));
+  charge(b, 1, 300, &evicted);
+  charge(b, 2, 300, &evicted);
+  EXPECT_EQ(evicted, std::vector<uint32_t>{1});
+  EXPECT_EQ(b.bytes(), 300u);
+  b.remove(2);
+  EXPECT_EQ(b.bytes(), 0u) << "a connection that leaves gives its bytes back";
+  EXPECT_EQ(b.bytes_for(addr(3)), 0u);
+}
+
 }  // namespace
 }  // namespace roomcast

@@ -4,6 +4,8 @@
 // other instances by feeding RedisEvents built in the documented formats
 // (core/cluster_wire.h). Members are plain SendQueues, as in room_service_test.cpp; what
 // a member "receives" is read back from its queue as the bytes a socket would get.
+#include <functional>
+
 #include <gtest/gtest.h>
 #include <sys/uio.h>
 
@@ -36,7 +38,10 @@ struct FakeClusterPort : ClusterPort {
   }
   void subscribe(const std::string& channel) override { subscribed.push_back(channel); }
   void unsubscribe(const std::string& channel) override { unsubscribed.push_back(channel); }
-  void room_ready(std::string_view room, bool ok) override { ready.emplace_back(std::string(room), ok); }
+  void room_ready(std::string_view room, bool ok) override {
+    ready.emplace_back(std::string(room), ok);
+    if (on_ready) on_ready(room);
+  }
   void published(uint64_t ticket, bool ok, uint64_t seq) override { answers.push_back({ticket, ok, seq}); }
 
   struct Published {
@@ -49,6 +54,7 @@ struct FakeClusterPort : ClusterPort {
   std::vector<std::string> subscribed;
   std::vector<std::string> unsubscribed;
   std::vector<std::pair<std::string, bool>> ready;
+  std::function<void(std::string_view)> on_ready;  // what the worker does: answer the requests waiting
   std::vector<Published> answers;
 };
 
@@ -198,8 +204,7 @@ class RoomCluster : public ::testing::Test {
     text_ = json;
     DecodeError error;
     if (!decoder_.decode(text_, msg_, error)) {
-      service_.refuse(c.member, error);
-      return Verdict::proceed();
+      return service_.refuse(c.member, error);
     }
     return service_.handle(c.member, msg_, now_ns_, text_);
   }
@@ -429,9 +434,38 @@ TEST_F(RoomCluster, TheFirstLoadFailingClosesTheWaitingJoinsWith1013AndUnsubscri
   EXPECT_FALSE(service_.busy(a.member));
 }
 
-TEST_F(RoomCluster, ThePresenceApiWaitsForTheFirstLoadAndIsToldThroughRoomReady) {
+TEST_F(RoomCluster, ThePresenceApiReadsARoomNotServedHereWithoutMakingSubscribingOrWritingIt) {
   EXPECT_FALSE(service_.presence_ready("r", now_ns_));
-  EXPECT_EQ(port_.subscribed, std::vector<std::string>{"rc:{r}"});
+  EXPECT_FALSE(service_.presence_ready("r", now_ns_)) << "a second request waits for the same read";
+  EXPECT_TRUE(port_.subscribed.empty());
+  EXPECT_EQ(service_.room_count(), 0u);
+  ASSERT_EQ(port_.calls.size(), 1u) << "one read, and nothing else";
+  const RedisCall read = port_.calls[0];
+  EXPECT_EQ(read.script, -1);
+  EXPECT_EQ(read.argv, (std::vector<std::string>{"HGETALL", "rc:{r}:who"}));
+  std::string answer;
+  port_.on_ready = [&](std::string_view room) { answer = service_.presence_json(room); };
+  const User zed = user_named("uz", "Zed");
+  RedisValue hash;
+  hash.kind = RedisValue::Kind::Array;
+  hash.elements = {S("inst2-0-1"), S(peer_record("inst2", "inst2-0-1", zed, true, 0))};
+  reply(read.cookie, true, std::move(hash));
+  ASSERT_EQ(port_.ready.size(), 1u);
+  EXPECT_EQ(port_.ready[0].first, "r");
+  EXPECT_TRUE(port_.ready[0].second);
+  rapidjson::Document d = parse(answer);
+  ASSERT_TRUE(d.IsArray() && d.Size() == 1) << answer;
+  EXPECT_EQ(str(d[0], "session"), "inst2-0-1");
+  EXPECT_EQ(service_.room_count(), 0u) << "nothing is kept after the answer";
+  EXPECT_EQ(service_.presence_json("r"), "[]");
+  EXPECT_TRUE(port_.subscribed.empty());
+}
+
+TEST_F(RoomCluster, ThePresenceApiForARoomBeingLoadedWaitsForTheLoadAndIsToldThroughRoomReady) {
+  FakeClient& a = client();
+  send(a, join_json("ua"));  // the room starts loading
+  EXPECT_FALSE(service_.presence_ready("r", now_ns_));
+  EXPECT_EQ(calls_of(-1).size(), 0u) << "no separate read while the room loads";
   subscribed();
   const User zed = user_named("uz", "Zed");
   reply(only(wire::kSync).cookie, true,

@@ -37,8 +37,7 @@ class RoomServiceTest : public ::testing::Test {
     text_ = json;
     DecodeError error;
     if (!decoder_.decode(text_, msg_, error)) {
-      service_.refuse(c.member, error);
-      return Verdict::proceed();
+      return service_.refuse(c.member, error);
     }
     return service_.handle(c.member, msg_, now_ns_);
   }
@@ -636,12 +635,40 @@ TEST_F(RoomServiceAuthTest, WithAuthenticationAResumeMustComeFromTheSameSub) {
   EXPECT_EQ(str(w, "session"), str(wa, "session"));
 }
 
-TEST_F(RoomServiceTest, OverCapacityTheJoinIsAnsweredWithClose1013) {
+TEST_F(RoomServiceAuthTest, InBandJoinOverTheConnectionLimitsIsClosed1013AndNotJoined) {
   FakeClient& a = client();
-  a.member.over_capacity = true;
-  Verdict v = send(a, R"({"type":"join","user":{"id":"ua"}})");
+  a.member.awaiting_token = true;
+  a.admission = Admission::OverPerAddress;
+  Verdict v = send(a, R"({"type":"join","user":{"id":"x"},"token":")" + token("alice", unix_ + 60) + R"("})");
   EXPECT_EQ(v.close_code, 1013);
   EXPECT_FALSE(a.member.joined());
+  EXPECT_TRUE(a.nothing_queued()) << "no welcome, no error: the close says it";
+}
+
+TEST_F(RoomServiceAuthTest, InBandMemberTakesItsPlaceOnlyOnceItsTokenVerifies) {
+  FakeClient& a = client();
+  a.member.awaiting_token = true;
+  EXPECT_EQ(send(a, R"({"type":"join","user":{"id":"x"},"token":")" + token("u", unix_ - 1) + R"("})").close_code, 4001);
+  EXPECT_EQ(a.admissions, 0) << "an expired token takes no place";
+  FakeClient& b = client();
+  b.member.awaiting_token = true;
+  EXPECT_FALSE(send(b, R"({"type":"join","user":{"id":"x"},"token":")" + token("bob", unix_ + 60) + R"("})").closes());
+  EXPECT_EQ(b.admissions, 1);
+  EXPECT_TRUE(b.member.joined());
+}
+
+TEST_F(RoomServiceAuthTest, BeforeItsTokenMalformedOrRateLimitedInputClosesWith4001AndGetsNoErrors) {
+  FakeClient& a = client();
+  a.member.awaiting_token = true;
+  EXPECT_EQ(send(a, "{not json").close_code, 4001);
+  EXPECT_EQ(send(a, R"({"type":"nonsense"})").close_code, 4001);
+  FakeClient& b = client();
+  b.member.awaiting_token = true;
+  b.member.rate = RateLimiter(1, 1, now_ns_);
+  EXPECT_EQ(send(b, R"({"type":"cursor","camera":{"position":[0,0,0],"target":[0,0,1]}})").close_code, 4001);
+  EXPECT_EQ(send(b, R"({"type":"ping"})").close_code, 4001) << "not a rate_limited error";
+  EXPECT_TRUE(a.nothing_queued());
+  EXPECT_TRUE(b.nothing_queued());
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ class StaticFilesTest : public ::testing::Test {
   StaticAnswer get(const std::string& path, const std::string& etag = "") { return files_.answer("GET", path, etag); }
 
   std::string base_, root_;
+  std::string scratch_;
   StaticFiles files_;
 };
 
@@ -43,7 +44,13 @@ TEST_F(StaticFilesTest, ServesFilesWithTheirContentTypeAndIndexForDirectories) {
   StaticAnswer index = get("/");
   EXPECT_EQ(index.status, 200);
   EXPECT_NE(index.response.find("Content-Type: text/html; charset=utf-8"), std::string::npos) << index.response;
-  EXPECT_NE(index.response.find("<h1>demo</h1>"), std::string::npos);
+  EXPECT_EQ(index.response.find("<h1>demo</h1>"), std::string::npos) << "the body is not held in the answer";
+  std::vector<uint8_t> scratch;
+  std::string_view chunk;
+  ASSERT_TRUE(index.body.next_chunk(scratch, &chunk));
+  EXPECT_NE(chunk.find("<h1>demo</h1>"), std::string::npos) << "it streams from the file";
+  EXPECT_EQ(index.body.remaining(), 0u);
+  EXPECT_NE(index.response.find("Content-Length: " + std::to_string(chunk.size()) + "\r\n"), std::string::npos);
   EXPECT_NE(index.response.find("X-Content-Type-Options: nosniff"), std::string::npos);
   StaticAnswer js = get("/js/app.js");
   EXPECT_EQ(js.status, 200);
@@ -94,6 +101,15 @@ TEST(StaticFilesOpen, AMissingDirectoryIsAnError) {
   EXPECT_NE(error.find("--static"), std::string::npos);
   EXPECT_TRUE(files.open("", &error));
   EXPECT_FALSE(files.enabled());
+}
+
+TEST_F(StaticFilesTest, DotFilesAndDotDirectoriesAre404ExceptWellKnown) {
+  for (const char* path : {"/.env", "/%2Eenv", "/.git/config", "/js/.hidden", "/.well-known"})
+    EXPECT_FALSE(StaticFiles::safe_relative_path(path, scratch_) && std::string_view(path) != "/.well-known") << path;
+  std::string out;
+  EXPECT_TRUE(StaticFiles::safe_relative_path("/.well-known/security.txt", out));
+  EXPECT_EQ(out, ".well-known/security.txt");
+  EXPECT_FALSE(StaticFiles::safe_relative_path("/.well-known/.secret", out));
 }
 
 }  // namespace
