@@ -16,6 +16,8 @@
 
 #include "core/log.h"
 
+#include "proto/ip_address.h"
+
 #include "net/event_loop.h"
 #include "net/listener.h"
 
@@ -49,6 +51,10 @@ struct Config {
   size_t max_handshakes = 16384;          // pre-upgrade connections (split per thread); full: oldest evicted
   size_t max_handshakes_per_ip = 64;      // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
+
+  // Behind a proxy (core/proxy_front.h).
+  std::vector<CidrRange> trusted_proxies; // peers whose forwarding headers name the client
+  bool proxy_protocol = false;            // every connection starts with a PROXY protocol header
 
   // Operations.
   LogFormat log_format = LogFormat::Text;

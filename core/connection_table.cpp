@@ -67,8 +67,8 @@ Connection* ConnectionTable::lookup(uint32_t slot, uint32_t generation) {
   return c;
 }
 
-void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns) {
-  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer)) != HandshakeBudget::kNone;) {
+void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns, bool per_address) {
+  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer, per_address)) != HandshakeBudget::kNone;) {
     handshakes_.remove(victim);
     Connection* v = at(victim);
     if (!v || v == &c) continue;
@@ -76,7 +76,14 @@ void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns) {
     log_.log(LogLevel::Debug, "handshake_evicted", {{"peer", v->peer.to_string()}});
     end(*v, Ending::drop("evicted from the handshake budget"), now_ns);
   }
-  handshakes_.add(c.slot, c.peer);
+  handshakes_.add(c.slot, c.peer, per_address);
+}
+
+void ConnectionTable::client_known(Connection& c, const PeerAddress& client, int64_t now_ns) {
+  log_.log(LogLevel::Debug, "client_address", {{"proxy", c.peer.to_string()}, {"peer", client.to_string()}});
+  handshakes_.remove(c.slot);  // first out, so the newcomer is never its own victim
+  c.peer = client;
+  admit_handshake(c, now_ns);
 }
 
 void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {

@@ -65,7 +65,12 @@ class ConnectionTable final : public MemberLink {
 
   // `c` has not upgraded yet: it takes a place in the handshake budget, ending the oldest
   // pre-upgrade connection of its address (or of all) when the budget is full.
-  void admit_handshake(Connection& c, int64_t now_ns);
+  // `per_address` false: a proxy's connection, counted in the total only until
+  // client_known() (core/proxy_front.h).
+  void admit_handshake(Connection& c, int64_t now_ns, bool per_address = true);
+  // The client behind `c`'s proxy is known (PROXY header or forwarding headers): `c`
+  // counts under the client's address from now on, in the budget and everywhere else.
+  void client_known(Connection& c, const PeerAddress& client, int64_t now_ns);
   // `c` became a WebSocket: its budget place is free again.
   void upgraded(Connection& c) { handshakes_.remove(c.slot); }
 

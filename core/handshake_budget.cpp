@@ -16,11 +16,11 @@ size_t HandshakeBudget::count_for(const PeerAddress& peer) const {
   return it == per_address_.end() ? 0 : it->second;
 }
 
-uint32_t HandshakeBudget::victim_for(const PeerAddress& peer) const {
-  if (count_for(peer) >= max_per_address_) {
+uint32_t HandshakeBudget::victim_for(const PeerAddress& peer, bool per_address) const {
+  if (per_address && count_for(peer) >= max_per_address_) {
     for (uint32_t s = oldest_; s != kNone;) {
       const Node& n = nodes_.at(s);
-      if (n.peer == peer) return s;
+      if (n.per_address && n.peer == peer) return s;
       s = n.next;
     }
   }
@@ -34,14 +34,14 @@ void HandshakeBudget::release_idle_memory() {
   decltype(per_address_)().swap(per_address_);
 }
 
-void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer) {
+void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer, bool per_address) {
   remove(slot);
   if (newest_ != kNone) nodes_.at(newest_).next = slot;
-  nodes_.emplace(slot, Node{newest_, kNone, peer});
+  nodes_.emplace(slot, Node{newest_, kNone, peer, per_address});
   newest_ = slot;
   if (oldest_ == kNone) oldest_ = slot;
   ++size_;
-  ++per_address_[peer.bytes];
+  if (per_address) ++per_address_[peer.bytes];
 }
 
 void HandshakeBudget::remove(uint32_t slot) {
@@ -52,6 +52,7 @@ void HandshakeBudget::remove(uint32_t slot) {
   if (n.prev != kNone) nodes_.at(n.prev).next = n.next; else oldest_ = n.next;
   if (n.next != kNone) nodes_.at(n.next).prev = n.prev; else newest_ = n.prev;
   --size_;
+  if (!n.per_address) return;
   auto it = per_address_.find(n.peer.bytes);
   if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
 }

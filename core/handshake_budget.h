@@ -32,9 +32,11 @@ class HandshakeBudget {
   HandshakeBudget(size_t max_total, size_t max_per_address);
 
   // The connection to evict before `peer` may add one more, or kNone if there is room.
-  uint32_t victim_for(const PeerAddress& peer) const;
+  // `per_address` false: a proxy's connection whose client is not known yet
+  // (core/proxy_front.h); it counts in the total only, and is nobody's per-address victim.
+  uint32_t victim_for(const PeerAddress& peer, bool per_address = true) const;
   // `slot` (a connection slot of the calling Worker) joins the budget as the newest.
-  void add(uint32_t slot, const PeerAddress& peer);
+  void add(uint32_t slot, const PeerAddress& peer, bool per_address = true);
   // `slot` leaves the budget (upgraded, handed off or freed); a slot not in it is ignored.
   void remove(uint32_t slot);
   bool contains(uint32_t slot) const { return nodes_.count(slot) != 0; }
@@ -50,6 +52,7 @@ class HandshakeBudget {
     uint32_t prev = kNone;
     uint32_t next = kNone;
     PeerAddress peer;
+    bool per_address = true;
   };
 
   const size_t max_total_;

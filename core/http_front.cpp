@@ -50,10 +50,37 @@ HttpDecision route_to(RouteKind kind, std::string room) {
 }  // namespace
 
 HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, const StaticFiles& files, Logger& log)
-    : config_(config), limits_(limits), files_(files), log_(log) {}
+    : config_(config), limits_(limits), files_(files), log_(log), proxy_(config) {}
 
 HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
   ex.head.append(reinterpret_cast<const char*>(data), len);
+  PeerAddress client = peer;
+  bool client_named = false;
+  // --proxy-protocol: the PROXY header comes before the HTTP request (core/proxy_front.h).
+  if (!ex.proxy_header_read && proxy_.expects_header()) {
+    switch (proxy_.take_header(ex.head, client)) {
+      case ProxyFront::Step::NeedMore:
+        return {};
+      case ProxyFront::Step::Bad: {
+        HttpDecision d;
+        d.kind = HttpDecision::Kind::Drop;
+        d.response = "bad PROXY protocol header";
+        return d;
+      }
+      case ProxyFront::Step::Named:
+        client_named = true;
+        [[fallthrough]];
+      case ProxyFront::Step::Unnamed:
+        ex.proxy_header_read = true;
+        break;
+    }
+  }
+  HttpDecision d = on_head(ex, client, client_named);
+  if (client_named) d.client = client;
+  return d;
+}
+
+HttpDecision HttpFront::on_head(HttpExchange& ex, PeerAddress& client, bool& client_named) {
   if (ex.body_end != 0) {  // a publish waiting for its body
     if (ex.head.size() < ex.body_end) return {};
     HttpDecision d = route_to(RouteKind::Publish, std::move(ex.room));
@@ -72,7 +99,11 @@ HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, cons
     case HttpParseStatus::Complete:
       break;
   }
-  return decide(ex, peer, request, parsed.consumed);
+  if (std::optional<PeerAddress> forwarded = proxy_.forwarded_client(client, request)) {
+    client = *forwarded;
+    client_named = true;
+  }
+  return decide(ex, client, request, parsed.consumed);
 }
 
 HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const HttpRequest& request,
