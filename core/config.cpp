@@ -132,7 +132,7 @@ const std::vector<Flag>& flags() {
        }},
       {"max-connections", "N", "WebSocket connections per server; beyond, the upgrade gets 503 (default 100000)", "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections); }},
-      {"max-connections-per-ip", "N", "WebSocket connections per client address; beyond, the upgrade gets 429 (default 256)",
+      {"max-connections-per-ip", "N", "WebSocket connections per client address; beyond, the upgrade gets 429 (default 4096)",
        "an integer >= 1",
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections_per_ip);
@@ -190,7 +190,7 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes); }},
       {"max-handshakes-per-ip", "N",
        "connections not yet upgraded per client address, split over the threads; when full, that address's "
-       "oldest makes room (default 64)",
+       "oldest makes room (default 1024)",
        "an integer >= 1",
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes_per_ip);

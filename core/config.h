@@ -47,9 +47,9 @@ struct Config {
   std::string api_key;                    // empty: publish API refuses every request
   std::vector<std::string> allow_origins; // empty: any Origin
   size_t max_connections = 100000;        // upgraded connections; beyond: 503
-  size_t max_connections_per_ip = 256;    // upgraded connections per address; beyond: 429
+  size_t max_connections_per_ip = 4096;   // upgraded connections per address; beyond: 429 (README "Limits")
   size_t max_handshakes = 16384;          // pre-upgrade connections (split per thread); full: oldest evicted
-  size_t max_handshakes_per_ip = 64;      // the same per address
+  size_t max_handshakes_per_ip = 1024;    // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
 
   // Behind a proxy (core/proxy_front.h).

@@ -23,6 +23,10 @@ TEST(Config, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.max_message, 65536u);
   EXPECT_EQ(c.rate_limit, 60);
   EXPECT_EQ(c.max_pending, 8u * 1024 * 1024);
+  EXPECT_EQ(c.max_connections_per_ip, 4096u);  // a whole office behind one NAT (README "Limits")
+  EXPECT_EQ(c.max_handshakes_per_ip, 1024u);
+  EXPECT_TRUE(c.trusted_proxies.empty());
+  EXPECT_FALSE(c.proxy_protocol);
   EXPECT_GE(c.threads, 1u);
 }
 
