@@ -44,7 +44,11 @@ js-deps:
 demo: js-deps
 	@cd web/demo && { [ -d node_modules ] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } && npm run --silent build
 
+# The real proxies the integration tests put in front of roomcast (tests/integration/proxy_test.cpp).
+TEST_PACKAGES := nginx-light haproxy
+
 test: deps js-deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"
 	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DROOMCAST_SANITIZE=ON -DBUILD_TESTING=ON
 	cmake --build build/debug -j $(JOBS)
 	cd build/debug && ctest --output-on-failure -j $(JOBS) --timeout 300

@@ -36,22 +36,49 @@ std::string PeerAddress::to_string() const {
 Admission ConnectionLimits::admit(const PeerAddress& peer) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (open_.load(std::memory_order_relaxed) >= max_total_) return Admission::OverTotal;
-  uint32_t& n = per_address_[peer.bytes];
-  if (n >= max_per_address_) {
-    if (n == 0) per_address_.erase(peer.bytes);
-    return Admission::OverPerAddress;
-  }
-  ++n;
+  auto it = per_address_.find(peer.bytes);
+  if (it != per_address_.end() && it->second.open >= max_per_address_) return Admission::OverPerAddress;
+  if (it == per_address_.end()) it = per_address_.emplace(peer.bytes, Use{}).first;
+  ++it->second.open;
   open_.fetch_add(1, std::memory_order_relaxed);
   return Admission::Admitted;
+}
+
+void ConnectionLimits::force_admit(const PeerAddress& peer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++per_address_[peer.bytes].open;
+  open_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ConnectionLimits::release(const PeerAddress& peer) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = per_address_.find(peer.bytes);
-  if (it == per_address_.end()) return;
-  if (--it->second == 0) per_address_.erase(it);
+  if (it == per_address_.end() || it->second.open == 0) return;
+  --it->second.open;
+  if (it->second.open == 0 && it->second.held == 0) per_address_.erase(it);
   open_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ConnectionLimits::hold(const PeerAddress& peer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++per_address_[peer.bytes].held;
+  ++held_;
+}
+
+void ConnectionLimits::unhold(const PeerAddress& peer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = per_address_.find(peer.bytes);
+  if (it == per_address_.end() || it->second.held == 0) return;
+  --it->second.held;
+  --held_;
+  if (it->second.open == 0 && it->second.held == 0) per_address_.erase(it);
+}
+
+bool ConnectionLimits::may_resume(const PeerAddress& peer, Admission verdict) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (verdict == Admission::OverTotal) return held_ > 0;
+  auto it = per_address_.find(peer.bytes);
+  return it != per_address_.end() && it->second.held > 0;
 }
 
 }  // namespace roomcast

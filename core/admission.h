@@ -6,6 +6,12 @@
 // Promises: admit() either counts the connection (and the caller must release() it
 // exactly once, on whichever thread ends up owning the socket) or says which limit it
 // would pass; nothing is counted for a refused connection.
+// Held sessions (protocol 1.1 section 1) keep their connection's place, and the table
+// knows how many places of each address are held that way: an upgrade over a limit that
+// held places explain may be the resume of one of them, so it is let through to its join
+// (may_resume), where a resume always gets a place (force_admit: the held place it gives
+// back pays for it) and a fresh join is told 1013 (docs/protocol.md "Resume behind one
+// address").
 #pragma once
 
 #include <netinet/in.h>
@@ -49,14 +55,28 @@ class ConnectionLimits {
 
   Admission admit(const PeerAddress& peer);
   void release(const PeerAddress& peer);
+  // A resume: counted whatever the limits (its session gave its held place back).
+  void force_admit(const PeerAddress& peer);
+  // One of `peer`'s places now belongs to a held session / no longer does (resumed, or
+  // the hold ended; release() the place separately when it goes).
+  void hold(const PeerAddress& peer);
+  void unhold(const PeerAddress& peer);
+  // An upgrade refused with `verdict` may resume a held session: places of that address
+  // (OverPerAddress) or of the server (OverTotal) are held.
+  bool may_resume(const PeerAddress& peer, Admission verdict);
   size_t open() const { return open_.load(std::memory_order_relaxed); }
 
  private:
+  struct Use {
+    uint32_t open = 0;  // places counted, held ones included
+    uint32_t held = 0;  // of those, places of held sessions
+  };
   const size_t max_total_;
   const size_t max_per_address_;
   std::atomic<size_t> open_{0};
   std::mutex mutex_;
-  std::unordered_map<std::array<uint8_t, 16>, uint32_t, PeerAddressHash> per_address_;
+  size_t held_ = 0;
+  std::unordered_map<std::array<uint8_t, 16>, Use, PeerAddressHash> per_address_;
 };
 
 }  // namespace roomcast

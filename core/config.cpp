@@ -53,7 +53,15 @@ struct Flag {
   const char* help;     // text, ending with the default
   const char* expects;  // what a bad value should have been
   std::function<bool(Config&, std::string_view)> set;
+  bool takes_value = true;  // false: a switch (`--flag` alone means true; `--flag=false` off)
 };
+
+bool parse_switch(std::string_view v, bool& out) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") out = true;
+  else if (v == "false" || v == "0" || v == "no" || v == "off") out = false;
+  else return false;
+  return true;
+}
 
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> table = {
@@ -124,11 +132,32 @@ const std::vector<Flag>& flags() {
        }},
       {"max-connections", "N", "WebSocket connections per server; beyond, the upgrade gets 503 (default 100000)", "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections); }},
-      {"max-connections-per-ip", "N", "WebSocket connections per client address; beyond, the upgrade gets 429 (default 256)",
+      {"max-connections-per-ip", "N", "WebSocket connections per client address; beyond, the upgrade gets 429 (default 4096)",
        "an integer >= 1",
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections_per_ip);
        }},
+      {"trusted-proxy", "CIDR",
+       "a proxy whose X-Forwarded-For / X-Real-IP / Forwarded name the client (and, with --proxy-protocol, "
+       "the only peers allowed to connect), repeatable (env: comma-separated); IPv4 or IPv6 (default: none)",
+       "a CIDR range such as 10.0.0.0/8, fd00::/8 or 192.0.2.7 (no bits set past the prefix)",
+       [](Config& c, std::string_view v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           size_t comma = v.find(',', start);
+           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+           CidrRange range;
+           if (!parse_cidr(one, range)) return false;
+           c.trusted_proxies.push_back(range);
+           if (comma == std::string_view::npos) break;
+           start = comma + 1;
+         }
+         return true;
+       }},
+      {"proxy-protocol", "",
+       "every connection starts with a PROXY protocol v1 or v2 header naming the client (HAProxy send-proxy, "
+       "AWS NLB); without one within --handshake-timeout it is closed (default: off)",
+       "true or false", [](Config& c, std::string_view v) { return parse_switch(v, c.proxy_protocol); }, false},
       {"static", "DIR",
        "serve the files of DIR at / (GET/HEAD; index.html for directories, never a listing; "
        "nothing outside DIR) (default: off)",
@@ -161,7 +190,7 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes); }},
       {"max-handshakes-per-ip", "N",
        "connections not yet upgraded per client address, split over the threads; when full, that address's "
-       "oldest makes room (default 64)",
+       "oldest makes room (default 1024)",
        "an integer >= 1",
        [](Config& c, std::string_view v) {
          return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_handshakes_per_ip);
@@ -264,6 +293,10 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
     if (!flag) {
       message = "unknown flag '--" + std::string(name) + "' (see --help)";
       return ConfigOutcome::Error;
+    }
+    if (!has_value && !flag->takes_value) {
+      value = "true";
+      has_value = true;
     }
     if (!has_value && i + 1 < argc) {
       value = argv[++i];

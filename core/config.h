@@ -16,6 +16,8 @@
 
 #include "core/log.h"
 
+#include "proto/ip_address.h"
+
 #include "net/event_loop.h"
 #include "net/listener.h"
 
@@ -45,11 +47,15 @@ struct Config {
   std::string api_key;                    // empty: publish API refuses every request
   std::vector<std::string> allow_origins; // empty: any Origin
   size_t max_connections = 100000;        // upgraded connections; beyond: 503
-  size_t max_connections_per_ip = 256;    // upgraded connections per address; beyond: 429
+  size_t max_connections_per_ip = 4096;   // upgraded connections per address; beyond: 429 (README "Limits")
   size_t max_handshakes = 16384;          // pre-upgrade connections (split per thread); full: oldest evicted
-  size_t max_handshakes_per_ip = 64;      // the same per address
+  size_t max_handshakes_per_ip = 1024;    // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
   unsigned api_rate_limit = 20;           // /api/... requests per second per address (burst 2x); 0: off
+
+  // Behind a proxy (core/proxy_front.h).
+  std::vector<CidrRange> trusted_proxies; // peers whose forwarding headers name the client
+  bool proxy_protocol = false;            // every connection starts with a PROXY protocol header
 
   // Operations.
   LogFormat log_format = LogFormat::Text;

@@ -50,6 +50,7 @@ struct HttpExchange {
   size_t body_end = 0;    // publish: head + body bytes to wait for (0: not waiting)
   std::string room;       // publish: the room, while waiting for the body
   FileBody body;          // a file answer: what is still to be read and sent
+  bool proxy_header_read = false;  // --proxy-protocol: the PROXY header is behind us
 };
 
 // A point on the loop's clock in milliseconds, in 32 bits: what a connection keeps for its

@@ -65,8 +65,8 @@ Connection* ConnectionTable::lookup(uint32_t slot, uint32_t generation) {
   return c;
 }
 
-void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns) {
-  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer)) != HandshakeBudget::kNone;) {
+void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns, bool per_address) {
+  for (uint32_t victim; (victim = handshakes_.victim_for(c.peer, per_address)) != HandshakeBudget::kNone;) {
     handshakes_.remove(victim);
     Connection* v = at(victim);
     if (!v || v == &c) continue;
@@ -74,7 +74,14 @@ void ConnectionTable::admit_handshake(Connection& c, int64_t now_ns) {
     log_.log(LogLevel::Debug, "handshake_evicted", {{"peer", v->peer.to_string()}});
     end(*v, Ending::drop("evicted from the handshake budget"), now_ns);
   }
-  handshakes_.add(c.slot, c.peer);
+  handshakes_.add(c.slot, c.peer, per_address);
+}
+
+void ConnectionTable::client_known(Connection& c, const PeerAddress& client, int64_t now_ns) {
+  log_.log(LogLevel::Debug, "client_address", {{"proxy", c.peer.to_string()}, {"peer", client.to_string()}});
+  handshakes_.remove(c.slot);  // first out, so the newcomer is never its own victim
+  c.peer = client;
+  admit_handshake(c, now_ns);
 }
 
 void ConnectionTable::charge_answer(Connection& c, size_t bytes, int64_t now_ns) {
@@ -172,11 +179,13 @@ void ConnectionTable::close_member(Member& m, uint16_t code, std::string_view re
   if (c && &c->member == &m) events_->close_connection(*c, code, reason);
 }
 
-Admission ConnectionTable::admit_member(Member& m) {
+Admission ConnectionTable::admit_member(Member& m, bool resume) {
   Connection* c = at(m.out.owner_slot());
   if (!c || &c->member != &m) return Admission::OverTotal;
   if (c->admitted) return Admission::Admitted;
-  const Admission verdict = limits_.admit(c->peer);
+  Admission verdict = Admission::Admitted;
+  if (resume) limits_.force_admit(c->peer);
+  else verdict = limits_.admit(c->peer);
   if (verdict != Admission::Admitted) return verdict;
   c->admitted = true;
   handshakes_.remove(c->slot);

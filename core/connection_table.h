@@ -75,7 +75,12 @@ class ConnectionTable final : public MemberLink {
 
   // `c` has not upgraded yet: it takes a place in the handshake budget, ending the oldest
   // pre-upgrade connection of its address (or of all) when the budget is full.
-  void admit_handshake(Connection& c, int64_t now_ns);
+  // `per_address` false: a proxy's connection, counted in the total only until
+  // client_known() (core/proxy_front.h).
+  void admit_handshake(Connection& c, int64_t now_ns, bool per_address = true);
+  // The client behind `c`'s proxy is known (PROXY header or forwarding headers): `c`
+  // counts under the client's address from now on, in the budget and everywhere else.
+  void client_known(Connection& c, const PeerAddress& client, int64_t now_ns);
   // `c` became a WebSocket member that holds a place in ConnectionLimits: its budget
   // place is free again.
   void upgraded(Connection& c) { handshakes_.remove(c.slot); }
@@ -98,9 +103,9 @@ class ConnectionTable final : public MemberLink {
 
   // MemberLink: the room service ends a member's connection (4008 replaced, ...).
   void close_member(Member& m, uint16_t code, std::string_view reason) override;
-  // MemberLink: an in-band member's token verified: it takes its place in ConnectionLimits
-  // and leaves the handshake budget, or learns which limit it would pass.
-  Admission admit_member(Member& m) override;
+  // MemberLink: a member that joins takes its place in ConnectionLimits (forced for a
+  // resume) and leaves the handshake budget, or learns which limit it would pass.
+  Admission admit_member(Member& m, bool resume) override;
 
   DirtyList& dirty() { return dirty_; }
   size_t live() const { return live_; }

@@ -28,14 +28,14 @@ size_t HandshakeBudget::bytes_for(const PeerAddress& peer) const {
 uint32_t HandshakeBudget::oldest_of(const PeerAddress& peer, uint32_t except) const {
   for (uint32_t s = oldest_; s != kNone;) {
     const Node& n = nodes_.at(s);
-    if (s != except && n.peer == peer) return s;
+    if (s != except && n.per_address && n.peer == peer) return s;
     s = n.next;
   }
   return kNone;
 }
 
-uint32_t HandshakeBudget::victim_for(const PeerAddress& peer) const {
-  if (count_for(peer) >= max_per_address_) {
+uint32_t HandshakeBudget::victim_for(const PeerAddress& peer, bool per_address) const {
+  if (per_address && count_for(peer) >= max_per_address_) {
     const uint32_t own = oldest_of(peer, kNone);
     if (own != kNone) return own;
   }
@@ -47,7 +47,7 @@ uint32_t HandshakeBudget::victim_for_bytes(uint32_t slot, size_t bytes) const {
   auto node = nodes_.find(slot);
   if (node == nodes_.end()) return kNone;
   const PeerAddress& peer = node->second.peer;
-  if (bytes_for(peer) + bytes > max_bytes_per_address_) {
+  if (node->second.per_address && bytes_for(peer) + bytes > max_bytes_per_address_) {
     const uint32_t own = oldest_of(peer, slot);
     if (own != kNone) return own;
   }
@@ -66,7 +66,7 @@ void HandshakeBudget::charge(uint32_t slot, size_t bytes) {
   auto node = nodes_.find(slot);
   if (node == nodes_.end()) return;
   node->second.bytes += bytes;
-  per_address_[node->second.peer.bytes].bytes += bytes;
+  if (node->second.per_address) per_address_[node->second.peer.bytes].bytes += bytes;
   bytes_ += bytes;
 }
 
@@ -76,14 +76,14 @@ void HandshakeBudget::release_idle_memory() {
   decltype(per_address_)().swap(per_address_);
 }
 
-void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer) {
+void HandshakeBudget::add(uint32_t slot, const PeerAddress& peer, bool per_address) {
   remove(slot);
   if (newest_ != kNone) nodes_.at(newest_).next = slot;
-  nodes_.emplace(slot, Node{newest_, kNone, 0, peer});
+  nodes_.emplace(slot, Node{newest_, kNone, 0, peer, per_address});
   newest_ = slot;
   if (oldest_ == kNone) oldest_ = slot;
   ++size_;
-  ++per_address_[peer.bytes].connections;
+  if (per_address) ++per_address_[peer.bytes].connections;
 }
 
 void HandshakeBudget::remove(uint32_t slot) {
@@ -95,6 +95,7 @@ void HandshakeBudget::remove(uint32_t slot) {
   if (n.next != kNone) nodes_.at(n.next).prev = n.prev; else newest_ = n.prev;
   --size_;
   bytes_ -= n.bytes;
+  if (!n.per_address) return;
   auto it = per_address_.find(n.peer.bytes);
   if (it != per_address_.end()) {
     it->second.bytes -= n.bytes;

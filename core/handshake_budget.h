@@ -39,9 +39,11 @@ class HandshakeBudget {
                   size_t max_bytes_per_address = SIZE_MAX);
 
   // The connection to evict before `peer` may add one more, or kNone if there is room.
-  uint32_t victim_for(const PeerAddress& peer) const;
+  // `per_address` false: a proxy's connection whose client is not known yet
+  // (core/proxy_front.h); it counts in the total only, and is nobody's per-address victim.
+  uint32_t victim_for(const PeerAddress& peer, bool per_address = true) const;
   // `slot` (a connection slot of the calling Worker) joins the budget as the newest.
-  void add(uint32_t slot, const PeerAddress& peer);
+  void add(uint32_t slot, const PeerAddress& peer, bool per_address = true);
   // The connection to evict before `slot` (in the budget) may hold `bytes` more unsent
   // answer bytes, or kNone if there is room (or nobody else to evict).
   uint32_t victim_for_bytes(uint32_t slot, size_t bytes) const;
@@ -65,6 +67,7 @@ class HandshakeBudget {
     uint32_t next = kNone;
     size_t bytes = 0;
     PeerAddress peer;
+    bool per_address = true;
   };
   struct AddressUse {
     uint32_t connections = 0;

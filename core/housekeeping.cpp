@@ -25,6 +25,7 @@ TickReport Housekeeping::tick(int64_t now_ns, int64_t unix_s) {
           table_.end(c, Ending::close(kCloseUnauthorized, "unauthorized"), now_ns);
           break;
         }
+
         // A write the kernel has not taken a byte of for two ping periods: the peer stopped
         // reading (a zero window), whatever it still sends. Its close frame cannot leave
         // either, so the linger then drops it and cancels the write.

@@ -52,10 +52,37 @@ HttpDecision route_to(RouteKind kind, std::string room) {
 
 HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, ApiRateLimit& api_rate, const StaticFiles& files,
                      Logger& log)
-    : config_(config), limits_(limits), api_rate_(api_rate), files_(files), log_(log) {}
+    : config_(config), limits_(limits), api_rate_(api_rate), files_(files), log_(log), proxy_(config) {}
 
 HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
   ex.head.append(reinterpret_cast<const char*>(data), len);
+  PeerAddress client = peer;
+  bool client_named = false;
+  // --proxy-protocol: the PROXY header comes before the HTTP request (core/proxy_front.h).
+  if (!ex.proxy_header_read && proxy_.expects_header()) {
+    switch (proxy_.take_header(ex.head, client)) {
+      case ProxyFront::Step::NeedMore:
+        return {};
+      case ProxyFront::Step::Bad: {
+        HttpDecision d;
+        d.kind = HttpDecision::Kind::Drop;
+        d.response = "bad PROXY protocol header";
+        return d;
+      }
+      case ProxyFront::Step::Named:
+        client_named = true;
+        [[fallthrough]];
+      case ProxyFront::Step::Unnamed:
+        ex.proxy_header_read = true;
+        break;
+    }
+  }
+  HttpDecision d = on_head(ex, client, client_named);
+  if (client_named) d.client = client;
+  return d;
+}
+
+HttpDecision HttpFront::on_head(HttpExchange& ex, PeerAddress& client, bool& client_named) {
   if (ex.body_end != 0) {  // a publish waiting for its body
     if (ex.head.size() < ex.body_end) return {};
     HttpDecision d = route_to(RouteKind::Publish, std::move(ex.room));
@@ -74,7 +101,11 @@ HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, cons
     case HttpParseStatus::Complete:
       break;
   }
-  return decide(ex, peer, request, parsed.consumed);
+  if (std::optional<PeerAddress> forwarded = proxy_.forwarded_client(client, request)) {
+    client = *forwarded;
+    client_named = true;
+  }
+  return decide(ex, client, request, parsed.consumed);
 }
 
 HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const HttpRequest& request,
@@ -135,9 +166,15 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   // read a refused upgrade's status). So tokenless sockets can only crowd each other.
   const bool token_in_band = in_band(request);
   bool admitted = false;
+  bool awaiting_place = token_in_band;
   if (!token_in_band) {
     const Admission verdict = limits_.admit(peer);
-    if (verdict != Admission::Admitted) {
+    if (verdict != Admission::Admitted && limits_.may_resume(peer, verdict)) {
+      // Held sessions fill the limit: this may be one of them coming back (a whole office
+      // behind one NAT after a network drop). Its join decides: a resume takes a place, a
+      // fresh join is closed 1013 (docs/protocol.md "Resume behind one address").
+      awaiting_place = true;
+    } else if (verdict != Admission::Admitted) {
       const bool total = verdict == Admission::OverTotal;
       log_.log(LogLevel::Warn, "limit",
                {{"peer", peer.to_string()}, {"limit", total ? "max-connections" : "max-connections-per-ip"}});
@@ -145,8 +182,9 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
       return HttpDecision::respond(
           status, http_response(status, total ? "server at its connection limit\n" : "too many connections from this address\n",
                                 "Retry-After: 5\r\n"));
+    } else {
+      admitted = true;
     }
-    admitted = true;
   }
   std::unique_ptr<Identity> identity;
   HttpDecision refused = check_upgrade(request, peer, route.room, identity, token_in_band);
@@ -160,6 +198,7 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   d.identity = std::move(identity);
   d.admitted = admitted;
   d.awaiting_token = token_in_band;
+  d.awaiting_place = awaiting_place;
   return d;
 }
 

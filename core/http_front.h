@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,7 @@
 #include "core/config.h"
 #include "core/connection.h"
 #include "core/log.h"
+#include "core/proxy_front.h"
 #include "core/room_service.h"
 #include "core/static_files.h"
 #include "proto/handshake.h"
@@ -32,6 +34,7 @@ struct HttpDecision {
   enum class Kind : uint8_t {
     NeedMore,  // the head (or a publish body) is not complete yet
     Respond,   // send `response` and close
+    Drop,      // close without a word (a bad PROXY protocol header: not HTTP)
     Metrics,   // GET /metrics: the caller renders every thread's counters
     Route,     // hand the request to the thread owning `room`
   };
@@ -46,6 +49,10 @@ struct HttpDecision {
   std::unique_ptr<Identity> identity;    // Upgrade with a verified token
   bool admitted = false;                 // Upgrade: a ConnectionLimits place, released by the final owner
   bool awaiting_token = false;           // Upgrade, auth on, no token: the join must carry it (1.1 section 4)
+  bool awaiting_place = false;           // Upgrade without a place yet (in band, or a possible resume): the join takes it
+  // Any kind: the client behind a proxy became known with these bytes (core/proxy_front.h);
+  // the caller counts the connection under it before acting on the decision.
+  std::optional<PeerAddress> client;
 
   static HttpDecision respond(int status, std::string response) {
     HttpDecision d;
@@ -64,6 +71,8 @@ class HttpFront {
 
   // `len` more bytes of `exchange`, a request from `peer`.
   HttpDecision on_bytes(HttpExchange& exchange, const PeerAddress& peer, const uint8_t* data, size_t len);
+  // Who a new connection's peer is: a client, a proxy that will name one, or refused.
+  PeerRole role_of(const PeerAddress& peer) const { return proxy_.role_of(peer); }
 
   // The answers of the thread that owns the room.
   // One page of presence (`after`: the query's cursor), with a `Link: rel="next"` header
@@ -80,6 +89,9 @@ class HttpFront {
   static HttpDecision store_unavailable();
 
  private:
+  // The request head so far (after any PROXY header); `client` starts as the peer and
+  // ends as the client a trusted proxy's headers name, if they do.
+  HttpDecision on_head(HttpExchange& exchange, PeerAddress& client, bool& client_named);
   HttpDecision decide(HttpExchange& exchange, const PeerAddress& peer, const HttpRequest& request,
                       size_t head_bytes);
   // Origin allow-list and token; a refusal (Respond) or NeedMore meaning "allowed".
@@ -97,6 +109,7 @@ class HttpFront {
   ApiRateLimit& api_rate_;
   const StaticFiles& files_;
   Logger& log_;
+  ProxyFront proxy_;
 };
 
 }  // namespace roomcast

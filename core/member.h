@@ -41,7 +41,8 @@ struct Member;
 class MemberLink {
  public:
   virtual void close_member(Member& m, uint16_t code, std::string_view reason) = 0;
-  virtual Admission admit_member(Member& m) = 0;
+  // `resume`: the member resumed a session, and gets a place whatever the limits.
+  virtual Admission admit_member(Member& m, bool resume) = 0;
 
  protected:
   ~MemberLink() = default;
@@ -64,6 +65,9 @@ struct Member {
   // 1.1 section 4: authentication is on and the upgrade carried no token, so the first
   // message must be a `join` with one.
   bool awaiting_token = false;
+  // It holds no place in the connection limits yet (in band, or let past a full address
+  // because it may resume a held session): its join takes one, or is closed 1013.
+  bool awaiting_place = false;
 
   // Scale-out only: a join waiting for its room's first sync or for a resume claim, or an
   // edit waiting for Redis. Made on first use, so a member costs one pointer without it.

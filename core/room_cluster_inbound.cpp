@@ -233,7 +233,7 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
   } else {
     taken = room.unhold(s);
     if (!taken) return;
-    if (taken->hold && taken->hold->holds_admission && limits_) limits_->release(taken->hold->admission);
+    if (taken->hold) give_back_place(*taken->hold);
     --held_;
   }
   taken->hold.reset();

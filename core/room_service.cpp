@@ -203,6 +203,17 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     metrics_.resumes[size_t(ResumeResult::Expired)].add();
     if (log_) log_->log(LogLevel::Info, "resume_refused", {{"room", room.name()}, {"result", "expired"}});
   }
+  // A member without a place yet (in band, or let past a full address as a possible
+  // resume) takes it now: a resume always (its hold gave one back), a fresh join only
+  // within the limits (docs/protocol.md "Resume behind one address").
+  if (m.awaiting_place && (resumed || room.sessions() < config_.max_room_members)) {
+    if (m.link && m.link->admit_member(m, resumed) != Admission::Admitted) {
+      if (log_) log_->log(LogLevel::Warn, "limit", {{"room", room.name()}, {"limit", "over capacity at the join: 1013"}});
+      m.link->close_member(m, kCloseTryAgainLater, "server overloaded");
+      return;
+    }
+    m.awaiting_place = false;
+  }
   if (!resumed) {
     if (room.sessions() >= config_.max_room_members) {
       send_error(m, ErrorCode::RoomFull, "this room has the maximum number of sessions");

@@ -155,6 +155,8 @@ class RoomService {
   // Presence leave and the end of session `s` (already out of the room's lists).
   void end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns);
   void issue_token(Session& s);
+  // A hold that kept its connection's place gives it back (resumed, or the grace ended).
+  void give_back_place(Session::Hold& hold);
 
   // What the encoders just wrote.
   std::string_view encoded() const { return {encoded_.GetString(), encoded_.GetSize()}; }

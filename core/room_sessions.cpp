@@ -19,11 +19,6 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   if (!verify_jwt(token, config_.jwt_secret, unix_now(), claims, error))
     return Verdict::close(kCloseUnauthorized, "unauthorized");
   if (!jwt_allows_room(claims, m.room())) return Verdict::close(kCloseForbidden, "forbidden");
-  // Admitted now: its place in the connection limits is taken here, not at the upgrade.
-  if (m.link && m.link->admit_member(m) != Admission::Admitted) {
-    if (log_) log_->log(LogLevel::Warn, "limit", {{"room", m.room()}, {"limit", "over capacity at the in-band join: 1013"}});
-    return Verdict::close(kCloseTryAgainLater, "server overloaded");
-  }
   auto identity = std::make_unique<Identity>();
   identity->verified = true;
   identity->user_id = std::move(claims.sub);
@@ -59,7 +54,7 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
   std::unique_ptr<Session> taken = room.unhold(s);
   if (!taken) return nullptr;
   // The new connection holds its own place.
-  if (taken->hold && taken->hold->holds_admission && limits_) limits_->release(taken->hold->admission);
+  if (taken->hold) give_back_place(*taken->hold);
   taken->hold.reset();
   --held_;
   metrics_.resumes[size_t(ResumeResult::Ok)].add();
@@ -130,6 +125,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
     if (took) {
       s->hold->holds_admission = true;
       s->hold->admission = *admission;
+      limits_->hold(*admission);
     }
     holds_.push_back({s->hold->until_ns, room.name(), s->token()});
     if (log_) log_->log(LogLevel::Info, "session_held", {{"session", s->id}, {"room", room.name()}, {"grace_s", config_.resume_grace_s}});
@@ -144,6 +140,13 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
   room.remove(s.get());
   end_session(room, std::move(s), now_ns);
   return false;
+}
+
+void RoomService::give_back_place(Session::Hold& hold) {
+  if (!hold.holds_admission || !limits_) return;
+  limits_->unhold(hold.admission);
+  limits_->release(hold.admission);
+  hold.holds_admission = false;
 }
 
 void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns) {
@@ -170,7 +173,7 @@ void RoomService::expire_held(int64_t now_ns) {
     Room& room = *s->room;
     std::unique_ptr<Session> taken = room.unhold(s);
     if (!taken) continue;
-    if (taken->hold->holds_admission && limits_) limits_->release(taken->hold->admission);
+    give_back_place(*taken->hold);
     --held_;
     metrics_.holds_expired.add();
     if (log_) log_->log(LogLevel::Info, "hold_expired", {{"session", taken->id}, {"room", room.name()}});

@@ -175,10 +175,16 @@ void Worker::on_accept(const Completion& done) {
   metrics_.connections_accepted.add();
   c.peer = PeerAddress::of_socket(fd);
   // Connection limits are checked once the request is known to be an upgrade
-  // (HttpFront); until then the socket lives on this thread's handshake budget.
-  table_->admit_handshake(c, now_ns_);
-  c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
-  arm_recv(c);
+  // (HttpFront); until then the socket lives on this thread's handshake budget. A proxy
+  // counts there in the total only, until it names its client (core/proxy_front.h).
+  const PeerRole role = http_->role_of(c.peer);
+  if (role == PeerRole::Refused) {
+    table_->end(c, Ending::drop("not a trusted proxy (--proxy-protocol)"), now_ns_);
+  } else {
+    table_->admit_handshake(c, now_ns_, role == PeerRole::Client);
+    c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
+    arm_recv(c);
+  }
   if (!accept_armed_) arm_accept();
 }
 
@@ -248,10 +254,13 @@ void Worker::rearm_starved() {
 void Worker::on_bytes(Connection& c, const uint8_t* data, size_t len) {
   c.last_rx = ClockMs::of(now_ns_);
   switch (c.state) {
-    case ConnState::Handshake:
+    case ConnState::Handshake: {
       if (!c.http) c.http = std::make_unique<HttpExchange>();
-      apply(c, http_->on_bytes(*c.http, c.peer, data, len));
+      HttpDecision decision = http_->on_bytes(*c.http, c.peer, data, len);
+      if (decision.client) table_->client_known(c, *decision.client, now_ns_);
+      apply(c, std::move(decision));
       break;
+    }
     case ConnState::Open:
       feed(c, data, len);
       break;
@@ -274,6 +283,9 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
         c.http->body = std::move(decision.body);
       }
       table_->end(c, Ending::respond(decision.status, decision.response), now_ns_);
+      return;
+    case HttpDecision::Kind::Drop:
+      table_->end(c, Ending::drop(decision.response), now_ns_);
       return;
     case HttpDecision::Kind::Metrics: {
       std::vector<const Metrics*> all;
@@ -302,6 +314,7 @@ void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.member.set_room(std::move(upgrade.room));
   c.member.identity = std::move(upgrade.identity);
   c.member.awaiting_token = upgrade.awaiting_token;
+  c.member.awaiting_place = upgrade.awaiting_place;
   // In band, the join (with its token) is due within the handshake timeout as well.
   c.deadline = ClockMs::of(now_ns_ + int64_t(config_.handshake_timeout_s) * 1'000'000'000);
   c.member.rate = RateLimiter(config_.rate_limit, config_.rate_burst, now_ns_);

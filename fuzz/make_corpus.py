@@ -107,3 +107,24 @@ write("jwt_fuzz", "signed_claims",
       SIGNED + b'{"alg":"HS256"}\n{"sub":"bob","exp":1700000001.5,"nbf":1699999999,"rooms":["*"]}')
 write("jwt_fuzz", "signed_missing_sub", SIGNED + b'{"alg":"HS256","typ":"at+jwt"}\n{"exp":1800000000}')
 write("jwt_fuzz", "signed_bad_rooms", SIGNED + b'{"alg":"HS256"}\n{"sub":"x","exp":1800000000,"rooms":["a",1]}')
+
+
+# --- proxy_protocol_fuzz: PROXY headers (the specification's examples) and forwarding lists --
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+INET = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack(">HH", 4711, 443)
+INET6 = (bytes.fromhex("20010db8000000000000000000000001") + bytes.fromhex("20010db8000000000000000000000002")
+         + struct.pack(">HH", 4711, 443))
+AWS_TLV = b"\xea" + struct.pack(">H", 13) + b"\x01vpce-0abc123"
+write("proxy_protocol_fuzz", "v1_tcp4", b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nGET / HTTP/1.1\r\n\r\n")
+write("proxy_protocol_fuzz", "v1_tcp6", b"PROXY TCP6 2001:db8::1 2001:db8::2 4711 443\r\n")
+write("proxy_protocol_fuzz", "v1_unknown", b"PROXY UNKNOWN\r\n")
+write("proxy_protocol_fuzz", "v1_unknown_longest",
+      b"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n")
+write("proxy_protocol_fuzz", "v2_inet", V2SIG + b"\x21\x11" + struct.pack(">H", len(INET)) + INET + b"GET /")
+write("proxy_protocol_fuzz", "v2_inet6_tlv",
+      V2SIG + b"\x21\x21" + struct.pack(">H", len(INET6) + len(AWS_TLV)) + INET6 + AWS_TLV)
+write("proxy_protocol_fuzz", "v2_local", V2SIG + b"\x20\x00\x00\x00")
+write("proxy_protocol_fuzz", "xff", b"203.0.113.9, 198.51.100.7:4711, [2001:db8::2]:80, unknown")
+write("proxy_protocol_fuzz", "forwarded",
+      b'for=192.0.2.43, for="[2001:db8:cafe::17]:4711";proto=https;by=203.0.113.43, for=_hidden, for=unknown')
+write("proxy_protocol_fuzz", "cidr", b"2001:db8::/32")

@@ -23,6 +23,10 @@ TEST(Config, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.max_message, 65536u);
   EXPECT_EQ(c.rate_limit, 60);
   EXPECT_EQ(c.max_pending, 8u * 1024 * 1024);
+  EXPECT_EQ(c.max_connections_per_ip, 4096u);  // a whole office behind one NAT (README "Limits")
+  EXPECT_EQ(c.max_handshakes_per_ip, 1024u);
+  EXPECT_TRUE(c.trusted_proxies.empty());
+  EXPECT_FALSE(c.proxy_protocol);
   EXPECT_GE(c.threads, 1u);
 }
 
@@ -81,6 +85,36 @@ TEST(Config, BadEnvironmentValueNamesTheVariable) {
   std::vector<const char*> args = {"roomcast"};
   EXPECT_EQ(parse_config(int(args.size()), args.data(), c, m, env), ConfigOutcome::Error);
   EXPECT_NE(m.find("ROOMCAST_BACKEND"), std::string::npos);
+}
+
+TEST(Config, TrustedProxyIsRepeatableFromFlagsAndEnvironment) {
+  Config c;
+  std::string m;
+  const char* env[] = {"ROOMCAST_TRUSTED_PROXY=10.0.0.0/8,fd00::/8", nullptr};
+  std::vector<const char*> args = {"roomcast", "--trusted-proxy", "192.0.2.7", "--trusted-proxy=127.0.0.0/8"};
+  ASSERT_EQ(parse_config(int(args.size()), args.data(), c, m, env), ConfigOutcome::Run) << m;
+  ASSERT_EQ(c.trusted_proxies.size(), 4u);
+  EXPECT_EQ(c.trusted_proxies[0].prefix_bits, 96 + 8);
+  EXPECT_EQ(c.trusted_proxies[1].prefix_bits, 8);
+  EXPECT_EQ(c.trusted_proxies[2].prefix_bits, 128);
+  EXPECT_EQ(parse({"--trusted-proxy", "10.1.0.0/8"}, c, m), ConfigOutcome::Error);
+  EXPECT_NE(m.find("--trusted-proxy"), std::string::npos);
+}
+
+TEST(Config, ProxyProtocolIsASwitch) {
+  Config c;
+  std::string m;
+  ASSERT_EQ(parse({"--proxy-protocol", "--history", "5"}, c, m), ConfigOutcome::Run) << m;
+  EXPECT_TRUE(c.proxy_protocol);
+  EXPECT_EQ(c.history, 5u);
+  Config d;
+  ASSERT_EQ(parse({"--proxy-protocol=false"}, d, m), ConfigOutcome::Run) << m;
+  EXPECT_FALSE(d.proxy_protocol);
+  const char* env[] = {"ROOMCAST_PROXY_PROTOCOL=1", nullptr};
+  std::vector<const char*> args = {"roomcast"};
+  Config e;
+  ASSERT_EQ(parse_config(int(args.size()), args.data(), e, m, env), ConfigOutcome::Run) << m;
+  EXPECT_TRUE(e.proxy_protocol);
 }
 
 TEST(Config, ListenAcceptsBracketedIpv6) {

@@ -86,9 +86,9 @@ struct FakeClient : MemberLink {
     close_reason = reason;
   }
   // The limits a test sets (Admitted unless told otherwise); counts the calls.
-  Admission admit_member(Member&) override {
+  Admission admit_member(Member&, bool resume) override {
     ++admissions;
-    return admission;
+    return resume ? Admission::Admitted : admission;
   }
   Admission admission = Admission::Admitted;
   int admissions = 0;

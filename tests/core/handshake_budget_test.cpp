@@ -143,5 +143,30 @@ TEST(HandshakeBudget, UnsentAnswerBytesOverTheTotalEvictTheOldestConnectionHoldi
   EXPECT_EQ(b.bytes_for(addr(3)), 0u);
 }
 
+TEST(HandshakeBudget, AProxysConnectionsCountInTheTotalOnlyUntilTheirClientIsKnown) {
+  HandshakeBudget b(100, 2);
+  const PeerAddress proxy = addr(1);
+  // 50 connections from one proxy: none evicts another, none counts under its address.
+  for (uint32_t s = 0; s < 50; ++s) {
+    EXPECT_EQ(b.victim_for(proxy, /*per_address=*/false), HandshakeBudget::kNone);
+    b.add(s, proxy, /*per_address=*/false);
+  }
+  EXPECT_EQ(b.count_for(proxy), 0u);
+  EXPECT_EQ(b.size(), 50u);
+  // A direct client of the same address is held to its own budget, and never evicts
+  // the proxy's connections to make room.
+  std::vector<uint32_t> evicted;
+  for (uint32_t s = 50; s < 53; ++s) admit(b, s, proxy, &evicted);
+  EXPECT_EQ(evicted, std::vector<uint32_t>{50});
+  // Re-keyed under its client (what ConnectionTable::client_known does).
+  b.remove(7);
+  admit(b, 7, addr(2));
+  EXPECT_EQ(b.count_for(addr(2)), 1u);
+  EXPECT_EQ(b.size(), 52u);
+  // The total still bounds everyone: the oldest of all makes room.
+  for (uint32_t s = 100; s < 148; ++s) b.add(s, proxy, false);
+  EXPECT_EQ(b.victim_for(proxy, false), 0u);
+}
+
 }  // namespace
 }  // namespace roomcast

@@ -637,24 +637,47 @@ TEST_F(RoomServiceAuthTest, WithAuthenticationAResumeMustComeFromTheSameSub) {
 
 TEST_F(RoomServiceAuthTest, InBandJoinOverTheConnectionLimitsIsClosed1013AndNotJoined) {
   FakeClient& a = client();
-  a.member.awaiting_token = true;
+  a.member.awaiting_token = a.member.awaiting_place = true;
   a.admission = Admission::OverPerAddress;
   Verdict v = send(a, R"({"type":"join","user":{"id":"x"},"token":")" + token("alice", unix_ + 60) + R"("})");
-  EXPECT_EQ(v.close_code, 1013);
+  EXPECT_FALSE(v.closes()) << "the close comes through the member's link";
+  EXPECT_EQ(a.closed_with, 1013);
   EXPECT_FALSE(a.member.joined());
   EXPECT_TRUE(a.nothing_queued()) << "no welcome, no error: the close says it";
 }
 
 TEST_F(RoomServiceAuthTest, InBandMemberTakesItsPlaceOnlyOnceItsTokenVerifies) {
   FakeClient& a = client();
-  a.member.awaiting_token = true;
+  a.member.awaiting_token = a.member.awaiting_place = true;
   EXPECT_EQ(send(a, R"({"type":"join","user":{"id":"x"},"token":")" + token("u", unix_ - 1) + R"("})").close_code, 4001);
   EXPECT_EQ(a.admissions, 0) << "an expired token takes no place";
   FakeClient& b = client();
-  b.member.awaiting_token = true;
+  b.member.awaiting_token = b.member.awaiting_place = true;
   EXPECT_FALSE(send(b, R"({"type":"join","user":{"id":"x"},"token":")" + token("bob", unix_ + 60) + R"("})").closes());
   EXPECT_EQ(b.admissions, 1);
+  EXPECT_FALSE(b.member.awaiting_place);
   EXPECT_TRUE(b.member.joined());
+}
+
+TEST_F(RoomServiceTest, AMemberLetPastAFullAddressResumesItsHeldSessionButAFreshJoinIsClosed1013) {
+  FakeClient& a = client();
+  send(a, R"({"type":"join","user":{"id":"ua"}})");
+  rapidjson::Document wa = a.next();
+  service_.leave(a.member, now_ns_, Departure::Dropped);
+  FakeClient& back = client();
+  back.member.awaiting_place = true;
+  back.admission = Admission::OverPerAddress;  // the held sessions fill the address
+  send(back, R"({"type":"join","user":{"id":"ua"},"resume":")" + str(wa, "resume") + R"("})");
+  rapidjson::Document w = back.next();
+  EXPECT_TRUE(w["resumed"].GetBool()) << "a resume is never refused for its address's count";
+  EXPECT_EQ(back.admissions, 1);
+  EXPECT_EQ(back.closed_with, 0);
+  FakeClient& fresh = client();
+  fresh.member.awaiting_place = true;
+  fresh.admission = Admission::OverPerAddress;
+  send(fresh, R"({"type":"join","user":{"id":"uf"}})");
+  EXPECT_EQ(fresh.closed_with, 1013);
+  EXPECT_FALSE(fresh.member.joined());
 }
 
 TEST_F(RoomServiceAuthTest, BeforeItsTokenMalformedOrRateLimitedInputClosesWith4001AndGetsNoErrors) {

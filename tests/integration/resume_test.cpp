@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "redis_process.h"
 #include "test_util.h"
 
 namespace it {
@@ -252,6 +253,77 @@ TEST_F(ResumeTest, ASinceFromAnotherEpochGetsResyncAndANewRoomHasANewEpoch) {
   EXPECT_NE(back.epoch, a.epoch);
   IT_ASSERT_JSON(r2, back->recv_json());
   EXPECT_EQ(r2.type(), "resync") << r2.text;
+}
+
+// Issue: an office behind one NAT address, at its connection limit, lost its network: every
+// resume was refused 429 and everyone's presence flapped.
+class NatResumeTest : public ResumeTest {
+ protected:
+  void RunOfficeAtItsLimit(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"--max-connections-per-ip", "20", "--threads", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_NO_FATAL_FAILURE(StartServer(args));
+    ConnectOptions o;
+    o.path = "/ws/site";
+    o.bind_ip = "127.0.0.2";  // someone elsewhere, watching
+    std::string err;
+    auto observer = WsClient::connect(port(), o, &err);
+    ASSERT_TRUE(observer) << err;
+    ASSERT_TRUE(observer->send_text(join_msg("watcher")));
+    ASSERT_TRUE(observer->recv_until_type("welcome").ok);
+    std::vector<Joined> office;
+    for (int i = 0; i < 20; ++i) {
+      office.push_back(JoinWith("site", "tablet-" + std::to_string(i)));
+      ASSERT_TRUE(office.back().ws);
+    }
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(observer->recv_until_type("presence").ok);
+    HttpResponse full = http_get(port(), "/ws/site", kUpgradeHeadersForTest);
+    ASSERT_EQ(full.status, 429) << "the address is at its limit";
+    for (Joined& j : office) j->reset_tcp();  // the Wi-Fi drops for everyone
+    ASSERT_TRUE(Eventually([&] { return MetricValue("roomcast_held_sessions") == 20; }));
+    auto resume = [&](Joined& j) {
+      Joined back = JoinWith("site", "x", ResumeFields(j, j.seq));
+      ASSERT_TRUE(back.ws) << "a resume is never refused for its address's count";
+      EXPECT_TRUE(back.resumed);
+      EXPECT_EQ(back.session, j.session);
+      j.ws = std::move(back.ws);
+    };
+    for (int i = 0; i < 19; ++i) ASSERT_NO_FATAL_FAILURE(resume(office[size_t(i)]));
+    // While a held session still fills the address, a fresh join is upgraded (it might have
+    // been a resume) and told 1013 at its join.
+    auto fresh = Connect("site");
+    ASSERT_TRUE(fresh);
+    ASSERT_TRUE(fresh->send_text(join_msg("newcomer")));
+    EXPECT_EQ(fresh->wait_close(milliseconds(4000)).code, 1013);
+    ASSERT_NO_FATAL_FAILURE(resume(office[19]));
+    EXPECT_TRUE(observer->expect_no_message(milliseconds(500))) << "nobody left, nobody joined";
+    // Nothing is held any more: the server can tell, and refuses before the upgrade.
+    EXPECT_EQ(http_get(port(), "/ws/site", kUpgradeHeadersForTest).status, 429);
+    ASSERT_TRUE(office[3]->send_text(R"({"type":"select","ids":["b-1"]})"));
+    EXPECT_TRUE(observer->recv_until_type("select").ok);
+  }
+  template <typename F>
+  bool Eventually(F&& probe) {
+    for (int i = 0; i < 50; ++i) {
+      if (probe()) return true;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return false;
+  }
+  const std::string kUpgradeHeadersForTest =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n";
+};
+
+TEST_F(NatResumeTest, AWholeOfficeBehindOneAddressResumesAtItsConnectionLimitWithoutPresenceEvents) {
+  RunOfficeAtItsLimit({});
+}
+
+TEST_F(NatResumeTest, WithRedisAWholeOfficeBehindOneAddressResumesAtItsConnectionLimit) {
+  std::string err;
+  auto redis = RedisProcess::start(&err);
+  if (!redis) GTEST_SKIP() << "redis-server: " << err;
+  RunOfficeAtItsLimit({"--redis", redis->url()});
 }
 
 }  // namespace

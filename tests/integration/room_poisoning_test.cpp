@@ -233,7 +233,7 @@ TEST_F(RoomPoisoningTest, PublishApiRefusesTheSameBodiesWith400) {
 // Hundreds of TCP connections that never send a byte, from the victim's own address, used to
 // make its next upgrade get 429 until the handshake timeout reaped them.
 TEST_F(RoomPoisoningTest, IdleSocketsFromOneAddressNeverLockOutARealClientFromThatAddress) {
-  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--handshake-timeout", "30"}));
+  ASSERT_NO_FATAL_FAILURE(SetUpRoom({"--handshake-timeout", "30", "--max-handshakes-per-ip", "64"}));
   std::vector<int> idle;
   std::string err;
   auto open_idle = [&](int n) {

@@ -8,6 +8,7 @@
 #include "fuzz/http_request_fuzz.cpp"
 #include "fuzz/jwt_fuzz.cpp"
 #include "fuzz/message_fuzz.cpp"
+#include "fuzz/proxy_protocol_fuzz.cpp"
 #include "fuzz/ws_frame_fuzz.cpp"
 
 #include <gtest/gtest.h>
@@ -67,6 +68,9 @@ TEST(FuzzRegressions, RepositoryIsFound) {
 TEST(FuzzRegressions, HttpRequest) { EXPECT_GT(replay("http_request_fuzz", roomcast_fuzz::http_request::one_input), 0u); }
 TEST(FuzzRegressions, WsFrame) { EXPECT_GT(replay("ws_frame_fuzz", roomcast_fuzz::ws_frame::one_input), 0u); }
 TEST(FuzzRegressions, Message) { EXPECT_GT(replay("message_fuzz", roomcast_fuzz::message::one_input), 0u); }
+TEST(FuzzRegressions, ProxyProtocol) {
+  EXPECT_GT(replay("proxy_protocol_fuzz", roomcast_fuzz::proxy_protocol::one_input), 0u);
+}
 TEST(FuzzRegressions, Jwt) { EXPECT_GT(replay("jwt_fuzz", roomcast_fuzz::jwt::one_input), 0u); }
 
 // --- open issues found by ws_frame_fuzz, pinned at the WsReader level -------------------
