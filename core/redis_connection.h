@@ -85,6 +85,32 @@ class RedisConnection {
   Input receive();
   // The next complete reply into *out (Reply), or None, or Broken (a protocol error).
   Parsed next(RedisValue* out);
+  // What a reader does with each reply read_replies() hands it.
+  enum class Take : uint8_t {
+    Next,      // go on with the next reply
+    Stop,      // stop reading now; the connection is fine (its owner dealt with it)
+    Refuse,    // the reply makes no sense here: the connection must be dropped
+  };
+  // receive(), then every complete reply to `take(RedisValue&&)`, in order. True while
+  // the connection goes on (or the reader stopped it); false on EOF, a socket or protocol
+  // error, or a refused reply. The one read loop of both Redis sockets.
+  template <typename F>
+  bool read_replies(F&& take) {
+    const Input in = receive();
+    if (in == Input::Broken) return false;
+    RedisValue v;
+    for (;;) {
+      const Parsed p = next(&v);
+      if (p == Parsed::Broken) return false;
+      if (p == Parsed::None) break;
+      switch (take(std::move(v))) {
+        case Take::Next: break;
+        case Take::Stop: return true;
+        case Take::Refuse: return false;
+      }
+    }
+    return in == Input::Alive;
+  }
 
   void close(RedisClock::time_point now);
   void reset_backoff() { backoff_ms_ = kBackoffMinMs; }

@@ -184,21 +184,16 @@ void RedisLink::State::connected(RedisConnection& c, Clock::time_point now) {
 
 // Every complete reply on the command connection. False: EOF, error or bad protocol.
 bool RedisLink::State::read_commands(Clock::time_point now) {
-  RedisConnection::Input in = cmd.receive();
-  if (in == RedisConnection::Input::Broken) return false;
-  RedisValue v;
-  for (;;) {
-    RedisConnection::Parsed p = cmd.next(&v);
-    if (p == RedisConnection::Parsed::Broken) return false;
-    if (p == RedisConnection::Parsed::None) break;
+  using Take = RedisConnection::Take;
+  return cmd.read_replies([&](RedisValue&& v) {
     switch (pipeline.answer(std::move(v), now)) {
-      case RedisPipeline::Answer::Unpaired: return false;
-      case RedisPipeline::Answer::Lost: lose_command(now); return true;  // nothing left to read
-      case RedisPipeline::Answer::Ready: set_up(true, now); break;
-      case RedisPipeline::Answer::Answered: break;
+      case RedisPipeline::Answer::Unpaired: return Take::Refuse;
+      case RedisPipeline::Answer::Lost: lose_command(now); return Take::Stop;  // nothing left to read
+      case RedisPipeline::Answer::Ready: set_up(true, now); return Take::Next;
+      case RedisPipeline::Answer::Answered: return Take::Next;
     }
-  }
-  return in == RedisConnection::Input::Alive;
+    return Take::Next;
+  });
 }
 
 void RedisLink::State::take_requests() {

@@ -58,16 +58,9 @@ void RedisSubscriber::lose(RedisClock::time_point now) {
 }
 
 bool RedisSubscriber::read() {
-  RedisConnection::Input in = conn_.receive();
-  if (in == RedisConnection::Input::Broken) return false;
-  RedisValue v;
-  for (;;) {
-    RedisConnection::Parsed p = conn_.next(&v);
-    if (p == RedisConnection::Parsed::Broken) return false;
-    if (p == RedisConnection::Parsed::None) break;
-    if (!on_reply(std::move(v))) return false;
-  }
-  return in == RedisConnection::Input::Alive;
+  return conn_.read_replies([&](RedisValue&& v) {
+    return on_reply(std::move(v)) ? RedisConnection::Take::Next : RedisConnection::Take::Refuse;
+  });
 }
 
 bool RedisSubscriber::on_reply(RedisValue&& v) {

@@ -1,6 +1,7 @@
 #include "net/event_loop.h"
 
 #include <cstring>
+#include <ctime>
 
 #include "net/epoll_loop.h"
 #include "net/uring_loop.h"
@@ -22,6 +23,14 @@ std::unique_ptr<EventLoop> EventLoop::create(BackendChoice choice, unsigned rece
   if (loop && description)
     *description = "epoll (io_uring unavailable: " + std::string(std::strerror(-uring_error)) + ")";
   return loop;
+}
+
+// Both backends and every caller read the same clock; it lives with the interface, not
+// in either backend.
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace roomcast

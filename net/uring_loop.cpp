@@ -158,10 +158,4 @@ std::unique_ptr<EventLoop> make_uring_loop(unsigned receive_buffers, std::string
   return loop;
 }
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 }  // namespace roomcast

@@ -25,6 +25,8 @@
 
 #include <rapidjson/document.h>
 
+#include "proto/utf8.h"
+
 namespace roomcast {
 
 struct JsonLimits {
@@ -64,6 +66,6 @@ std::string describe(const JsonReadResult& result, const JsonLimits& limits);
 
 // True if `s` is well-formed UTF-8 with no surrogate and no overlong form (RFC 3629).
 // The check the fuzzers and tests apply to everything the server emits.
-bool is_valid_utf8(std::string_view s);
+
 
 }  // namespace roomcast

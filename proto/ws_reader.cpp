@@ -4,47 +4,9 @@
 #include <cstring>
 
 #include "proto/frame.h"
+#include "proto/utf8.h"
 
 namespace roomcast {
-namespace {
-
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(const uint8_t* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
-}  // namespace
 
 WsReader::~WsReader() {
   if (ctx_) wslay_event_context_free(ctx_);
@@ -188,7 +150,7 @@ void WsReader::msg_cb(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg
     // RFC 6455 5.5.1: a close body is empty or starts with a 2-byte code; wslay takes a
     // 1-byte body as "no code" and would echo an empty close.
     if (arg->msg_length == 1) r->bad_close_length_ = true;
-    if (arg->msg_length > 2 && !valid_utf8(arg->msg + 2, arg->msg_length - 2)) r->bad_close_reason_ = true;
+    if (arg->msg_length > 2 && !is_valid_utf8(std::string_view(reinterpret_cast<const char*>(arg->msg) + 2, arg->msg_length - 2))) r->bad_close_reason_ = true;
   } else if (arg->opcode == WSLAY_BINARY_FRAME) {
     r->queue_close(kCloseUnsupportedData, "binary frames are not supported");
   }
