@@ -82,6 +82,16 @@ class IoCore final : public CompletionSink, public ConnectionEvents {
     c.recv_armed = true;
   }
 
+  // Leaves c with a send in flight the kernel cannot finish: its peer reads nothing and
+  // the socket is full (the send waits in the loop, as one to a zero window does).
+  void stall_send(Connection& c) {
+    int small = 4096;
+    EXPECT_EQ(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    c.member.out.push_adopt(ws_frame(Opcode::Text, std::string(1 << 20, 's')));
+    for (int i = 0; i < 4; ++i) iterate();
+    EXPECT_TRUE(c.send_in_flight());
+  }
+
   // One loop iteration at `now`: the output step, what the kernel completed, the sweep.
   void iterate(bool saturated = false) {
     output->step(now, false, saturated);
