@@ -179,8 +179,11 @@ void Output::on_sent(Connection& c, int result, int64_t now_ns) {
     c.deadline = ClockMs::of(now_ns + ConnectionTable::kLingerNs);
   // Go on at once with the rest of a short send, a reply, or frames whose window has
   // passed while this send was in flight; frames still inside their window wait on the
-  // waiting list (dirty).
-  if (c.member.out.backed_up() || c.member.out.urgent() || !c.member.out.dirty()) start(c);
+  // waiting list (dirty). A Closing connection holds only its last bytes (a close frame
+  // and what precedes it, or an HTTP answer whose file chunks each mark the queue dirty
+  // again): replies, which never wait, and its FIN follows them.
+  if (c.member.out.backed_up() || c.member.out.urgent() || !c.member.out.dirty() || c.state == ConnState::Closing)
+    start(c);
 }
 
 void Output::shut_write_if_done(Connection& c) {
