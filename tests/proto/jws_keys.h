@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "tests/proto/jwt_sign.h"
+#include "jwt_sign.h"  // same directory: the integration tests have no source-root include path
 
 namespace roomcast::jws_keys {
 
