@@ -25,14 +25,14 @@ bool authentication_on(const Config& config);
 
 class TokenVerifier {
  public:
-  explicit TokenVerifier(const Config& config) : config_(config), enabled_(authentication_on(config)) {}
+  explicit TokenVerifier(const Config& config) : config_(config) {}
 
-  bool enabled() const { return enabled_; }
+  // Asked of the Config each time (a few compares), not cached at construction.
+  bool enabled() const { return authentication_on(config_); }
   bool verify(std::string_view token, int64_t now_unix, JwtClaims& out, JwtError& err) const;
 
  private:
   const Config& config_;
-  bool enabled_;
 };
 
 }  // namespace roomcast
