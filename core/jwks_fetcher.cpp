@@ -45,7 +45,10 @@ JwksFetcher::JwksFetcher(std::string url, std::chrono::seconds refresh, std::sha
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-JwksFetcher::~JwksFetcher() { stop(); }
+JwksFetcher::~JwksFetcher() {
+  stop();
+  curl_global_cleanup();  // pairs with the constructor's init (reference-counted)
+}
 
 void JwksFetcher::start() { thread_ = std::thread([this] { run(); }); }
 
