@@ -14,6 +14,7 @@
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "test_util.h"
@@ -216,6 +217,53 @@ TEST_F(IdentityProviderTest, InBandJoinAndRefreshUseTheSameVerifier) {
   ASSERT_TRUE(d->send_text(R"({"type":"join","user":{"id":"x"},"token":")" + other.token(claims("eve", exp)) + R"("})"));
   CloseResult cr = d->wait_close(milliseconds(4000));
   EXPECT_EQ(cr.code, 4001) << cr.describe();
+}
+
+// An independent implementation: PyJWT and pyca/cryptography (Debian python3-jwt,
+// python3-cryptography) generate the keys, publish them as a JWK set and sign the tokens.
+constexpr const char* kPyJwtMinter = R"PY(
+import json, sys
+import jwt
+from jwt.algorithms import RSAAlgorithm, ECAlgorithm, OKPAlgorithm
+from cryptography.hazmat.primitives.asymmetric import rsa, ec, ed25519
+jwks_path, sub, exp = sys.argv[1], sys.argv[2], int(sys.argv[3])
+keys = {"RS256": rsa.generate_private_key(65537, 2048), "PS256": rsa.generate_private_key(65537, 2048),
+        "ES256": ec.generate_private_key(ec.SECP256R1()), "EdDSA": ed25519.Ed25519PrivateKey.generate()}
+to_jwk = {"RS256": RSAAlgorithm.to_jwk, "PS256": RSAAlgorithm.to_jwk, "ES256": ECAlgorithm.to_jwk,
+          "EdDSA": OKPAlgorithm.to_jwk}
+jwks = []
+for alg, k in keys.items():
+    j = json.loads(to_jwk[alg](k.public_key()))
+    j.update(kid="py-" + alg, use="sig", alg=alg)
+    jwks.append(j)
+with open(jwks_path, "w") as f:
+    json.dump({"keys": jwks}, f)
+for alg, k in keys.items():
+    claims = {"sub": sub + "-" + alg, "exp": exp, "preferred_username": "py " + alg}
+    print(alg, jwt.encode(claims, k, algorithm=alg, headers={"kid": "py-" + alg}))
+)PY";
+
+TEST_F(IdentityProviderTest, AKeySetAndTokensMintedByPyJwtOpenRoomsWithEveryAlgorithm) {
+  TempFile script(kPyJwtMinter);
+  TempFile jwks("");
+  // Debian's interpreter, whose dist-packages hold python3-jwt (a pyenv python3 may not).
+  const char* python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  const std::string cmd = std::string(python) + " " + script.path + " " + jwks.path + " py " +
+                          std::to_string(now_s() + 600) + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_TRUE(pipe);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  if (pclose(pipe) != 0) GTEST_SKIP() << "needs python3 with jwt and cryptography (make test installs them): " << out;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--jwt-jwks-file", jwks.path}));
+  size_t tokens = 0;
+  std::istringstream lines(out);
+  for (std::string alg, token; lines >> alg >> token; ++tokens) {
+    SCOPED_TRACE(alg);
+    EXPECT_EQ(WelcomedAs(token), "py-" + alg);
+  }
+  EXPECT_EQ(tokens, 4u) << out;
 }
 
 TEST_F(IdentityProviderTest, APemPublicKeyVerifiesTokensWhateverTheirKid) {
