@@ -143,7 +143,7 @@ TEST_P(JwkAlgorithms, AGeneratedKeyVerifiesFromAJwkAndFromPem) {
   JwkSet from_pem;
   std::string error;
   ASSERT_TRUE(parse_public_key_pem(pair.pem(), from_pem, error)) << error;
-  std::string token = pair.token(payload(kNow + 60, R"(,"name":"Ann","rooms":["p-*"],"edit":[]})"));
+  std::string token = pair.token(payload(kNow + 60, R"(,"name":"Ann","rooms":["p-*"],"edit":[])"));
   for (const JwkSet* set : {&from_jwk, &from_pem}) {
     Verdict v = verify(token, set);
     ASSERT_TRUE(v.ok) << GetParam() << ": " << to_string(v.err);
@@ -152,7 +152,9 @@ TEST_P(JwkAlgorithms, AGeneratedKeyVerifiesFromAJwkAndFromPem) {
     EXPECT_TRUE(v.claims.has_rooms);
     EXPECT_TRUE(v.claims.has_edit);
     EXPECT_TRUE(v.claims.edit.empty());
-    expect_error(flip_last_signature_char(token), set, JwtError::BadSignature);
+    // The PEM key has no kid: a failed check under a kid no set holds is UnknownKey (a
+    // fetch of a rotated set might bring that kid), under the JWK's own kid BadSignature.
+    expect_error(flip_last_signature_char(token), set, set == &from_jwk ? JwtError::BadSignature : JwtError::UnknownKey);
   }
   // Another key of the same type, same kid: the signature does not match.
   KeyPair other = KeyPair::generate(GetParam(), "k1");
