@@ -155,6 +155,7 @@ bool public_key_verdict(JwsAlg alg, std::string_view kid, bool has_kid, const Jw
   const PublicKey* candidates[kMaxKeysTried];
   size_t count = 0;
   bool kid_known = false;
+  bool kidless_tried = false;
   // Two passes: keys named by the kid first, then kid-less keys (PEM) which answer any kid.
   for (int pass = 0; pass < 2; ++pass) {
     for (const JwkSet* set : keys.sets) {
@@ -163,13 +164,17 @@ bool public_key_verdict(JwsAlg alg, std::string_view kid, bool has_kid, const Jw
         const bool named = has_kid && !key.kid().empty() && key.kid() == kid;
         kid_known = kid_known || named;
         const bool candidate = pass == 0 ? (named || (!has_kid && !key.kid().empty())) : key.kid().empty();
-        if (candidate && key.accepts(alg) && count < kMaxKeysTried) candidates[count++] = &key;
+        if (candidate && key.accepts(alg) && count < kMaxKeysTried) {
+          candidates[count++] = &key;
+          kidless_tried = kidless_tried || key.kid().empty();
+        }
       }
     }
   }
   for (size_t i = 0; i < count; ++i)
     if (candidates[i]->verify(alg, signing_input, signature)) return true;
-  if (has_kid && !kid_known) return fail(err, JwtError::UnknownKey);
+  // A kid-less key that answers any kid was tried: the signature is what failed.
+  if (has_kid && !kid_known && !kidless_tried) return fail(err, JwtError::UnknownKey);
   return fail(err, count == 0 ? JwtError::UnsupportedAlgorithm : JwtError::BadSignature);
 }
 

@@ -18,8 +18,8 @@
 //      (never with a public key's bytes: no alg confusion), the others only with a
 //      public key whose type binds it (proto/jwk.h). With a "kid" in the header, only
 //      keys with that kid, or keys without a kid (a PEM key), are candidates.
-//      UnknownKey: the header names a kid no key set holds and no kid-less key verifies
-//      it (the caller may fetch the set again).
+//      UnknownKey: the header names a kid no key set holds and no kid-less key of the
+//      algorithm's type exists to try instead (the caller may fetch the set again).
 //   3. BadSignature: no candidate key verifies the signature (at most kMaxKeysTried are
 //      tried, kid matches first), or HS256 with an empty secret (an empty key would let
 //      anyone sign; we fail closed). HMAC is compared in constant time. The payload is
