@@ -4,7 +4,8 @@
 # Each target first installs any missing Debian package, so a fresh Debian 12 works.
 
 PACKAGES := build-essential cmake pkg-config liburing-dev libwslay-dev rapidjson-dev libjemalloc-dev \
-            libssl-dev libgtest-dev libbenchmark-dev libhiredis-dev redis-server
+            libssl-dev libgtest-dev libbenchmark-dev libhiredis-dev redis-server \
+            libcurl4-openssl-dev
 JOBS     ?= $(shell nproc)
 ARGS     ?=
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -44,8 +45,9 @@ js-deps:
 demo: js-deps
 	@cd web/demo && { [ -d node_modules ] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } && npm run --silent build
 
-# The real proxies the integration tests put in front of roomcast (tests/integration/proxy_test.cpp).
-TEST_PACKAGES := nginx-light haproxy
+# The real proxies the integration tests put in front of roomcast (tests/integration/proxy_test.cpp),
+# and PyJWT, which mints an identity provider's keys and tokens (identity_provider_test.cpp).
+TEST_PACKAGES := nginx-light haproxy python3-jwt python3-cryptography
 
 test: deps js-deps
 	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"

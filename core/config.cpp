@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include "core/jwks_slot.h"
 #include "core/redis_link.h"
 
 #include <charconv>
@@ -43,6 +44,34 @@ bool read_secret(std::string_view path, std::string& out) {
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
   if (secret.empty()) return false;
   out = std::move(secret);
+  return true;
+}
+
+bool read_file(std::string_view path, std::string& out) {
+  std::ifstream in{std::string(path), std::ios::binary};
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  out = buffer.str();
+  return !in.bad();
+}
+
+// --jwt-public-key-file and --jwt-jwks-file add to one set, parsed here once.
+bool add_keys(Config& c, std::string_view path, bool jwks) {
+  std::string text, error;
+  if (!read_file(path, text)) return false;
+  auto set = std::make_shared<JwkSet>();
+  if (c.jwt_keys) set->keys = c.jwt_keys->keys;
+  std::vector<std::string> skipped;
+  if (!(jwks ? parse_jwk_set(text, *set, error, &skipped) : parse_public_key_pem(text, *set, error))) return false;
+  for (std::string& s : skipped) c.jwt_key_notes.push_back(std::string(path) + ": " + s);
+  c.jwt_keys = std::move(set);
+  return true;
+}
+
+bool claim_name(std::string_view v, std::string& out) {
+  if (v.empty() || v.size() > 256) return false;
+  out.assign(v);
   return true;
 }
 
@@ -113,6 +142,47 @@ const std::vector<Flag>& flags() {
       {"jwt-secret-file", "PATH",
        "file holding the HS256 secret; turns authentication on (or ROOMCAST_JWT_SECRET; default: off)",
        "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.jwt_secret); }},
+      {"jwt-public-key-file", "PATH",
+       "PEM public key (RSA >= 2048 bits, EC P-256, Ed25519) that signs tokens, repeatable; turns authentication on "
+       "(default: none)",
+       "a readable PEM \"PUBLIC KEY\": RSA of 2048..8192 bits, EC P-256 or Ed25519",
+       [](Config& c, std::string_view v) { return add_keys(c, v, false); }},
+      {"jwt-jwks-file", "PATH",
+       "JWK set (RFC 7517) whose RSA, EC P-256 and Ed25519 signature keys sign tokens, repeatable; turns "
+       "authentication on (default: none)",
+       "a readable JWK set with at least one usable signature key",
+       [](Config& c, std::string_view v) { return add_keys(c, v, true); }},
+      {"jwt-jwks-url", "URL",
+       "https URL of the identity provider's JWK set, fetched off the loop at start, every --jwt-jwks-refresh "
+       "and (at most every 10 s) on an unknown kid; a failed fetch keeps the last good set; turns "
+       "authentication on (default: none)",
+       "an http:// or https:// URL",
+       [](Config& c, std::string_view v) {
+         if (!(v.starts_with("https://") || v.starts_with("http://")) || v.find_first_of(" \r\n") != v.npos) return false;
+         c.jwt_jwks_url.assign(v);
+         if (!c.jwt_jwks) c.jwt_jwks = std::make_shared<JwksSlot>();
+         return true;
+       }},
+      {"jwt-jwks-refresh", "SECONDS", "how often the --jwt-jwks-url set is fetched again (default 300)",
+       "seconds in 1..86400",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 1u, 86400u, c.jwt_jwks_refresh_s); }},
+      {"jwt-issuer", "ISS", "a token's `iss` must equal this (default: not checked)", "a non-empty string",
+       [](Config& c, std::string_view v) { return claim_name(v, c.jwt_rules.issuer); }},
+      {"jwt-audience", "AUD", "a token's `aud` (string or array) must contain this (default: not checked)",
+       "a non-empty string", [](Config& c, std::string_view v) { return claim_name(v, c.jwt_rules.audience); }},
+      {"jwt-leeway", "SECONDS",
+       "clock skew tolerated on exp, nbf and iat; a token stays usable until exp + leeway (default 0)",
+       "seconds in 0..300",
+       [](Config& c, std::string_view v) {
+         unsigned s = 0;
+         if (!parse_unsigned(v, 0u, 300u, s)) return false;
+         c.jwt_rules.leeway_s = s;
+         return true;
+       }},
+      {"jwt-user-claim", "CLAIM", "the claim that holds the user id (default sub)", "a claim name of 1..256 bytes",
+       [](Config& c, std::string_view v) { return claim_name(v, c.jwt_rules.user_claim); }},
+      {"jwt-name-claim", "CLAIM", "the claim that holds the display name, else preferred_username (default name)",
+       "a claim name of 1..256 bytes", [](Config& c, std::string_view v) { return claim_name(v, c.jwt_rules.name_claim); }},
       {"api-key-file", "PATH", "file holding the API key for POST /api/rooms/{room}/publish (or ROOMCAST_API_KEY)",
        "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.api_key); }},
       {"allow-origin", "ORIGIN",

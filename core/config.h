@@ -11,17 +11,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/log.h"
 
 #include "proto/ip_address.h"
+#include "proto/jwk.h"
+#include "proto/jwt.h"
 
 #include "net/event_loop.h"
 #include "net/listener.h"
 
 namespace roomcast {
+
+class JwksSlot;
 
 struct Config {
   ListenAddress listen{"127.0.0.1", 8080};
@@ -52,6 +57,17 @@ struct Config {
   size_t max_handshakes_per_ip = 1024;    // the same per address
   size_t max_room_members = 5000;         // beyond: `room_full` on join
   unsigned api_rate_limit = 20;           // /api/... requests per second per address (burst 2x); 0: off
+
+  // Identity providers (integration spec section 5, docs/identity.md), beside jwt_secret.
+  std::shared_ptr<const JwkSet> jwt_keys;  // --jwt-public-key-file and --jwt-jwks-file, parsed here once
+  std::vector<std::string> jwt_key_notes;  // keys of those files left out, and why (logged at start)
+  std::string jwt_jwks_url;                // empty: no key set fetched
+  unsigned jwt_jwks_refresh_s = 300;
+  // Made with the URL: the fetcher (core/jwks_fetcher.h) leaves each good set there and
+  // the verifiers read it; the one member shared between threads that is not read-only
+  // (core/jwks_slot.h says how it is synchronised).
+  std::shared_ptr<JwksSlot> jwt_jwks;
+  JwtRules jwt_rules;                      // --jwt-issuer, --jwt-audience, --jwt-leeway, claims
 
   // Behind a proxy (core/proxy_front.h).
   std::vector<CidrRange> trusted_proxies; // peers whose forwarding headers name the client

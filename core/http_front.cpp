@@ -52,7 +52,7 @@ HttpDecision route_to(RouteKind kind, std::string room) {
 
 HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, ApiRateLimit& api_rate, const StaticFiles& files,
                      Logger& log)
-    : config_(config), limits_(limits), api_rate_(api_rate), files_(files), log_(log), proxy_(config) {}
+    : config_(config), limits_(limits), api_rate_(api_rate), files_(files), log_(log), proxy_(config), tokens_(config) {}
 
 HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
   ex.head.append(reinterpret_cast<const char*>(data), len);
@@ -212,14 +212,15 @@ HttpDecision HttpFront::api_rate_limited(const PeerAddress& peer) {
 // public: the API key, or a token whose `rooms` allow the room (docs/protocol.md).
 HttpDecision HttpFront::check_presence_access(const HttpRequest& request, const PeerAddress& peer,
                                               const std::string& room) {
-  if (config_.jwt_secret.empty()) return {};
+  if (!tokens_.enabled()) return {};
   std::string_view credential = bearer(request);
   if (credential.empty()) credential = request.query_param("token");
   if (!config_.api_key.empty() && same_secret(credential, config_.api_key)) return {};
   JwtClaims claims;
   JwtError error;
-  if (credential.empty() || !verify_jwt(credential, config_.jwt_secret, int64_t(std::time(nullptr)), claims, error)) {
-    log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"endpoint", "presence"}});
+  if (credential.empty() || !tokens_.verify(credential, int64_t(std::time(nullptr)), claims, error)) {
+    log_.log(LogLevel::Warn, "auth_failed",
+             {{"peer", peer.to_string()}, {"endpoint", "presence"}, {"reason", credential.empty() ? "no token" : to_string(error)}});
     return HttpDecision::respond(401, http_response_typed(401, "application/json",
                                                           json_error("the API key or a token is required"),
                                                           "WWW-Authenticate: Bearer\r\n"));
@@ -232,7 +233,7 @@ HttpDecision HttpFront::check_presence_access(const HttpRequest& request, const 
 }
 
 bool HttpFront::in_band(const HttpRequest& request) const {
-  return !config_.jwt_secret.empty() && request.query_param("token").empty() && bearer(request).empty();
+  return tokens_.enabled() && request.query_param("token").empty() && bearer(request).empty();
 }
 
 // Origin allow-list and token (protocol-v1 "Authentication").
@@ -249,12 +250,12 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
       return HttpDecision::respond(403, http_response(403, "forbidden: origin not allowed\n"));
     }
   }
-  if (config_.jwt_secret.empty() || in_band) return {};  // in band: the join carries the token
+  if (!tokens_.enabled() || in_band) return {};  // in band: the join carries the token
   std::string_view token = request.query_param("token");
   if (token.empty()) token = bearer(request);
   JwtClaims claims;
   JwtError error;
-  if (!verify_jwt(token, config_.jwt_secret, int64_t(std::time(nullptr)), claims, error)) {
+  if (!tokens_.verify(token, int64_t(std::time(nullptr)), claims, error)) {
     log_.log(LogLevel::Warn, "auth_failed", {{"peer", peer.to_string()}, {"reason", to_string(error)}});
     return HttpDecision::respond(401, http_response(401, "unauthorized: " + std::string(to_string(error)) + "\n",
                                                     "WWW-Authenticate: Bearer\r\n"));
@@ -268,7 +269,7 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
   identity->user_id = std::move(claims.sub);
   identity->has_name = claims.has_name;
   identity->name = std::move(claims.name);
-  identity->exp = claims.exp;
+  identity->exp = claims.usable_until;  // exp + --jwt-leeway: then close 4001
   return {};
 }
 

@@ -25,6 +25,7 @@
 #include "core/proxy_front.h"
 #include "core/room_service.h"
 #include "core/static_files.h"
+#include "core/token_verifier.h"
 #include "proto/handshake.h"
 #include "proto/message.h"
 
@@ -110,6 +111,7 @@ class HttpFront {
   const StaticFiles& files_;
   Logger& log_;
   ProxyFront proxy_;
+  TokenVerifier tokens_;  // every token of the upgrade and the presence API
 };
 
 }  // namespace roomcast

@@ -33,6 +33,7 @@ RoomService::RoomService(const Config& config, unsigned instance, Metrics& metri
                          const Logger* log)
     : unix_now([] { return int64_t(std::time(nullptr)); }),
       config_(config),
+      tokens_(config),
       instance_(instance),
       metrics_(metrics),
       limits_(limits),

@@ -47,6 +47,7 @@
 #include "core/metrics.h"
 #include "core/presence_page.h"
 #include "core/room.h"
+#include "core/token_verifier.h"
 #include "proto/message.h"
 
 namespace roomcast {
@@ -248,6 +249,7 @@ class RoomService {
   int64_t next_record_tick_ns_ = 0;
 
   const Config& config_;
+  TokenVerifier tokens_;  // the in-band join's token and `refresh`
   const unsigned instance_;
   Metrics& metrics_;
   ConnectionLimits* limits_;

@@ -16,15 +16,17 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   if (token.empty()) return Verdict::close(kCloseUnauthorized, "unauthorized");
   JwtClaims claims;
   JwtError error;
-  if (!verify_jwt(token, config_.jwt_secret, unix_now(), claims, error))
+  if (!tokens_.verify(token, unix_now(), claims, error)) {
+    if (log_) log_->log(LogLevel::Warn, "auth_failed", {{"endpoint", "join"}, {"reason", to_string(error)}});
     return Verdict::close(kCloseUnauthorized, "unauthorized");
+  }
   if (!jwt_allows_room(claims, m.room())) return Verdict::close(kCloseForbidden, "forbidden");
   auto identity = std::make_unique<Identity>();
   identity->verified = true;
   identity->user_id = std::move(claims.sub);
   identity->has_name = claims.has_name;
   identity->name = std::move(claims.name);
-  identity->exp = claims.exp;
+  identity->exp = claims.usable_until;  // exp + --jwt-leeway: then close 4001
   m.identity = std::move(identity);
   m.awaiting_token = false;
   return Verdict::proceed();
@@ -81,14 +83,15 @@ std::unique_ptr<Session> RoomService::claimed_session(Member& m, Room& room) {
 }
 
 void RoomService::refresh(Member& m, const ClientMessage& msg) {
-  if (config_.jwt_secret.empty() || !m.identity) {
+  if (!tokens_.enabled() || !m.identity) {
     metrics_.refreshes_refused.add();
     send_error(m, ErrorCode::BadToken, "refresh: authentication is off, there is no token to replace");
     return;
   }
   JwtClaims claims;
   JwtError error;
-  if (!verify_jwt(msg.token, config_.jwt_secret, unix_now(), claims, error)) {
+  if (!tokens_.verify(msg.token, unix_now(), claims, error)) {
+    if (log_) log_->log(LogLevel::Warn, "auth_failed", {{"endpoint", "refresh"}, {"reason", to_string(error)}});
     metrics_.refreshes_refused.add();
     send_error(m, ErrorCode::BadToken, std::string("refresh: ") + std::string(to_string(error)));
     return;
@@ -103,10 +106,10 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
     send_error(m, ErrorCode::Forbidden, "refresh: the token does not grant this room");
     return;
   }
-  m.identity->exp = claims.exp;
+  m.identity->exp = claims.usable_until;
   metrics_.refreshes.add();
-  if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room()}, {"exp", claims.exp}});
-  encode_refreshed(encoded_, claims.exp);
+  if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room()}, {"exp", claims.usable_until}});
+  encode_refreshed(encoded_, claims.usable_until);
   reply(m, OutType::Refreshed, encoded());
 }
 

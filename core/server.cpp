@@ -16,6 +16,8 @@
 #include "core/redis_link.h"
 #include "core/tokens.h"
 #include "core/heap.h"
+#include "core/jwks_fetcher.h"
+#include "core/token_verifier.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "net/listener.h"
@@ -68,6 +70,18 @@ int run_server(const Config& config) {
     for (int l : listeners) close(l);  // exiting with an error anyway
     return 1;
   }
+  // --jwt-jwks-url: its own thread fetches the key set; the first fetch (bounded by its
+  // timeouts) is waited for, so tokens verify from the first connection when the
+  // identity provider answers, and the server still starts when it does not.
+  std::unique_ptr<JwksFetcher> jwks;
+  if (!config.jwt_jwks_url.empty()) {
+    jwks = std::make_unique<JwksFetcher>(config.jwt_jwks_url, std::chrono::seconds(config.jwt_jwks_refresh_s),
+                                         config.jwt_jwks, log);
+    jwks->start();
+    jwks->wait_first_fetch(std::chrono::seconds(12));
+  }
+  for (const std::string& note : config.jwt_key_notes) log.log(LogLevel::Info, "jwt_key_skipped", {{"key", note}});
+
   // Scale-out: one RedisLink (its own thread) for the instance; every worker talks to it.
   std::unique_ptr<RedisLink> redis;
   std::string instance_id;
@@ -127,10 +141,16 @@ int run_server(const Config& config) {
           {{"threads", config.threads}, {"backend", descriptions[0]}, {"history", uint64_t(config.history)},
            {"ping_interval_s", config.ping_interval_s}, {"max_message", uint64_t(config.max_message)},
            {"max_batch_delay_ms", config.max_batch_delay_ms}, {"allocator", heap_allocator_name()}});
-  if (config.jwt_secret.empty())
-    log.log(LogLevel::Warn, "auth_off", {{"note", "no JWT secret: every client is accepted and user.id is as sent"}});
-  else
-    log.log(LogLevel::Info, "auth_on", {{"alg", "HS256"}});
+  if (!authentication_on(config)) {
+    log.log(LogLevel::Warn, "auth_off", {{"note", "no JWT secret or keys: every client is accepted and user.id is as sent"}});
+  } else {
+    log.log(LogLevel::Info, "auth_on",
+            {{"hs256", config.jwt_secret.empty() ? "off" : "on"},
+             {"keys", uint64_t(config.jwt_keys ? config.jwt_keys->keys.size() : 0)},
+             {"jwks_url", config.jwt_jwks_url.empty() ? "none" : config.jwt_jwks_url},
+             {"issuer", config.jwt_rules.issuer}, {"audience", config.jwt_rules.audience},
+             {"leeway_s", config.jwt_rules.leeway_s}});
+  }
   std::printf("roomcast listening on %s:%u\n", address.host.c_str(), address.port);
   std::fflush(stdout);
 
@@ -145,6 +165,7 @@ int run_server(const Config& config) {
   // After the workers: their last holds and records are submitted; the link flushes them
   // (bounded) and withdraws the lease, so the others count the grace from now.
   if (redis) redis->stop();
+  if (jwks) jwks->stop();
   log.log(LogLevel::Info, "stopped", {});
   return 0;
 }

@@ -109,6 +109,38 @@ write("jwt_fuzz", "signed_missing_sub", SIGNED + b'{"alg":"HS256","typ":"at+jwt"
 write("jwt_fuzz", "signed_bad_rooms", SIGNED + b'{"alg":"HS256"}\n{"sub":"x","exp":1800000000,"rooms":["a",1]}')
 
 
+# --- jwks_fuzz: JWK sets (RFC 7515 A.2/A.3 and RFC 8037 A.2 public keys) and PEM ------------
+RFC_RSA = {"kty": "RSA", "e": "AQAB", "n": (
+    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-"
+    "pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2Ca"
+    "pHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb5"
+    "4h4FRWyuXpoQ")}
+RFC_EC = {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+          "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+RFC_OKP = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+
+
+def jwks(*keys):
+    return json.dumps({"keys": list(keys)}, separators=(",", ":"))
+
+
+write("jwks_fuzz", "rfc_rsa", jwks(dict(RFC_RSA, kid="2011-04-29")))
+write("jwks_fuzz", "rfc_ec", jwks(dict(RFC_EC, kid="e9bc097a-ce51-4036-9562-d2ade882db0d", use="sig", alg="ES256")))
+write("jwks_fuzz", "rfc_okp", jwks(dict(RFC_OKP, kid="ed", key_ops=["verify"])))
+# Keycloak's shape: a signing key with x5c, an RSA-OAEP encryption key, an EC key.
+write("jwks_fuzz", "keycloak_shape", jwks(
+    dict(RFC_RSA, kid="sig", use="sig", alg="RS256", x5c=["MIICmzCCAYMCBgGM"], x5t="abc", **{"x5t#S256": "def"}),
+    dict(RFC_RSA, kid="enc", use="enc", alg="RSA-OAEP"),
+    dict(RFC_EC, kid="ec", use="sig", alg="ES256")))
+write("jwks_fuzz", "skipped_entries", jwks(
+    {"kty": "oct", "k": "c2VjcmV0"}, dict(RFC_OKP, d="nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"),
+    dict(RFC_EC, crv="P-384"), dict(RFC_RSA, e="AQAC"), dict(RFC_RSA, alg="HS256"), RFC_OKP))
+write("jwks_fuzz", "no_usable_key", jwks({"kty": "RSA", "n": "AQAB", "e": "AQAB"}))
+write("jwks_fuzz", "duplicate_member", '{"keys":[],"keys":[%s]}' % json.dumps(RFC_OKP))
+write("jwks_fuzz", "pem_ed25519",
+      "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n")
+
+
 # --- proxy_protocol_fuzz: PROXY headers (the specification's examples) and forwarding lists --
 V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 INET = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack(">HH", 4711, 443)

@@ -1,4 +1,5 @@
-// proto/jwt.cpp: strict compact-JWS parsing, HMAC-SHA256 check (OpenSSL), claims (RapidJSON).
+// proto/jwt.cpp: strict compact-JWS parsing, HMAC-SHA256 and public-key checks (OpenSSL,
+// through proto/jwk.h), claims (RapidJSON).
 #include "proto/jwt.h"
 
 #include <algorithm>
@@ -117,12 +118,78 @@ std::string_view to_string(JwtError error) {
     case JwtError::BadSignature: return "bad_signature";
     case JwtError::Expired: return "expired";
     case JwtError::MissingClaim: return "missing_claim";
+    case JwtError::UnknownKey: return "unknown_key";
+    case JwtError::WrongIssuer: return "wrong_issuer";
+    case JwtError::WrongAudience: return "wrong_audience";
   }
   return "unknown";
 }
 
+namespace {
+
+bool string_array(const Value* v) {
+  if (!v) return true;
+  if (!v->IsArray()) return false;
+  for (const Value& e : v->GetArray())
+    if (!e.IsString()) return false;
+  return true;
+}
+
+void copy_strings(const Value* v, bool& has, std::vector<std::string>& out) {
+  has = v != nullptr;
+  out.clear();
+  if (!v) return;
+  out.reserve(v->Size());
+  for (const Value& e : v->GetArray()) out.emplace_back(view(e));
+}
+
+int64_t saturating_add(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+  if (b < 0 && a < INT64_MIN - b) return INT64_MIN;
+  return a + b;
+}
+
+// Rule 2 and 3 for the public-key algorithms: candidates by kid, then the signature.
+bool public_key_verdict(JwsAlg alg, std::string_view kid, bool has_kid, const JwtKeys& keys,
+                        std::string_view signing_input, const std::string& signature, JwtError& err) {
+  const PublicKey* candidates[kMaxKeysTried];
+  size_t count = 0;
+  bool kid_known = false;
+  bool kidless_tried = false;
+  // Two passes: keys named by the kid first, then kid-less keys (PEM) which answer any kid.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const JwkSet* set : keys.sets) {
+      if (!set) continue;
+      for (const PublicKey& key : set->keys) {
+        const bool named = has_kid && !key.kid().empty() && key.kid() == kid;
+        kid_known = kid_known || named;
+        const bool candidate = pass == 0 ? (named || (!has_kid && !key.kid().empty())) : key.kid().empty();
+        if (candidate && key.accepts(alg) && count < kMaxKeysTried) {
+          candidates[count++] = &key;
+          kidless_tried = kidless_tried || key.kid().empty();
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < count; ++i)
+    if (candidates[i]->verify(alg, signing_input, signature)) return true;
+  // A kid-less key that answers any kid was tried: the signature is what failed.
+  if (has_kid && !kid_known && !kidless_tried) return fail(err, JwtError::UnknownKey);
+  return fail(err, count == 0 ? JwtError::UnsupportedAlgorithm : JwtError::BadSignature);
+}
+
+}  // namespace
+
 bool verify_jwt(std::string_view token, std::string_view secret, int64_t now_unix, JwtClaims& out,
                 JwtError& err) {
+  static const JwtRules kDefaultRules;
+  JwtKeys keys;
+  keys.hs256_secret = secret;
+  return verify_jwt(token, keys, kDefaultRules, now_unix, out, err);
+}
+
+bool verify_jwt(std::string_view token, const JwtKeys& keys, const JwtRules& rules, int64_t now_unix,
+                JwtClaims& out, JwtError& err) {
   // 1. Shape and encoding.
   if (token.size() > kMaxJwtBytes) return fail(err, JwtError::Malformed);
   size_t dot1 = token.find('.');
@@ -138,57 +205,89 @@ bool verify_jwt(std::string_view token, std::string_view secret, int64_t now_uni
   }
 
   // Header.
+  JwsAlg alg;
+  std::string kid;
+  bool has_kid = false;
   {
     rapidjson::Document header;
     if (!parse_object(header_json, header)) return fail(err, JwtError::Malformed);
     const Value* typ = member(header, "typ");
     if (typ && !typ->IsString()) return fail(err, JwtError::Malformed);
+    const Value* kid_value = member(header, "kid");
+    if (kid_value && !kid_value->IsString()) return fail(err, JwtError::Malformed);
     if (member(header, "crit")) return fail(err, JwtError::Malformed);
     // 2. Algorithm.
-    const Value* alg = member(header, "alg");
-    if (!alg || !alg->IsString() || view(*alg) != "HS256") return fail(err, JwtError::UnsupportedAlgorithm);
+    const Value* alg_value = member(header, "alg");
+    if (!alg_value || !alg_value->IsString()) return fail(err, JwtError::UnsupportedAlgorithm);
+    std::optional<JwsAlg> parsed = parse_jws_alg(view(*alg_value));
+    if (!parsed) return fail(err, JwtError::UnsupportedAlgorithm);
+    alg = *parsed;
+    has_kid = kid_value != nullptr;
+    if (has_kid) kid.assign(view(*kid_value));
   }
 
-  // 3. Signature, before the payload is parsed.
-  if (!signature_ok(token.substr(0, dot2), secret, signature)) return fail(err, JwtError::BadSignature);
+  // 2 and 3. Key and signature, before the payload is parsed.
+  const std::string_view signing_input = token.substr(0, dot2);
+  if (alg == JwsAlg::HS256) {
+    if (keys.hs256_secret.empty() && (keys.sets[0] || keys.sets[1]))
+      return fail(err, JwtError::UnsupportedAlgorithm);  // public keys only: HS256 is not on
+    if (!signature_ok(signing_input, keys.hs256_secret, signature)) return fail(err, JwtError::BadSignature);
+  } else if (!public_key_verdict(alg, kid, has_kid, keys, signing_input, signature, err)) {
+    return false;
+  }
 
   // 4. Payload types.
   rapidjson::Document payload;
   if (!parse_object(payload_json, payload)) return fail(err, JwtError::Malformed);
   const Value* sub = member(payload, "sub");
+  const Value* user = rules.user_claim == "sub" ? sub : member(payload, rules.user_claim);
   const Value* exp = member(payload, "exp");
   const Value* nbf = member(payload, "nbf");
-  const Value* name = member(payload, "name");
+  const Value* iat = member(payload, "iat");
+  const Value* iss = member(payload, "iss");
+  const Value* aud = member(payload, "aud");
+  const Value* name = member(payload, rules.name_claim);
+  const Value* preferred = member(payload, "preferred_username");
   const Value* rooms = member(payload, "rooms");
-  if ((sub && !sub->IsString()) || (exp && !exp->IsNumber()) || (nbf && !nbf->IsNumber()) ||
-      (name && !name->IsString())) {
+  const Value* edit = member(payload, "edit");
+  if ((sub && !sub->IsString()) || (user && !user->IsString()) || (exp && !exp->IsNumber()) ||
+      (nbf && !nbf->IsNumber()) || (iat && !iat->IsNumber()) || (iss && !iss->IsString()) ||
+      (name && !name->IsString()) || !string_array(rooms) || !string_array(edit)) {
     return fail(err, JwtError::Malformed);
   }
-  if (rooms) {
-    if (!rooms->IsArray()) return fail(err, JwtError::Malformed);
-    for (const Value& r : rooms->GetArray())
-      if (!r.IsString()) return fail(err, JwtError::Malformed);
-  }
+  if (aud && !aud->IsString() && !string_array(aud)) return fail(err, JwtError::Malformed);
+  if (!name && preferred && preferred->IsString()) name = preferred;
 
   // 5. Required claims.
-  if (!sub || sub->GetStringLength() == 0 || !exp) return fail(err, JwtError::MissingClaim);
+  if (!user || user->GetStringLength() == 0 || !exp) return fail(err, JwtError::MissingClaim);
 
-  // 6. Time.
-  int64_t exp_at = numeric_date_ceil(*exp);
-  if (exp_at <= now_unix) return fail(err, JwtError::Expired);
-  if (nbf && numeric_date_ceil(*nbf) > now_unix) return fail(err, JwtError::Expired);
+  // 6. Issuer and audience.
+  if (!rules.issuer.empty() && (!iss || view(*iss) != rules.issuer)) return fail(err, JwtError::WrongIssuer);
+  if (!rules.audience.empty()) {
+    bool listed = false;
+    if (aud && aud->IsString()) listed = view(*aud) == rules.audience;
+    else if (aud)
+      for (const Value& a : aud->GetArray()) listed = listed || view(a) == rules.audience;
+    if (!listed) return fail(err, JwtError::WrongAudience);
+  }
 
-  out.sub.assign(view(*sub));
+  // 7. Time, with the leeway on every side.
+  const int64_t leeway = rules.leeway_s;
+  const int64_t exp_at = numeric_date_ceil(*exp);
+  const int64_t usable_until = saturating_add(exp_at, leeway);
+  if (usable_until <= now_unix) return fail(err, JwtError::Expired);
+  const int64_t latest_start = saturating_add(now_unix, leeway);
+  if (nbf && numeric_date_ceil(*nbf) > latest_start) return fail(err, JwtError::Expired);
+  if (iat && numeric_date_ceil(*iat) > latest_start) return fail(err, JwtError::Expired);
+
+  out.sub.assign(view(*user));
   out.has_name = name != nullptr;
   if (name) out.name.assign(view(*name));
   else out.name.clear();
   out.exp = exp_at;
-  out.has_rooms = rooms != nullptr;
-  out.rooms.clear();
-  if (rooms) {
-    out.rooms.reserve(rooms->Size());
-    for (const Value& r : rooms->GetArray()) out.rooms.emplace_back(view(r));
-  }
+  out.usable_until = usable_until;
+  copy_strings(rooms, out.has_rooms, out.rooms);
+  copy_strings(edit, out.has_edit, out.edit);
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string_view>
 
 namespace load {
@@ -37,6 +38,7 @@ constexpr const char* kUsage =
     "  --step R1,R2,...            step the per-connection rate, each step --warmup + --duration\n"
     "  --label NAME                scenario name copied into the report\n"
     "  --room-prefix P             room names are P<r> (default load-)\n"
+    "  --token-file PATH           a JWT sent as ?token= on every upgrade (a server with authentication on)\n"
     "  --json                      also print one JSON result line per measurement\n";
 
 [[noreturn]] void fail(const std::string& why) {
@@ -211,6 +213,10 @@ Options parse_options(int argc, char** argv) {
       o.label = std::string(need());
     } else if (a == "--room-prefix") {
       o.room_prefix = std::string(need());
+    } else if (a == "--token-file") {
+      const std::string path(need());
+      std::ifstream in(path);
+      if (!in || !std::getline(in, o.token) || o.token.empty()) fail("--token-file: cannot read a token from " + path);
     } else if (a == "--json") {
       o.json = true;
     } else {

@@ -37,6 +37,7 @@ struct Options {
   Mode mode = Mode::Cursors;
   std::vector<ServerAddress> servers{ServerAddress{}};  // never empty
   std::string room_prefix = "load-";
+  std::string token;  // --token-file: sent as ?token= on every upgrade (authentication on)
   int connections = 100;
   int rooms = 1;
   double rate = 10.0;                // cursors per connection per second

@@ -191,7 +191,8 @@ void Worker::on_writable(Connection& c) {
     }
     const ServerAddress& server = shared_.opts.servers[size_t(c.server)];
     std::string request = "GET " + server.path_prefix + shared_.opts.room_prefix +
-                          std::to_string(c.room) + " HTTP/1.1\r\nHost: " + server.host + ":" +
+                          std::to_string(c.room) + (shared_.opts.token.empty() ? "" : "?token=" + shared_.opts.token) +
+                          " HTTP/1.1\r\nHost: " + server.host + ":" +
                           std::to_string(server.port) +
                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
                           base64_16(key) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";

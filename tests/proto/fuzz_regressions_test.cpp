@@ -6,6 +6,7 @@
 // located from this file's path. See fuzz/regressions/README.md for what each one was.
 #define ROOMCAST_FUZZ_NO_ENTRY 1
 #include "fuzz/http_request_fuzz.cpp"
+#include "fuzz/jwks_fuzz.cpp"
 #include "fuzz/jwt_fuzz.cpp"
 #include "fuzz/message_fuzz.cpp"
 #include "fuzz/proxy_protocol_fuzz.cpp"
@@ -72,6 +73,7 @@ TEST(FuzzRegressions, ProxyProtocol) {
   EXPECT_GT(replay("proxy_protocol_fuzz", roomcast_fuzz::proxy_protocol::one_input), 0u);
 }
 TEST(FuzzRegressions, Jwt) { EXPECT_GT(replay("jwt_fuzz", roomcast_fuzz::jwt::one_input), 0u); }
+TEST(FuzzRegressions, Jwks) { EXPECT_GT(replay("jwks_fuzz", roomcast_fuzz::jwks::one_input), 0u); }
 
 // --- open issues found by ws_frame_fuzz, pinned at the WsReader level -------------------
 
