@@ -350,7 +350,7 @@ TEST_F(SecurityTest, WithRedisPresenceReadsOfRoomsNotServedCreateNoRoomsSubscrip
   IT_ASSERT_JSON(w, m->recv_until_type("welcome"));
   // The other instance writes its presence record within its next presence round (500 ms).
   std::string body;
-  EXPECT_TRUE(Eventually(milliseconds(3000), [&] {
+  ASSERT_TRUE(Eventually(milliseconds(8000), [&] {
     HttpResponse busy = http_get(port(), "/api/rooms/busy/presence");
     body = busy.body;
     return busy.status == 200 && body.find(sget(*w, "session")) != std::string::npos;
