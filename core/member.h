@@ -63,6 +63,10 @@ struct Member {
   // 1.1 section 5: upgraded (so a browser can read the reason) while over capacity; the
   // join is answered with close 1013.
   bool over_capacity = false;
+  // A `since` replay to this member is in progress (RoomService::replay_pump): its queue's
+  // head is welcome and replay, paced from the room's history and outside the slow-reader
+  // limit. A flag here (in what was padding) so the output step asks the service only then.
+  bool replaying = false;
 
   // Scale-out only: a join waiting for its room's first sync or for a resume claim, or an
   // edit waiting for Redis. Made on first use, so a member costs one pointer without it.

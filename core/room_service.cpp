@@ -237,17 +237,14 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   reply(m, OutType::Welcome, encoded());
 
   if (msg.has_since) {
-    // History holds the very frames that were broadcast: replay is a queue push each.
+    // History holds the very frames that were broadcast: the replay is queued from it as
+    // the socket drains, outside the slow-reader limit (core/room_replay.cpp).
     // A `since` from another epoch counts edits of another history: never replayed.
-    size_t replayed = 0;
     const bool same_history = !msg.has_epoch || msg.epoch == room.epoch();
-    const bool complete = same_history && room.history().replay_since(msg.since, room.seq(), [&](SharedFrame* f) {
-      m.out.push(f);
-      ++replayed;
-    });
-    metrics_.messages_out[size_t(OutType::Edit)].add(replayed);
+    const bool complete = same_history && room.history().covers(msg.since, room.seq());
     if (complete) {
-      metrics_.history_replays.add();
+      if (msg.since < room.seq()) start_replay(m, room, msg.since);
+      else metrics_.history_replays.add();
     } else {
       metrics_.resyncs.add();
       encode_resync(encoded_, room.seq());

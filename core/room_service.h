@@ -108,6 +108,22 @@ class RoomService {
 
   size_t room_count() const { return rooms_.size(); }
 
+  // A `since` replay (protocol 1.1 section 1; docs/protocol.md "A since replay") is
+  // outside the slow-reader limit and paced: the member's queue holds at most about
+  // kReplayAhead bytes of it at a time, queued from the room's history (the broadcast
+  // frames themselves: no copy) as its socket drains, ahead of any live frame that came
+  // meanwhile. The output step calls these only while `m.replaying`:
+  // before a gather: queues the next replayed edits if the queued part ran low, and
+  // returns how many frames at the head of m's queue the gather may take (live frames
+  // behind a replay still being queued must wait; SIZE_MAX once it is all queued);
+  size_t replay_pump(Member& m);
+  // after a send: `frames` whole frames and `bytes` bytes left the head of m's queue;
+  void replay_sent(Member& m, size_t frames, size_t bytes);
+  // for the slow-reader limit: bytes at the head of m's queue that are welcome and
+  // replay, not live traffic.
+  size_t replay_bytes(const Member& m) const;
+  static constexpr size_t kReplayAhead = 512 * 1024;
+
   // Scale-out over Redis (core/room_cluster.cpp, protocol 1.1 section 6). Without
   // attach_cluster() every room lives in this process alone.
   void attach_cluster(ClusterPort* port, std::string instance_id);
@@ -161,6 +177,22 @@ class RoomService {
   // Every session of `room`, connected then held (as welcome.peers and the presence API show them).
   const std::vector<PeerView>& snapshot(const Room& room);
   Room& room_named(std::string_view name);
+
+  // A `since` replay in progress (core/room_replay.cpp): made at the join, gone once its
+  // last byte left (or the member left).
+  struct Replay {
+    uint64_t next_seq = 0;  // the next edit to queue
+    uint64_t last_seq = 0;  // the room's seq at the join: later edits reach the member live
+    std::string epoch;      // the history replayed (a restart of it ends the replay: resync)
+    size_t head_frames = 0; // frames at the head of the queue before any live frame
+    size_t head_bytes = 0;  // their bytes not yet sent
+    bool queued_all() const { return next_seq > last_seq; }
+  };
+  // Starts `m`'s replay of the edits after `since` (all kept: History::covers).
+  void start_replay(Member& m, Room& room, uint64_t since);
+  void end_replay(Member& m);
+  std::unordered_map<const Member*, Replay> replays_;
+  std::vector<SharedFrame*> replay_batch_;  // reused by replay_pump
 
   // Scale-out (core/room_cluster.cpp).
   enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap };

@@ -113,6 +113,7 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
 bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
   now_ns_ = now_ns;
   if (port_) stop_waiting(m);
+  end_replay(m);
   if (!m.session) return false;
   Room& room = *m.session->room;
   --sessions_;

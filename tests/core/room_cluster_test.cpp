@@ -185,7 +185,7 @@ class RoomCluster : public ::testing::Test {
   RoomCluster() { service_.attach_cluster(&port_, "inst1"); }
 
   FakeClient& client(const std::string& room = "r") {
-    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room));
+    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room, &service_));
     return *clients_.back();
   }
   // Sends `json` from `c` as the worker does: behind a waiting join or edit it is

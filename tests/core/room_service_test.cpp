@@ -29,7 +29,7 @@ class RoomServiceTest : public ::testing::Test {
   RoomServiceTest() { config_.history = 5; }
 
   FakeClient& client(const std::string& room = "r") {
-    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room));
+    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room, &service_));
     return *clients_.back();
   }
   // Sends `json` from `c`, as the worker does: decode once, then handle or refuse.
