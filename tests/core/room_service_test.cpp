@@ -168,6 +168,27 @@ TEST_F(RoomServiceTest, JoinWithSinceReplaysMissedEditsBeforeLiveTraffic) {
   EXPECT_EQ(metrics_.history_replays.get(), 1u);
 }
 
+// docs/protocol.md "A since replay": the replay is queued from the history as the socket
+// drains; if the history drops its next edit first, it ends with resync at the welcome's
+// seq, and the live edits queued behind continue from there.
+TEST_F(RoomServiceTest, AReplayOvertakenByTheHistoryEndsWithResyncAtTheWelcomesSeq) {
+  FakeClient& a = client();
+  join(a, "ua");
+  for (int i = 0; i < 4; ++i) send(a, R"({"type":"edit","building":"b","op":"o"})");
+  FakeClient& late = client();
+  send(late, R"({"type":"join","user":{"id":"late"},"since":0})");
+  EXPECT_TRUE(late.member.replaying);
+  // Before the late member's socket takes anything, 5 edits push 1..4 out of history.
+  for (int i = 0; i < 5; ++i) send(a, R"({"type":"edit","building":"b","op":"o"})");
+  EXPECT_EQ(str(late.next(), "type"), "welcome");
+  rapidjson::Document r = late.next();
+  EXPECT_EQ(str(r, "type"), "resync");
+  EXPECT_EQ(r["seq"].GetUint64(), 4u);
+  for (uint64_t seq = 5; seq <= 9; ++seq) EXPECT_EQ(late.next()["seq"].GetUint64(), seq);
+  EXPECT_TRUE(late.nothing_queued());
+  EXPECT_FALSE(late.member.replaying) << "the replay is over once its last byte left";
+}
+
 TEST_F(RoomServiceTest, JoinWithSinceOlderThanTheHistoryGetsResync) {
   FakeClient& a = client();
   join(a, "ua");
