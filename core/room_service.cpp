@@ -190,7 +190,11 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     }
   }
   std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
-  if (!s && port_ && m.wait && !m.wait->claimed_session.empty()) s = claimed_session(m, room);
+  bool claimed_here = false;  // taken over from another instance by the claim script
+  if (!s && port_ && m.wait && !m.wait->claimed_session.empty()) {
+    s = claimed_session(m, room);
+    claimed_here = s != nullptr;
+  }
   const bool resumed = s != nullptr;
   if (resuming && !resumed) {
     metrics_.resumes[size_t(ResumeResult::Expired)].add();
@@ -259,7 +263,10 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   }
   room.add(s.get());
   if (port_) {
-    if (resumed) announce_resume(room, *s);
+    // A claimed session was announced (`r`) by the claim script itself, atomically with
+    // its move; announcing it again from here could reach an instance after the session
+    // moved on from here, which would take it for a newer move (docs/protocol.md).
+    if (resumed && !claimed_here) announce_resume(room, *s);
     else write_presence(room, *s);
     if (m.wait) m.wait->claimed_session.clear();
   }
@@ -272,6 +279,7 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   Session::View& view = s.view_for_update();
   view.camera = msg.camera;
   view.has_camera = true;
+  view.sent_here |= Session::View::kCameraSent;
   encode_cursor(encoded_, s.id, view.camera);
   // Queues still holding the previous camera may now skip it (latest wins).
   if (view.last_cursor) view.last_cursor->mark_superseded();
@@ -283,7 +291,9 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
 }
 
 void RoomService::select(Session& s, const ClientMessage& msg) {
-  std::vector<std::string>& selection = s.view_for_update().selection;
+  Session::View& view = s.view_for_update();
+  view.sent_here |= Session::View::kSelectionSent;
+  std::vector<std::string>& selection = view.selection;
   selection.assign(msg.ids.begin(), msg.ids.end());
   encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
@@ -353,6 +363,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   } else if (s.view) {
     s.view->following.clear();
   }
+  if (s.view) s.view->sent_here |= Session::View::kFollowingSent;
   encode_follow(encoded_, s.id, s.following());
   fan_out(*s.room, &s, OutType::Follow, encoded());
   if (port_) {

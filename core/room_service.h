@@ -238,6 +238,7 @@ class RoomService {
   // A local session another instance took over: it becomes a remote peer of `owner`.
   void hand_to_remote(Room& room, std::string_view session_id, std::string_view owner);
   void remove_remote(Room& room, std::string_view session_id);
+  void apply_late_relay(Room& room, Session& s, char kind, std::string_view frame);
   void start_load(Room& room);
   int64_t redis_now_ms(int64_t now_ns) const;
   std::string session_record(const Session& s, int64_t held_until_ms);

@@ -69,11 +69,22 @@ std::unique_ptr<Session> RoomService::claimed_session(Member& m, Room& room) {
   auto s = std::make_unique<Session>();
   s->id = std::move(m.wait->claimed_session);
   s->user = std::move(st.user);
-  s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
   m.wait->claimed_session.clear();
   m.wait->claimed_state.clear();
   // The others mirror it already: it moves from "remote" to "here" without a word.
-  room.link->remote.erase(s->id);
+  auto mirrored = room.link->remote.find(s->id);
+  if (mirrored != room.link->remote.end() && mirrored->second.session && mirrored->second.session->view) {
+    // Its camera, selection and following as this instance mirrors them: the channel
+    // brought every change, while the record can lag by a record period (it is rewritten
+    // at most every kRecordEveryNs), so a session that moved twice would come back with
+    // what it had before the first move (docs/protocol.md "Several instances"). A mirror
+    // that never saw any of them (made from a `j` record) knows less than the record.
+    s->view = std::move(mirrored->second.session->view);
+    if (s->view) s->view->sent_here = 0;
+  } else {
+    s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
+  }
+  if (mirrored != room.link->remote.end()) room.link->remote.erase(mirrored);
   if (room.find(s->id)) return nullptr;  // it was ours after all (a stale record)
   metrics_.resumes[size_t(ResumeResult::Ok)].add();
   if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "claimed"}});

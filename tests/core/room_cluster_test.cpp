@@ -379,9 +379,18 @@ TEST_F(RoomCluster, TheFirstJoinSubscribesAndIsWelcomedOnlyAfterSubscribedAndThe
   EXPECT_FALSE(service_.busy(a.member));
   EXPECT_FALSE(service_.busy(b.member));
 
-  // Both are announced to the other instances: a presence record each, and one publish
-  // with a `j` record each at the end of the window.
-  EXPECT_EQ(commands("HSET"), 2u);
+  // Both are announced to the other instances: a presence record each (written unless
+  // another instance owns the session), and one publish with a `j` record each at the
+  // end of the window.
+  std::vector<RedisCall> records = calls_of(wire::kRecord);
+  ASSERT_EQ(records.size(), 2u);
+  for (const RedisCall& r : records) {
+    EXPECT_EQ(r.cookie, 0u);
+    EXPECT_EQ(r.keys, 1u);
+    ASSERT_EQ(r.argv.size(), 4u);
+    EXPECT_EQ(r.argv[0], "rc:{r}:who");
+    EXPECT_EQ(r.argv[1], "inst1");
+  }
   EXPECT_TRUE(publishes().empty());
   service_.end_window();
   std::vector<std::string> pubs = publishes();
