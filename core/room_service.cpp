@@ -206,13 +206,12 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
       return;
     }
     s = std::make_unique<Session>();
-    if (port_) {
-      // Across instances: 72 random bits, so nothing a client receives names its instance.
-      do s->id = random_base64url(9);
-      while (room.find(s->id) || (room.link && room.link->remote.count(s->id)));
-    } else {
-      s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
-    }
+    // 72 random bits (docs/protocol.md): never repeated across restarts, epochs, threads
+    // or instances (a client may still hold an id from before a restart: it must not
+    // name someone else), and nothing in it names an instance. Drawn with the session's
+    // first resume token in one getrandom, so a join costs what it did with a counter.
+    do s->id = fresh_session_id(*s);
+    while (room.find(s->id) || (room.link && room.link->remote.count(s->id)));
     s->user = msg.user;
     if (m.identity && m.identity->verified) {
       // With authentication on, the token says who this is, whatever the join claims.
@@ -225,7 +224,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   }
   s->member = &m;
   s->connected = true;
-  issue_token(*s);
+  if (resumed || !s->has_token()) issue_token(*s);  // a fresh session's came with its id
 
   WelcomeExtras extras;
   const std::string token = s->token();
@@ -268,6 +267,10 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     // moved on from here, which would take it for a newer move (docs/protocol.md).
     if (resumed && !claimed_here) announce_resume(room, *s);
     else write_presence(room, *s);
+    // The welcome's new token is the only one that works now: its record goes to Redis
+    // at once, not at the end of the window, so a resume on another instance right after
+    // this welcome finds it (resumes are rare; joins keep sharing one submission).
+    if (resumed) submit_calls();
     if (m.wait) m.wait->claimed_session.clear();
   }
   m.attach(std::move(s));

@@ -68,7 +68,8 @@ enum class Departure : uint8_t {
 
 class RoomService {
  public:
-  // `instance` prefixes this thread's session ids, keeping them unique across threads.
+  // `instance`: this loop thread's index. Session ids are random (docs/protocol.md), so
+  // they are unique across threads, restarts and instances without it.
   // `limits` (may be null) gets back the places held sessions kept.
   RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits = nullptr,
               const Logger* log = nullptr);
@@ -165,6 +166,8 @@ class RoomService {
   // Presence leave and the end of session `s` (already out of the room's lists).
   void end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns);
   void issue_token(Session& s);
+  // A new random session id; also gives `s` its first resume token (one getrandom).
+  static std::string fresh_session_id(Session& s);
 
   // What the encoders just wrote.
   std::string_view encoded() const { return {encoded_.GetString(), encoded_.GetSize()}; }
@@ -275,7 +278,6 @@ class RoomService {
   int64_t now_ns_ = 0;
   uint64_t sessions_ = 0;  // connected
   uint64_t held_ = 0;
-  uint64_t sessions_made_ = 0;
   rapidjson::StringBuffer encoded_;      // reused: keeps its capacity
   std::vector<PeerView> peers_;          // reused by snapshot()
   std::vector<Room*> filling_arenas_;    // rooms whose camera arena is open since the last flush

@@ -2,6 +2,7 @@
 // in-band authentication and refresh, resume tokens, holds and their expiry, the end of a
 // session. The rest of RoomService (messages in, frames out) is in room_service.cpp.
 #include <algorithm>
+#include <array>
 
 #include "core/cluster_wire.h"
 #include "core/room_service.h"
@@ -28,6 +29,15 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   m.identity = std::move(identity);
   m.awaiting_token = false;
   return Verdict::proceed();
+}
+
+std::string RoomService::fresh_session_id(Session& s) {
+  constexpr size_t kIdBytes = 9;  // 12 base64url characters
+  std::array<uint8_t, kIdBytes + Session::kTokenBytes> raw;
+  do random_bytes(raw.data(), raw.size());
+  while (std::all_of(raw.begin() + kIdBytes, raw.end(), [](uint8_t b) { return b == 0; }));
+  std::copy(raw.begin() + kIdBytes, raw.end(), s.resume_token.begin());
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), kIdBytes));
 }
 
 void RoomService::issue_token(Session& s) {

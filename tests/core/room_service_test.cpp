@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,31 @@ TEST_F(RoomServiceTest, JoinAnswersWelcomeWithPeersAndTellsTheOthers) {
   EXPECT_EQ(str(p, "session"), str(w, "session"));
   EXPECT_EQ(str(p["user"], "name"), "Bea");
   EXPECT_TRUE(b.nothing_queued()) << "the joiner gets welcome, not its own presence";
-  EXPECT_EQ(str(w, "session").rfind("3-", 0), 0u) << "session ids carry the instance";
+  // Random ids (docs/protocol.md): 12 base64url characters naming no thread or instance.
+  for (const std::string& id : {sa, str(w, "session")}) {
+    EXPECT_EQ(id.size(), 12u) << id;
+    EXPECT_EQ(id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos)
+        << id;
+  }
+  EXPECT_NE(sa, str(w, "session"));
+}
+
+TEST_F(RoomServiceTest, SessionIdsAreRandomSoAnotherServiceNeverRepeatsThem) {
+  // A service made afresh (as after a restart) with the same thread index gives other ids.
+  Config config;
+  RoomService other(config, 3, metrics_);
+  std::set<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.insert(join(client(), "u" + std::to_string(i)));
+  FakeClient again(&dirty_, 999, "r", &other);
+  ClientMessage msg;
+  DecodeError error;
+  MessageDecoder decoder;
+  ASSERT_TRUE(decoder.decode(R"({"type":"join","user":{"id":"u0"}})", msg, error));
+  other.handle(again.member, msg, now_ns_);
+  rapidjson::Document w = again.next();
+  EXPECT_EQ(ids.count(str(w, "session")), 0u) << "the first joiner after a restart got an id of before";
+  EXPECT_EQ(ids.size(), 50u);
 }
 
 TEST_F(RoomServiceTest, RelaysReachEveryOtherMemberAsOneSharedFrameAndNeverTheSender) {
