@@ -53,7 +53,16 @@ export interface Welcome {
 export interface PresenceEvent { event: 'join' | 'leave'; session: string; user?: User }
 export interface CursorEvent extends Camera { session: string }
 export interface SelectEvent { session: string; ids: string[] }
-export interface FollowEvent { session: string; target: string | null }
+export interface FollowEvent {
+  session: string;
+  target: string | null;
+  /**
+   * 'epoch': the client changed your own follow because the room restarted (a new epoch:
+   * every session id is new). `target` is the new session of the user you followed, or
+   * null while that user is not in the room; the client follows them again when they return.
+   */
+  reason?: 'epoch';
+}
 export interface EditEvent { session: string; seq: number; building: string; op: string; data?: unknown }
 export interface ResyncEvent { seq: number }
 export interface ErrorEvent {
