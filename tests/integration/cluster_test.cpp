@@ -661,6 +661,39 @@ TEST_F(ClusterTest, AnEditIdAckedOnOneInstanceIsADuplicateOnAnother) {
 
 // ------------------------------------------------------------------ 4. since / resync
 
+// Protocol 1.1 section 1 with --redis: a replay is outside --max-pending on an instance
+// that loaded the history from Redis too (docs/protocol.md "A since replay").
+TEST_F(ClusterTest, ASinceReplayLargerThanMaxPendingReachesAReaderOnAnotherInstance) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(ia, {"--max-pending", "1048576"});
+  START_INSTANCE(ib, {"--max-pending", "1048576"});
+  Client writer = JoinOn(ia->port(), "r", "writer");
+  ASSERT_TRUE(writer);
+  const std::string payload = jstr(std::string(60000, 'x'));
+  constexpr int kEdits = 60;  // 3.6 MB of history
+  for (int i = 1; i <= kEdits + 1; ++i) {
+    if (i == kEdits + 1) {
+      // The reader joins on the other instance and reads while the last edit is live.
+      Client reader = JoinOn(ib->port(), "r", "reader", SinceFields(0, writer.epoch));
+      ASSERT_TRUE(reader);
+      ASSERT_TRUE(writer->send_text(edit_msg("b", "op", payload)));
+      long long expect = 1;
+      for (int guard = 0; guard < 200 && expect <= kEdits + 1; ++guard) {
+        JsonResult m = reader->recv_json(milliseconds(10000));
+        ASSERT_TRUE(m.ok) << "after seq " << expect - 1 << ": " << m.error;
+        if (m.type() != "edit") continue;
+        ASSERT_EQ(iget(*m, "seq"), expect) << m.text.substr(0, 120);
+        ++expect;
+      }
+      EXPECT_EQ(expect, kEdits + 2) << "the reader got every replayed edit, then the live one";
+      break;
+    }
+    ASSERT_TRUE(writer->send_text(edit_msg("b", "op", payload)));
+    IT_ASSERT_JSON(ack, ReadUntil(*writer.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(10000)));
+    ASSERT_EQ(iget(*ack, "seq"), i);
+  }
+}
+
 TEST_F(ClusterTest, SinceReplaysAndResyncsOnAnyInstanceEvenAfterTheInstanceThatTookTheEditsDied) {
   ASSERT_NO_FATAL_FAILURE(StartRedis());
   START_INSTANCE(i1);
