@@ -115,8 +115,9 @@ void Output::send_waiting(Connection& c) {
   // A `since` replay at the head of the queue is outside the limit (protocol 1.1 section
   // 1): only live traffic counts, including what waits behind the replay.
   auto live_bytes = [&] {
+    const size_t pending = c.member.out.pending_bytes();
     const size_t replay = c.member.replaying ? rooms_.replay_bytes(c.member) : 0;
-    return c.member.out.pending_bytes() - replay;
+    return pending > replay ? pending - replay : 0;
   };
   if (c.state == ConnState::Open && live_bytes() > config_.max_pending) {
     metrics_.cursors_coalesced.add(c.member.out.drop_superseded());
