@@ -48,6 +48,7 @@ export interface Welcome {
   resume?: string;
   epoch?: string;
   exp?: number;
+  /** true only when the server gave back the session this client had (never for a new session after a restart) */
   resumed?: boolean;
 }
 export interface PresenceEvent { event: 'join' | 'leave'; session: string; user?: User }
