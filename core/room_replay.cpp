@@ -32,6 +32,10 @@ void RoomService::start_replay(Member& m, Room& room, uint64_t since) {
   r.head_bytes = m.out.pending_bytes();
   m.replaying = true;
   metrics_.history_replays.add();
+  // The first part at once: edits made before the socket's next send cannot push the
+  // start of the replay out of the history. (The member is not attached to its session
+  // yet: the room is passed.)
+  pump_replay(m, r, room);
 }
 
 void RoomService::end_replay(Member& m) {
@@ -54,12 +58,17 @@ size_t RoomService::replay_pump(Member& m) {
     r.next_seq = r.last_seq + 1;
     return SIZE_MAX;
   }
+  return pump_replay(m, r, *room);
+}
+
+size_t RoomService::pump_replay(Member& m, Replay& r, Room& room) {
+  if (r.queued_all()) return SIZE_MAX;
   if (r.head_bytes >= kReplayAhead) return r.head_frames;
   replay_batch_.clear();
   size_t ahead = r.head_bytes;
-  bool lost = room->epoch() != r.epoch;
+  bool lost = room.epoch() != r.epoch;
   while (!lost && !r.queued_all() && ahead < kReplayAhead && replay_batch_.size() < kReplayAheadFrames) {
-    SharedFrame* f = room->history().at_seq(r.next_seq);
+    SharedFrame* f = room.history().at_seq(r.next_seq);
     if (!f) {
       lost = true;
       break;
@@ -77,7 +86,7 @@ size_t RoomService::replay_pump(Member& m) {
     // which the live edits queued behind continue from (same epoch); after a restart,
     // as of the new history's seq.
     metrics_.resyncs.add();
-    encode_resync(encoded_, room->epoch() == r.epoch ? r.last_seq : room->seq());
+    encode_resync(encoded_, room.epoch() == r.epoch ? r.last_seq : room.seq());
     SharedFrame* f = ws_frame(Opcode::Text, encoded());
     m.out.insert(r.head_frames, &f, 1);
     ++r.head_frames;

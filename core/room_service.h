@@ -194,6 +194,8 @@ class RoomService {
   // Starts `m`'s replay of the edits after `since` (all kept: History::covers).
   void start_replay(Member& m, Room& room, uint64_t since);
   void end_replay(Member& m);
+  // Queues the next part of `r` (m's replay of `room`); returns what replay_pump returns.
+  size_t pump_replay(Member& m, Replay& r, Room& room);
   std::unordered_map<const Member*, Replay> replays_;
   std::vector<SharedFrame*> replay_batch_;  // reused by replay_pump
 

@@ -193,19 +193,53 @@ TEST_F(RoomServiceTest, JoinWithSinceReplaysMissedEditsBeforeLiveTraffic) {
   EXPECT_EQ(metrics_.history_replays.get(), 1u);
 }
 
+// docs/protocol.md "A since replay": a replay is queued about kReplayAhead bytes at a time,
+// ahead of live traffic that came meanwhile, and only the live part counts as pending.
+TEST_F(RoomServiceTest, AReplayIsQueuedAFewHundredKilobytesAtATimeAheadOfLiveTraffic) {
+  config_.history = 300;  // room for the live edit too: no edit of the replay drops out
+  FakeClient& a = client();
+  join(a, "ua");
+  const std::string edit = R"({"type":"edit","building":"b","op":"o","data":")" + std::string(10000, 'x') + R"("})";
+  for (int i = 0; i < 200; ++i) send(a, edit);  // 2 MB of history
+  a.drain();
+  FakeClient& late = client();
+  send(late, R"({"type":"join","user":{"id":"late"},"since":0})");
+  ASSERT_TRUE(late.member.replaying);
+  send(a, edit);  // live, before the late member's socket took anything
+  EXPECT_LT(service_.replay_bytes(late.member), RoomService::kReplayAhead + 11000) << "the replay is paced";
+  const size_t live = late.member.out.pending_bytes() - service_.replay_bytes(late.member);
+  EXPECT_GT(live, 10000u) << "the live edit counts";
+  EXPECT_LT(live, 10200u) << "nothing of the replay counts";
+  const size_t may_take = service_.replay_pump(late.member);
+  EXPECT_LT(service_.replay_bytes(late.member), RoomService::kReplayAhead + 11000) << "the replay is paced";
+  EXPECT_EQ(late.member.out.pending_bytes() - service_.replay_bytes(late.member), live);
+  EXPECT_LT(may_take, late.member.out.frames()) << "the live edit waits behind the replay";
+  EXPECT_EQ(str(late.next(), "type"), "welcome");
+  for (uint64_t seq = 1; seq <= 201; ++seq) {
+    rapidjson::Document e = late.next();
+    ASSERT_EQ(e["seq"].GetUint64(), seq);
+  }
+  EXPECT_TRUE(late.nothing_queued());
+  EXPECT_FALSE(late.member.replaying);
+}
+
 // docs/protocol.md "A since replay": the replay is queued from the history as the socket
 // drains; if the history drops its next edit first, it ends with resync at the welcome's
 // seq, and the live edits queued behind continue from there.
 TEST_F(RoomServiceTest, AReplayOvertakenByTheHistoryEndsWithResyncAtTheWelcomesSeq) {
   FakeClient& a = client();
   join(a, "ua");
-  for (int i = 0; i < 4; ++i) send(a, R"({"type":"edit","building":"b","op":"o"})");
+  // 4 edits of 300 KB: the join queues the first two (kReplayAhead), not the others.
+  const std::string big = R"({"type":"edit","building":"b","op":"o","data":")" + std::string(300000, 'x') + R"("})";
+  for (int i = 0; i < 4; ++i) send(a, big);
   FakeClient& late = client();
   send(late, R"({"type":"join","user":{"id":"late"},"since":0})");
   EXPECT_TRUE(late.member.replaying);
   // Before the late member's socket takes anything, 5 edits push 1..4 out of history.
   for (int i = 0; i < 5; ++i) send(a, R"({"type":"edit","building":"b","op":"o"})");
   EXPECT_EQ(str(late.next(), "type"), "welcome");
+  EXPECT_EQ(late.next()["seq"].GetUint64(), 1u);
+  EXPECT_EQ(late.next()["seq"].GetUint64(), 2u);
   rapidjson::Document r = late.next();
   EXPECT_EQ(str(r, "type"), "resync");
   EXPECT_EQ(r["seq"].GetUint64(), 4u);
