@@ -35,6 +35,12 @@ export interface RoomClientOptions {
   WebSocket?: unknown;
   /** replay the edits after this seq on the first join (0: the room's whole history, if still held) */
   since?: number;
+  /**
+   * After a server restart (a new epoch), how long people not back yet are waited for
+   * before they are reported gone (presence `leave`) and a follow of them is dropped, in
+   * ms (default 10000)
+   */
+  restartGrace?: number;
 }
 
 export interface Welcome {
@@ -51,7 +57,13 @@ export interface Welcome {
   /** true only when the server gave back the session this client had (never for a new session after a restart) */
   resumed?: boolean;
 }
-export interface PresenceEvent { event: 'join' | 'leave'; session: string; user?: User }
+export interface PresenceEvent {
+  event: 'join' | 'leave';
+  session: string;
+  user?: User;
+  /** a join of someone who was here before a server restart and is back within the grace (never reported as leaving) */
+  returned?: boolean;
+}
 export interface CursorEvent extends Camera { session: string }
 export interface SelectEvent { session: string; ids: string[] }
 export interface FollowEvent {

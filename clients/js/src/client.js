@@ -14,7 +14,7 @@ import { Throttle } from './throttle.js';
  * @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} State
  * @typedef {{
  *   url: string, room: string, user: User, token?: string,
- *   getToken?: () => string | Promise<string>, WebSocket?: any, since?: number
+ *   getToken?: () => string | Promise<string>, WebSocket?: any, since?: number, restartGrace?: number
  * }} Options
  */
 
@@ -22,6 +22,7 @@ const CAMERA_MS = 100; // at most 10 cameras a second
 const STABLE_MS = 10000; // a connection open this long resets the backoff
 const QUIET_MS = 15000; // silence before we ping; twice this and the socket is presumed dead
 const RETRY_MS = 1000; // edits refused with rate_limited or unavailable are sent again after this
+const RESTART_GRACE_MS = 10000; // after a restart, people not back yet are reported gone after this
 
 export class RoomClient extends Emitter {
   /** @param {Options} options */
@@ -66,6 +67,13 @@ export class RoomClient extends Emitter {
     this._idsEpoch = null;
     /** @type {string | null} after a new epoch: the user.id to follow again once that user is back */
     this._followUser = null;
+    /**
+     * After a new epoch: the sessions (of the old epoch) of people not back yet, by user.id.
+     * They are reported gone when the restart grace ends, unless they come back first.
+     * @type {Map<string, Array<[string, Peer]>>}
+     */
+    this._missing = new Map();
+    this._missingTimer = /** @type {any} */ (null);
     this._attempt = 0;
     this._openedAt = 0;
     this._heard = 0;
@@ -202,6 +210,10 @@ export class RoomClient extends Emitter {
 
   _stop() {
     this._clearTimers();
+    clearTimeout(this._missingTimer);
+    this._missingTimer = null;
+    this._missing.clear();
+    this._followUser = null;
     this._camera.cancel();
     this._setState('closed');
     this._edits.fail(new Error('roomcast: client closed'));
@@ -265,9 +277,19 @@ export class RoomClient extends Emitter {
       case 'presence':
         if (m.event === 'join') {
           this.peers.set(m.session, { user: m.user, camera: null, selection: [], following: null, connected: true });
-          this.emit('presence', m);
+          const uid = m.user && m.user.id;
+          const gone = this._missing.get(uid);
+          if (gone) {
+            // Back after the restart within the grace: never reported as leaving, so not
+            // as a new arrival either.
+            gone.shift();
+            if (!gone.length) this._missing.delete(uid);
+            this.emit('presence', { ...m, returned: true });
+          } else {
+            this.emit('presence', m);
+          }
           // The leader we followed before the room restarted is back: follow it again.
-          if (this._followUser !== null && m.user && m.user.id === this._followUser) this._refollow(m.session);
+          if (this._followUser !== null && uid === this._followUser) this._refollow(m.session);
           return;
         }
         return this._left(m.session);
@@ -346,8 +368,9 @@ export class RoomClient extends Emitter {
       this.following = null;
       const again = this._followUser === null ? undefined : this._sessionOf(this._followUser);
       // A fresh session is told whom it follows below, with its camera and selection.
+      // A leader not back yet is waited for until the restart grace ends (_missing).
       if (again !== undefined) this._refollow(again, !fresh);
-      else this.emit('follow', { session: this.session, target: null, reason: 'epoch' });
+      else if (this._followUser === null || !this._missing.has(this._followUser)) this._dropFollow();
     }
     if (fresh) {
       // A new session starts empty at the server: give it our camera, selection, leader.
@@ -381,12 +404,34 @@ export class RoomClient extends Emitter {
     };
     const was = byUser(before);
     const now = byUser(this.peers);
-    for (const [id, sessions] of was) {
-      for (const [s, p] of sessions.slice((now.get(id) || []).length)) this.emit('presence', { event: 'leave', session: s, user: p.user });
-    }
     for (const [id, sessions] of now) {
       for (const [s, p] of sessions.slice((was.get(id) || []).length)) this.emit('presence', { event: 'join', session: s, user: p.user });
     }
+    // Those not back yet were dropped by the restart like us and may be reconnecting:
+    // reported gone only if the grace ends without them (or with fewer of their sessions).
+    for (const [id, sessions] of was) {
+      const gone = sessions.slice((now.get(id) || []).length);
+      if (gone.length) this._missing.set(id, [...(this._missing.get(id) || []), ...gone]);
+    }
+    if (this._missing.size && !this._missingTimer) {
+      const grace = this.options.restartGrace ?? RESTART_GRACE_MS;
+      this._missingTimer = setTimeout(() => this._graceOver(), grace);
+    }
+  }
+
+  /** The restart grace is over: whoever is not back has left. */
+  _graceOver() {
+    this._missingTimer = null;
+    const missing = [...this._missing];
+    this._missing.clear();
+    for (const [, sessions] of missing) for (const [s, p] of sessions) this.emit('presence', { event: 'leave', session: s, user: p.user });
+    if (this._followUser !== null && missing.some(([id]) => id === this._followUser)) this._dropFollow();
+  }
+
+  /** Our leader of before a restart is not back: we follow nobody, and say so. */
+  _dropFollow() {
+    this._followUser = null;
+    this.emit('follow', { session: this.session, target: null, reason: 'epoch' });
   }
 
   /**

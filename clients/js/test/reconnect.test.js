@@ -204,7 +204,7 @@ test('a follow survives a server restart: the follower follows the same user aga
   assert.notEqual(carol.peers.get(/** @type {string} */ (bob.session))?.following, carol.session);
 });
 
-test('a follow of someone not back after a restart is dropped with an event, then taken up when they return', async () => {
+test('someone back within the grace after a restart: no leave, a join marked returned, and the follow moves to them', async () => {
   const first = await startServer({ args: ['--drain-timeout', '1'] });
   let server = first;
   cleanup.push(() => server.stop());
@@ -217,24 +217,56 @@ test('a follow of someone not back after a restart is dropped with an event, the
   bob.follow(alice.session);
   const oldEpoch = bob.epoch;
 
-  proxy.block(true); // alice stays away
+  proxy.block(true); // alice stays away for a while
   const atBob = record(bob, ['presence', 'follow']);
   await first.stop();
   server = await startServer({ port: first.port, args: ['--drain-timeout', '1'] });
   await until(() => bob.state === 'open' && bob.epoch !== oldEpoch, 8000, 'bob back in the new room');
-  await until(() => atBob.some(([k]) => k === 'follow'), 2000, 'bob is told his follow is dropped');
-  assert.equal(bob.following, null);
-  assert.deepEqual(atBob.map(([k, v]) => (k === 'follow' ? `follow ${v.target} ${v.reason}` : `${v.event} ${v.user && v.user.id}`)), [
-    'leave alice',
-    'follow null epoch',
-  ]);
+  await sleep(500);
+  assert.equal(bob.following, null, 'nobody to follow while alice is away');
+  assert.deepEqual(atBob, [], 'alice is not reported gone: she may be reconnecting');
 
   proxy.block(false);
   await until(() => alice.state === 'open' && alice.epoch === bob.epoch, 15000, 'alice back');
   await until(() => bob.following === alice.session, 2000, 'bob follows alice again');
   await until(() => alice.peers.get(/** @type {string} */ (bob.session))?.following === alice.session, 2000, 'the server has bob following alice');
-  assert.deepEqual(atBob.slice(2).map(([k, v]) => (k === 'follow' ? `follow ${v.target === alice.session} ${v.reason}` : `${v.event} ${v.user && v.user.id}`)), [
-    'join alice',
+  assert.deepEqual(atBob.map(([k, v]) => (k === 'follow' ? `follow ${v.target === alice.session} ${v.reason}` : `${v.event} ${v.user && v.user.id} ${v.returned}`)), [
+    'join alice true',
     'follow true epoch',
   ]);
+});
+
+test('someone not back when the grace ends after a restart is reported gone, and the follow is dropped with an event', async () => {
+  const first = await startServer({ args: ['--drain-timeout', '1'] });
+  let server = first;
+  cleanup.push(() => server.stop());
+  const proxy = await startProxy(first.port);
+  cleanup.push(() => proxy.close());
+  const alice = join(proxy.url, 'follow-gone', 'alice');
+  const bob = new RoomClient({ url: first.url, room: 'follow-gone', user: { id: 'bob', name: 'bob' }, WebSocket, restartGrace: 1000 });
+  cleanup.push(() => bob.close());
+  bob.connect();
+  await Promise.all([next(alice, 'welcome'), next(bob, 'welcome')]);
+  await until(() => bob.peers.has(/** @type {string} */ (alice.session)), 2000, 'bob sees alice');
+  bob.follow(alice.session);
+  const oldEpoch = bob.epoch;
+
+  proxy.block(true); // alice does not come back within bob's grace
+  const atBob = record(bob, ['presence', 'follow']);
+  await first.stop();
+  server = await startServer({ port: first.port, args: ['--drain-timeout', '1'] });
+  await until(() => bob.state === 'open' && bob.epoch !== oldEpoch, 8000, 'bob back in the new room');
+  await until(() => atBob.length === 2, 3000, 'bob is told alice is gone');
+  const told = atBob.map(([k, v]) => (k === 'follow' ? `follow ${v.target} ${v.reason}` : `${v.event} ${v.user && v.user.id}`));
+  assert.deepEqual(told, ['leave alice', 'follow null epoch']);
+  assert.equal(bob.following, null);
+
+  // Back later: a new arrival, and bob does not follow her again by himself.
+  proxy.block(false);
+  await until(() => alice.state === 'open' && alice.epoch === bob.epoch, 15000, 'alice back');
+  await until(() => atBob.length === 3, 2000, 'bob sees alice arrive');
+  assert.equal(atBob[2][1].event, 'join');
+  assert.equal(atBob[2][1].returned, undefined);
+  await sleep(200);
+  assert.equal(bob.following, null);
 });
