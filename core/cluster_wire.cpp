@@ -113,6 +113,20 @@ redis.call('PUBLISH', ARGV[3], ns(ARGV[4]) .. ns('l') .. ns(ARGV[1]) .. ns(ARGV[
 return 1
 )lua";
 
+// KEYS who; ARGV instance {session record}... -> how many records were written
+constexpr const char* kLuaRecord = R"lua(
+local written = 0
+for i = 2, #ARGV - 1, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  local f = cur and fields(cur)
+  if not cur or (f and f[1] == ARGV[1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    written = written + 1
+  end
+end
+return written
+)lua";
+
 // KEYS meta log who ids; ARGV ttl-ms -> {seq, epoch} (nil, nil: the room's state is gone)
 constexpr const char* kLuaPoll = R"lua(
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
@@ -257,6 +271,7 @@ std::vector<std::string> scripts() {
   out[kClaim] = std::string(kLuaHelpers) + kLuaClaim;
   out[kEnd] = std::string(kLuaHelpers) + kLuaEnd;
   out[kPoll] = kLuaPoll;
+  out[kRecord] = std::string(kLuaHelpers) + kLuaRecord;
   return out;
 }
 

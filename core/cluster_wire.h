@@ -63,7 +63,10 @@ struct LogEntry {
 bool read_log_entry(const RedisValue& entry, LogEntry* out);
 
 // Scripts, in RedisOptions::scripts order.
-enum Script : int { kSync = 0, kEdit, kClaim, kEnd, kPoll, kScriptCount };
+// kRecord: KEYS who; ARGV instance, then session/record pairs: each record is written
+// unless another instance owns the session by now (it was claimed there, and what this
+// instance still writes about it is older than what that one knows).
+enum Script : int { kSync = 0, kEdit, kClaim, kEnd, kPoll, kRecord, kScriptCount };
 std::vector<std::string> scripts();
 
 // A session's state as a late joiner sees it (the presence-API entry), parsed back.

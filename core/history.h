@@ -4,7 +4,9 @@
 // member received), so a `since` replay re-sends bytes without re-encoding anything.
 // Called by Room only, on its loop thread.
 // Promises: keeps the last `limit` edits in seq order; answers whether a client that
-// has seen everything up to `since` can be brought up to date from what is kept.
+// has seen everything up to `since` can be brought up to date from what is kept, and
+// hands out a kept edit by seq (a paced replay reads it one edit at a time, see
+// RoomService::replay_pump).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,18 @@ class History {
     if (frames_.empty() || first_needed < first_seq_) return false;
     for (size_t i = size_t(first_needed - first_seq_); i < frames_.size(); ++i) each(frames_[i].get());
     return true;
+  }
+
+  // Whether a client that has seen everything up to `since` can be brought up to date
+  // from what is kept (replay_since without the replay).
+  bool covers(uint64_t since, uint64_t latest) const {
+    if (since >= latest) return since == latest;
+    return !frames_.empty() && since + 1 >= first_seq_;
+  }
+  // The kept edit with seq `seq`, or null if it is no longer (or not yet) kept.
+  SharedFrame* at_seq(uint64_t seq) const {
+    if (frames_.empty() || seq < first_seq_ || seq - first_seq_ >= frames_.size()) return nullptr;
+    return frames_[size_t(seq - first_seq_)].get();
   }
 
   size_t size() const { return frames_.size(); }

@@ -68,6 +68,10 @@ struct Member {
   // It holds no place in the connection limits yet (in band, or let past a full address
   // because it may resume a held session): its join takes one, or is closed 1013.
   bool awaiting_place = false;
+  // A `since` replay to this member is in progress (RoomService::replay_pump): its queue's
+  // head is welcome and replay, paced from the room's history and outside the slow-reader
+  // limit. A flag here (in what was padding) so the output step asks the service only then.
+  bool replaying = false;
 
   // Scale-out only: a join waiting for its room's first sync or for a resume claim, or an
   // edit waiting for Redis. Made on first use, so a member costs one pointer without it.

@@ -112,9 +112,16 @@ int64_t Output::next_deadline() const {
 
 void Output::send_waiting(Connection& c) {
   if (c.state == ConnState::Dead) return;
-  if (c.state == ConnState::Open && c.member.out.pending_bytes() > config_.max_pending) {
+  // A `since` replay at the head of the queue is outside the limit (protocol 1.1 section
+  // 1): only live traffic counts, including what waits behind the replay.
+  auto live_bytes = [&] {
+    const size_t pending = c.member.out.pending_bytes();
+    const size_t replay = c.member.replaying ? rooms_.replay_bytes(c.member) : 0;
+    return pending > replay ? pending - replay : 0;
+  };
+  if (c.state == ConnState::Open && live_bytes() > config_.max_pending) {
     metrics_.cursors_coalesced.add(c.member.out.drop_superseded());
-    if (c.member.out.pending_bytes() > config_.max_pending) {
+    if (live_bytes() > config_.max_pending) {
       // A slow reader: close rather than drop an edit silently. It reconnects with
       // `since` and loses nothing.
       c.member.out.drop_unstarted();
@@ -130,14 +137,17 @@ void Output::start(Connection& c) {
   if (c.send_in_flight() || c.fd < 0 || c.state == ConnState::Dead) return;
   // Latest wins applies to cameras that waited: behind a short send, or in a window.
   if (c.member.out.backed_up() || batch_delay_ns_ != 0) metrics_.cursors_coalesced.add(c.member.out.drop_superseded());
-  if (c.member.out.empty() && !next_file_chunk(c)) {
+  // A replay in progress is queued from the history as the socket drains; until all of it
+  // is queued, live frames behind it wait (core/room_replay.cpp).
+  const size_t max_frames = c.member.replaying && c.state == ConnState::Open ? rooms_.replay_pump(c.member) : SIZE_MAX;
+  if ((c.member.out.empty() && !next_file_chunk(c)) || max_frames == 0) {
     if (c.state != ConnState::Dead) shut_write_if_done(c);
     return;
   }
   SendOp* op = take_op();
   c.op = op;
   op->msg.msg_iov = op->iov;
-  op->msg.msg_iovlen = c.member.out.gather(op->iov, kMaxIov, kMaxSendBytes);
+  op->msg.msg_iovlen = c.member.out.gather(op->iov, kMaxIov, kMaxSendBytes, max_frames);
   c.last_send_ns = now_ns_;
   loop_.send(c.fd, &op->msg, completion_tag(Op::Send, c.slot, c.generation));
 }
@@ -158,7 +168,9 @@ bool Output::next_file_chunk(Connection& c) {
 void Output::on_sent(Connection& c, int result, int64_t now_ns) {
   now_ns_ = now_ns;
   assert(c.op);  // a Send completion exists only for a submitted op (generation-checked)
+  const size_t frames_before = c.member.out.frames();
   c.member.out.complete(result > 0 ? size_t(result) : 0);
+  if (c.member.replaying) rooms_.replay_sent(c.member, frames_before - c.member.out.frames(), result > 0 ? size_t(result) : 0);
   give_back(c.op);
   c.op = nullptr;
   if (result <= 0) {
@@ -181,8 +193,10 @@ void Output::on_sent(Connection& c, int result, int64_t now_ns) {
   // passed while this send was in flight; frames still inside their window wait on the
   // waiting list (dirty). A Closing connection holds only its last bytes (a close frame
   // and what precedes it, or an HTTP answer whose file chunks each mark the queue dirty
-  // again): replies, which never wait, and its FIN follows them.
-  if (c.member.out.backed_up() || c.member.out.urgent() || !c.member.out.dirty() || c.state == ConnState::Closing)
+  // again): replies, which never wait, and its FIN follows them. A replay in progress goes
+  // on as the socket drains (it is a reply: never waits).
+  if (c.member.out.backed_up() || c.member.out.urgent() || !c.member.out.dirty() || c.state == ConnState::Closing ||
+      c.member.replaying)
     start(c);
 }
 

@@ -18,7 +18,9 @@
 //   - latest wins: cameras that waited (behind a short send, or in a window) and were
 //     superseded are dropped before the gather (net/send_queue.h);
 //   - a slow reader (more than --max-pending bytes still queued once superseded cameras
-//     are gone) is closed with 1008 rather than losing an edit silently;
+//     are gone) is closed with 1008 rather than losing an edit silently; a `since` replay
+//     at the head of the queue does not count: it is queued from the room's history as
+//     the socket drains, and live frames behind it wait for it (RoomService::replay_pump);
 //   - the room service's own window (camera arenas sealed, one Redis PUBLISH per room)
 //     follows the same rule as a socket: it ends in the iteration that opened it when the
 //     last one ended W ago or more, else W after that one (RoomService::end_window);

@@ -176,9 +176,12 @@ std::string RoomService::session_record(const Session& s, int64_t held_until_ms)
   return record;
 }
 
+// The record is written unless another instance has claimed the session meanwhile (a
+// hold announced here can reach Redis after a resume elsewhere took the session).
 void RoomService::write_presence(Room& room, const Session& s) {
   int64_t until = s.hold ? redis_now_ms(s.hold->until_ns) : 0;
-  calls_.push_back(RedisCall{0, -1, 0, {"HSET", wire::who_key(room.name()), s.id, session_record(s, until)}});
+  calls_.push_back(
+      RedisCall{0, wire::kRecord, 1, {wire::who_key(room.name()), instance_id_, s.id, session_record(s, until)}});
 }
 
 void RoomService::announce_hold(Room& room, const Session& s) {

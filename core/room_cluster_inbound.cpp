@@ -249,6 +249,42 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
   update_gauges();
 }
 
+// A camera, selection or follow that session `s` sent on the instance it has just left,
+// relayed from there after this instance took it over (the claim did not wait for that
+// instance's outbox). It is older than anything `s` sent here since, so it changes only
+// what `s` has not sent here; the members here had not seen it, so they get it (not `s`).
+void RoomService::apply_late_relay(Room& room, Session& s, char kind, std::string_view frame) {
+  Session::View& v = s.view_for_update();
+  switch (kind) {
+    case 'c': {
+      if (v.sent_here & Session::View::kCameraSent) return;
+      Camera camera;
+      if (!wire::parse_cursor_camera(frame, &camera)) return;
+      v.camera = camera;
+      v.has_camera = true;
+      if (v.last_cursor) v.last_cursor->mark_superseded();
+      v.last_cursor = fan_out(room, &s, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
+      break;
+    }
+    case 's':
+      if (v.sent_here & Session::View::kSelectionSent) return;
+      if (!wire::parse_select_ids(frame, &v.selection)) return;
+      fan_out(room, &s, OutType::Select, frame);
+      break;
+    case 'f':
+      if (v.sent_here & Session::View::kFollowingSent) return;
+      if (!wire::parse_follow_target(frame, &v.following)) return;
+      fan_out(room, &s, OutType::Follow, frame);
+      break;
+    default:
+      return;
+  }
+  // The record now, not at the next record period: it may hold what this instance wrote
+  // when it took the session over, which instances loading presence would take as the
+  // truth (a rare write: only right after a move).
+  write_presence(room, s);
+}
+
 void RoomService::remove_remote(Room& room, std::string_view session_id) {
   auto it = room.link->remote.find(std::string(session_id));
   if (it == room.link->remote.end()) return;
@@ -290,6 +326,11 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
     const std::string id(session);
     auto peer_it = link.remote.find(id);
     RemotePeer* peer = peer_it == link.remote.end() ? nullptr : &peer_it->second;
+    if (!peer && (kind[0] == 'c' || kind[0] == 's' || kind[0] == 'f')) {
+      // A session that moved here: what the instance it left relayed meanwhile.
+      if (Session* here = room.find(id)) apply_late_relay(room, *here, kind[0], frame);
+      continue;
+    }
     switch (kind[0]) {
       case 'c': {
         if (!peer) break;

@@ -135,6 +135,9 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
       if (inst == instance_id_) continue;
       hand_to_remote(room, id, inst);  // resumed elsewhere while we were cut off
     } else if (inst == instance_id_) {
+      // Ours when the load read it, and another instance's since (a resume there took it
+      // over after the read): the mirror knows better than this record.
+      if (link.remote.count(id)) continue;
       // Ours, but ended here (its end script failed, or raced this load): remove the
       // record for everyone; our members never had it.
       listed.pop_back();

@@ -93,7 +93,8 @@ void RoomService::cluster_tick(int64_t now_ns) {
     if (records) {
       // One HSET per room for every session whose camera, selection or following moved:
       // the cost grows with rooms, not with members.
-      RedisCall hset{0, -1, 0, {"HSET", wire::who_key(name)}};
+      // Written only where this instance still owns the session (wire::kRecord).
+      RedisCall hset{0, wire::kRecord, 1, {wire::who_key(name), instance_id_}};
       for (Session* s : room.members()) {
         if (!s->presence_stale) continue;
         s->presence_stale = false;

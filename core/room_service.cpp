@@ -198,7 +198,11 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     }
   }
   std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
-  if (!s && port_ && m.wait && !m.wait->claimed_session.empty()) s = claimed_session(m, room);
+  bool claimed_here = false;  // taken over from another instance by the claim script
+  if (!s && port_ && m.wait && !m.wait->claimed_session.empty()) {
+    s = claimed_session(m, room);
+    claimed_here = s != nullptr;
+  }
   const bool resumed = s != nullptr;
   if (resuming && !resumed) {
     metrics_.resumes[size_t(ResumeResult::Expired)].add();
@@ -221,13 +225,12 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
       return;
     }
     s = std::make_unique<Session>();
-    if (port_) {
-      // Across instances: 72 random bits, so nothing a client receives names its instance.
-      do s->id = random_base64url(9);
-      while (room.find(s->id) || (room.link && room.link->remote.count(s->id)));
-    } else {
-      s->id = std::to_string(instance_) + "-" + std::to_string(++sessions_made_);
-    }
+    // 72 random bits (docs/protocol.md): never repeated across restarts, epochs, threads
+    // or instances (a client may still hold an id from before a restart: it must not
+    // name someone else), and nothing in it names an instance. Drawn with the session's
+    // first resume token in one getrandom, so a join costs what it did with a counter.
+    do s->id = fresh_session_id(*s);
+    while (room.find(s->id) || (room.link && room.link->remote.count(s->id)));
     s->user = msg.user;
     if (m.identity && m.identity->verified) {
       // With authentication on, the token says who this is, whatever the join claims.
@@ -240,7 +243,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   }
   s->member = &m;
   s->connected = true;
-  issue_token(*s);
+  if (resumed || !s->has_token()) issue_token(*s);  // a fresh session's came with its id
 
   WelcomeExtras extras;
   const std::string token = s->token();
@@ -256,17 +259,14 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   reply(m, OutType::Welcome, encoded());
 
   if (msg.has_since) {
-    // History holds the very frames that were broadcast: replay is a queue push each.
+    // History holds the very frames that were broadcast: the replay is queued from it as
+    // the socket drains, outside the slow-reader limit (core/room_replay.cpp).
     // A `since` from another epoch counts edits of another history: never replayed.
-    size_t replayed = 0;
     const bool same_history = !msg.has_epoch || msg.epoch == room.epoch();
-    const bool complete = same_history && room.history().replay_since(msg.since, room.seq(), [&](SharedFrame* f) {
-      m.out.push(f);
-      ++replayed;
-    });
-    metrics_.messages_out[size_t(OutType::Edit)].add(replayed);
+    const bool complete = same_history && room.history().covers(msg.since, room.seq());
     if (complete) {
-      metrics_.history_replays.add();
+      if (msg.since < room.seq()) start_replay(m, room, msg.since);
+      else metrics_.history_replays.add();
     } else {
       metrics_.resyncs.add();
       encode_resync(encoded_, room.seq());
@@ -281,8 +281,15 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   }
   room.add(s.get());
   if (port_) {
-    if (resumed) announce_resume(room, *s);
+    // A claimed session was announced (`r`) by the claim script itself, atomically with
+    // its move; announcing it again from here could reach an instance after the session
+    // moved on from here, which would take it for a newer move (docs/protocol.md).
+    if (resumed && !claimed_here) announce_resume(room, *s);
     else write_presence(room, *s);
+    // The welcome's new token is the only one that works now: its record goes to Redis
+    // at once, not at the end of the window, so a resume on another instance right after
+    // this welcome finds it (resumes are rare; joins keep sharing one submission).
+    if (resumed) submit_calls();
     if (m.wait) m.wait->claimed_session.clear();
   }
   m.attach(std::move(s));
@@ -294,6 +301,7 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   Session::View& view = s.view_for_update();
   view.camera = msg.camera;
   view.has_camera = true;
+  view.sent_here |= Session::View::kCameraSent;
   encode_cursor(encoded_, s.id, view.camera);
   // Queues still holding the previous camera may now skip it (latest wins).
   if (view.last_cursor) view.last_cursor->mark_superseded();
@@ -305,7 +313,9 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
 }
 
 void RoomService::select(Session& s, const ClientMessage& msg) {
-  std::vector<std::string>& selection = s.view_for_update().selection;
+  Session::View& view = s.view_for_update();
+  view.sent_here |= Session::View::kSelectionSent;
+  std::vector<std::string>& selection = view.selection;
   selection.assign(msg.ids.begin(), msg.ids.end());
   encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
@@ -384,6 +394,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   } else if (s.view) {
     s.view->following.clear();
   }
+  if (s.view) s.view->sent_here |= Session::View::kFollowingSent;
   encode_follow(encoded_, s.id, s.following());
   fan_out(*s.room, &s, OutType::Follow, encoded());
   if (port_) {

@@ -70,7 +70,8 @@ enum class Departure : uint8_t {
 
 class RoomService {
  public:
-  // `instance` prefixes this thread's session ids, keeping them unique across threads.
+  // `instance`: this loop thread's index. Session ids are random (docs/protocol.md), so
+  // they are unique across threads, restarts and instances without it.
   // `limits` (may be null) gets back the places held sessions kept.
   RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits = nullptr,
               const Logger* log = nullptr);
@@ -113,6 +114,22 @@ class RoomService {
   void reap(int64_t now_ns);
 
   size_t room_count() const { return rooms_.size(); }
+
+  // A `since` replay (protocol 1.1 section 1; docs/protocol.md "A since replay") is
+  // outside the slow-reader limit and paced: the member's queue holds at most about
+  // kReplayAhead bytes of it at a time, queued from the room's history (the broadcast
+  // frames themselves: no copy) as its socket drains, ahead of any live frame that came
+  // meanwhile. The output step calls these only while `m.replaying`:
+  // before a gather: queues the next replayed edits if the queued part ran low, and
+  // returns how many frames at the head of m's queue the gather may take (live frames
+  // behind a replay still being queued must wait; SIZE_MAX once it is all queued);
+  size_t replay_pump(Member& m);
+  // after a send: `frames` whole frames and `bytes` bytes left the head of m's queue;
+  void replay_sent(Member& m, size_t frames, size_t bytes);
+  // for the slow-reader limit: bytes at the head of m's queue that are welcome and
+  // replay, not live traffic.
+  size_t replay_bytes(const Member& m) const;
+  static constexpr size_t kReplayAhead = 512 * 1024;
 
   // Scale-out over Redis (core/room_cluster.cpp, protocol 1.1 section 6). Without
   // attach_cluster() every room lives in this process alone.
@@ -158,6 +175,8 @@ class RoomService {
   void issue_token(Session& s);
   // A hold that kept its connection's place gives it back (resumed, or the grace ended).
   void give_back_place(Session::Hold& hold);
+  // A new random session id; also gives `s` its first resume token (one getrandom).
+  static std::string fresh_session_id(Session& s);
 
   // What the encoders just wrote.
   std::string_view encoded() const { return {encoded_.GetString(), encoded_.GetSize()}; }
@@ -170,6 +189,24 @@ class RoomService {
   // Every session of `room`, connected then held (as welcome.peers and the presence API show them).
   const std::vector<PeerView>& snapshot(const Room& room);
   Room& room_named(std::string_view name);
+
+  // A `since` replay in progress (core/room_replay.cpp): made at the join, gone once its
+  // last byte left (or the member left).
+  struct Replay {
+    uint64_t next_seq = 0;  // the next edit to queue
+    uint64_t last_seq = 0;  // the room's seq at the join: later edits reach the member live
+    std::string epoch;      // the history replayed (a restart of it ends the replay: resync)
+    size_t head_frames = 0; // frames at the head of the queue before any live frame
+    size_t head_bytes = 0;  // their bytes not yet sent
+    bool queued_all() const { return next_seq > last_seq; }
+  };
+  // Starts `m`'s replay of the edits after `since` (all kept: History::covers).
+  void start_replay(Member& m, Room& room, uint64_t since);
+  void end_replay(Member& m);
+  // Queues the next part of `r` (m's replay of `room`); returns what replay_pump returns.
+  size_t pump_replay(Member& m, Replay& r, Room& room);
+  std::unordered_map<const Member*, Replay> replays_;
+  std::vector<SharedFrame*> replay_batch_;  // reused by replay_pump
 
   // Scale-out (core/room_cluster.cpp).
   enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap, Peek };
@@ -215,6 +252,7 @@ class RoomService {
   // A local session another instance took over: it becomes a remote peer of `owner`.
   void hand_to_remote(Room& room, std::string_view session_id, std::string_view owner);
   void remove_remote(Room& room, std::string_view session_id);
+  void apply_late_relay(Room& room, Session& s, char kind, std::string_view frame);
   void start_load(Room& room);
   void apply_peek(const std::string& room, bool ok, RedisValue& value);
   int64_t redis_now_ms(int64_t now_ns) const;
@@ -257,7 +295,6 @@ class RoomService {
   int64_t now_ns_ = 0;
   uint64_t sessions_ = 0;  // connected
   uint64_t held_ = 0;
-  uint64_t sessions_made_ = 0;
   rapidjson::StringBuffer encoded_;      // reused: keeps its capacity
   std::vector<PeerView> peers_;          // reused by snapshot()
   std::vector<Room*> filling_arenas_;    // rooms whose camera arena is open since the last flush

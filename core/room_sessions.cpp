@@ -2,6 +2,7 @@
 // in-band authentication and refresh, resume tokens, holds and their expiry, the end of a
 // session. The rest of RoomService (messages in, frames out) is in room_service.cpp.
 #include <algorithm>
+#include <array>
 
 #include "core/cluster_wire.h"
 #include "core/room_service.h"
@@ -30,6 +31,15 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   m.identity = std::move(identity);
   m.awaiting_token = false;
   return Verdict::proceed();
+}
+
+std::string RoomService::fresh_session_id(Session& s) {
+  constexpr size_t kIdBytes = 9;  // 12 base64url characters
+  std::array<uint8_t, kIdBytes + Session::kTokenBytes> raw;
+  do random_bytes(raw.data(), raw.size());
+  while (std::all_of(raw.begin() + kIdBytes, raw.end(), [](uint8_t b) { return b == 0; }));
+  std::copy(raw.begin() + kIdBytes, raw.end(), s.resume_token.begin());
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), kIdBytes));
 }
 
 void RoomService::issue_token(Session& s) {
@@ -71,11 +81,22 @@ std::unique_ptr<Session> RoomService::claimed_session(Member& m, Room& room) {
   auto s = std::make_unique<Session>();
   s->id = std::move(m.wait->claimed_session);
   s->user = std::move(st.user);
-  s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
   m.wait->claimed_session.clear();
   m.wait->claimed_state.clear();
   // The others mirror it already: it moves from "remote" to "here" without a word.
-  room.link->remote.erase(s->id);
+  auto mirrored = room.link->remote.find(s->id);
+  if (mirrored != room.link->remote.end() && mirrored->second.session && mirrored->second.session->view) {
+    // Its camera, selection and following as this instance mirrors them: the channel
+    // brought every change, while the record can lag by a record period (it is rewritten
+    // at most every kRecordEveryNs), so a session that moved twice would come back with
+    // what it had before the first move (docs/protocol.md "Several instances"). A mirror
+    // that never saw any of them (made from a `j` record) knows less than the record.
+    s->view = std::move(mirrored->second.session->view);
+    if (s->view) s->view->sent_here = 0;
+  } else {
+    s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
+  }
+  if (mirrored != room.link->remote.end()) room.link->remote.erase(mirrored);
   if (room.find(s->id)) return nullptr;  // it was ours after all (a stale record)
   metrics_.resumes[size_t(ResumeResult::Ok)].add();
   if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "claimed"}});
@@ -116,6 +137,7 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
 bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
   now_ns_ = now_ns;
   if (port_) stop_waiting(m);
+  end_replay(m);
   if (!m.session) return false;
   Room& room = *m.session->room;
   --sessions_;

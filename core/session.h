@@ -40,6 +40,12 @@ struct Session {
     std::vector<std::string> selection;
     std::string following;  // empty: following nobody
     FrameRef last_cursor;   // marked superseded when a newer camera is sent
+    // Scale-out: which of camera, selection, following this session's client sent on this
+    // instance (since it was claimed here, for a session that moved). What the instance it
+    // came from relayed after the move is older than these and is applied only to the
+    // others (RoomService::apply_late_relay).
+    static constexpr uint8_t kCameraSent = 1, kSelectionSent = 2, kFollowingSent = 4;
+    uint8_t sent_here = 0;
   };
   std::unique_ptr<View> view;
   struct Member* member = nullptr;  // the member it is attached to (its queue gets our frames); null while held

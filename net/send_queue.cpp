@@ -46,10 +46,24 @@ size_t SendQueue::drop_superseded() {
   return dropped;
 }
 
-size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes) {
+void SendQueue::insert(size_t pos, SharedFrame* const* frames, size_t n) {
+  assert(pos <= count_ && pos >= in_flight_ && (pos > 0 || head_offset_ == 0));
+  if (n == 0) return;
+  while (count_ + n > capacity_) grow();
+  for (size_t i = count_; i > pos; --i) at(i - 1 + n) = at(i - 1);
+  for (size_t i = 0; i < n; ++i) {
+    frames[i]->retain();
+    at(pos + i) = frames[i];
+    bytes_ += frames[i]->size();
+  }
+  count_ += static_cast<uint32_t>(n);
+}
+
+size_t SendQueue::gather(iovec* iov, size_t max_iov, size_t max_bytes, size_t max_frames) {
   assert(in_flight_ == 0);
   size_t frames = 0, n = 0, total = 0;
-  while (frames < count_ && total < max_bytes) {
+  const size_t limit = max_frames < count_ ? max_frames : count_;
+  while (frames < limit && total < max_bytes) {
     SharedFrame* f = at(frames);
     const uint32_t skip = frames == 0 ? head_offset_ : 0;
     uint8_t* bytes = const_cast<uint8_t*>(f->data()) + skip;

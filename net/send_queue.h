@@ -89,6 +89,12 @@ class SendQueue {
     push(frame);
     mark_urgent();
   }
+  // Queues references to `frames[0..n)` (retained) at position `pos`, before the frames
+  // queued after it, without marking the owner dirty (its caller is about to gather). For
+  // a `since` replay that is queued as the socket drains, ahead of live frames that came
+  // meanwhile. `pos` must not be inside the outstanding gather() or a half-sent head.
+  // O(frames after pos).
+  void insert(size_t pos, SharedFrame* const* frames, size_t n);
   uint32_t owner_slot() const { return owner_; }
   bool empty() const { return count_ == 0; }
   size_t frames() const { return count_; }
@@ -115,11 +121,12 @@ class SendQueue {
   size_t drop_superseded();
 
   // Fills `iov` with the next frames to send (after drop_superseded()), at most
-  // `max_iov` entries and about `max_bytes` bytes; returns the number of entries. The
+  // `max_iov` entries, about `max_bytes` bytes and `max_frames` frames (a replay still
+  // being queued: what is behind it must wait); returns the number of entries. The
   // queue is no longer urgent once its replies are gathered.
   // Frames adjacent in memory (consecutive frames of one FrameArena) share one
   // entry, so one entry may cover many frames.
-  size_t gather(iovec* iov, size_t max_iov, size_t max_bytes);
+  size_t gather(iovec* iov, size_t max_iov, size_t max_bytes, size_t max_frames = SIZE_MAX);
 
   // The kernel took `sent` bytes of the last gather(): release finished frames.
   void complete(size_t sent);

@@ -35,6 +35,12 @@ export interface RoomClientOptions {
   WebSocket?: unknown;
   /** replay the edits after this seq on the first join (0: the room's whole history, if still held) */
   since?: number;
+  /**
+   * After a server restart (a new epoch), how long people not back yet are waited for
+   * before they are reported gone (presence `leave`) and a follow of them is dropped, in
+   * ms (default 10000)
+   */
+  restartGrace?: number;
 }
 
 export interface Welcome {
@@ -48,12 +54,28 @@ export interface Welcome {
   resume?: string;
   epoch?: string;
   exp?: number;
+  /** true only when the server gave back the session this client had (never for a new session after a restart) */
   resumed?: boolean;
 }
-export interface PresenceEvent { event: 'join' | 'leave'; session: string; user?: User }
+export interface PresenceEvent {
+  event: 'join' | 'leave';
+  session: string;
+  user?: User;
+  /** a join of someone who was here before a server restart and is back within the grace (never reported as leaving) */
+  returned?: boolean;
+}
 export interface CursorEvent extends Camera { session: string }
 export interface SelectEvent { session: string; ids: string[] }
-export interface FollowEvent { session: string; target: string | null }
+export interface FollowEvent {
+  session: string;
+  target: string | null;
+  /**
+   * 'epoch': the client changed your own follow because the room restarted (a new epoch:
+   * every session id is new). `target` is the new session of the user you followed, or
+   * null while that user is not in the room; the client follows them again when they return.
+   */
+  reason?: 'epoch';
+}
 export interface EditEvent { session: string; seq: number; building: string; op: string; data?: unknown }
 export interface ResyncEvent { seq: number }
 export interface ErrorEvent {

@@ -16,12 +16,15 @@
 #include <rapidjson/document.h>
 
 #include "core/member.h"
+#include "core/room_service.h"
 #include "net/send_queue.h"
 
 namespace roomcast::testing_support {
 
 struct FakeClient : MemberLink {
-  FakeClient(DirtyList* dirty, uint32_t slot, std::string room) : member(dirty, slot, this) {
+  // `service`, if given, paces a `since` replay into the queue as take() drains it.
+  FakeClient(DirtyList* dirty, uint32_t slot, std::string room, RoomService* service_ = nullptr)
+      : service(service_), member(dirty, slot, this) {
     member.set_room(std::move(room));
     member.rate = RateLimiter(1e9, 1e9, 0);  // no limit unless a test sets one
   }
@@ -29,12 +32,16 @@ struct FakeClient : MemberLink {
   std::vector<std::string> take() {
     std::vector<std::string> payloads;
     member.out.drop_superseded();
-    while (!member.out.empty()) {
+    // A replay in progress is queued as the socket drains, as the output step does.
+    auto pump = [&] { return service && member.replaying ? service->replay_pump(member) : SIZE_MAX; };
+    while ((void)pump(), !member.out.empty()) {
       iovec iov[64];
-      size_t n = member.out.gather(iov, 64, 1 << 20);
+      size_t n = member.out.gather(iov, 64, 1 << 20, pump());
       std::string bytes;
       for (size_t i = 0; i < n; ++i) bytes.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+      const size_t frames_before = member.out.frames();
       member.out.complete(bytes.size());
+      if (service && member.replaying) service->replay_sent(member, frames_before - member.out.frames(), bytes.size());
       size_t at = 0;
       while (at + 2 <= bytes.size()) {
         const auto b = reinterpret_cast<const uint8_t*>(bytes.data()) + at;
@@ -93,6 +100,7 @@ struct FakeClient : MemberLink {
   Admission admission = Admission::Admitted;
   int admissions = 0;
 
+  RoomService* service;  // may be null
   Member member;
   std::vector<std::string> pending_;
   uint16_t closed_with = 0;

@@ -191,7 +191,7 @@ class RoomCluster : public ::testing::Test {
   RoomCluster() { service_.attach_cluster(&port_, "inst1"); }
 
   FakeClient& client(const std::string& room = "r") {
-    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room));
+    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room, &service_));
     return *clients_.back();
   }
   // Sends `json` from `c` as the worker does: behind a waiting join or edit it is
@@ -384,9 +384,18 @@ TEST_F(RoomCluster, TheFirstJoinSubscribesAndIsWelcomedOnlyAfterSubscribedAndThe
   EXPECT_FALSE(service_.busy(a.member));
   EXPECT_FALSE(service_.busy(b.member));
 
-  // Both are announced to the other instances: a presence record each, and one publish
-  // with a `j` record each at the end of the window.
-  EXPECT_EQ(commands("HSET"), 2u);
+  // Both are announced to the other instances: a presence record each (written unless
+  // another instance owns the session), and one publish with a `j` record each at the
+  // end of the window.
+  std::vector<RedisCall> records = calls_of(wire::kRecord);
+  ASSERT_EQ(records.size(), 2u);
+  for (const RedisCall& r : records) {
+    EXPECT_EQ(r.cookie, 0u);
+    EXPECT_EQ(r.keys, 1u);
+    ASSERT_EQ(r.argv.size(), 4u);
+    EXPECT_EQ(r.argv[0], "rc:{r}:who");
+    EXPECT_EQ(r.argv[1], "inst1");
+  }
   EXPECT_TRUE(publishes().empty());
   service_.end_window();
   std::vector<std::string> pubs = publishes();
@@ -1096,6 +1105,66 @@ TEST_F(RoomCluster, AResumeElsewhereMovesAHeldSessionToTheMirrorSilentlyAndClose
   rapidjson::Document leave = a.next();
   EXPECT_EQ(str(leave, "event"), "leave");
   EXPECT_EQ(str(leave, "session"), sc);
+}
+
+// docs/protocol.md "Several instances": a session that moved here keeps its state as last
+// sent, whichever instance it was sent on. The claim starts from the mirror (the record
+// lags); what the old instance relayed after the move still counts, except for a field
+// the client has sent here since; and the record is rewritten at once, by its owner only.
+TEST_F(RoomCluster, AClaimedSessionKeepsTheStateItLastSentAndLateRelaysOnlyFillWhatItHasNotSentHere) {
+  FakeClient& a = client();
+  ready_room({&a}, 3, "EP1");
+  const User zed = user_named("uz", "Zed");
+  message(ns({"inst2", "j", "inst2-0-1", join_frame("inst2-0-1", zed), "c", "inst2-0-1",
+              cursor_frame("inst2-0-1", 42), "s", "inst2-0-1", select_frame("inst2-0-1", {"b-2"})}));
+  a.drain();
+
+  FakeClient& d = client();
+  const std::string token = "abcdefghijklmnopqrstuvwx";
+  send(d, R"({"type":"join","user":{"id":"uz"},"resume":")" + token + R"("})");
+  // The record still has what the session had before it moved to inst2 (x 10, b-1).
+  PeerView stale{"inst2-0-1", &zed, nullptr, nullptr, "", true};
+  Camera old_cam;
+  old_cam.position[0] = 10;
+  std::vector<std::string> old_sel{"b-1"};
+  stale.camera = &old_cam;
+  stale.selection = &old_sel;
+  rapidjson::StringBuffer b;
+  encode_presence_list(b, std::span<const PeerView>(&stale, 1));
+  std::string list(b.GetString(), b.GetSize());
+  const uint64_t claim = only(wire::kClaim).cookie;
+  port_.calls.clear();
+  reply(claim, true, A({S("inst2-0-1"), S(list.substr(1, list.size() - 2))}));
+  rapidjson::Document w = d.next();
+  EXPECT_TRUE(w["resumed"].GetBool());
+  rapidjson::Document p = presence();
+  const rapidjson::Value* zp = peer_in(p, "inst2-0-1");
+  ASSERT_NE(zp, nullptr);
+  EXPECT_EQ((*zp)["camera"]["position"][0].GetDouble(), 42.0) << "the mirror's camera, not the lagging record's";
+  EXPECT_EQ(std::string((*zp)["selection"][0].GetString()), "b-2");
+  // Its record is written by its new owner, and no `r` from here: the claim script said it.
+  std::vector<RedisCall> records = calls_of(wire::kRecord);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].argv[1], "inst1");
+  service_.end_window();
+  for (const std::string& pub : publishes()) EXPECT_EQ(pub.find("1:r"), std::string::npos) << pub;
+
+  // Here the client sends a selection; inst2's relays from before the move arrive late.
+  send(d, R"({"type":"select","ids":["b-9"]})");
+  a.drain();
+  port_.calls.clear();
+  message(ns({"inst2", "c", "inst2-0-1", cursor_frame("inst2-0-1", 43), "s", "inst2-0-1",
+              select_frame("inst2-0-1", {"b-3"})}));
+  rapidjson::Document cur = a.next();
+  EXPECT_EQ(str(cur, "type"), "cursor") << "the members here had not seen it";
+  EXPECT_TRUE(a.nothing_queued()) << "the older selection is not shown";
+  EXPECT_TRUE(d.nothing_queued()) << "never echoed to the session itself";
+  p = presence();
+  zp = peer_in(p, "inst2-0-1");
+  ASSERT_NE(zp, nullptr);
+  EXPECT_EQ((*zp)["camera"]["position"][0].GetDouble(), 43.0);
+  EXPECT_EQ(std::string((*zp)["selection"][0].GetString()), "b-9") << "sent here, so newer than inst2's";
+  EXPECT_EQ(calls_of(wire::kRecord).size(), 1u) << "the record is rewritten at once";
 }
 
 TEST_F(RoomCluster, ASessionOfAnotherInstanceResumedHereIsClaimedFromRedisAndNobodyIsTold) {

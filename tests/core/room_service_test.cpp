@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,7 @@ class RoomServiceTest : public ::testing::Test {
   RoomServiceTest() { config_.history = 5; }
 
   FakeClient& client(const std::string& room = "r") {
-    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room));
+    clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room, &service_));
     return *clients_.back();
   }
   // Sends `json` from `c`, as the worker does: decode once, then handle or refuse.
@@ -77,7 +78,31 @@ TEST_F(RoomServiceTest, JoinAnswersWelcomeWithPeersAndTellsTheOthers) {
   EXPECT_EQ(str(p, "session"), str(w, "session"));
   EXPECT_EQ(str(p["user"], "name"), "Bea");
   EXPECT_TRUE(b.nothing_queued()) << "the joiner gets welcome, not its own presence";
-  EXPECT_EQ(str(w, "session").rfind("3-", 0), 0u) << "session ids carry the instance";
+  // Random ids (docs/protocol.md): 12 base64url characters naming no thread or instance.
+  for (const std::string& id : {sa, str(w, "session")}) {
+    EXPECT_EQ(id.size(), 12u) << id;
+    EXPECT_EQ(id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos)
+        << id;
+  }
+  EXPECT_NE(sa, str(w, "session"));
+}
+
+TEST_F(RoomServiceTest, SessionIdsAreRandomSoAnotherServiceNeverRepeatsThem) {
+  // A service made afresh (as after a restart) with the same thread index gives other ids.
+  Config config;
+  RoomService other(config, 3, metrics_);
+  std::set<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.insert(join(client(), "u" + std::to_string(i)));
+  FakeClient again(&dirty_, 999, "r", &other);
+  ClientMessage msg;
+  DecodeError error;
+  MessageDecoder decoder;
+  ASSERT_TRUE(decoder.decode(R"({"type":"join","user":{"id":"u0"}})", msg, error));
+  other.handle(again.member, msg, now_ns_);
+  rapidjson::Document w = again.next();
+  EXPECT_EQ(ids.count(str(w, "session")), 0u) << "the first joiner after a restart got an id of before";
+  EXPECT_EQ(ids.size(), 50u);
 }
 
 TEST_F(RoomServiceTest, RelaysReachEveryOtherMemberAsOneSharedFrameAndNeverTheSender) {
@@ -165,6 +190,61 @@ TEST_F(RoomServiceTest, JoinWithSinceReplaysMissedEditsBeforeLiveTraffic) {
   EXPECT_EQ(late.next()["seq"].GetUint64(), 4u);
   EXPECT_TRUE(late.nothing_queued());
   EXPECT_EQ(metrics_.history_replays.get(), 1u);
+}
+
+// docs/protocol.md "A since replay": a replay is queued about kReplayAhead bytes at a time,
+// ahead of live traffic that came meanwhile, and only the live part counts as pending.
+TEST_F(RoomServiceTest, AReplayIsQueuedAFewHundredKilobytesAtATimeAheadOfLiveTraffic) {
+  config_.history = 300;  // room for the live edit too: no edit of the replay drops out
+  FakeClient& a = client();
+  join(a, "ua");
+  const std::string edit = R"({"type":"edit","building":"b","op":"o","data":")" + std::string(10000, 'x') + R"("})";
+  for (int i = 0; i < 200; ++i) send(a, edit);  // 2 MB of history
+  a.drain();
+  FakeClient& late = client();
+  send(late, R"({"type":"join","user":{"id":"late"},"since":0})");
+  ASSERT_TRUE(late.member.replaying);
+  send(a, edit);  // live, before the late member's socket took anything
+  EXPECT_LT(service_.replay_bytes(late.member), RoomService::kReplayAhead + 11000) << "the replay is paced";
+  const size_t live = late.member.out.pending_bytes() - service_.replay_bytes(late.member);
+  EXPECT_GT(live, 10000u) << "the live edit counts";
+  EXPECT_LT(live, 10200u) << "nothing of the replay counts";
+  const size_t may_take = service_.replay_pump(late.member);
+  EXPECT_LT(service_.replay_bytes(late.member), RoomService::kReplayAhead + 11000) << "the replay is paced";
+  EXPECT_EQ(late.member.out.pending_bytes() - service_.replay_bytes(late.member), live);
+  EXPECT_LT(may_take, late.member.out.frames()) << "the live edit waits behind the replay";
+  EXPECT_EQ(str(late.next(), "type"), "welcome");
+  for (uint64_t seq = 1; seq <= 201; ++seq) {
+    rapidjson::Document e = late.next();
+    ASSERT_EQ(e["seq"].GetUint64(), seq);
+  }
+  EXPECT_TRUE(late.nothing_queued());
+  EXPECT_FALSE(late.member.replaying);
+}
+
+// docs/protocol.md "A since replay": the replay is queued from the history as the socket
+// drains; if the history drops its next edit first, it ends with resync at the welcome's
+// seq, and the live edits queued behind continue from there.
+TEST_F(RoomServiceTest, AReplayOvertakenByTheHistoryEndsWithResyncAtTheWelcomesSeq) {
+  FakeClient& a = client();
+  join(a, "ua");
+  // 4 edits of 300 KB: the join queues the first two (kReplayAhead), not the others.
+  const std::string big = R"({"type":"edit","building":"b","op":"o","data":")" + std::string(300000, 'x') + R"("})";
+  for (int i = 0; i < 4; ++i) send(a, big);
+  FakeClient& late = client();
+  send(late, R"({"type":"join","user":{"id":"late"},"since":0})");
+  EXPECT_TRUE(late.member.replaying);
+  // Before the late member's socket takes anything, 5 edits push 1..4 out of history.
+  for (int i = 0; i < 5; ++i) send(a, R"({"type":"edit","building":"b","op":"o"})");
+  EXPECT_EQ(str(late.next(), "type"), "welcome");
+  EXPECT_EQ(late.next()["seq"].GetUint64(), 1u);
+  EXPECT_EQ(late.next()["seq"].GetUint64(), 2u);
+  rapidjson::Document r = late.next();
+  EXPECT_EQ(str(r, "type"), "resync");
+  EXPECT_EQ(r["seq"].GetUint64(), 4u);
+  for (uint64_t seq = 5; seq <= 9; ++seq) EXPECT_EQ(late.next()["seq"].GetUint64(), seq);
+  EXPECT_TRUE(late.nothing_queued());
+  EXPECT_FALSE(late.member.replaying) << "the replay is over once its last byte left";
 }
 
 TEST_F(RoomServiceTest, JoinWithSinceOlderThanTheHistoryGetsResync) {

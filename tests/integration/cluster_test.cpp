@@ -661,6 +661,50 @@ TEST_F(ClusterTest, AnEditIdAckedOnOneInstanceIsADuplicateOnAnother) {
 
 // ------------------------------------------------------------------ 4. since / resync
 
+// Protocol 1.1 section 1 with --redis: a replay is outside --max-pending on an instance
+// that loaded the history from Redis too (docs/protocol.md "A since replay").
+TEST_F(ClusterTest, ASinceReplayLargerThanMaxPendingReachesAReaderOnAnotherInstance) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(ia, {"--max-pending", "1048576"});
+  START_INSTANCE(ib, {"--max-pending", "1048576"});
+  Client writer = JoinOn(ia->port(), "r", "writer");
+  ASSERT_TRUE(writer);
+  const std::string payload = jstr(std::string(60000, 'x'));
+  constexpr int kEdits = 60;  // 3.6 MB of history
+  for (int i = 1; i <= kEdits + 1; ++i) {
+    if (i == kEdits + 1) {
+      // The reader joins on the other instance (its room loaded first) a while after its
+      // upgrade, as a browser would (so its replay leaves at once, not in the upgrade's
+      // batch window), and reads while the last edit is live.
+      Client warm = JoinOn(ib->port(), "r", "warm");
+      ASSERT_TRUE(warm);
+      std::string err;
+      ConnectOptions o;
+      o.path = "/ws/r";
+      auto reader = WsClient::connect(ib->port(), o, &err);
+      ASSERT_TRUE(reader) << err;
+      std::this_thread::sleep_for(milliseconds(50));
+      ASSERT_TRUE(reader->send_text(JoinText("reader", SinceFields(0, writer.epoch))));
+      IT_ASSERT_JSON(welcome, reader->recv_json(milliseconds(5000)));
+      ASSERT_EQ(welcome.type(), "welcome") << welcome.text;
+      ASSERT_TRUE(writer->send_text(edit_msg("b", "op", payload)));
+      long long expect = 1;
+      for (int guard = 0; guard < 200 && expect <= kEdits + 1; ++guard) {
+        JsonResult m = reader->recv_json(milliseconds(10000));
+        ASSERT_TRUE(m.ok) << "after seq " << expect - 1 << ": " << m.error;
+        if (m.type() != "edit") continue;
+        ASSERT_EQ(iget(*m, "seq"), expect) << m.text.substr(0, 120);
+        ++expect;
+      }
+      EXPECT_EQ(expect, kEdits + 2) << "the reader got every replayed edit, then the live one";
+      break;
+    }
+    ASSERT_TRUE(writer->send_text(edit_msg("b", "op", payload)));
+    IT_ASSERT_JSON(ack, ReadUntil(*writer.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(10000)));
+    ASSERT_EQ(iget(*ack, "seq"), i);
+  }
+}
+
 TEST_F(ClusterTest, SinceReplaysAndResyncsOnAnyInstanceEvenAfterTheInstanceThatTookTheEditsDied) {
   ASSERT_NO_FATAL_FAILURE(StartRedis());
   START_INSTANCE(i1);
@@ -760,6 +804,119 @@ TEST_F(ClusterTest, ADroppedSessionResumesOnAnotherInstanceUnseenByObservers) {
   for (Client* o : {&o1, &o2}) {
     JsonResult left = WaitPresence(*o->ws, "leave", a.session, milliseconds(5000));
     EXPECT_TRUE(left.ok) << o->user << " never heard the resumed session leave: " << left.error;
+  }
+}
+
+// Whether presence entry `e` shows a camera of `fov`, the one selected id `sel` and
+// `following` (a session id); *why says what differs.
+bool ShowsState(const rapidjson::Value& e, double fov, const std::string& sel, const std::string& following,
+                std::string* why) {
+  if (!has(e, "camera") || !e["camera"].IsObject() || nget(e["camera"], "fov") != fov) {
+    *why = "camera";
+    return false;
+  }
+  if (!has(e, "selection") || !e["selection"].IsArray() || e["selection"].Size() != 1 ||
+      !e["selection"][0].IsString() || e["selection"][0].GetString() != sel) {
+    *why = "selection";
+    return false;
+  }
+  if (sget(e, "following", "") != following) {
+    *why = "following";
+    return false;
+  }
+  return true;
+}
+
+// 1.1 section 6: a session's camera, selection and following are as it last sent them,
+// whichever instance it sent them on. Moved A -> B -> A with its state sent on B (B's
+// connection still attached, so it gets 4008), late joiners on both instances and the
+// presence API show what it sent on B within 2 s, and still do later (when instances
+// reload presence from Redis).
+class ClusterMoveTest : public ClusterTest {
+ protected:
+  // `wait_for_relay`: the client moves back only once what it sent on B reached A (else
+  // at once: what B relays may reach A after A took the session over).
+  void MoveTwiceWithStateSentOnTheSecond(bool wait_for_relay);
+};
+
+TEST_F(ClusterMoveTest, ASessionMovedToAnotherInstanceAndBackShowsTheStateItLastSentThereEverywhere) {
+  MoveTwiceWithStateSentOnTheSecond(true);
+}
+
+TEST_F(ClusterMoveTest, ASessionMovedBackAtOnceAfterSendingShowsTheStateItLastSentEverywhere) {
+  for (int i = 0; i < 3 && !HasFailure(); ++i) {
+    MoveTwiceWithStateSentOnTheSecond(false);
+    TearDown();
+  }
+}
+
+void ClusterMoveTest::MoveTwiceWithStateSentOnTheSecond(bool wait_for_relay) {
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(ia, {"--resume-grace", "10"});
+  START_INSTANCE(ib, {"--resume-grace", "10"});
+  Client oa = JoinOn(ia->port(), "r", "obs-a");
+  Client ob = JoinOn(ib->port(), "r", "obs-b");
+  Client first = JoinOn(ia->port(), "r", "alice");
+  ASSERT_TRUE(oa && ob && first);
+  IT_ASSERT_JSON(j, WaitPresence(*ob.ws, "join", first.session, milliseconds(5000)));
+  ASSERT_TRUE(first->send_text(CursorWithFov(10)));
+  ASSERT_TRUE(first->send_text(R"({"type":"select","ids":["b-1"]})"));
+  ASSERT_TRUE(ReadUntil(*ob.ws, [](const JsonResult& m) { return m.type() == "select"; }, milliseconds(5000)).ok);
+
+  first->reset_tcp();  // dropped on A
+  Client on_b = JoinOn(ib->port(), "r", "alice", ResumeFields(first, first.seq));
+  ASSERT_TRUE(on_b);
+  ASSERT_TRUE(on_b.resumed && on_b.session == first.session) << on_b.welcome.text;
+  ASSERT_TRUE(on_b->send_text(CursorWithFov(42)));
+  ASSERT_TRUE(on_b->send_text(R"({"type":"select","ids":["b-2"]})"));
+  ASSERT_TRUE(on_b->send_text(R"({"type":"follow","session":)" + jstr(oa.session) + "}"));
+  if (wait_for_relay) {
+    ASSERT_TRUE(ReadUntil(*oa.ws, [](const JsonResult& m) { return m.type() == "follow"; }, milliseconds(5000)).ok)
+        << "the state sent on B never reached A";
+  }
+
+  // Back on A while B's connection is still attached.
+  const auto moved = Clock::now();
+  Client on_a = JoinOn(ia->port(), "r", "alice", ResumeFields(on_b, on_b.seq));
+  ASSERT_TRUE(on_a);
+  ASSERT_TRUE(on_a.resumed && on_a.session == first.session) << on_a.welcome.text;
+  CloseResult replaced = on_b->wait_close(milliseconds(5000));
+  EXPECT_TRUE(replaced.got_close_frame && replaced.code == 4008) << replaced.describe();
+
+  auto check_api = [&](ServerProcess* p, std::string* why) {
+    std::string raw;
+    auto d = PresenceApi(p->port(), "r", &raw);
+    const rapidjson::Value* e = EntryOf(d, first.session);
+    if (!e) {
+      *why = "no entry: " + raw;
+      return false;
+    }
+    if (!ShowsState(*e, 42, "b-2", oa.session, why)) {
+      *why += ": " + raw;
+      return false;
+    }
+    return true;
+  };
+  for (auto* p : {ia, ib}) {
+    std::string why;
+    EXPECT_TRUE(WaitUntil([&] { return check_api(p, &why); }, milliseconds(2000)))
+        << "presence API on " << (p == ia ? "A" : "B") << " 2 s after the move, wrong " << why;
+  }
+  std::printf("[cluster] presence API right on both instances %.2f s after the move\n", SecondsSince(moved));
+  // Later, past every reload of presence from Redis, for late joiners too.
+  std::this_thread::sleep_for(milliseconds(1500));
+  int n = 0;
+  for (auto* p : {ia, ib, ia, ib}) {
+    const std::string where = p == ia ? "A" : "B";
+    std::string why;
+    EXPECT_TRUE(check_api(p, &why)) << "presence API on " << where << ", wrong " << why;
+    Client late = JoinOn(p->port(), "r", "late-" + std::to_string(++n));
+    ASSERT_TRUE(late);
+    const rapidjson::Value* e = PeerIn(late.welcome, first.session);
+    ASSERT_TRUE(e) << late.welcome.text;
+    EXPECT_TRUE(ShowsState(*e, 42, "b-2", oa.session, &why))
+        << "a late joiner on " << where << " sees the wrong " << why << ": " << late.welcome.text;
+    if (n == 2) std::this_thread::sleep_for(milliseconds(1000));
   }
 }
 

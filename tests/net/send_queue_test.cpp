@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace roomcast {
 namespace {
@@ -33,6 +34,55 @@ TEST(SendQueue, FramesLeaveInPushOrder) {
   q.complete(11);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.pending_bytes(), 0u);
+}
+
+TEST(SendQueue, InsertPutsFramesBeforeTheOnesQueuedAfterThePosition) {
+  DirtyList dirty;
+  SendQueue q(&dirty, 7);
+  q.push(raw("welcome").get());
+  q.push(raw("live").get());
+  FrameRef a = raw("r1"), b = raw("r2");
+  SharedFrame* replay[] = {a.get(), b.get()};
+  q.insert(1, replay, 2);
+  EXPECT_EQ(q.frames(), 4u);
+  EXPECT_EQ(q.pending_bytes(), 15u);
+  EXPECT_EQ(gathered(q), "welcomer1r2live");
+  q.complete(15);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(SendQueue, InsertGrowsTheRingAndKeepsOrderAcrossItsWrap) {
+  DirtyList dirty;
+  SendQueue q(&dirty, 7);
+  // Move the ring's head so the insertion wraps around its end.
+  for (int i = 0; i < 6; ++i) q.push(raw("x").get());
+  (void)gathered(q);
+  q.complete(6);
+  q.push(raw("w").get());
+  for (int i = 0; i < 4; ++i) q.push(raw("L").get());
+  std::vector<FrameRef> refs;
+  std::vector<SharedFrame*> replay;
+  for (int i = 0; i < 9; ++i) {
+    refs.push_back(raw(std::string(1, char('a' + i))));
+    replay.push_back(refs.back().get());
+  }
+  q.insert(1, replay.data(), replay.size());
+  EXPECT_EQ(gathered(q), "wabcdefghiLLLL");
+}
+
+TEST(SendQueue, GatherTakesAtMostMaxFrames) {
+  DirtyList dirty;
+  SendQueue q(&dirty, 7);
+  q.push(raw("one").get());
+  q.push(raw("two").get());
+  q.push(raw("three").get());
+  iovec iov[8];
+  const size_t n = q.gather(iov, 8, 1 << 20, 2);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+  EXPECT_EQ(out, "onetwo");
+  q.complete(6);
+  EXPECT_EQ(gathered(q), "three");
 }
 
 TEST(SendQueue, FirstPushMarksOwnerDirtyOnce) {

@@ -14,7 +14,7 @@ import { Throttle } from './throttle.js';
  * @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} State
  * @typedef {{
  *   url: string, room: string, user: User, token?: string,
- *   getToken?: () => string | Promise<string>, WebSocket?: any, since?: number
+ *   getToken?: () => string | Promise<string>, WebSocket?: any, since?: number, restartGrace?: number
  * }} Options
  */
 
@@ -22,6 +22,7 @@ const CAMERA_MS = 100; // at most 10 cameras a second
 const STABLE_MS = 10000; // a connection open this long resets the backoff
 const QUIET_MS = 15000; // silence before we ping; twice this and the socket is presumed dead
 const RETRY_MS = 1000; // edits refused with rate_limited or unavailable are sent again after this
+const RESTART_GRACE_MS = 10000; // after a restart, people not back yet are reported gone after this
 
 export class RoomClient extends Emitter {
   /** @param {Options} options */
@@ -62,6 +63,17 @@ export class RoomClient extends Emitter {
     if (this._joined) this.seq = /** @type {number} */ (options.since);
     this._asked = false; // the current join carried since
     this._fresh = false; // a welcome of a new session was skipped to catch up (see _welcome)
+    /** @type {string | null} the epoch the session ids in `peers` and `following` belong to */
+    this._idsEpoch = null;
+    /** @type {string | null} after a new epoch: the user.id to follow again once that user is back */
+    this._followUser = null;
+    /**
+     * After a new epoch: the sessions (of the old epoch) of people not back yet, by user.id.
+     * They are reported gone when the restart grace ends, unless they come back first.
+     * @type {Map<string, Array<[string, Peer]>>}
+     */
+    this._missing = new Map();
+    this._missingTimer = /** @type {any} */ (null);
     this._attempt = 0;
     this._openedAt = 0;
     this._heard = 0;
@@ -110,6 +122,7 @@ export class RoomClient extends Emitter {
 
   /** @param {string | null} session the session whose camera to follow, or null */
   follow(session) {
+    this._followUser = null;
     this.following = session;
     this._send({ type: 'follow', session });
   }
@@ -197,6 +210,10 @@ export class RoomClient extends Emitter {
 
   _stop() {
     this._clearTimers();
+    clearTimeout(this._missingTimer);
+    this._missingTimer = null;
+    this._missing.clear();
+    this._followUser = null;
     this._camera.cancel();
     this._setState('closed');
     this._edits.fail(new Error('roomcast: client closed'));
@@ -260,7 +277,20 @@ export class RoomClient extends Emitter {
       case 'presence':
         if (m.event === 'join') {
           this.peers.set(m.session, { user: m.user, camera: null, selection: [], following: null, connected: true });
-          return this.emit('presence', m);
+          const uid = m.user && m.user.id;
+          const gone = this._missing.get(uid);
+          if (gone) {
+            // Back after the restart within the grace: never reported as leaving, so not
+            // as a new arrival either.
+            gone.shift();
+            if (!gone.length) this._missing.delete(uid);
+            this.emit('presence', { ...m, returned: true });
+          } else {
+            this.emit('presence', m);
+          }
+          // The leader we followed before the room restarted is back: follow it again.
+          if (this._followUser !== null && uid === this._followUser) this._refollow(m.session);
+          return;
         }
         return this._left(m.session);
       case 'resync':
@@ -294,9 +324,14 @@ export class RoomClient extends Emitter {
     const fresh = !m.resumed || this._fresh;
     this._fresh = false;
     const before = new Map(this.peers);
+    // A new epoch (the room restarted): the session ids we knew are gone; people are
+    // matched by user.id instead.
+    const newEpoch = this._idsEpoch !== null && !!m.epoch && m.epoch !== this._idsEpoch;
+    const leader = this.following !== null ? before.get(this.following) : undefined;
     this.session = m.session;
     this.user = m.user;
     this.epoch = m.epoch || null;
+    this._idsEpoch = this.epoch;
     this.exp = m.exp || null;
     this._resume = m.resume || null;
     if (!this._asked) this.seq = m.seq; // with since, the replay that follows moves seq
@@ -316,11 +351,27 @@ export class RoomClient extends Emitter {
     this._timers.beat = setInterval(() => this._heartbeat(), QUIET_MS / 3);
     this._scheduleRefresh();
     this._setState('open');
-    this.emit('welcome', m);
+    // `resumed` as the server said it of the session we had: a new session whose welcome
+    // we skipped to catch up (above) is not resumed, whatever the second welcome says.
+    this.emit('welcome', fresh && m.resumed ? { ...m, resumed: false } : m);
 
     // What changed while we were away, told as if we had seen it happen.
-    for (const [s, p] of before) if (!this.peers.has(s)) this.emit('presence', { event: 'leave', session: s, user: p.user });
-    for (const [s, p] of this.peers) if (!before.has(s)) this.emit('presence', { event: 'join', session: s, user: p.user });
+    if (newEpoch) this._diffByUser(before);
+    else {
+      for (const [s, p] of before) if (!this.peers.has(s)) this.emit('presence', { event: 'leave', session: s, user: p.user });
+      for (const [s, p] of this.peers) if (!before.has(s)) this.emit('presence', { event: 'join', session: s, user: p.user });
+    }
+    if (newEpoch && this.following !== null && !this.peers.has(this.following)) {
+      // Our leader's session id means nothing in the new epoch (or names someone else):
+      // follow the same user's new session, or nobody until that user is back.
+      this._followUser = leader ? leader.user.id : null;
+      this.following = null;
+      const again = this._followUser === null ? undefined : this._sessionOf(this._followUser);
+      // A fresh session is told whom it follows below, with its camera and selection.
+      // A leader not back yet is waited for until the restart grace ends (_missing).
+      if (again !== undefined) this._refollow(again, !fresh);
+      else if (this._followUser === null || !this._missing.has(this._followUser)) this._dropFollow();
+    }
     if (fresh) {
       // A new session starts empty at the server: give it our camera, selection, leader.
       this._camera.again();
@@ -331,6 +382,83 @@ export class RoomClient extends Emitter {
       this._camera.flush();
     }
     this._flushEdits();
+  }
+
+  /**
+   * Presence across a new epoch: every session id changed, so only people (by user.id)
+   * who are missing now are told as leaving, and only new people as joining; someone who
+   * is still there under a new session id is not told as leaving and joining again.
+   * @param {Map<string, Peer>} before
+   */
+  _diffByUser(before) {
+    /** @param {Map<string, Peer>} peers */
+    const byUser = (peers) => {
+      /** @type {Map<string, Array<[string, Peer]>>} */
+      const out = new Map();
+      for (const [s, p] of peers) {
+        const id = p.user && p.user.id;
+        if (!out.has(id)) out.set(id, []);
+        /** @type {Array<[string, Peer]>} */ (out.get(id)).push([s, p]);
+      }
+      return out;
+    };
+    const was = byUser(before);
+    const now = byUser(this.peers);
+    for (const [id, sessions] of now) {
+      for (const [s, p] of sessions.slice((was.get(id) || []).length)) this.emit('presence', { event: 'join', session: s, user: p.user });
+    }
+    // Those not back yet were dropped by the restart like us and may be reconnecting:
+    // reported gone only if the grace ends without them (or with fewer of their sessions).
+    for (const [id, sessions] of was) {
+      const gone = sessions.slice((now.get(id) || []).length);
+      if (gone.length) this._missing.set(id, [...(this._missing.get(id) || []), ...gone]);
+    }
+    if (this._missing.size && !this._missingTimer) {
+      const grace = this.options.restartGrace ?? RESTART_GRACE_MS;
+      this._missingTimer = setTimeout(() => this._graceOver(), grace);
+    }
+  }
+
+  /** The restart grace is over: whoever is not back has left. */
+  _graceOver() {
+    this._missingTimer = null;
+    const missing = [...this._missing];
+    this._missing.clear();
+    for (const [, sessions] of missing) for (const [s, p] of sessions) this.emit('presence', { event: 'leave', session: s, user: p.user });
+    if (this._followUser !== null && missing.some(([id]) => id === this._followUser)) this._dropFollow();
+  }
+
+  /** Our leader of before a restart is not back: we follow nobody, and say so. */
+  _dropFollow() {
+    this._followUser = null;
+    this.emit('follow', { session: this.session, target: null, reason: 'epoch' });
+  }
+
+  /**
+   * A session of user `userId` among the peers (a connected one first), if any.
+   * @param {string} userId
+   */
+  _sessionOf(userId) {
+    let found;
+    for (const [s, p] of this.peers) {
+      if (s === this.session || !p.user || p.user.id !== userId) continue;
+      if (p.connected) return s;
+      if (found === undefined) found = s;
+    }
+    return found;
+  }
+
+  /**
+   * Follows `session`, the new session of the user we followed before a new epoch, and
+   * says so (a `follow` event of our own session, reason 'epoch').
+   * @param {string} session
+   * @param {boolean} [send] false: the caller sends it
+   */
+  _refollow(session, send = true) {
+    this._followUser = null;
+    this.following = session;
+    if (send) this._send({ type: 'follow', session });
+    this.emit('follow', { session: this.session, target: session, reason: 'epoch' });
   }
 
   /** @param {string} session */

@@ -147,11 +147,126 @@ test('a client back after others edited in the restarted room still gets those e
   assert.deepEqual(await a.edit({ building: 'b-6', op: 'set', data: { height: 41 } }), { seq: 2 });
 
   const atB = record(b, ['resync', 'edit', 'state']);
+  const welcomes = record(b, ['welcome']);
   proxy.block(false);
   await until(() => b.state === 'open' && b.seq === 2, 15000, 'b caught up');
+  // b took its new session over once more to ask for the new history: the server said
+  // `resumed: true` to that, but b's session is new since the restart.
+  assert.ok(welcomes.length >= 1);
+  for (const [, w] of welcomes) assert.equal(w.resumed, false, 'a new session is not reported as resumed');
   const kinds = atB.map(([k, v]) => (k === 'edit' ? `edit ${v.building}` : k === 'state' ? v : k));
   assert.deepEqual(kinds.slice(kinds.indexOf('resync')), ['resync', 'open', 'edit b-5', 'edit b-6']);
   assert.equal(b.epoch, a.epoch);
   assert.ok(b.peers.has(/** @type {string} */ (a.session)));
   assert.equal(a.peers.get(/** @type {string} */ (b.session))?.user.name, 'bob');
+});
+
+// Issue 20: after a restart every session id is new. The client must not re-send an old
+// id (it would name nobody, or someone else), must not tell people who are still there
+// as leaving and joining, and must not call the new session resumed.
+test('a follow survives a server restart: the follower follows the same user again, and nobody is told as leaving', async () => {
+  const first = await startServer({ args: ['--drain-timeout', '1'] });
+  let server = first;
+  cleanup.push(() => server.stop());
+  const proxy = await startProxy(first.port);
+  cleanup.push(() => proxy.close());
+  const alice = join(first.url, 'follow-restart', 'alice');
+  const bob = join(proxy.url, 'follow-restart', 'bob');
+  await Promise.all([next(alice, 'welcome'), next(bob, 'welcome')]);
+  await until(() => bob.peers.has(/** @type {string} */ (alice.session)), 2000, 'bob sees alice');
+  bob.follow(alice.session);
+  await until(() => alice.peers.get(/** @type {string} */ (bob.session))?.following === alice.session, 2000, 'alice sees bob follow her');
+  const oldAlice = alice.session;
+  const oldEpoch = alice.epoch;
+
+  proxy.block(true); // bob comes back only once alice and a newcomer are in the new room
+  await first.stop();
+  server = await startServer({ port: first.port, args: ['--drain-timeout', '1'] });
+  await until(() => alice.state === 'open' && alice.epoch !== oldEpoch, 8000, 'alice back in the new room');
+  assert.notEqual(alice.session, oldAlice, 'a new session after a restart');
+  const carol = join(server.url, 'follow-restart', 'carol');
+  await next(carol, 'welcome');
+
+  const atBob = record(bob, ['presence', 'follow', 'welcome']);
+  proxy.block(false);
+  await until(() => bob.state === 'open' && bob.epoch === alice.epoch, 15000, 'bob back in the new room');
+  await until(() => bob.following === alice.session, 2000, 'bob follows alice again');
+  await until(() => alice.peers.get(/** @type {string} */ (bob.session))?.following === alice.session, 2000, 'the server has bob following alice');
+  await sleep(200);
+
+  const welcomes = atBob.filter(([k]) => k === 'welcome').map(([, w]) => w);
+  assert.ok(welcomes.length >= 1);
+  for (const w of welcomes) assert.notEqual(w.resumed, true, 'a new session is not reported as resumed');
+  const presence = atBob.filter(([k]) => k === 'presence').map(([, p]) => `${p.event} ${p.user && p.user.id}`);
+  assert.deepEqual(presence, ['join carol'], 'only carol is new; alice never left');
+  const follows = atBob.filter(([k]) => k === 'follow').map(([, f]) => f);
+  assert.deepEqual(follows, [{ session: bob.session, target: alice.session, reason: 'epoch' }]);
+  assert.notEqual(carol.peers.get(/** @type {string} */ (bob.session))?.following, carol.session);
+});
+
+test('someone back within the grace after a restart: no leave, a join marked returned, and the follow moves to them', async () => {
+  const first = await startServer({ args: ['--drain-timeout', '1'] });
+  let server = first;
+  cleanup.push(() => server.stop());
+  const proxy = await startProxy(first.port);
+  cleanup.push(() => proxy.close());
+  const alice = join(proxy.url, 'follow-later', 'alice');
+  const bob = join(first.url, 'follow-later', 'bob');
+  await Promise.all([next(alice, 'welcome'), next(bob, 'welcome')]);
+  await until(() => bob.peers.has(/** @type {string} */ (alice.session)), 2000, 'bob sees alice');
+  bob.follow(alice.session);
+  const oldEpoch = bob.epoch;
+
+  proxy.block(true); // alice stays away for a while
+  const atBob = record(bob, ['presence', 'follow']);
+  await first.stop();
+  server = await startServer({ port: first.port, args: ['--drain-timeout', '1'] });
+  await until(() => bob.state === 'open' && bob.epoch !== oldEpoch, 8000, 'bob back in the new room');
+  await sleep(500);
+  assert.equal(bob.following, null, 'nobody to follow while alice is away');
+  assert.deepEqual(atBob, [], 'alice is not reported gone: she may be reconnecting');
+
+  proxy.block(false);
+  await until(() => alice.state === 'open' && alice.epoch === bob.epoch, 15000, 'alice back');
+  await until(() => bob.following === alice.session, 2000, 'bob follows alice again');
+  await until(() => alice.peers.get(/** @type {string} */ (bob.session))?.following === alice.session, 2000, 'the server has bob following alice');
+  assert.deepEqual(atBob.map(([k, v]) => (k === 'follow' ? `follow ${v.target === alice.session} ${v.reason}` : `${v.event} ${v.user && v.user.id} ${v.returned}`)), [
+    'join alice true',
+    'follow true epoch',
+  ]);
+});
+
+test('someone not back when the grace ends after a restart is reported gone, and the follow is dropped with an event', async () => {
+  const first = await startServer({ args: ['--drain-timeout', '1'] });
+  let server = first;
+  cleanup.push(() => server.stop());
+  const proxy = await startProxy(first.port);
+  cleanup.push(() => proxy.close());
+  const alice = join(proxy.url, 'follow-gone', 'alice');
+  const bob = new RoomClient({ url: first.url, room: 'follow-gone', user: { id: 'bob', name: 'bob' }, WebSocket, restartGrace: 1000 });
+  cleanup.push(() => bob.close());
+  bob.connect();
+  await Promise.all([next(alice, 'welcome'), next(bob, 'welcome')]);
+  await until(() => bob.peers.has(/** @type {string} */ (alice.session)), 2000, 'bob sees alice');
+  bob.follow(alice.session);
+  const oldEpoch = bob.epoch;
+
+  proxy.block(true); // alice does not come back within bob's grace
+  const atBob = record(bob, ['presence', 'follow']);
+  await first.stop();
+  server = await startServer({ port: first.port, args: ['--drain-timeout', '1'] });
+  await until(() => bob.state === 'open' && bob.epoch !== oldEpoch, 8000, 'bob back in the new room');
+  await until(() => atBob.length === 2, 3000, 'bob is told alice is gone');
+  const told = atBob.map(([k, v]) => (k === 'follow' ? `follow ${v.target} ${v.reason}` : `${v.event} ${v.user && v.user.id}`));
+  assert.deepEqual(told, ['leave alice', 'follow null epoch']);
+  assert.equal(bob.following, null);
+
+  // Back later: a new arrival, and bob does not follow her again by himself.
+  proxy.block(false);
+  await until(() => alice.state === 'open' && alice.epoch === bob.epoch, 15000, 'alice back');
+  await until(() => atBob.length === 3, 2000, 'bob sees alice arrive');
+  assert.equal(atBob[2][1].event, 'join');
+  assert.equal(atBob[2][1].returned, undefined);
+  await sleep(200);
+  assert.equal(bob.following, null);
 });

@@ -56,14 +56,17 @@ async function until(page, fn, arg, ms = 10000) {
   return handle.jsonValue();
 }
 
-/** @param {string} name */
-async function open(name) {
+/**
+ * @param {string} name
+ * @param {string} [room]
+ */
+async function open(name, room = 'e2e') {
   const page = await browser.newPage();
   /** @type {string[]} */
   const problems = [];
   page.on('pageerror', (e) => problems.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && !/WebSocket|ERR_CONNECTION/.test(m.text()) && problems.push(m.text()));
-  await page.goto(`http://127.0.0.1:${server.port}/?name=${name}#e2e`);
+  await page.goto(`http://127.0.0.1:${server.port}/?name=${name}#${room}`);
   await until(page, () => document.getElementById('badge')?.dataset.state === 'open');
   return { page, problems };
 }
@@ -194,4 +197,48 @@ test('two pages share a room: presence, cameras, follow, edits, and a server res
   await b.page.screenshot({ path: join(artifacts, 'demo-page-b.png') });
   assert.deepEqual(a.problems, []);
   assert.deepEqual(b.problems, []);
+});
+
+// Issue 20: session ids are new after a restart; the page that followed someone follows
+// the same person again (never whoever got the old id), and sees nobody leave and rejoin.
+test('a follow in one page survives a server restart, and nobody is shown leaving', { timeout: 60000 }, async () => {
+  const room = 'e2e-follow';
+  const c = await open('Cleo', room);
+  const d = await open('Dan', room);
+  const cleo = await c.page.evaluate(() => window.__roomcast.client.session);
+  const dan = await d.page.evaluate(() => window.__roomcast.client.session);
+  await until(d.page, (s) => !!document.querySelector(`#peers button[data-follow="${s}"]`), cleo);
+  await d.page.click(`#peers button[data-follow="${cleo}"]`);
+  await until(c.page, ([me, him]) => window.__roomcast.client.peers.get(him)?.following === me, [cleo, dan]);
+  // Dan's page records what its client tells it from here on.
+  await d.page.evaluate(() => {
+    const log = (window.__log = /** @type {string[]} */ ([]));
+    const client = window.__roomcast.client;
+    client.on('presence', (/** @type {any} */ p) => log.push(`${p.event}${p.returned ? ' (returned)' : ''} ${p.user && p.user.name}`));
+    client.on('welcome', (/** @type {any} */ w) => log.push(`welcome resumed=${w.resumed}`));
+  });
+
+  const port = server.port;
+  await server.stop();
+  server = await startServer({ port, args: serverArgs });
+  for (const p of [c.page, d.page]) await until(p, () => document.getElementById('badge')?.dataset.state === 'open', undefined, 15000);
+  const cleoNow = await until(c.page, (old) => {
+    const s = window.__roomcast.client.session;
+    return s && s !== old ? s : null;
+  }, cleo);
+  // Dan follows Cleo's new session, the server knows it, and his page shows it.
+  await until(d.page, (s) => window.__roomcast.client.following === s, cleoNow);
+  const danNow = await d.page.evaluate(() => window.__roomcast.client.session);
+  await until(c.page, ([me, him]) => window.__roomcast.client.peers.get(him)?.following === me, [cleoNow, danNow]);
+  await until(d.page, (s) => document.querySelector(`#peers button[data-follow="${s}"]`)?.textContent === 'unfollow', cleoNow);
+  await sleep(300);
+  const log = await d.page.evaluate(() => window.__log);
+  // Cleo may come back after Dan: then only a join marked returned, never a leave.
+  assert.ok(!log.some((e) => e.startsWith('leave') || (e.startsWith('join') && !e.startsWith('join (returned)'))),
+    `Dan's page saw presence events: ${log}`);
+  assert.ok(!log.includes('welcome resumed=true'), `a new session reported as resumed: ${log}`);
+  assert.deepEqual(c.problems, []);
+  assert.deepEqual(d.problems, []);
+  await c.page.close();
+  await d.page.close();
 });

@@ -7,6 +7,7 @@ client.on('state', (s: State) => console.log(s));
 client.on('cursor', (c) => console.log(c.session, c.position[0]));
 client.on('edit', (e) => console.log(e.seq, e.building, e.op));
 client.on('error', (e) => console.log(e.code, e.close));
+client.on('follow', (f) => f.session === client.session && f.reason === 'epoch' && console.log('now following', f.target));
 client.connect().setCamera({ position: [1, 2, 3], target: [0, 0, 0], fov: 50 });
 client.select(['b-1']);
 client.follow(null);
