@@ -1,5 +1,5 @@
 // bench/jwt_bench.cpp: what one token verification costs on the join path, per algorithm
-// (integration spec section 5). Keys are parsed once per set (outside the loop), exactly
+// (docs/identity.md). Keys are parsed once per set (outside the loop), exactly
 // as the server holds them; items/s is verifications per second on one core.
 #include <benchmark/benchmark.h>
 

@@ -6,7 +6,7 @@
 // Promises: admit() either counts the connection (and the caller must release() it
 // exactly once, on whichever thread ends up owning the socket) or says which limit it
 // would pass; nothing is counted for a refused connection.
-// Held sessions (protocol 1.1 section 1) keep their connection's place, and the table
+// Held sessions (docs/protocol.md 3.1) keep their connection's place, and the table
 // knows how many places of each address are held that way: an upgrade over a limit that
 // held places explain may be the resume of one of them, so it is let through to its join
 // (may_resume), where a resume always gets a place (force_admit: the held place it gives

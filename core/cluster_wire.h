@@ -13,7 +13,7 @@
 //   rc:{R}:who   HASH  session id -> presence record (below)
 //   channel rc:{R}
 // All four keys expire --room-ttl (+60 s) after the last instance mirroring the room let
-// go of it; a room whose meta is gone gets a new epoch (protocol 1.1 section 3).
+// go of it; a room whose meta is gone gets a new epoch (docs/protocol.md 3.3).
 //
 // A channel message is a run of netstrings ("<len>:<bytes>"): the sending instance's id,
 // then records. A record is a kind and its fields:

@@ -238,8 +238,8 @@ const std::vector<Flag>& flags() {
          return true;
        }},
       {"redis", "URL",
-       "redis://HOST:PORT[/DB]: serve rooms together with every instance on this Redis (protocol 1.1 "
-       "section 6; all instances need the same --history and --resume-grace) (default: off, one process)",
+       "redis://HOST:PORT[/DB]: serve rooms together with every instance on this Redis (docs/protocol.md "
+       "3.6; all instances need the same --history and --resume-grace) (default: off, one process)",
        "redis://HOST:PORT[/DB]",
        [](Config& c, std::string_view v) {
          RedisOptions options;

@@ -58,7 +58,7 @@ struct Config {
   size_t max_room_members = 5000;         // beyond: `room_full` on join
   unsigned api_rate_limit = 20;           // /api/... requests per second per address (burst 2x); 0: off
 
-  // Identity providers (integration spec section 5, docs/identity.md), beside jwt_secret.
+  // Identity providers (docs/identity.md), beside jwt_secret.
   std::shared_ptr<const JwkSet> jwt_keys;  // --jwt-public-key-file and --jwt-jwks-file, parsed here once
   std::vector<std::string> jwt_key_notes;  // keys of those files left out, and why (logged at start)
   std::string jwt_jwks_url;                // empty: no key set fetched

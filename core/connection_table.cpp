@@ -119,7 +119,7 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       c.close_code = how.code;
       c.note_close_reason(how.text, /*replace=*/true);
       metrics_.close_code_sent(how.code);
-      // Every close the server starts holds the session (1.1 section 1); `leave` (1000) ends it.
+      // Every close the server starts holds the session (docs/protocol.md 3.1); `leave` (1000) ends it.
       to_closing(c, how.code == kCloseNormal ? Departure::Final : Departure::Dropped, now_ns);
       return;
     case Ending::Kind::CloseQueued:

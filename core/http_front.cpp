@@ -161,7 +161,7 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   }
   // --max-connections and --max-connections-per-ip count members: a request with its
   // token takes its place now, if it is a valid upgrade. An in-band one (auth on, no token
-  // in the request: 1.1 section 4) takes none yet: it stays on the handshake budget until
+  // in the request: docs/protocol.md 3.4) takes none yet: it stays on the handshake budget until
   // its join's token verifies, and is told 1013 then if over a limit (a browser cannot
   // read a refused upgrade's status). So tokenless sockets can only crowd each other.
   const bool token_in_band = in_band(request);
@@ -236,7 +236,7 @@ bool HttpFront::in_band(const HttpRequest& request) const {
   return tokens_.enabled() && request.query_param("token").empty() && bearer(request).empty();
 }
 
-// Origin allow-list and token (protocol-v1 "Authentication").
+// Origin allow-list and token (docs/protocol.md 1.1).
 HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddress& peer, const std::string& room,
                                       std::unique_ptr<Identity>& identity, bool in_band) {
   if (!config_.allow_origins.empty()) {

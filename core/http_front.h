@@ -49,7 +49,7 @@ struct HttpDecision {
   std::string leftover;                  // Upgrade: bytes after the head; Publish: the body; Presence: `after`
   std::unique_ptr<Identity> identity;    // Upgrade with a verified token
   bool admitted = false;                 // Upgrade: a ConnectionLimits place, released by the final owner
-  bool awaiting_token = false;           // Upgrade, auth on, no token: the join must carry it (1.1 section 4)
+  bool awaiting_token = false;           // Upgrade, auth on, no token: the join must carry it (docs/protocol.md 3.4)
   bool awaiting_place = false;           // Upgrade without a place yet (in band, or a possible resume): the join takes it
   // Any kind: the client behind a proxy became known with these bytes (core/proxy_front.h);
   // the caller counts the connection under it before acting on the decision.

@@ -3,7 +3,7 @@
 // Owns: one thread and, per fetch, one libcurl easy handle. Made and started by
 // core/server before the loop threads accept anything; stopped (and joined) at shutdown.
 // It writes only to the Config's JwksSlot (core/jwks_slot.h), which the loop threads read.
-// Promises (integration spec section 5, docs/identity.md):
+// Promises (docs/identity.md):
 //   - It fetches at start, then every `refresh` after a good fetch; after a failure it
 //     tries again after 1 s, 2 s, 4 s ... up to `refresh`; and at once when a loop thread
 //     met an unknown kid (which the slot allows at most once per 10 s).

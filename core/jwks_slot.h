@@ -9,7 +9,7 @@
 //   - current() never blocks on I/O or on a fetch: it is one atomic load, and the set it
 //     returns stays alive as long as the caller holds it, whatever is published meanwhile.
 //   - publish() replaces the set only with a good one: a failed fetch publishes nothing,
-//     so the last good set stays (integration spec section 5).
+//     so the last good set stays (docs/identity.md).
 //   - request_fetch() (a token named an unknown kid) wakes the fetcher at most once per
 //     kRefetchInterval, whichever thread asks: a flood of unknown kids is one fetch every
 //     10 s, never a fetch per token. Its mutex is held only to set a flag, never during a

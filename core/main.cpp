@@ -1,4 +1,4 @@
-// roomcast: a real-time collaboration server (protocol-v1). See README.md.
+// roomcast: a real-time collaboration server (docs/protocol.md). See README.md.
 #include <unistd.h>
 
 #include <cstdio>

@@ -21,7 +21,7 @@
 
 namespace roomcast {
 
-// Who a verified token says the client is (protocol-v1 "Authentication").
+// Who a verified token says the client is (docs/protocol.md 1.1).
 struct Identity {
   bool verified = false;
   std::string user_id;  // the token's `sub`
@@ -34,7 +34,7 @@ struct Member;
 
 // How the service reaches a member's transport besides its queue: to end it (a session
 // resumed elsewhere closes the old connection with 4008), and to give a member that
-// authenticated in band its place in the connection limits (1.1 section 4: a place is
+// authenticated in band its place in the connection limits (docs/protocol.md 3.4: a place is
 // taken when a member is admitted, not at the upgrade). Implemented once per loop
 // thread (its ConnectionTable), which finds the connection by the member's queue, so a
 // member carries one pointer for it and the connection no virtual table.
@@ -62,7 +62,7 @@ struct Member {
   std::unique_ptr<Identity> identity;  // null without a verified token
   RateLimiter rate;
   std::unique_ptr<Session> session;    // non-null once joined
-  // 1.1 section 4: authentication is on and the upgrade carried no token, so the first
+  // docs/protocol.md 3.4: authentication is on and the upgrade carried no token, so the first
   // message must be a `join` with one.
   bool awaiting_token = false;
   // It holds no place in the connection limits yet (in band, or let past a full address

@@ -35,7 +35,7 @@ inline constexpr size_t kInTypeCount = std::size(kInTypes);
 enum class OutType : uint8_t { Welcome, Presence, Cursor, Select, Edit, Ack, Follow, Pong, Resync, Error, Refreshed, Count };
 inline constexpr const char* kOutTypes[] = {"welcome", "presence", "cursor", "select", "edit",     "ack",
                                             "follow",  "pong",     "resync", "error",  "refreshed"};
-// How a `join` with `resume` went (1.1 section 1): a held session taken over, a session
+// How a `join` with `resume` went (docs/protocol.md 3.1): a held session taken over, a session
 // taken from a connection still attached (closed 4008), or a token unknown or expired
 // (a fresh session).
 enum class ResumeResult : uint8_t { Ok, Replaced, Expired, Count };
@@ -53,7 +53,7 @@ inline constexpr const char* kRefusals[] = {"bad_request",  "unauthorized",     
 enum class AcceptError : uint8_t { OutOfDescriptors, OutOfMemory, Other, Count };
 inline constexpr const char* kAcceptErrors[] = {"out_of_descriptors", "out_of_memory", "other"};
 Refusal refusal_for_status(int status);
-// Close codes we send (protocol-v1.1 section 5).
+// Close codes we send (docs/protocol.md 3.5).
 inline constexpr int kCloseCodes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1013, 4001, 4003, 4008};
 inline constexpr size_t kCloseCodeCount = std::size(kCloseCodes);
 

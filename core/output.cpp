@@ -112,8 +112,8 @@ int64_t Output::next_deadline() const {
 
 void Output::send_waiting(Connection& c) {
   if (c.state == ConnState::Dead) return;
-  // A `since` replay at the head of the queue is outside the limit (protocol 1.1 section
-  // 1): only live traffic counts, including what waits behind the replay.
+  // A `since` replay at the head of the queue is outside the limit (docs/protocol.md
+  // 3.1): only live traffic counts, including what waits behind the replay.
   auto live_bytes = [&] {
     const size_t pending = c.member.out.pending_bytes();
     const size_t replay = c.member.replaying ? rooms_.replay_bytes(c.member) : 0;

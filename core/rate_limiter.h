@@ -1,4 +1,4 @@
-// core/rate_limiter.h: a token bucket per connection (protocol-v1 "Bad input").
+// core/rate_limiter.h: a token bucket per connection (docs/protocol.md 5).
 //
 // Owns: the balance and the limits (24 bytes). Lives inside its connection, touched by its loop thread only.
 // Promises: allows `rate` messages per second sustained and `burst` at once; time comes

@@ -29,7 +29,7 @@ namespace roomcast {
 
 class Room {
  public:
-  // `epoch` names this history (1.1 section 3): a fresh one whenever seq restarts, which
+  // `epoch` names this history (docs/protocol.md 3.3): a fresh one whenever seq restarts, which
   // is whenever a Room is made.
   Room(std::string name, size_t history_limit, std::string epoch)
       : name_(std::move(name)), epoch_(std::move(epoch)), history_(history_limit) {}
@@ -70,7 +70,7 @@ class Room {
   uint64_t next_seq() const { return seq_ + 1; }
   uint64_t seq() const { return seq_; }
   // Records the edit encoded with next_seq() as the room's latest. A non-empty `key` (the
-  // sender's user id and edit id, 1.1 section 2) is remembered with its seq for as long
+  // sender's user id and edit id, docs/protocol.md 3.2) is remembered with its seq for as long
   // as the edit stays in history.
   void commit_edit(SharedFrame* frame, std::string key = {});
   // The seq of the edit committed with `key`, if it is still in history; 0 otherwise.

@@ -1,4 +1,4 @@
-// core/room_cluster.cpp: RoomService across instances (protocol 1.1 section 6), over
+// core/room_cluster.cpp: RoomService across instances (docs/protocol.md 3.6), over
 // Redis: the members that wait for Redis, and what goes out. What comes back is in
 // room_cluster_inbound.cpp, loading a room in room_cluster_load.cpp, the clock (leases,
 // orphans, gaps, polls) in room_cluster_time.cpp. Formats: core/cluster_wire.h; the

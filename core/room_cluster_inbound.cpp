@@ -155,7 +155,7 @@ void RoomService::commit_relayed(Room& room, std::string_view origin, std::strin
   room.commit_edit(f.get(), std::move(key));
   if (!sender || !sender->member) return;
   // The sender's own edit, applied before the script's reply came back: ack it now, so
-  // it arrives before any later edit (1.1 section 2: acks and edits in seq order).
+  // it arrives before any later edit (docs/protocol.md 3.2: acks and edits in seq order).
   auto flight = edits_in_flight_.find(sender->id);
   if (flight == edits_in_flight_.end()) return;
   auto call_it = pending_.find(flight->second);

@@ -11,7 +11,7 @@
 //     order (an edit arrives from the channel or from the stream, never twice);
 //   - a session is local (in Room::members/held) or remote (here), never both;
 //   - an ack for seq n is sent once the room has applied n, so the sender never sees an
-//     ack before an edit with a lower seq (protocol 1.1 section 2).
+//     ack before an edit with a lower seq (docs/protocol.md 3.2).
 #pragma once
 
 #include <cstdint>

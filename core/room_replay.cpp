@@ -1,5 +1,5 @@
 // core/room_replay.cpp: a `since` replay, paced from the room's history as the member's
-// socket drains (protocol 1.1 section 1: a replay never counts toward the slow-reader
+// socket drains (docs/protocol.md 3.1: a replay never counts toward the slow-reader
 // limit; docs/protocol.md "A since replay").
 //
 // The member's queue is, while a replay is in progress: [welcome + replay queued so far]

@@ -95,7 +95,7 @@ void RoomService::update_gauges() {
 Room& RoomService::room_named(std::string_view name) {
   auto it = rooms_.find(std::string(name));
   if (it == rooms_.end()) {
-    // A new Room starts seq at 0: a new history, so a new epoch (1.1 section 3).
+    // A new Room starts seq at 0: a new history, so a new epoch (docs/protocol.md 3.3).
     auto room = std::make_unique<Room>(std::string(name), config_.history, random_base64url(12));
     if (port_) {
       room->link = std::make_unique<RoomLink>();
@@ -114,7 +114,7 @@ const Room* RoomService::find_room(std::string_view name) const {
 }
 
 Verdict RoomService::refuse(Member& m, const DecodeError& error) {
-  // Before its token, a member gets no answers to probe with (1.1 section 4).
+  // Before its token, a member gets no answers to probe with (docs/protocol.md 3.4).
   if (m.awaiting_token) return Verdict::close(kCloseUnauthorized, "unauthorized");
   send_error(m, error.code, error.message);
   return Verdict::proceed();
@@ -123,7 +123,7 @@ Verdict RoomService::refuse(Member& m, const DecodeError& error) {
 // The hot path for every inbound message: check, dispatch.
 Verdict RoomService::handle(Member& m, const ClientMessage& msg, int64_t now_ns, std::string_view text) {
   now_ns_ = now_ns;
-  // 1.1 section 4: before its token, anything but a `join` ends the connection, before
+  // docs/protocol.md 3.4: before its token, anything but a `join` ends the connection, before
   // the rate limiter could answer it.
   if (m.awaiting_token && msg.type != MessageType::Join) return Verdict::close(kCloseUnauthorized, "unauthorized");
   if (!m.rate.allow(now_ns)) {
@@ -331,7 +331,7 @@ void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
   if (msg.has_id && rememberable(msg.id)) {
     key = edit_key(s.user.id, msg.id);
     if (const uint64_t original = room.applied(key)) {
-      // Exactly once (1.1 section 2): the client did not see the first ack.
+      // Exactly once (docs/protocol.md 3.2): the client did not see the first ack.
       metrics_.duplicate_edits.add();
       encode_ack(encoded_, true, msg.id, original, true);
       reply(m, OutType::Ack, encoded());

@@ -62,7 +62,7 @@ struct Verdict {
   bool closes() const { return close_code != 0; }
 };
 
-// How a member's connection ended, which decides whether its session is held (1.1 §1).
+// How a member's connection ended, which decides whether its session is held (docs/protocol.md 3.1).
 enum class Departure : uint8_t {
   Final,    // `leave`, or the client's close with 1000 or no code: the session ends now
   Dropped,  // anything else (network, timeouts, every close the server starts): held
@@ -115,7 +115,7 @@ class RoomService {
 
   size_t room_count() const { return rooms_.size(); }
 
-  // A `since` replay (protocol 1.1 section 1; docs/protocol.md "A since replay") is
+  // A `since` replay (docs/protocol.md 3.1; docs/protocol.md "A since replay") is
   // outside the slow-reader limit and paced: the member's queue holds at most about
   // kReplayAhead bytes of it at a time, queued from the room's history (the broadcast
   // frames themselves: no copy) as its socket drains, ahead of any live frame that came
@@ -131,7 +131,7 @@ class RoomService {
   size_t replay_bytes(const Member& m) const;
   static constexpr size_t kReplayAhead = 512 * 1024;
 
-  // Scale-out over Redis (core/room_cluster.cpp, protocol 1.1 section 6). Without
+  // Scale-out over Redis (core/room_cluster.cpp, docs/protocol.md 3.6). Without
   // attach_cluster() every room lives in this process alone.
   void attach_cluster(ClusterPort* port, std::string instance_id);
   bool clustered() const { return port_ != nullptr; }

@@ -12,7 +12,7 @@
 
 namespace roomcast {
 
-// In-band authentication (1.1 section 4): the join's token decides, as the upgrade's would.
+// In-band authentication (docs/protocol.md 3.4): the join's token decides, as the upgrade's would.
 Verdict RoomService::authenticate(Member& m, std::string_view token) {
   if (token.empty()) return Verdict::close(kCloseUnauthorized, "unauthorized");
   JwtClaims claims;

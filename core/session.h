@@ -4,7 +4,7 @@
 // selection, following), a reference to the sender's newest cursor frame and (1.1) the
 // session's one live resume token.
 // Lives inside its Member (core/member.h) from `join` until leave; the Room holds a pointer
-// while it is a member. When its connection ends without `leave` (1.1 section 1) the room
+// while it is a member. When its connection ends without `leave` (docs/protocol.md 3.1) the room
 // holds it (Room::hold) for --resume-grace: no Member (so no queue), still in snapshots as
 // not connected, until a resume attaches it to a new Member or the grace ends. Frames for
 // a connected session go to its Member's queue. Loop-thread only. Kept to 192 bytes (a

@@ -6,7 +6,7 @@
 // set core/jwks_fetcher leaves in Config::jwt_jwks. One per HttpFront and RoomService,
 // i.e. per loop thread; cheap to make.
 // Promises: verify() is proto/jwt.h's verify_jwt with every configured key and rule
-// (integration spec section 5); it never blocks (one atomic load for the fetched set).
+// (docs/identity.md); it never blocks (one atomic load for the fetched set).
 // A token naming a kid that no set holds (UnknownKey) asks the fetcher for a fresh set,
 // at most once per 10 s across all threads (core/jwks_slot.h); that token itself is
 // refused: the client's next attempt finds the new key.

@@ -87,7 +87,7 @@ void Worker::run() {
     if (!now_fresh_) now_ns_ = monotonic_ns();
     load_.tick(now_ns_);
     if (!starved_.empty()) rearm_starved();
-    // Held sessions end within ~100 ms of their grace (1.1 section 1), not at the 1 s tick.
+    // Held sessions end within ~100 ms of their grace (docs/protocol.md 3.1), not at the 1 s tick.
     // With Redis the same timer drives gap filling, orphan reaping and presence records.
     if (!grace_armed_ && (rooms_->holding() || redis_)) {
       loop_->timeout_at(now_ns_ + 100'000'000, completion_tag(Op::Grace));
@@ -307,7 +307,7 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
 void Worker::open_websocket(Connection& c, HttpDecision&& upgrade) {
   c.state = ConnState::Open;
   // A member holds a place from its upgrade when its token came with it; an in-band one
-  // (1.1 section 4) takes it when its join's token verifies (ConnectionTable::admit_member)
+  // (docs/protocol.md 3.4) takes it when its join's token verifies (ConnectionTable::admit_member)
   // and stays on the handshake budget, bounded per address and in all, until then.
   if (c.admitted) table_->upgraded(c);
   c.http.reset();  // the request head is not kept on an idle connection

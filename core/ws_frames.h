@@ -5,7 +5,7 @@
 // proto knows RFC 6455's header bytes, net knows immutable shared buffers, and neither
 // knows the other.
 // Promises: a server frame is final, unmasked and unfragmented, so the one buffer is
-// byte-identical for every recipient (protocol-v1 "Transport").
+// byte-identical for every recipient (docs/protocol.md 1).
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // Owns nothing. Called by core/ws_frames.h to put the header in front of the one immutable
 // frame every recipient's send queue shares, and by tests to check bytes without sockets.
 // Promises: server frames are final (FIN set), unfragmented and unmasked, so one
-// serialized frame is byte-identical for every recipient (protocol-v1 "Transport").
+// serialized frame is byte-identical for every recipient (docs/protocol.md 1).
 #pragma once
 
 #include <cstddef>
@@ -20,7 +20,7 @@ enum class Opcode : uint8_t {
   Pong = 0xA,
 };
 
-// Close codes the server sends (RFC 6455 section 7.4.1; protocol-v1 "Bad input").
+// Close codes the server sends (RFC 6455 section 7.4.1; docs/protocol.md 5).
 enum CloseCode : uint16_t {
   kCloseNormal = 1000,
   kCloseNoStatus = 1005,  // never sent: "the peer's close frame had no code"

@@ -3,7 +3,7 @@
 // Owns nothing. Called once per connection by the handshake phase after
 // parse_http_request() returned Complete. Pure functions: request in, decision and
 // response bytes out, so every status code is unit-testable without sockets.
-// Promises (protocol-v1 "Transport" and "HTTP on the same port"):
+// Promises (docs/protocol.md 1):
 //   GET /healthz                               -> 200 "ok"
 //   GET /metrics                               -> Metrics
 //   GET /api/rooms/{room}/presence             -> Presence (bad room name: 404)

@@ -61,7 +61,7 @@ struct JwtClaims {
   bool has_rooms = false;
   std::vector<std::string> rooms;
   // Protocol 1.2 rights, read and carried, not yet enforced here: absent means the same
-  // rooms as `rooms` (protocol-v1.2 section 1).
+  // rooms as `rooms` (protocol 1.2 rights; docs/identity.md).
   bool has_edit = false;
   std::vector<std::string> edit;
 };
@@ -81,7 +81,7 @@ enum class JwtError : uint8_t {
 // "unknown_key", "wrong_issuer", "wrong_audience".
 std::string_view to_string(JwtError error);
 
-// What a token must say besides being signed (integration spec section 5).
+// What a token must say besides being signed (docs/identity.md).
 struct JwtRules {
   std::string issuer;            // empty: `iss` not checked
   std::string audience;          // empty: `aud` not checked

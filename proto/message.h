@@ -1,4 +1,4 @@
-// proto/message.h: the JSON codec for protocol-v1 messages (RapidJSON).
+// proto/message.h: the JSON codec for the protocol's messages (docs/protocol.md 4) (RapidJSON).
 //
 // Owns: a MessageDecoder owns one parse arena and one document; everything a decoded
 // ClientMessage points into (string views, rapidjson values) stays valid until the next
@@ -8,9 +8,9 @@
 // outbound message (encode_*), exactly once per message, before the payload becomes a
 // shared frame. Decoding is in message_decode.cpp, encoding in message_encode.cpp.
 // Promises: decode() answers every input with either a filled ClientMessage or a
-// DecodeError whose code is the spec's stable string (protocol-v1 "Bad input"); it never
+// DecodeError whose code is the spec's stable string (docs/protocol.md 5); it never
 // throws and never crashes on hostile JSON. Encoders emit compact JSON whose fields are
-// exactly those of protocol-v1 "Server -> client".
+// exactly those of docs/protocol.md 4.
 #pragma once
 
 #include <cstdint>
@@ -92,7 +92,7 @@ struct ClientMessage {
 };
 
 inline constexpr size_t kMaxSelection = 1000;
-// Edit ids of 1 to 64 characters are remembered for exactly-once edits (1.1 section 2).
+// Edit ids of 1 to 64 characters are remembered for exactly-once edits (docs/protocol.md 3.2).
 inline constexpr size_t kMaxRememberedIdChars = 64;
 // A token is a compact JWT; anything longer is not one of ours.
 inline constexpr size_t kMaxTokenBytes = 8192;

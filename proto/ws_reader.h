@@ -7,7 +7,7 @@
 // queued control frames (pong, close) into bytes for the connection's SendQueue. Both
 // feed() and flush() take the Handler for that call: the reader keeps no pointer to its
 // owner (every idle connection carries a reader: it is 48 bytes).
-// Promises (RFC 6455 + protocol-v1 "Bad input"):
+// Promises (RFC 6455 + docs/protocol.md 5):
 //   - a complete text message reaches Handler::on_text once, whatever the fragmentation;
 //   - ping is answered with pong; a close from the peer is echoed;
 //   - invalid UTF-8 -> close 1007, message over the limit -> 1009, binary -> 1003,

@@ -2,7 +2,7 @@
 //
 // Owns nothing. Encoding: every client frame is final and masked (RFC 6455 5.3 requires
 // clients to mask; the server closes 1002 otherwise). Decoding: server frames are final,
-// unfragmented and unmasked (protocol-v1 "Transport"); next_server_frame() still accepts a
+// unfragmented and unmasked (docs/protocol.md 1); next_server_frame() still accepts a
 // masked or fragmented frame by reporting it as malformed rather than misreading it.
 #pragma once
 

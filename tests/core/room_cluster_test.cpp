@@ -657,7 +657,7 @@ TEST_F(RoomCluster, AnEditArrivingBeforeItsReplyIsAckedAsItIsAppliedBeforeAnyLat
   // The reply and the publish travel on different connections: either may come first.
   // The E record proves the edit is stored (the script publishes after XADD), so the ack
   // goes out as it is applied: an edit with a higher seq arriving before the reply must
-  // not reach the sender before its ack (protocol 1.1 section 2).
+  // not reach the sender before its ack (docs/protocol.md 3.2).
   FakeClient& a = client();
   FakeClient& b = client();
   ready_room({&a, &b}, 3, "EP1");

@@ -1,4 +1,4 @@
-// tests/integration/auth_test.cpp: protocol-v1 "Authentication" (JWT HS256 via ?token= or
+// tests/integration/auth_test.cpp: docs/protocol.md 1.1 (JWT HS256 via ?token= or
 // Authorization: Bearer, `rooms` claim, --allow-origin) and POST /api/rooms/{room}/publish.
 // The server flags used here (--jwt-secret-file, --api-key-file, --allow-origin) are the
 // ones its --help documents.

@@ -1,4 +1,4 @@
-// tests/integration/backpressure_test.cpp: protocol-v1 slow reader rule: a reader whose
+// tests/integration/backpressure_test.cpp: the slow reader rule (docs/protocol.md 3.1): a reader whose
 // pending output passes --max-pending is closed with 1008 (no edit is lost silently), while
 // the other members keep receiving everything.
 #include <atomic>
@@ -197,7 +197,7 @@ TEST_F(BackpressureTest, SlowReaderGetsOnlyNewestCursorButEveryEditWhenNotOverLi
 namespace it {
 namespace {
 
-// Protocol 1.1 section 5 / RFC 6455: the 1008 is a close frame, not just a cut socket. A
+// Protocol docs/protocol.md 3.5 / RFC 6455: the 1008 is a close frame, not just a cut socket. A
 // slow reader that starts draining as soon as it is closed (here: when the others see
 // it leave) receives every frame already queued and then the close frame, within the
 // server's 2 s linger. (One that does not drain in time is cut off: docs/protocol.md.)

@@ -1,4 +1,4 @@
-// tests/integration/bad_input_test.cpp: protocol-v1 "Bad input": error replies that keep
+// tests/integration/bad_input_test.cpp: docs/protocol.md 5: error replies that keep
 // the connection open (and relay nothing), and the close codes for frame-level violations.
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-// tests/integration/cluster_test.cpp: protocol 1.1 section 6 "Several instances": several
+// tests/integration/cluster_test.cpp: docs/protocol.md 3.6 "Several instances": several
 // roomcast processes started with `--redis URL` against one real redis-server serve one
 // room together, and a client sees no difference: relay across instances in per-sender
 // order, one seq per room, exactly-once edits, since/resync and resume on any instance,
@@ -661,7 +661,7 @@ TEST_F(ClusterTest, AnEditIdAckedOnOneInstanceIsADuplicateOnAnother) {
 
 // ------------------------------------------------------------------ 4. since / resync
 
-// Protocol 1.1 section 1 with --redis: a replay is outside --max-pending on an instance
+// Protocol docs/protocol.md 3.1 with --redis: a replay is outside --max-pending on an instance
 // that loaded the history from Redis too (docs/protocol.md "A since replay").
 TEST_F(ClusterTest, ASinceReplayLargerThanMaxPendingReachesAReaderOnAnotherInstance) {
   ASSERT_NO_FATAL_FAILURE(StartRedis());
@@ -827,7 +827,7 @@ bool ShowsState(const rapidjson::Value& e, double fov, const std::string& sel, c
   return true;
 }
 
-// 1.1 section 6: a session's camera, selection and following are as it last sent them,
+// docs/protocol.md 3.6: a session's camera, selection and following are as it last sent them,
 // whichever instance it sent them on. Moved A -> B -> A with its state sent on B (B's
 // connection still attached, so it gets 4008), late joiners on both instances and the
 // presence API show what it sent on B within 2 s, and still do later (when instances
@@ -1357,7 +1357,7 @@ TEST_F(ClusterTest, WhileRedisIsDownEditsGetUnavailableAndCamerasFlowOnOneInstan
 }
 
 // Redis restarts empty (no persistence): the room's history is gone, so its seq restarts
-// in a new epoch (section 3). A connected client never sees seq go backwards without a
+// in a new epoch (docs/protocol.md 3.3). A connected client never sees seq go backwards without a
 // `resync` first; a `since` counted in the old epoch gets resync on every instance.
 TEST_F(ClusterTest, WhenRedisLosesItsDataTheRoomStartsANewEpochAndClientsAreResynced) {
   ASSERT_NO_FATAL_FAILURE(StartRedis(/*appendonly=*/false));

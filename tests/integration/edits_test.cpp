@@ -1,5 +1,5 @@
 // tests/integration/edits_test.cpp: edit relay, seq stamping, ack, history replay with
-// `since`, resync (protocol-v1 `edit`, `ack`, `resync`, `join.since`).
+// `since`, resync (docs/protocol.md 2 and 4: `edit`, `ack`, `resync`, `join.since`).
 #include <map>
 #include <thread>
 

@@ -1,5 +1,5 @@
-// tests/integration/http_test.cpp: plain HTTP on the WebSocket port (protocol-v1
-// "Transport" endpoint rules and "HTTP on the same port").
+// tests/integration/http_test.cpp: plain HTTP on the WebSocket port (docs/protocol.md 1:
+// the endpoint rules and the HTTP answers).
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// tests/integration/identity_provider_test.cpp: integration spec section 5 over real
+// tests/integration/identity_provider_test.cpp: docs/identity.md over real
 // sockets: tokens signed by an identity provider's keys (RS256, PS256, ES256, EdDSA) from
 // --jwt-jwks-file, --jwt-public-key-file and --jwt-jwks-url beside the HS256 secret;
 // forged and confused tokens; iss/aud/leeway; rotation through a JWK set served by this

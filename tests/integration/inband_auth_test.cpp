@@ -1,4 +1,4 @@
-// tests/integration/inband_auth_test.cpp: protocol 1.1 sections 4, 5 and 7 over real
+// tests/integration/inband_auth_test.cpp: docs/protocol.md 3.4, 3.5 and 3.7 over real
 // sockets: the token inside the socket, refresh, expiry, and close codes a client can act
 // on (4001, 4003, 1013, 1002 for a 1-byte close body).
 #include <chrono>

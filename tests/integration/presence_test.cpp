@@ -1,4 +1,4 @@
-// tests/integration/presence_test.cpp: join/welcome/presence/leave (protocol-v1 "Identity",
+// tests/integration/presence_test.cpp: join/welcome/presence/leave (docs/protocol.md 2,
 // `join`, `leave`, `welcome`, `presence`).
 #include <set>
 

@@ -1,4 +1,4 @@
-// tests/integration/rate_limit_test.cpp: protocol-v1 "A client over its rate limit":
+// tests/integration/rate_limit_test.cpp: docs/protocol.md 5:
 // excess cursors are dropped silently, excess other messages get error rate_limited.
 #include <thread>
 

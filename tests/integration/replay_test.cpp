@@ -1,5 +1,5 @@
 // tests/integration/replay_test.cpp: a `since` replay is outside the slow-reader limit
-// (protocol-v1.1 section 1) and stays bounded: a history far larger than --max-pending
+// (docs/protocol.md 3.1) and stays bounded: a history far larger than --max-pending
 // reaches a reader that reads, in order, before live traffic; live traffic queued behind
 // it still counts, so a reader too slow for the live stream is still closed 1008
 // (docs/protocol.md "A since replay").

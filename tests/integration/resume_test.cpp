@@ -1,4 +1,4 @@
-// tests/integration/resume_test.cpp: protocol 1.1 sections 1-3 over real sockets: a
+// tests/integration/resume_test.cpp: docs/protocol.md 3.1-3.3 over real sockets: a
 // dropped connection is not a departure (resume), edits are applied exactly once, and a
 // `since` never replays another history (epochs).
 #include <chrono>

@@ -2,7 +2,7 @@
 //
 // RoomcastTest starts one server per test (ephemeral loopback port) and provides
 // connect/join helpers. Messages are built as JSON text; received messages are checked
-// field by field against protocol-v1.
+// field by field against docs/protocol.md.
 #pragma once
 
 #include <memory>

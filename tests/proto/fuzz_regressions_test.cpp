@@ -109,7 +109,7 @@ WsReader::FeedResult feed_in_pieces(const std::string& bytes, size_t piece, std:
   return result;
 }
 
-// A close whose reason is not UTF-8 must be answered with 1007 (protocol-v1 "Bad input",
+// A close whose reason is not UTF-8 must be answered with 1007 (docs/protocol.md 5,
 // RFC 6455 8.1), whatever the TCP segmentation. wslay 1.1.1 checks close reasons per
 // received chunk (skipping the first two bytes of every piece, meaning to skip only the
 // status code), so with one byte at a time it would echo the invalid reason. WsReader

@@ -1,4 +1,4 @@
-// Unit tests for proto/message.h: the protocol-v1 decoder and encoders.
+// Unit tests for proto/message.h: the protocol's decoder and encoders (docs/protocol.md 4).
 #include "proto/message.h"
 #include "proto/json_reader.h"
 

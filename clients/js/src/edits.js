@@ -1,7 +1,7 @@
 /**
  * Edits waiting for their `ack`. Each gets an id (1-64 characters) when made and keeps it
  * until acknowledged, so the server can answer a repeat after a reconnect with the
- * original seq instead of applying it twice (protocol 1.1, section 2).
+ * original seq instead of applying it twice (docs/protocol.md 3.2).
  */
 
 /**

@@ -1,5 +1,5 @@
 /**
- * What a client does when its socket closes (protocol 1.1, section 5), and how long it
+ * What a client does when its socket closes (docs/protocol.md 3.5), and how long it
  * waits before trying again.
  */
 
