@@ -129,12 +129,13 @@ summary=$(printf '%s\n' "${RESULTS[@]}" | node -e '
   const by = {};
   for (const [label, ...v] of lines) (by[label] ||= []).push(v.map(Number));
   const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
-  console.log("| setup | CPU, all processes (% of a core) | instance A | instance B | Redis | nginx | p50 | p99 | deliveries/s |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("| setup | CPU, all processes (% of a core) | roomcast instances | Redis | nginx | p50 | p99 | deliveries/s |");
+  console.log("|---|---|---|---|---|---|---|---|");
   const names = { "one-instance": "one instance, no proxy", least_conn: "nginx least_conn, 2 instances + Redis", hash_uri: "nginx hash $request_uri consistent, 2 instances + Redis" };
   for (const [label, rows] of Object.entries(by)) {
     const col = (i) => med(rows.map((r) => r[i]));
-    console.log(`| ${names[label] || label} | ${col(0)} | ${col(4)} | ${col(5)} | ${col(6)} | ${col(7)} | ${(col(1) / 1000).toFixed(2)} ms | ${(col(2) / 1000).toFixed(2)} ms | ${col(3)} |`);
+    const roomcast = med(rows.map((r) => r[4] + r[5]));
+    console.log(`| ${names[label] || label} | ${col(0)} | ${roomcast.toFixed(1)} | ${col(6)} | ${col(7)} | ${(col(1) / 1000).toFixed(2)} ms | ${(col(2) / 1000).toFixed(2)} ms | ${col(3)} |`);
   }
 ')
 echo "$summary"
