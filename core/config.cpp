@@ -238,9 +238,10 @@ const std::vector<Flag>& flags() {
          return true;
        }},
       {"redis", "URL",
-       "redis://HOST:PORT[/DB]: serve rooms together with every instance on this Redis (protocol 1.1 "
-       "section 6; all instances need the same --history and --resume-grace) (default: off, one process)",
-       "redis://HOST:PORT[/DB]",
+       "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]: serve rooms together with every instance on this Redis "
+       "(protocol 1.1 section 6; all instances need the same --history and --resume-grace); USER is an ACL "
+       "user, PASSWORD percent-encoded, logged as *** (default: off, one process)",
+       "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]",
        [](Config& c, std::string_view v) {
          RedisOptions options;
          std::string error;
@@ -248,6 +249,9 @@ const std::vector<Flag>& flags() {
          c.redis_url.assign(v);
          return true;
        }},
+      {"redis-password-file", "PATH",
+       "file holding the Redis password (AUTH), used instead of the --redis URL's (default: the URL's, if any)",
+       "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.redis_password); }},
       {"resume-grace", "S",
        "a session whose connection drops without leave is held this long for a resume, invisible to "
        "the others (default 10; 0: off)",
@@ -300,6 +304,12 @@ const Flag* find_flag(std::string_view name) {
   return nullptr;
 }
 
+// A refused value as it may appear in a message: a --redis URL may carry a password.
+std::string shown(const Flag& f, std::string_view value) {
+  if (std::string_view(f.name) == "redis") return RedisLink::mask_url(value);
+  return std::string(value);
+}
+
 std::string env_name(const char* flag) {
   std::string out = "ROOMCAST_";
   for (const char* p = flag; *p; ++p) out.push_back(*p == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(*p))));
@@ -335,7 +345,7 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
         if (entry.size() > var.size() && entry.substr(0, var.size()) == var && entry[var.size()] == '=') {
           std::string_view value = entry.substr(var.size() + 1);
           if (!f.set(c, value)) {
-            message = var + ": '" + std::string(value) + "' is not " + f.expects;
+            message = var + ": '" + shown(f, value) + "' is not " + f.expects;
             return ConfigOutcome::Error;
           }
         }
@@ -377,7 +387,17 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
       return ConfigOutcome::Error;
     }
     if (!flag->set(c, value)) {
-      message = "--" + std::string(name) + ": '" + std::string(value) + "' is not " + flag->expects;
+      message = "--" + std::string(name) + ": '" + shown(*flag, value) + "' is not " + flag->expects;
+      return ConfigOutcome::Error;
+    }
+  }
+  if (!c.redis_url.empty()) {
+    RedisOptions redis;
+    std::string error;
+    if (RedisLink::parse_url(c.redis_url, &redis, &error) && !redis.user.empty() && redis.password.empty() &&
+        c.redis_password.empty()) {
+      message = "--redis: '" + RedisLink::mask_url(c.redis_url) + "' names a USER without a password (give one in the URL "
+                "or with --redis-password-file)";
       return ConfigOutcome::Error;
     }
   }

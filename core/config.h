@@ -46,6 +46,7 @@ struct Config {
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
   std::string redis_url;                 // --redis: several instances share rooms; empty: one process
+  std::string redis_password;            // --redis-password-file: wins over the URL's; a secret
 
   // Security and limits.
   std::string jwt_secret;                 // empty: authentication off
@@ -85,7 +86,8 @@ enum class ConfigOutcome { Run, Help, Error };
 // `environment` is consulted for ROOMCAST_* variables (pass `environ`; null for none).
 // Secrets never come from the command line: the JWT secret from --jwt-secret-file or
 // ROOMCAST_JWT_SECRET, the API key from --api-key-file or ROOMCAST_API_KEY (files are read
-// here; a trailing newline is dropped).
+// here; a trailing newline is dropped), the Redis password from the --redis URL or
+// --redis-password-file. A --redis URL is shown masked in messages (RedisLink::mask_url).
 ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message,
                            const char* const* environment = nullptr);
 

@@ -88,6 +88,7 @@ struct RedisLink::State {
 
   // ---- shared with the calling threads ----
   RedisOptions opt;
+  Logger log{opt.log_format, opt.log_level};  // the link's thread only; never given a secret
   unsigned workers;
   RedisStats& stats;
   RedisOutbox outbox;  // its own locking (see core/redis_outbox.h)
@@ -114,6 +115,7 @@ struct RedisLink::State {
   milliseconds call_timeout() const { return milliseconds(std::max(opt.call_timeout_ms, 1)); }
 
   void set_up(bool up, Clock::time_point now);
+  void log_refusal(Clock::time_point now) const;
   void lose_command(Clock::time_point now);
   void lose(RedisConnection& c, Clock::time_point now) {
     if (&c == &cmd) lose_command(now);
@@ -158,6 +160,18 @@ void RedisLink::State::lose_command(Clock::time_point now) {
   set_up(false, now);
 }
 
+// Redis refused the handshake (a wrong password, NOAUTH, NOPERM, a wrong DB): one line
+// per attempt, so once per backoff step (at most every 2 s). Redis's own words never
+// echo the password.
+void RedisLink::State::log_refusal(Clock::time_point now) const {
+  const std::string& why = pipeline.refusal();
+  if (why.empty()) return;
+  auto retry_ms = std::chrono::duration_cast<milliseconds>(cmd.retry_at() - now).count();
+  log.log(LogLevel::Error, "redis_refused",
+          {{"host", opt.host}, {"port", unsigned(opt.port)}, {"user", opt.user.empty() ? "default" : opt.user},
+           {"reply", why}, {"retry_ms", int64_t(retry_ms)}});
+}
+
 // ---- connecting ----
 
 // getaddrinfo may block this thread: acceptable, no loop thread waits on it.
@@ -177,7 +191,7 @@ void RedisLink::State::connected(RedisConnection& c, Clock::time_point now) {
     return;
   }
   sub.reset_backoff();
-  subscriber.open(opt.db);
+  subscriber.open(opt);
 }
 
 // ---- traffic ----
@@ -188,7 +202,10 @@ bool RedisLink::State::read_commands(Clock::time_point now) {
   return cmd.read_replies([&](RedisValue&& v) {
     switch (pipeline.answer(std::move(v), now)) {
       case RedisPipeline::Answer::Unpaired: return Take::Refuse;
-      case RedisPipeline::Answer::Lost: lose_command(now); return Take::Stop;  // nothing left to read
+      case RedisPipeline::Answer::Lost:
+        lose_command(now);
+        log_refusal(now);
+        return Take::Stop;  // nothing left to read
       case RedisPipeline::Answer::Ready: set_up(true, now); return Take::Next;
       case RedisPipeline::Answer::Answered: return Take::Next;
     }

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log.h"
+
 namespace roomcast {
 
 // One RESP value, owned: nothing of hiredis crosses threads.
@@ -84,6 +86,14 @@ struct RedisOptions {
   std::string host = "127.0.0.1";  // numeric, or a name resolved on the link's thread
   uint16_t port = 6379;
   int db = 0;
+  // Credentials, sent first on both connections (AUTH [user] password) when password is
+  // not empty. Secrets: never logged, never in an error text (see mask_url).
+  std::string user;
+  std::string password;
+  int min_replicas = 0;               // > 0: calls of durable_scripts are answered after WAIT
+  std::vector<int> durable_scripts;   // script indexes whose replies wait for min_replicas
+  LogFormat log_format = LogFormat::Text;  // the link's own lines (refusals by Redis)
+  LogLevel log_level = LogLevel::Info;
   std::string instance_id;         // this instance's lease name
   int call_timeout_ms = 2000;
   int lease_ms = 3000;             // a lease not renewed for this long has lapsed
@@ -110,8 +120,13 @@ struct RedisStats {
 
 class RedisLink {
  public:
-  // redis://HOST:PORT[/DB] (PORT defaults to 6379); false with *error set otherwise.
+  // redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (PORT defaults to 6379; USER and
+  // PASSWORD percent-decoded); false with *error set otherwise. *error never holds the
+  // password: the URL in it is masked.
   static bool parse_url(std::string_view url, RedisOptions* out, std::string* error);
+  // The URL as it may be shown: a password in it replaced by ***
+  // (redis://user:***@host:port/db). Also for URLs parse_url refuses.
+  static std::string mask_url(std::string_view url);
 
   RedisLink(RedisOptions options, unsigned workers);
   ~RedisLink();  // stop() if still running

@@ -33,6 +33,13 @@ std::optional<RedisClock::time_point> RedisPipeline::next_deadline() const {
 }
 
 void RedisPipeline::open(RedisClock::time_point deadline) {
+  refusal_.clear();
+  // AUTH before anything else: a Redis with requirepass or ACL users answers every other
+  // command NOAUTH until then.
+  if (!opt_.password.empty()) {
+    if (opt_.user.empty()) send_internal(Entry::Kind::Auth, {"AUTH", opt_.password}, deadline);
+    else send_internal(Entry::Kind::Auth, {"AUTH", opt_.user, opt_.password}, deadline);
+  }
   std::string db = std::to_string(opt_.db);
   if (opt_.db != 0) send_internal(Entry::Kind::Select, {"SELECT", db}, deadline);
   for (size_t i = 0; i < scripts_.size(); ++i)
@@ -173,10 +180,20 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
       queued_.fetch_sub(1, std::memory_order_relaxed);
       break;
     }
+    case Entry::Kind::Auth:
     case Entry::Kind::Select:
-      if (v.is_error()) return Answer::Lost;  // a wrong DB: retried with backoff
+      if (v.is_error()) {  // a wrong password or DB: retried with backoff
+        refusal_ = (e.kind == Entry::Kind::Auth ? "AUTH: " : "SELECT: ") + v.str;
+        return Answer::Lost;
+      }
       break;
     case Entry::Kind::Load:
+      // Redis refusing us rather than the script (NOAUTH, NOPERM, LOADING...): nothing
+      // else would work either, so the link must not say it is up.
+      if (v.is_error() && v.str.compare(0, 4, "ERR ") != 0) {
+        refusal_ = "SCRIPT LOAD: " + v.str;
+        return Answer::Lost;
+      }
       // A script Redis refuses keeps no sha: its calls go as EVAL and get Redis's error.
       shas_[static_cast<size_t>(e.script)] = v.kind == RedisValue::Kind::String ? v.str : std::string();
       break;

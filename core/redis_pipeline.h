@@ -4,7 +4,8 @@
 // Owns: the FIFO of entries, one per command written (or about to be written) on the
 // command connection, in write order, so that each reply answers the front; the script
 // sources (the user's, RedisOptions::scripts, then the lease script) and their shas; the
-// handshake after each connect (SELECT when db != 0, SCRIPT LOAD of every script);
+// handshake after each connect (AUTH when a password is set, first; SELECT when db != 0;
+// SCRIPT LOAD of every script);
 // whether a lease round is in flight.
 // Called by: the Redis link's thread only (core/redis_link.cpp), which owns the
 // connection, dials and polls it, watches next_deadline() and decides when the
@@ -20,7 +21,10 @@
 //     back of the pipeline, so its reply may come after replies to later calls; its
 //     deadline still counts in next_deadline();
 //   - answer() pairs a reply with the front entry and says when the handshake is over
-//     (Ready) or the connection can no longer be trusted (Lost: a SELECT refused);
+//     (Ready) or the connection can no longer be trusted (Lost: AUTH or SELECT refused, or
+//     a SCRIPT LOAD refused for anything but the script itself, such as NOAUTH from a
+//     Redis that wants a password we do not have, or NOPERM for an ACL user); refusal()
+//     then says why in Redis's words (which never echo the password);
 //   - a lease round's reply becomes one Instances event for every attached worker.
 #pragma once
 
@@ -45,7 +49,7 @@ class RedisPipeline {
  public:
   // One command of the FIFO (a user call, or one the link sends for itself).
   struct Entry {
-    enum class Kind : uint8_t { Call, Select, Load, Lease, Unlease, Invalid };
+    enum class Kind : uint8_t { Call, Auth, Select, Load, Lease, Unlease, Invalid };
     Kind kind = Kind::Call;
     bool retried = false;  // already sent again as EVAL after NOSCRIPT
     unsigned worker = 0;
@@ -70,6 +74,8 @@ class RedisPipeline {
 
   bool empty() const { return fifo_.empty(); }
   bool lease_in_flight() const { return lease_in_flight_; }
+  // Why the last handshake ended in Lost (empty when it did not).
+  const std::string& refusal() const { return refusal_; }
   // The soonest deadline in the FIFO; past it, Redis did not answer in time.
   std::optional<RedisClock::time_point> next_deadline() const;
 
@@ -108,6 +114,7 @@ class RedisPipeline {
   std::deque<Entry> fifo_;
   std::multiset<RedisClock::time_point> retry_deadlines_;  // of retried entries still in the FIFO
   size_t handshake_left_ = 0;
+  std::string refusal_;
   bool lease_in_flight_ = false;
 };
 

@@ -89,6 +89,9 @@ int run_server(const Config& config) {
     RedisOptions options;
     std::string error;
     RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
+    if (!config.redis_password.empty()) options.password = config.redis_password;
+    options.log_format = config.log_format;
+    options.log_level = config.log_level;
     instance_id = random_base64url(6);  // 48 bits: a prefix of every session id
     options.instance_id = instance_id;
     options.lease_ms = 3000;
@@ -109,7 +112,7 @@ int run_server(const Config& config) {
   for (auto& w : workers) w->set_peers(peers);
   if (redis) {
     redis->start();
-    log.log(LogLevel::Info, "redis", {{"url", config.redis_url}, {"instance", instance_id}});
+    log.log(LogLevel::Info, "redis", {{"url", RedisLink::mask_url(config.redis_url)}, {"instance", instance_id}});
   }
 
   // Each ring is created on its own thread (SINGLE_ISSUER binds it to its creator).

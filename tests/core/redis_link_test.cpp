@@ -40,10 +40,11 @@ TEST(RedisLinkUrlTest, ParsesHostPortAndDb) {
 }
 
 TEST(RedisLinkUrlTest, RejectsEverythingElseWithAReasonAndLeavesTheOptionsAlone) {
-  for (const char* bad : {"", "http://h:1", "redis:/h", "redis://", "redis://:6379", "redis://user:pw@h:1",
-                          "redis://:pw@h", "redis://h:0", "redis://h:65536", "redis://h:", "redis://h:12ab",
+  for (const char* bad : {"", "http://h:1", "redis:/h", "redis://", "redis://:6379", "redis://user:pw@",
+                          "redis://:pw@:1", "redis://h:0", "redis://h:65536", "redis://h:", "redis://h:12ab",
                           "redis://h/", "redis://h/16", "redis://h/x", "redis://h:1/2/3", "redis://[::1]:6379",
-                          "redis://1.2.3.999", "redis://h?db=1", "redis://h h", "rediss://h"}) {
+                          "redis://1.2.3.999", "redis://h?db=1", "redis://h h", "redis://u:@h", "redis://u:p%4@h",
+                          "redis://u:p%zz@h", "redis://u:p%0a@h"}) {
     RedisOptions o;
     o.host = "unchanged";
     std::string err;
@@ -53,8 +54,45 @@ TEST(RedisLinkUrlTest, RejectsEverythingElseWithAReasonAndLeavesTheOptionsAlone)
   }
   std::string err;
   RedisOptions o;
-  EXPECT_FALSE(RedisLink::parse_url("redis://u:p@h", &o, &err));
-  EXPECT_NE(err.find("user:pass"), std::string::npos) << err;
+  EXPECT_FALSE(RedisLink::parse_url("redis://u:s3cret@h:0", &o, &err));
+  EXPECT_EQ(err.find("s3cret"), std::string::npos) << "a refused URL's error shows the password: " << err;
+  EXPECT_NE(err.find("redis://u:***@h:0"), std::string::npos) << err;
+}
+
+TEST(RedisLinkUrlTest, CredentialsGiveAnAclUserOrAPasswordAlonePercentDecoded) {
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("redis://app:pw@10.0.0.5:6380/1", &o, &err)) << err;
+  EXPECT_EQ(o.user, "app");
+  EXPECT_EQ(o.password, "pw");
+  EXPECT_EQ(o.host, "10.0.0.5");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_EQ(o.db, 1);
+  ASSERT_TRUE(RedisLink::parse_url("redis://:only@h", &o, &err)) << err;
+  EXPECT_EQ(o.user, "");
+  EXPECT_EQ(o.password, "only");
+  // '@', ':' and '/' in a password, percent-encoded or not (the last '@' ends it).
+  ASSERT_TRUE(RedisLink::parse_url("redis://u%40x:p%3A%2F%40w@h:1", &o, &err)) << err;
+  EXPECT_EQ(o.user, "u@x");
+  EXPECT_EQ(o.password, "p:/@w");
+  ASSERT_TRUE(RedisLink::parse_url("redis://u:a@b/c@h:1/2", &o, &err)) << err;
+  EXPECT_EQ(o.password, "a@b/c");
+  EXPECT_EQ(o.host, "h");
+  EXPECT_EQ(o.db, 2);
+  ASSERT_TRUE(RedisLink::parse_url("redis://app@h", &o, &err)) << err;  // the password from a file
+  EXPECT_EQ(o.user, "app");
+  EXPECT_EQ(o.password, "");
+}
+
+TEST(RedisLinkUrlTest, MaskUrlHidesThePasswordAndNothingElse) {
+  EXPECT_EQ(RedisLink::mask_url("redis://app:pw@h:1/2"), "redis://app:***@h:1/2");
+  EXPECT_EQ(RedisLink::mask_url("redis://:pw@h"), "redis://:***@h");
+  EXPECT_EQ(RedisLink::mask_url("redis://u:a@b/c@h:1/2"), "redis://u:***@h:1/2");
+  EXPECT_EQ(RedisLink::mask_url("rediss://u:p@h"), "rediss://u:***@h");
+  EXPECT_EQ(RedisLink::mask_url("redis://app@h"), "redis://app@h");
+  EXPECT_EQ(RedisLink::mask_url("redis://h:1"), "redis://h:1");
+  EXPECT_EQ(RedisLink::mask_url("u:p@h"), "u:***@h");  // not even a URL
+  EXPECT_EQ(RedisLink::mask_url("http:/u:p@h"), "http:***@h");
 }
 
 class RedisLinkTest : public ::testing::Test {
@@ -67,6 +105,11 @@ class RedisLinkTest : public ::testing::Test {
   void StartRedis(bool appendonly = false) {
     std::string err;
     redis_ = it::RedisProcess::start(&err, appendonly);
+    ASSERT_TRUE(redis_) << err;
+  }
+  void StartRedis(const it::RedisProcessOptions& options) {
+    std::string err;
+    redis_ = it::RedisProcess::start(&err, options);
     ASSERT_TRUE(redis_) << err;
   }
 
@@ -535,6 +578,98 @@ TEST_F(RedisLinkTest, MetricsRenderEveryFamilyWithHelpAndType) {
   EXPECT_NE(out.find("roomcast_redis_latency_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("roomcast_redis_latency_seconds_count 1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("roomcast_redis_latency_seconds_sum "), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+// ---- credentials (issue 27) ----
+
+it::RedisProcessOptions PasswordOnly(const std::string& pw) {
+  it::RedisProcessOptions o;
+  o.extra_args = {"--requirepass", pw};
+  o.password = pw;
+  return o;
+}
+
+TEST_F(RedisLinkTest, APasswordAloneIsSentAsAuthFirstOnBothConnections) {
+  StartRedis(PasswordOnly("pw-1"));
+  RedisOptions o = Options("/2");
+  o.password = "pw-1";
+  StartLink(o);
+  EXPECT_EQ(Call(0, {"SET", "k", "v"}).str, "OK");
+  EXPECT_EQ(redis_->command({"EVAL", "redis.call('SELECT', 2) return redis.call('GET', KEYS[1])", "1", "k"}), "v");
+  link_->subscribe(0, "ch");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "ch", &e));
+  EXPECT_EQ(redis_->command({"PUBLISH", "ch", "x"}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Message, "ch", &e));
+  EXPECT_EQ(e.payload, "x");
+}
+
+TEST_F(RedisLinkTest, AnAclUserAuthenticatesWithUserAndPasswordAndItsScriptsRun) {
+  it::RedisProcessOptions ro;
+  ro.extra_args = {"--user", "default", "off", "--user", "app", "on", ">app-pw", "~*", "&*", "+@all"};
+  ro.user = "app";
+  ro.password = "app-pw";
+  StartRedis(ro);
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("redis://app:app-pw@127.0.0.1:" + std::to_string(redis_->port()), &o, &err)) << err;
+  o.instance_id = "inst-a";
+  o.call_timeout_ms = 500;
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  StartLink(o);
+  EXPECT_EQ(Call(0, {"n"}, 0, 1).integer, 1);
+  EXPECT_EQ(redis_->command({"ACL", "WHOAMI"}), "app");
+  link_->subscribe(1, "c");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(1, Kind::Subscribed, "c", &e));
+}
+
+TEST_F(RedisLinkTest, AWrongPasswordOrNoneAgainstAProtectedRedisKeepsTheLinkDownAndCallsFailAtOnce) {
+  StartRedis(PasswordOnly("right"));
+  for (const std::string& pw : {std::string("wrong"), std::string()}) {
+    SCOPED_TRACE("password '" + pw + "'");
+    RedisOptions o = Options();
+    o.password = pw;
+    StartLink(o, 1, /*wait_up=*/false);
+    // Several backoff steps (100, 200, 400 ms...): never up.
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_FALSE(link_->up());
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    auto t0 = Clock::now();
+    Submit(0, 7, {"PING"});
+    RedisEvent e;
+    ASSERT_TRUE(NextReply(0, 7, &e, milliseconds(1000)));
+    EXPECT_FALSE(e.ok);
+    EXPECT_LT(Clock::now() - t0, milliseconds(100)) << "a call waited on a link that cannot authenticate";
+    std::string metrics;
+    link_->render_metrics(&metrics);
+    EXPECT_NE(metrics.find("roomcast_redis_up 0\n"), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find("right"), std::string::npos);
+    link_.reset();
+    for (int fd : efds_) ::close(fd);
+    efds_.clear();
+    backlog_.clear();
+  }
+}
+
+TEST_F(RedisLinkTest, TheRightPasswordAfterARefusedOneBringsTheLinkUpWithinTheBackoff) {
+  StartRedis(PasswordOnly("old"));
+  RedisOptions o = Options();
+  o.password = "new";
+  StartLink(o, 1, /*wait_up=*/false);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(link_->up());
+  // The operator rotates the password on Redis to the one the link has.
+  EXPECT_EQ(redis_->command({"CONFIG", "SET", "requirepass", "new"}), "OK");
+  ASSERT_TRUE(WaitUp(true, milliseconds(4000)));
+  EXPECT_EQ(Call(0, {"PING"}).str, "PONG");
 }
 
 }  // namespace

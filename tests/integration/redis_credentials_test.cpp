@@ -1,0 +1,238 @@
+// tests/integration/redis_credentials_test.cpp: the real binary against a real
+// redis-server that wants a password (requirepass) or an ACL user (issue 27,
+// README "Several instances"): the right credentials serve rooms across instances, wrong
+// ones keep the server up with roomcast_redis_up 0 and joins answered 1013, and the
+// password never shows in what the server prints.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis_process.h"
+#include "server_process.h"
+#include "test_util.h"
+#include "ws_client.h"
+
+namespace it {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t CountOf(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class RedisCredentialsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    instances_.clear();  // SIGTERM + reap
+    redis_.reset();
+  }
+
+  void StartRedis(const RedisProcessOptions& o) {
+    std::string err;
+    redis_ = RedisProcess::start(&err, o);
+    ASSERT_TRUE(redis_) << "could not start redis-server: " << err;
+  }
+
+  // One instance with `redis_args` (--redis ... and friends); its stderr goes to a file
+  // read by Logged(i). `env`: NAME=VALUE for the child.
+  ServerProcess* Start(const std::vector<std::string>& redis_args, const std::vector<std::string>& env = {}) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads", "1"};
+    args.insert(args.end(), redis_args.begin(), redis_args.end());
+    if (const char* more = std::getenv("IT_ROOMCAST_ARGS")) {
+      std::istringstream in(more);
+      for (std::string a; in >> a;) args.push_back(a);
+    }
+    logs_.push_back(std::make_unique<TempFile>(""));
+    ProcessOptions po;
+    po.stderr_path = logs_.back()->path;
+    po.env = env;
+    std::string err;
+    auto p = ServerProcess::start(args, &err, std::chrono::seconds(10), po);
+    if (!p) {
+      ADD_FAILURE() << "instance did not start: " << err << "\nits stderr:\n" << ReadAll(po.stderr_path);
+      return nullptr;
+    }
+    instances_.push_back(std::move(p));
+    return instances_.back().get();
+  }
+  std::string Logged(size_t i) const { return ReadAll(logs_.at(i)->path); }
+
+  std::string Url(const std::string& userinfo) const {
+    return "redis://" + userinfo + "127.0.0.1:" + std::to_string(redis_->port());
+  }
+
+  std::unique_ptr<RedisProcess> redis_;
+  std::vector<std::unique_ptr<TempFile>> logs_;
+  std::vector<std::unique_ptr<ServerProcess>> instances_;
+};
+
+// Joins room `room` on `port`: the welcome, or the close code (-1: neither within 6 s).
+struct JoinOutcome {
+  std::unique_ptr<WsClient> ws;
+  bool welcomed = false;
+  int close_code = -1;
+  std::string text;
+};
+JoinOutcome Join(uint16_t port, const std::string& room, const std::string& user) {
+  JoinOutcome out;
+  ConnectOptions o;
+  o.path = "/ws/" + room;
+  std::string err;
+  out.ws = WsClient::connect(port, o, &err);
+  if (!out.ws) {
+    out.text = "connect: " + err;
+    return out;
+  }
+  out.ws->send_text(join_msg(user));
+  JsonResult w = out.ws->recv_json(milliseconds(6000));
+  out.welcomed = w.ok && w.type() == "welcome";
+  out.close_code = w.close_code;
+  out.text = w.ok ? w.text : w.error;
+  return out;
+}
+
+// The first ack or error answering an edit, within `timeout`.
+JsonResult EditAnswer(WsClient& ws, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return JsonResult{};
+    JsonResult m = ws.recv_json(left);
+    if (!m.ok || m.type() == "ack" || m.type() == "error") return m;
+  }
+}
+
+TEST_F(RedisCredentialsTest, APasswordFromTheUrlOrAFileServesRoomsAcrossInstancesAndIsNeverLogged) {
+  const std::string pw = "it-Secret-7f3a";
+  RedisProcessOptions ro;
+  ro.extra_args = {"--requirepass", pw};
+  ro.password = pw;
+  ASSERT_NO_FATAL_FAILURE(StartRedis(ro));
+  TempFile pwfile(pw + "\n");
+  ServerProcess* i1 = Start({"--redis", Url(":" + pw + "@")});
+  ServerProcess* i2 = Start({"--redis", Url(""), "--redis-password-file", pwfile.path});
+  ASSERT_TRUE(i1 && i2);
+  JoinOutcome a = Join(i1->port(), "r", "alice");
+  JoinOutcome b = Join(i2->port(), "r", "bob");
+  ASSERT_TRUE(a.welcomed) << a.text;
+  ASSERT_TRUE(b.welcomed) << b.text;
+  ASSERT_TRUE(a.ws->send_text(edit_msg("b", "move", "", "e-1")));
+  JsonResult ack = EditAnswer(*a.ws, milliseconds(5000));
+  ASSERT_TRUE(ack.ok) << ack.error;
+  EXPECT_EQ(ack.type(), "ack") << ack.text;
+  JsonResult relayed = b.ws->recv_until_type("edit", milliseconds(5000));
+  EXPECT_TRUE(relayed.ok) << "the edit did not reach the other instance: " << relayed.error;
+  HttpResponse m = http_get(i1->port(), "/metrics");
+  EXPECT_NE(m.body.find("roomcast_redis_up 1\n"), std::string::npos) << m.body;
+  EXPECT_EQ(m.body.find(pw), std::string::npos) << "the password is in /metrics";
+  instances_.clear();  // flush and close the logs
+  for (size_t i = 0; i < 2; ++i) {
+    std::string log = Logged(i);
+    EXPECT_EQ(log.find(pw), std::string::npos) << "instance " << i << " logged the password:\n" << log;
+  }
+  EXPECT_NE(Logged(0).find("redis://:***@127.0.0.1:"), std::string::npos) << Logged(0);
+}
+
+TEST_F(RedisCredentialsTest, AnAclUserFromRoomcastRedisWithAPasswordFileThatOverridesTheUrlsServesRooms) {
+  RedisProcessOptions ro;
+  ro.extra_args = {"--user", "default", "off", "--user", "roomcast", "on", ">acl-pw-91", "~rc:*", "&rc:*", "+@all"};
+  ro.user = "roomcast";
+  ro.password = "acl-pw-91";
+  ASSERT_NO_FATAL_FAILURE(StartRedis(ro));
+  TempFile pwfile("acl-pw-91");
+  // The URL's password is stale; the file's wins.
+  ServerProcess* i1 = Start({"--redis-password-file", pwfile.path}, {"ROOMCAST_REDIS=" + Url("roomcast:stale-pw@")});
+  ASSERT_TRUE(i1);
+  JoinOutcome a = Join(i1->port(), "r", "alice");
+  ASSERT_TRUE(a.welcomed) << a.text;
+  ASSERT_TRUE(a.ws->send_text(edit_msg("b", "move", "", "e-1")));
+  JsonResult ack = EditAnswer(*a.ws, milliseconds(5000));
+  EXPECT_EQ(ack.type(), "ack") << ack.text << ack.error;
+  EXPECT_EQ(redis_->command({"EXISTS", "rc:{r}:meta"}), "1");
+  instances_.clear();
+  std::string log = Logged(0);
+  EXPECT_EQ(log.find("acl-pw-91"), std::string::npos) << log;
+  EXPECT_EQ(log.find("stale-pw"), std::string::npos) << log;
+  EXPECT_NE(log.find("redis://roomcast:***@127.0.0.1:"), std::string::npos) << log;
+}
+
+TEST_F(RedisCredentialsTest, AWrongOrMissingPasswordKeepsTheServerUpWithRedisDownAndJoinsClosed1013) {
+  const std::string pw = "right-pw-55";
+  RedisProcessOptions ro;
+  ro.extra_args = {"--requirepass", pw};
+  ro.password = pw;
+  ASSERT_NO_FATAL_FAILURE(StartRedis(ro));
+  auto t0 = Clock::now();
+  ServerProcess* wrong = Start({"--redis", Url(":wrong-pw-66@")});
+  ServerProcess* none = Start({"--redis", Url("")});
+  ASSERT_TRUE(wrong && none);
+  for (ServerProcess* p : {wrong, none}) {
+    auto j0 = Clock::now();
+    JoinOutcome j = Join(p->port(), "r", "alice");
+    double took = std::chrono::duration<double>(Clock::now() - j0).count();
+    std::fprintf(stderr, "[redis-auth] join with a refused password answered after %.2f s: close %d\n", took,
+                 j.close_code);
+    EXPECT_FALSE(j.welcomed) << j.text;
+    EXPECT_EQ(j.close_code, 1013) << "a join must be answered, not left hanging: " << j.text;
+    EXPECT_LT(took, 6.0);
+    HttpResponse m = http_get(p->port(), "/metrics");
+    EXPECT_NE(m.body.find("roomcast_redis_up 0\n"), std::string::npos) << m.body;
+    EXPECT_TRUE(p->running());
+  }
+  std::this_thread::sleep_for(milliseconds(3000) - (Clock::now() - t0));
+  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  instances_.clear();
+  for (size_t i = 0; i < 2; ++i) {
+    std::string log = Logged(i);
+    size_t lines = CountOf(log, "redis_refused");
+    std::fprintf(stderr, "[redis-auth] instance %zu: %zu redis_refused lines in %.1f s\n", i, lines, seconds);
+    // Backoff 100, 200, 400, 800, 1600 ms, then every 2 s: 6 attempts in the first
+    // 3.1 s, one per 2 s after.
+    EXPECT_GE(lines, 3u) << log;
+    EXPECT_LE(double(lines), 7 + seconds / 2) << "more than one line per backoff step:\n" << log;
+    EXPECT_EQ(log.find("wrong-pw-66"), std::string::npos) << log;
+    EXPECT_EQ(log.find(pw), std::string::npos) << log;
+  }
+  EXPECT_NE(Logged(0).find("WRONGPASS"), std::string::npos) << Logged(0);
+  EXPECT_NE(Logged(1).find("NOAUTH"), std::string::npos) << Logged(1);
+}
+
+TEST_F(RedisCredentialsTest, ARefusedRedisUrlIsPrintedWithItsPasswordMasked) {
+  for (bool by_env : {false, true}) {
+    SCOPED_TRACE(by_env ? "ROOMCAST_REDIS" : "--redis");
+    const std::string bad = "redis://app:hunter2-xyz@127.0.0.1:0/1";
+    TempFile log("");
+    ProcessOptions po;
+    po.stderr_path = log.path;
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0"};
+    if (by_env) po.env = {"ROOMCAST_REDIS=" + bad};
+    else args.insert(args.end(), {"--redis", bad});
+    std::string err;
+    auto p = ServerProcess::start(args, &err, std::chrono::seconds(5), po);
+    EXPECT_FALSE(p) << "a URL with port 0 was accepted";
+    std::string printed = ReadAll(log.path) + err;
+    EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
+    EXPECT_NE(printed.find("redis://app:***@127.0.0.1:0/1"), std::string::npos) << printed;
+  }
+}
+
+}  // namespace
+}  // namespace it
