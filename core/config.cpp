@@ -252,6 +252,11 @@ const std::vector<Flag>& flags() {
       {"redis-password-file", "PATH",
        "file holding the Redis password (AUTH), used instead of the --redis URL's (default: the URL's, if any)",
        "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.redis_password); }},
+      {"redis-min-replicas", "N",
+       "an edit is acked only once WAIT says N Redis replicas hold it, else `unavailable` (the client resends); "
+       "0 acks once the master has it, which a failover can lose (default 0)",
+       "an integer in 0..16",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 16u, c.redis_min_replicas); }},
       {"resume-grace", "S",
        "a session whose connection drops without leave is held this long for a resume, invisible to "
        "the others (default 10; 0: off)",

@@ -47,6 +47,7 @@ struct Config {
   BackendChoice backend = BackendChoice::Auto;
   std::string redis_url;                 // --redis: several instances share rooms; empty: one process
   std::string redis_password;            // --redis-password-file: wins over the URL's; a secret
+  unsigned redis_min_replicas = 0;       // an edit is acked once this many replicas hold it (WAIT)
 
   // Security and limits.
   std::string jwt_secret;                 // empty: authentication off

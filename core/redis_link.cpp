@@ -302,6 +302,7 @@ void RedisLink::State::run() {
     if (!draining && leasing() && is_up() && !pipeline.lease_in_flight() && now >= next_lease &&
         pipeline.send_lease(now, now + call_timeout()))
       next_lease = now + milliseconds(opt.renew_ms);
+    if (cmd.open() && is_up()) pipeline.flush_wait(now + call_timeout());
     for (RedisConnection* c : {&cmd, &sub})
       if (c->open() && c->unsent() && !c->write_out()) lose(*c, now);
     outbox.flush();

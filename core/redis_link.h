@@ -20,6 +20,11 @@
 //     loaded (EVALSHA falls back to EVAL on NOSCRIPT) and every channel resubscribed, and
 //     each subscribing worker gets Subscribed again: what was published meanwhile may
 //     have been missed, the worker must catch up from storage;
+//   - AUTH (when a password is set) is the first command on both connections; a refused
+//     handshake (WRONGPASS, NOAUTH, NOPERM, a wrong DB) keeps the link down (up() false,
+//     calls fail at once) and is logged once per attempt, so once per backoff step;
+//   - with min_replicas N > 0, calls of durable_scripts are answered only once WAIT says
+//     N replicas hold them, ok=false otherwise (core/redis_pipeline.h);
 //   - every renew_ms each worker gets an Instances event: Redis's clock, the instances
 //     whose lease is alive and those whose lease lapsed (with their last renewal);
 //   - stop() withdraws this instance's lease (a graceful stop), flushes what was
@@ -109,6 +114,7 @@ struct RedisStats {
   std::atomic<uint64_t> errors_timeout{0};  // calls failed: deadline passed
   std::atomic<uint64_t> errors_unavailable{0};  // calls failed: not connected, connection lost, queue full
   std::atomic<uint64_t> errors_reply{0};    // Redis answered with an error reply
+  std::atomic<uint64_t> errors_replicas{0}; // durable calls stored but not confirmed by --redis-min-replicas replicas
   std::atomic<uint64_t> calls{0};           // calls answered by Redis
   std::atomic<uint64_t> latency_us_sum{0};  // submission to reply, calls answered by Redis
   std::atomic<uint64_t> latency_le_1ms{0};  // histogram buckets (cumulative like Prometheus)

@@ -72,7 +72,24 @@ void RedisPipeline::send(Entry&& e) {
     return;
   }
   if (e.script < 0) e.argv = {};  // only a script call may be sent again
+  if (opt_.min_replicas > 0 && e.script >= 0 &&
+      std::find(opt_.durable_scripts.begin(), opt_.durable_scripts.end(), e.script) != opt_.durable_scripts.end()) {
+    e.durable = true;
+    wait_needed_ = true;
+  }
   fifo_.push_back(std::move(e));
+}
+
+int RedisPipeline::wait_timeout_ms() const { return std::clamp(opt_.call_timeout_ms / 10, 10, 200); }
+
+void RedisPipeline::flush_wait(RedisClock::time_point deadline) {
+  if (!wait_needed_ || wait_in_flight_) return;
+  std::string n = std::to_string(opt_.min_replicas), ms = std::to_string(wait_timeout_ms());
+  size_t before = fifo_.size();
+  send_internal(Entry::Kind::Wait, {"WAIT", n, ms}, deadline);
+  if (fifo_.size() == before) return;  // allocation failed: tried again next turn
+  wait_needed_ = false;
+  wait_in_flight_ = true;
 }
 
 void RedisPipeline::send_internal(Entry::Kind kind, std::initializer_list<std::string_view> argv,
@@ -115,6 +132,15 @@ void RedisPipeline::fail(Entry& e, bool timed_out) {
 }
 
 void RedisPipeline::fail_all(RedisClock::time_point now) {
+  // Held replies first: their calls were written before anything still in the FIFO.
+  for (Held& h : held_) {
+    stats_.errors_unavailable.fetch_add(1, std::memory_order_relaxed);
+    outbox_.post_reply(h.worker, h.cookie, false);
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  held_.clear();
+  wait_needed_ = false;
+  wait_in_flight_ = false;
   for (Entry& e : fifo_) fail(e, now >= e.deadline);
   fifo_.clear();
   retry_deadlines_.clear();
@@ -159,6 +185,7 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
     // puts the script back in the cache, so the sha stays good for later calls).
     e.retried = true;
     if (append_script(e)) {
+      if (e.durable) wait_needed_ = true;  // the WAIT to come must follow the retry
       retry_deadlines_.insert(e.deadline);
       fifo_.push_back(std::move(e));
       return Answer::Answered;
@@ -176,8 +203,25 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
       if (u <= 25000) stats_.latency_le_25ms.fetch_add(1, std::memory_order_relaxed);
       if (u <= 100000) stats_.latency_le_100ms.fetch_add(1, std::memory_order_relaxed);
       if (v.is_error()) stats_.errors_reply.fetch_add(1, std::memory_order_relaxed);
+      if (e.durable && !v.is_error()) {  // stored on the master; acked once replicas have it
+        held_.push_back(Held{e.worker, e.cookie, std::move(v)});
+        break;
+      }
       outbox_.post_reply(e.worker, e.cookie, true, std::move(v));
       queued_.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    }
+    case Entry::Kind::Wait: {
+      // WAIT answers how many replicas acknowledged; an error (a replica we were sent to,
+      // an ACL without WAIT) confirms nothing.
+      wait_in_flight_ = false;
+      const bool enough = v.kind == RedisValue::Kind::Integer && v.integer >= opt_.min_replicas;
+      for (Held& h : held_) {
+        if (!enough) stats_.errors_replicas.fetch_add(1, std::memory_order_relaxed);
+        outbox_.post_reply(h.worker, h.cookie, enough, std::move(h.value));
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      held_.clear();
       break;
     }
     case Entry::Kind::Auth:

@@ -90,6 +90,8 @@ int run_server(const Config& config) {
     std::string error;
     RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
     if (!config.redis_password.empty()) options.password = config.redis_password;
+    options.min_replicas = static_cast<int>(config.redis_min_replicas);
+    options.durable_scripts = {wire::kEdit};  // edits, from clients and the publish API
     options.log_format = config.log_format;
     options.log_level = config.log_level;
     instance_id = random_base64url(6);  // 48 bits: a prefix of every session id

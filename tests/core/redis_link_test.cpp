@@ -672,5 +672,95 @@ TEST_F(RedisLinkTest, TheRightPasswordAfterARefusedOneBringsTheLinkUpWithinTheBa
   EXPECT_EQ(Call(0, {"PING"}).str, "PONG");
 }
 
+// ---- --redis-min-replicas (issue 27) ----
+
+// A master that starts a replica's full sync at once (the default waits 5 s for more).
+it::RedisProcessOptions FastSyncMaster() {
+  it::RedisProcessOptions o;
+  o.extra_args = {"--repl-diskless-sync-delay", "0"};
+  return o;
+}
+
+// Starts a replica of redis_ and waits (bounded, 10 s) until the master lists it online.
+std::unique_ptr<it::RedisProcess> StartReplica(it::RedisProcess& master) {
+  it::RedisProcessOptions ro;
+  ro.extra_args = {"--replicaof", "127.0.0.1", std::to_string(master.port())};
+  std::string err;
+  auto replica = it::RedisProcess::start(&err, ro);
+  EXPECT_TRUE(replica) << err;
+  if (!replica) return nullptr;
+  // Online, and acknowledging: a fresh replica's first ACK takes up to a second, and
+  // until then WAIT counts it out.
+  auto deadline = Clock::now() + milliseconds(10000);
+  master.command({"SET", "probe", "1"});
+  auto acks = [](const std::string& info) {
+    size_t at = info.find("state=online,offset=");
+    return at != std::string::npos && info.compare(at + 20, 2, "0,") != 0;
+  };
+  while (!acks(master.command({"INFO", "replication"}))) {
+    if (Clock::now() >= deadline) {
+      ADD_FAILURE() << "the replica never came online: " << master.command({"INFO", "replication"});
+      return nullptr;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return replica;
+}
+
+TEST_F(RedisLinkTest, WithMinReplicasADurableCallIsAnsweredOnlyWhenAReplicaHoldsItElseUnavailable) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o = Options();
+  o.scripts = {"return redis.call('INCR', KEYS[1])", "return redis.call('GET', KEYS[1])"};
+  o.min_replicas = 1;
+  o.durable_scripts = {0};
+  StartLink(o, 1);
+  // Replica up: answered with Redis's reply, and the replica has the write.
+  for (int i = 1; i <= 20; ++i) EXPECT_EQ(Call(0, {"n"}, 0, 1).integer, i);
+  EXPECT_EQ(replica->command({"GET", "n"}), "20");
+  // Replica gone: stored on the master, but unconfirmed: ok=false, within the deadline,
+  // and the other calls still answered.
+  replica->kill_hard();
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    Submit(0, 500 + i, {"n"}, 0, 1);
+    RedisEvent e;
+    ASSERT_TRUE(NextReply(0, 500 + i, &e, milliseconds(1500)));
+    EXPECT_FALSE(e.ok) << "acknowledged without a replica";
+    EXPECT_LT(Clock::now() - t0, milliseconds(450));
+    EXPECT_EQ(Call(0, {"n"}, 1, 1).str, std::to_string(21 + i));  // not durable: no WAIT
+  }
+  EXPECT_TRUE(link_->up()) << "a missing replica must not take the link down";
+  std::string metrics;
+  link_->render_metrics(&metrics);
+  EXPECT_NE(metrics.find("roomcast_redis_errors_total{kind=\"replicas\"} 5\n"), std::string::npos) << metrics;
+}
+
+TEST_F(RedisLinkTest, WithMinReplicasManyPipelinedDurableCallsShareWaitsAndKeepTheirOrder) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o = Options();
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  o.min_replicas = 1;
+  o.durable_scripts = {0};
+  o.call_timeout_ms = 2000;
+  StartLink(o, 1);
+  std::vector<RedisCall> calls(500);
+  for (size_t i = 0; i < calls.size(); ++i) calls[i] = RedisCall{2000 + i, 0, 1, {"m"}};
+  auto t0 = Clock::now();
+  link_->submit(0, calls);
+  for (uint64_t i = 0; i < 500; ++i) {
+    RedisEvent e;
+    ASSERT_TRUE(NextReply(0, 2000 + i, &e)) << i;
+    ASSERT_TRUE(e.ok) << i;
+    EXPECT_EQ(e.value.integer, static_cast<long long>(i + 1));
+  }
+  std::fprintf(stderr, "[redis-link] 500 pipelined durable calls with WAIT 1: %.1f ms\n",
+               std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  EXPECT_EQ(replica->command({"GET", "m"}), "500");
+}
+
 }  // namespace
 }  // namespace roomcast

@@ -1,8 +1,10 @@
-// tests/integration/redis_credentials_test.cpp: the real binary against a real
-// redis-server that wants a password (requirepass) or an ACL user (issue 27,
-// README "Several instances"): the right credentials serve rooms across instances, wrong
-// ones keep the server up with roomcast_redis_up 0 and joins answered 1013, and the
-// password never shows in what the server prints.
+// tests/integration/redis_operations_test.cpp: the real binary against Redis as operators
+// run it (issue 27, README "Several instances"):
+//   - a password (requirepass) or an ACL user: the right credentials serve rooms across
+//     instances, wrong ones keep the server up with roomcast_redis_up 0 and joins
+//     answered 1013, and the password never shows in what the server prints;
+//   - a replica and --redis-min-replicas: an edit is acked only once the replica holds
+//     it, `unavailable` while it is gone.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -38,7 +40,7 @@ size_t CountOf(const std::string& hay, const std::string& needle) {
   return n;
 }
 
-class RedisCredentialsTest : public ::testing::Test {
+class RedisOperationsTest : public ::testing::Test {
  protected:
   void TearDown() override {
     instances_.clear();  // SIGTERM + reap
@@ -120,7 +122,7 @@ JsonResult EditAnswer(WsClient& ws, milliseconds timeout) {
   }
 }
 
-TEST_F(RedisCredentialsTest, APasswordFromTheUrlOrAFileServesRoomsAcrossInstancesAndIsNeverLogged) {
+TEST_F(RedisOperationsTest, APasswordFromTheUrlOrAFileServesRoomsAcrossInstancesAndIsNeverLogged) {
   const std::string pw = "it-Secret-7f3a";
   RedisProcessOptions ro;
   ro.extra_args = {"--requirepass", pw};
@@ -151,7 +153,7 @@ TEST_F(RedisCredentialsTest, APasswordFromTheUrlOrAFileServesRoomsAcrossInstance
   EXPECT_NE(Logged(0).find("redis://:***@127.0.0.1:"), std::string::npos) << Logged(0);
 }
 
-TEST_F(RedisCredentialsTest, AnAclUserFromRoomcastRedisWithAPasswordFileThatOverridesTheUrlsServesRooms) {
+TEST_F(RedisOperationsTest, AnAclUserFromRoomcastRedisWithAPasswordFileThatOverridesTheUrlsServesRooms) {
   RedisProcessOptions ro;
   ro.extra_args = {"--user", "default", "off", "--user", "roomcast", "on", ">acl-pw-91", "~rc:*", "&rc:*", "+@all"};
   ro.user = "roomcast";
@@ -174,7 +176,7 @@ TEST_F(RedisCredentialsTest, AnAclUserFromRoomcastRedisWithAPasswordFileThatOver
   EXPECT_NE(log.find("redis://roomcast:***@127.0.0.1:"), std::string::npos) << log;
 }
 
-TEST_F(RedisCredentialsTest, AWrongOrMissingPasswordKeepsTheServerUpWithRedisDownAndJoinsClosed1013) {
+TEST_F(RedisOperationsTest, AWrongOrMissingPasswordKeepsTheServerUpWithRedisDownAndJoinsClosed1013) {
   const std::string pw = "right-pw-55";
   RedisProcessOptions ro;
   ro.extra_args = {"--requirepass", pw};
@@ -215,7 +217,7 @@ TEST_F(RedisCredentialsTest, AWrongOrMissingPasswordKeepsTheServerUpWithRedisDow
   EXPECT_NE(Logged(1).find("NOAUTH"), std::string::npos) << Logged(1);
 }
 
-TEST_F(RedisCredentialsTest, ARefusedRedisUrlIsPrintedWithItsPasswordMasked) {
+TEST_F(RedisOperationsTest, ARefusedRedisUrlIsPrintedWithItsPasswordMasked) {
   for (bool by_env : {false, true}) {
     SCOPED_TRACE(by_env ? "ROOMCAST_REDIS" : "--redis");
     const std::string bad = "redis://app:hunter2-xyz@127.0.0.1:0/1";
@@ -232,6 +234,87 @@ TEST_F(RedisCredentialsTest, ARefusedRedisUrlIsPrintedWithItsPasswordMasked) {
     EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
     EXPECT_NE(printed.find("redis://app:***@127.0.0.1:0/1"), std::string::npos) << printed;
   }
+}
+
+// ---- --redis-min-replicas ----
+
+// INFO replication lists a replica online whose acknowledged offset is past 0.
+bool ReplicaAcks(const std::string& info) {
+  size_t at = info.find("state=online,offset=");
+  return at != std::string::npos && info.compare(at + 20, 2, "0,") != 0;
+}
+
+TEST_F(RedisOperationsTest, WithMinReplicasOneEditsAreAckedWhileTheReplicaLivesAndUnavailableWhileItIsGone) {
+  RedisProcessOptions mo;
+  mo.extra_args = {"--repl-diskless-sync-delay", "0"};
+  ASSERT_NO_FATAL_FAILURE(StartRedis(mo));
+  RedisProcessOptions ro;
+  ro.extra_args = {"--replicaof", "127.0.0.1", std::to_string(redis_->port())};
+  std::string err;
+  auto replica = RedisProcess::start(&err, ro);
+  ASSERT_TRUE(replica) << err;
+  auto online = [&] {
+    // Online, and acknowledging: a fresh replica's first ACK takes up to a second, and
+    // until then WAIT counts it out.
+    auto deadline = Clock::now() + milliseconds(10000);
+    redis_->command({"SET", "probe", "1"});
+    while (!ReplicaAcks(redis_->command({"INFO", "replication"}))) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return true;
+  };
+  ASSERT_TRUE(online()) << redis_->command({"INFO", "replication"});
+  ServerProcess* i1 = Start({"--redis", Url(""), "--redis-min-replicas", "1"});
+  ServerProcess* i2 = Start({"--redis", Url(""), "--redis-min-replicas", "1"});
+  ASSERT_TRUE(i1 && i2);
+  JoinOutcome a = Join(i1->port(), "r", "alice");
+  JoinOutcome b = Join(i2->port(), "r", "bob");
+  ASSERT_TRUE(a.welcomed && b.welcomed) << a.text << " / " << b.text;
+
+  auto edit = [&](const std::string& id, milliseconds timeout) {
+    EXPECT_TRUE(a.ws->send_text(edit_msg("b", id, "", id)));
+    return EditAnswer(*a.ws, timeout);
+  };
+  for (int k = 0; k < 10; ++k) {
+    JsonResult ack = edit("up-" + std::to_string(k), milliseconds(3000));
+    ASSERT_EQ(ack.type(), "ack") << ack.text << ack.error << "\nreplication: " << redis_->command({"INFO", "replication"});
+  }
+  EXPECT_EQ(replica->command({"XLEN", "rc:{r}:log"}), "10") << "an acked edit is not on the replica";
+
+  replica->kill_hard();
+  std::vector<double> answered_ms;
+  for (int k = 0; k < 3; ++k) {
+    auto t0 = Clock::now();
+    JsonResult r = edit("down-" + std::to_string(k), milliseconds(3000));
+    answered_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    ASSERT_TRUE(r.ok) << "an edit was not answered with the replica gone: " << r.error;
+    EXPECT_EQ(r.type(), "error") << "acked without a replica: " << r.text;
+    EXPECT_EQ(sget(*r, "code"), "unavailable") << r.text;
+  }
+  std::fprintf(stderr, "[redis-replicas] with the replica gone, edits answered unavailable after %.0f, %.0f, %.0f ms\n",
+               answered_ms[0], answered_ms[1], answered_ms[2]);
+  HttpResponse m = http_get(i1->port(), "/metrics");
+  EXPECT_NE(m.body.find("roomcast_redis_up 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("roomcast_redis_errors_total{kind=\"replicas\"} 3\n"), std::string::npos) << m.body;
+
+  // The replica is back: the client's resend of the same id is acked once, as a duplicate
+  // (the master had stored it), with the seq it was given.
+  ASSERT_TRUE(replica->restart(&err)) << err;
+  ASSERT_TRUE(online());
+  auto t1 = Clock::now();
+  JsonResult ack;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    ack = edit("down-0", milliseconds(3000));
+    if (ack.type() == "ack") break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_EQ(ack.type(), "ack") << ack.text << ack.error;
+  std::fprintf(stderr, "[redis-replicas] acked again %.0f ms after the replica was online\n",
+               std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+  EXPECT_TRUE(has(*ack, "duplicate")) << ack.text;
+  EXPECT_EQ(iget(*ack, "seq"), 11) << ack.text;
+  EXPECT_EQ(replica->command({"XLEN", "rc:{r}:log"}), "13");
 }
 
 }  // namespace
