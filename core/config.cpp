@@ -2,6 +2,7 @@
 
 #include "core/jwks_slot.h"
 #include "core/redis_link.h"
+#include "core/redis_tls.h"
 
 #include <charconv>
 #include <fstream>
@@ -252,6 +253,15 @@ const std::vector<Flag>& flags() {
       {"redis-password-file", "PATH",
        "file holding the Redis password (AUTH), used instead of the --redis URL's (default: the URL's, if any)",
        "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.redis_password); }},
+      {"redis-ca-file", "PATH",
+       "with rediss://, the PEM CA certificate(s) Redis's certificate must chain to; its name must match the URL's "
+       "host (default: the system's CA store)",
+       "a path", [](Config& c, std::string_view v) { return !v.empty() && (c.redis_ca_file.assign(v), true); }},
+      {"redis-cert-file", "PATH", "with rediss://, a PEM client certificate (chain) for Redis's tls-auth-clients "
+       "(default: none)", "a path",
+       [](Config& c, std::string_view v) { return !v.empty() && (c.redis_cert_file.assign(v), true); }},
+      {"redis-key-file", "PATH", "the PEM private key of --redis-cert-file (default: none)", "a path",
+       [](Config& c, std::string_view v) { return !v.empty() && (c.redis_key_file.assign(v), true); }},
       {"redis-min-replicas", "N",
        "an edit is acked only once WAIT says N Redis replicas hold it, else `unavailable` (the client resends); "
        "0 acks once the master has it, which a failover can lose (default 0)",
@@ -399,11 +409,30 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
   if (!c.redis_url.empty()) {
     RedisOptions redis;
     std::string error;
-    if (RedisLink::parse_url(c.redis_url, &redis, &error) && !redis.user.empty() && redis.password.empty() &&
-        c.redis_password.empty()) {
+    RedisLink::parse_url(c.redis_url, &redis, &error);  // checked by the flag
+    if (!redis.user.empty() && redis.password.empty() && c.redis_password.empty()) {
       message = "--redis: '" + RedisLink::mask_url(c.redis_url) + "' names a USER without a password (give one in the URL "
                 "or with --redis-password-file)";
       return ConfigOutcome::Error;
+    }
+    const bool tls_files = !c.redis_ca_file.empty() || !c.redis_cert_file.empty() || !c.redis_key_file.empty();
+    if (tls_files && !redis.tls) {
+      message = "--redis-ca-file, --redis-cert-file and --redis-key-file need a rediss:// URL (TLS); --redis is '" +
+                RedisLink::mask_url(c.redis_url) + "'";
+      return ConfigOutcome::Error;
+    }
+    if (c.redis_cert_file.empty() != c.redis_key_file.empty()) {
+      message = "--redis-cert-file and --redis-key-file go together";
+      return ConfigOutcome::Error;
+    }
+    if (redis.tls) {  // the files are read now, so a bad one stops the start with a reason
+      redis.ca_file = c.redis_ca_file;
+      redis.cert_file = c.redis_cert_file;
+      redis.key_file = c.redis_key_file;
+      if (!RedisTls::make(redis, &error)) {
+        message = "--redis " + RedisLink::mask_url(c.redis_url) + ": TLS: " + error;
+        return ConfigOutcome::Error;
+      }
     }
   }
   if (c.threads == 0) {

@@ -48,6 +48,9 @@ struct Config {
   std::string redis_url;                 // --redis: several instances share rooms; empty: one process
   std::string redis_password;            // --redis-password-file: wins over the URL's; a secret
   unsigned redis_min_replicas = 0;       // an edit is acked once this many replicas hold it (WAIT)
+  std::string redis_ca_file;             // rediss://: the CA of Redis's certificate (empty: the system's)
+  std::string redis_cert_file;           // rediss://: our client certificate, if Redis asks for one
+  std::string redis_key_file;            //   and its key
 
   // Security and limits.
   std::string jwt_secret;                 // empty: authentication off

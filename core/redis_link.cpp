@@ -43,6 +43,7 @@
 #include "core/redis_outbox.h"
 #include "core/redis_pipeline.h"
 #include "core/redis_subscriber.h"
+#include "core/redis_tls.h"
 
 namespace roomcast {
 
@@ -66,6 +67,13 @@ struct RedisLink::State {
         subscriber(sub, outbox, stats) {
     // Without the eventfd the loop still works, waking every 10 ms (see poll_timeout).
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (opt.tls) {
+      // Checked once at start (core/config.cpp), so this fails only if a file changed
+      // since: then nothing is dialed at all (never plain text), and run() says so.
+      tls = RedisTls::make(opt, &tls_error);
+      cmd.use_tls(tls.get());
+      sub.use_tls(tls.get());
+    }
   }
   ~State() { if (wake_fd >= 0) ::close(wake_fd); }
 
@@ -103,6 +111,8 @@ struct RedisLink::State {
   bool running = false;  // start() and stop() only
 
   // ---- the link's thread only ----
+  std::unique_ptr<RedisTls> tls;  // rediss:// only; before the connections, which point at it
+  std::string tls_error;          // why tls could not be made
   RedisConnection cmd, sub;
   RedisPipeline pipeline;      // on cmd
   RedisSubscriber subscriber;  // on sub
@@ -124,6 +134,8 @@ struct RedisLink::State {
   void begin_connect(RedisConnection& c, Clock::time_point now);
   void finish_connect(RedisConnection& c, Clock::time_point now);
   void connected(RedisConnection& c, Clock::time_point now);
+  void drive_handshake(RedisConnection& c, Clock::time_point now);
+  void ready(RedisConnection& c, Clock::time_point now);
   bool read_commands(Clock::time_point now);
   void take_requests();
 
@@ -176,6 +188,11 @@ void RedisLink::State::log_refusal(Clock::time_point now) const {
 
 // getaddrinfo may block this thread: acceptable, no loop thread waits on it.
 void RedisLink::State::begin_connect(RedisConnection& c, Clock::time_point now) {
+  if (opt.tls && !tls) {  // never dial in plain text what was configured as rediss://
+    c.set_retry_at(now + milliseconds(RedisConnection::kBackoffMaxMs));
+    log.log(LogLevel::Error, "redis_tls_refused", {{"host", opt.host}, {"reason", tls_error}});
+    return;
+  }
   if (c.dial(opt.host, opt.port, call_timeout(), now) == RedisConnection::Dial::Connected) connected(c, now);
 }
 
@@ -186,6 +203,27 @@ void RedisLink::State::finish_connect(RedisConnection& c, Clock::time_point now)
 
 void RedisLink::State::connected(RedisConnection& c, Clock::time_point now) {
   if (!c.establish()) return lose(c, now);
+  if (c.phase() == Phase::Handshaking) return drive_handshake(c, now);
+  ready(c, now);
+}
+
+// One step of the TLS handshake, whenever the socket is ready for what OpenSSL wants.
+// A refusal is logged once per attempt (so once per backoff step, at most every 2 s for
+// each connection) and the connection dropped: there is no plain-text fallback.
+void RedisLink::State::drive_handshake(RedisConnection& c, Clock::time_point now) {
+  std::string why;
+  switch (c.handshake(&why)) {
+    case RedisConnection::Handshake::Again: return;
+    case RedisConnection::Handshake::Done: return ready(c, now);
+    case RedisConnection::Handshake::Failed: break;
+  }
+  lose(c, now);
+  log.log(LogLevel::Error, "redis_tls_refused",
+          {{"host", opt.host}, {"port", unsigned(opt.port)}, {"connection", &c == &cmd ? "commands" : "subscriber"},
+           {"reason", why}, {"retry_ms", int64_t(std::chrono::duration_cast<milliseconds>(c.retry_at() - now).count())}});
+}
+
+void RedisLink::State::ready(RedisConnection& c, Clock::time_point now) {
   if (&c == &cmd) {
     pipeline.open(now + call_timeout());  // up once its last reply is in (set_up)
     return;
@@ -236,8 +274,18 @@ void RedisLink::State::take_requests() {
 // ---- the loop ----
 
 void RedisLink::State::check_deadlines(Clock::time_point now) {
-  for (RedisConnection* c : {&cmd, &sub})
-    if (c->phase() == Phase::Connecting && now >= c->connect_deadline()) lose(*c, now);
+  for (RedisConnection* c : {&cmd, &sub}) {
+    if ((c->phase() != Phase::Connecting && c->phase() != Phase::Handshaking) || now < c->connect_deadline()) continue;
+    const bool handshaking = c->phase() == Phase::Handshaking;
+    lose(*c, now);
+    // A server that never answers the ClientHello (one speaking plain text waits for a
+    // newline that never comes) is as much a refusal as a bad certificate.
+    if (handshaking)
+      log.log(LogLevel::Error, "redis_tls_refused",
+              {{"host", opt.host}, {"port", unsigned(opt.port)}, {"connection", c == &cmd ? "commands" : "subscriber"},
+               {"reason", "no TLS handshake within the deadline (is this port TLS?)"},
+               {"retry_ms", int64_t(std::chrono::duration_cast<milliseconds>(c->retry_at() - now).count())}});
+  }
   // Redis did not answer in time: what it did with the calls in flight is unknown, and
   // the replies still to come would answer the wrong calls if we kept waiting selectively.
   std::optional<Clock::time_point> due = pipeline.next_deadline();
@@ -248,7 +296,7 @@ int RedisLink::State::poll_timeout(Clock::time_point now, bool draining, Clock::
   Clock::time_point soonest = now + milliseconds(wake_fd >= 0 ? 1000 : 10);
   auto consider = [&](Clock::time_point t) { soonest = std::min(soonest, t); };
   for (const RedisConnection* c : {&cmd, &sub})
-    if (c->phase() == Phase::Connecting) consider(c->connect_deadline());
+    if (c->phase() == Phase::Connecting || c->phase() == Phase::Handshaking) consider(c->connect_deadline());
   // A closed subscriber waits for the command connection (see run()), not for its time.
   if (!draining && cmd.phase() == Phase::Closed) consider(cmd.retry_at());
   if (!draining && sub.phase() == Phase::Closed && cmd.open()) consider(sub.retry_at());
@@ -264,6 +312,7 @@ int RedisLink::State::poll_timeout(Clock::time_point now, bool draining, Clock::
 void RedisLink::State::service(RedisConnection& c, short revents, Clock::time_point now) {
   if (c.fd() < 0 || revents == 0) return;
   if (c.phase() == Phase::Connecting) return finish_connect(c, now);
+  if (c.phase() == Phase::Handshaking) return drive_handshake(c, now);
   if (!c.open()) return;
   bool ok = true;
   if (revents & (POLLIN | POLLHUP | POLLERR)) ok = &c == &cmd ? read_commands(now) : subscriber.read();
@@ -313,7 +362,9 @@ void RedisLink::State::run() {
     if (wake_fd >= 0) pfds[n++] = pollfd{wake_fd, POLLIN, 0};
     for (RedisConnection* c : {&cmd, &sub}) {
       if (c->fd() < 0) continue;
-      short ev = c->phase() == Phase::Connecting ? POLLOUT : short(POLLIN | (c->unsent() ? POLLOUT : 0));
+      short ev = c->phase() == Phase::Connecting    ? POLLOUT
+                 : c->phase() == Phase::Handshaking ? (c->handshake_wants_write() ? POLLOUT : POLLIN)
+                                                    : short(POLLIN | (c->unsent() ? POLLOUT : 0));
       (c == &cmd ? cmd_at : sub_at) = static_cast<int>(n);
       pfds[n++] = pollfd{c->fd(), ev, 0};
     }

@@ -20,6 +20,9 @@
 //     loaded (EVALSHA falls back to EVAL on NOSCRIPT) and every channel resubscribed, and
 //     each subscribing worker gets Subscribed again: what was published meanwhile may
 //     have been missed, the worker must catch up from storage;
+//   - with tls, both connections verify Redis's certificate (chain and name) before any
+//     command; one that does not verify is logged (once per attempt) and dropped, never
+//     used in plain text;
 //   - AUTH (when a password is set) is the first command on both connections; a refused
 //     handshake (WRONGPASS, NOAUTH, NOPERM, a wrong DB) keeps the link down (up() false,
 //     calls fail at once) and is logged once per attempt, so once per backoff step;
@@ -95,6 +98,10 @@ struct RedisOptions {
   // not empty. Secrets: never logged, never in an error text (see mask_url).
   std::string user;
   std::string password;
+  // rediss://: TLS on both connections (core/redis_tls.h). The CA that signs Redis's
+  // certificate (empty: the system's store) and, if Redis asks for one, ours.
+  bool tls = false;
+  std::string ca_file, cert_file, key_file;
   int min_replicas = 0;               // > 0: calls of durable_scripts are answered after WAIT
   std::vector<int> durable_scripts;   // script indexes whose replies wait for min_replicas
   LogFormat log_format = LogFormat::Text;  // the link's own lines (refusals by Redis)
@@ -126,8 +133,8 @@ struct RedisStats {
 
 class RedisLink {
  public:
-  // redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (PORT defaults to 6379; USER and
-  // PASSWORD percent-decoded); false with *error set otherwise. *error never holds the
+  // redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB] (PORT defaults to 6379; USER and
+  // PASSWORD percent-decoded; rediss sets tls); false with *error set otherwise. *error never holds the
   // password: the URL in it is masked.
   static bool parse_url(std::string_view url, RedisOptions* out, std::string* error);
   // The URL as it may be shown: a password in it replaced by ***

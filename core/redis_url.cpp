@@ -2,7 +2,7 @@
 // apart from the link's thread: it runs once, at configuration time, and shares nothing
 // with the rest of the link.
 //
-// What is accepted: redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] with HOST a host name or
+// What is accepted: redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (rediss:// for TLS) with HOST a host name or
 // an IPv4 literal, PORT 1-65535 (6379 when absent), DB 0-15; USER and PASSWORD are
 // percent-decoded (RFC 3986 userinfo, so a password may hold '@', ':' or '/' as %40, %3A,
 // %2F), an empty USER means the password alone (AUTH password, the "default" user).
@@ -89,9 +89,11 @@ bool RedisLink::parse_url(std::string_view url, RedisOptions* out, std::string* 
     if (error) *error = "redis URL \"" + mask_url(url) + "\": " + why;
     return false;
   };
-  constexpr std::string_view kScheme = "redis://";
-  if (url.substr(0, kScheme.size()) != kScheme) return fail("expected redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]");
-  std::string_view rest = url.substr(kScheme.size());
+  constexpr std::string_view kScheme = "redis://", kTlsScheme = "rediss://";
+  const bool tls = url.substr(0, kTlsScheme.size()) == kTlsScheme;
+  if (!tls && url.substr(0, kScheme.size()) != kScheme)
+    return fail("expected redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB]");
+  std::string_view rest = url.substr(tls ? kTlsScheme.size() : kScheme.size());
   std::string user, password;
   if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view info = rest.substr(0, at);
@@ -118,6 +120,7 @@ bool RedisLink::parse_url(std::string_view url, RedisOptions* out, std::string* 
   out->host = std::string(rest);
   out->port = static_cast<uint16_t>(port);
   out->db = static_cast<int>(db);
+  out->tls = tls;
   out->user = std::move(user);
   out->password = std::move(password);
   return true;

@@ -91,6 +91,9 @@ int run_server(const Config& config) {
     RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
     if (!config.redis_password.empty()) options.password = config.redis_password;
     options.min_replicas = static_cast<int>(config.redis_min_replicas);
+    options.ca_file = config.redis_ca_file;
+    options.cert_file = config.redis_cert_file;
+    options.key_file = config.redis_key_file;
     options.durable_scripts = {wire::kEdit};  // edits, from clients and the publish API
     options.log_format = config.log_format;
     options.log_level = config.log_level;

@@ -84,6 +84,19 @@ TEST(RedisLinkUrlTest, CredentialsGiveAnAclUserOrAPasswordAlonePercentDecoded) {
   EXPECT_EQ(o.password, "");
 }
 
+TEST(RedisLinkUrlTest, RedissAsksForTlsAndRedisDoesNot) {
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("rediss://app:pw@redis.example.com:6380/0", &o, &err)) << err;
+  EXPECT_TRUE(o.tls);
+  EXPECT_EQ(o.host, "redis.example.com");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_EQ(o.user, "app");
+  ASSERT_TRUE(RedisLink::parse_url("redis://h", &o, &err)) << err;
+  EXPECT_FALSE(o.tls);
+  EXPECT_FALSE(RedisLink::parse_url("redisss://h", &o, &err));
+}
+
 TEST(RedisLinkUrlTest, MaskUrlHidesThePasswordAndNothingElse) {
   EXPECT_EQ(RedisLink::mask_url("redis://app:pw@h:1/2"), "redis://app:***@h:1/2");
   EXPECT_EQ(RedisLink::mask_url("redis://:pw@h"), "redis://:***@h");

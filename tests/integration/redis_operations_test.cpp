@@ -4,7 +4,10 @@
 //     instances, wrong ones keep the server up with roomcast_redis_up 0 and joins
 //     answered 1013, and the password never shows in what the server prints;
 //   - a replica and --redis-min-replicas: an edit is acked only once the replica holds
-//     it, `unavailable` while it is gone.
+//     it, `unavailable` while it is gone;
+//   - a TLS-only Redis (rediss://) with a CA the test makes with the openssl command line:
+//     served with the right CA (and a client certificate), refused with a clear line for a
+//     wrong CA, a name the certificate does not hold, or a Redis that speaks plain text.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -315,6 +318,154 @@ TEST_F(RedisOperationsTest, WithMinReplicasOneEditsAreAckedWhileTheReplicaLivesA
   EXPECT_TRUE(has(*ack, "duplicate")) << ack.text;
   EXPECT_EQ(iget(*ack, "seq"), 11) << ack.text;
   EXPECT_EQ(replica->command({"XLEN", "rc:{r}:log"}), "13");
+}
+
+// ---- TLS ----
+
+// A CA, a server certificate for IP 127.0.0.1 only, a client certificate, and a second CA
+// that signed none of them, made with the openssl command line in a temp dir.
+struct TestPki {
+  std::string dir;
+  bool ok = false;
+  std::string output;
+  std::string path(const std::string& f) const { return dir + "/" + f; }
+
+  TestPki() {
+    char tmpl[] = "/tmp/roomcast-pki-XXXXXX";
+    if (!::mkdtemp(tmpl)) return;
+    dir = tmpl;
+    const std::string script =
+        "set -e; cd " + dir + "\n"
+        "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1; }\n"
+        "key ca.key; openssl req -x509 -new -key ca.key -subj /CN=roomcast-test-ca -days 2 -out ca.crt\n"
+        "key other-ca.key; openssl req -x509 -new -key other-ca.key -subj /CN=other-ca -days 2 -out other-ca.crt\n"
+        "key server.key; openssl req -new -key server.key -subj /CN=redis-test -out server.csr\n"
+        "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext\n"
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext "
+        "-out server.crt\n"
+        "key client.key; openssl req -new -key client.key -subj /CN=roomcast -out client.csr\n"
+        "printf 'extendedKeyUsage=clientAuth\\n' > client.ext\n"
+        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext "
+        "-out client.crt\n";
+    std::ofstream(dir + "/make.sh") << script;
+    FILE* pipe = ::popen(("sh " + dir + "/make.sh 2>&1").c_str(), "r");
+    if (!pipe) return;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
+    ok = ::pclose(pipe) == 0;
+  }
+  ~TestPki() {
+    if (!dir.empty()) std::system(("rm -rf " + dir).c_str());
+  }
+};
+
+class RedisTlsTest : public RedisOperationsTest {
+ protected:
+  // redis-server with TLS only on a free port; client certificates optional (verified
+  // against the CA when given).
+  void StartTlsRedis(const TestPki& pki) {
+    RedisProcessOptions ro;
+    ro.tls_only = true;
+    ro.extra_args = {"--port", "0", "--tls-port", "{port}", "--tls-cert-file", pki.path("server.crt"),
+                     "--tls-key-file", pki.path("server.key"), "--tls-ca-cert-file", pki.path("ca.crt"),
+                     "--tls-auth-clients", "optional", "--user", "default", "off", "--user", "app", "on", ">tls-pw-3",
+                     "~*", "&*", "+@all"};
+    ASSERT_NO_FATAL_FAILURE(StartRedis(ro));
+  }
+  std::string TlsUrl(const std::string& host = "127.0.0.1") const {
+    return "rediss://app:tls-pw-3@" + host + ":" + std::to_string(redis_->port());
+  }
+};
+
+TEST_F(RedisTlsTest, ATlsOnlyRedisWithAnAclUserServesRoomsAcrossInstancesWithOrWithoutAClientCertificate) {
+  TestPki pki;
+  ASSERT_TRUE(pki.ok) << "openssl could not make the test CA:\n" << pki.output;
+  ASSERT_NO_FATAL_FAILURE(StartTlsRedis(pki));
+  ServerProcess* i1 = Start({"--redis", TlsUrl(), "--redis-ca-file", pki.path("ca.crt")});
+  ServerProcess* i2 = Start({"--redis", TlsUrl(), "--redis-ca-file", pki.path("ca.crt"), "--redis-cert-file",
+                             pki.path("client.crt"), "--redis-key-file", pki.path("client.key")});
+  ASSERT_TRUE(i1 && i2);
+  JoinOutcome a = Join(i1->port(), "r", "alice");
+  JoinOutcome b = Join(i2->port(), "r", "bob");
+  ASSERT_TRUE(a.welcomed) << a.text << "\n" << Logged(0);
+  ASSERT_TRUE(b.welcomed) << b.text << "\n" << Logged(1);
+  auto t0 = Clock::now();
+  for (int k = 0; k < 50; ++k) {
+    ASSERT_TRUE(a.ws->send_text(edit_msg("b", "e" + std::to_string(k), "", "e-" + std::to_string(k))));
+    JsonResult ack = EditAnswer(*a.ws, milliseconds(3000));
+    ASSERT_EQ(ack.type(), "ack") << ack.text << ack.error;
+  }
+  std::fprintf(stderr, "[redis-tls] 50 edits acked one after another over TLS in %.1f ms\n",
+               std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  for (int k = 0; k < 50; ++k) {
+    JsonResult e = b.ws->recv_until_type("edit", milliseconds(3000));
+    ASSERT_TRUE(e.ok) << "edit " << k << " did not reach the other instance: " << e.error;
+    EXPECT_EQ(sget(*e, "op"), "e" + std::to_string(k));
+  }
+  for (ServerProcess* p : {i1, i2}) {
+    HttpResponse m = http_get(p->port(), "/metrics");
+    EXPECT_NE(m.body.find("roomcast_redis_up 1\n"), std::string::npos) << m.body;
+  }
+  instances_.clear();
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(Logged(i).find("tls-pw-3"), std::string::npos) << Logged(i);
+    EXPECT_NE(Logged(i).find("rediss://app:***@127.0.0.1:"), std::string::npos) << Logged(i);
+  }
+}
+
+TEST_F(RedisTlsTest, AWrongCaANameNotInTheCertificateOrAPlainTextRedisAreRefusedWithAClearLineAndTheServerStaysUp) {
+  TestPki pki;
+  ASSERT_TRUE(pki.ok) << "openssl could not make the test CA:\n" << pki.output;
+  ASSERT_NO_FATAL_FAILURE(StartTlsRedis(pki));
+  // 0: signed by another CA; 1: the certificate names 127.0.0.1, not localhost.
+  ServerProcess* wrong_ca = Start({"--redis", TlsUrl(), "--redis-ca-file", pki.path("other-ca.crt")});
+  ServerProcess* wrong_name = Start({"--redis", TlsUrl("localhost"), "--redis-ca-file", pki.path("ca.crt")});
+  // 2: a Redis that speaks plain text on that port: the handshake fails, nothing is sent in clear.
+  std::string err;
+  auto plain = RedisProcess::start(&err);
+  ASSERT_TRUE(plain) << err;
+  ServerProcess* to_plain = Start({"--redis", "rediss://app:tls-pw-3@127.0.0.1:" + std::to_string(plain->port()),
+                                   "--redis-ca-file", pki.path("ca.crt")});
+  ASSERT_TRUE(wrong_ca && wrong_name && to_plain);
+  for (ServerProcess* p : {wrong_ca, wrong_name, to_plain}) {
+    auto j0 = Clock::now();
+    JoinOutcome j = Join(p->port(), "r", "alice");
+    EXPECT_EQ(j.close_code, 1013) << j.text;
+    EXPECT_LT(Clock::now() - j0, milliseconds(6000));
+    HttpResponse m = http_get(p->port(), "/metrics");
+    EXPECT_NE(m.body.find("roomcast_redis_up 0\n"), std::string::npos) << m.body;
+    EXPECT_TRUE(p->running());
+  }
+  // Nothing reached the plain-text Redis as a command (its AUTH would have been one).
+  std::string stats = plain->command({"INFO", "commandstats"});
+  EXPECT_EQ(stats.find("cmdstat_auth"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_script"), std::string::npos) << stats;
+  instances_.clear();
+  std::string l0 = Logged(0), l1 = Logged(1), l2 = Logged(2);
+  std::fprintf(stderr, "[redis-tls] wrong CA logs: %s", l0.substr(l0.find("redis_tls_refused")).substr(0, 300).c_str());
+  EXPECT_NE(l0.find("redis_tls_refused"), std::string::npos) << l0;
+  EXPECT_NE(l0.find("certificate verify failed"), std::string::npos) << l0;
+  EXPECT_NE(l1.find("redis_tls_refused"), std::string::npos) << l1;
+  EXPECT_NE(l1.find("certificate verify failed: hostname mismatch"), std::string::npos) << l1;
+  EXPECT_NE(l2.find("redis_tls_refused"), std::string::npos) << l2;
+  for (const std::string* l : {&l0, &l1, &l2}) EXPECT_EQ(l->find("tls-pw-3"), std::string::npos) << *l;
+}
+
+TEST_F(RedisTlsTest, AnUnreadableCaFileOrTlsFilesWithoutRedissStopTheStartWithAReason) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--redis", "rediss://127.0.0.1:1", "--redis-ca-file", "/nonexistent/ca.crt"},
+        std::vector<std::string>{"--redis", "redis://127.0.0.1:1", "--redis-ca-file", "/etc/hostname"}}) {
+    TempFile log("");
+    ProcessOptions po;
+    po.stderr_path = log.path;
+    std::vector<std::string> all = {"--listen", "127.0.0.1:0"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::string err;
+    auto p = ServerProcess::start(all, &err, std::chrono::seconds(5), po);
+    EXPECT_FALSE(p);
+    std::string printed = ReadAll(log.path);
+    EXPECT_NE(printed.find("ca-file"), std::string::npos) << printed;
+  }
 }
 
 }  // namespace

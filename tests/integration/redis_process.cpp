@@ -312,8 +312,12 @@ bool RedisProcess::launch(std::string* error) {
   auto deadline = Clock::now() + kReadyTimeout;
   for (;;) {
     std::string reply;
-    if (roundtrip(port_, {"PING"}, milliseconds(500), &reply) && (reply == "PONG" || reply.starts_with("ERR:NOAUTH")))
+    if (options_.tls_only) {
+      if (log_tail().find("Ready to accept connections") != std::string::npos) return true;
+    } else if (roundtrip(port_, {"PING"}, milliseconds(500), &reply) &&
+               (reply == "PONG" || reply.starts_with("ERR:NOAUTH"))) {
       return true;
+    }
     if (!running()) {
       *error = "redis-server (port " + std::to_string(port_) + ") exited before answering PING; log:\n" + log_tail();
       return false;

@@ -30,6 +30,10 @@ struct RedisProcessOptions {
   // command() (and the readiness PING) authenticate first with these when password is
   // not empty: AUTH [user] password on the same connection.
   std::string user, password;
+  // The server listens with TLS only (extra_args carry --port 0 --tls-port {port} and the
+  // certificate files): ready once its log says so, since PING needs TLS; command()
+  // cannot reach it.
+  bool tls_only = false;
 };
 
 class RedisProcess {
