@@ -262,6 +262,29 @@ const std::vector<Flag>& flags() {
        [](Config& c, std::string_view v) { return !v.empty() && (c.redis_cert_file.assign(v), true); }},
       {"redis-key-file", "PATH", "the PEM private key of --redis-cert-file (default: none)", "a path",
        [](Config& c, std::string_view v) { return !v.empty() && (c.redis_key_file.assign(v), true); }},
+      {"redis-sentinel", "HOST:PORT[,...]",
+       "Redis Sentinels that name the master of --redis-master; asked before each connect to Redis (so after "
+       "a failover or a READONLY reply); --redis still gives credentials, DB and TLS (default: none)",
+       "HOST:PORT[,HOST:PORT...]",
+       [](Config& c, std::string_view v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           size_t comma = v.find(',', start);
+           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+           RedisOptions probe;
+           std::string error;
+           if (one.empty() || !RedisLink::parse_url("redis://" + std::string(one), &probe, &error)) return false;
+           c.redis_sentinels.emplace_back(one);
+           if (comma == std::string_view::npos) break;
+           start = comma + 1;
+         }
+         return true;
+       }},
+      {"redis-master", "NAME", "the master name the --redis-sentinel sentinels monitor", "a name of 1..256 bytes",
+       [](Config& c, std::string_view v) { return claim_name(v, c.redis_master); }},
+      {"redis-sentinel-password-file", "PATH", "file holding the sentinels' password (AUTH) (default: none)",
+       "a readable, non-empty file",
+       [](Config& c, std::string_view v) { return read_secret(v, c.redis_sentinel_password); }},
       {"redis-min-replicas", "N",
        "an edit is acked only once WAIT says N Redis replicas hold it, else `unavailable` (the client resends); "
        "0 acks once the master has it, which a failover can lose (default 0)",
@@ -405,6 +428,10 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
       message = "--" + std::string(name) + ": '" + shown(*flag, value) + "' is not " + flag->expects;
       return ConfigOutcome::Error;
     }
+  }
+  if (!c.redis_sentinels.empty() && (c.redis_master.empty() || c.redis_url.empty())) {
+    message = "--redis-sentinel needs --redis-master NAME and a --redis URL (for credentials, DB and TLS)";
+    return ConfigOutcome::Error;
   }
   if (!c.redis_url.empty()) {
     RedisOptions redis;

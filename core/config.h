@@ -51,6 +51,9 @@ struct Config {
   std::string redis_ca_file;             // rediss://: the CA of Redis's certificate (empty: the system's)
   std::string redis_cert_file;           // rediss://: our client certificate, if Redis asks for one
   std::string redis_key_file;            //   and its key
+  std::vector<std::string> redis_sentinels;  // --redis-sentinel HOST:PORT,...: they name the master
+  std::string redis_master;              // --redis-master: the name the sentinels monitor
+  std::string redis_sentinel_password;   // --redis-sentinel-password-file; a secret
 
   // Security and limits.
   std::string jwt_secret;                 // empty: authentication off

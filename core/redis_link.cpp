@@ -42,6 +42,7 @@
 #include "core/redis_connection.h"
 #include "core/redis_outbox.h"
 #include "core/redis_pipeline.h"
+#include "core/redis_sentinel.h"
 #include "core/redis_subscriber.h"
 #include "core/redis_tls.h"
 
@@ -114,6 +115,8 @@ struct RedisLink::State {
   std::unique_ptr<RedisTls> tls;  // rediss:// only; before the connections, which point at it
   std::string tls_error;          // why tls could not be made
   RedisConnection cmd, sub;
+  std::string master_host = opt.host;  // what both connections dial (the sentinels' answer)
+  uint16_t master_port = opt.port;
   RedisPipeline pipeline;      // on cmd
   RedisSubscriber subscriber;  // on sub
   std::vector<RedisPipeline::Entry> taken;  // take_requests()' swap partner for inbound
@@ -132,6 +135,7 @@ struct RedisLink::State {
     else subscriber.lose(now);
   }
   void begin_connect(RedisConnection& c, Clock::time_point now);
+  bool ask_sentinels();
   void finish_connect(RedisConnection& c, Clock::time_point now);
   void connected(RedisConnection& c, Clock::time_point now);
   void drive_handshake(RedisConnection& c, Clock::time_point now);
@@ -180,11 +184,29 @@ void RedisLink::State::log_refusal(Clock::time_point now) const {
   if (why.empty()) return;
   auto retry_ms = std::chrono::duration_cast<milliseconds>(cmd.retry_at() - now).count();
   log.log(LogLevel::Error, "redis_refused",
-          {{"host", opt.host}, {"port", unsigned(opt.port)}, {"user", opt.user.empty() ? "default" : opt.user},
+          {{"host", master_host}, {"port", unsigned(master_port)}, {"user", opt.user.empty() ? "default" : opt.user},
            {"reply", why}, {"retry_ms", int64_t(retry_ms)}});
 }
 
 // ---- connecting ----
+
+// Which Redis is the master now. False: no sentinel could say; the command connection
+// waits for its backoff (close() applies it) and asks again. Logged when the answer
+// changes and on each failure (so once per backoff step).
+bool RedisLink::State::ask_sentinels() {
+  std::string host, why;
+  uint16_t port = 0;
+  if (!RedisSentinel::ask(opt, &host, &port, &why)) {
+    cmd.close(Clock::now());
+    log.log(LogLevel::Error, "redis_sentinel_unavailable", {{"master", opt.master_name}, {"reason", why}});
+    return false;
+  }
+  if (host != master_host || port != master_port)
+    log.log(LogLevel::Info, "redis_master", {{"master", opt.master_name}, {"host", host}, {"port", unsigned(port)}});
+  master_host = std::move(host);
+  master_port = port;
+  return true;
+}
 
 // getaddrinfo may block this thread: acceptable, no loop thread waits on it.
 void RedisLink::State::begin_connect(RedisConnection& c, Clock::time_point now) {
@@ -193,7 +215,8 @@ void RedisLink::State::begin_connect(RedisConnection& c, Clock::time_point now) 
     log.log(LogLevel::Error, "redis_tls_refused", {{"host", opt.host}, {"reason", tls_error}});
     return;
   }
-  if (c.dial(opt.host, opt.port, call_timeout(), now) == RedisConnection::Dial::Connected) connected(c, now);
+  if (&c == &cmd && !opt.sentinels.empty() && !ask_sentinels()) return;
+  if (c.dial(master_host, master_port, call_timeout(), now) == RedisConnection::Dial::Connected) connected(c, now);
 }
 
 void RedisLink::State::finish_connect(RedisConnection& c, Clock::time_point now) {
@@ -219,7 +242,7 @@ void RedisLink::State::drive_handshake(RedisConnection& c, Clock::time_point now
   }
   lose(c, now);
   log.log(LogLevel::Error, "redis_tls_refused",
-          {{"host", opt.host}, {"port", unsigned(opt.port)}, {"connection", &c == &cmd ? "commands" : "subscriber"},
+          {{"host", master_host}, {"port", unsigned(master_port)}, {"connection", &c == &cmd ? "commands" : "subscriber"},
            {"reason", why}, {"retry_ms", int64_t(std::chrono::duration_cast<milliseconds>(c.retry_at() - now).count())}});
 }
 
@@ -282,7 +305,7 @@ void RedisLink::State::check_deadlines(Clock::time_point now) {
     // newline that never comes) is as much a refusal as a bad certificate.
     if (handshaking)
       log.log(LogLevel::Error, "redis_tls_refused",
-              {{"host", opt.host}, {"port", unsigned(opt.port)}, {"connection", c == &cmd ? "commands" : "subscriber"},
+              {{"host", master_host}, {"port", unsigned(master_port)}, {"connection", c == &cmd ? "commands" : "subscriber"},
                {"reason", "no TLS handshake within the deadline (is this port TLS?)"},
                {"retry_ms", int64_t(std::chrono::duration_cast<milliseconds>(c->retry_at() - now).count())}});
   }

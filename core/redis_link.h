@@ -23,6 +23,9 @@
 //   - with tls, both connections verify Redis's certificate (chain and name) before any
 //     command; one that does not verify is logged (once per attempt) and dropped, never
 //     used in plain text;
+//   - with sentinels, the master is asked for before each dial of the command connection
+//     (so after every lost connection, and after a READONLY reply, which also drops it):
+//     a failover is followed by the next reconnect;
 //   - AUTH (when a password is set) is the first command on both connections; a refused
 //     handshake (WRONGPASS, NOAUTH, NOPERM, a wrong DB) keeps the link down (up() false,
 //     calls fail at once) and is logged once per attempt, so once per backoff step;
@@ -39,6 +42,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/log.h"
@@ -102,6 +106,11 @@ struct RedisOptions {
   // certificate (empty: the system's store) and, if Redis asks for one, ours.
   bool tls = false;
   std::string ca_file, cert_file, key_file;
+  // Sentinel (core/redis_sentinel.h): when not empty, host and port above are only the
+  // first guess; before each dial of the command connection the sentinels name the master.
+  std::vector<std::pair<std::string, uint16_t>> sentinels;
+  std::string master_name;
+  std::string sentinel_password;      // a secret, like password
   int min_replicas = 0;               // > 0: calls of durable_scripts are answered after WAIT
   std::vector<int> durable_scripts;   // script indexes whose replies wait for min_replicas
   LogFormat log_format = LogFormat::Text;  // the link's own lines (refusals by Redis)

@@ -180,6 +180,10 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
     if (it != retry_deadlines_.end()) retry_deadlines_.erase(it);
   }
   bool noscript = v.is_error() && v.str.compare(0, 8, "NOSCRIPT") == 0;
+  // A write that reached a replica: the master we dialed was demoted (a failover). The
+  // call gets Redis's error (unavailable to the room), and the connection is dropped so
+  // the next dial asks the sentinels again.
+  const bool readonly = v.is_error() && v.str.compare(0, 8, "READONLY") == 0;
   if (noscript && e.script >= 0 && !e.retried && (e.kind == Entry::Kind::Call || e.kind == Entry::Kind::Lease)) {
     // The script cache was flushed under us: the same call again as EVAL (which also
     // puts the script back in the cache, so the sha stays good for later calls).
@@ -250,6 +254,10 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
     case Entry::Kind::Unlease:
     case Entry::Kind::Invalid:
       break;
+  }
+  if (readonly) {
+    refusal_ = "a replica answered READONLY (a failover?)";
+    return Answer::Lost;
   }
   if (handshake_left_ > 0 && --handshake_left_ == 0) return Answer::Ready;
   return Answer::Answered;

@@ -91,6 +91,13 @@ int run_server(const Config& config) {
     RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
     if (!config.redis_password.empty()) options.password = config.redis_password;
     options.min_replicas = static_cast<int>(config.redis_min_replicas);
+    for (const std::string& s : config.redis_sentinels) {
+      RedisOptions one;
+      RedisLink::parse_url("redis://" + s, &one, &error);  // checked by parse_config
+      options.sentinels.emplace_back(one.host, one.port);
+    }
+    options.master_name = config.redis_master;
+    options.sentinel_password = config.redis_sentinel_password;
     options.ca_file = config.redis_ca_file;
     options.cert_file = config.redis_cert_file;
     options.key_file = config.redis_key_file;
