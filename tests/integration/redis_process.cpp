@@ -263,6 +263,12 @@ bool RedisProcess::launch(std::string* error) {
                                      "--save", "", "--appendonly", options_.appendonly ? "yes" : "no",
                                      "--dir", dir_, "--protected-mode", "no", "--daemonize", "no",
                                      "--logfile", log};
+  if (!options_.conf.empty()) {
+    std::string conf = dir_ + "/redis.conf";
+    if (!std::filesystem::exists(conf)) std::ofstream(conf) << options_.conf;  // a sentinel rewrites it
+    argv_s.insert(argv_s.begin() + 1, conf);
+    if (options_.sentinel) argv_s.insert(argv_s.begin() + 2, "--sentinel");
+  }
   for (std::string a : options_.extra_args) {
     if (size_t at = a.find("{port}"); at != std::string::npos) a.replace(at, 6, port);
     argv_s.push_back(std::move(a));

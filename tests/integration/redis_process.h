@@ -34,6 +34,10 @@ struct RedisProcessOptions {
   // certificate files): ready once its log says so, since PING needs TLS; command()
   // cannot reach it.
   bool tls_only = false;
+  // Not empty: written to <dir>/redis.conf and given as the config file (first argument),
+  // e.g. the `sentinel monitor` lines of a sentinel; `sentinel` adds --sentinel.
+  std::string conf;
+  bool sentinel = false;
 };
 
 class RedisProcess {
