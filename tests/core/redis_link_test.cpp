@@ -775,5 +775,26 @@ TEST_F(RedisLinkTest, WithMinReplicasManyPipelinedDurableCallsShareWaitsAndKeepT
   EXPECT_EQ(replica->command({"GET", "m"}), "500");
 }
 
+TEST_F(RedisLinkTest, AReadonlyReplyFromADemotedMasterFailsThatCallAndDropsTheConnectionToAskAgain) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url(replica->url(), &o, &err)) << err;
+  o.call_timeout_ms = 500;
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  StartLink(o, 1);
+  uint64_t before = link_->stats().reconnects.load();
+  RedisValue v = Call(0, {"n"}, 0, 1);
+  EXPECT_TRUE(v.is_error());
+  EXPECT_EQ(v.str.compare(0, 8, "READONLY"), 0) << v.str;
+  // Dropped and dialed again (with sentinels: after asking them which Redis is the master).
+  auto deadline = Clock::now() + milliseconds(3000);
+  while (link_->stats().reconnects.load() == before && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_GT(link_->stats().reconnects.load(), before);
+  EXPECT_EQ(Call(0, {"PING"}).str, "PONG");  // reads still work on it
+}
+
 }  // namespace
 }  // namespace roomcast
