@@ -8,6 +8,8 @@
 //   core/redis_subscriber.h  channels -> workers on the subscriber connection
 //   core/redis_outbox.h      what each worker is owed, and its eventfd
 //   core/redis_lease.h       the lease round's script and reply
+//   core/redis_tls.h         rediss://: the OpenSSL context both connections use
+//   core/redis_sentinel.h    which Redis is the master, asked before each command dial
 // RedisLink::parse_url and RedisLink::render_metrics live in core/redis_url.cpp and
 // core/redis_metrics.cpp.
 //

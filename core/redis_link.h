@@ -1,8 +1,8 @@
 // core/redis_link.h: this instance's connection to Redis, on a thread of its own.
 //
 // Owns: one thread and two Redis connections (commands; subscriptions), hiredis 0.14 used
-// as codec only (redisFormatCommandArgv, the reader API) over plain non-blocking sockets
-// and poll(); the Lua scripts the cluster logic registered, loaded on every (re)connect;
+// as codec only (redisFormatCommandArgv, the reader API) over non-blocking sockets (TLS
+// through OpenSSL with rediss://) and poll(); the Lua scripts the cluster logic registered, loaded on every (re)connect;
 // this instance's lease in the sorted set `rc:instances` (renewed every renew_ms).
 // Called by: the loop threads (submit, subscribe, unsubscribe, take), each with its own
 // worker index; by the server at start and stop. Everything it answers goes to the
@@ -48,6 +48,8 @@
 #include "core/log.h"
 
 namespace roomcast {
+
+struct Config;
 
 // One RESP value, owned: nothing of hiredis crosses threads.
 struct RedisValue {
@@ -149,6 +151,9 @@ class RedisLink {
   // The URL as it may be shown: a password in it replaced by ***
   // (redis://user:***@host:port/db). Also for URLs parse_url refuses.
   static std::string mask_url(std::string_view url);
+  // The options of --redis and the --redis-* flags (credentials, TLS files, sentinels,
+  // min replicas, the log format), as parse_config checked them (core/redis_url.cpp).
+  static RedisOptions options_from(const Config& config);
 
   RedisLink(RedisOptions options, unsigned workers);
   ~RedisLink();  // stop() if still running

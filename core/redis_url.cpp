@@ -1,6 +1,6 @@
-// core/redis_url.cpp: RedisLink::parse_url (its contract is in core/redis_link.h), kept
-// apart from the link's thread: it runs once, at configuration time, and shares nothing
-// with the rest of the link.
+// core/redis_url.cpp: RedisLink::parse_url, mask_url and options_from (their contracts
+// are in core/redis_link.h), kept apart from the link's thread: they run at configuration
+// time and share nothing with the rest of the link.
 //
 // What is accepted: redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (rediss:// for TLS) with HOST a host name or
 // an IPv4 literal, PORT 1-65535 (6379 when absent), DB 0-15; USER and PASSWORD are
@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "core/config.h"
 #include "core/redis_link.h"
 
 namespace roomcast {
@@ -124,6 +125,27 @@ bool RedisLink::parse_url(std::string_view url, RedisOptions* out, std::string* 
   out->user = std::move(user);
   out->password = std::move(password);
   return true;
+}
+
+RedisOptions RedisLink::options_from(const Config& config) {
+  RedisOptions options;
+  std::string error;
+  parse_url(config.redis_url, &options, &error);  // checked by parse_config
+  if (!config.redis_password.empty()) options.password = config.redis_password;  // the file wins
+  options.ca_file = config.redis_ca_file;
+  options.cert_file = config.redis_cert_file;
+  options.key_file = config.redis_key_file;
+  for (const std::string& s : config.redis_sentinels) {
+    RedisOptions one;
+    parse_url("redis://" + s, &one, &error);  // checked by parse_config
+    options.sentinels.emplace_back(one.host, one.port);
+  }
+  options.master_name = config.redis_master;
+  options.sentinel_password = config.redis_sentinel_password;
+  options.min_replicas = static_cast<int>(config.redis_min_replicas);
+  options.log_format = config.log_format;
+  options.log_level = config.log_level;
+  return options;
 }
 
 }  // namespace roomcast

@@ -86,24 +86,8 @@ int run_server(const Config& config) {
   std::unique_ptr<RedisLink> redis;
   std::string instance_id;
   if (!config.redis_url.empty()) {
-    RedisOptions options;
-    std::string error;
-    RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
-    if (!config.redis_password.empty()) options.password = config.redis_password;
-    options.min_replicas = static_cast<int>(config.redis_min_replicas);
-    for (const std::string& s : config.redis_sentinels) {
-      RedisOptions one;
-      RedisLink::parse_url("redis://" + s, &one, &error);  // checked by parse_config
-      options.sentinels.emplace_back(one.host, one.port);
-    }
-    options.master_name = config.redis_master;
-    options.sentinel_password = config.redis_sentinel_password;
-    options.ca_file = config.redis_ca_file;
-    options.cert_file = config.redis_cert_file;
-    options.key_file = config.redis_key_file;
-    options.durable_scripts = {wire::kEdit};  // edits, from clients and the publish API
-    options.log_format = config.log_format;
-    options.log_level = config.log_level;
+    RedisOptions options = RedisLink::options_from(config);  // --redis and the --redis-* flags
+    options.durable_scripts = {wire::kEdit};  // --redis-min-replicas: edits, from clients and the publish API
     instance_id = random_base64url(6);  // 48 bits: a prefix of every session id
     options.instance_id = instance_id;
     options.lease_ms = 3000;

@@ -267,8 +267,9 @@ TEST_F(RedisOperationsTest, WithMinReplicasOneEditsAreAckedWhileTheReplicaLivesA
     // Online, and acknowledging: a fresh replica's first ACK takes up to a second, and
     // until then WAIT counts it out.
     auto deadline = Clock::now() + milliseconds(10000);
-    redis_->command({"SET", "probe", "1"});
-    while (!ReplicaAcks(redis_->command({"INFO", "replication"}))) {
+    // A write each round: the offset a replica acknowledges moves only with writes made
+    // after it attached.
+    while (redis_->command({"INCR", "probe"}).empty() || !ReplicaAcks(redis_->command({"INFO", "replication"}))) {
       if (Clock::now() >= deadline) return false;
       std::this_thread::sleep_for(milliseconds(20));
     }
@@ -572,9 +573,9 @@ TEST_F(RedisOperationsTest, ASentinelFailoverMidEditsLosesNoAckedEditAndRepeatsN
     replicas.push_back(RedisProcess::start(&err, ro));
     ASSERT_TRUE(replicas.back()) << err;
   }
-  redis_->command({"SET", "probe", "1"});
   auto deadline = Clock::now() + std::chrono::seconds(15);
-  while (CountOf(redis_->command({"INFO", "replication"}), "state=online,offset=0,") > 0 ||
+  while (redis_->command({"INCR", "probe"}).empty() ||
+         CountOf(redis_->command({"INFO", "replication"}), "state=online,offset=0,") > 0 ||
          CountOf(redis_->command({"INFO", "replication"}), "state=online") < 2) {
     ASSERT_LT(Clock::now(), deadline) << redis_->command({"INFO", "replication"});
     std::this_thread::sleep_for(milliseconds(50));
