@@ -91,6 +91,14 @@ bool ask_one(const std::string& s_host, uint16_t s_port, const RedisOptions& opt
       *why = "no answer within " + std::to_string(RedisSentinel::kPerSentinelMs) + " ms";
       return false;
     }
+    if (sent == 0) {  // the connect's outcome first, so a refusal says so
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
+        *why = so_error == ECONNREFUSED ? "connect refused" : "connect failed";
+        return false;
+      }
+    }
     if (sent < out.size()) {
       ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {

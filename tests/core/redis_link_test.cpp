@@ -2,6 +2,7 @@
 // by the integration tests' RedisProcess): replies to the right worker, scripts and the
 // NOSCRIPT fallback, pub/sub, order, failures within the deadline, reconnects, leases.
 #include "core/redis_link.h"
+#include "core/redis_sentinel.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -795,6 +796,57 @@ TEST_F(RedisLinkTest, AReadonlyReplyFromADemotedMasterFailsThatCallAndDropsTheCo
   while (link_->stats().reconnects.load() == before && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
   EXPECT_GT(link_->stats().reconnects.load(), before);
   EXPECT_EQ(Call(0, {"PING"}).str, "PONG");  // reads still work on it
+}
+
+TEST_F(RedisLinkTest, SentinelsNameTheMasterWithTheirPasswordAndSayWhyWhenTheyCannot) {
+  StartRedis();
+  it::RedisProcessOptions so;
+  so.sentinel = true;
+  so.conf = "sentinel monitor mm 127.0.0.1 " + std::to_string(redis_->port()) + " 1\nrequirepass s-pw\n";
+  so.password = "s-pw";
+  std::string err;
+  auto sentinel = it::RedisProcess::start(&err, so);
+  ASSERT_TRUE(sentinel) << err;
+  RedisOptions o;
+  // The first sentinel is not there: the next one answers.
+  o.sentinels = {{"127.0.0.1", 1}, {"127.0.0.1", sentinel->port()}};
+  o.master_name = "mm";
+  o.sentinel_password = "s-pw";
+  std::string host, why;
+  uint16_t port = 0;
+  auto t0 = Clock::now();
+  ASSERT_TRUE(RedisSentinel::ask(o, &host, &port, &why)) << why;
+  EXPECT_LT(Clock::now() - t0, milliseconds(RedisSentinel::kPerSentinelMs * 2));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, redis_->port());
+  o.sentinel_password = "wrong-s-pw";
+  EXPECT_FALSE(RedisSentinel::ask(o, &host, &port, &why));
+  EXPECT_NE(why.find("127.0.0.1:1: connect refused"), std::string::npos) << why;
+  EXPECT_NE(why.find("WRONGPASS"), std::string::npos) << why;
+  EXPECT_EQ(why.find("wrong-s-pw"), std::string::npos) << why;
+  o.sentinel_password = "s-pw";
+  o.master_name = "nope";
+  EXPECT_FALSE(RedisSentinel::ask(o, &host, &port, &why));
+  EXPECT_NE(why.find("does not know master nope"), std::string::npos) << why;
+}
+
+TEST_F(RedisLinkTest, WithSentinelsTheLinkDialsTheMasterTheyNameNotTheUrlsHost) {
+  StartRedis();
+  it::RedisProcessOptions so;
+  so.sentinel = true;
+  so.conf = "sentinel monitor mm 127.0.0.1 " + std::to_string(redis_->port()) + " 1\n";
+  std::string err;
+  auto sentinel = it::RedisProcess::start(&err, so);
+  ASSERT_TRUE(sentinel) << err;
+  RedisOptions o;
+  ASSERT_TRUE(RedisLink::parse_url("redis://127.0.0.1:1/4", &o, &err)) << err;  // nothing listens on port 1
+  o.sentinels = {{"127.0.0.1", sentinel->port()}};
+  o.master_name = "mm";
+  o.call_timeout_ms = 500;
+  StartLink(o, 1);
+  EXPECT_EQ(Call(0, {"SET", "via", "sentinel"}).str, "OK");
+  EXPECT_EQ(redis_->command({"EVAL", "redis.call('SELECT', 4) return redis.call('GET', KEYS[1])", "1", "via"}),
+            "sentinel");
 }
 
 }  // namespace
