@@ -499,7 +499,13 @@ struct Editor {
         problems.push_back("send failed at " + id);
         return;
       }
-      JsonResult r = EditAnswer(*ws, milliseconds(5000));
+      JsonResult r;
+      auto until = Clock::now() + milliseconds(5000);
+      while (Clock::now() < until) {  // the answer; a resync on the way means the data did not continue
+        r = ws->recv_json(std::chrono::duration_cast<milliseconds>(until - Clock::now()));
+        if (!r.ok || r.type() == "ack" || r.type() == "error") break;
+        if (r.type() == "resync") problems.push_back("resync during the failover: " + r.text);
+      }
       if (!r.ok) {
         problems.push_back("no answer to " + id + ": " + r.error);
         return;
