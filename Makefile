@@ -4,7 +4,7 @@
 # Each target first installs any missing Debian package, so a fresh Debian 12 works.
 
 PACKAGES := build-essential cmake pkg-config liburing-dev libwslay-dev rapidjson-dev libjemalloc-dev \
-            libssl-dev libgtest-dev libbenchmark-dev libhiredis-dev redis-server \
+            libssl-dev libgtest-dev libbenchmark-dev libhiredis-dev redis-server redis-sentinel openssl \
             libcurl4-openssl-dev
 JOBS     ?= $(shell nproc)
 ARGS     ?=

@@ -2,6 +2,7 @@
 
 #include "core/jwks_slot.h"
 #include "core/redis_link.h"
+#include "core/redis_tls.h"
 
 #include <charconv>
 #include <fstream>
@@ -238,9 +239,10 @@ const std::vector<Flag>& flags() {
          return true;
        }},
       {"redis", "URL",
-       "redis://HOST:PORT[/DB]: serve rooms together with every instance on this Redis (docs/protocol.md "
-       "3.6; all instances need the same --history and --resume-grace) (default: off, one process)",
-       "redis://HOST:PORT[/DB]",
+       "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]: serve rooms together with every instance on this Redis "
+       "(docs/protocol.md 3.6; all instances need the same --history and --resume-grace); USER is an ACL "
+       "user, PASSWORD percent-encoded, logged as *** (default: off, one process)",
+       "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]",
        [](Config& c, std::string_view v) {
          RedisOptions options;
          std::string error;
@@ -248,6 +250,46 @@ const std::vector<Flag>& flags() {
          c.redis_url.assign(v);
          return true;
        }},
+      {"redis-password-file", "PATH",
+       "file holding the Redis password (AUTH), used instead of the --redis URL's (default: the URL's, if any)",
+       "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.redis_password); }},
+      {"redis-ca-file", "PATH",
+       "with rediss://, the PEM CA certificate(s) Redis's certificate must chain to; its name must match the URL's "
+       "host (default: the system's CA store)",
+       "a path", [](Config& c, std::string_view v) { return !v.empty() && (c.redis_ca_file.assign(v), true); }},
+      {"redis-cert-file", "PATH", "with rediss://, a PEM client certificate (chain) for Redis's tls-auth-clients "
+       "(default: none)", "a path",
+       [](Config& c, std::string_view v) { return !v.empty() && (c.redis_cert_file.assign(v), true); }},
+      {"redis-key-file", "PATH", "the PEM private key of --redis-cert-file (default: none)", "a path",
+       [](Config& c, std::string_view v) { return !v.empty() && (c.redis_key_file.assign(v), true); }},
+      {"redis-sentinel", "HOST:PORT[,...]",
+       "Redis Sentinels that name the master of --redis-master; asked before each connect to Redis (so after "
+       "a failover or a READONLY reply); --redis still gives credentials, DB and TLS (default: none)",
+       "HOST:PORT[,HOST:PORT...]",
+       [](Config& c, std::string_view v) {
+         size_t start = 0;
+         while (start <= v.size()) {
+           size_t comma = v.find(',', start);
+           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+           RedisOptions probe;
+           std::string error;
+           if (one.empty() || !RedisLink::parse_url("redis://" + std::string(one), &probe, &error)) return false;
+           c.redis_sentinels.emplace_back(one);
+           if (comma == std::string_view::npos) break;
+           start = comma + 1;
+         }
+         return true;
+       }},
+      {"redis-master", "NAME", "the master name the --redis-sentinel sentinels monitor", "a name of 1..256 bytes",
+       [](Config& c, std::string_view v) { return claim_name(v, c.redis_master); }},
+      {"redis-sentinel-password-file", "PATH", "file holding the sentinels' password (AUTH) (default: none)",
+       "a readable, non-empty file",
+       [](Config& c, std::string_view v) { return read_secret(v, c.redis_sentinel_password); }},
+      {"redis-min-replicas", "N",
+       "an edit is acked only once WAIT says N Redis replicas hold it, else `unavailable` (the client resends); "
+       "0 acks once the master has it, which a failover can lose (default 0)",
+       "an integer in 0..16",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, 0u, 16u, c.redis_min_replicas); }},
       {"resume-grace", "S",
        "a session whose connection drops without leave is held this long for a resume, invisible to "
        "the others (default 10; 0: off)",
@@ -300,6 +342,12 @@ const Flag* find_flag(std::string_view name) {
   return nullptr;
 }
 
+// A refused value as it may appear in a message: a --redis URL may carry a password.
+std::string shown(const Flag& f, std::string_view value) {
+  if (std::string_view(f.name) == "redis") return RedisLink::mask_url(value);
+  return std::string(value);
+}
+
 std::string env_name(const char* flag) {
   std::string out = "ROOMCAST_";
   for (const char* p = flag; *p; ++p) out.push_back(*p == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(*p))));
@@ -335,7 +383,7 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
         if (entry.size() > var.size() && entry.substr(0, var.size()) == var && entry[var.size()] == '=') {
           std::string_view value = entry.substr(var.size() + 1);
           if (!f.set(c, value)) {
-            message = var + ": '" + std::string(value) + "' is not " + f.expects;
+            message = var + ": '" + shown(f, value) + "' is not " + f.expects;
             return ConfigOutcome::Error;
           }
         }
@@ -377,8 +425,41 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
       return ConfigOutcome::Error;
     }
     if (!flag->set(c, value)) {
-      message = "--" + std::string(name) + ": '" + std::string(value) + "' is not " + flag->expects;
+      message = "--" + std::string(name) + ": '" + shown(*flag, value) + "' is not " + flag->expects;
       return ConfigOutcome::Error;
+    }
+  }
+  if (!c.redis_sentinels.empty() && (c.redis_master.empty() || c.redis_url.empty())) {
+    message = "--redis-sentinel needs --redis-master NAME and a --redis URL (for credentials, DB and TLS)";
+    return ConfigOutcome::Error;
+  }
+  if (!c.redis_url.empty()) {
+    RedisOptions redis;
+    std::string error;
+    RedisLink::parse_url(c.redis_url, &redis, &error);  // checked by the flag
+    if (!redis.user.empty() && redis.password.empty() && c.redis_password.empty()) {
+      message = "--redis: '" + RedisLink::mask_url(c.redis_url) + "' names a USER without a password (give one in the URL "
+                "or with --redis-password-file)";
+      return ConfigOutcome::Error;
+    }
+    const bool tls_files = !c.redis_ca_file.empty() || !c.redis_cert_file.empty() || !c.redis_key_file.empty();
+    if (tls_files && !redis.tls) {
+      message = "--redis-ca-file, --redis-cert-file and --redis-key-file need a rediss:// URL (TLS); --redis is '" +
+                RedisLink::mask_url(c.redis_url) + "'";
+      return ConfigOutcome::Error;
+    }
+    if (c.redis_cert_file.empty() != c.redis_key_file.empty()) {
+      message = "--redis-cert-file and --redis-key-file go together";
+      return ConfigOutcome::Error;
+    }
+    if (redis.tls) {  // the files are read now, so a bad one stops the start with a reason
+      redis.ca_file = c.redis_ca_file;
+      redis.cert_file = c.redis_cert_file;
+      redis.key_file = c.redis_key_file;
+      if (!RedisTls::make(redis, &error)) {
+        message = "--redis " + RedisLink::mask_url(c.redis_url) + ": TLS: " + error;
+        return ConfigOutcome::Error;
+      }
     }
   }
   if (c.threads == 0) {

@@ -46,6 +46,14 @@ struct Config {
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
   std::string redis_url;                 // --redis: several instances share rooms; empty: one process
+  std::string redis_password;            // --redis-password-file: wins over the URL's; a secret
+  unsigned redis_min_replicas = 0;       // an edit is acked once this many replicas hold it (WAIT)
+  std::string redis_ca_file;             // rediss://: the CA of Redis's certificate (empty: the system's)
+  std::string redis_cert_file;           // rediss://: our client certificate, if Redis asks for one
+  std::string redis_key_file;            //   and its key
+  std::vector<std::string> redis_sentinels;  // --redis-sentinel HOST:PORT,...: they name the master
+  std::string redis_master;              // --redis-master: the name the sentinels monitor
+  std::string redis_sentinel_password;   // --redis-sentinel-password-file; a secret
 
   // Security and limits.
   std::string jwt_secret;                 // empty: authentication off
@@ -85,7 +93,8 @@ enum class ConfigOutcome { Run, Help, Error };
 // `environment` is consulted for ROOMCAST_* variables (pass `environ`; null for none).
 // Secrets never come from the command line: the JWT secret from --jwt-secret-file or
 // ROOMCAST_JWT_SECRET, the API key from --api-key-file or ROOMCAST_API_KEY (files are read
-// here; a trailing newline is dropped).
+// here; a trailing newline is dropped), the Redis password from the --redis URL or
+// --redis-password-file. A --redis URL is shown masked in messages (RedisLink::mask_url).
 ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message,
                            const char* const* environment = nullptr);
 

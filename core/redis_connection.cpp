@@ -5,6 +5,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -38,12 +40,14 @@ RedisValue convert(const redisReply* r) {
 }  // namespace
 
 RedisConnection::~RedisConnection() {
+  if (ssl_) SSL_free(ssl_);
   if (fd_ >= 0) ::close(fd_);
   if (reader_) redisReaderFree(reader_);
 }
 
 RedisConnection::Dial RedisConnection::dial(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                                             RedisClock::time_point now) {
+  host_ = host;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -85,8 +89,31 @@ bool RedisConnection::establish() {
   (void)::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   reader_ = redisReaderCreate();
   if (!reader_) return false;
+  if (tls_) {
+    ssl_ = tls_->start(fd_, host_);
+    if (!ssl_) return false;
+    phase_ = Phase::Handshaking;
+    want_write_ = true;  // the ClientHello goes first
+    return true;
+  }
   phase_ = Phase::Open;
   return true;
+}
+
+RedisConnection::Handshake RedisConnection::handshake(std::string* why) {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    phase_ = Phase::Open;
+    return Handshake::Done;
+  }
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    want_write_ = err == SSL_ERROR_WANT_WRITE;
+    return Handshake::Again;
+  }
+  if (why) *why = RedisTls::last_error(ssl_);
+  return Handshake::Failed;
 }
 
 bool RedisConnection::append(std::initializer_list<std::string_view> head, const std::vector<std::string>& tail) {
@@ -110,6 +137,18 @@ bool RedisConnection::append(std::initializer_list<std::string_view> head, const
 
 bool RedisConnection::write_out() {
   while (unsent()) {
+    if (ssl_) {
+      ERR_clear_error();
+      int n = SSL_write(ssl_, out_.data() + out_sent_, static_cast<int>(std::min<size_t>(out_.size() - out_sent_, 1 << 20)));
+      if (n > 0) {
+        out_sent_ += static_cast<size_t>(n);
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      // WANT_READ: a TLS 1.3 post-handshake message to read first; POLLIN is polled anyway.
+      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;
+      return false;
+    }
     ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
     if (n > 0) {
       out_sent_ += static_cast<size_t>(n);
@@ -131,6 +170,23 @@ bool RedisConnection::write_out() {
 
 RedisConnection::Input RedisConnection::receive() {
   char buf[65536];
+  if (ssl_) {
+    // SSL_read yields at most one record (16 KiB) per call: up to 1 MiB per turn like
+    // the plain socket, then whatever OpenSSL already decrypted, so no byte is left
+    // where poll() cannot see it.
+    for (int round = 0; round < 64 || SSL_pending(ssl_) > 0; ++round) {
+      ERR_clear_error();
+      int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n > 0) {
+        if (redisReaderFeed(reader_, buf, static_cast<size_t>(n)) != REDIS_OK) return Input::Broken;
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+      return Input::Gone;  // close_notify, EOF or a TLS error
+    }
+    return Input::Alive;
+  }
   for (int round = 0; round < 16; ++round) {  // bounded: the other socket gets its turn
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
@@ -156,6 +212,10 @@ RedisConnection::Parsed RedisConnection::next(RedisValue* out) {
 }
 
 void RedisConnection::close(RedisClock::time_point now) {
+  // No close_notify: the connection is dropped, not ended politely (Redis does not care).
+  if (ssl_) SSL_free(ssl_);
+  ssl_ = nullptr;
+  want_write_ = false;
   if (fd_ >= 0) ::close(fd_);  // a socket we own; nothing to learn from its close
   fd_ = -1;
   phase_ = Phase::Closed;

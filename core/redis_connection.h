@@ -1,9 +1,10 @@
 // core/redis_connection.h: one non-blocking RESP connection to Redis.
 //
-// Owns: one TCP socket (non-blocking, TCP_NODELAY once connected), the commands formatted
-// but not yet written, a hiredis 0.14 reader, and the reconnect backoff. hiredis is used
-// as codec only (redisFormatCommandArgv, the reader API) and stays in this file pair:
-// replies come out as owned RedisValues.
+// Owns: one TCP socket (non-blocking, TCP_NODELAY once connected), with rediss:// its
+// OpenSSL session (SSL_read/SSL_write on that socket, the handshake driven by the link's
+// poll loop), the commands formatted but not yet written, a hiredis 0.14 reader, and the
+// reconnect backoff. hiredis is used as codec only (redisFormatCommandArgv, the reader
+// API) and stays in this file pair: replies come out as owned RedisValues.
 // Called by: the Redis link's thread only. core/redis_link.cpp dials, polls and closes
 // both of its connections; core/redis_pipeline.cpp (commands) and core/redis_subscriber.cpp
 // (subscriptions) write to and parse from theirs. Not thread-safe.
@@ -11,7 +12,10 @@
 // reports, and its owner decides what a loss means (failing calls, unconfirming channels)
 // and calls close().
 // Promises:
-//   - phases go Closed -> Connecting -> Open, and back to Closed only through close();
+//   - phases go Closed -> Connecting -> Open (with TLS: Closed -> Connecting ->
+//     Handshaking -> Open), and back to Closed only through close(); with TLS no byte
+//     is ever written to the socket but through SSL_write, so a failed handshake can
+//     only end in close(), never in plain text;
 //   - close() drops the socket, the unsent bytes and the parser (a reply half read is
 //     lost with it), and sets retry_at() to now + the backoff, which then doubles, from
 //     100 ms up to 2 s; reset_backoff() after a success starts it at 100 ms again;
@@ -28,8 +32,10 @@
 #include <vector>
 
 #include "core/redis_link.h"
+#include "core/redis_tls.h"
 
 struct redisReader;  // hiredis; only redis_connection.cpp sees its definition
+typedef struct ssl_st SSL;  // OpenSSL
 
 namespace roomcast {
 
@@ -37,7 +43,7 @@ using RedisClock = std::chrono::steady_clock;
 
 class RedisConnection {
  public:
-  enum class Phase : uint8_t { Closed, Connecting, Open };
+  enum class Phase : uint8_t { Closed, Connecting, Handshaking, Open };
   enum class Dial : uint8_t {
     Failed,      // no address, no socket or the connect was refused at once: closed (backoff applied)
     InProgress,  // wait for the socket to become writable, then connect_succeeded()
@@ -49,6 +55,7 @@ class RedisConnection {
     Broken,  // the parser refused the bytes: nothing more can be trusted
   };
   enum class Parsed : uint8_t { Reply, None, Broken };
+  enum class Handshake : uint8_t { Done, Again, Failed };
 
   static constexpr int kBackoffMinMs = 100;
   static constexpr int kBackoffMaxMs = 2000;
@@ -58,11 +65,15 @@ class RedisConnection {
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
+  // Before dial(): every later connection speaks TLS with `tls` (which outlives this).
+  void use_tls(const RedisTls* tls) { tls_ = tls; }
   Phase phase() const { return phase_; }
   bool open() const { return phase_ == Phase::Open; }
   int fd() const { return fd_; }  // -1 while Closed
   bool unsent() const { return out_sent_ < out_.size(); }
-  RedisClock::time_point connect_deadline() const { return connect_deadline_; }  // while Connecting
+  RedisClock::time_point connect_deadline() const { return connect_deadline_; }  // while Connecting/Handshaking
+  // While Handshaking: what to poll for (OpenSSL wants to write, else to read).
+  bool handshake_wants_write() const { return want_write_; }
   RedisClock::time_point retry_at() const { return retry_at_; }                  // while Closed
 
   // Closed -> Connecting (or Connected at once): resolves host (getaddrinfo may block the
@@ -71,9 +82,13 @@ class RedisConnection {
   Dial dial(const std::string& host, uint16_t port, std::chrono::milliseconds timeout, RedisClock::time_point now);
   // Connecting and the socket polled writable (or hung up): did the connect succeed?
   bool connect_succeeded() const;
-  // Connected: TCP_NODELAY and a fresh parser, then Open. False (out of memory): the
+  // Connected: TCP_NODELAY and a fresh parser, then Open, or with TLS Handshaking (the
+  // owner drives handshake() whenever the socket is ready). False (out of memory): the
   // owner closes it.
   bool establish();
+  // Handshaking: one step of the TLS handshake. Done: Open now. Failed: *why says why
+  // (a certificate that does not verify, a name that does not match...); the owner closes.
+  Handshake handshake(std::string* why);
 
   // Formats one command (head then tail) behind what is unsent. False only if hiredis
   // could not allocate (nothing appended).
@@ -119,6 +134,10 @@ class RedisConnection {
  private:
   Phase phase_ = Phase::Closed;
   int fd_ = -1;
+  const RedisTls* tls_ = nullptr;
+  SSL* ssl_ = nullptr;
+  bool want_write_ = false;
+  std::string host_;  // the name dialed: what the certificate must match
   std::string out_;
   unsigned dials_ = 0;  // each dial takes the next resolved address (a name with several)
   size_t out_sent_ = 0;

@@ -8,6 +8,8 @@
 //   core/redis_subscriber.h  channels -> workers on the subscriber connection
 //   core/redis_outbox.h      what each worker is owed, and its eventfd
 //   core/redis_lease.h       the lease round's script and reply
+//   core/redis_tls.h         rediss://: the OpenSSL context both connections use
+//   core/redis_sentinel.h    which Redis is the master, asked before each command dial
 // RedisLink::parse_url and RedisLink::render_metrics live in core/redis_url.cpp and
 // core/redis_metrics.cpp.
 //
@@ -42,7 +44,9 @@
 #include "core/redis_connection.h"
 #include "core/redis_outbox.h"
 #include "core/redis_pipeline.h"
+#include "core/redis_sentinel.h"
 #include "core/redis_subscriber.h"
+#include "core/redis_tls.h"
 
 namespace roomcast {
 
@@ -66,6 +70,13 @@ struct RedisLink::State {
         subscriber(sub, outbox, stats) {
     // Without the eventfd the loop still works, waking every 10 ms (see poll_timeout).
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (opt.tls) {
+      // Checked once at start (core/config.cpp), so this fails only if a file changed
+      // since: then nothing is dialed at all (never plain text), and run() says so.
+      tls = RedisTls::make(opt, &tls_error);
+      cmd.use_tls(tls.get());
+      sub.use_tls(tls.get());
+    }
   }
   ~State() { if (wake_fd >= 0) ::close(wake_fd); }
 
@@ -88,6 +99,7 @@ struct RedisLink::State {
 
   // ---- shared with the calling threads ----
   RedisOptions opt;
+  Logger log{opt.log_format, opt.log_level};  // the link's thread only; never given a secret
   unsigned workers;
   RedisStats& stats;
   RedisOutbox outbox;  // its own locking (see core/redis_outbox.h)
@@ -102,7 +114,11 @@ struct RedisLink::State {
   bool running = false;  // start() and stop() only
 
   // ---- the link's thread only ----
+  std::unique_ptr<RedisTls> tls;  // rediss:// only; before the connections, which point at it
+  std::string tls_error;          // why tls could not be made
   RedisConnection cmd, sub;
+  std::string master_host = opt.host;  // what both connections dial (the sentinels' answer)
+  uint16_t master_port = opt.port;
   RedisPipeline pipeline;      // on cmd
   RedisSubscriber subscriber;  // on sub
   std::vector<RedisPipeline::Entry> taken;  // take_requests()' swap partner for inbound
@@ -114,14 +130,18 @@ struct RedisLink::State {
   milliseconds call_timeout() const { return milliseconds(std::max(opt.call_timeout_ms, 1)); }
 
   void set_up(bool up, Clock::time_point now);
+  void log_refusal(Clock::time_point now) const;
   void lose_command(Clock::time_point now);
   void lose(RedisConnection& c, Clock::time_point now) {
     if (&c == &cmd) lose_command(now);
     else subscriber.lose(now);
   }
   void begin_connect(RedisConnection& c, Clock::time_point now);
+  bool ask_sentinels();
   void finish_connect(RedisConnection& c, Clock::time_point now);
   void connected(RedisConnection& c, Clock::time_point now);
+  void drive_handshake(RedisConnection& c, Clock::time_point now);
+  void ready(RedisConnection& c, Clock::time_point now);
   bool read_commands(Clock::time_point now);
   void take_requests();
 
@@ -158,11 +178,47 @@ void RedisLink::State::lose_command(Clock::time_point now) {
   set_up(false, now);
 }
 
+// Redis refused the handshake (a wrong password, NOAUTH, NOPERM, a wrong DB): one line
+// per attempt, so once per backoff step (at most every 2 s). Redis's own words never
+// echo the password.
+void RedisLink::State::log_refusal(Clock::time_point now) const {
+  const std::string& why = pipeline.refusal();
+  if (why.empty()) return;
+  auto retry_ms = std::chrono::duration_cast<milliseconds>(cmd.retry_at() - now).count();
+  log.log(LogLevel::Error, "redis_refused",
+          {{"host", master_host}, {"port", unsigned(master_port)}, {"user", opt.user.empty() ? "default" : opt.user},
+           {"reply", why}, {"retry_ms", int64_t(retry_ms)}});
+}
+
 // ---- connecting ----
+
+// Which Redis is the master now. False: no sentinel could say; the command connection
+// waits for its backoff (close() applies it) and asks again. Logged when the answer
+// changes and on each failure (so once per backoff step).
+bool RedisLink::State::ask_sentinels() {
+  std::string host, why;
+  uint16_t port = 0;
+  if (!RedisSentinel::ask(opt, &host, &port, &why)) {
+    cmd.close(Clock::now());
+    log.log(LogLevel::Error, "redis_sentinel_unavailable", {{"master", opt.master_name}, {"reason", why}});
+    return false;
+  }
+  if (host != master_host || port != master_port)
+    log.log(LogLevel::Info, "redis_master", {{"master", opt.master_name}, {"host", host}, {"port", unsigned(port)}});
+  master_host = std::move(host);
+  master_port = port;
+  return true;
+}
 
 // getaddrinfo may block this thread: acceptable, no loop thread waits on it.
 void RedisLink::State::begin_connect(RedisConnection& c, Clock::time_point now) {
-  if (c.dial(opt.host, opt.port, call_timeout(), now) == RedisConnection::Dial::Connected) connected(c, now);
+  if (opt.tls && !tls) {  // never dial in plain text what was configured as rediss://
+    c.set_retry_at(now + milliseconds(RedisConnection::kBackoffMaxMs));
+    log.log(LogLevel::Error, "redis_tls_refused", {{"host", opt.host}, {"reason", tls_error}});
+    return;
+  }
+  if (&c == &cmd && !opt.sentinels.empty() && !ask_sentinels()) return;
+  if (c.dial(master_host, master_port, call_timeout(), now) == RedisConnection::Dial::Connected) connected(c, now);
 }
 
 void RedisLink::State::finish_connect(RedisConnection& c, Clock::time_point now) {
@@ -172,12 +228,33 @@ void RedisLink::State::finish_connect(RedisConnection& c, Clock::time_point now)
 
 void RedisLink::State::connected(RedisConnection& c, Clock::time_point now) {
   if (!c.establish()) return lose(c, now);
+  if (c.phase() == Phase::Handshaking) return drive_handshake(c, now);
+  ready(c, now);
+}
+
+// One step of the TLS handshake, whenever the socket is ready for what OpenSSL wants.
+// A refusal is logged once per attempt (so once per backoff step, at most every 2 s for
+// each connection) and the connection dropped: there is no plain-text fallback.
+void RedisLink::State::drive_handshake(RedisConnection& c, Clock::time_point now) {
+  std::string why;
+  switch (c.handshake(&why)) {
+    case RedisConnection::Handshake::Again: return;
+    case RedisConnection::Handshake::Done: return ready(c, now);
+    case RedisConnection::Handshake::Failed: break;
+  }
+  lose(c, now);
+  log.log(LogLevel::Error, "redis_tls_refused",
+          {{"host", master_host}, {"port", unsigned(master_port)}, {"connection", &c == &cmd ? "commands" : "subscriber"},
+           {"reason", why}, {"retry_ms", int64_t(std::chrono::duration_cast<milliseconds>(c.retry_at() - now).count())}});
+}
+
+void RedisLink::State::ready(RedisConnection& c, Clock::time_point now) {
   if (&c == &cmd) {
     pipeline.open(now + call_timeout());  // up once its last reply is in (set_up)
     return;
   }
   sub.reset_backoff();
-  subscriber.open(opt.db);
+  subscriber.open(opt);
 }
 
 // ---- traffic ----
@@ -188,7 +265,10 @@ bool RedisLink::State::read_commands(Clock::time_point now) {
   return cmd.read_replies([&](RedisValue&& v) {
     switch (pipeline.answer(std::move(v), now)) {
       case RedisPipeline::Answer::Unpaired: return Take::Refuse;
-      case RedisPipeline::Answer::Lost: lose_command(now); return Take::Stop;  // nothing left to read
+      case RedisPipeline::Answer::Lost:
+        lose_command(now);
+        log_refusal(now);
+        return Take::Stop;  // nothing left to read
       case RedisPipeline::Answer::Ready: set_up(true, now); return Take::Next;
       case RedisPipeline::Answer::Answered: return Take::Next;
     }
@@ -219,8 +299,18 @@ void RedisLink::State::take_requests() {
 // ---- the loop ----
 
 void RedisLink::State::check_deadlines(Clock::time_point now) {
-  for (RedisConnection* c : {&cmd, &sub})
-    if (c->phase() == Phase::Connecting && now >= c->connect_deadline()) lose(*c, now);
+  for (RedisConnection* c : {&cmd, &sub}) {
+    if ((c->phase() != Phase::Connecting && c->phase() != Phase::Handshaking) || now < c->connect_deadline()) continue;
+    const bool handshaking = c->phase() == Phase::Handshaking;
+    lose(*c, now);
+    // A server that never answers the ClientHello (one speaking plain text waits for a
+    // newline that never comes) is as much a refusal as a bad certificate.
+    if (handshaking)
+      log.log(LogLevel::Error, "redis_tls_refused",
+              {{"host", master_host}, {"port", unsigned(master_port)}, {"connection", c == &cmd ? "commands" : "subscriber"},
+               {"reason", "no TLS handshake within the deadline (is this port TLS?)"},
+               {"retry_ms", int64_t(std::chrono::duration_cast<milliseconds>(c->retry_at() - now).count())}});
+  }
   // Redis did not answer in time: what it did with the calls in flight is unknown, and
   // the replies still to come would answer the wrong calls if we kept waiting selectively.
   std::optional<Clock::time_point> due = pipeline.next_deadline();
@@ -231,7 +321,7 @@ int RedisLink::State::poll_timeout(Clock::time_point now, bool draining, Clock::
   Clock::time_point soonest = now + milliseconds(wake_fd >= 0 ? 1000 : 10);
   auto consider = [&](Clock::time_point t) { soonest = std::min(soonest, t); };
   for (const RedisConnection* c : {&cmd, &sub})
-    if (c->phase() == Phase::Connecting) consider(c->connect_deadline());
+    if (c->phase() == Phase::Connecting || c->phase() == Phase::Handshaking) consider(c->connect_deadline());
   // A closed subscriber waits for the command connection (see run()), not for its time.
   if (!draining && cmd.phase() == Phase::Closed) consider(cmd.retry_at());
   if (!draining && sub.phase() == Phase::Closed && cmd.open()) consider(sub.retry_at());
@@ -247,6 +337,7 @@ int RedisLink::State::poll_timeout(Clock::time_point now, bool draining, Clock::
 void RedisLink::State::service(RedisConnection& c, short revents, Clock::time_point now) {
   if (c.fd() < 0 || revents == 0) return;
   if (c.phase() == Phase::Connecting) return finish_connect(c, now);
+  if (c.phase() == Phase::Handshaking) return drive_handshake(c, now);
   if (!c.open()) return;
   bool ok = true;
   if (revents & (POLLIN | POLLHUP | POLLERR)) ok = &c == &cmd ? read_commands(now) : subscriber.read();
@@ -285,6 +376,7 @@ void RedisLink::State::run() {
     if (!draining && leasing() && is_up() && !pipeline.lease_in_flight() && now >= next_lease &&
         pipeline.send_lease(now, now + call_timeout()))
       next_lease = now + milliseconds(opt.renew_ms);
+    if (cmd.open() && is_up()) pipeline.flush_wait(now + call_timeout());
     for (RedisConnection* c : {&cmd, &sub})
       if (c->open() && c->unsent() && !c->write_out()) lose(*c, now);
     outbox.flush();
@@ -295,7 +387,9 @@ void RedisLink::State::run() {
     if (wake_fd >= 0) pfds[n++] = pollfd{wake_fd, POLLIN, 0};
     for (RedisConnection* c : {&cmd, &sub}) {
       if (c->fd() < 0) continue;
-      short ev = c->phase() == Phase::Connecting ? POLLOUT : short(POLLIN | (c->unsent() ? POLLOUT : 0));
+      short ev = c->phase() == Phase::Connecting    ? POLLOUT
+                 : c->phase() == Phase::Handshaking ? (c->handshake_wants_write() ? POLLOUT : POLLIN)
+                                                    : short(POLLIN | (c->unsent() ? POLLOUT : 0));
       (c == &cmd ? cmd_at : sub_at) = static_cast<int>(n);
       pfds[n++] = pollfd{c->fd(), ev, 0};
     }

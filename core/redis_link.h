@@ -1,8 +1,8 @@
 // core/redis_link.h: this instance's connection to Redis, on a thread of its own.
 //
 // Owns: one thread and two Redis connections (commands; subscriptions), hiredis 0.14 used
-// as codec only (redisFormatCommandArgv, the reader API) over plain non-blocking sockets
-// and poll(); the Lua scripts the cluster logic registered, loaded on every (re)connect;
+// as codec only (redisFormatCommandArgv, the reader API) over non-blocking sockets (TLS
+// through OpenSSL with rediss://) and poll(); the Lua scripts the cluster logic registered, loaded on every (re)connect;
 // this instance's lease in the sorted set `rc:instances` (renewed every renew_ms).
 // Called by: the loop threads (submit, subscribe, unsubscribe, take), each with its own
 // worker index; by the server at start and stop. Everything it answers goes to the
@@ -20,6 +20,17 @@
 //     loaded (EVALSHA falls back to EVAL on NOSCRIPT) and every channel resubscribed, and
 //     each subscribing worker gets Subscribed again: what was published meanwhile may
 //     have been missed, the worker must catch up from storage;
+//   - with tls, both connections verify Redis's certificate (chain and name) before any
+//     command; one that does not verify is logged (once per attempt) and dropped, never
+//     used in plain text;
+//   - with sentinels, the master is asked for before each dial of the command connection
+//     (so after every lost connection, and after a READONLY reply, which also drops it):
+//     a failover is followed by the next reconnect;
+//   - AUTH (when a password is set) is the first command on both connections; a refused
+//     handshake (WRONGPASS, NOAUTH, NOPERM, a wrong DB) keeps the link down (up() false,
+//     calls fail at once) and is logged once per attempt, so once per backoff step;
+//   - with min_replicas N > 0, calls of durable_scripts are answered only once WAIT says
+//     N replicas hold them, ok=false otherwise (core/redis_pipeline.h);
 //   - every renew_ms each worker gets an Instances event: Redis's clock, the instances
 //     whose lease is alive and those whose lease lapsed (with their last renewal);
 //   - stop() withdraws this instance's lease (a graceful stop), flushes what was
@@ -31,9 +42,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "core/log.h"
+
 namespace roomcast {
+
+struct Config;
 
 // One RESP value, owned: nothing of hiredis crosses threads.
 struct RedisValue {
@@ -84,6 +100,23 @@ struct RedisOptions {
   std::string host = "127.0.0.1";  // numeric, or a name resolved on the link's thread
   uint16_t port = 6379;
   int db = 0;
+  // Credentials, sent first on both connections (AUTH [user] password) when password is
+  // not empty. Secrets: never logged, never in an error text (see mask_url).
+  std::string user;
+  std::string password;
+  // rediss://: TLS on both connections (core/redis_tls.h). The CA that signs Redis's
+  // certificate (empty: the system's store) and, if Redis asks for one, ours.
+  bool tls = false;
+  std::string ca_file, cert_file, key_file;
+  // Sentinel (core/redis_sentinel.h): when not empty, host and port above are only the
+  // first guess; before each dial of the command connection the sentinels name the master.
+  std::vector<std::pair<std::string, uint16_t>> sentinels;
+  std::string master_name;
+  std::string sentinel_password;      // a secret, like password
+  int min_replicas = 0;               // > 0: calls of durable_scripts are answered after WAIT
+  std::vector<int> durable_scripts;   // script indexes whose replies wait for min_replicas
+  LogFormat log_format = LogFormat::Text;  // the link's own lines (refusals by Redis)
+  LogLevel log_level = LogLevel::Info;
   std::string instance_id;         // this instance's lease name
   int call_timeout_ms = 2000;
   int lease_ms = 3000;             // a lease not renewed for this long has lapsed
@@ -99,6 +132,7 @@ struct RedisStats {
   std::atomic<uint64_t> errors_timeout{0};  // calls failed: deadline passed
   std::atomic<uint64_t> errors_unavailable{0};  // calls failed: not connected, connection lost, queue full
   std::atomic<uint64_t> errors_reply{0};    // Redis answered with an error reply
+  std::atomic<uint64_t> errors_replicas{0}; // durable calls stored but not confirmed by --redis-min-replicas replicas
   std::atomic<uint64_t> calls{0};           // calls answered by Redis
   std::atomic<uint64_t> latency_us_sum{0};  // submission to reply, calls answered by Redis
   std::atomic<uint64_t> latency_le_1ms{0};  // histogram buckets (cumulative like Prometheus)
@@ -110,8 +144,16 @@ struct RedisStats {
 
 class RedisLink {
  public:
-  // redis://HOST:PORT[/DB] (PORT defaults to 6379); false with *error set otherwise.
+  // redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB] (PORT defaults to 6379; USER and
+  // PASSWORD percent-decoded; rediss sets tls); false with *error set otherwise. *error never holds the
+  // password: the URL in it is masked.
   static bool parse_url(std::string_view url, RedisOptions* out, std::string* error);
+  // The URL as it may be shown: a password in it replaced by ***
+  // (redis://user:***@host:port/db). Also for URLs parse_url refuses.
+  static std::string mask_url(std::string_view url);
+  // The options of --redis and the --redis-* flags (credentials, TLS files, sentinels,
+  // min replicas, the log format), as parse_config checked them (core/redis_url.cpp).
+  static RedisOptions options_from(const Config& config);
 
   RedisLink(RedisOptions options, unsigned workers);
   ~RedisLink();  // stop() if still running

@@ -29,10 +29,12 @@ void RedisLink::render_metrics(std::string* out) const {
   line("roomcast_redis_reconnects_total", "", get(s.reconnects));
   header("roomcast_redis_errors_total", "counter",
          "Redis calls failed, by kind (timeout: deadline passed; unavailable: not connected, connection lost or "
-         "queue full; reply: Redis answered with an error).");
+         "queue full; reply: Redis answered with an error; replicas: an edit stored but not confirmed by "
+         "--redis-min-replicas replicas in time).");
   line("roomcast_redis_errors_total", "{kind=\"timeout\"}", get(s.errors_timeout));
   line("roomcast_redis_errors_total", "{kind=\"unavailable\"}", get(s.errors_unavailable));
   line("roomcast_redis_errors_total", "{kind=\"reply\"}", get(s.errors_reply));
+  line("roomcast_redis_errors_total", "{kind=\"replicas\"}", get(s.errors_replicas));
   header("roomcast_redis_calls_total", "counter", "Redis calls answered by Redis.");
   unsigned long long calls = get(s.calls);
   line("roomcast_redis_calls_total", "", calls);

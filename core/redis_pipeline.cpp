@@ -33,6 +33,13 @@ std::optional<RedisClock::time_point> RedisPipeline::next_deadline() const {
 }
 
 void RedisPipeline::open(RedisClock::time_point deadline) {
+  refusal_.clear();
+  // AUTH before anything else: a Redis with requirepass or ACL users answers every other
+  // command NOAUTH until then.
+  if (!opt_.password.empty()) {
+    if (opt_.user.empty()) send_internal(Entry::Kind::Auth, {"AUTH", opt_.password}, deadline);
+    else send_internal(Entry::Kind::Auth, {"AUTH", opt_.user, opt_.password}, deadline);
+  }
   std::string db = std::to_string(opt_.db);
   if (opt_.db != 0) send_internal(Entry::Kind::Select, {"SELECT", db}, deadline);
   for (size_t i = 0; i < scripts_.size(); ++i)
@@ -65,7 +72,24 @@ void RedisPipeline::send(Entry&& e) {
     return;
   }
   if (e.script < 0) e.argv = {};  // only a script call may be sent again
+  if (opt_.min_replicas > 0 && e.script >= 0 &&
+      std::find(opt_.durable_scripts.begin(), opt_.durable_scripts.end(), e.script) != opt_.durable_scripts.end()) {
+    e.durable = true;
+    wait_needed_ = true;
+  }
   fifo_.push_back(std::move(e));
+}
+
+int RedisPipeline::wait_timeout_ms() const { return std::clamp(opt_.call_timeout_ms / 10, 10, 200); }
+
+void RedisPipeline::flush_wait(RedisClock::time_point deadline) {
+  if (!wait_needed_ || wait_in_flight_) return;
+  std::string n = std::to_string(opt_.min_replicas), ms = std::to_string(wait_timeout_ms());
+  size_t before = fifo_.size();
+  send_internal(Entry::Kind::Wait, {"WAIT", n, ms}, deadline);
+  if (fifo_.size() == before) return;  // allocation failed: tried again next turn
+  wait_needed_ = false;
+  wait_in_flight_ = true;
 }
 
 void RedisPipeline::send_internal(Entry::Kind kind, std::initializer_list<std::string_view> argv,
@@ -108,6 +132,15 @@ void RedisPipeline::fail(Entry& e, bool timed_out) {
 }
 
 void RedisPipeline::fail_all(RedisClock::time_point now) {
+  // Held replies first: their calls were written before anything still in the FIFO.
+  for (Held& h : held_) {
+    stats_.errors_unavailable.fetch_add(1, std::memory_order_relaxed);
+    outbox_.post_reply(h.worker, h.cookie, false);
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  held_.clear();
+  wait_needed_ = false;
+  wait_in_flight_ = false;
   for (Entry& e : fifo_) fail(e, now >= e.deadline);
   fifo_.clear();
   retry_deadlines_.clear();
@@ -147,11 +180,16 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
     if (it != retry_deadlines_.end()) retry_deadlines_.erase(it);
   }
   bool noscript = v.is_error() && v.str.compare(0, 8, "NOSCRIPT") == 0;
+  // A write that reached a replica: the master we dialed was demoted (a failover). The
+  // call gets Redis's error (unavailable to the room), and the connection is dropped so
+  // the next dial asks the sentinels again.
+  const bool readonly = v.is_error() && v.str.compare(0, 8, "READONLY") == 0;
   if (noscript && e.script >= 0 && !e.retried && (e.kind == Entry::Kind::Call || e.kind == Entry::Kind::Lease)) {
     // The script cache was flushed under us: the same call again as EVAL (which also
     // puts the script back in the cache, so the sha stays good for later calls).
     e.retried = true;
     if (append_script(e)) {
+      if (e.durable) wait_needed_ = true;  // the WAIT to come must follow the retry
       retry_deadlines_.insert(e.deadline);
       fifo_.push_back(std::move(e));
       return Answer::Answered;
@@ -169,14 +207,41 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
       if (u <= 25000) stats_.latency_le_25ms.fetch_add(1, std::memory_order_relaxed);
       if (u <= 100000) stats_.latency_le_100ms.fetch_add(1, std::memory_order_relaxed);
       if (v.is_error()) stats_.errors_reply.fetch_add(1, std::memory_order_relaxed);
+      if (e.durable && !v.is_error()) {  // stored on the master; acked once replicas have it
+        held_.push_back(Held{e.worker, e.cookie, std::move(v)});
+        break;
+      }
       outbox_.post_reply(e.worker, e.cookie, true, std::move(v));
       queued_.fetch_sub(1, std::memory_order_relaxed);
       break;
     }
+    case Entry::Kind::Wait: {
+      // WAIT answers how many replicas acknowledged; an error (a replica we were sent to,
+      // an ACL without WAIT) confirms nothing.
+      wait_in_flight_ = false;
+      const bool enough = v.kind == RedisValue::Kind::Integer && v.integer >= opt_.min_replicas;
+      for (Held& h : held_) {
+        if (!enough) stats_.errors_replicas.fetch_add(1, std::memory_order_relaxed);
+        outbox_.post_reply(h.worker, h.cookie, enough, std::move(h.value));
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      held_.clear();
+      break;
+    }
+    case Entry::Kind::Auth:
     case Entry::Kind::Select:
-      if (v.is_error()) return Answer::Lost;  // a wrong DB: retried with backoff
+      if (v.is_error()) {  // a wrong password or DB: retried with backoff
+        refusal_ = (e.kind == Entry::Kind::Auth ? "AUTH: " : "SELECT: ") + v.str;
+        return Answer::Lost;
+      }
       break;
     case Entry::Kind::Load:
+      // Redis refusing us rather than the script (NOAUTH, NOPERM, LOADING...): nothing
+      // else would work either, so the link must not say it is up.
+      if (v.is_error() && v.str.compare(0, 4, "ERR ") != 0) {
+        refusal_ = "SCRIPT LOAD: " + v.str;
+        return Answer::Lost;
+      }
       // A script Redis refuses keeps no sha: its calls go as EVAL and get Redis's error.
       shas_[static_cast<size_t>(e.script)] = v.kind == RedisValue::Kind::String ? v.str : std::string();
       break;
@@ -189,6 +254,10 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
     case Entry::Kind::Unlease:
     case Entry::Kind::Invalid:
       break;
+  }
+  if (readonly) {
+    refusal_ = "a replica answered READONLY (a failover?)";
+    return Answer::Lost;
   }
   if (handshake_left_ > 0 && --handshake_left_ == 0) return Answer::Ready;
   return Answer::Answered;

@@ -4,7 +4,8 @@
 // Owns: the FIFO of entries, one per command written (or about to be written) on the
 // command connection, in write order, so that each reply answers the front; the script
 // sources (the user's, RedisOptions::scripts, then the lease script) and their shas; the
-// handshake after each connect (SELECT when db != 0, SCRIPT LOAD of every script);
+// handshake after each connect (AUTH when a password is set, first; SELECT when db != 0;
+// SCRIPT LOAD of every script);
 // whether a lease round is in flight.
 // Called by: the Redis link's thread only (core/redis_link.cpp), which owns the
 // connection, dials and polls it, watches next_deadline() and decides when the
@@ -20,8 +21,19 @@
 //     back of the pipeline, so its reply may come after replies to later calls; its
 //     deadline still counts in next_deadline();
 //   - answer() pairs a reply with the front entry and says when the handshake is over
-//     (Ready) or the connection can no longer be trusted (Lost: a SELECT refused);
-//   - a lease round's reply becomes one Instances event for every attached worker.
+//     (Ready) or the connection can no longer be trusted (Lost: AUTH or SELECT refused, or
+//     a SCRIPT LOAD refused for anything but the script itself, such as NOAUTH from a
+//     Redis that wants a password we do not have, or NOPERM for an ACL user); refusal()
+//     then says why in Redis's words (which never echo the password);
+//   - a lease round's reply becomes one Instances event for every attached worker;
+//   - with opt.min_replicas N > 0, a call of one of opt.durable_scripts that Redis
+//     answered without an error is held until a `WAIT N T` written after it returns:
+//     answered with Redis's reply when at least N replicas acknowledged every write made
+//     so far on this connection, with ok=false (counted errors_replicas) otherwise. One
+//     WAIT covers every durable call written before it, and at most one is in flight, so
+//     while replicas are missing the connection blocks at most T (wait_timeout_ms()) per
+//     round, never the whole deadline (WAIT blocks the connection it is sent on, and must
+//     be sent on the writing connection: it counts that connection's writes).
 #pragma once
 
 #include <atomic>
@@ -45,9 +57,10 @@ class RedisPipeline {
  public:
   // One command of the FIFO (a user call, or one the link sends for itself).
   struct Entry {
-    enum class Kind : uint8_t { Call, Select, Load, Lease, Unlease, Invalid };
+    enum class Kind : uint8_t { Call, Auth, Select, Load, Lease, Unlease, Wait, Invalid };
     Kind kind = Kind::Call;
     bool retried = false;  // already sent again as EVAL after NOSCRIPT
+    bool durable = false;  // Call: its reply waits for the next WAIT (min_replicas)
     unsigned worker = 0;
     int script = -1;       // Call/Lease: script index; Load: the script being loaded
     unsigned keys = 0;
@@ -68,8 +81,10 @@ class RedisPipeline {
   RedisPipeline(const RedisOptions& opt, RedisConnection& conn, RedisOutbox& outbox, RedisStats& stats,
                 std::atomic<size_t>& queued);
 
-  bool empty() const { return fifo_.empty(); }
+  bool empty() const { return fifo_.empty() && held_.empty() && !wait_needed_; }
   bool lease_in_flight() const { return lease_in_flight_; }
+  // Why the last handshake ended in Lost (empty when it did not).
+  const std::string& refusal() const { return refusal_; }
   // The soonest deadline in the FIFO; past it, Redis did not answer in time.
   std::optional<RedisClock::time_point> next_deadline() const;
 
@@ -90,6 +105,11 @@ class RedisPipeline {
   bool send_lease(RedisClock::time_point now, RedisClock::time_point deadline);
   // A graceful stop: this instance's lease goes away at once.
   void withdraw_lease(RedisClock::time_point deadline);
+  // Durable calls written since the last WAIT and none in flight: writes one, due by
+  // `deadline`. The link calls it once per loop turn, after handing over new calls.
+  void flush_wait(RedisClock::time_point deadline);
+  // How long a WAIT may block the connection: a tenth of the call deadline, 10..200 ms.
+  int wait_timeout_ms() const;
 
  private:
   bool append_script(const Entry& e);
@@ -107,7 +127,17 @@ class RedisPipeline {
   std::vector<std::string> shas_;     // "" = not loaded: send EVAL
   std::deque<Entry> fifo_;
   std::multiset<RedisClock::time_point> retry_deadlines_;  // of retried entries still in the FIFO
+  // A durable call's reply, answered when the WAIT covering it returns.
+  struct Held {
+    unsigned worker = 0;
+    uint64_t cookie = 0;
+    RedisValue value;
+  };
+  std::vector<Held> held_;
+  bool wait_needed_ = false;     // a durable call was written after the last WAIT
+  bool wait_in_flight_ = false;
   size_t handshake_left_ = 0;
+  std::string refusal_;
   bool lease_in_flight_ = false;
 };
 

@@ -37,8 +37,12 @@ void RedisSubscriber::remove(unsigned worker, const std::string& channel) {
   if (conn_.open()) conn_.append({"UNSUBSCRIBE", channel});
 }
 
-void RedisSubscriber::open(int db) {
-  if (db != 0) conn_.append({"SELECT", std::to_string(db)});
+void RedisSubscriber::open(const RedisOptions& opt) {
+  if (!opt.password.empty()) {
+    if (opt.user.empty()) conn_.append({"AUTH", opt.password});
+    else conn_.append({"AUTH", opt.user, opt.password});
+  }
+  if (opt.db != 0) conn_.append({"SELECT", std::to_string(opt.db)});
   std::vector<std::string> batch;
   for (auto& [name, ch] : channels_) {
     ch.confirmed = false;
@@ -64,7 +68,7 @@ bool RedisSubscriber::read() {
 }
 
 bool RedisSubscriber::on_reply(RedisValue&& v) {
-  if (v.kind == RedisValue::Kind::Status) return true;  // +OK to SELECT
+  if (v.kind == RedisValue::Kind::Status) return true;  // +OK to AUTH or SELECT
   if (v.kind != RedisValue::Kind::Array || v.elements.size() < 3 || !is_text(v.elements[0])) return false;
   const std::string& what = v.elements[0].str;
   if (!is_text(v.elements[1])) return false;

@@ -37,8 +37,10 @@ class RedisSubscriber {
   void add(unsigned worker, const std::string& channel);
   void remove(unsigned worker, const std::string& channel);
 
-  // The connection just opened: SELECT `db` (when not 0), every channel again.
-  void open(int db);
+  // The connection just opened: AUTH when opt has a password (first, before anything
+  // else), SELECT opt.db (when not 0), every channel again. A refused AUTH comes back as
+  // an error reply, which read() refuses: the connection is dropped and retried.
+  void open(const RedisOptions& opt);
   // Closes the connection (if not closed yet); no channel is confirmed any more.
   void lose(RedisClock::time_point now);
   // The connection is readable: every complete reply handled. False: EOF, a socket

@@ -82,6 +82,7 @@ bool RoomService::wait_for_room(Member& m, Room& room, std::string_view text) {
   link.waiting.push_back(&m);
   if (link.sync == RoomLink::Sync::Idle) {
     link.sync = RoomLink::Sync::Subscribing;
+    link.subscribing_since_ns = now_ns_;
     port_->subscribe(link.channel);
   }
   return true;

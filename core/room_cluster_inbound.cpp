@@ -156,6 +156,9 @@ void RoomService::commit_relayed(Room& room, std::string_view origin, std::strin
   if (!sender || !sender->member) return;
   // The sender's own edit, applied before the script's reply came back: ack it now, so
   // it arrives before any later edit (docs/protocol.md 3.2: acks and edits in seq order).
+  // Unless replicas must confirm it first (--redis-min-replicas): then only the script's
+  // reply, held by the link until WAIT says so, acks it (settle_acks).
+  if (config_.redis_min_replicas > 0) return;
   auto flight = edits_in_flight_.find(sender->id);
   if (flight == edits_in_flight_.end()) return;
   auto call_it = pending_.find(flight->second);

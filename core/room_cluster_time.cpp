@@ -66,6 +66,9 @@ void RoomService::cluster_tick(int64_t now_ns) {
   if (records) next_record_tick_ns_ = now_ns + kRecordEveryNs;
   for (auto& [name, room_ptr] : rooms_) {
     Room& room = *room_ptr;
+    if (room.link && room.link->sync == RoomLink::Sync::Subscribing &&
+        now_ns - room.link->subscribing_since_ns > kSubscribeWaitNs)
+      fail_sync(room);  // Redis never confirmed: its joins get 1013, not silence
     if (!room.link || !room.link->ready()) continue;
     RoomLink& link = *room.link;
     // Sessions of a dead instance whose grace is over: the end script announces each once.

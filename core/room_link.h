@@ -37,6 +37,9 @@ inline constexpr int64_t kPollEveryNs = 1000 * kMs; // each mirrored room's seq 
 inline constexpr int64_t kRecordEveryNs = 500 * kMs;
 inline constexpr size_t kMaxAhead = 4096;           // edits kept beyond a gap (more: refetched)
 inline constexpr int64_t kUnconfirmedNs = 3000 * kMs;  // a live instance re-announces well within this
+// A first subscription Redis has not confirmed by then (down, refusing our password):
+// the waiting joins are closed 1013 rather than left hanging (docs/protocol.md).
+inline constexpr int64_t kSubscribeWaitNs = 3000 * kMs;
 }  // namespace link_timing
 
 // A session on another instance, as this one mirrors it.
@@ -77,6 +80,7 @@ struct RoomLink {
   };
   Sync sync = Sync::Idle;
   bool ready() const { return sync == Sync::Ready; }
+  int64_t subscribing_since_ns = 0;  // when the first SUBSCRIBE was asked for (Subscribing)
   bool resync_wanted = false;  // subscribed again while loading: load once more
   std::string channel;         // rc:{room}
   std::vector<Member*> waiting;  // joins (or resumes) waiting for the first sync

@@ -86,9 +86,8 @@ int run_server(const Config& config) {
   std::unique_ptr<RedisLink> redis;
   std::string instance_id;
   if (!config.redis_url.empty()) {
-    RedisOptions options;
-    std::string error;
-    RedisLink::parse_url(config.redis_url, &options, &error);  // checked by parse_config
+    RedisOptions options = RedisLink::options_from(config);  // --redis and the --redis-* flags
+    options.durable_scripts = {wire::kEdit};  // --redis-min-replicas: edits, from clients and the publish API
     instance_id = random_base64url(6);  // 48 bits: a prefix of every session id
     options.instance_id = instance_id;
     options.lease_ms = 3000;
@@ -109,7 +108,7 @@ int run_server(const Config& config) {
   for (auto& w : workers) w->set_peers(peers);
   if (redis) {
     redis->start();
-    log.log(LogLevel::Info, "redis", {{"url", config.redis_url}, {"instance", instance_id}});
+    log.log(LogLevel::Info, "redis", {{"url", RedisLink::mask_url(config.redis_url)}, {"instance", instance_id}});
   }
 
   // Each ring is created on its own thread (SINGLE_ISSUER binds it to its creator).

@@ -125,5 +125,61 @@ TEST(Config, ListenAcceptsBracketedIpv6) {
   EXPECT_FALSE(parse_listen_address("127.0.0.1", a));
 }
 
+// ---- Redis as operators run it (issue 27) ----
+
+TEST(Config, ARefusedRedisUrlIsQuotedWithItsPasswordMaskedFromFlagsAndEnvironment) {
+  Config c;
+  std::string m;
+  EXPECT_EQ(parse({"--redis", "redis://app:hunter2@h:0"}, c, m), ConfigOutcome::Error);
+  EXPECT_EQ(m.find("hunter2"), std::string::npos) << m;
+  EXPECT_NE(m.find("redis://app:***@h:0"), std::string::npos) << m;
+  Config e;
+  const char* env[] = {"ROOMCAST_REDIS=redis://:hunter2@h/99", nullptr};
+  std::vector<const char*> args = {"roomcast"};
+  EXPECT_EQ(parse_config(int(args.size()), args.data(), e, m, env), ConfigOutcome::Error);
+  EXPECT_EQ(m.find("hunter2"), std::string::npos) << m;
+  EXPECT_NE(m.find("ROOMCAST_REDIS"), std::string::npos) << m;
+}
+
+TEST(Config, HelpListsTheRedisFlagsAndNoSecret) {
+  std::string help = usage_text();
+  for (const char* flag : {"--redis-password-file", "--redis-ca-file", "--redis-cert-file", "--redis-key-file",
+                           "--redis-min-replicas", "--redis-sentinel ", "--redis-master", "--redis-sentinel-password-file"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+}
+
+TEST(Config, RedisFlagsThatCannotWorkTogetherStopTheStartWithAReason) {
+  struct Case {
+    std::vector<const char*> args;
+    const char* says;
+  } cases[] = {
+      {{"--redis", "redis://u@h"}, "without a password"},
+      {{"--redis", "redis://h", "--redis-ca-file", "/etc/hostname"}, "rediss://"},
+      {{"--redis", "rediss://h", "--redis-cert-file", "/etc/hostname"}, "go together"},
+      {{"--redis", "rediss://h", "--redis-ca-file", "/nonexistent"}, "--redis-ca-file /nonexistent"},
+      {{"--redis", "redis://h", "--redis-sentinel", "127.0.0.1:26379"}, "--redis-master"},
+      {{"--redis-sentinel", "127.0.0.1:26379", "--redis-master", "mm"}, "--redis URL"},
+      {{"--redis", "redis://h", "--redis-min-replicas", "17"}, "--redis-min-replicas"},
+  };
+  for (const Case& k : cases) {
+    Config c;
+    std::string m;
+    EXPECT_EQ(parse(k.args, c, m), ConfigOutcome::Error) << k.args[1];
+    EXPECT_NE(m.find(k.says), std::string::npos) << m;
+  }
+  Config ok;
+  std::string m;
+  ASSERT_EQ(parse({"--redis", "redis://app@10.0.0.5:6380/2", "--redis-password-file", "/etc/hostname",
+                   "--redis-sentinel", "127.0.0.1:26379,s2.internal:26380", "--redis-master", "mm",
+                   "--redis-min-replicas", "1"},
+                  ok, m),
+            ConfigOutcome::Run)
+      << m;
+  EXPECT_EQ(ok.redis_sentinels.size(), 2u);
+  EXPECT_EQ(ok.redis_master, "mm");
+  EXPECT_EQ(ok.redis_min_replicas, 1u);
+  EXPECT_FALSE(ok.redis_password.empty());
+}
+
 }  // namespace
 }  // namespace roomcast

@@ -2,6 +2,7 @@
 // by the integration tests' RedisProcess): replies to the right worker, scripts and the
 // NOSCRIPT fallback, pub/sub, order, failures within the deadline, reconnects, leases.
 #include "core/redis_link.h"
+#include "core/redis_sentinel.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -40,10 +41,11 @@ TEST(RedisLinkUrlTest, ParsesHostPortAndDb) {
 }
 
 TEST(RedisLinkUrlTest, RejectsEverythingElseWithAReasonAndLeavesTheOptionsAlone) {
-  for (const char* bad : {"", "http://h:1", "redis:/h", "redis://", "redis://:6379", "redis://user:pw@h:1",
-                          "redis://:pw@h", "redis://h:0", "redis://h:65536", "redis://h:", "redis://h:12ab",
+  for (const char* bad : {"", "http://h:1", "redis:/h", "redis://", "redis://:6379", "redis://user:pw@",
+                          "redis://:pw@:1", "redis://h:0", "redis://h:65536", "redis://h:", "redis://h:12ab",
                           "redis://h/", "redis://h/16", "redis://h/x", "redis://h:1/2/3", "redis://[::1]:6379",
-                          "redis://1.2.3.999", "redis://h?db=1", "redis://h h", "rediss://h"}) {
+                          "redis://1.2.3.999", "redis://h?db=1", "redis://h h", "redis://u:@h", "redis://u:p%4@h",
+                          "redis://u:p%zz@h", "redis://u:p%0a@h"}) {
     RedisOptions o;
     o.host = "unchanged";
     std::string err;
@@ -53,8 +55,58 @@ TEST(RedisLinkUrlTest, RejectsEverythingElseWithAReasonAndLeavesTheOptionsAlone)
   }
   std::string err;
   RedisOptions o;
-  EXPECT_FALSE(RedisLink::parse_url("redis://u:p@h", &o, &err));
-  EXPECT_NE(err.find("user:pass"), std::string::npos) << err;
+  EXPECT_FALSE(RedisLink::parse_url("redis://u:s3cret@h:0", &o, &err));
+  EXPECT_EQ(err.find("s3cret"), std::string::npos) << "a refused URL's error shows the password: " << err;
+  EXPECT_NE(err.find("redis://u:***@h:0"), std::string::npos) << err;
+}
+
+TEST(RedisLinkUrlTest, CredentialsGiveAnAclUserOrAPasswordAlonePercentDecoded) {
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("redis://app:pw@10.0.0.5:6380/1", &o, &err)) << err;
+  EXPECT_EQ(o.user, "app");
+  EXPECT_EQ(o.password, "pw");
+  EXPECT_EQ(o.host, "10.0.0.5");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_EQ(o.db, 1);
+  ASSERT_TRUE(RedisLink::parse_url("redis://:only@h", &o, &err)) << err;
+  EXPECT_EQ(o.user, "");
+  EXPECT_EQ(o.password, "only");
+  // '@', ':' and '/' in a password, percent-encoded or not (the last '@' ends it).
+  ASSERT_TRUE(RedisLink::parse_url("redis://u%40x:p%3A%2F%40w@h:1", &o, &err)) << err;
+  EXPECT_EQ(o.user, "u@x");
+  EXPECT_EQ(o.password, "p:/@w");
+  ASSERT_TRUE(RedisLink::parse_url("redis://u:a@b/c@h:1/2", &o, &err)) << err;
+  EXPECT_EQ(o.password, "a@b/c");
+  EXPECT_EQ(o.host, "h");
+  EXPECT_EQ(o.db, 2);
+  ASSERT_TRUE(RedisLink::parse_url("redis://app@h", &o, &err)) << err;  // the password from a file
+  EXPECT_EQ(o.user, "app");
+  EXPECT_EQ(o.password, "");
+}
+
+TEST(RedisLinkUrlTest, RedissAsksForTlsAndRedisDoesNot) {
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("rediss://app:pw@redis.example.com:6380/0", &o, &err)) << err;
+  EXPECT_TRUE(o.tls);
+  EXPECT_EQ(o.host, "redis.example.com");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_EQ(o.user, "app");
+  ASSERT_TRUE(RedisLink::parse_url("redis://h", &o, &err)) << err;
+  EXPECT_FALSE(o.tls);
+  EXPECT_FALSE(RedisLink::parse_url("redisss://h", &o, &err));
+}
+
+TEST(RedisLinkUrlTest, MaskUrlHidesThePasswordAndNothingElse) {
+  EXPECT_EQ(RedisLink::mask_url("redis://app:pw@h:1/2"), "redis://app:***@h:1/2");
+  EXPECT_EQ(RedisLink::mask_url("redis://:pw@h"), "redis://:***@h");
+  EXPECT_EQ(RedisLink::mask_url("redis://u:a@b/c@h:1/2"), "redis://u:***@h:1/2");
+  EXPECT_EQ(RedisLink::mask_url("rediss://u:p@h"), "rediss://u:***@h");
+  EXPECT_EQ(RedisLink::mask_url("redis://app@h"), "redis://app@h");
+  EXPECT_EQ(RedisLink::mask_url("redis://h:1"), "redis://h:1");
+  EXPECT_EQ(RedisLink::mask_url("u:p@h"), "u:***@h");  // not even a URL
+  EXPECT_EQ(RedisLink::mask_url("http:/u:p@h"), "http:***@h");
 }
 
 class RedisLinkTest : public ::testing::Test {
@@ -67,6 +119,11 @@ class RedisLinkTest : public ::testing::Test {
   void StartRedis(bool appendonly = false) {
     std::string err;
     redis_ = it::RedisProcess::start(&err, appendonly);
+    ASSERT_TRUE(redis_) << err;
+  }
+  void StartRedis(const it::RedisProcessOptions& options) {
+    std::string err;
+    redis_ = it::RedisProcess::start(&err, options);
     ASSERT_TRUE(redis_) << err;
   }
 
@@ -535,6 +592,261 @@ TEST_F(RedisLinkTest, MetricsRenderEveryFamilyWithHelpAndType) {
   EXPECT_NE(out.find("roomcast_redis_latency_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("roomcast_redis_latency_seconds_count 1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("roomcast_redis_latency_seconds_sum "), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+// ---- credentials (issue 27) ----
+
+it::RedisProcessOptions PasswordOnly(const std::string& pw) {
+  it::RedisProcessOptions o;
+  o.extra_args = {"--requirepass", pw};
+  o.password = pw;
+  return o;
+}
+
+TEST_F(RedisLinkTest, APasswordAloneIsSentAsAuthFirstOnBothConnections) {
+  StartRedis(PasswordOnly("pw-1"));
+  RedisOptions o = Options("/2");
+  o.password = "pw-1";
+  StartLink(o);
+  EXPECT_EQ(Call(0, {"SET", "k", "v"}).str, "OK");
+  EXPECT_EQ(redis_->command({"EVAL", "redis.call('SELECT', 2) return redis.call('GET', KEYS[1])", "1", "k"}), "v");
+  link_->subscribe(0, "ch");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(0, Kind::Subscribed, "ch", &e));
+  EXPECT_EQ(redis_->command({"PUBLISH", "ch", "x"}), "1");
+  ASSERT_TRUE(NextOf(0, Kind::Message, "ch", &e));
+  EXPECT_EQ(e.payload, "x");
+}
+
+TEST_F(RedisLinkTest, AnAclUserAuthenticatesWithUserAndPasswordAndItsScriptsRun) {
+  it::RedisProcessOptions ro;
+  ro.extra_args = {"--user", "default", "off", "--user", "app", "on", ">app-pw", "~*", "&*", "+@all"};
+  ro.user = "app";
+  ro.password = "app-pw";
+  StartRedis(ro);
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url("redis://app:app-pw@127.0.0.1:" + std::to_string(redis_->port()), &o, &err)) << err;
+  o.instance_id = "inst-a";
+  o.call_timeout_ms = 500;
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  StartLink(o);
+  EXPECT_EQ(Call(0, {"n"}, 0, 1).integer, 1);
+  EXPECT_EQ(redis_->command({"ACL", "WHOAMI"}), "app");
+  link_->subscribe(1, "c");
+  RedisEvent e;
+  ASSERT_TRUE(NextOf(1, Kind::Subscribed, "c", &e));
+}
+
+TEST_F(RedisLinkTest, AWrongPasswordOrNoneAgainstAProtectedRedisKeepsTheLinkDownAndCallsFailAtOnce) {
+  StartRedis(PasswordOnly("right"));
+  for (const std::string& pw : {std::string("wrong"), std::string()}) {
+    SCOPED_TRACE("password '" + pw + "'");
+    RedisOptions o = Options();
+    o.password = pw;
+    StartLink(o, 1, /*wait_up=*/false);
+    // Several backoff steps (100, 200, 400 ms...): never up.
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_FALSE(link_->up());
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    auto t0 = Clock::now();
+    Submit(0, 7, {"PING"});
+    RedisEvent e;
+    ASSERT_TRUE(NextReply(0, 7, &e, milliseconds(1000)));
+    EXPECT_FALSE(e.ok);
+    EXPECT_LT(Clock::now() - t0, milliseconds(100)) << "a call waited on a link that cannot authenticate";
+    std::string metrics;
+    link_->render_metrics(&metrics);
+    EXPECT_NE(metrics.find("roomcast_redis_up 0\n"), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find("right"), std::string::npos);
+    link_.reset();
+    for (int fd : efds_) ::close(fd);
+    efds_.clear();
+    backlog_.clear();
+  }
+}
+
+TEST_F(RedisLinkTest, TheRightPasswordAfterARefusedOneBringsTheLinkUpWithinTheBackoff) {
+  StartRedis(PasswordOnly("old"));
+  RedisOptions o = Options();
+  o.password = "new";
+  StartLink(o, 1, /*wait_up=*/false);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(link_->up());
+  // The operator rotates the password on Redis to the one the link has.
+  EXPECT_EQ(redis_->command({"CONFIG", "SET", "requirepass", "new"}), "OK");
+  ASSERT_TRUE(WaitUp(true, milliseconds(4000)));
+  EXPECT_EQ(Call(0, {"PING"}).str, "PONG");
+}
+
+// ---- --redis-min-replicas (issue 27) ----
+
+// A master that starts a replica's full sync at once (the default waits 5 s for more).
+it::RedisProcessOptions FastSyncMaster() {
+  it::RedisProcessOptions o;
+  o.extra_args = {"--repl-diskless-sync-delay", "0"};
+  return o;
+}
+
+// Starts a replica of redis_ and waits (bounded, 10 s) until the master lists it online.
+std::unique_ptr<it::RedisProcess> StartReplica(it::RedisProcess& master) {
+  it::RedisProcessOptions ro;
+  ro.extra_args = {"--replicaof", "127.0.0.1", std::to_string(master.port())};
+  std::string err;
+  auto replica = it::RedisProcess::start(&err, ro);
+  EXPECT_TRUE(replica) << err;
+  if (!replica) return nullptr;
+  // Online, and acknowledging: a fresh replica's first ACK takes up to a second, and
+  // until then WAIT counts it out.
+  auto deadline = Clock::now() + milliseconds(10000);
+  // A write each round: the offset a replica acknowledges moves only with writes made
+  // after it attached.
+  auto acks = [](const std::string& info) {
+    size_t at = info.find("state=online,offset=");
+    return at != std::string::npos && info.compare(at + 20, 2, "0,") != 0;
+  };
+  while (master.command({"INCR", "probe"}).empty() || !acks(master.command({"INFO", "replication"}))) {
+    if (Clock::now() >= deadline) {
+      ADD_FAILURE() << "the replica never came online: " << master.command({"INFO", "replication"});
+      return nullptr;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return replica;
+}
+
+TEST_F(RedisLinkTest, WithMinReplicasADurableCallIsAnsweredOnlyWhenAReplicaHoldsItElseUnavailable) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o = Options();
+  o.scripts = {"return redis.call('INCR', KEYS[1])", "return redis.call('GET', KEYS[1])"};
+  o.min_replicas = 1;
+  o.durable_scripts = {0};
+  StartLink(o, 1);
+  // Replica up: answered with Redis's reply, and the replica has the write.
+  for (int i = 1; i <= 20; ++i) EXPECT_EQ(Call(0, {"n"}, 0, 1).integer, i);
+  EXPECT_EQ(replica->command({"GET", "n"}), "20");
+  // Replica gone: stored on the master, but unconfirmed: ok=false, within the deadline,
+  // and the other calls still answered.
+  replica->kill_hard();
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    Submit(0, 500 + i, {"n"}, 0, 1);
+    RedisEvent e;
+    ASSERT_TRUE(NextReply(0, 500 + i, &e, milliseconds(1500)));
+    EXPECT_FALSE(e.ok) << "acknowledged without a replica";
+    EXPECT_LT(Clock::now() - t0, milliseconds(450));
+    EXPECT_EQ(Call(0, {"n"}, 1, 1).str, std::to_string(21 + i));  // not durable: no WAIT
+  }
+  EXPECT_TRUE(link_->up()) << "a missing replica must not take the link down";
+  std::string metrics;
+  link_->render_metrics(&metrics);
+  EXPECT_NE(metrics.find("roomcast_redis_errors_total{kind=\"replicas\"} 5\n"), std::string::npos) << metrics;
+}
+
+TEST_F(RedisLinkTest, WithMinReplicasManyPipelinedDurableCallsShareWaitsAndKeepTheirOrder) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o = Options();
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  o.min_replicas = 1;
+  o.durable_scripts = {0};
+  o.call_timeout_ms = 2000;
+  StartLink(o, 1);
+  std::vector<RedisCall> calls(500);
+  for (size_t i = 0; i < calls.size(); ++i) calls[i] = RedisCall{2000 + i, 0, 1, {"m"}};
+  auto t0 = Clock::now();
+  link_->submit(0, calls);
+  for (uint64_t i = 0; i < 500; ++i) {
+    RedisEvent e;
+    ASSERT_TRUE(NextReply(0, 2000 + i, &e)) << i;
+    ASSERT_TRUE(e.ok) << i;
+    EXPECT_EQ(e.value.integer, static_cast<long long>(i + 1));
+  }
+  std::fprintf(stderr, "[redis-link] 500 pipelined durable calls with WAIT 1: %.1f ms\n",
+               std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  EXPECT_EQ(replica->command({"GET", "m"}), "500");
+}
+
+TEST_F(RedisLinkTest, AReadonlyReplyFromADemotedMasterFailsThatCallAndDropsTheConnectionToAskAgain) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o;
+  std::string err;
+  ASSERT_TRUE(RedisLink::parse_url(replica->url(), &o, &err)) << err;
+  o.call_timeout_ms = 500;
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  StartLink(o, 1);
+  uint64_t before = link_->stats().reconnects.load();
+  RedisValue v = Call(0, {"n"}, 0, 1);
+  EXPECT_TRUE(v.is_error());
+  EXPECT_EQ(v.str.compare(0, 8, "READONLY"), 0) << v.str;
+  // Dropped and dialed again (with sentinels: after asking them which Redis is the master).
+  auto deadline = Clock::now() + milliseconds(3000);
+  while (link_->stats().reconnects.load() == before && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_GT(link_->stats().reconnects.load(), before);
+  EXPECT_EQ(Call(0, {"PING"}).str, "PONG");  // reads still work on it
+}
+
+TEST_F(RedisLinkTest, SentinelsNameTheMasterWithTheirPasswordAndSayWhyWhenTheyCannot) {
+  StartRedis();
+  it::RedisProcessOptions so;
+  so.sentinel = true;
+  so.conf = "sentinel monitor mm 127.0.0.1 " + std::to_string(redis_->port()) + " 1\nrequirepass s-pw\n";
+  so.password = "s-pw";
+  std::string err;
+  auto sentinel = it::RedisProcess::start(&err, so);
+  ASSERT_TRUE(sentinel) << err;
+  RedisOptions o;
+  // The first sentinel is not there: the next one answers.
+  o.sentinels = {{"127.0.0.1", 1}, {"127.0.0.1", sentinel->port()}};
+  o.master_name = "mm";
+  o.sentinel_password = "s-pw";
+  std::string host, why;
+  uint16_t port = 0;
+  auto t0 = Clock::now();
+  ASSERT_TRUE(RedisSentinel::ask(o, &host, &port, &why)) << why;
+  EXPECT_LT(Clock::now() - t0, milliseconds(RedisSentinel::kPerSentinelMs * 2));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, redis_->port());
+  o.sentinel_password = "wrong-s-pw";
+  EXPECT_FALSE(RedisSentinel::ask(o, &host, &port, &why));
+  EXPECT_NE(why.find("127.0.0.1:1: connect refused"), std::string::npos) << why;
+  EXPECT_NE(why.find("WRONGPASS"), std::string::npos) << why;
+  EXPECT_EQ(why.find("wrong-s-pw"), std::string::npos) << why;
+  o.sentinel_password = "s-pw";
+  o.master_name = "nope";
+  EXPECT_FALSE(RedisSentinel::ask(o, &host, &port, &why));
+  EXPECT_NE(why.find("does not know master nope"), std::string::npos) << why;
+}
+
+TEST_F(RedisLinkTest, WithSentinelsTheLinkDialsTheMasterTheyNameNotTheUrlsHost) {
+  StartRedis();
+  it::RedisProcessOptions so;
+  so.sentinel = true;
+  so.conf = "sentinel monitor mm 127.0.0.1 " + std::to_string(redis_->port()) + " 1\n";
+  std::string err;
+  auto sentinel = it::RedisProcess::start(&err, so);
+  ASSERT_TRUE(sentinel) << err;
+  RedisOptions o;
+  ASSERT_TRUE(RedisLink::parse_url("redis://127.0.0.1:1/4", &o, &err)) << err;  // nothing listens on port 1
+  o.sentinels = {{"127.0.0.1", sentinel->port()}};
+  o.master_name = "mm";
+  o.call_timeout_ms = 500;
+  StartLink(o, 1);
+  EXPECT_EQ(Call(0, {"SET", "via", "sentinel"}).str, "OK");
+  EXPECT_EQ(redis_->command({"EVAL", "redis.call('SELECT', 4) return redis.call('GET', KEYS[1])", "1", "via"}),
+            "sentinel");
 }
 
 }  // namespace

@@ -147,9 +147,10 @@ Parse parse_value(const std::string& buf, size_t* pos, std::vector<std::string>*
   return Parse::Done;
 }
 
-// Sends argv to 127.0.0.1:port on a fresh connection and reads one reply, all within
-// `timeout`. False when unreachable, timed out or not RESP.
-bool roundtrip(uint16_t port, const std::vector<std::string>& argv, milliseconds timeout, std::string* reply) {
+// Sends argv (after AUTH `auth` when not empty) to 127.0.0.1:port on a fresh connection
+// and reads its reply, all within `timeout`. False when unreachable, timed out or not RESP.
+bool roundtrip(uint16_t port, const std::vector<std::string>& argv, milliseconds timeout, std::string* reply,
+               const std::vector<std::string>& auth = {}) {
   auto deadline = Clock::now() + timeout;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return false;
@@ -169,7 +170,8 @@ bool roundtrip(uint16_t port, const std::vector<std::string>& argv, milliseconds
     socklen_t len = sizeof err;
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) return false;
   }
-  std::string out = resp_encode(argv);
+  std::string out = (auth.empty() ? std::string() : resp_encode(auth)) + resp_encode(argv);
+  size_t skip = auth.empty() ? 0 : 1;  // replies to drop before argv's
   size_t sent = 0;
   while (sent < out.size()) {
     ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
@@ -191,6 +193,11 @@ bool roundtrip(uint16_t port, const std::vector<std::string>& argv, milliseconds
     std::vector<std::string> parts;
     Parse r = parse_value(in, &pos, &parts);
     if (r == Parse::Bad) return false;
+    if (r == Parse::Done && skip > 0) {
+      --skip;
+      in.erase(0, pos);
+      continue;
+    }
     if (r == Parse::Done) {
       std::string joined;
       for (size_t i = 0; i < parts.size(); ++i) {
@@ -219,6 +226,12 @@ bool roundtrip(uint16_t port, const std::vector<std::string>& argv, milliseconds
 std::string RedisProcess::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
 std::unique_ptr<RedisProcess> RedisProcess::start(std::string* error, bool appendonly) {
+  RedisProcessOptions options;
+  options.appendonly = appendonly;
+  return start(error, options);
+}
+
+std::unique_ptr<RedisProcess> RedisProcess::start(std::string* error, const RedisProcessOptions& options) {
   // A dead Redis must not kill the test with SIGPIPE (sends use MSG_NOSIGNAL; belt and braces).
   ::signal(SIGPIPE, SIG_IGN);
   std::string ignored;
@@ -230,7 +243,7 @@ std::unique_ptr<RedisProcess> RedisProcess::start(std::string* error, bool appen
   }
   std::unique_ptr<RedisProcess> p(new RedisProcess());
   p->dir_ = tmpl;
-  p->appendonly_ = appendonly;
+  p->options_ = options;
   // Another process may grab the picked port between our close and Redis's bind.
   std::string last;
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -247,9 +260,19 @@ bool RedisProcess::launch(std::string* error) {
   std::string log = dir_ + "/redis.log";
   // Everything the child needs is prepared before fork (only async-signal-safe calls after).
   std::vector<std::string> argv_s = {"redis-server", "--port", port, "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", appendonly_ ? "yes" : "no",
+                                     "--save", "", "--appendonly", options_.appendonly ? "yes" : "no",
                                      "--dir", dir_, "--protected-mode", "no", "--daemonize", "no",
                                      "--logfile", log};
+  if (!options_.conf.empty()) {
+    std::string conf = dir_ + "/redis.conf";
+    if (!std::filesystem::exists(conf)) std::ofstream(conf) << options_.conf;  // a sentinel rewrites it
+    argv_s.insert(argv_s.begin() + 1, conf);
+    if (options_.sentinel) argv_s.insert(argv_s.begin() + 2, "--sentinel");
+  }
+  for (std::string a : options_.extra_args) {
+    if (size_t at = a.find("{port}"); at != std::string::npos) a.replace(at, 6, port);
+    argv_s.push_back(std::move(a));
+  }
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -295,7 +318,12 @@ bool RedisProcess::launch(std::string* error) {
   auto deadline = Clock::now() + kReadyTimeout;
   for (;;) {
     std::string reply;
-    if (roundtrip(port_, {"PING"}, milliseconds(500), &reply) && reply == "PONG") return true;
+    if (options_.tls_only) {
+      if (log_tail().find("Ready to accept connections") != std::string::npos) return true;
+    } else if (roundtrip(port_, {"PING"}, milliseconds(500), &reply) &&
+               (reply == "PONG" || reply.starts_with("ERR:NOAUTH"))) {
+      return true;
+    }
     if (!running()) {
       *error = "redis-server (port " + std::to_string(port_) + ") exited before answering PING; log:\n" + log_tail();
       return false;
@@ -328,7 +356,13 @@ RedisProcess::~RedisProcess() {
 
 std::string RedisProcess::command(const std::vector<std::string>& argv, bool* ok) {
   std::string reply;
-  bool good = port_ != 0 && roundtrip(port_, argv, kCommandTimeout, &reply);
+  std::vector<std::string> auth;
+  if (!options_.password.empty()) {
+    auth = {"AUTH"};
+    if (!options_.user.empty()) auth.push_back(options_.user);
+    auth.push_back(options_.password);
+  }
+  bool good = port_ != 0 && roundtrip(port_, argv, kCommandTimeout, &reply, auth);
   if (ok) *ok = good;
   return good ? reply : std::string();
 }

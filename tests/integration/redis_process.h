@@ -21,12 +21,33 @@
 
 namespace it {
 
+// How the server is started besides its port and dir.
+struct RedisProcessOptions {
+  bool appendonly = false;
+  // Appended to the command line, e.g. {"--requirepass", "pw"}, {"--user", "app on >pw ~* &* +@all"},
+  // {"--replicaof", "127.0.0.1", "6379"}. "{port}" in an argument is replaced by the port.
+  std::vector<std::string> extra_args;
+  // command() (and the readiness PING) authenticate first with these when password is
+  // not empty: AUTH [user] password on the same connection.
+  std::string user, password;
+  // The server listens with TLS only (extra_args carry --port 0 --tls-port {port} and the
+  // certificate files): ready once its log says so, since PING needs TLS; command()
+  // cannot reach it.
+  bool tls_only = false;
+  // Not empty: written to <dir>/redis.conf and given as the config file (first argument),
+  // e.g. the `sentinel monitor` lines of a sentinel; `sentinel` adds --sentinel.
+  std::string conf;
+  bool sentinel = false;
+};
+
 class RedisProcess {
  public:
   // Starts redis-server on a free 127.0.0.1 port and waits (bounded, 10 s) until it
-  // answers PING. nullptr with *error set otherwise. The free port is found by binding
-  // port 0 and closing it; if another process takes it first, start retries another.
+  // answers PING (a NOAUTH error counts as an answer). nullptr with *error set otherwise.
+  // The free port is found by binding port 0 and closing it; if another process takes it
+  // first, start retries another.
   static std::unique_ptr<RedisProcess> start(std::string* error, bool appendonly = false);
+  static std::unique_ptr<RedisProcess> start(std::string* error, const RedisProcessOptions& options);
 
   ~RedisProcess();  // SIGKILL + reap if still running, remove the temp dir
   RedisProcess(const RedisProcess&) = delete;
@@ -36,7 +57,8 @@ class RedisProcess {
   std::string url() const;  // "redis://127.0.0.1:PORT"
   const std::string& dir() const { return dir_; }
 
-  // One command over a fresh connection with a 5 s deadline. The reply as text: simple
+  // One command over a fresh connection with a 5 s deadline (after AUTH when the options
+  // name a password; AUTH's own reply is not returned). The reply as text: simple
   // string/bulk as is, integer as decimal, nil as "(nil)", error as "ERR:<message>",
   // array elements joined by '\n' (nested arrays flattened). "" and *ok = false when the
   // server cannot be reached or the reply is not complete RESP within the deadline.
@@ -61,7 +83,7 @@ class RedisProcess {
   pid_t pid_ = -1;
   bool reaped_ = true;
   uint16_t port_ = 0;
-  bool appendonly_ = false;
+  RedisProcessOptions options_;
   std::string dir_;
 };
 

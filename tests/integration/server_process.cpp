@@ -75,11 +75,22 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
   std::vector<char*> envp;
   for (char** e = environ; e && *e; ++e)
     if (std::strncmp(*e, "ROOMCAST_", 9) != 0) envp.push_back(*e);
+  std::vector<std::string> extra_env = options.env;
+  for (std::string& e : extra_env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  int errfd = -1;
+  if (!options.stderr_path.empty()) {
+    errfd = ::open(options.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (errfd < 0) {
+      if (error) *error = "open " + options.stderr_path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+  }
 
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
     if (error) *error = std::string("pipe2: ") + std::strerror(errno);
+    if (errfd >= 0) ::close(errfd);
     return nullptr;
   }
   pid_t parent = ::getpid();
@@ -88,12 +99,14 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
     if (error) *error = std::string("fork: ") + std::strerror(errno);
     ::close(pipefd[0]);
     ::close(pipefd[1]);
+    if (errfd >= 0) ::close(errfd);
     return nullptr;
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::dup2(pipefd[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the new descriptor
+    if (errfd >= 0) ::dup2(errfd, STDERR_FILENO);
     // Restore default dispositions the test runner may have changed.
     ::signal(SIGPIPE, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
@@ -117,6 +130,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
     ::_exit(127);
   }
   ::close(pipefd[1]);
+  if (errfd >= 0) ::close(errfd);
 
   std::unique_ptr<ServerProcess> p(new ServerProcess());
   p->pid_ = pid;

@@ -37,6 +37,11 @@ struct ExitStatus {
 struct ProcessOptions {
   // If > 0: RLIMIT_NOFILE (soft and hard) of the child, set between fork and exec.
   unsigned long nofile_limit = 0;
+  // Not empty: the child's stderr goes to this file (created/truncated) instead of the
+  // test's, so a test can read what the server logged.
+  std::string stderr_path;
+  // Extra NAME=VALUE entries of the child's environment (after the ROOMCAST_* scrub).
+  std::vector<std::string> env;
 };
 
 class ServerProcess {
