@@ -2,6 +2,7 @@
 // forwarded.h); this file decides whom to believe.
 #include "core/proxy_front.h"
 
+#include "proto/ascii.h"
 #include "proto/proxy_protocol.h"
 
 namespace roomcast {
@@ -12,17 +13,6 @@ PeerAddress address_of(const ForwardedNode& node) {
   p.bytes = node.address;
   p.port = node.port;
   return p;
-}
-
-bool same_name(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -76,7 +66,7 @@ std::optional<PeerAddress> ProxyFront::forwarded_client(const PeerAddress& peer,
   std::vector<ForwardedNode> nodes;
   // Several lines of one list header are one list, in order (RFC 9110 section 5.3).
   for (const auto& [name, value] : request.headers)
-    if (same_name(name, "X-Forwarded-For")) parse_x_forwarded_for(value, nodes);
+    if (equals_ignoring_case(name, "X-Forwarded-For")) parse_x_forwarded_for(value, nodes);
   if (!nodes.empty()) {
     if (auto client = rightmost_untrusted(nodes)) return client;
   }
@@ -87,7 +77,7 @@ std::optional<PeerAddress> ProxyFront::forwarded_client(const PeerAddress& peer,
   }
   nodes.clear();
   for (const auto& [name, value] : request.headers)
-    if (same_name(name, "Forwarded")) parse_forwarded(value, nodes);
+    if (equals_ignoring_case(name, "Forwarded")) parse_forwarded(value, nodes);
   if (!nodes.empty()) return rightmost_untrusted(nodes);
   return std::nullopt;
 }

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "proto/ascii.h"
+
 namespace roomcast {
 namespace {
 
@@ -14,18 +16,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
   return s;
-}
-
-// RFC 9110 tchar.
-bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
 }
 
 bool parse_port(std::string_view s, uint16_t& out) {
@@ -72,17 +62,6 @@ ForwardedNode node_of(std::string_view text, bool brackets_required) {
   return node;
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 ForwardedNode parse_forwarded_node(std::string_view text) { return node_of(trim(text), false); }
@@ -115,7 +94,7 @@ void parse_forwarded(std::string_view v, std::vector<ForwardedNode>& out) {
       }
       nonempty = true;
       const size_t name_start = i;
-      while (i < n && is_tchar(v[i])) ++i;
+      while (i < n && is_tchar(static_cast<unsigned char>(v[i]))) ++i;
       std::string_view name = v.substr(name_start, i - name_start);
       if (name.empty() || i >= n || v[i] != '=') {
         broken = true;
@@ -139,7 +118,7 @@ void parse_forwarded(std::string_view v, std::vector<ForwardedNode>& out) {
         }
         if (!closed) broken = true;
       } else {
-        while (i < n && is_tchar(v[i])) text.push_back(v[i++]);
+        while (i < n && is_tchar(static_cast<unsigned char>(v[i]))) text.push_back(v[i++]);
       }
       if (broken) break;
       if (equals_ignoring_case(name, "for")) {

@@ -8,21 +8,11 @@
 
 #include <algorithm>
 
+#include "proto/ascii.h"
+
 namespace roomcast {
 
 namespace {
-
-// RFC 9110 tchar: the characters allowed in a method and a header name.
-bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 // request-target is visible ASCII; anything else (space, controls, 8-bit) ends or breaks it.
 bool is_target_char(unsigned char c) { return c >= 0x21 && c <= 0x7E; }
@@ -36,16 +26,6 @@ std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
   return s;
-}
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
 }
 
 // Cursor over the bytes a head may occupy. Running off `limit` means either "need more
@@ -104,30 +84,30 @@ bool expect_crlf(Scanner& s, HttpParseResult& result) {
 
 std::string_view HttpRequest::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (iequals(key, name)) return value;
+    if (equals_ignoring_case(key, name)) return value;
   }
   return {};
 }
 
 bool HttpRequest::has_header(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(),
-                     [&](const auto& h) { return iequals(h.first, name); });
+                     [&](const auto& h) { return equals_ignoring_case(h.first, name); });
 }
 
 size_t HttpRequest::header_count(std::string_view name) const {
   return size_t(std::count_if(headers.begin(), headers.end(),
-                              [&](const auto& h) { return iequals(h.first, name); }));
+                              [&](const auto& h) { return equals_ignoring_case(h.first, name); }));
 }
 
 bool HttpRequest::header_has_token(std::string_view name, std::string_view token) const {
   // Repeated header lines are equivalent to one comma-joined line (RFC 9110 5.3), so
   // every line with this name counts.
   for (const auto& [key, value] : headers) {
-    if (!iequals(key, name)) continue;
+    if (!equals_ignoring_case(key, name)) continue;
     std::string_view rest = value;
     while (true) {
       size_t comma = rest.find(',');
-      if (iequals(trim_ows(rest.substr(0, comma)), token)) return true;
+      if (equals_ignoring_case(trim_ows(rest.substr(0, comma)), token)) return true;
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
