@@ -144,7 +144,8 @@ void ConnectionTable::end(Connection& c, const Ending& how, int64_t now_ns) {
       charge_answer(c, how.text.size(), now_ns);
       // A file answer keeps its exchange: the body follows in chunks (Output::start).
       if (c.http && c.http->body.remaining() > 0) {
-        charge_answer(c, FileBody::kChunkBytes, now_ns);
+        // At most one chunk of it is ever held (core/file_body.h).
+        charge_answer(c, size_t(std::min<uint64_t>(c.http->body.remaining(), FileBody::kChunkBytes)), now_ns);
         std::string().swap(c.http->head);
       } else {
         c.http.reset();
