@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -276,9 +277,12 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
 HttpDecision HttpFront::presence(RoomService& rooms, std::string_view room, std::string_view after) {
   PresencePage page = rooms.presence(room, after);
   std::string link;
-  // The session ids are [A-Za-z0-9_-] (core/tokens.h), the room name checked by the route:
-  // both go into the URL as they are.
-  if (!page.next.empty()) link = "Link: </api/rooms/" + std::string(room) + "/presence?after=" + page.next + ">; rel=\"next\"\r\n";
+  // The room name was checked by the route; a session id is [A-Za-z0-9_-] when this server
+  // made it, and one read from Redis that is not is never put into a header.
+  const bool safe_id = std::all_of(page.next.begin(), page.next.end(), [](char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+  if (!page.next.empty() && safe_id) link = "Link: </api/rooms/" + std::string(room) + "/presence?after=" + page.next + ">; rel=\"next\"\r\n";
   return HttpDecision::respond(200, http_response_typed(200, "application/json", page.json, link));
 }
 
