@@ -45,6 +45,20 @@ std::string channel(std::string_view room);
 // The room a channel name belongs to; empty if it is not one of ours.
 std::string_view room_of_channel(std::string_view channel);
 
+// The kind of a channel record, as its one-letter field on the wire (above; the Lua
+// scripts write 'E', 'r' and 'l' themselves).
+enum class Record : char {
+  Edit = 'E',
+  Cursor = 'c',
+  Select = 's',
+  Follow = 'f',
+  Join = 'j',
+  Leave = 'l',
+  Hold = 'h',
+  Resume = 'r',
+};
+inline std::string_view letter(const Record& kind) { return {reinterpret_cast<const char*>(&kind), 1}; }
+
 void put(std::string& out, std::string_view field);  // one netstring
 // Numbers as the scripts return them: decimal strings or integers; 0 if neither.
 uint64_t to_u64(std::string_view decimal);

@@ -142,13 +142,13 @@ void RoomService::resume_member(Member& m) {
 
 // ---- what goes out ------------------------------------------------------------------
 
-void RoomService::relay(Room& room, char kind, std::string_view session, std::string_view frame) {
+void RoomService::relay(Room& room, wire::Record kind, std::string_view session, std::string_view frame) {
   RoomLink& link = *room.link;
   if (link.outbox.empty()) {
     wire::put(link.outbox, instance_id_);
     outbox_rooms_.push_back(&room);
   }
-  wire::put(link.outbox, std::string_view(&kind, 1));
+  wire::put(link.outbox, wire::letter(kind));
   wire::put(link.outbox, session);
   wire::put(link.outbox, frame);
 }
@@ -187,12 +187,12 @@ void RoomService::write_presence(Room& room, const Session& s) {
 
 void RoomService::announce_hold(Room& room, const Session& s) {
   int64_t until = redis_now_ms(s.hold->until_ns);
-  relay(room, 'h', s.id, std::to_string(until));
+  relay(room, wire::Record::Hold, s.id, std::to_string(until));
   write_presence(room, s);
 }
 
 void RoomService::announce_resume(Room& room, const Session& s) {
-  relay(room, 'r', s.id, instance_id_);
+  relay(room, wire::Record::Resume, s.id, instance_id_);
   write_presence(room, s);
 }
 

@@ -256,10 +256,10 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
 // relayed from there after this instance took it over (the claim did not wait for that
 // instance's outbox). It is older than anything `s` sent here since, so it changes only
 // what `s` has not sent here; the members here had not seen it, so they get it (not `s`).
-void RoomService::apply_late_relay(Room& room, Session& s, char kind, std::string_view frame) {
+void RoomService::apply_late_relay(Room& room, Session& s, wire::Record kind, std::string_view frame) {
   Session::View& v = s.view_for_update();
   switch (kind) {
-    case 'c': {
+    case wire::Record::Cursor: {
       if (v.sent_here & Session::View::kCameraSent) return;
       Camera camera;
       if (!wire::parse_cursor_camera(frame, &camera)) return;
@@ -269,12 +269,12 @@ void RoomService::apply_late_relay(Room& room, Session& s, char kind, std::strin
       v.last_cursor = fan_out(room, &s, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
       break;
     }
-    case 's':
+    case wire::Record::Select:
       if (v.sent_here & Session::View::kSelectionSent) return;
       if (!wire::parse_select_ids(frame, &v.selection)) return;
       fan_out(room, &s, OutType::Select, frame);
       break;
-    case 'f':
+    case wire::Record::Follow:
       if (v.sent_here & Session::View::kFollowingSent) return;
       if (!wire::parse_follow_target(frame, &v.following)) return;
       fan_out(room, &s, OutType::Follow, frame);
@@ -315,7 +315,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
   const bool mine = origin == instance_id_;
   std::string_view kind, session, frame;
   while (wire::next(payload, &pos, &kind) && wire::next(payload, &pos, &session)) {
-    if (kind == "E") {
+    if (kind == wire::letter(wire::Record::Edit)) {
       std::string_view seq, epoch, key;
       if (!wire::next(payload, &pos, &seq) || !wire::next(payload, &pos, &epoch) || !wire::next(payload, &pos, &key) ||
           !wire::next(payload, &pos, &frame))
@@ -329,13 +329,14 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
     const std::string id(session);
     auto peer_it = link.remote.find(id);
     RemotePeer* peer = peer_it == link.remote.end() ? nullptr : &peer_it->second;
-    if (!peer && (kind[0] == 'c' || kind[0] == 's' || kind[0] == 'f')) {
+    const auto record = wire::Record(kind[0]);
+    if (!peer && (record == wire::Record::Cursor || record == wire::Record::Select || record == wire::Record::Follow)) {
       // A session that moved here: what the instance it left relayed meanwhile.
-      if (Session* here = room.find(id)) apply_late_relay(room, *here, kind[0], frame);
+      if (Session* here = room.find(id)) apply_late_relay(room, *here, record, frame);
       continue;
     }
-    switch (kind[0]) {
-      case 'c': {
+    switch (record) {
+      case wire::Record::Cursor: {
         if (!peer) break;
         Session::View& v = peer->session->view_for_update();
         if (Camera camera; wire::parse_cursor_camera(frame, &camera)) {
@@ -346,17 +347,17 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
         v.last_cursor = fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
         break;
       }
-      case 's':
+      case wire::Record::Select:
         if (!peer) break;
         wire::parse_select_ids(frame, &peer->session->view_for_update().selection);
         fan_out(room, nullptr, OutType::Select, frame);
         break;
-      case 'f':
+      case wire::Record::Follow:
         if (!peer) break;
         wire::parse_follow_target(frame, &peer->session->view_for_update().following);
         fan_out(room, nullptr, OutType::Follow, frame);
         break;
-      case 'j': {
+      case wire::Record::Join: {
         if (room.find(id)) break;  // ours (a record from before a resume here)
         User user;
         if (!wire::parse_join_user(frame, &user)) break;
@@ -376,15 +377,15 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
         peer->session->connected = true;
         break;
       }
-      case 'l':
+      case wire::Record::Leave:
         remove_remote(room, id);
         break;
-      case 'h':
+      case wire::Record::Hold:
         if (!peer) break;
         peer->session->connected = false;
         peer->held_until_ns = now_ns_ + (int64_t(to_u64(frame)) - redis_now_ms(now_ns_)) * kMs;
         break;
-      case 'r': {
+      case wire::Record::Resume: {
         // Resumed on `origin`: a copy here (connected or held) steps aside silently.
         if (room.find(id)) {
           hand_to_remote(room, id, origin);

@@ -198,8 +198,8 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
   auto reannounce = [&](const Session& s) {
     if (std::binary_search(listed.begin(), listed.end(), s.id)) return;
     encode_presence_join(encoded_, s.id, s.user);
-    relay(room, 'j', s.id, encoded());
-    if (s.hold) relay(room, 'h', s.id, std::to_string(redis_now_ms(s.hold->until_ns)));
+    relay(room, wire::Record::Join, s.id, encoded());
+    if (s.hold) relay(room, wire::Record::Hold, s.id, std::to_string(redis_now_ms(s.hold->until_ns)));
     write_presence(room, s);
   };
   for (const Session* s : room.members()) reannounce(*s);

@@ -277,7 +277,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   if (!resumed) {
     encode_presence_join(encoded_, s->id, s->user);
     fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
-    if (port_) relay(room, 'j', s->id, encoded());
+    if (port_) relay(room, wire::Record::Join, s->id, encoded());
   }
   room.add(s.get());
   if (port_) {
@@ -307,7 +307,7 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   if (view.last_cursor) view.last_cursor->mark_superseded();
   view.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
   if (port_) {
-    relay(*s.room, 'c', s.id, encoded());
+    relay(*s.room, wire::Record::Cursor, s.id, encoded());
     s.presence_stale = true;
   }
 }
@@ -320,7 +320,7 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
   encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
   if (port_) {
-    relay(*s.room, 's', s.id, encoded());
+    relay(*s.room, wire::Record::Select, s.id, encoded());
     s.presence_stale = true;
   }
 }
@@ -398,7 +398,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   encode_follow(encoded_, s.id, s.following());
   fan_out(*s.room, &s, OutType::Follow, encoded());
   if (port_) {
-    relay(*s.room, 'f', s.id, encoded());
+    relay(*s.room, wire::Record::Follow, s.id, encoded());
     s.presence_stale = true;
   }
 }

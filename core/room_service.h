@@ -52,6 +52,10 @@
 
 namespace roomcast {
 
+namespace wire {
+enum class Record : char;  // a channel record's kind (core/cluster_wire.h)
+}
+
 // What the member's transport must do after a message.
 struct Verdict {
   uint16_t close_code = 0;  // 0: carry on; otherwise close with this code and reason
@@ -229,7 +233,7 @@ class RoomService {
   std::unique_ptr<Session> claimed_session(Member& m, Room& room);
   void stop_waiting(Member& m);
   void resume_member(Member& m);
-  void relay(Room& room, char kind, std::string_view session, std::string_view frame);
+  void relay(Room& room, wire::Record kind, std::string_view session, std::string_view frame);
   void publish_outbox(RoomLink& link);  // the room's records of this window, as one PUBLISH
   // Publishes `room`'s outbox now (before an edit or a leave, for per-sender order).
   void flush_outbox(Room& room);
@@ -252,7 +256,7 @@ class RoomService {
   // A local session another instance took over: it becomes a remote peer of `owner`.
   void hand_to_remote(Room& room, std::string_view session_id, std::string_view owner);
   void remove_remote(Room& room, std::string_view session_id);
-  void apply_late_relay(Room& room, Session& s, char kind, std::string_view frame);
+  void apply_late_relay(Room& room, Session& s, wire::Record kind, std::string_view frame);
   void start_load(Room& room);
   void apply_peek(const std::string& room, bool ok, RedisValue& value);
   int64_t redis_now_ms(int64_t now_ns) const;
