@@ -17,6 +17,19 @@
 namespace roomcast {
 namespace {
 
+// A flag's value as a comma-separated list (a repeatable flag given once through the
+// environment): `each` is called for every element, empty ones included, and the value is
+// refused as soon as it refuses one.
+template <typename F>
+bool each_listed(std::string_view v, F&& each) {
+  for (size_t start = 0;;) {
+    const size_t comma = v.find(',', start);
+    if (!each(v.substr(start, comma == std::string_view::npos ? v.npos : comma - start))) return false;
+    if (comma == std::string_view::npos) return true;
+    start = comma + 1;
+  }
+}
+
 template <typename T>
 bool parse_unsigned(std::string_view s, T min, T max, T& out) {
   unsigned long long v = 0;
@@ -190,16 +203,11 @@ const std::vector<Flag>& flags() {
        "allowed Origin of a browser upgrade, repeatable (env: comma-separated); others get 403 (default: any)",
        "an origin such as https://viewer.example.com",
        [](Config& c, std::string_view v) {
-         size_t start = 0;
-         while (start <= v.size()) {
-           size_t comma = v.find(',', start);
-           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+         return each_listed(v, [&](std::string_view one) {
            if (one.empty() || one.find(' ') != one.npos) return false;
            c.allow_origins.emplace_back(one);
-           if (comma == std::string_view::npos) break;
-           start = comma + 1;
-         }
-         return true;
+           return true;
+         });
        }},
       {"max-connections", "N", "WebSocket connections per server; beyond, the upgrade gets 503 (default 100000)", "an integer >= 1",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1) << 30, c.max_connections); }},
@@ -213,17 +221,12 @@ const std::vector<Flag>& flags() {
        "the only peers allowed to connect), repeatable (env: comma-separated); IPv4 or IPv6 (default: none)",
        "a CIDR range such as 10.0.0.0/8, fd00::/8 or 192.0.2.7 (no bits set past the prefix)",
        [](Config& c, std::string_view v) {
-         size_t start = 0;
-         while (start <= v.size()) {
-           size_t comma = v.find(',', start);
-           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+         return each_listed(v, [&](std::string_view one) {
            CidrRange range;
            if (!parse_cidr(one, range)) return false;
            c.trusted_proxies.push_back(range);
-           if (comma == std::string_view::npos) break;
-           start = comma + 1;
-         }
-         return true;
+           return true;
+         });
        }},
       {"proxy-protocol", "",
        "every connection starts with a PROXY protocol v1 or v2 header naming the client (HAProxy send-proxy, "
@@ -267,18 +270,13 @@ const std::vector<Flag>& flags() {
        "a failover or a READONLY reply); --redis still gives credentials, DB and TLS (default: none)",
        "HOST:PORT[,HOST:PORT...]",
        [](Config& c, std::string_view v) {
-         size_t start = 0;
-         while (start <= v.size()) {
-           size_t comma = v.find(',', start);
-           std::string_view one = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+         return each_listed(v, [&](std::string_view one) {
            RedisOptions probe;
            std::string error;
            if (one.empty() || !RedisLink::parse_url("redis://" + std::string(one), &probe, &error)) return false;
            c.redis_sentinels.emplace_back(one);
-           if (comma == std::string_view::npos) break;
-           start = comma + 1;
-         }
-         return true;
+           return true;
+         });
        }},
       {"redis-master", "NAME", "the master name the --redis-sentinel sentinels monitor", "a name of 1..256 bytes",
        [](Config& c, std::string_view v) { return claim_name(v, c.redis_master); }},
