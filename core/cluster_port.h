@@ -1,11 +1,11 @@
-// core/cluster_port.h: how a thread's RoomService reaches Redis and tells its worker what
+// core/cluster_port.h: how a thread's ClusterStore reaches Redis and tells its worker what
 // came back, without knowing a socket, a thread or the RedisLink.
 //
 // Implemented by the Worker (core/worker.cpp) over the instance's RedisLink, with the
-// worker's index; a unit test may implement it with a fake. Called by RoomService's
-// scale-out half (core/room_cluster.cpp) on the loop thread only.
+// worker's index; a unit test may implement it with a fake. Called by the
+// ClusterStore (core/cluster_store.h) on the loop thread only.
 // Promises (of the implementation): calls keep their order; every call with a cookie is
-// answered exactly once, through RoomService::on_redis, on this thread.
+// answered exactly once, through ClusterStore::on_redis, on this thread.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // Owns: the key names, the channel message format, the presence record format and the
 // Lua scripts (one script per atomic step: load a room, store an edit, claim a session
 // for a resume, end a session, keep a room alive). Pure functions: no Redis, no room.
-// Called by core/room_cluster.cpp.
+// Called by core/cluster_store.cpp.
 //
 // Keys of room R, under one hash tag so a later move to Redis Cluster stays single-slot:
 //   rc:{R}:meta  HASH  seq (last edit's seq), epoch (the history's name)

@@ -146,6 +146,10 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.sessions_reaped; });
   simple("roomcast_cluster_edits_unavailable_total", "counter", "Edits answered unavailable: Redis did not confirm them in time.",
          [](const Metrics& m) -> const Counter& { return m.edits_unavailable; });
+  simple("roomcast_edits_rejected_total", "counter", "Edits the app's backend vetoed (docs/integration.md).",
+         [](const Metrics& m) -> const Counter& { return m.edits_rejected; });
+  simple("roomcast_hook_edits_unavailable_total", "counter", "Edits answered unavailable: the backend did not decide in time.",
+         [](const Metrics& m) -> const Counter& { return m.hook_edits_unavailable; });
   simple("roomcast_duplicate_edits_total", "counter",
          "Edits repeated with an id already applied: answered with the original seq, not applied again.",
          [](const Metrics& m) -> const Counter& { return m.duplicate_edits; });

@@ -94,6 +94,8 @@ struct Metrics {
   Counter relayed_in;         // records applied from other instances' channel messages
   Counter gap_fills;          // history reads that filled a gap in the channel's edits
   Counter sessions_reaped;    // sessions of dead instances this instance ended (one leave each)
+  Counter edits_rejected;     // edits the app's backend vetoed (docs/integration.md)
+  Counter hook_edits_unavailable;  // edits answered `unavailable`: the backend did not decide
   Counter edits_unavailable;  // edits answered `unavailable` (Redis did not confirm them)
   std::array<Counter, kLatencyBuckets.size()> latency_buckets;  // not cumulative; summed on render
   Counter latency_count;

@@ -20,7 +20,7 @@
 
 #include "core/fifo.h"
 #include "core/history.h"
-#include "core/room_link.h"
+#include "core/room_store.h"
 #include "core/session.h"
 #include "net/frame_arena.h"
 #include "net/shared_frame.h"
@@ -84,8 +84,8 @@ class Room {
   // edits (and their ids) belong to the old one and are dropped.
   void restart(std::string epoch, uint64_t seq);
 
-  // Scale-out state (core/room_link.h); null without --redis.
-  std::unique_ptr<struct RoomLink> link;
+  // What the room's store keeps beside it (core/room_store.h); null for the memory store.
+  std::unique_ptr<RoomStoreState> store;
 
   // Bytes of this room's cameras, in broadcast order (RoomService seals it at each flush).
   FrameArena& camera_arena() { return cameras_; }

@@ -4,7 +4,7 @@
 // waiting for the first sync, the records relayed this window (one PUBLISH per room per
 // window), the sessions of other instances (mirrored from the room's channel and its
 // presence hash), edits that arrived ahead of a gap, and acks waiting for their seq.
-// Lives inside its Room; touched by RoomService's scale-out half (core/room_cluster.cpp)
+// Lives inside its Room (Room::store); touched by the ClusterStore (core/cluster_store.h)
 // on the room's loop thread only.
 // Invariants:
 //   - Room::seq() is the highest seq applied here, and every seq up to it was applied in
@@ -21,13 +21,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/room.h"
+#include "core/room_store.h"
 #include "core/session.h"
 
 namespace roomcast {
 
 struct Member;
 
-// How often and how long the scale-out half of RoomService waits for things.
+// How often and how long the ClusterStore waits for things.
 namespace link_timing {
 inline constexpr int64_t kMs = 1'000'000;
 inline constexpr int64_t kGapWaitNs = 200 * kMs;    // a gap this old is filled from the stream
@@ -71,7 +73,7 @@ struct RelayedEdit {
   std::string frame;   // the edit message as every member receives it
 };
 
-struct RoomLink {
+struct RoomLink final : RoomStoreState {
   enum class Sync : uint8_t {
     Idle,         // not subscribed (a new room, or the last sync failed)
     Subscribing,  // SUBSCRIBE sent
@@ -97,5 +99,9 @@ struct RoomLink {
   std::vector<std::string> early;  // channel messages that came before the first load
   int64_t reload_at_ns = 0;  // a second load after the first (records may have lagged)
 };
+
+// The cluster state of a room the ClusterStore opened.
+inline RoomLink& link_of(Room& room) { return static_cast<RoomLink&>(*room.store); }
+inline const RoomLink& link_of(const Room& room) { return static_cast<const RoomLink&>(*room.store); }
 
 }  // namespace roomcast

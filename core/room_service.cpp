@@ -3,7 +3,9 @@
 
 #include <ctime>
 
-#include "core/cluster_wire.h"
+#include <rapidjson/document.h>
+#include <rapidjson/writer.h>
+
 #include "core/tokens.h"
 #include "core/ws_frames.h"
 
@@ -16,6 +18,14 @@ bool rememberable(std::string_view id) {
   for (char c : id)
     if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
   return chars >= 1 && chars <= kMaxRememberedIdChars;
+}
+
+// A JSON value as text (an edit's data kept while the backend decides).
+std::string json_text(const rapidjson::Value& value) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  value.Accept(w);
+  return std::string(out.GetString(), out.GetSize());
 }
 
 // (user id, edit id) as one map key: length-prefixed, so no two pairs collide.
@@ -32,6 +42,8 @@ std::string edit_key(std::string_view user_id, std::string_view id) {
 RoomService::RoomService(const Config& config, unsigned instance, Metrics& metrics, ConnectionLimits* limits,
                          const Logger* log)
     : unix_now([] { return int64_t(std::time(nullptr)); }),
+      store_(&memory_),
+      backend_(&no_backend_),
       config_(config),
       tokens_(config),
       instance_(instance),
@@ -62,11 +74,7 @@ FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, s
 void RoomService::end_window() {
   for (Room* room : filling_arenas_) room->camera_arena().seal();
   filling_arenas_.clear();
-  if (!port_) return;
-  // One PUBLISH per room per window carries everything relayed in it (scale-out).
-  for (Room* room : outbox_rooms_) publish_outbox(*room->link);
-  outbox_rooms_.clear();
-  submit_calls();
+  store_->end_window();
 }
 
 void RoomService::send_error(Member& m, ErrorCode code, std::string_view message) {
@@ -81,8 +89,7 @@ const std::vector<PeerView>& RoomService::snapshot(const Room& room) {
   };
   for (const Session* p : room.members()) peers_.push_back(view(*p));
   for (const auto& p : room.held()) peers_.push_back(view(*p));
-  if (room.link)
-    for (const auto& [id, peer] : room.link->remote) peers_.push_back(view(*peer.session));
+  store_->add_peers_elsewhere(room, peers_);
   return peers_;
 }
 
@@ -97,18 +104,20 @@ Room& RoomService::room_named(std::string_view name) {
   if (it == rooms_.end()) {
     // A new Room starts seq at 0: a new history, so a new epoch (docs/protocol.md 3.3).
     auto room = std::make_unique<Room>(std::string(name), config_.history, random_base64url(12));
-    if (port_) {
-      room->link = std::make_unique<RoomLink>();
-      room->link->channel = wire::channel(name);
-    }
     it = rooms_.emplace(std::string(name), std::move(room)).first;
     it->second->empty_since_ns = now_ns_;
+    store_->opened(*it->second);
     update_gauges();
   }
   return *it->second;
 }
 
 const Room* RoomService::find_room(std::string_view name) const {
+  auto it = rooms_.find(std::string(name));
+  return it == rooms_.end() ? nullptr : it->second.get();
+}
+
+Room* RoomService::find_room(std::string_view name) {
   auto it = rooms_.find(std::string(name));
   return it == rooms_.end() ? nullptr : it->second.get();
 }
@@ -187,20 +196,12 @@ Verdict RoomService::dispatch(Member& m, const ClientMessage& msg, std::string_v
 void RoomService::join(Member& m, const ClientMessage& msg, std::string_view text) {
   Room& room = room_named(m.room());
   const bool resuming = !msg.resume.empty();
-  if (port_) {
-    // Scale-out: the room must be mirrored first, and a token this thread does not know
-    // may name a session another instance holds.
-    if (wait_for_room(m, room, text)) return;
-    const bool claimed = m.wait && m.wait->claim == Member::Wait::Claim::Done;
-    if (resuming && !claimed && !room.find_by_token(msg.resume)) {
-      start_claim(m, room, msg.resume, text);
-      return;
-    }
-  }
+  // The store may need the room loaded first, or look for the resumed session elsewhere.
+  if (store_->join_waits(m, room, msg, text)) return;
   std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
-  bool claimed_here = false;  // taken over from another instance by the claim script
-  if (!s && port_ && m.wait && !m.wait->claimed_session.empty()) {
-    s = claimed_session(m, room);
+  bool claimed_here = false;  // brought from elsewhere by the store
+  if (!s && resuming) {
+    s = store_->claimed(m, room);
     claimed_here = s != nullptr;
   }
   const bool resumed = s != nullptr;
@@ -230,7 +231,7 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
     // name someone else), and nothing in it names an instance. Drawn with the session's
     // first resume token in one getrandom, so a join costs what it did with a counter.
     do s->id = fresh_session_id(*s);
-    while (room.find(s->id) || (room.link && room.link->remote.count(s->id)));
+    while (room.find(s->id) || store_->is_elsewhere(room, s->id));
     s->user = msg.user;
     if (m.identity && m.identity->verified) {
       // With authentication on, the token says who this is, whatever the join claims.
@@ -277,21 +278,11 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   if (!resumed) {
     encode_presence_join(encoded_, s->id, s->user);
     fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
-    if (port_) relay(room, wire::Record::Join, s->id, encoded());
+    store_->relayed(room, *s, Relay::Join, encoded());
+    backend_->joined(room, *s);
   }
   room.add(s.get());
-  if (port_) {
-    // A claimed session was announced (`r`) by the claim script itself, atomically with
-    // its move; announcing it again from here could reach an instance after the session
-    // moved on from here, which would take it for a newer move (docs/protocol.md).
-    if (resumed && !claimed_here) announce_resume(room, *s);
-    else write_presence(room, *s);
-    // The welcome's new token is the only one that works now: its record goes to Redis
-    // at once, not at the end of the window, so a resume on another instance right after
-    // this welcome finds it (resumes are rare; joins keep sharing one submission).
-    if (resumed) submit_calls();
-    if (m.wait) m.wait->claimed_session.clear();
-  }
+  store_->joined(room, *s, resumed, claimed_here);
   m.attach(std::move(s));
   ++sessions_;
   update_gauges();
@@ -306,10 +297,7 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   // Queues still holding the previous camera may now skip it (latest wins).
   if (view.last_cursor) view.last_cursor->mark_superseded();
   view.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
-  if (port_) {
-    relay(*s.room, wire::Record::Cursor, s.id, encoded());
-    s.presence_stale = true;
-  }
+  store_->relayed(*s.room, s, Relay::Cursor, encoded());
 }
 
 void RoomService::select(Session& s, const ClientMessage& msg) {
@@ -319,10 +307,7 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
   selection.assign(msg.ids.begin(), msg.ids.end());
   encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
-  if (port_) {
-    relay(*s.room, wire::Record::Select, s.id, encoded());
-    s.presence_stale = true;
-  }
+  store_->relayed(*s.room, s, Relay::Select, encoded());
 }
 
 void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
@@ -338,17 +323,93 @@ void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
       return;
     }
   }
-  if (port_) {
-    // Scale-out: Redis gives the seq; the ack follows once the edit is applied here.
-    store_edit(&m, &s, room, msg, std::move(key), 0);
+  EditDecision decision;
+  const uint64_t ticket = next_ticket_++;
+  const EditCheck check{room.name(), s.id, &s.user, msg.has_id, msg.id, msg.building, msg.op, msg.data};
+  if (backend_->check_edit(check, ticket, decision) == BackendPort::Answer::Later) {
+    Vetting& v = vetting_[ticket];
+    v.room = room.name();
+    v.session = s.id;
+    v.key = std::move(key);
+    v.has_id = msg.has_id;
+    v.id = msg.id;
+    v.building = msg.building;
+    v.op = msg.op;
+    if ((v.has_data = msg.data != nullptr)) v.data_json = json_text(*msg.data);
+    hold_sender(m);  // its later messages wait for the decision (docs/protocol.md 3.2)
     return;
+  }
+  apply_decision(m, s, msg, std::move(key), decision);
+}
+
+bool RoomService::apply_decision(Member& m, Session& s, const ClientMessage& sent, std::string key,
+                                 const EditDecision& d) {
+  Room& room = *s.room;
+  if (d.kind == EditDecision::Kind::Reject) {
+    metrics_.edits_rejected.add();
+    encode_edit_error(encoded_, ErrorCode::Rejected, sent.has_id, sent.id, "the backend rejected this edit; it was not applied",
+                      d.reason);
+    reply(m, OutType::Error, encoded());
+    return false;
+  }
+  if (d.kind == EditDecision::Kind::Unavailable) {
+    metrics_.hook_edits_unavailable.add();
+    send_error(m, ErrorCode::Unavailable, "the backend cannot be reached; the edit was not applied");
+    return false;
+  }
+  ClientMessage rewritten;
+  rapidjson::Document data;
+  if (d.kind == EditDecision::Kind::Rewrite) {
+    rewritten = sent;
+    if (d.has_building) rewritten.building = d.building;
+    if (d.has_op) rewritten.op = d.op;
+    if (d.has_data) {
+      data.Parse(d.data_json.data(), d.data_json.size());
+      rewritten.data = data.HasParseError() ? sent.data : &data;
+    }
+  }
+  const ClientMessage& msg = d.kind == EditDecision::Kind::Rewrite ? rewritten : sent;
+  if (store_->append_edit(&m, &s, room, msg, key, 0) == EditPath::Pending) {
+    // The store gives the seq; the ack follows once the edit is applied here, and the
+    // sender's later messages wait for it (per-sender order, docs/protocol.md 3.2).
+    hold_sender(m);
+    return true;
   }
   const uint64_t seq = room.next_seq();
   encode_edit(encoded_, s.id, seq, msg.building, msg.op, msg.data);
-  FrameRef frame = fan_out(room, &s, OutType::Edit, encoded());
+  // A rewritten edit reaches its sender too: what the room stored is not what it sent
+  // (docs/integration.md 3).
+  const bool to_sender_too = d.kind == EditDecision::Kind::Rewrite;
+  FrameRef frame = fan_out(room, to_sender_too ? nullptr : &s, OutType::Edit, encoded());
   room.commit_edit(frame.get(), std::move(key));
+  backend_->edit_applied(room, seq, s.id, &s.user, encoded());  // still the edit
   encode_ack(encoded_, msg.has_id, msg.id, seq);
   reply(m, OutType::Ack, encoded());
+  return false;
+}
+
+void RoomService::edit_decided(uint64_t ticket, const EditDecision& decision, int64_t now_ns) {
+  now_ns_ = now_ns;
+  auto it = vetting_.find(ticket);
+  if (it == vetting_.end()) return;
+  Vetting v = std::move(it->second);
+  vetting_.erase(it);
+  Room* room = find_room(v.room);
+  Session* s = room ? room->find(v.session) : nullptr;
+  if (!s || !s->connected || !s->member) return;  // gone or held: it resends after resuming
+  Member& m = *s->member;
+  ClientMessage msg;
+  msg.type = MessageType::Edit;
+  msg.has_id = v.has_id;
+  msg.id = v.id;
+  msg.building = v.building;
+  msg.op = v.op;
+  rapidjson::Document data;
+  if (v.has_data) {
+    data.Parse(v.data_json.data(), v.data_json.size());
+    msg.data = &data;
+  }
+  if (!apply_decision(m, *s, msg, std::move(v.key), decision)) release(m);
 }
 
 
@@ -359,14 +420,15 @@ uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& e
   encode_edit(encoded_, "server", seq, edit.building, edit.op, edit.data);
   FrameRef frame = fan_out(room, nullptr, OutType::Edit, encoded());
   room.commit_edit(frame.get());
+  backend_->edit_applied(room, seq, "server", nullptr, encoded());
   metrics_.publishes.add();
   return seq;
 }
 
 PresencePage RoomService::presence(std::string_view room_name, std::string_view after) {
   std::vector<PresenceEntry> entries;
-  if (auto peeked = peeked_.find(std::string(room_name)); peeked != peeked_.end()) {
-    entries = peeked->second;  // read from Redis for a room this thread does not serve
+  if (store_->take_peeked(room_name, entries)) {
+    // read by the store for a room this thread does not serve
   } else if (const Room* room = find_room(room_name)) {
     for (const PeerView& view : snapshot(*room)) {
       encode_presence_list(encoded_, std::span<const PeerView>(&view, 1));
@@ -385,8 +447,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
       send_error(m, ErrorCode::BadMessage, "follow: a session cannot follow itself");
       return;
     }
-    const bool remote = s.room->link && s.room->link->remote.count(std::string(msg.follow_target));
-    if (!s.room->find(msg.follow_target) && !remote) {
+    if (!s.room->find(msg.follow_target) && !store_->is_elsewhere(*s.room, msg.follow_target)) {
       send_error(m, ErrorCode::BadMessage, "follow: no such session in this room");
       return;
     }
@@ -397,10 +458,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   if (s.view) s.view->sent_here |= Session::View::kFollowingSent;
   encode_follow(encoded_, s.id, s.following());
   fan_out(*s.room, &s, OutType::Follow, encoded());
-  if (port_) {
-    relay(*s.room, wire::Record::Follow, s.id, encoded());
-    s.presence_stale = true;
-  }
+  store_->relayed(*s.room, s, Relay::Follow, encoded());
 }
 
 
@@ -411,15 +469,123 @@ void RoomService::reap(int64_t now_ns) {
   const int64_t ttl_ns = int64_t(config_.room_ttl_s) * 1'000'000'000;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     Room& room = *it->second;
-    const bool waited_on = room.link && (!room.link->waiting.empty() || room.link->http_waiting);
-    if (room.empty() && !waited_on && now_ns - room.empty_since_ns >= ttl_ns) {
-      if (room.link && room.link->sync != RoomLink::Sync::Idle) port_->unsubscribe(room.link->channel);
+    if (room.empty() && !store_->keeps(room) && now_ns - room.empty_since_ns >= ttl_ns) {
+      store_->closing(room);
       it = rooms_.erase(it);
     } else {
       ++it;
     }
   }
   update_gauges();
+}
+
+// ---- one message in, and the members that wait -----------------------------------------
+
+Verdict RoomService::receive(Member& m, std::string_view text, int64_t now_ns) {
+  if (m.busy()) {
+    // An earlier join or edit of this member waits for its store: this one waits behind it.
+    defer(m, text, now_ns);
+    return Verdict::proceed();
+  }
+  DecodeError error;
+  if (!decoder_.decode(text, message_, error)) return refuse(m, error);
+  return handle(m, message_, now_ns, text);
+}
+
+void RoomService::defer(Member& m, std::string_view text, int64_t now_ns) {
+  now_ns_ = now_ns;
+  Member::Wait& wait = *m.wait;
+  if (!m.rate.allow(now_ns) || wait.deferred.size() >= kMaxDeferred ||
+      wait.deferred_bytes + text.size() > kMaxDeferredBytes) {
+    metrics_.rate_limited.add();
+    // Cameras are lossy by contract: dropped silently, as over the rate limit anywhere.
+    DecodeError error;
+    if (decoder_.decode(text, message_, error) && message_.type == MessageType::Cursor) return;
+    send_error(m, ErrorCode::RateLimited, "message not processed: too many messages while an earlier one is stored");
+    return;
+  }
+  wait.deferred_bytes += text.size();
+  wait.deferred.emplace_back(text);
+}
+
+void RoomService::hold_sender(Member& m) {
+  if (!m.wait) m.wait = std::make_unique<Member::Wait>();
+  m.wait->busy = true;
+}
+
+// Handles what `m` sent while it waited, in order, until it waits again.
+void RoomService::release(Member& m) {
+  if (m.wait) m.wait->busy = false;
+  while (m.wait && !m.wait->busy && !m.wait->deferred.empty()) {
+    std::string text = std::move(m.wait->deferred.front());
+    m.wait->deferred.pop_front();
+    m.wait->deferred_bytes -= text.size();
+    DecodeError error;
+    Verdict v;
+    if (!decoder_.decode(text, message_, error)) {
+      v = refuse(m, error);
+      if (!v.closes()) continue;
+      if (m.link) m.link->close_member(m, v.close_code, v.reason);
+      return;
+    }
+    // The rate limiter already let it in once.
+    if (message_.type == MessageType::Join && !m.session) {
+      if (m.awaiting_token) v = authenticate(m, message_.token);
+      if (!v.closes()) join(m, message_, text);
+    } else {
+      v = dispatch(m, message_, text);
+    }
+    if (v.closes()) {
+      if (m.link) m.link->close_member(m, v.close_code, v.reason);
+      return;  // `m` may be gone
+    }
+  }
+}
+
+// ---- the store side ---------------------------------------------------------------------
+
+Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame) {
+  Session* const from = room.find(origin);  // null: the publish API, or a session elsewhere
+  Session* sender = from && from->connected ? from : nullptr;
+  FrameRef f = fan_out(room, sender, OutType::Edit, frame);
+  room.commit_edit(f.get(), std::move(key));
+  backend_->edit_applied(room, room.seq(), origin, from ? &from->user : nullptr, frame);
+  return sender && sender->member ? sender : nullptr;
+}
+
+std::unique_ptr<Session> RoomService::move_elsewhere(Room& room, std::string_view session_id) {
+  Session* s = room.find(session_id);
+  if (!s) return nullptr;
+  std::unique_ptr<Session> taken;
+  if (s->connected) {
+    Member* old = s->member;
+    taken = old->take_session();
+    room.remove(s);
+    --sessions_;
+    if (old->link) old->link->close_member(*old, kCloseReplaced, "replaced");
+  } else {
+    taken = room.unhold(s);
+    if (!taken) return nullptr;
+    if (taken->hold) give_back_place(*taken->hold);
+    --held_;
+  }
+  taken->hold.reset();
+  taken->member = nullptr;
+  update_gauges();
+  return taken;
+}
+
+void RoomService::publish_stored(std::string_view room_name, const ClientMessage& edit, uint64_t ticket,
+                                 int64_t now_ns) {
+  now_ns_ = now_ns;
+  Room& room = room_named(room_name);
+  store_->append_edit(nullptr, nullptr, room, edit, {}, ticket);
+  metrics_.publishes.add();
+}
+
+bool RoomService::presence_ready(std::string_view room, int64_t now_ns) {
+  now_ns_ = now_ns;
+  return store_->presence_ready(room, now_ns);
 }
 
 }  // namespace roomcast

@@ -40,21 +40,19 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "core/admission.h"
-#include "core/cluster_port.h"
+#include "core/backend_port.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/member.h"
+#include "core/memory_store.h"
 #include "core/metrics.h"
 #include "core/presence_page.h"
 #include "core/room.h"
+#include "core/room_store.h"
 #include "core/token_verifier.h"
 #include "proto/message.h"
 
 namespace roomcast {
-
-namespace wire {
-enum class Record : char;  // a channel record's kind (core/cluster_wire.h)
-}
 
 // What the member's transport must do after a message.
 struct Verdict {
@@ -113,7 +111,7 @@ class RoomService {
   void end_window();
   // Whether end_window() has anything to do: a camera arena, a Redis outbox or Redis
   // calls are filling.
-  bool window_open() const { return !filling_arenas_.empty() || !outbox_rooms_.empty() || !calls_.empty(); }
+  bool window_open() const { return !filling_arenas_.empty() || store_->window_open(); }
   // Forgets rooms that have been empty for longer than --room-ttl.
   void reap(int64_t now_ns);
 
@@ -135,27 +133,64 @@ class RoomService {
   size_t replay_bytes(const Member& m) const;
   static constexpr size_t kReplayAhead = 512 * 1024;
 
-  // Scale-out over Redis (core/room_cluster.cpp, docs/protocol.md 3.6). Without
-  // attach_cluster() every room lives in this process alone.
-  void attach_cluster(ClusterPort* port, std::string instance_id);
-  bool clustered() const { return port_ != nullptr; }
-  // `m` has a join or an edit waiting for Redis: its next message waits too (in order,
-  // at most kMaxDeferred messages and kMaxDeferredBytes; beyond, `rate_limited`). The rate
-  // limiter applies as to any message.
+  // A member whose earlier join or edit waits for its store (or, later, the backend):
+  // its next messages wait too (in order, at most kMaxDeferred messages and
+  // kMaxDeferredBytes; beyond, `rate_limited`), as received. The rate limiter applies as
+  // to any message.
   bool busy(const Member& m) const { return m.busy(); }
   void defer(Member& m, std::string_view text, int64_t now_ns);
-  // What Redis answered or another instance published (RedisLink events for this thread).
-  void on_redis(RedisEvent& event, int64_t now_ns);
-  // Every ~100 ms: gaps, orphaned sessions, presence records, polls, outboxes.
-  void cluster_tick(int64_t now_ns);
-  // Presence API: true if `room` can be answered now; otherwise ClusterPort::room_ready
-  // follows. A room this thread does not serve is read from Redis (one HGETALL of its
-  // presence records) without being made, subscribed to or written: a read creates nothing.
-  bool presence_ready(std::string_view room, int64_t now_ns);
-  // Publish API with Redis: stored by the edit script; ClusterPort::published answers.
-  void publish_stored(std::string_view room, const ClientMessage& edit, uint64_t ticket, int64_t now_ns);
   static constexpr size_t kMaxDeferred = 256;
   static constexpr size_t kMaxDeferredBytes = 256 * 1024;
+  // One complete text message from `m`: decoded once (here, with this thread's one
+  // decoder) and handled, or kept as received if `m` is waiting (handled in order when
+  // its wait ends).
+  Verdict receive(Member& m, std::string_view text, int64_t now_ns);
+
+  // The store (core/room_store.h): this process's memory unless a store is attached
+  // (before any room is made; it must outlive this service).
+  void attach_store(RoomStore& store) { store_ = &store; }
+  // The app's backend (core/backend_port.h): none unless attached (before any message;
+  // it must outlive this service).
+  void attach_backend(BackendPort& backend) { backend_ = &backend; }
+  // The backend's Later answer about the edit it was asked about with `ticket`. The
+  // sender's waiting messages follow. Nothing happens if the sender has gone meanwhile
+  // (its client resends with the same id after resuming).
+  void edit_decided(uint64_t ticket, const EditDecision& decision, int64_t now_ns);
+
+  // Publish API through a store that answers later (Pending): the store answers the
+  // ticket itself (ClusterPort::published).
+  void publish_stored(std::string_view room, const ClientMessage& edit, uint64_t ticket, int64_t now_ns);
+  // Presence API: true if `room` can be answered now (a room this thread serves, or
+  // one the store has read for it).
+  bool presence_ready(std::string_view room, int64_t now_ns);
+
+  // ---- the store side: what a store that answers later may do to the domain ----------
+  Room* find_room(std::string_view name);
+  std::unordered_map<std::string, std::unique_ptr<Room>>& rooms() { return rooms_; }
+  // The encode buffer: encode_* into encoder(), then use encoded() before the next encode.
+  rapidjson::StringBuffer& encoder() { return encoded_; }
+  std::string_view encoded() const { return {encoded_.GetString(), encoded_.GetSize()}; }
+  // `payload` to one member.
+  void reply(Member& m, OutType type, std::string_view payload);
+  void send_error(Member& m, ErrorCode code, std::string_view message);
+  // `payload` as one frame to every member of `room` but `except`; returns the frame.
+  FrameRef fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
+                   DropPolicy policy = DropPolicy::Never);
+  // While true, broadcasts leave at the end of this loop iteration (Room::broadcast
+  // urgent): frames from another instance already waited for a window there.
+  void set_urgent(bool urgent) { relaying_ = urgent; }
+  // `m`'s wait is over: its waiting messages are handled in order until it waits again
+  // (it may be closed meanwhile).
+  void release(Member& m);
+  // An edit the store gave seq room.next_seq(), as every member receives it: sent to all
+  // but its sender (`origin`, if connected here) and kept in history. Returns the sender
+  // if it is connected here (the store acks it), else null.
+  Session* apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame);
+  // Session `id` of `room` is now attached elsewhere: it leaves this thread without a
+  // word to anyone (a connection still attached is closed 4008). Null if not here.
+  std::unique_ptr<Session> move_elsewhere(Room& room, std::string_view session_id);
+  const Config& config() const { return config_; }
+
   const Room* find_room(std::string_view name) const;
 
   // Wall-clock seconds for token checks; tests replace it.
@@ -171,9 +206,14 @@ class RoomService {
   void cursor(Session& s, const ClientMessage& msg);
   void select(Session& s, const ClientMessage& msg);
   void edit(Member& m, Session& s, const ClientMessage& msg);
+  // The backend's decision about `msg` from `s` (exactly-once `key`): applied (as sent or
+  // rewritten) through the store, or refused.
+  // Returns true if the store took it and the sender waits for it.
+  bool apply_decision(Member& m, Session& s, const ClientMessage& msg, std::string key, const EditDecision& d);
   void follow(Member& m, Session& s, const ClientMessage& msg);
   void refresh(Member& m, const ClientMessage& msg);
-  void send_error(Member& m, ErrorCode code, std::string_view message);
+  // `m`'s later messages wait (defer) until release(m).
+  void hold_sender(Member& m);
   // Presence leave and the end of session `s` (already out of the room's lists).
   void end_session(Room& room, std::unique_ptr<Session> s, int64_t now_ns);
   void issue_token(Session& s);
@@ -182,13 +222,6 @@ class RoomService {
   // A new random session id; also gives `s` its first resume token (one getrandom).
   static std::string fresh_session_id(Session& s);
 
-  // What the encoders just wrote.
-  std::string_view encoded() const { return {encoded_.GetString(), encoded_.GetSize()}; }
-  // `payload` to one member.
-  void reply(Member& m, OutType type, std::string_view payload);
-  // `payload` as one frame to every member of `room` but `except`; returns the frame.
-  FrameRef fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
-                   DropPolicy policy = DropPolicy::Never);
   void update_gauges();
   // Every session of `room`, connected then held (as welcome.peers and the presence API show them).
   const std::vector<PeerView>& snapshot(const Room& room);
@@ -212,83 +245,21 @@ class RoomService {
   std::unordered_map<const Member*, Replay> replays_;
   std::vector<SharedFrame*> replay_batch_;  // reused by replay_pump
 
-  // Scale-out (core/room_cluster.cpp).
-  enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap, Peek };
-  struct PendingCall {
-    PendingCall(CallKind k, std::string r, std::string s = {}) : kind(k), room(std::move(r)), session(std::move(s)) {}
-    CallKind kind;
-    std::string room;
-    std::string session;  // Edit: the sender; Reap: the session
-    bool has_id = false;
-    std::string id;
-    uint64_t ticket = 0;      // Publish
-    Member* member = nullptr; // Claim: valid while listed in the room's waiting joins
-    bool acked = false;       // Edit: its E record was applied first and carried the ack
-    bool session_reaped = false;  // Reap: of a dead instance's session (not one of ours)
+  RoomStore* store_;           // &memory_ unless attach_store()
+  MemoryStore memory_;
+  BackendPort* backend_;       // &no_backend_ unless attach_backend()
+  NoBackend no_backend_;
+  // Edits the backend answers Later, by ticket: an owned copy (the message's views die
+  // with the next decode). One per member at most: its later messages wait.
+  struct Vetting {
+    std::string room, session, key, id, building, op, data_json;
+    bool has_id = false, has_data = false;
   };
-  uint64_t call(PendingCall pending, int script, unsigned keys, std::vector<std::string> argv);
-  void submit_calls();
-  bool wait_for_room(Member& m, Room& room, std::string_view text);
-  void start_claim(Member& m, Room& room, std::string_view token, std::string_view text);
-  std::unique_ptr<Session> claimed_session(Member& m, Room& room);
-  void stop_waiting(Member& m);
-  void resume_member(Member& m);
-  void relay(Room& room, wire::Record kind, std::string_view session, std::string_view frame);
-  void publish_outbox(RoomLink& link);  // the room's records of this window, as one PUBLISH
-  // Publishes `room`'s outbox now (before an edit or a leave, for per-sender order).
-  void flush_outbox(Room& room);
-  void store_edit(Member* m, Session* s, Room& room, const ClientMessage& msg, std::string key, uint64_t ticket);
-  void write_presence(Room& room, const Session& s);
-  void end_everywhere(Room& room, const Session& s);
-  void announce_hold(Room& room, const Session& s);
-  void announce_resume(Room& room, const Session& s);
-  void on_reply(uint64_t cookie, bool ok, RedisValue& value);
-  void on_message(std::string_view channel, std::string_view payload);
-  void on_subscribed(std::string_view channel);
-  void on_instances(const RedisEvent& event);
-  void apply_sync(Room& room, RedisValue& value);
-  void fail_sync(Room& room);
-  void apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin, std::string_view key,
-                  std::string_view frame);
-  void commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame);
-  void settle_acks(Room& room);
-  void restart_room(Room& room, std::string_view epoch, uint64_t seq);
-  // A local session another instance took over: it becomes a remote peer of `owner`.
-  void hand_to_remote(Room& room, std::string_view session_id, std::string_view owner);
-  void remove_remote(Room& room, std::string_view session_id);
-  void apply_late_relay(Room& room, Session& s, wire::Record kind, std::string_view frame);
-  void start_load(Room& room);
-  void apply_peek(const std::string& room, bool ok, RedisValue& value);
-  int64_t redis_now_ms(int64_t now_ns) const;
-  std::string session_record(const Session& s, int64_t held_until_ms);
-
-  ClusterPort* port_ = nullptr;
-  std::string instance_id_;
-  uint64_t next_cookie_ = 1;
-  std::unordered_map<uint64_t, PendingCall> pending_;
-  // Presence API for rooms not served here: rooms whose HGETALL is in flight, and the
-  // entries read, kept only while room_ready() answers the requests waiting for them.
-  std::unordered_map<std::string, bool> peeking_;
-  std::unordered_map<std::string, std::vector<PresenceEntry>> peeked_;
-  // Session id -> cookie of its edit whose reply has not come (one per member: its later
-  // messages wait). Its E record may arrive first, on the other connection: the ack then
-  // goes out as that edit is applied, before any later edit reaches the sender.
-  std::unordered_map<std::string, uint64_t> edits_in_flight_;
-  std::vector<RedisCall> calls_;          // submitted at the end of the window (or at once)
-  std::vector<Room*> outbox_rooms_;       // rooms with relayed records this window
-  std::unique_ptr<MessageDecoder> replay_decoder_;  // deferred messages are decoded again
-  std::unique_ptr<ClientMessage> replay_message_;
-  int64_t redis_base_ms_ = 0;             // Redis clock at the last lease round...
-  int64_t redis_base_ns_ = 0;             // ...and the loop clock then
-  // Instances whose lease lapsed, or that were missing from two lease rounds in a row
-  // (a graceful stop withdraws its lease; a new instance may miss one round). Sorted.
-  std::vector<std::string> gone_;
-  std::vector<std::string> absent_before_;  // seen in a record, missing from the last round
-  int64_t next_slow_tick_ns_ = 0;
-  // While handling what other instances published: their frames waited for a window
-  // there already, so they go out now (Room::broadcast urgent), not one window later.
-  bool relaying_ = false;
-  int64_t next_record_tick_ns_ = 0;
+  std::unordered_map<uint64_t, Vetting> vetting_;
+  uint64_t next_ticket_ = 1;
+  MessageDecoder decoder_;     // this thread's one decoder (receive and waiting messages)
+  ClientMessage message_;      // reused so its vectors keep their capacity
+  bool relaying_ = false;      // set_urgent
 
   const Config& config_;
   TokenVerifier tokens_;  // the in-band join's token and `refresh`

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 
-#include "core/cluster_wire.h"
 #include "core/room_service.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
@@ -74,35 +73,6 @@ std::unique_ptr<Session> RoomService::take_over(Member& m, Room& room, std::stri
   return taken;
 }
 
-// Scale-out: the claim script moved a session another instance had to this one.
-std::unique_ptr<Session> RoomService::claimed_session(Member& m, Room& room) {
-  wire::PeerState st;
-  if (!wire::parse_peer_state(m.wait->claimed_state, &st)) return nullptr;
-  auto s = std::make_unique<Session>();
-  s->id = std::move(m.wait->claimed_session);
-  s->user = std::move(st.user);
-  m.wait->claimed_session.clear();
-  m.wait->claimed_state.clear();
-  // The others mirror it already: it moves from "remote" to "here" without a word.
-  auto mirrored = room.link->remote.find(s->id);
-  if (mirrored != room.link->remote.end() && mirrored->second.session && mirrored->second.session->view) {
-    // Its camera, selection and following as this instance mirrors them: the channel
-    // brought every change, while the record can lag by a record period (it is rewritten
-    // at most every kRecordEveryNs), so a session that moved twice would come back with
-    // what it had before the first move (docs/protocol.md "Several instances"). A mirror
-    // that never saw any of them (made from a `j` record) knows less than the record.
-    s->view = std::move(mirrored->second.session->view);
-    if (s->view) s->view->sent_here = 0;
-  } else {
-    s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
-  }
-  if (mirrored != room.link->remote.end()) room.link->remote.erase(mirrored);
-  if (room.find(s->id)) return nullptr;  // it was ours after all (a stale record)
-  metrics_.resumes[size_t(ResumeResult::Ok)].add();
-  if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "claimed"}});
-  return s;
-}
-
 void RoomService::refresh(Member& m, const ClientMessage& msg) {
   if (!tokens_.enabled() || !m.identity) {
     metrics_.refreshes_refused.add();
@@ -136,7 +106,7 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
 
 bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
   now_ns_ = now_ns;
-  if (port_) stop_waiting(m);
+  store_->left(m);
   end_replay(m);
   if (!m.session) return false;
   Room& room = *m.session->room;
@@ -157,7 +127,7 @@ bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddr
     Session* kept = s.get();
     room.hold(std::move(s));
     ++held_;
-    if (port_) announce_hold(room, *kept);
+    store_->held(room, *kept);
     update_gauges();
     return took;
   }
@@ -181,7 +151,8 @@ void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t no
   for (const auto& other : room.held()) other->stop_following(s->id);
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
-  if (port_) end_everywhere(room, *s);
+  store_->ended(room, *s);
+  backend_->left(room, *s);
   if (room.empty()) room.empty_since_ns = now_ns;
   update_gauges();
 }

@@ -33,6 +33,7 @@ Worker::~Worker() {
   housekeeping_.reset();
   output_.reset();
   table_.reset();
+  cluster_.reset();
   rooms_.reset();
   loop_.reset();
   // At exit every descriptor is released whatever close() reports.
@@ -56,7 +57,7 @@ int Worker::init(std::string* description) {
   http_.emplace(config_, *limits_, *api_rate_, *files_, log_);
   if (redis_) {
     if (redis_fd_ < 0) return -EMFILE;
-    rooms_->attach_cluster(this, instance_id_);
+    cluster_.emplace(*rooms_, *static_cast<ClusterPort*>(this), instance_id_, config_, metrics_, &log_);
   }
   return 0;
 }
@@ -123,7 +124,7 @@ void Worker::on_completion(const Completion& done) {
     case Op::Grace:
       grace_armed_ = false;
       rooms_->expire_held(now_ns_);
-      if (redis_) rooms_->cluster_tick(now_ns_);
+      if (cluster_) cluster_->tick(now_ns_);
       return;
     case Op::Redis:
       on_redis();
@@ -351,17 +352,10 @@ void Worker::feed(Connection& c, const uint8_t* data, size_t len) {
   if (c.state == ConnState::Open) c.ws.park();
 }
 
-// One complete text message: decode once, hand the value to the room service.
+// One complete text message: the room service decodes it once and decides.
 void Worker::on_message(Connection& c, std::string_view text) {
   if (c.state != ConnState::Open) return;  // nothing after a close is processed
-  if (rooms_->busy(c.member)) {
-    // An earlier join or edit of this member waits for Redis: this one waits behind it.
-    rooms_->defer(c.member, text, now_ns_);
-    return;
-  }
-  DecodeError error;
-  const Verdict verdict = decoder_.decode(text, message_, error) ? rooms_->handle(c.member, message_, now_ns_, text)
-                                                                  : rooms_->refuse(c.member, error);
+  const Verdict verdict = rooms_->receive(c.member, text, now_ns_);
   if (!verdict.closes()) return;
   if (verdict.close_code == kCloseNormal) {
     // `leave`: through wslay, so its reader stops: nothing after it is processed, even in

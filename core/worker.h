@@ -33,6 +33,7 @@
 #include "core/admission.h"
 #include "core/api_rate_limit.h"
 #include "core/cluster_port.h"
+#include "core/cluster_store.h"
 #include "core/redis_link.h"
 #include "core/config.h"
 #include "core/connection_table.h"
@@ -135,14 +136,17 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   // Built by init() on the loop thread, in this order (and destroyed in reverse).
   std::unique_ptr<EventLoop> loop_;
   std::optional<RoomService> rooms_;
+  std::optional<ClusterStore> cluster_;  // with --redis: the rooms' store
+  // Publish API bodies (HttpFront::publish). Client messages are decoded by the room
+  // service's own decoder (RoomService::receive).
+  MessageDecoder body_decoder_;
+  ClientMessage body_message_;
   std::optional<ConnectionTable> table_;
   std::optional<Output> output_;
   LoopLoad load_;
   std::optional<Housekeeping> housekeeping_;
   std::optional<HttpFront> http_;
 
-  MessageDecoder decoder_;  // one per thread; a decoded message lives until the next decode
-  ClientMessage message_;   // reused so its vectors keep their capacity
   DescriptorReserve reserve_;  // answers 503 when accept runs out of descriptors
 
   // Connections whose receive ended with -ENOBUFS, oldest first, waiting for buffers.

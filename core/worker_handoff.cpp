@@ -37,14 +37,14 @@ void Worker::serve_here(Connection& c, HttpDecision&& route) {
       if (redis_) {
         const uint64_t ticket = next_ticket_++;
         publish_waiting_[ticket] = SlotRef{c.slot, c.generation};
-        HttpDecision d = HttpFront::publish_stored(*rooms_, decoder_, message_, route.room, route.leftover, ticket, now_ns_);
+        HttpDecision d = HttpFront::publish_stored(*rooms_, body_decoder_, body_message_, route.room, route.leftover, ticket, now_ns_);
         if (d.kind != HttpDecision::Kind::NeedMore) {
           publish_waiting_.erase(ticket);
           apply(c, std::move(d));
         }
         return;
       }
-      apply(c, HttpFront::publish(*rooms_, decoder_, message_, route.room, route.leftover, now_ns_));
+      apply(c, HttpFront::publish(*rooms_, body_decoder_, body_message_, route.room, route.leftover, now_ns_));
       return;
     default:
       open_websocket(c, std::move(route));

@@ -12,7 +12,7 @@ void Worker::arm_redis() { loop_->read(redis_fd_, &redis_value_, sizeof(redis_va
 void Worker::on_redis() {
   redis_events_.clear();
   redis_->take(index_, &redis_events_);
-  for (RedisEvent& event : redis_events_) rooms_->on_redis(event, now_ns_);
+  for (RedisEvent& event : redis_events_) cluster_->on_redis(event, now_ns_);
   redis_events_.clear();
   arm_redis();
 }

@@ -38,6 +38,7 @@ enum class ErrorCode : uint8_t {
   BadToken,       // "bad_token" (1.1): refresh with a token that does not verify or names another sub
   Forbidden,      // "forbidden" (1.1): refresh with a token whose rooms exclude the room
   Unavailable,    // "unavailable" (1.1): the edit store cannot be reached; the edit was not applied
+  Rejected,       // "rejected": the app's backend vetoed the edit (docs/protocol.md 5)
 };
 std::string_view to_string(ErrorCode code);
 
@@ -179,5 +180,9 @@ void encode_follow(rapidjson::StringBuffer& out, std::string_view session, std::
 void encode_pong(rapidjson::StringBuffer& out, const rapidjson::Value* t);
 void encode_resync(rapidjson::StringBuffer& out, uint64_t seq);
 void encode_error(rapidjson::StringBuffer& out, ErrorCode code, std::string_view message);
+// An error about one edit: `id` (omitted when has_id is false) and, if not empty,
+// `reason` (the backend's words) beside `message`.
+void encode_edit_error(rapidjson::StringBuffer& out, ErrorCode code, bool has_id, std::string_view id,
+                       std::string_view message, std::string_view reason = {});
 
 }  // namespace roomcast

@@ -249,6 +249,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::BadToken: return "bad_token";
     case ErrorCode::Forbidden: return "forbidden";
     case ErrorCode::Unavailable: return "unavailable";
+    case ErrorCode::Rejected: return "rejected";
   }
   return "bad_message";
 }

@@ -372,5 +372,25 @@ void encode_error(rapidjson::StringBuffer& out, ErrorCode code, std::string_view
   w.EndObject();
 }
 
+void encode_edit_error(rapidjson::StringBuffer& out, ErrorCode code, bool has_id, std::string_view id,
+                       std::string_view message, std::string_view reason) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "error");
+  write_key(w, "code");
+  write_string(w, to_string(code));
+  if (has_id) {
+    write_key(w, "id");
+    write_string(w, id);
+  }
+  write_key(w, "message");
+  write_string(w, message);
+  if (!reason.empty()) {
+    write_key(w, "reason");
+    write_string(w, reason);
+  }
+  w.EndObject();
+}
+
 }  // namespace roomcast
 

@@ -2,7 +2,7 @@
 //
 // Owns a SendQueue and the Member the service knows it as; reads back what the service
 // queued as a socket would get it (WebSocket text frames, in order) and records the
-// closes the service asked for. Used by room_service_test.cpp and room_cluster_test.cpp.
+// closes the service asked for. Used by room_service_test.cpp and cluster_store_test.cpp.
 #pragma once
 
 #include <sys/uio.h>

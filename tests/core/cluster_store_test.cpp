@@ -1,4 +1,4 @@
-// Unit tests for RoomService's scale-out half (core/room_cluster.cpp): no sockets, no
+// Unit tests for the ClusterStore (core/cluster_store.h) under a RoomService: no sockets, no
 // Redis. A FakeClusterPort records what the service asks of Redis (calls with their
 // script and argv, subscriptions, room_ready, published); the test plays Redis and the
 // other instances by feeding RedisEvents built in the documented formats
@@ -18,6 +18,7 @@
 
 #include "core/cluster_port.h"
 #include "core/cluster_wire.h"
+#include "core/cluster_store.h"
 #include "core/room_service.h"
 
 #include "tests/core/fake_client.h"
@@ -136,7 +137,7 @@ std::string edit_frame(std::string_view session, uint64_t seq) {
   encode_edit(b, session, seq, "b-x", "move", nullptr);
   return text(b);
 }
-// A presence-hash record as an instance writes it (RoomService::session_record).
+// A presence-hash record as an instance writes it (ClusterStore::session_record).
 std::string peer_record(std::string_view instance, std::string_view session, const User& u, bool connected,
                         int64_t held_until_ms, std::vector<std::string> selection = {}) {
   PeerView view{session, &u, nullptr, &selection, "", connected};
@@ -188,7 +189,6 @@ std::string join_json(const std::string& user) { return R"({"type":"join","user"
 
 class RoomCluster : public ::testing::Test {
  protected:
-  RoomCluster() { service_.attach_cluster(&port_, "inst1"); }
 
   FakeClient& client(const std::string& room = "r") {
     clients_.push_back(std::make_unique<FakeClient>(&dirty_, uint32_t(clients_.size()), room, &service_));
@@ -196,19 +196,8 @@ class RoomCluster : public ::testing::Test {
   }
   // Sends `json` from `c` as the worker does: behind a waiting join or edit it is
   // deferred; otherwise decoded once, then handled (with its text) or refused.
-  Verdict send(FakeClient& c, const std::string& json) {
-    if (service_.busy(c.member)) {
-      service_.defer(c.member, json, now_ns_);
-      return Verdict::proceed();
-    }
-    text_ = json;
-    DecodeError error;
-    if (!decoder_.decode(text_, msg_, error)) {
-      return service_.refuse(c.member, error);
-    }
-    return service_.handle(c.member, msg_, now_ns_, text_);
-  }
-  void feed(RedisEvent e) { service_.on_redis(e, now_ns_); }
+  Verdict send(FakeClient& c, const std::string& json) { return service_.receive(c.member, json, now_ns_); }
+  void feed(RedisEvent e) { store_.on_redis(e, now_ns_); }
   void reply(uint64_t cookie, bool ok, RedisValue value) {
     RedisEvent e;
     e.kind = RedisEvent::Kind::Reply;
@@ -313,9 +302,7 @@ class RoomCluster : public ::testing::Test {
   Metrics metrics_;
   FakeClusterPort port_;
   RoomService service_{config_, 3, metrics_};
-  MessageDecoder decoder_;
-  ClientMessage msg_;
-  std::string text_;
+  ClusterStore store_{service_, port_, "inst1", config_, metrics_};
   DirtyList dirty_;
   std::vector<std::unique_ptr<FakeClient>> clients_;
   int64_t now_ns_ = 5 * kSec;
@@ -694,9 +681,9 @@ TEST_F(RoomCluster, AGapOlderThanTheWaitIsFilledFromTheStreamInOrder) {
   ready_room({&a}, 3, "EP1");
   message(ns({"inst2", "E", "inst2-0-1", "5", "EP1", "", edit_frame("inst2-0-1", 5)}));
   EXPECT_TRUE(a.nothing_queued());
-  service_.cluster_tick(now_ns_ + 100 * kMs);
+  store_.tick(now_ns_ + 100 * kMs);
   EXPECT_EQ(commands("XRANGE"), 0u) << "a young gap may still close by itself";
-  service_.cluster_tick(now_ns_ + 200 * kMs);
+  store_.tick(now_ns_ + 200 * kMs);
   ASSERT_EQ(commands("XRANGE"), 1u);
   RedisCall fill;
   for (const RedisCall& c : port_.calls)
@@ -916,9 +903,9 @@ TEST_F(RoomCluster, APeerOfAnInstanceWhoseLeaseLapsedIsHeldAndAfterTheGraceEnded
   EXPECT_FALSE((*zp)["connected"].GetBool());
 
   port_.calls.clear();
-  service_.cluster_tick(t0 + grace_ns - 100 * kMs);
+  store_.tick(t0 + grace_ns - 100 * kMs);
   EXPECT_TRUE(calls_of(wire::kEnd).empty()) << "not before the grace is over";
-  service_.cluster_tick(t0 + grace_ns);
+  store_.tick(t0 + grace_ns);
   const RedisCall end = only(wire::kEnd);
   EXPECT_NE(end.cookie, 0u);
   EXPECT_EQ(end.keys, 1u);
@@ -933,7 +920,7 @@ TEST_F(RoomCluster, APeerOfAnInstanceWhoseLeaseLapsedIsHeldAndAfterTheGraceEnded
   now_ns_ = t0 + grace_ns + 50 * kMs;
   instances(1'000'000 + 10'050, {{"inst1", 1'010'000}}, {{"inst2", 999'000}});
   for (int64_t t = t0 + grace_ns + 100 * kMs; t <= t0 + grace_ns + 3 * kSec; t += 100 * kMs)
-    service_.cluster_tick(t);
+    store_.tick(t);
   EXPECT_EQ(calls_of(wire::kEnd).size(), 1u) << "exactly once";
   reply(end.cookie, true, I(1));
   EXPECT_EQ(calls_of(wire::kEnd).size(), 1u);
@@ -953,10 +940,10 @@ TEST_F(RoomCluster, AFailedEndScriptIsRunAgainOnALaterTick) {
   const int64_t t0 = now_ns_;
   instances(1'000'000, {{"inst1", 999'900}}, {{"inst2", 999'000}});
   const int64_t after = t0 + int64_t(config_.resume_grace_s) * kSec;
-  service_.cluster_tick(after);
+  store_.tick(after);
   const RedisCall end = only(wire::kEnd);
   reply(end.cookie, false, RedisValue{});
-  service_.cluster_tick(after + 100 * kMs);
+  store_.tick(after + 100 * kMs);
   EXPECT_EQ(calls_of(wire::kEnd).size(), 2u);
 }
 
@@ -972,7 +959,7 @@ TEST_F(RoomCluster, AnInstanceWithoutAnyLeaseIsTakenForDeadOnlyWhenMissingTwoRou
   p = presence();
   ASSERT_NE(peer_in(p, "inst2-0-1"), nullptr);
   EXPECT_FALSE((*peer_in(p, "inst2-0-1"))["connected"].GetBool());
-  service_.cluster_tick(now_ns_ + int64_t(config_.resume_grace_s) * kSec);
+  store_.tick(now_ns_ + int64_t(config_.resume_grace_s) * kSec);
   EXPECT_EQ(calls_of(wire::kEnd).size(), 1u);
 }
 
@@ -1293,7 +1280,7 @@ TEST_F(RoomCluster, MessagesWaitingBehindTheFirstLoadAreBoundedToo) {
 
 // ---- regressions: bugs these tests found (fixed) -----------------------------------
 
-// Was a bug (core/room_cluster.cpp, RoomService::resume_member): a deferred message is charged
+// Was a bug (core/room_service.cpp, RoomService::release): a deferred message is charged
 // to the rate limiter twice, once by defer() when it arrives and again when it is
 // replayed, because resume_member calls handle() (which runs the limiter) instead of
 // dispatch() (room_service.h: "handle() without the rate limiter (messages that waited
@@ -1319,7 +1306,7 @@ TEST_F(RoomCluster, AMessageThatWaitedSpendsOneRateTokenNotTwo) {
   EXPECT_EQ(str(parse(got[2]), "type"), "pong") << got[2];
 }
 
-// Was a bug (core/room_cluster.cpp, RoomService::apply_sync, the "missed more than history
+// Was a bug (core/cluster_store_load.cpp, ClusterStore::apply_sync, the "missed more than history
 // keeps" branch): restart_room() already sends `resync` with first_kept - 1, then the
 // branch sends a second `resync` with the newest seq, and then the kept edits
 // first_kept..seq are fanned out. Members get two resyncs, and after `resync seq:10`
@@ -1351,7 +1338,7 @@ TEST_F(RoomCluster, AReloadThatMissedMoreThanTheHistorySendsOneResyncAndThenOnly
 }
 
 
-// Was a bug (core/room_cluster.cpp, RoomService::apply_sync): a presence record naming THIS
+// Was a bug (core/cluster_store_load.cpp, ClusterStore::apply_sync): a presence record naming THIS
 // instance for a session it no longer has becomes a remote peer of this very instance.
 // `if (inst == instance_id_) continue;` is only reached when the session is still local.
 // It happens when a session ends while a reload's sync script is in flight (the sync read
@@ -1379,7 +1366,7 @@ TEST_F(RoomCluster, ARecordOfOurOwnEndedSessionInAReloadedHashIsNoGhost) {
   EXPECT_EQ(peer_in(presence(), sb), nullptr) << "no ghost";
 }
 
-// Was a bug (core/room_cluster.cpp, RoomService::defer): over the rate limit, defer() answers
+// Was a bug (core/room_service.cpp, RoomService::defer): over the rate limit, defer() answers
 // every message with `rate_limited`, a cursor included; protocol.md "Rate limit" (and
 // room_service.h: "The rate limiter applies as to any message") say a cursor over the
 // limit is dropped silently. A member whose edit waits for Redis sees an error for a

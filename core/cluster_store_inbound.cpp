@@ -1,9 +1,10 @@
-// core/room_cluster_inbound.cpp: what Redis answers and other instances publish, turned
+// core/cluster_store_inbound.cpp: what Redis answers and other instances publish, turned
 // into this instance's frames: replies to our calls, edits applied in seq order (acks in
 // step), and the mirror of other instances' sessions.
 #include <algorithm>
 
 #include "core/cluster_wire.h"
+#include "core/cluster_store.h"
 #include "core/room_service.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
@@ -17,16 +18,16 @@ using wire::value_u64;
 
 // ---- what comes in ------------------------------------------------------------------
 
-void RoomService::on_redis(RedisEvent& event, int64_t now_ns) {
+void ClusterStore::on_redis(RedisEvent& event, int64_t now_ns) {
   now_ns_ = now_ns;
   switch (event.kind) {
     case RedisEvent::Kind::Reply:
       on_reply(event.cookie, event.ok, event.value);
       break;
     case RedisEvent::Kind::Message:
-      relaying_ = true;
+      domain_.set_urgent(true);
       on_message(event.channel, event.payload);
-      relaying_ = false;
+      domain_.set_urgent(false);
       break;
     case RedisEvent::Kind::Subscribed:
       on_subscribed(event.channel);
@@ -38,7 +39,7 @@ void RoomService::on_redis(RedisEvent& event, int64_t now_ns) {
   submit_calls();
 }
 
-void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
+void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
   auto it = pending_.find(cookie);
   if (it == pending_.end()) return;
   PendingCall p = std::move(it->second);
@@ -47,14 +48,14 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
     if (log_) log_->log(LogLevel::Warn, "redis_error", {{"room", p.room}, {"error", value.str}});
     ok = false;
   }
-  auto room_it = rooms_.find(p.room);
-  Room* room = room_it == rooms_.end() ? nullptr : room_it->second.get();
+  auto room_it = domain_.rooms().find(p.room);
+  Room* room = room_it == domain_.rooms().end() ? nullptr : room_it->second.get();
   switch (p.kind) {
     case CallKind::Peek:
       apply_peek(p.room, ok, value);
       return;
     case CallKind::Sync:
-      if (!room || !room->link) return;
+      if (!room) return;
       if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() == 4)
         apply_sync(*room, value);
       else
@@ -69,16 +70,15 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       if (!ok || value.kind != RedisValue::Kind::Array || value.elements.size() != 3) {
         if (!m) return;
         metrics_.edits_unavailable.add();
-        send_error(*m, ErrorCode::Unavailable, "the edit store cannot be reached; the edit was not applied");
-        m->wait->busy = false;
-        resume_member(*m);
+        domain_.send_error(*m, ErrorCode::Unavailable, "the edit store cannot be reached; the edit was not applied");
+        domain_.release(*m);
         return;
       }
       const uint64_t seq = value_u64(value.elements[0]);
       const bool duplicate = value_u64(value.elements[1]) != 0;
       if (duplicate) metrics_.duplicate_edits.add();
       if (!room) return;
-      RoomLink& link = *room->link;
+      RoomLink& link = link_of(*room);
       link.acks.emplace(seq, PendingAck{p.session, p.has_id, std::move(p.id), duplicate, value.elements[2].str});
       if (value.elements[2].str != room->epoch()) {
         start_load(*room);  // Redis lost the history and started a new one
@@ -91,13 +91,13 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
     }
     case CallKind::Publish:
       if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() == 3)
-        port_->published(p.ticket, true, value_u64(value.elements[0]));
+        port_.published(p.ticket, true, value_u64(value.elements[0]));
       else
-        port_->published(p.ticket, false, 0);
+        port_.published(p.ticket, false, 0);
       return;
     case CallKind::Claim: {
-      if (!room || !room->link) return;
-      auto& waiting = room->link->waiting;
+      if (!room) return;
+      auto& waiting = link_of(*room).waiting;
       if (std::find(waiting.begin(), waiting.end(), p.member) == waiting.end()) return;  // it left
       Member& m = *p.member;
       waiting.erase(std::remove(waiting.begin(), waiting.end(), &m), waiting.end());
@@ -106,14 +106,13 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
         m.wait->claimed_session = std::move(value.elements[0].str);
         m.wait->claimed_state = std::move(value.elements[1].str);
       }
-      m.wait->busy = false;
-      resume_member(m);
+      domain_.release(m);
       return;
     }
     case CallKind::Fill: {
-      if (!room || !room->link) return;
+      if (!room) return;
       if (ok) metrics_.gap_fills.add();
-      RoomLink& link = *room->link;
+      RoomLink& link = link_of(*room);
       link.filling = false;
       if (!ok || value.kind != RedisValue::Kind::Array) return;  // tried again after kGapWaitNs
       for (RedisValue& entry : value.elements) {
@@ -124,12 +123,12 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       return;
     }
     case CallKind::Poll: {
-      if (!room || !room->link || !ok || value.kind != RedisValue::Kind::Array || value.elements.size() != 2) return;
+      if (!room || !ok || value.kind != RedisValue::Kind::Array || value.elements.size() != 2) return;
       if (value.elements[1].kind != RedisValue::Kind::String || value.elements[1].str != room->epoch()) {
         start_load(*room);  // the room's state in Redis is gone or new
         return;
       }
-      RoomLink& link = *room->link;
+      RoomLink& link = link_of(*room);
       const uint64_t seq = value_u64(value.elements[0]);
       if (seq > room->seq()) {
         link.known_seq = std::max(link.known_seq, seq);
@@ -139,21 +138,18 @@ void RoomService::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
     }
     case CallKind::Reap: {
       if (ok && value.kind == RedisValue::Kind::Integer && value.integer == 1 && p.session_reaped) metrics_.sessions_reaped.add();
-      if (!room || !room->link) return;
-      auto peer = room->link->remote.find(p.session);
-      if (peer != room->link->remote.end() && !ok) peer->second.reaping = false;  // again next tick
+      if (!room) return;
+      auto peer = link_of(*room).remote.find(p.session);
+      if (peer != link_of(*room).remote.end() && !ok) peer->second.reaping = false;  // again next tick
       return;
     }
   }
 }
 
 
-void RoomService::commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame) {
-  Session* sender = room.find(origin);
-  if (sender && !sender->connected) sender = nullptr;
-  FrameRef f = fan_out(room, sender, OutType::Edit, frame);
-  room.commit_edit(f.get(), std::move(key));
-  if (!sender || !sender->member) return;
+void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame) {
+  Session* sender = domain_.apply_stored_edit(room, origin, std::move(key), frame);
+  if (!sender) return;
   // The sender's own edit, applied before the script's reply came back: ack it now, so
   // it arrives before any later edit (docs/protocol.md 3.2: acks and edits in seq order).
   // Unless replicas must confirm it first (--redis-min-replicas): then only the script's
@@ -167,17 +163,16 @@ void RoomService::commit_relayed(Room& room, std::string_view origin, std::strin
   PendingCall& p = call_it->second;
   p.acked = true;
   Member& m = *sender->member;
-  encode_ack(encoded_, p.has_id, p.id, room.seq());
-  reply(m, OutType::Ack, encoded());
+  encode_ack(domain_.encoder(), p.has_id, p.id, room.seq());
+  domain_.reply(m, OutType::Ack, domain_.encoded());
   if (m.wait) {
-    m.wait->busy = false;
-    resume_member(m);
+    domain_.release(m);
   }
 }
 
-void RoomService::apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin,
+void ClusterStore::apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin,
                              std::string_view key, std::string_view frame) {
-  RoomLink& link = *room.link;
+  RoomLink& link = link_of(room);
   if (seq == 0 || frame.empty()) return;
   if (epoch != room.epoch()) {
     // A new history (Redis lost the old one): the members start over from it.
@@ -200,8 +195,8 @@ void RoomService::apply_edit(Room& room, uint64_t seq, std::string_view epoch, s
   settle_acks(room);
 }
 
-void RoomService::settle_acks(Room& room) {
-  RoomLink& link = *room.link;
+void ClusterStore::settle_acks(Room& room) {
+  RoomLink& link = link_of(room);
   for (auto it = link.acks.begin(); it != link.acks.end() && it->first <= room.seq();) {
     if (it->second.epoch != room.epoch()) {
       ++it;  // of a history this room has not switched to yet
@@ -212,35 +207,19 @@ void RoomService::settle_acks(Room& room) {
     Session* s = room.find(ack.session);
     if (!s || !s->connected || !s->member) continue;  // held or gone: it resends after resuming
     Member& m = *s->member;
-    encode_ack(encoded_, ack.has_id, ack.id, node.key(), ack.duplicate);
-    reply(m, OutType::Ack, encoded());
+    encode_ack(domain_.encoder(), ack.has_id, ack.id, node.key(), ack.duplicate);
+    domain_.reply(m, OutType::Ack, domain_.encoded());
     if (m.wait) {
-      m.wait->busy = false;
-      resume_member(m);
+      domain_.release(m);
     }
   }
 }
 
 // A local session taken over by another instance (a resume there): it moves to the
 // mirror without a word to anyone; a connection still attached is told 4008.
-void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::string_view owner) {
-  Session* s = room.find(session_id);
-  if (!s) return;
-  std::unique_ptr<Session> taken;
-  if (s->connected) {
-    Member* old = s->member;
-    taken = old->take_session();
-    room.remove(s);
-    --sessions_;
-    if (old->link) old->link->close_member(*old, kCloseReplaced, "replaced");
-  } else {
-    taken = room.unhold(s);
-    if (!taken) return;
-    if (taken->hold) give_back_place(*taken->hold);
-    --held_;
-  }
-  taken->hold.reset();
-  taken->member = nullptr;
+void ClusterStore::hand_to_remote(Room& room, std::string_view session_id, std::string_view owner) {
+  std::unique_ptr<Session> taken = domain_.move_elsewhere(room, session_id);
+  if (!taken) return;
   if (taken->view) taken->view->last_cursor = FrameRef();
   taken->room = &room;
   taken->connected = true;
@@ -248,15 +227,14 @@ void RoomService::hand_to_remote(Room& room, std::string_view session_id, std::s
   RemotePeer peer;
   peer.session = std::move(taken);
   peer.instance = std::string(owner);
-  room.link->remote[std::string(session_id)] = std::move(peer);
-  update_gauges();
+  link_of(room).remote[std::string(session_id)] = std::move(peer);
 }
 
 // A camera, selection or follow that session `s` sent on the instance it has just left,
 // relayed from there after this instance took it over (the claim did not wait for that
 // instance's outbox). It is older than anything `s` sent here since, so it changes only
 // what `s` has not sent here; the members here had not seen it, so they get it (not `s`).
-void RoomService::apply_late_relay(Room& room, Session& s, wire::Record kind, std::string_view frame) {
+void ClusterStore::apply_late_relay(Room& room, Session& s, wire::Record kind, std::string_view frame) {
   Session::View& v = s.view_for_update();
   switch (kind) {
     case wire::Record::Cursor: {
@@ -266,18 +244,18 @@ void RoomService::apply_late_relay(Room& room, Session& s, wire::Record kind, st
       v.camera = camera;
       v.has_camera = true;
       if (v.last_cursor) v.last_cursor->mark_superseded();
-      v.last_cursor = fan_out(room, &s, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
+      v.last_cursor = domain_.fan_out(room, &s, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
       break;
     }
     case wire::Record::Select:
       if (v.sent_here & Session::View::kSelectionSent) return;
       if (!wire::parse_select_ids(frame, &v.selection)) return;
-      fan_out(room, &s, OutType::Select, frame);
+      domain_.fan_out(room, &s, OutType::Select, frame);
       break;
     case wire::Record::Follow:
       if (v.sent_here & Session::View::kFollowingSent) return;
       if (!wire::parse_follow_target(frame, &v.following)) return;
-      fan_out(room, &s, OutType::Follow, frame);
+      domain_.fan_out(room, &s, OutType::Follow, frame);
       break;
     default:
       return;
@@ -288,22 +266,22 @@ void RoomService::apply_late_relay(Room& room, Session& s, wire::Record kind, st
   write_presence(room, s);
 }
 
-void RoomService::remove_remote(Room& room, std::string_view session_id) {
-  auto it = room.link->remote.find(std::string(session_id));
-  if (it == room.link->remote.end()) return;
-  room.link->remote.erase(it);
+void ClusterStore::remove_remote(Room& room, std::string_view session_id) {
+  auto it = link_of(room).remote.find(std::string(session_id));
+  if (it == link_of(room).remote.end()) return;
+  link_of(room).remote.erase(it);
   for (Session* other : room.members())
     other->stop_following(session_id);
-  for (auto& [id, peer] : room.link->remote) peer.session->stop_following(session_id);
-  encode_presence_leave(encoded_, session_id);
-  fan_out(room, nullptr, OutType::Presence, encoded());
+  for (auto& [id, peer] : link_of(room).remote) peer.session->stop_following(session_id);
+  encode_presence_leave(domain_.encoder(), session_id);
+  domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
 }
 
-void RoomService::on_message(std::string_view channel, std::string_view payload) {
-  auto it = rooms_.find(std::string(wire::room_of_channel(channel)));
-  if (it == rooms_.end() || !it->second->link) return;
+void ClusterStore::on_message(std::string_view channel, std::string_view payload) {
+  auto it = domain_.rooms().find(std::string(wire::room_of_channel(channel)));
+  if (it == domain_.rooms().end()) return;
   Room& room = *it->second;
-  RoomLink& link = *room.link;
+  RoomLink& link = link_of(room);
   if (link.sync == RoomLink::Sync::Idle || link.sync == RoomLink::Sync::Subscribing) return;
   if (!link.ready()) {
     if (link.early.size() < 4096) link.early.emplace_back(payload);
@@ -344,18 +322,18 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
           v.has_camera = true;
         }
         if (v.last_cursor) v.last_cursor->mark_superseded();
-        v.last_cursor = fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
+        v.last_cursor = domain_.fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
         break;
       }
       case wire::Record::Select:
         if (!peer) break;
         wire::parse_select_ids(frame, &peer->session->view_for_update().selection);
-        fan_out(room, nullptr, OutType::Select, frame);
+        domain_.fan_out(room, nullptr, OutType::Select, frame);
         break;
       case wire::Record::Follow:
         if (!peer) break;
         wire::parse_follow_target(frame, &peer->session->view_for_update().following);
-        fan_out(room, nullptr, OutType::Follow, frame);
+        domain_.fan_out(room, nullptr, OutType::Follow, frame);
         break;
       case wire::Record::Join: {
         if (room.find(id)) break;  // ours (a record from before a resume here)
@@ -367,7 +345,7 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
           fresh.session->id = id;
           fresh.session->room = &room;
           peer = &link.remote.emplace(id, std::move(fresh)).first->second;
-          fan_out(room, nullptr, OutType::Presence, frame);
+          domain_.fan_out(room, nullptr, OutType::Presence, frame);
         }
         peer->session->user = std::move(user);
         peer->instance = std::string(origin);
@@ -404,6 +382,36 @@ void RoomService::on_message(std::string_view channel, std::string_view payload)
         break;
     }
   }
+}
+
+// The claim script moved a session another instance had to this one.
+std::unique_ptr<Session> ClusterStore::claimed(Member& m, Room& room) {
+  if (!m.wait || m.wait->claimed_session.empty()) return nullptr;
+  wire::PeerState st;
+  if (!wire::parse_peer_state(m.wait->claimed_state, &st)) return nullptr;
+  auto s = std::make_unique<Session>();
+  s->id = std::move(m.wait->claimed_session);
+  s->user = std::move(st.user);
+  m.wait->claimed_session.clear();
+  m.wait->claimed_state.clear();
+  // The others mirror it already: it moves from "remote" to "here" without a word.
+  auto mirrored = link_of(room).remote.find(s->id);
+  if (mirrored != link_of(room).remote.end() && mirrored->second.session && mirrored->second.session->view) {
+    // Its camera, selection and following as this instance mirrors them: the channel
+    // brought every change, while the record can lag by a record period (it is rewritten
+    // at most every kRecordEveryNs), so a session that moved twice would come back with
+    // what it had before the first move (docs/protocol.md "Several instances"). A mirror
+    // that never saw any of them (made from a `j` record) knows less than the record.
+    s->view = std::move(mirrored->second.session->view);
+    if (s->view) s->view->sent_here = 0;
+  } else {
+    s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
+  }
+  if (mirrored != link_of(room).remote.end()) link_of(room).remote.erase(mirrored);
+  if (room.find(s->id)) return nullptr;  // it was ours after all (a stale record)
+  metrics_.resumes[size_t(ResumeResult::Ok)].add();
+  if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "claimed"}});
+  return s;
 }
 
 }  // namespace roomcast

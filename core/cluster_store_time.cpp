@@ -1,9 +1,10 @@
-// core/room_cluster_time.cpp: the scale-out clock: lease rounds (which instances died and
+// core/cluster_store_time.cpp: the scale-out clock: lease rounds (which instances died and
 // since when), and the ~100 ms tick that reaps their sessions after the grace, fills
 // gaps, rewrites presence records, polls each room's seq and flushes the outboxes.
 #include <algorithm>
 
 #include "core/cluster_wire.h"
+#include "core/cluster_store.h"
 #include "core/room_service.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
@@ -15,7 +16,7 @@ using wire::entry_seq;
 using wire::to_u64;
 using wire::value_u64;
 
-void RoomService::on_instances(const RedisEvent& event) {
+void ClusterStore::on_instances(const RedisEvent& event) {
   redis_base_ms_ = event.redis_now_ms;
   redis_base_ns_ = now_ns_;
   std::vector<std::string> alive;
@@ -25,9 +26,8 @@ void RoomService::on_instances(const RedisEvent& event) {
   for (const InstanceLease& lease : event.dead) gone_.push_back(lease.id);
   std::vector<std::string> absent;
   const int64_t grace_ms = int64_t(config_.resume_grace_s) * 1000;
-  for (auto& [name, room] : rooms_) {
-    if (!room->link) continue;
-    for (auto& [id, peer] : room->link->remote) {
+  for (auto& [name, room] : domain_.rooms()) {
+    for (auto& [id, peer] : link_of(*room).remote) {
       if (peer.orphaned || std::binary_search(alive.begin(), alive.end(), peer.instance)) continue;
       int64_t died_ms = -1;
       for (const InstanceLease& lease : event.dead)
@@ -58,28 +58,28 @@ void RoomService::on_instances(const RedisEvent& event) {
 
 // ---- time ---------------------------------------------------------------------------
 
-void RoomService::cluster_tick(int64_t now_ns) {
+void ClusterStore::tick(int64_t now_ns) {
   now_ns_ = now_ns;
   const bool slow = now_ns >= next_slow_tick_ns_;
   if (slow) next_slow_tick_ns_ = now_ns + kPollEveryNs;
   const bool records = now_ns >= next_record_tick_ns_;
   if (records) next_record_tick_ns_ = now_ns + kRecordEveryNs;
-  for (auto& [name, room_ptr] : rooms_) {
+  for (auto& [name, room_ptr] : domain_.rooms()) {
     Room& room = *room_ptr;
-    if (room.link && room.link->sync == RoomLink::Sync::Subscribing &&
-        now_ns - room.link->subscribing_since_ns > kSubscribeWaitNs)
+    if (link_of(room).sync == RoomLink::Sync::Subscribing &&
+        now_ns - link_of(room).subscribing_since_ns > kSubscribeWaitNs)
       fail_sync(room);  // Redis never confirmed: its joins get 1013, not silence
-    if (!room.link || !room.link->ready()) continue;
-    RoomLink& link = *room.link;
+    if (!link_of(room).ready()) continue;
+    RoomLink& link = link_of(room);
     // Sessions of a dead instance whose grace is over: the end script announces each once.
     for (auto& [id, peer] : link.remote) {
       if (!peer.orphaned || peer.reaping || peer.held_until_ns > now_ns) continue;
       peer.reaping = true;
-      encode_presence_leave(encoded_, id);
+      encode_presence_leave(domain_.encoder(), id);
       PendingCall reap{CallKind::Reap, name, id};
       reap.session_reaped = true;
       call(std::move(reap), wire::kEnd, 1,
-           {wire::who_key(name), id, peer.instance, link.channel, "-", std::string(encoded())});
+           {wire::who_key(name), id, peer.instance, link.channel, "-", std::string(domain_.encoded())});
     }
     for (auto it = link.remote.begin(); it != link.remote.end();) {
       const bool stale = it->second.unconfirmed_since_ns && now_ns - it->second.unconfirmed_since_ns >= kUnconfirmedNs;
@@ -120,7 +120,7 @@ void RoomService::cluster_tick(int64_t now_ns) {
       start_load(room);
     }
   }
-  end_window();
+  domain_.end_window();
 }
 
 }  // namespace roomcast

@@ -1,9 +1,10 @@
-// core/room_cluster_load.cpp: loading a room from Redis (the sync script) the first
+// core/cluster_store_load.cpp: loading a room from Redis (the sync script) the first
 // time and after every reconnect, and reconciling the mirror with what Redis holds: a
 // new epoch, a gap history no longer covers, sessions that came or went unseen.
 #include <algorithm>
 
 #include "core/cluster_wire.h"
+#include "core/cluster_store.h"
 #include "core/room_service.h"
 #include "core/tokens.h"
 #include "core/ws_frames.h"
@@ -15,7 +16,7 @@ using wire::entry_seq;
 using wire::to_u64;
 using wire::value_u64;
 
-void RoomService::start_load(Room& room) {
+void ClusterStore::start_load(Room& room) {
   const std::string& name = room.name();
   metrics_.room_loads.add();
   call(PendingCall{CallKind::Sync, name}, wire::kSync, 4,
@@ -23,11 +24,11 @@ void RoomService::start_load(Room& room) {
         std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000)});
 }
 
-void RoomService::on_subscribed(std::string_view channel) {
-  auto it = rooms_.find(std::string(wire::room_of_channel(channel)));
-  if (it == rooms_.end() || !it->second->link) return;
+void ClusterStore::on_subscribed(std::string_view channel) {
+  auto it = domain_.rooms().find(std::string(wire::room_of_channel(channel)));
+  if (it == domain_.rooms().end()) return;
   Room& room = *it->second;
-  RoomLink& link = *room.link;
+  RoomLink& link = link_of(room);
   switch (link.sync) {
     case RoomLink::Sync::Idle:
       return;
@@ -45,19 +46,19 @@ void RoomService::on_subscribed(std::string_view channel) {
   }
 }
 
-void RoomService::fail_sync(Room& room) {
-  RoomLink& link = *room.link;
+void ClusterStore::fail_sync(Room& room) {
+  RoomLink& link = link_of(room);
   if (link.ready()) {
     link.resync_wanted = true;  // keep serving from the mirror; load again on the next poll
     return;
   }
   link.sync = RoomLink::Sync::Idle;
-  port_->unsubscribe(link.channel);
+  port_.unsubscribe(link.channel);
   std::vector<Member*> waiting = std::move(link.waiting);
   link.waiting.clear();
   if (link.http_waiting) {
     link.http_waiting = 0;
-    port_->room_ready(room.name(), false);
+    port_.room_ready(room.name(), false);
   }
   for (Member* m : waiting) {
     m->wait->busy = false;
@@ -68,10 +69,10 @@ void RoomService::fail_sync(Room& room) {
   }
 }
 
-void RoomService::restart_room(Room& room, std::string_view epoch, uint64_t seq) {
+void ClusterStore::restart_room(Room& room, std::string_view epoch, uint64_t seq) {
   const bool had_members = !room.members().empty();
   room.restart(std::string(epoch), seq);
-  RoomLink& link = *room.link;
+  RoomLink& link = link_of(room);
   // Edits stored in the history Redis lost are not in the new one: their senders are
   // told `unavailable` and resend (their ids are new to the new history).
   for (auto it = link.acks.begin(); it != link.acks.end();) {
@@ -82,10 +83,9 @@ void RoomService::restart_room(Room& room, std::string_view epoch, uint64_t seq)
     Session* s = room.find(it->second.session);
     it = link.acks.erase(it);
     if (!s || !s->connected || !s->member) continue;
-    send_error(*s->member, ErrorCode::Unavailable, "the edit store lost this edit; it was not applied");
+    domain_.send_error(*s->member, ErrorCode::Unavailable, "the edit store lost this edit; it was not applied");
     if (s->member->wait) {
-      s->member->wait->busy = false;
-      resume_member(*s->member);
+      domain_.release(*s->member);
     }
   }
   link.ahead.clear();
@@ -93,14 +93,14 @@ void RoomService::restart_room(Room& room, std::string_view epoch, uint64_t seq)
   link.behind_since_ns = 0;
   if (had_members && link.ready()) {
     // The history the members hold is gone (Redis lost it): they must reload.
-    encode_resync(encoded_, seq);
-    fan_out(room, nullptr, OutType::Resync, encoded());
+    encode_resync(domain_.encoder(), seq);
+    domain_.fan_out(room, nullptr, OutType::Resync, domain_.encoded());
     metrics_.resyncs.add();
   }
 }
 
-void RoomService::apply_sync(Room& room, RedisValue& value) {
-  RoomLink& link = *room.link;
+void ClusterStore::apply_sync(Room& room, RedisValue& value) {
+  RoomLink& link = link_of(room);
   const bool first = !link.ready();
   const uint64_t seq = value_u64(value.elements[0]);
   const std::string epoch = value.elements[1].str;
@@ -141,22 +141,22 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
       // Ours, but ended here (its end script failed, or raced this load): remove the
       // record for everyone; our members never had it.
       listed.pop_back();
-      encode_presence_leave(encoded_, id);
+      encode_presence_leave(domain_.encoder(), id);
       call(PendingCall{CallKind::Reap, room.name(), id}, wire::kEnd, 1,
-           {wire::who_key(room.name()), id, instance_id_, link.channel, instance_id_, std::string(encoded())});
+           {wire::who_key(room.name()), id, instance_id_, link.channel, instance_id_, std::string(domain_.encoded())});
       continue;
     }
     wire::PeerState st;
     if (!wire::parse_peer_state(state, &st)) continue;
-    auto [pit, fresh] = room.link->remote.try_emplace(id);
+    auto [pit, fresh] = link_of(room).remote.try_emplace(id);
     RemotePeer& peer = pit->second;
     if (fresh) {
       peer.session = std::make_unique<Session>();
       peer.session->id = id;
       peer.session->room = &room;
       if (!first) {
-        encode_presence_join(encoded_, id, st.user);
-        fan_out(room, nullptr, OutType::Presence, encoded());
+        encode_presence_join(domain_.encoder(), id, st.user);
+        domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
       }
     }
     Session& s = *peer.session;
@@ -190,15 +190,15 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
       remove_remote(room, id);  // its instance is gone and so is its record
     } else if (!peer.unconfirmed_since_ns) {
       // Ended while we were not listening, or Redis lost the hash and its live instance
-      // will write it again: cluster_tick decides after kUnconfirmedNs.
+      // will write it again: tick() decides after kUnconfirmedNs.
       peer.unconfirmed_since_ns = now_ns_;
     }
   }
   // Our own sessions the hash lost (Redis restarted empty, or reaped while cut off).
   auto reannounce = [&](const Session& s) {
     if (std::binary_search(listed.begin(), listed.end(), s.id)) return;
-    encode_presence_join(encoded_, s.id, s.user);
-    relay(room, wire::Record::Join, s.id, encoded());
+    encode_presence_join(domain_.encoder(), s.id, s.user);
+    relay(room, wire::Record::Join, s.id, domain_.encoded());
     if (s.hold) relay(room, wire::Record::Hold, s.id, std::to_string(redis_now_ms(s.hold->until_ns)));
     write_presence(room, s);
   };
@@ -216,15 +216,14 @@ void RoomService::apply_sync(Room& room, RedisValue& value) {
     link.waiting.clear();
     if (link.http_waiting) {
       link.http_waiting = 0;
-      port_->room_ready(room.name(), true);
+      port_.room_ready(room.name(), true);
     }
     for (Member* m : waiting) {
       if (m->wait->claim == Member::Wait::Claim::Pending) {
         link.waiting.push_back(m);  // still waiting for its claim
         continue;
       }
-      m->wait->busy = false;
-      resume_member(*m);
+      domain_.release(*m);
     }
   }
   if (link.resync_wanted) {
