@@ -145,7 +145,7 @@ test('a client back after others edited in the restarted room still gets those e
   server = await startServer({ port: first.port, args: ['--drain-timeout', '1'] });
   await until(() => a.state === 'open' && a.epoch !== null && a.seq === 0, 8000, 'a back in the new room');
   assert.equal((await a.edit({ building: 'b-5', op: 'set', data: { height: 40 } })).seq, 1);
-  assert.deepEqual(await a.edit({ building: 'b-6', op: 'set', data: { height: 41 } }), { seq: 2 });
+  assert.equal((await a.edit({ building: 'b-6', op: 'set', data: { height: 41 } })).seq, 2);
 
   const atB = record(b, ['resync', 'edit', 'state']);
   const welcomes = record(b, ['welcome']);
@@ -155,7 +155,7 @@ test('a client back after others edited in the restarted room still gets those e
   // `resumed: true` to that, but b's session is new since the restart.
   assert.ok(welcomes.length >= 1);
   for (const [, w] of welcomes) assert.equal(w.resumed, false, 'a new session is not reported as resumed');
-  const kinds = atB.map(([k, v]) => (k === 'edit' ? `edit ${v.building}` : k === 'state' ? v : k));
+  const kinds = atB.map(([k, v]) => (k === 'edit' ? `edit ${v.building}` : k === 'state' ? v.state : k));
   assert.deepEqual(kinds.slice(kinds.indexOf('resync')), ['resync', 'open', 'edit b-5', 'edit b-6']);
   assert.equal(b.epoch, a.epoch);
   assert.ok(b.peers.has(/** @type {string} */ (a.session)));
