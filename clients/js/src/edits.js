@@ -1,13 +1,14 @@
 /**
- * Edits waiting for their `ack`. Each gets an id (1-64 characters) when made and keeps it
- * until acknowledged, so the server can answer a repeat after a reconnect with the
- * original seq instead of applying it twice (docs/protocol.md 3.2).
+ * Edits waiting for their `ack`. Each has an id (1-64 characters: the caller's, or made
+ * here) and keeps it until acknowledged, so the server can answer a repeat after a
+ * reconnect with the original seq instead of applying it twice (docs/protocol.md 3.2).
  */
 
 /**
+ * @typedef {import('./types.js').Edit} Edit
+ * @typedef {import('./types.js').EditResult} EditResult
  * @typedef {{type: 'edit', id: string, building: string, op: string, data?: unknown}} EditMessage
- * @typedef {{seq: number, duplicate?: boolean}} EditResult
- * @typedef {{msg: EditMessage, conn: number, resolve: (r: EditResult) => void, reject: (e: Error) => void}} Pending
+ * @typedef {{msg: EditMessage, conn: number, promise: Promise<EditResult>, resolve: (r: EditResult) => void, reject: (e: Error) => void}} Pending
  */
 
 const random = () => Math.random().toString(36).slice(2, 10).padEnd(8, '0');
@@ -21,17 +22,24 @@ export class EditQueue {
   }
 
   /**
-   * @param {{building: string, op: string, data?: unknown}} edit
-   * @returns {Promise<EditResult>}
+   * @param {Edit} edit
+   * @returns {Promise<EditResult>} the same promise for an id already pending
    */
-  add({ building, op, data }) {
-    const id = `${this.prefix}-${(++this.count).toString(36)}`;
+  add({ building, op, data, id }) {
+    if (id === undefined) id = `${this.prefix}-${(++this.count).toString(36)}`;
+    else if (typeof id !== 'string' || !id || id.length > 64) throw new TypeError('roomcast: an edit id is 1 to 64 characters');
+    const known = this.pending.get(id);
+    if (known) return known.promise;
     /** @type {EditMessage} */
     const msg = { type: 'edit', id, building, op };
     if (data !== undefined) msg.data = data;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { msg, conn: 0, resolve, reject });
+    const p = /** @type {Pending} */ ({ msg, conn: 0 });
+    p.promise = new Promise((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
     });
+    this.pending.set(id, p);
+    return p.promise;
   }
 
   /**
@@ -57,10 +65,18 @@ export class EditQueue {
 
   /** @param {{id?: string, seq: number, duplicate?: boolean}} ack */
   ack({ id, seq, duplicate }) {
+    const p = this.settle(id);
+    if (p) p.resolve(duplicate ? { seq, id: p.msg.id, duplicate } : { seq, id: p.msg.id });
+  }
+
+  /**
+   * The pending edit `id`, no longer pending.
+   * @param {string | undefined} id
+   */
+  settle(id) {
     const p = id === undefined ? undefined : this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    p.resolve(duplicate ? { seq, duplicate } : { seq });
+    if (p) this.pending.delete(p.msg.id);
+    return p;
   }
 
   /** @param {Error} error */

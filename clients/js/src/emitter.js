@@ -1,16 +1,20 @@
 /**
- * A minimal event emitter: `on`, `off`, `emit`. Listeners run in the order they were
- * added; an `error` event without listeners is simply dropped (unlike Node's).
+ * A minimal event emitter: `on`, `once`, `off`, `emit`. Listeners run in the order they
+ * were added; an `error` event without listeners is simply dropped (unlike Node's). A
+ * listener that throws is reported (reportError, else console.error) and never stops the
+ * others or the emitter's own work: an app's bug in a handler must not stop reconnecting.
+ * @template {object} E the event map: name -> value
  */
 export class Emitter {
   constructor() {
-    /** @type {Map<string, Set<(value: any) => void>>} */
+    /** @private @type {Map<keyof E, Set<(value: any) => void>>} */
     this._listeners = new Map();
   }
 
   /**
-   * @param {string} event
-   * @param {(value: any) => void} fn
+   * @template {keyof E} K
+   * @param {K} event
+   * @param {(value: E[K]) => void} fn
    * @returns {this}
    */
   on(event, fn) {
@@ -21,22 +25,49 @@ export class Emitter {
   }
 
   /**
-   * @param {string} event
-   * @param {(value: any) => void} fn
+   * The next `event` only.
+   * @template {keyof E} K
+   * @param {K} event
+   * @param {(value: E[K]) => void} fn
+   * @returns {this}
+   */
+  once(event, fn) {
+    const one = Object.assign((/** @type {E[K]} */ value) => {
+      this.off(event, one);
+      fn(value);
+    }, { fn });
+    return this.on(event, one);
+  }
+
+  /**
+   * @template {keyof E} K
+   * @param {K} event
+   * @param {(value: E[K]) => void} fn
    * @returns {this}
    */
   off(event, fn) {
     const set = this._listeners.get(event);
-    if (set) set.delete(fn);
+    // A `once` listener is removed by the function given to `once`.
+    if (set) for (const f of set) if (f === fn || /** @type {any} */ (f).fn === fn) set.delete(f);
     return this;
   }
 
   /**
-   * @param {string} event
-   * @param {any} [value]
+   * @protected
+   * @template {keyof E} K
+   * @param {K} event
+   * @param {E[K]} value
    */
   emit(event, value) {
     const set = this._listeners.get(event);
-    if (set) for (const fn of [...set]) fn(value);
+    if (set) {
+      for (const fn of [...set]) {
+        try {
+          fn(value);
+        } catch (e) {
+          (globalThis.reportError || console.error)(e);
+        }
+      }
+    }
   }
 }

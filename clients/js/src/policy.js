@@ -17,16 +17,19 @@ export function closeAction(code) {
 
 /**
  * Full-jitter backoff: attempt n (from 0) waits a random time in
- * [0, min(20 s, 0.5 s * 2^n)]. A server going away (1001) is retried within [0, 2 s];
- * an overloaded one (1013) is left alone for at least 5 s.
+ * [0, min(maxDelay, minDelay * 2^n)] (defaults 20 s and 0.5 s). A server going away
+ * (1001) is retried within [0, min(2 s, maxDelay)]; an overloaded one (1013) is left alone
+ * for at least 5 s, whatever maxDelay says (it asked for that).
  * @param {number} code
  * @param {number} attempt
  * @param {() => number} [random]
+ * @param {number} [minDelay]
+ * @param {number} [maxDelay]
  * @returns {number} milliseconds
  */
-export function reconnectDelay(code, attempt, random = Math.random) {
-  if (code === 1001) return random() * 2000;
-  const delay = random() * Math.min(20000, 500 * 2 ** attempt);
+export function reconnectDelay(code, attempt, random = Math.random, minDelay = 500, maxDelay = 20000) {
+  if (code === 1001) return random() * Math.min(2000, maxDelay);
+  const delay = random() * Math.min(maxDelay, minDelay * 2 ** attempt);
   return code === 1013 ? Math.max(5000, delay) : delay;
 }
 

@@ -4,12 +4,46 @@
  */
 import { useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { RoomClient } from './client.js';
-
-const EVENTS = ['state', 'welcome', 'presence', 'cursor', 'select', 'follow', 'edit', 'resync'];
+import { RoomError } from './errors.js';
 
 /**
- * @param {import('./client.js').Options} options a new client is made when url, room or
- *   user.id change; other options are read when needed (getToken always the latest)
+ * @typedef {import('./types.js').RoomClientOptions} RoomClientOptions
+ * @typedef {import('./types.js').RoomEvents} RoomEvents
+ * @typedef {import('./types.js').Camera} Camera
+ * @typedef {import('./types.js').Peer} Peer
+ * @typedef {import('./types.js').Role} Role
+ * @typedef {import('./types.js').State} State
+ * @typedef {import('./types.js').Edit} Edit
+ * @typedef {import('./types.js').EditResult} EditResult
+ */
+
+/**
+ * @typedef {object} UseRoom
+ * @property {RoomClient | null} client null until the first effect has run
+ * @property {State} state
+ * @property {string | null} session
+ * @property {number} seq
+ * @property {Map<string, Peer>} peers a new Map whenever a peer joins, leaves, moves, selects, follows or changes role
+ * @property {string | null} following
+ * @property {Role | null} role your role: `viewer` may look, move, select and follow, never edit or present
+ * @property {string | null} presenter the session presenting, or null
+ * @property {(camera: Camera) => void} setCamera
+ * @property {(ids: string[]) => void} select
+ * @property {(session: string | null) => void} follow
+ * @property {() => void} unfollow
+ * @property {() => void} present
+ * @property {() => void} stopPresenting
+ * @property {(edit: Edit) => Promise<EditResult>} edit
+ */
+
+/** @type {Array<keyof RoomEvents>} */
+const EVENTS = ['state', 'welcome', 'presence', 'cursor', 'select', 'follow', 'edit', 'resync', 'role', 'presenting'];
+
+/**
+ * A RoomClient for the component's life: made when url, room or user.id change, closed on
+ * unmount. Other options are read when needed (getToken always the latest).
+ * @param {RoomClientOptions} options
+ * @returns {UseRoom}
  */
 export function useRoom(options) {
   const latest = useRef(options);
@@ -22,7 +56,8 @@ export function useRoom(options) {
 
   useEffect(() => {
     const o = latest.current;
-    const c = new RoomClient({ ...o, getToken: o.getToken && (() => latest.current.getToken()) });
+    const get = o.getToken && (() => /** @type {() => string | Promise<string>} */ (latest.current.getToken)());
+    const c = new RoomClient({ ...o, getToken: get });
     const update = () => {
       setPeers(new Map(c.peers));
       render();
@@ -38,14 +73,17 @@ export function useRoom(options) {
 
   const actions = useMemo(
     () => ({
-      /** @param {import('./client.js').Camera} camera */
+      /** @param {Camera} camera */
       setCamera: (camera) => client && client.setCamera(camera),
       /** @param {string[]} ids */
       select: (ids) => client && client.select(ids),
       /** @param {string | null} session */
       follow: (session) => client && client.follow(session),
-      /** @param {{building: string, op: string, data?: unknown}} e */
-      edit: (e) => (client ? client.edit(e) : Promise.reject(new Error('roomcast: not connected yet'))),
+      unfollow: () => client && client.unfollow(),
+      present: () => client && client.present(),
+      stopPresenting: () => client && client.stopPresenting(),
+      /** @param {Edit} e */
+      edit: (e) => (client ? client.edit(e) : Promise.reject(new RoomError('closed', 'roomcast: not connected yet', { id: e.id }))),
     }),
     [client],
   );
@@ -57,6 +95,8 @@ export function useRoom(options) {
     seq: client ? client.seq : 0,
     peers,
     following: client ? client.following : null,
+    role: client ? client.role : null,
+    presenter: client ? client.presenter : null,
     ...actions,
   };
 }

@@ -27,7 +27,7 @@ after(async () => {
   await server.stop();
 });
 
-/** @param {Partial<import('../index.js').RoomClientOptions>} options */
+/** @param {Partial<import('../src/index.js').RoomClientOptions>} options */
 function client(options) {
   const c = new RoomClient({ url: server.url, room: 'secure', user: { id: 'ignored', name: 'Ada' }, WebSocket, ...options });
   clients.push(c);
@@ -47,7 +47,7 @@ test('a rejected token (close 4001) makes the client ask getToken and join with 
   const w = await next(c, 'welcome');
   assert.equal(calls, 1);
   assert.equal(w.user.id, 'ada', 'the identity comes from the token');
-  assert.deepEqual(states.map(([, s]) => s), ['connecting', 'reconnecting', 'open']);
+  assert.deepEqual(states.map(([, s]) => s.state), ['connecting', 'reconnecting', 'open']);
   assert.ok(c.exp && c.exp > now() + 3000);
 });
 
@@ -141,7 +141,7 @@ test('over capacity (close 1013 in band) the client waits at least 5 s before tr
     first.connect();
     await next(first, 'welcome');
     second.connect();
-    await next(second, 'state', (s) => s === 'reconnecting');
+    await next(second, 'state', (s) => s.state === 'reconnecting');
     first.close();
     await next(second, 'welcome', () => true, 25000);
     assert.ok(opened.length >= 2);

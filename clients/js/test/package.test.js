@@ -2,6 +2,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -35,6 +38,15 @@ test('the React entry point imports react instead of bundling it', async (t) => 
   const code = Buffer.from(await minified('src/react.js')).toString();
   assert.match(code, /from\s*"react"/);
   t.diagnostic(`@roomcast/client/react: ${gzipSync(code).length} bytes min+gzip`);
+});
+
+test('the sources pass tsc (checkJs, strict), and types/ is what they generate', () => {
+  const out = mkdtempSync(join(tmpdir(), 'roomcast-types-'));
+  cleanup.push(() => rmSync(out, { recursive: true, force: true }));
+  execFileSync(`${root}/node_modules/.bin/tsc`, ['-p', `${root}/tsconfig.json`, '--outDir', out], { stdio: 'inherit' });
+  const files = readdirSync(out).sort();
+  assert.deepEqual(readdirSync(`${root}/types`).sort(), files, 'run `npm run types`');
+  for (const f of files) assert.equal(readFileSync(`${root}/types/${f}`, 'utf8'), readFileSync(join(out, f), 'utf8'), `types/${f} is stale: run \`npm run types\``);
 });
 
 test('the TypeScript declarations compile against typed usage', () => {

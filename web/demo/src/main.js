@@ -7,7 +7,7 @@ import { CSS2DRenderer } from 'three/addons/renderers/CSS2DRenderer.js';
 import { RoomClient } from '@roomcast/client';
 import { City } from './city.js';
 import { Frustum } from './frustum.js';
-import { showEditor, showPeers, showState } from './ui.js';
+import { showBanner, showEditor, showPeers, showPresent, showState } from './ui.js';
 
 const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45'];
 
@@ -35,7 +35,10 @@ function init() {
   scene.fog = new THREE.Fog(0x1d2129, 120, 260);
 
   camera = new THREE.PerspectiveCamera(50, innerWidth / innerHeight, 0.5, 1000);
-  camera.position.set(55, 45, 70);
+  // Each window starts at its own viewpoint around the block, so two windows see each
+  // other's frustum before anyone orbits.
+  const angle = Math.random() * 2 * Math.PI;
+  camera.position.set(90 * Math.cos(angle), 45, 90 * Math.sin(angle));
 
   scene.add(new THREE.HemisphereLight(0xdde6ff, 0x404040, 2));
   const sun = new THREE.DirectionalLight(0xffffff, 2);
@@ -67,11 +70,16 @@ function init() {
   controls.addEventListener('start', () => client.following && follow(null)); // grabbing the view stops following
 
   // The room: one client, and every message shown in the scene.
-  client = new RoomClient({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`, room, user, since: 0 });
-  client.on('state', (state) => {
+  // ?token= joins with that JWT (e.g. a viewer's, whose token has `edit: []`).
+  const token = params.get('token') || undefined;
+  client = new RoomClient({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`, room, user, since: 0, token });
+  client.on('state', ({ state }) => {
     showState(state);
     refreshPeers();
   });
+  // Someone presents: the client follows them (followPresenter), animate() glides there.
+  client.on('presenting', refreshPeers);
+  client.on('role', refreshPeers);
   client.on('welcome', () => mine.add(`${client.epoch}/${client.session}`));
   client.on('presence', refreshPeers);
   client.on('cursor', (c) => frustumOf(c.session)?.setCamera(c));
@@ -136,6 +144,15 @@ function refreshPeers() {
   }
   for (const [session, peer] of client.peers) if (peer.camera) frustumOf(session).setCamera(peer.camera);
   showPeers(client, follow);
+  const presenter = client.presenter && client.peers.get(client.presenter);
+  showBanner(presenter ? { name: presenter.user.name || presenter.user.id, following: client.following === client.presenter } : null, {
+    breakAway: () => follow(null),
+    rejoin: () => follow(client.presenter),
+  });
+  showPresent(client.role, client.presenter !== null && client.presenter === client.session, {
+    present: () => client.present(),
+    stop: () => client.stopPresenting(),
+  });
   refreshSelection();
 }
 
@@ -150,7 +167,7 @@ function refreshEditor() {
   const id = client.selection.length === 1 ? client.selection[0] : null;
   const building = id && city.toJSON()[id];
   if (document.activeElement?.closest?.('#editor') && building) return; // don't fight the user's hand
-  showEditor(building ? { id, ...building } : null, {
+  showEditor(building ? { id, ...building } : null, client.role === 'viewer', {
     preview: (data) => city.apply({ building: id, op: 'set', data }),
     commit: (data) => {
       city.apply({ building: id, op: 'set', data });
@@ -192,8 +209,9 @@ const goalTarget = new THREE.Vector3();
 function animate() {
   const dt = Math.min(clock.getDelta(), 0.5);
 
-  // Following: ease our camera toward the leader's, and snap once close.
-  const leader = client.following && client.peers.get(client.following)?.camera;
+  // Following (someone, or the presenter): the client only tells the others; the page
+  // eases its own camera toward the leader's latest cursor, and snaps once close.
+  const leader = client.leaderCamera;
   if (leader) {
     goalPosition.fromArray(leader.position.map(Number));
     goalTarget.fromArray(leader.target.map(Number));
