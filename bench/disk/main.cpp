@@ -3,6 +3,7 @@
 //
 //   roomcast-disk-bench fsync   DIR [N]                  fdatasync p50/p99 of a 200-byte append
 //   roomcast-disk-bench store   DIR RATE SECONDS ROOMS    paced edits through DiskStore
+//                                                        (BENCH_SEQUENTIAL_SYNCS=1: no io_uring)
 //   roomcast-disk-bench sqlite  DIR RATE SECONDS ROOMS    the same load, SQLite WAL, group commit
 //   roomcast-disk-bench load    DIR ROOMS EDITS           writes ROOMS logs of EDITS edits, then
 //                                                        times DiskStore::open (load-all)
@@ -92,6 +93,7 @@ struct DiskEngine : Engine {
     DiskOptions o;
     o.dir = dir;
     o.history_limit = 1000;
+    o.parallel_syncs = !std::getenv("BENCH_SEQUENTIAL_SYNCS");
     store = DiskStore::open(o, loaded, error);
     if (!store) std::fprintf(stderr, "%s\n", error.c_str()), std::exit(1);
     for (auto& c : clients) c = store->client();
@@ -243,9 +245,12 @@ int bench_load_run(Engine& engine, double rate, double seconds, int rooms) {
         due_ms = rate > 0 ? double(sent) * 1000.0 / per_thread : 0;
         may_send = rate > 0 ? ms_since(start) >= due_ms : inflight.size() < 128;
       }
-      int wait_ms = rate > 0 ? std::max(0, int(due_ms - ms_since(start))) : 50;
+      // Sleep until the next send is due or a completion arrives (never spin: the
+      // producers share the 2 cores with the writer thread).
+      double wait = rate > 0 ? std::clamp(due_ms - ms_since(start), 0.05, 50.0) : 50.0;
+      timespec ts{0, long(wait * 1e6)};
       pollfd pf{engine.event_fd(p), POLLIN, 0};
-      ::poll(&pf, 1, std::min(wait_ms, 50));
+      ::ppoll(&pf, 1, &ts, nullptr);
       done.clear();
       engine.drain(p, done);
       for (uint64_t t : done) {

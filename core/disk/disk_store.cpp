@@ -300,7 +300,7 @@ struct DiskStore::Writer {
   // ---- the writer thread ------------------------------------------------------------
 
   void run() {
-    have_ring = io_uring_queue_init(256, &ring, 0) == 0;
+    have_ring = opt.parallel_syncs && io_uring_queue_init(256, &ring, 0) == 0;
     std::vector<Op> batch;
     for (;;) {
       {

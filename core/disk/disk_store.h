@@ -53,6 +53,9 @@ struct DiskOptions {
   std::string dir;              // created if missing (one level)
   size_t history_limit = 1000;  // edits kept per room (--history)
   size_t max_open_files = 1024; // room files kept open by the writer; least recent closed
+  // A batch's fdatasyncs in flight together through io_uring (off: one after another, the
+  // fallback when io_uring is unavailable; the bench compares both).
+  bool parallel_syncs = true;
   // Log lines (tail cut, damage, errors, compaction failures), from the opening thread
   // and then from the writer thread, never both at once.
   std::function<void(std::string_view)> log;
