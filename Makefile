@@ -5,7 +5,7 @@
 
 PACKAGES := build-essential cmake pkg-config liburing-dev libwslay-dev rapidjson-dev libjemalloc-dev \
             libssl-dev libgtest-dev libbenchmark-dev libhiredis-dev redis-server redis-sentinel openssl \
-            libcurl4-openssl-dev
+            libcurl4-openssl-dev zlib1g-dev libsqlite3-dev
 JOBS     ?= $(shell nproc)
 ARGS     ?=
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -160,3 +160,48 @@ write("proxy_protocol_fuzz", "xff", b"203.0.113.9, 198.51.100.7:4711, [2001:db8:
 write("proxy_protocol_fuzz", "forwarded",
       b'for=192.0.2.43, for="[2001:db8:cafe::17]:4711";proto=https;by=203.0.113.43, for=_hidden, for=unknown')
 write("proxy_protocol_fuzz", "cidr", b"2001:db8::/32")
+
+
+# --- room_log_fuzz: room log files (core/disk/room_log.h, docs/durability.md) ----------------
+import zlib
+
+
+def rl_frame(payload):
+    n = struct.pack("<I", len(payload))
+    return n + struct.pack("<I", zlib.crc32(n + payload) & 0xFFFFFFFF) + payload
+
+
+def rl_str(b):
+    b = b.encode() if isinstance(b, str) else b
+    return struct.pack("<I", len(b)) + b
+
+
+def rl_header(room, epoch, seq_base=0, event_base=0, acked=0):
+    return rl_frame(b"\x01\x01" + rl_str(room) + rl_str(epoch) + struct.pack("<QQQ", seq_base, event_base, acked))
+
+
+def rl_append(seq=None, key="", frame="", ts=0, events=()):
+    p = b"\x02" + (b"\x01" + struct.pack("<Qq", seq, ts) + rl_str(key) + rl_str(frame) if seq else b"\x00")
+    p += struct.pack("<I", len(events))
+    for number, eid, body in events:
+        p += struct.pack("<Q", number) + rl_str(eid) + rl_str(body)
+    return rl_frame(p)
+
+
+def rl_ack(through):
+    return rl_frame(b"\x03" + struct.pack("<Q", through))
+
+
+log = rl_header("proj-1", "e1")
+for s in range(1, 6):
+    log += rl_append(s, "u1\n%d" % s, '{"type":"edit","seq":%d}' % s, 1700000000000 + s,
+                     [(s, "edit:proj-1:e1:%d" % s, "{}")])
+log += rl_ack(3)
+write("room_log_fuzz", "clean", log)
+write("room_log_fuzz", "torn_tail", log[:-5])
+write("room_log_fuzz", "zero_tail", log + bytes(64))
+write("room_log_fuzz", "compacted", rl_header("r", "e9", 990, 40, 40) + rl_append(991, "k", "f") +
+      rl_append(None, events=[(41, "join:r:s1", "{}")]))
+mid = bytearray(log)
+mid[60] ^= 0x20
+write("room_log_fuzz", "damaged_middle", bytes(mid))

@@ -1,0 +1,434 @@
+// DiskStore: what survives a reopen, a crash, a torn tail, a full disk, and what is refused.
+#include "core/disk/disk_store.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <fcntl.h>
+#include <filesystem>
+#include <map>
+#include <poll.h>
+#include <string>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace roomcast::disk {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "roomcast-disk-XXXXXX").string();
+    char* p = ::mkdtemp(tmpl.data());
+    if (p) path = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string key_of(uint64_t seq) { return "u1\n" + std::to_string(seq); }
+std::string frame_of(uint64_t seq) { return "{\"seq\":" + std::to_string(seq) + "}"; }
+
+// Waits (bounded) on the client's eventfd until `ticket` completes; returns its error.
+DiskError wait_for(DiskStore::Client& c, uint64_t ticket, std::map<uint64_t, DiskError>* seen = nullptr) {
+  std::map<uint64_t, DiskError> local;
+  std::map<uint64_t, DiskError>& done = seen ? *seen : local;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done.count(ticket) && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.event_fd(), POLLIN, 0};
+    ::poll(&p, 1, 100);
+    c.drain([&](const DiskCompletion& d) { done[d.ticket] = d.error; });
+  }
+  return done.count(ticket) ? done[ticket] : DiskError::Stopped;
+}
+
+std::unique_ptr<DiskStore> open_store(const std::string& dir, std::vector<LoadedRoom>& rooms, size_t history = 100) {
+  std::string error;
+  DiskOptions o;
+  o.dir = dir;
+  o.history_limit = history;
+  auto s = DiskStore::open(o, rooms, error);
+  EXPECT_TRUE(s) << error;
+  return s;
+}
+
+DiskError create_room(DiskStore::Client& c, const std::string& room, const std::string& epoch) {
+  RoomState s;
+  s.room = room;
+  s.epoch = epoch;
+  return wait_for(c, c.put_room(s));
+}
+
+DiskError append_edit(DiskStore::Client& c, const std::string& room, uint64_t seq, bool with_event = false) {
+  std::string k = key_of(seq), f = frame_of(seq), id = "edit:" + std::to_string(seq);
+  EditView e{seq, k, f, int64_t(seq)};
+  EventView ev{seq, id, "body"};
+  return wait_for(c, c.append(room, &e, with_event ? std::span<const EventView>(&ev, 1) : std::span<const EventView>()));
+}
+
+const LoadedRoom* find(const std::vector<LoadedRoom>& rooms, const std::string& name) {
+  for (const LoadedRoom& r : rooms)
+    if (r.state.room == name) return &r;
+  return nullptr;
+}
+
+TEST(DiskStore, AckedEditsKeepEpochSeqHistoryKeysAndOutboxAcrossAReopen) {
+  TempDir dir;
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms);
+    EXPECT_TRUE(rooms.empty());
+    auto c = store->client();
+    ASSERT_EQ(create_room(*c, "proj-1", "epoch-a"), DiskError::None);
+    for (uint64_t s = 1; s <= 20; ++s) ASSERT_EQ(append_edit(*c, "proj-1", s, true), DiskError::None);
+    ASSERT_EQ(wait_for(*c, c->ack_events("proj-1", 15)), DiskError::None);
+  }
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  ASSERT_EQ(rooms.size(), 1u);
+  const RoomState& s = rooms[0].state;
+  EXPECT_EQ(rooms[0].outcome, LogOutcome::Clean);
+  EXPECT_EQ(s.room, "proj-1");
+  EXPECT_EQ(s.epoch, "epoch-a");
+  EXPECT_EQ(s.seq, 20u);
+  ASSERT_EQ(s.history.size(), 20u);
+  for (uint64_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(s.history[i].seq, i + 1);
+    EXPECT_EQ(s.history[i].key, key_of(i + 1));
+    EXPECT_EQ(s.history[i].frame, frame_of(i + 1));
+  }
+  EXPECT_EQ(s.acked_through, 15u);
+  ASSERT_EQ(s.outbox.size(), 5u);
+  EXPECT_EQ(s.outbox.front().number, 16u);
+  // The next edit continues the sequence.
+  auto c = store->client();
+  EXPECT_EQ(append_edit(*c, "proj-1", 21), DiskError::None);
+  EXPECT_EQ(append_edit(*c, "proj-1", 23), DiskError::BadSequence);
+}
+
+TEST(DiskStore, ManyAppendsInFlightShareFewSyncs) {
+  TempDir dir;
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  auto c = store->client();
+  for (int r = 0; r < 4; ++r) ASSERT_EQ(create_room(*c, "room" + std::to_string(r), "e"), DiskError::None);
+  uint64_t before = store->stats().syncs;
+  std::vector<std::string> keys, frames;
+  std::vector<uint64_t> tickets;
+  for (uint64_t s = 1; s <= 200; ++s) {
+    std::string k = key_of(s), f = frame_of(s);
+    EditView e{s, k, f, 0};
+    for (int r = 0; r < 4; ++r) tickets.push_back(c->append("room" + std::to_string(r), &e));
+  }
+  std::map<uint64_t, DiskError> seen;
+  for (uint64_t t : tickets) ASSERT_EQ(wait_for(*c, t, &seen), DiskError::None);
+  uint64_t syncs = store->stats().syncs - before;
+  EXPECT_GT(syncs, 0u);
+  EXPECT_LT(syncs, 800u / 4) << "one fdatasync per touched file per batch, not one per edit";
+  EXPECT_EQ(store->stats().appends_ok, 4u + 800u);
+}
+
+TEST(DiskStore, AppendsToAnUnknownRoomAreRefused) {
+  TempDir dir;
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  auto c = store->client();
+  EXPECT_EQ(append_edit(*c, "nobody", 1), DiskError::NoRoom);
+  EXPECT_EQ(store->stats().errors_rejected, 1u);
+}
+
+TEST(DiskStore, ASecondOpenOfTheSameDirectoryIsRefusedWithAClearError) {
+  TempDir dir;
+  std::vector<LoadedRoom> rooms;
+  auto first = open_store(dir.path, rooms);
+  std::string error;
+  DiskOptions o;
+  o.dir = dir.path;
+  EXPECT_FALSE(DiskStore::open(o, rooms, error));
+  EXPECT_NE(error.find("in use by another roomcast process"), std::string::npos) << error;
+  EXPECT_NE(error.find(std::to_string(::getpid())), std::string::npos) << error;
+  first.reset();
+  EXPECT_TRUE(DiskStore::open(o, rooms, error)) << "the lock goes with the store";
+}
+
+std::string room_file(const std::string& dir, const std::string& room) { return dir + "/rooms/r_" + room + ".log"; }
+
+TEST(DiskStore, AGarbageTailIsCutAtOpenCountedAndTheRoomGoesOn) {
+  TempDir dir;
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms);
+    auto c = store->client();
+    ASSERT_EQ(create_room(*c, "r", "e1"), DiskError::None);
+    for (uint64_t s = 1; s <= 3; ++s) ASSERT_EQ(append_edit(*c, "r", s), DiskError::None);
+  }
+  uintmax_t good = fs::file_size(room_file(dir.path, "r"));
+  {
+    FILE* f = std::fopen(room_file(dir.path, "r").c_str(), "ab");
+    ASSERT_TRUE(f);
+    std::fwrite("\x20\x00\x00\x00torn", 1, 8, f);
+    std::fclose(f);
+  }
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms);
+    ASSERT_EQ(rooms.size(), 1u);
+    EXPECT_EQ(rooms[0].outcome, LogOutcome::TailCut);
+    EXPECT_EQ(rooms[0].cut_bytes, 8u);
+    EXPECT_EQ(rooms[0].state.seq, 3u);
+    EXPECT_EQ(store->stats().tails_cut, 1u);
+    EXPECT_EQ(fs::file_size(room_file(dir.path, "r")), good);
+    auto c = store->client();
+    EXPECT_EQ(append_edit(*c, "r", 4), DiskError::None);
+  }
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  EXPECT_EQ(rooms[0].outcome, LogOutcome::Clean);
+  EXPECT_EQ(rooms[0].state.seq, 4u);
+}
+
+TEST(DiskStore, DamageInTheMiddleIsReportedAndTheRoomTakesNoEditsUntilANewEpoch) {
+  TempDir dir;
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms);
+    auto c = store->client();
+    ASSERT_EQ(create_room(*c, "r", "e1"), DiskError::None);
+    for (uint64_t s = 1; s <= 5; ++s) ASSERT_EQ(append_edit(*c, "r", s), DiskError::None);
+  }
+  {
+    // Flip one byte inside the second edit record.
+    std::fstream f(room_file(dir.path, "r"), std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), {});
+    LogRecovery clean = read_room_log(bytes, 100);
+    ASSERT_EQ(clean.outcome, LogOutcome::Clean);
+    size_t pos = bytes.find(frame_of(2));
+    ASSERT_NE(pos, std::string::npos);
+    f.seekp(std::streamoff(pos));
+    f.put('X');
+  }
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  ASSERT_EQ(rooms.size(), 1u);
+  EXPECT_EQ(rooms[0].outcome, LogOutcome::Damaged);
+  EXPECT_EQ(store->stats().rooms_damaged, 1u);
+  auto c = store->client();
+  EXPECT_EQ(append_edit(*c, "r", 6), DiskError::NoRoom);
+  ASSERT_EQ(create_room(*c, "r", "e2"), DiskError::None);
+  EXPECT_EQ(append_edit(*c, "r", 1), DiskError::None);
+  store.reset();
+  auto again = open_store(dir.path, rooms);
+  EXPECT_EQ(rooms[0].outcome, LogOutcome::Clean);
+  EXPECT_EQ(rooms[0].state.epoch, "e2");
+  EXPECT_EQ(rooms[0].state.seq, 1u);
+}
+
+TEST(DiskStore, CompactionKeepsTheFileBoundedAndKeepsUnackedEvents) {
+  TempDir dir;
+  const size_t history = 10;
+  uintmax_t largest = 0;
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms, history);
+    auto c = store->client();
+    ASSERT_EQ(create_room(*c, "r", "e"), DiskError::None);
+    std::map<uint64_t, DiskError> seen;
+    for (uint64_t s = 1; s <= 600; ++s) {
+      std::string k = key_of(s), f = frame_of(s), id = "edit:" + std::to_string(s);
+      EditView e{s, k, f, 0};
+      EventView ev{s, id, "body"};
+      uint64_t t = c->append("r", &e, std::span<const EventView>(&ev, 1));
+      // The backend lags 50 events behind: those must survive every compaction.
+      uint64_t a = s > 50 ? c->ack_events("r", s - 50) : t;
+      ASSERT_EQ(wait_for(*c, t, &seen), DiskError::None);
+      ASSERT_EQ(wait_for(*c, a, &seen), DiskError::None);
+      if (s > 300) largest = std::max(largest, fs::file_size(room_file(dir.path, "r")));
+    }
+    EXPECT_GT(store->stats().compactions, 0u);
+  }
+  // Live: 10 edits + 50 events (~45 bytes each); the bound is 2 x live records + 32.
+  EXPECT_LT(largest, (2u * 61u + 32u) * 50u) << "the file does not grow with the number of edits";
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms, history);
+  const RoomState& s = rooms[0].state;
+  EXPECT_EQ(rooms[0].outcome, LogOutcome::Clean);
+  EXPECT_EQ(s.seq, 600u);
+  ASSERT_EQ(s.history.size(), history);
+  EXPECT_EQ(s.history.front().seq, 591u);
+  EXPECT_EQ(s.history.back().key, key_of(600));
+  EXPECT_EQ(s.acked_through, 550u);
+  ASSERT_EQ(s.outbox.size(), 50u) << "unacknowledged events survive compaction";
+  EXPECT_EQ(s.outbox.front().number, 551u);
+  EXPECT_EQ(s.outbox.front().id, "edit:551");
+}
+
+TEST(DiskStore, RemovingARoomDeletesItsFile) {
+  TempDir dir;
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms);
+    auto c = store->client();
+    ASSERT_EQ(create_room(*c, "gone", "e"), DiskError::None);
+    ASSERT_EQ(create_room(*c, "kept", "e"), DiskError::None);
+    ASSERT_EQ(append_edit(*c, "gone", 1), DiskError::None);
+    ASSERT_EQ(wait_for(*c, c->remove_room("gone")), DiskError::None);
+    EXPECT_FALSE(fs::exists(room_file(dir.path, "gone")));
+    EXPECT_EQ(append_edit(*c, "gone", 2), DiskError::NoRoom);
+  }
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  ASSERT_EQ(rooms.size(), 1u);
+  EXPECT_EQ(rooms[0].state.room, "kept");
+}
+
+TEST(DiskStore, AClientOutlivingTheStoreGetsStopped) {
+  TempDir dir;
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms);
+  auto c = store->client();
+  store.reset();
+  EXPECT_EQ(append_edit(*c, "r", 1), DiskError::Stopped);
+}
+
+// A real full disk: a 1 MiB tmpfs (needs root; CI runs as root).
+TEST(DiskStore, AFullDiskFailsEditsCleanlyAndTheyWorkAgainOnceSpaceReturns) {
+  TempDir dir;
+  if (::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{dir.path};
+  std::string data = dir.path + "/data";
+  std::string filler = dir.path + "/filler";
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(data, rooms);
+    auto c = store->client();
+    ASSERT_EQ(create_room(*c, "r", "e"), DiskError::None);
+    ASSERT_EQ(append_edit(*c, "r", 1), DiskError::None);
+    {
+      // Fill the file system to the last byte.
+      FILE* f = std::fopen(filler.c_str(), "wb");
+      ASSERT_TRUE(f);
+      std::string block(4096, 'x');
+      for (int i = 0; i < 1024 && std::fwrite(block.data(), 1, block.size(), f) == block.size(); ++i) {
+      }
+      std::fclose(f);
+    }
+    std::string big(8192, 'y');
+    EditView e{2, "k2", big, 0};
+    EXPECT_EQ(wait_for(*c, c->append("r", &e)), DiskError::NoSpace);
+    EXPECT_EQ(wait_for(*c, c->append("r", &e)), DiskError::NoSpace);
+    EXPECT_EQ(store->stats().errors_no_space, 2u);
+    fs::remove(filler);
+    EXPECT_EQ(wait_for(*c, c->append("r", &e)), DiskError::None) << "same seq: the failed ones were not applied";
+    EXPECT_EQ(append_edit(*c, "r", 3), DiskError::None);
+  }
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(data, rooms);
+  ASSERT_EQ(rooms.size(), 1u);
+  EXPECT_EQ(rooms[0].outcome, LogOutcome::Clean);
+  EXPECT_EQ(rooms[0].state.seq, 3u);
+  EXPECT_EQ(rooms[0].state.history.size(), 3u);
+}
+
+// kill -9 in the middle of appends: every append the child saw acknowledged is there.
+TEST(DiskStore, KillNineMidAppendsLosesNoAcknowledgedEdit) {
+  TempDir dir;
+  {
+    std::vector<LoadedRoom> rooms;
+    auto store = open_store(dir.path, rooms, 100000);
+    auto c = store->client();
+    for (int r = 0; r < 3; ++r) ASSERT_EQ(create_room(*c, "room" + std::to_string(r), "e"), DiskError::None);
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::vector<LoadedRoom> rooms;
+    std::string error;
+    DiskOptions o;
+    o.dir = dir.path;
+    o.history_limit = 100000;
+    auto store = DiskStore::open(o, rooms, error);
+    if (!store) ::_exit(2);
+    auto c = store->client();
+    // Up to 32 appends in flight over 3 rooms; each acked (room, seq) goes to the parent.
+    std::map<uint64_t, std::pair<int, uint64_t>> inflight;
+    uint64_t next_seq[3] = {1, 1, 1};
+    for (int i = 0; i < 200000; ++i) {
+      while (inflight.size() < 32) {
+        int r = int(inflight.size() % 3);
+        uint64_t s = next_seq[r]++;
+        std::string k = key_of(s), f = frame_of(s);
+        EditView e{s, k, f, 0};
+        inflight[c->append("room" + std::to_string(r), &e)] = {r, s};
+      }
+      pollfd p{c->event_fd(), POLLIN, 0};
+      ::poll(&p, 1, 100);
+      c->drain([&](const DiskCompletion& d) {
+        auto it = inflight.find(d.ticket);
+        if (d.error != DiskError::None) ::_exit(3);
+        uint64_t rec[2] = {uint64_t(it->second.first), it->second.second};
+        if (::write(fds[1], rec, sizeof rec) != sizeof rec) ::_exit(4);
+        inflight.erase(it);
+      });
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  uint64_t acked[3] = {0, 0, 0};
+  size_t acks = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (acks < 600 && std::chrono::steady_clock::now() < deadline) {
+    uint64_t rec[2];
+    if (::read(fds[0], rec, sizeof rec) != sizeof rec) break;
+    ASSERT_LT(rec[0], 3u);
+    // Per room, acks come in seq order.
+    EXPECT_EQ(rec[1], acked[rec[0]] + 1);
+    acked[rec[0]] = rec[1];
+    ++acks;
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  // Acks the child wrote before it died but we had not read yet count too.
+  uint64_t rec[2];
+  while (::read(fds[0], rec, sizeof rec) == sizeof rec) acked[rec[0]] = rec[1];
+  ::close(fds[0]);
+  ASSERT_GE(acks, 600u) << "the child acknowledged too few appends before the deadline";
+
+  std::vector<LoadedRoom> rooms;
+  auto store = open_store(dir.path, rooms, 100000);
+  ASSERT_EQ(rooms.size(), 3u);
+  for (int r = 0; r < 3; ++r) {
+    const LoadedRoom* lr = find(rooms, "room" + std::to_string(r));
+    ASSERT_TRUE(lr);
+    EXPECT_NE(lr->outcome, LogOutcome::Damaged) << lr->detail;
+    EXPECT_GE(lr->state.seq, acked[r]) << "room" << r << " lost an acknowledged edit";
+    ASSERT_EQ(lr->state.history.size(), lr->state.seq);
+    for (uint64_t i = 0; i < lr->state.history.size(); ++i) {
+      ASSERT_EQ(lr->state.history[i].seq, i + 1);
+      ASSERT_EQ(lr->state.history[i].key, key_of(i + 1));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace roomcast::disk
