@@ -152,7 +152,7 @@ GP
   echo "360,000 offered it is saturated (latest-wins drops the cameras it cannot send); the load"
   echo "tool near 80% of its core adds its own queueing to the latencies. Where the floor needs"
   echo "more than the core, roomcast tries to keep the window for every socket, saturates, and"
-  echo "then shares one window across sockets (core/loop_load.h); W = 0 promises nothing and"
+  echo "then shares one window across sockets (core/server/loop_load.h); W = 0 promises nothing and"
   echo "lets long iterations batch."
   echo
   echo "![batch window trade-off](batch-curve.png)"

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "core/member.h"
-#include "core/room.h"
-#include "core/session.h"
+#include "core/base/ws_frames.h"
+#include "core/room/member.h"
+#include "core/room/room.h"
+#include "core/room/session.h"
 #include "net/send_queue.h"
-#include "core/ws_frames.h"
 #include "net/shared_frame.h"
 
 namespace {

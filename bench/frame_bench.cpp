@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/ws_frames.h"
+#include "core/base/ws_frames.h"
 #include "net/shared_frame.h"
 #include "proto/ws_reader.h"
 

@@ -1,4 +1,4 @@
-// fuzz/ws_frame_fuzz.cpp: the inbound frame path exactly as core/worker.cpp drives it:
+// fuzz/ws_frame_fuzz.cpp: the inbound frame path exactly as core/server/worker.cpp drives it:
 // WsReader::feed() per received chunk, flush() after each, stop on ProtocolError
 // (shutdown_write, the caller sends its own 1002) or once a close was sent.
 //

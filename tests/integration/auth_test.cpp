@@ -8,8 +8,8 @@
 #include <ctime>
 #include <fstream>
 
-#include "test_util.h"
 #include "../proto/jwt_sign.h"  // the one token signer (header-only, no server code)
+#include "test_util.h"
 
 namespace it {
 namespace {

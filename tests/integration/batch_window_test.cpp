@@ -1,5 +1,5 @@
 // tests/integration/batch_window_test.cpp: what --max-batch-delay W does to a client's
-// latency (core/output.h): a window holds a frame back only when that saves a write, never
+// latency (core/server/output.h): a window holds a frame back only when that saves a write, never
 // longer than W, and never holds a reply.
 //
 // W is 400 ms here so that "at once" and "after the window" are far apart even on a slow,

@@ -17,8 +17,8 @@
 #include <sstream>
 #include <thread>
 
-#include "test_util.h"
 #include "../proto/jws_keys.h"
+#include "test_util.h"
 
 namespace it {
 namespace {

@@ -5,8 +5,8 @@
 #include <ctime>
 #include <thread>
 
-#include "test_util.h"
 #include "../proto/jwt_sign.h"
+#include "test_util.h"
 
 namespace it {
 namespace {

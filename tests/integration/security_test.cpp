@@ -16,9 +16,9 @@
 #include <set>
 #include <thread>
 
+#include "../proto/jwt_sign.h"
 #include "redis_process.h"
 #include "test_util.h"
-#include "../proto/jwt_sign.h"
 
 namespace it {
 namespace {

@@ -1,7 +1,7 @@
 // Contract tests for net/event_loop.h: the promises its header states, run unchanged
 // against both backends (epoll, and io_uring where the kernel allows it) over real
-// socketpairs, loopback sockets and an eventfd. A caller (core/worker.cpp,
-// core/connection_table.cpp, core/output.cpp) relies only on these promises, so a backend
+// socketpairs, loopback sockets and an eventfd. A caller (core/server/worker.cpp,
+// core/server/connection_table.cpp, core/server/output.cpp) relies only on these promises, so a backend
 // that breaks one breaks the server on that kernel alone.
 #include "net/event_loop.h"
 
@@ -23,7 +23,7 @@ namespace roomcast {
 namespace {
 
 // A completion as the test saw it, with its received bytes copied (a recv's buffer goes
-// back to the loop at once, as core/worker.cpp does).
+// back to the loop at once, as core/server/worker.cpp does).
 struct Seen {
   uint64_t user_data;
   int32_t result;

@@ -93,7 +93,7 @@ struct ControlRecorder final : WsReader::Handler {
   std::string control;
 };
 
-// Feeds `bytes` in pieces of `piece` bytes as core/worker.cpp would; returns the first
+// Feeds `bytes` in pieces of `piece` bytes as core/server/worker.cpp would; returns the first
 // non-Ok feed result, or Ok, and what wslay produced.
 WsReader::FeedResult feed_in_pieces(const std::string& bytes, size_t piece, std::string* control) {
   ControlRecorder rec;

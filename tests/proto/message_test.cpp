@@ -1,6 +1,6 @@
 // Unit tests for proto/message.h: the protocol's decoder and encoders (docs/protocol.md 4).
-#include "proto/message.h"
 #include "proto/json_reader.h"
+#include "proto/message.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,329 @@
+// core/cluster/cluster_wire.cpp: key names, netstrings, the Lua scripts, and reading back the
+// frames and presence entries other instances wrote.
+#include "core/cluster/cluster_wire.h"
+
+#include <rapidjson/document.h>
+
+#include <charconv>
+
+namespace roomcast::wire {
+namespace {
+
+std::string key(std::string_view room, std::string_view suffix) {
+  std::string k = "rc:{";
+  k += room;
+  k += '}';
+  k += suffix;
+  return k;
+}
+
+// Netstrings in Lua, shared by the scripts that read or write presence records.
+constexpr const char* kLuaHelpers = R"lua(
+local function ns(s) return #s .. ':' .. s end
+local function fields(s)
+  local out, p = {}, 1
+  while p <= #s do
+    local c = string.find(s, ':', p, true)
+    if not c then return nil end
+    local n = tonumber(string.sub(s, p, c - 1))
+    if not n then return nil end
+    out[#out + 1] = string.sub(s, c + 1, c + n)
+    p = c + 1 + n
+  end
+  return out
+end
+)lua";
+
+// KEYS meta log who ids; ARGV epoch-if-new ttl-ms -> {seq, epoch, log entries, who}
+constexpr const char* kLuaSync = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2], KEYS[4])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+local seq = redis.call('HGET', KEYS[1], 'seq')
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+return {seq, epoch, redis.call('XRANGE', KEYS[2], '-', '+'), redis.call('HGETALL', KEYS[3])}
+)lua";
+
+// KEYS meta log ids; ARGV key prefix suffix limit origin epoch-if-new instance ttl-ms
+// channel -> {seq, duplicate, epoch}
+constexpr const char* kLuaEdit = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+local key = ARGV[1]
+if key ~= '' then
+  local s = redis.call('HGET', KEYS[3], key)
+  if s then return {tonumber(s), 1, epoch} end
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local frame = ARGV[2] .. seq .. ARGV[3]
+redis.call('XADD', KEYS[2], seq .. '-1', 'f', frame, 'k', key, 's', ARGV[5])
+if key ~= '' then redis.call('HSET', KEYS[3], key, seq) end
+local limit = tonumber(ARGV[4])
+local n = redis.call('XLEN', KEYS[2])
+if n > limit then
+  for _, e in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', n - limit)) do
+    local f = e[2]
+    for j = 1, #f - 1, 2 do
+      if f[j] == 'k' and f[j + 1] ~= '' then
+        local s = redis.call('HGET', KEYS[3], f[j + 1])
+        if s and s .. '-1' == e[1] then redis.call('HDEL', KEYS[3], f[j + 1]) end
+      end
+    end
+    redis.call('XDEL', KEYS[2], e[1])
+  end
+end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
+redis.call('PUBLISH', ARGV[9], ns(ARGV[7]) .. ns('E') .. ns(ARGV[5]) .. ns(tostring(seq)) .. ns(epoch) .. ns(key) .. ns(frame))
+return {seq, 0, epoch}
+)lua";
+
+// KEYS who; ARGV token instance user-id-or-empty channel -> {session, state} or nil
+constexpr const char* kLuaClaim = R"lua(
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local f = fields(all[i + 1])
+  if f and #f == 5 and f[2] == ARGV[1] then
+    if ARGV[3] ~= '' then
+      local ok, st = pcall(cjson.decode, f[5])
+      if not ok or type(st) ~= 'table' or type(st.user) ~= 'table' or st.user.id ~= ARGV[3] then return false end
+    end
+    redis.call('HSET', KEYS[1], all[i], ns(ARGV[2]) .. ns(f[2]) .. ns('1') .. ns('0') .. ns(f[5]))
+    redis.call('PUBLISH', ARGV[4], ns(ARGV[2]) .. ns('r') .. ns(all[i]) .. ns(f[1]))
+    return {all[i], f[5]}
+  end
+end
+return false
+)lua";
+
+// KEYS who; ARGV session owner channel sender leave-frame -> 1 if this call ended it
+constexpr const char* kLuaEnd = R"lua(
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then return 0 end
+local f = fields(rec)
+if not f or f[1] ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[3], ns(ARGV[4]) .. ns('l') .. ns(ARGV[1]) .. ns(ARGV[5]))
+return 1
+)lua";
+
+// KEYS who; ARGV instance {session record}... -> how many records were written
+constexpr const char* kLuaRecord = R"lua(
+local written = 0
+for i = 2, #ARGV - 1, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  local f = cur and fields(cur)
+  if not cur or (f and f[1] == ARGV[1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    written = written + 1
+  end
+end
+return written
+)lua";
+
+// KEYS meta log who ids; ARGV ttl-ms -> {seq, epoch} (nil, nil: the room's state is gone)
+constexpr const char* kLuaPoll = R"lua(
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return {redis.call('HGET', KEYS[1], 'seq'), redis.call('HGET', KEYS[1], 'epoch')}
+)lua";
+
+using rapidjson::Value;
+
+// A member of `obj`, or null (const iterators: clang's C++20 mode refuses rapidjson's
+// non-const iterator comparisons as ambiguous).
+const Value* field(const Value& obj, std::string_view key) {
+  if (!obj.IsObject()) return nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it)
+    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) == key) return &it->value;
+  return nullptr;
+}
+
+bool parse(std::string_view json, rapidjson::Document* doc) {
+  // Iterative: what another instance wrote is bounded by --max-message, not its depth.
+  doc->Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  return !doc->HasParseError() && doc->IsObject();
+}
+
+bool read_vec3(const Value& v, double out[3]) {
+  if (!v.IsArray() || v.Size() != 3) return false;
+  for (unsigned i = 0; i < 3; ++i) {
+    if (!v[i].IsNumber()) return false;
+    out[i] = v[i].GetDouble();
+  }
+  return true;
+}
+
+// The camera fields of an object (a cursor frame, or a presence entry's "camera").
+bool read_camera(const Value& obj, Camera* out) {
+  if (!obj.IsObject()) return false;
+  Camera cam;
+  const Value* p = field(obj, "position");
+  const Value* t = field(obj, "target");
+  if (!p || !t) return false;
+  if (!read_vec3(*p, cam.position) || !read_vec3(*t, cam.target)) return false;
+  const Value* up = field(obj, "up");
+  if (up) cam.has_up = read_vec3(*up, cam.up);
+  const Value* fov = field(obj, "fov");
+  if (fov && fov->IsNumber()) {
+    cam.has_fov = true;
+    cam.fov = fov->GetDouble();
+  }
+  *out = cam;
+  return true;
+}
+
+bool read_user(const Value& v, User* out) {
+  if (!v.IsObject()) return false;
+  const Value* id = field(v, "id");
+  if (!id || !id->IsString()) return false;
+  User u;
+  u.id.assign(id->GetString(), id->GetStringLength());
+  const Value* name = field(v, "name");
+  if (name && name->IsString()) {
+    u.has_name = true;
+    u.name.assign(name->GetString(), name->GetStringLength());
+  }
+  const Value* color = field(v, "color");
+  if (color && color->IsString()) {
+    u.has_color = true;
+    u.color.assign(color->GetString(), color->GetStringLength());
+  }
+  *out = std::move(u);
+  return true;
+}
+
+bool read_strings(const Value& v, std::vector<std::string>* out) {
+  out->clear();
+  if (v.IsObject() && v.MemberCount() == 0) return true;  // an empty list as Lua's cjson writes it
+  if (!v.IsArray()) return false;
+  for (const Value& s : v.GetArray())
+    if (s.IsString()) out->emplace_back(s.GetString(), s.GetStringLength());
+  return true;
+}
+
+}  // namespace
+
+std::string meta_key(std::string_view room) { return key(room, ":meta"); }
+std::string log_key(std::string_view room) { return key(room, ":log"); }
+std::string ids_key(std::string_view room) { return key(room, ":ids"); }
+std::string who_key(std::string_view room) { return key(room, ":who"); }
+std::string channel(std::string_view room) { return key(room, ""); }
+
+std::string_view room_of_channel(std::string_view ch) {
+  if (!ch.starts_with("rc:{") || !ch.ends_with("}")) return {};
+  return ch.substr(4, ch.size() - 5);
+}
+
+uint64_t to_u64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+uint64_t value_u64(const RedisValue& v) {
+  if (v.kind == RedisValue::Kind::Integer) return v.integer > 0 ? uint64_t(v.integer) : 0;
+  if (v.kind == RedisValue::Kind::String) return to_u64(v.str);
+  return 0;
+}
+
+bool read_log_entry(const RedisValue& entry, LogEntry* out) {
+  if (entry.kind != RedisValue::Kind::Array || entry.elements.size() != 2) return false;
+  LogEntry e;
+  e.seq = entry_seq(entry.elements[0].str);
+  const auto& f = entry.elements[1].elements;
+  for (size_t i = 0; i + 1 < f.size(); i += 2) {
+    if (f[i].str == "f") e.frame = f[i + 1].str;
+    if (f[i].str == "k") e.key = f[i + 1].str;
+    if (f[i].str == "s") e.origin = f[i + 1].str;
+  }
+  *out = e;
+  return e.seq != 0 && !e.frame.empty();
+}
+
+void put(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+}
+
+bool next(std::string_view in, size_t* pos, std::string_view* field) {
+  size_t colon = in.find(':', *pos);
+  if (colon == std::string_view::npos || colon == *pos || colon - *pos > 10) return false;
+  size_t len = 0;
+  auto [end, ec] = std::from_chars(in.data() + *pos, in.data() + colon, len);
+  if (ec != std::errc() || end != in.data() + colon) return false;
+  if (len > in.size() - colon - 1) return false;
+  *field = in.substr(colon + 1, len);
+  *pos = colon + 1 + len;
+  return true;
+}
+
+std::vector<std::string> scripts() {
+  std::vector<std::string> out(kScriptCount);
+  out[kSync] = kLuaSync;
+  out[kEdit] = std::string(kLuaHelpers) + kLuaEdit;
+  out[kClaim] = std::string(kLuaHelpers) + kLuaClaim;
+  out[kEnd] = std::string(kLuaHelpers) + kLuaEnd;
+  out[kPoll] = kLuaPoll;
+  out[kRecord] = std::string(kLuaHelpers) + kLuaRecord;
+  return out;
+}
+
+bool parse_peer_state(std::string_view json, PeerState* out) {
+  rapidjson::Document doc;
+  if (!parse(json, &doc)) return false;
+  const Value* session = field(doc, "session");
+  const Value* user = field(doc, "user");
+  if (!session || !session->IsString() || !user) return false;
+  PeerState st;
+  st.session.assign(session->GetString(), session->GetStringLength());
+  if (!read_user(*user, &st.user)) return false;
+  const Value* cam = field(doc, "camera");
+  if (cam) st.has_camera = read_camera(*cam, &st.camera);
+  const Value* sel = field(doc, "selection");
+  if (sel) read_strings(*sel, &st.selection);
+  const Value* following = field(doc, "following");
+  if (following && following->IsString())
+    st.following.assign(following->GetString(), following->GetStringLength());
+  *out = std::move(st);
+  return true;
+}
+
+bool parse_cursor_camera(std::string_view frame, Camera* out) {
+  rapidjson::Document doc;
+  return parse(frame, &doc) && read_camera(doc, out);
+}
+
+bool parse_select_ids(std::string_view frame, std::vector<std::string>* out) {
+  rapidjson::Document doc;
+  if (!parse(frame, &doc)) return false;
+  const Value* ids = field(doc, "ids");
+  return ids && read_strings(*ids, out);
+}
+
+bool parse_follow_target(std::string_view frame, std::string* out) {
+  rapidjson::Document doc;
+  if (!parse(frame, &doc)) return false;
+  const Value* target = field(doc, "target");
+  if (!target) return false;
+  if (target->IsString())
+    out->assign(target->GetString(), target->GetStringLength());
+  else
+    out->clear();
+  return true;
+}
+
+bool parse_join_user(std::string_view frame, User* out) {
+  rapidjson::Document doc;
+  if (!parse(frame, &doc)) return false;
+  const Value* user = field(doc, "user");
+  return user && read_user(*user, out);
+}
+
+}  // namespace roomcast::wire

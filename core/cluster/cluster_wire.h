@@ -1,0 +1,103 @@
+// core/cluster/cluster_wire.h: what instances write to Redis and to each other, byte for byte.
+//
+// Owns: the key names, the channel message format, the presence record format and the
+// Lua scripts (one script per atomic step: load a room, store an edit, claim a session
+// for a resume, end a session, keep a room alive). Pure functions: no Redis, no room.
+// Called by core/cluster/cluster_store.cpp.
+//
+// Keys of room R, under one hash tag so a later move to Redis Cluster stays single-slot:
+//   rc:{R}:meta  HASH  seq (last edit's seq), epoch (the history's name)
+//   rc:{R}:log   STREAM entry id "<seq>-1", fields f (the edit frame), k (exactly-once
+//                key or ""), s (sender's session id); capped at --history entries
+//   rc:{R}:ids   HASH  exactly-once key -> seq, trimmed with the stream
+//   rc:{R}:who   HASH  session id -> presence record (below)
+//   channel rc:{R}
+// All four keys expire --room-ttl (+60 s) after the last instance mirroring the room let
+// go of it; a room whose meta is gone gets a new epoch (docs/protocol.md 3.3).
+//
+// A channel message is a run of netstrings ("<len>:<bytes>"): the sending instance's id,
+// then records. A record is a kind and its fields:
+//   E session seq epoch key frame   an edit (published by the edit script, atomically
+//                                   with its seq)
+//   c|s|f|j|l session frame         cursor, select, follow, presence join, presence leave:
+//                                   the frame every member receives
+//   h session until_ms              the session is held until until_ms (Redis clock)
+//   r session old_instance          the session was resumed on the sending instance
+// A presence record is netstrings: instance, resume token, connected (1/0), held until
+// (ms, Redis clock; 0), then the session's state as one presence-API entry (JSON).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/cluster/redis_link.h"
+#include "proto/message.h"
+
+namespace roomcast::wire {
+
+std::string meta_key(std::string_view room);
+std::string log_key(std::string_view room);
+std::string ids_key(std::string_view room);
+std::string who_key(std::string_view room);
+std::string channel(std::string_view room);
+// The room a channel name belongs to; empty if it is not one of ours.
+std::string_view room_of_channel(std::string_view channel);
+
+// The kind of a channel record, as its one-letter field on the wire (above; the Lua
+// scripts write 'E', 'r' and 'l' themselves).
+enum class Record : char {
+  Edit = 'E',
+  Cursor = 'c',
+  Select = 's',
+  Follow = 'f',
+  Join = 'j',
+  Leave = 'l',
+  Hold = 'h',
+  Resume = 'r',
+};
+inline std::string_view letter(const Record& kind) { return {reinterpret_cast<const char*>(&kind), 1}; }
+
+void put(std::string& out, std::string_view field);  // one netstring
+// Numbers as the scripts return them: decimal strings or integers; 0 if neither.
+uint64_t to_u64(std::string_view decimal);
+uint64_t value_u64(const RedisValue& v);
+// The seq of a stream entry id "<seq>-1".
+inline uint64_t entry_seq(std::string_view id) { return to_u64(id.substr(0, id.find('-'))); }
+// Reads the next netstring at *pos; false (and nothing read) if malformed.
+bool next(std::string_view in, size_t* pos, std::string_view* field);
+
+// One entry of rc:{R}:log as XRANGE returns it: [id, [field, value, ...]]. The views
+// point into `entry`.
+struct LogEntry {
+  uint64_t seq = 0;
+  std::string_view origin, key, frame;
+};
+bool read_log_entry(const RedisValue& entry, LogEntry* out);
+
+// Scripts, in RedisOptions::scripts order.
+// kRecord: KEYS who; ARGV instance, then session/record pairs: each record is written
+// unless another instance owns the session by now (it was claimed there, and what this
+// instance still writes about it is older than what that one knows).
+enum Script : int { kSync = 0, kEdit, kClaim, kEnd, kPoll, kRecord, kScriptCount };
+std::vector<std::string> scripts();
+
+// A session's state as a late joiner sees it (the presence-API entry), parsed back.
+struct PeerState {
+  std::string session;
+  User user;
+  bool has_camera = false;
+  Camera camera;
+  std::vector<std::string> selection;
+  std::string following;
+};
+bool parse_peer_state(std::string_view json, PeerState* out);
+
+// The parts of relayed frames the mirror keeps.
+bool parse_cursor_camera(std::string_view frame, Camera* out);
+bool parse_select_ids(std::string_view frame, std::vector<std::string>* out);
+bool parse_follow_target(std::string_view frame, std::string* out);
+bool parse_join_user(std::string_view frame, User* out);
+
+}  // namespace roomcast::wire

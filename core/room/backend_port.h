@@ -1,0 +1,82 @@
+// core/room/backend_port.h: the backend port: where the app's backend takes part in a room's
+// life (docs/integration.md): it may veto or rewrite an edit before the room sees it, and
+// it learns of every applied edit, join and leave.
+//
+// Called by: RoomService on its loop thread, at fixed points: check_edit before an edit
+// gets its seq (after the exactly-once check: a duplicate never asks), edit_applied once
+// an edit is in the room's history, joined / left when the others see presence `join` /
+// `leave` (never for a resume). Camera, selection and follow traffic never reaches it.
+// Implementations: NoBackend below (every edit accepted at once, events dropped) and the
+// hook client of docs/integration.md.
+// Promises (of every implementation):
+//   - check_edit answers Now (the decision filled in) or Later; a Later answer is given
+//     exactly once through RoomService::edit_decided(ticket, ...), on the same thread,
+//     never from inside check_edit; meanwhile the sender's later messages wait (as for a
+//     store), other members' traffic never does;
+//   - the events never block: a backend that is slow or down delays or drops its own
+//     deliveries, never the room.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proto/message.h"
+
+namespace roomcast {
+
+class Room;
+struct Session;
+
+// An edit as the backend is asked about it (views valid during check_edit only).
+struct EditCheck {
+  std::string_view room;
+  std::string_view session;
+  const User* user = nullptr;
+  bool has_id = false;
+  std::string_view id;
+  std::string_view building;
+  std::string_view op;
+  const rapidjson::Value* data = nullptr;  // null if the edit had none
+};
+
+struct EditDecision {
+  enum class Kind : uint8_t {
+    Accept,       // applied as sent
+    Rewrite,      // applied with the fields below replaced
+    Reject,       // `error` `rejected` with `reason`; nothing applied, no seq consumed
+    Unavailable,  // the backend did not answer: `error` `unavailable`; the client may retry
+  };
+  Kind kind = Kind::Accept;
+  std::string reason;  // Reject
+  // Rewrite: the replaced fields; `data_json` is one JSON value.
+  bool has_building = false, has_op = false, has_data = false;
+  std::string building, op, data_json;
+};
+
+class BackendPort {
+ public:
+  virtual ~BackendPort() = default;
+  enum class Answer : uint8_t { Now, Later };
+  virtual Answer check_edit(const EditCheck& edit, uint64_t ticket, EditDecision& decision) = 0;
+  // An edit is in `room`'s history with `seq`, as every member received it (`frame`).
+  // `session` is "server" and `user` null for the publish API.
+  virtual void edit_applied(const Room& room, uint64_t seq, std::string_view session, const User* user,
+                            std::string_view frame) = 0;
+  virtual void joined(const Room& room, const Session& s) = 0;
+  virtual void left(const Room& room, const Session& s) = 0;
+};
+
+// No backend: every edit is accepted at once and nobody is told anything.
+class NoBackend final : public BackendPort {
+ public:
+  Answer check_edit(const EditCheck&, uint64_t, EditDecision& decision) override {
+    decision.kind = EditDecision::Kind::Accept;
+    return Answer::Now;
+  }
+  void edit_applied(const Room&, uint64_t, std::string_view, const User*, std::string_view) override {}
+  void joined(const Room&, const Session&) override {}
+  void left(const Room&, const Session&) override {}
+};
+
+}  // namespace roomcast

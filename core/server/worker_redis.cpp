@@ -1,0 +1,45 @@
+// core/server/worker_redis.cpp: the worker's side of scale-out. The instance's RedisLink answers
+// on this worker's eventfd (its loop wakes for it like for a socket); the room service
+// reaches Redis through the worker as its ClusterPort; API requests that waited for Redis
+// (presence, publish) are answered here.
+#include "core/server/completion_tag.h"
+#include "core/server/worker.h"
+
+namespace roomcast {
+
+void Worker::arm_redis() { loop_->read(redis_fd_, &redis_value_, sizeof(redis_value_), completion_tag(Op::Redis)); }
+
+void Worker::on_redis() {
+  redis_events_.clear();
+  redis_->take(index_, &redis_events_);
+  for (RedisEvent& event : redis_events_) cluster_->on_redis(event, now_ns_);
+  redis_events_.clear();
+  arm_redis();
+}
+
+void Worker::submit(std::vector<RedisCall>& calls) { redis_->submit(index_, calls); }
+void Worker::subscribe(const std::string& channel) { redis_->subscribe(index_, channel); }
+void Worker::unsubscribe(const std::string& channel) { redis_->unsubscribe(index_, channel); }
+
+void Worker::room_ready(std::string_view room, bool ok) {
+  auto it = presence_waiting_.find(std::string(room));
+  if (it == presence_waiting_.end()) return;
+  std::vector<PresenceWait> waiting = std::move(it->second);
+  presence_waiting_.erase(it);
+  for (const PresenceWait& w : waiting) {
+    Connection* c = table_->lookup(w.ref.slot, w.ref.generation);
+    if (!c || c->state == ConnState::Dead) continue;
+    apply(*c, ok ? HttpFront::presence(*rooms_, room, w.after) : HttpFront::store_unavailable());
+  }
+}
+
+void Worker::published(uint64_t ticket, bool ok, uint64_t seq) {
+  auto it = publish_waiting_.find(ticket);
+  if (it == publish_waiting_.end()) return;
+  SlotRef ref = it->second;
+  publish_waiting_.erase(it);
+  Connection* c = table_->lookup(ref.slot, ref.generation);
+  if (c && c->state != ConnState::Dead) apply(*c, HttpFront::published(ok, seq));
+}
+
+}  // namespace roomcast
