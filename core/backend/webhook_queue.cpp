@@ -185,7 +185,8 @@ size_t WebhookQueue::forget_room(std::string_view room) {
 int64_t WebhookQueue::next_wakeup_ms(int64_t now_ms) const {
   if (!ready_.empty() && tickets_.size() < options_.concurrency) return now_ms;
   if (timers_.empty()) return INT64_MAX;
-  return std::min(timers_.begin()->first, now_ms + options_.max_wait_ms);
+  const int64_t due = timers_.begin()->first;
+  return due > now_ms + options_.max_wait_ms ? now_ms : due;  // the clock stepped back (see poll)
 }
 
 int64_t WebhookQueue::oldest_age_ms(int64_t now_ms) const {
