@@ -6,7 +6,12 @@
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "proto/webhook_signature.h"
@@ -268,6 +273,94 @@ TEST(HookClient, HttpsToACertificateTheSystemDoesNotTrustIsATransportError) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_NE(results[0].outcome, HookOutcome::Answered);
   EXPECT_TRUE(server.requests().empty());
+}
+
+// A self-signed certificate for 127.0.0.1 and an HTTPS server presenting it.
+class HttpsServer {
+ public:
+  HttpsServer() {
+    char dir_template[] = "/tmp/roomcast-hook-tls-XXXXXX";
+    dir_ = ::mkdtemp(dir_template);
+    const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1"
+                            " -addext subjectAltName=IP:127.0.0.1 -keyout " + dir_ + "/key.pem -out " + dir_ +
+                            "/cert.pem 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) return;
+    int to_child[2], from_child[2];
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) return;
+    const std::string script = (std::filesystem::path(__FILE__).parent_path() / "https_test_server.py").string();
+    const std::string cert = dir_ + "/cert.pem", key = dir_ + "/key.pem";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      ::execl("/usr/bin/python3", "python3", script.c_str(), cert.c_str(), key.c_str(), nullptr);
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    stdin_ = to_child[1];
+    char buf[16] = {};
+    pollfd p{from_child[0], POLLIN, 0};
+    if (::poll(&p, 1, 10000) > 0 && ::read(from_child[0], buf, sizeof buf - 1) > 0) port_ = std::atoi(buf);
+    ::close(from_child[0]);
+  }
+  ~HttpsServer() {
+    if (stdin_ >= 0) ::close(stdin_);  // the server ends when its stdin closes
+    if (pid_ > 0) {
+      for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(20ms);
+      if (::kill(pid_, 0) == 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  int port() const { return port_; }
+  std::string cert() const { return dir_ + "/cert.pem"; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int port_ = 0;
+};
+
+TEST(HookClient, HttpsIsVerifiedAgainstTheTrustedCertificatesThenKeptAlive) {
+  HttpsServer server;
+  ASSERT_GT(server.port(), 0) << "openssl or python3 missing";
+  {
+    // The system's CA store does not know this self-signed certificate.
+    HookClient client(options(), 1);
+    Submitter s;
+    client.attach(0, s.fd);
+    client.start();
+    ASSERT_TRUE(client.submit(0, HookRequest{1, HookKind::Auth, server.url(), "auth:1", "{}"}));
+    auto results = s.wait(client, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].outcome, HookOutcome::Transport) << results[0].error;
+  }
+  HookClientOptions o = options();
+  o.ca_file = server.cert();
+  HookClient client(o, 1);
+  Submitter s;
+  client.attach(0, s.fd);
+  client.start();
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(client.submit(0, HookRequest{i, HookKind::Auth, server.url(), "auth:" + std::to_string(i), "{}"}));
+    auto results = s.wait(client, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_TRUE(results[0].ok()) << results[0].error;
+    EXPECT_EQ(results[0].body, R"({"tls":true})");
+    EXPECT_EQ(results[0].reused_connection, i > 1) << i;
+  }
+  // The same server under a name its certificate does not carry: refused.
+  ASSERT_TRUE(client.submit(0, HookRequest{9, HookKind::Auth, "https://localhost:" + std::to_string(server.port()) + "/hook",
+                                           "auth:9", "{}"}));
+  auto results = s.wait(client, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, HookOutcome::Transport) << results[0].error;
+  EXPECT_NE(results[0].error.find("localhost"), std::string::npos) << results[0].error;
 }
 
 TEST(HookClient, RoundTripLatencyToALocalBackendIsWellUnderTheBenchmarkGoal) {
