@@ -83,7 +83,7 @@ struct HookClient::State {
   struct Completions {
     std::mutex mutex;
     std::vector<HookResult> results;
-    int fd = -1;
+    std::atomic<int> fd{-1};  // re-attachable while running (a submitter going away detaches)
   };
 
   State(HookClientOptions o, unsigned submitters, HookStats& s) : options(std::move(o)), stats(s) {
@@ -136,10 +136,10 @@ struct HookClient::State {
       std::lock_guard lock(c.mutex);
       c.results.push_back(std::move(r));
     }
-    if (c.fd >= 0) {
+    if (const int fd = c.fd.load(std::memory_order_acquire); fd >= 0) {
       const uint64_t one = 1;
       // A full eventfd counter (never in practice) still leaves it readable: the loop wakes.
-      [[maybe_unused]] ssize_t n = ::write(c.fd, &one, sizeof one);
+      [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
     }
   }
 
@@ -316,7 +316,9 @@ HookClient::~HookClient() {
   curl_global_cleanup();
 }
 
-void HookClient::attach(unsigned submitter, int notify_fd) { state_->completions.at(submitter)->fd = notify_fd; }
+void HookClient::attach(unsigned submitter, int notify_fd) {
+  state_->completions.at(submitter)->fd.store(notify_fd, std::memory_order_release);
+}
 
 void HookClient::start() {
   if (!state_->multi || state_->thread.joinable()) return;

@@ -112,7 +112,9 @@ class HookClient {
   HookClient(const HookClient&) = delete;
   HookClient& operator=(const HookClient&) = delete;
 
-  // Before start(): submitter `s`'s eventfd, written whenever results were queued for it.
+  // Submitter `s`'s eventfd, written whenever results were queued for it. Before start();
+  // also later with -1 (a submitter that goes away before the client: no more writes to a
+  // descriptor it is about to close; the race-free order is still stop() first).
   void attach(unsigned submitter, int notify_fd);
   void start();
   // Ends the transfers in flight and queued with Stopped results, joins the thread.

@@ -118,6 +118,7 @@ WebhookDelivery::WebhookDelivery(WebhookDeliveryOptions options, HookClient& cli
 
 WebhookDelivery::~WebhookDelivery() {
   stop();
+  state_->client.attach(state_->submitter, -1);  // results of attempts still in flight wake nobody
   if (state_->wake_fd >= 0) ::close(state_->wake_fd);
 }
 

@@ -5,8 +5,9 @@
 // inbox of pushed events and commands, and an eventfd waking the thread for the inbox and
 // for the hook client's results (it is the client's submitter `submitter`).
 // Called by: loop threads or the persistence layer (push, forget_room: thread-safe, never
-// blocking on the network); the server (start before or after the client starts, stop
-// before the client stops); a scrape (stats, render_metrics).
+// blocking on the network); the server (start before or after the client starts; at
+// shutdown stop() this, then stop the client, then destroy both); a scrape (stats,
+// render_metrics).
 // Promises:
 //   - everything WebhookQueue promises (order per room, one in flight per room,
 //     --webhook-concurrency, full-jitter retries, --webhook-max-age, --webhook-queue), with
