@@ -47,7 +47,8 @@ demo: js-deps
 
 # The real proxies the integration tests put in front of roomcast (tests/integration/proxy_test.cpp),
 # and PyJWT, which mints an identity provider's keys and tokens (identity_provider_test.cpp).
-TEST_PACKAGES := nginx-light haproxy python3-jwt python3-cryptography
+# FastAPI and uvicorn run the example backend (examples/fastapi-backend/, its test in ctest).
+TEST_PACKAGES := nginx-light haproxy python3-jwt python3-cryptography python3-fastapi uvicorn
 
 test: deps js-deps
 	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"
