@@ -1,5 +1,6 @@
 // proto/jwk.cpp: JWK set and PEM parsing into EVP_PKEYs, and JWS signature checks
 // (OpenSSL 3 EVP; RapidJSON through proto/json_reader.h).
+#include "proto/base64url.h"
 #include "proto/jwk.h"
 
 #include <array>

@@ -102,13 +102,6 @@ inline constexpr size_t kMaxKeysTried = 4;
 // Longer tokens are Malformed without being looked at.
 inline constexpr size_t kMaxJwtBytes = 8 * 1024;
 
-// base64url without padding (RFC 4648 section 5), the encoding verify_jwt reads back; also
-// what resume tokens and epochs are made of (core/tokens.h).
-std::string base64url_encode(std::string_view bytes);
-// The strict, canonical reverse: false for a character outside the alphabet, a length of
-// 4n+1, or unused trailing bits that are not zero.
-bool base64url_decode(std::string_view in, std::string& out);
-
 // Verifies a compact JWS (header.payload.signature, base64url without padding).
 // True and `out` filled on success; false and `err` set otherwise (`out` is then
 // unspecified). `now_unix` in seconds.

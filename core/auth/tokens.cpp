@@ -1,6 +1,7 @@
 // core/auth/tokens.cpp: getrandom(2), encoded by proto/jwt.h's base64url_encode.
 #include "core/auth/tokens.h"
 
+#include "proto/base64url.h"
 #include "proto/jwt.h"
 
 #include <sys/random.h>

@@ -396,7 +396,16 @@ std::unique_ptr<Session> ClusterStore::claimed(Member& m, Room& room) {
   m.wait->claimed_state.clear();
   // The others mirror it already: it moves from "remote" to "here" without a word.
   auto mirrored = link_of(room).remote.find(s->id);
-  if (mirrored != link_of(room).remote.end() && mirrored->second.session && mirrored->second.session->view) {
+  // Held here too: another instance took it over (the record had its token) before this
+  // one heard of the move, so the copy here is stale, though it holds what that instance
+  // relayed since (apply_late_relay). The claimed session replaces it without a word.
+  std::unique_ptr<Session> stale;
+  if (Session* here = room.find(s->id); here && !here->connected) stale = domain_.move_elsewhere(room, s->id);
+  if (stale && stale->view) {
+    s->view = std::move(stale->view);
+    s->view->sent_here = 0;
+    s->view->last_cursor = FrameRef();
+  } else if (mirrored != link_of(room).remote.end() && mirrored->second.session && mirrored->second.session->view) {
     // Its camera, selection and following as this instance mirrors them: the channel
     // brought every change, while the record can lag by a record period (it is rewritten
     // at most every kRecordEveryNs), so a session that moved twice would come back with
@@ -408,7 +417,8 @@ std::unique_ptr<Session> ClusterStore::claimed(Member& m, Room& room) {
     s->restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
   }
   if (mirrored != link_of(room).remote.end()) link_of(room).remote.erase(mirrored);
-  if (room.find(s->id)) return nullptr;  // it was ours after all (a stale record)
+  // Connected here: it was ours after all (the record lagged our own resume).
+  if (room.find(s->id)) return nullptr;
   metrics_.resumes[size_t(ResumeResult::Ok)].add();
   if (log_) log_->log(LogLevel::Info, "session_resumed", {{"session", s->id}, {"room", room.name()}, {"result", "claimed"}});
   return s;

@@ -1,6 +1,7 @@
 #include "core/room/room.h"
 
 #include "core/room/member.h"
+#include "proto/base64url.h"
 
 namespace roomcast {
 

@@ -7,6 +7,7 @@
 #include "core/auth/tokens.h"
 #include "core/base/ws_frames.h"
 #include "core/room/room_service.h"
+#include "proto/base64url.h"
 #include "proto/jwt.h"
 
 namespace roomcast {

@@ -21,7 +21,7 @@
 
 #include "core/base/admission.h"
 #include "net/send_queue.h"
-#include "proto/jwt.h"
+#include "proto/base64url.h"
 #include "proto/message.h"
 
 namespace roomcast {

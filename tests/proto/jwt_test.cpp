@@ -1,3 +1,4 @@
+#include "proto/base64url.h"
 #include "proto/jwt.h"
 
 #include <gtest/gtest.h>
