@@ -15,9 +15,11 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "../core/backend/test_http_server.h"  // header-only, no server code
+#include "redis_process.h"
 #include "test_util.h"
 
 namespace it {
@@ -373,6 +375,68 @@ TEST_F(HooksTest, ADeadBackendNeverDisconnectsAnyone) {
   HttpResponse m = http_get(port(), "/metrics");
   EXPECT_NE(m.body.find("roomcast_hook_requests_total{hook=\"edit\",result=\"unreachable\"} 5"), std::string::npos)
       << m.body;
+}
+
+// ---- several instances (--redis): each applied edit is reported once -------------------
+
+TEST_F(HooksTest, WithRedisEachEditIsReportedOnceByTheInstanceThatStoredIt) {
+  std::string err;
+  auto redis = RedisProcess::start(&err);
+  ASSERT_TRUE(redis) << err;
+  TestHttpServer receiver([](const Request&) { return Response{200, ""}; });
+  TempFile secret(kSecret);
+  auto start = [&]() {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads", "1", "--redis", redis->url(),
+                                     "--webhook", receiver.url("/events"), "--hook-secret-file", secret.path};
+    if (const char* more = std::getenv("IT_ROOMCAST_ARGS")) {
+      std::istringstream in(more);
+      for (std::string a; in >> a;) args.push_back(a);
+    }
+    std::string e;
+    auto p = ServerProcess::start(args, &e, std::chrono::seconds(10));
+    EXPECT_TRUE(p) << e;
+    return p;
+  };
+  auto i1 = start();
+  auto i2 = start();
+  ASSERT_TRUE(i1 && i2);
+  auto join_on = [](uint16_t port, const std::string& user) {
+    ConnectOptions o;
+    o.path = "/ws/shared";
+    std::string e;
+    auto ws = WsClient::connect(port, o, &e);
+    EXPECT_TRUE(ws) << e;
+    if (!ws) return ws;
+    EXPECT_TRUE(ws->send_text(join_msg(user)));
+    EXPECT_EQ(ws->recv_until_type("welcome").type(), "welcome");
+    return ws;
+  };
+  auto a = join_on(i1->port(), "alice");
+  auto b = join_on(i2->port(), "bob");
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a->send_text(edit_msg("B1", "a" + std::to_string(i), "", "a" + std::to_string(i))));
+    ASSERT_EQ(a->recv_until_type("ack").type(), "ack");
+    ASSERT_TRUE(b->send_text(edit_msg("B1", "b" + std::to_string(i), "", "b" + std::to_string(i))));
+    ASSERT_EQ(b->recv_until_type("ack").type(), "ack");
+  }
+  auto edit_ids = [](const std::vector<Request>& rs) {
+    std::multiset<std::string> ids;
+    for (const Request& r : rs)
+      if (r.headers.count("webhook-id") && r.headers.at("webhook-id").rfind("edit:", 0) == 0) ids.insert(r.headers.at("webhook-id"));
+    return ids;
+  };
+  ASSERT_TRUE(WaitFor(receiver, [&](const std::vector<Request>& rs) { return edit_ids(rs).size() >= 6; }));
+  std::this_thread::sleep_for(milliseconds(500));  // anything duplicated would have come by now
+  std::multiset<std::string> ids = edit_ids(receiver.requests());
+  EXPECT_EQ(ids.size(), 6u) << "every instance applies every edit; only the one that stored it reports it";
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 6u);
+  for (const Request& r : receiver.requests()) {
+    if (r.headers.at("webhook-id").rfind("edit:", 0) != 0) continue;
+    auto e = parse(r.body);
+    const std::string op = sget(e, "op");
+    EXPECT_EQ(sget(e["user"], "id"), op[0] == 'a' ? "alice" : "bob") << r.body;
+  }
 }
 
 }  // namespace
