@@ -169,9 +169,10 @@ void encode_select(rapidjson::StringBuffer& out, std::string_view session,
 // `data` may be null (field omitted).
 void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_t seq,
                  std::string_view building, std::string_view op, const rapidjson::Value* data);
-// `id` is omitted when has_id is false; `duplicate` (1.1) is written only when true.
+// `id` is omitted when has_id is false; `duplicate` (1.1) and `rewritten` (the edit hook
+// changed the edit: docs/integration.md 3) are written only when true.
 void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq,
-                bool duplicate = false);
+                bool duplicate = false, bool rewritten = false);
 // 1.1: {"type":"refreshed","exp":N}
 void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp);
 // `target` empty means null.

@@ -300,7 +300,8 @@ void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_
   w.EndObject();
 }
 
-void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq, bool duplicate) {
+void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq, bool duplicate,
+                bool rewritten) {
   out.Clear();
   JsonWriter w(out);
   begin_message(w, "ack");
@@ -312,6 +313,10 @@ void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, 
   w.Uint64(seq);
   if (duplicate) {
     write_key(w, "duplicate");
+    w.Bool(true);
+  }
+  if (rewritten) {
+    write_key(w, "rewritten");
     w.Bool(true);
   }
   w.EndObject();

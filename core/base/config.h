@@ -81,6 +81,16 @@ struct Config {
   std::vector<CidrRange> trusted_proxies; // peers whose forwarding headers name the client
   bool proxy_protocol = false;            // every connection starts with a PROXY protocol header
 
+  // The app's backend (docs/integration.md): hooks and webhooks, each off unless its URL is set.
+  std::string hook_key;                   // HMAC key of --hook-secret-file / ROOMCAST_HOOK_SECRET; a secret (empty: unsigned)
+  std::string auth_hook_url;              // --auth-hook: who a tokenless upgrade is
+  std::string edit_hook_url;              // --edit-hook: veto or rewrite an edit before its seq
+  std::string webhook_url;                // --webhook: applied edits, joins and leaves
+  unsigned hook_timeout_ms = 2000;        // every hook request, queue wait included
+  size_t webhook_concurrency = 16;        // rooms delivered at once
+  int64_t webhook_max_age_ms = 24LL * 3600 * 1000;  // then an undelivered event is dropped
+  size_t webhook_queue = 100000;          // events held in memory; beyond, the oldest is dropped
+
   // Operations.
   LogFormat log_format = LogFormat::Text;
   LogLevel log_level = LogLevel::Info;
@@ -94,7 +104,8 @@ enum class ConfigOutcome { Run, Help, Error };
 // Secrets never come from the command line: the JWT secret from --jwt-secret-file or
 // ROOMCAST_JWT_SECRET, the API key from --api-key-file or ROOMCAST_API_KEY (files are read
 // here; a trailing newline is dropped), the Redis password from the --redis URL or
-// --redis-password-file. A --redis URL is shown masked in messages (RedisLink::mask_url).
+// --redis-password-file, the hook secret from --hook-secret-file or ROOMCAST_HOOK_SECRET
+// (kept only as its decoded key). A --redis URL is shown masked in messages (RedisLink::mask_url).
 ConfigOutcome parse_config(int argc, const char* const* argv, Config& config, std::string& message,
                            const char* const* environment = nullptr);
 

@@ -105,9 +105,11 @@ class ClusterStore final : public RoomStore {
   void on_instances(const RedisEvent& event);
   void apply_sync(Room& room, RedisValue& value);
   void fail_sync(Room& room);
+  // `mine`: this instance's edit script stored it (the channel record or the log entry
+  // names this instance): only then does the backend hear of it (AppliedEdit::stored_here).
   void apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin, std::string_view key,
-                  std::string_view frame);
-  void commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame);
+                  std::string_view frame, bool mine);
+  void commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame, bool mine);
   void settle_acks(Room& room);
   void restart_room(Room& room, std::string_view epoch, uint64_t seq);
   // A local session another instance took over: it becomes a remote peer of `owner`.

@@ -117,7 +117,8 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       if (!ok || value.kind != RedisValue::Kind::Array) return;  // tried again after kGapWaitNs
       for (RedisValue& entry : value.elements) {
         wire::LogEntry e;
-        if (wire::read_log_entry(entry, &e)) apply_edit(*room, e.seq, room->epoch(), e.origin, e.key, e.frame);
+        if (wire::read_log_entry(entry, &e))
+          apply_edit(*room, e.seq, room->epoch(), e.origin, e.key, e.frame, e.instance == instance_id_);
       }
       if (room->seq() < link.known_seq) link.behind_since_ns = now_ns_;
       return;
@@ -147,8 +148,9 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
 }
 
 
-void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame) {
-  Session* sender = domain_.apply_stored_edit(room, origin, std::move(key), frame);
+void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame,
+                                  bool mine) {
+  Session* sender = domain_.apply_stored_edit(room, origin, std::move(key), frame, mine);
   if (!sender) return;
   // The sender's own edit, applied before the script's reply came back: ack it now, so
   // it arrives before any later edit (docs/protocol.md 3.2: acks and edits in seq order).
@@ -163,7 +165,7 @@ void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::stri
   PendingCall& p = call_it->second;
   p.acked = true;
   Member& m = *sender->member;
-  encode_ack(domain_.encoder(), p.has_id, p.id, room.seq());
+  encode_ack(domain_.encoder(), p.has_id, p.id, room.seq(), false, RoomService::rewritten_ack(m));
   domain_.reply(m, OutType::Ack, domain_.encoded());
   if (m.wait) {
     domain_.release(m);
@@ -171,7 +173,7 @@ void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::stri
 }
 
 void ClusterStore::apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin,
-                             std::string_view key, std::string_view frame) {
+                             std::string_view key, std::string_view frame, bool mine) {
   RoomLink& link = link_of(room);
   if (seq == 0 || frame.empty()) return;
   if (epoch != room.epoch()) {
@@ -180,15 +182,16 @@ void ClusterStore::apply_edit(Room& room, uint64_t seq, std::string_view epoch, 
   }
   if (seq <= room.seq()) return;  // already applied (the channel and the stream overlap)
   if (seq > room.seq() + 1) {
-    if (link.ahead.size() < kMaxAhead) link.ahead.try_emplace(seq, RelayedEdit{std::string(origin), std::string(key), std::string(frame)});
+    if (link.ahead.size() < kMaxAhead) link.ahead.try_emplace(seq, RelayedEdit{std::string(origin), std::string(key), std::string(frame), mine});
     link.known_seq = std::max(link.known_seq, seq);
     if (!link.behind_since_ns) link.behind_since_ns = now_ns_;
     return;
   }
-  commit_relayed(room, origin, std::string(key), frame);
+  commit_relayed(room, origin, std::string(key), frame, mine);
   while (!link.ahead.empty() && link.ahead.begin()->first <= room.seq() + 1) {
     auto node = link.ahead.extract(link.ahead.begin());
-    if (node.key() == room.seq() + 1) commit_relayed(room, node.mapped().origin, std::move(node.mapped().key), node.mapped().frame);
+    if (node.key() == room.seq() + 1) commit_relayed(room, node.mapped().origin, std::move(node.mapped().key), node.mapped().frame,
+                     node.mapped().mine);
   }
   link.known_seq = std::max(link.known_seq, room.seq());
   if (room.seq() >= link.known_seq) link.behind_since_ns = 0;
@@ -207,7 +210,8 @@ void ClusterStore::settle_acks(Room& room) {
     Session* s = room.find(ack.session);
     if (!s || !s->connected || !s->member) continue;  // held or gone: it resends after resuming
     Member& m = *s->member;
-    encode_ack(domain_.encoder(), ack.has_id, ack.id, node.key(), ack.duplicate);
+    const bool rewritten = RoomService::rewritten_ack(m) && !ack.duplicate;
+    encode_ack(domain_.encoder(), ack.has_id, ack.id, node.key(), ack.duplicate, rewritten);
     domain_.reply(m, OutType::Ack, domain_.encoded());
     if (m.wait) {
       domain_.release(m);
@@ -298,7 +302,7 @@ void ClusterStore::on_message(std::string_view channel, std::string_view payload
       if (!wire::next(payload, &pos, &seq) || !wire::next(payload, &pos, &epoch) || !wire::next(payload, &pos, &key) ||
           !wire::next(payload, &pos, &frame))
         return;
-      apply_edit(room, to_u64(seq), epoch, session, key, frame);
+      apply_edit(room, to_u64(seq), epoch, session, key, frame, mine);
       continue;
     }
     if (!wire::next(payload, &pos, &frame) || kind.size() != 1) return;

@@ -115,7 +115,8 @@ void ClusterStore::apply_sync(Room& room, RedisValue& value) {
   }
   for (RedisValue& entry : log) {
     wire::LogEntry e;
-    if (wire::read_log_entry(entry, &e)) apply_edit(room, e.seq, room.epoch(), e.origin, e.key, e.frame);
+    if (wire::read_log_entry(entry, &e))
+      apply_edit(room, e.seq, room.epoch(), e.origin, e.key, e.frame, e.instance == instance_id_);
   }
   link.known_seq = std::max(link.known_seq, seq);
 

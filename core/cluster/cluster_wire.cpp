@@ -63,7 +63,7 @@ if key ~= '' then
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local frame = ARGV[2] .. seq .. ARGV[3]
-redis.call('XADD', KEYS[2], seq .. '-1', 'f', frame, 'k', key, 's', ARGV[5])
+redis.call('XADD', KEYS[2], seq .. '-1', 'f', frame, 'k', key, 's', ARGV[5], 'i', ARGV[7])
 if key ~= '' then redis.call('HSET', KEYS[3], key, seq) end
 local limit = tonumber(ARGV[4])
 local n = redis.call('XLEN', KEYS[2])
@@ -241,6 +241,7 @@ bool read_log_entry(const RedisValue& entry, LogEntry* out) {
     if (f[i].str == "f") e.frame = f[i + 1].str;
     if (f[i].str == "k") e.key = f[i + 1].str;
     if (f[i].str == "s") e.origin = f[i + 1].str;
+    if (f[i].str == "i") e.instance = f[i + 1].str;
   }
   *out = e;
   return e.seq != 0 && !e.frame.empty();

@@ -73,6 +73,7 @@ bool next(std::string_view in, size_t* pos, std::string_view* field);
 struct LogEntry {
   uint64_t seq = 0;
   std::string_view origin, key, frame;
+  std::string_view instance;  // the instance whose edit script stored it (empty before hooks)
 };
 bool read_log_entry(const RedisValue& entry, LogEntry* out);
 

@@ -71,6 +71,7 @@ struct RelayedEdit {
   std::string origin;  // sender's session id ("server" for the publish API)
   std::string key;     // exactly-once key, or empty
   std::string frame;   // the edit message as every member receives it
+  bool mine = false;   // this instance stored it (ClusterStore::apply_edit)
 };
 
 struct RoomLink final : RoomStoreState {

@@ -21,6 +21,13 @@ struct HttpExchange {
   std::string room;       // publish: the room, while waiting for the body
   FileBody body;          // a file answer: what is still to be read and sent
   bool proxy_header_read = false;  // --proxy-protocol: the PROXY header is behind us
+  // --auth-hook: the upgrade waits for the backend's answer (HttpFront::auth_answered);
+  // bytes that come meanwhile stay in `head` after `head_bytes`.
+  bool awaiting_auth = false;
+  size_t head_bytes = 0;
+  std::string accept_key;
+  bool admitted = false;        // a ConnectionLimits place taken at the request
+  bool awaiting_place = false;  // let past a full address as a possible resume
 };
 
 }  // namespace roomcast

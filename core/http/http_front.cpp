@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "net/event_loop.h"
+#include "proto/hook_messages.h"
 #include "proto/http_request.h"
 #include "proto/jwt.h"
 
@@ -41,6 +42,17 @@ bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// The address without its port, as the auth hook's remote_addr: "1.2.3.4", "::1".
+std::string remote_ip(const PeerAddress& peer) {
+  std::string s = peer.to_string();
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find(']');
+    return close == std::string::npos ? s : s.substr(1, close - 1);
+  }
+  const size_t colon = s.rfind(':');
+  return colon == std::string::npos ? s : s.substr(0, colon);
+}
+
 HttpDecision route_to(RouteKind kind, std::string room) {
   HttpDecision d;
   d.kind = HttpDecision::Kind::Route;
@@ -57,6 +69,7 @@ HttpFront::HttpFront(const Config& config, ConnectionLimits& limits, ApiRateLimi
 
 HttpDecision HttpFront::on_bytes(HttpExchange& ex, const PeerAddress& peer, const uint8_t* data, size_t len) {
   ex.head.append(reinterpret_cast<const char*>(data), len);
+  if (ex.awaiting_auth) return {};  // kept for after the upgrade
   PeerAddress client = peer;
   bool client_named = false;
   // --proxy-protocol: the PROXY header comes before the HTTP request (core/http/proxy_front.h).
@@ -165,7 +178,10 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
   // in the request: docs/protocol.md 3.4) takes none yet: it stays on the handshake budget until
   // its join's token verifies, and is told 1013 then if over a limit (a browser cannot
   // read a refused upgrade's status). So tokenless sockets can only crowd each other.
-  const bool token_in_band = in_band(request);
+  // --auth-hook: an upgrade without a JWT asks the backend who it is (docs/integration.md 2).
+  const bool hook = !config_.auth_hook_url.empty() &&
+                    (!tokens_.enabled() || (request.query_param("token").empty() && bearer(request).empty()));
+  const bool token_in_band = !hook && in_band(request);
   bool admitted = false;
   bool awaiting_place = token_in_band;
   if (!token_in_band) {
@@ -188,10 +204,28 @@ HttpDecision HttpFront::decide(HttpExchange& ex, const PeerAddress& peer, const 
     }
   }
   std::unique_ptr<Identity> identity;
-  HttpDecision refused = check_upgrade(request, peer, route.room, identity, token_in_band);
+  HttpDecision refused = check_upgrade(request, peer, route.room, identity, token_in_band || hook);
   if (refused.kind == HttpDecision::Kind::Respond) {
     if (admitted) limits_.release(peer);
     return refused;
+  }
+  if (hook) {
+    AuthHookHeaders headers;
+    headers.cookie = request.header("Cookie");
+    headers.authorization = request.header("Authorization");
+    headers.origin = request.header("Origin");
+    headers.user_agent = request.header("User-Agent");
+    HttpDecision d;
+    d.kind = HttpDecision::Kind::AuthHook;
+    d.room = route.room;
+    d.hook_body = encode_auth_hook_request(route.room, headers, remote_ip(peer));
+    ex.awaiting_auth = true;
+    ex.head_bytes = head_bytes;
+    ex.room = std::move(route.room);
+    ex.accept_key = std::move(route.accept_key);
+    ex.admitted = admitted;
+    ex.awaiting_place = awaiting_place;
+    return d;
   }
   HttpDecision d = route_to(RouteKind::Upgrade, std::move(route.room));
   d.accept_key = std::move(route.accept_key);
@@ -272,6 +306,52 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
   identity->name = std::move(claims.name);
   identity->exp = claims.usable_until;  // exp + --jwt-leeway: then close 4001
   return {};
+}
+
+HttpDecision HttpFront::auth_answered(HttpExchange& ex, const PeerAddress& peer, long status, std::string_view body,
+                                      int64_t now_unix) {
+  ex.awaiting_auth = false;
+  JwtClaims claims;
+  std::string why;
+  const AuthHookVerdict verdict = decide_auth_hook(status, body, ex.room, now_unix, claims, why);
+  if (verdict != AuthHookVerdict::Allow) {
+    if (ex.admitted) limits_.release(peer);
+    ex.admitted = false;
+    log_.log(LogLevel::Warn, "auth_hook_refused",
+             {{"peer", peer.to_string()}, {"room", ex.room}, {"verdict", to_string(verdict)}, {"why", why}});
+  }
+  switch (verdict) {
+    case AuthHookVerdict::Allow:
+      break;
+    case AuthHookVerdict::Unauthorized:
+      return HttpDecision::respond(401, http_response(401, "unauthorized: the backend does not know this session\n"));
+    case AuthHookVerdict::Forbidden:
+      return HttpDecision::respond(403, http_response(403, "forbidden: the backend does not grant this room\n"));
+    case AuthHookVerdict::Broken:
+      return HttpDecision::respond(503, http_response(503, "the authentication backend answered something unusable\n"));
+    case AuthHookVerdict::Unavailable:
+      return HttpDecision::respond(
+          503, http_response(503, "the authentication backend cannot be reached; try again later\n", "Retry-After: 5\r\n"));
+  }
+  HttpDecision d = route_to(RouteKind::Upgrade, std::move(ex.room));
+  d.accept_key = std::move(ex.accept_key);
+  d.leftover = ex.head.substr(std::min(ex.head_bytes, ex.head.size()));
+  auto identity = std::make_unique<Identity>();
+  identity->verified = true;
+  identity->from_auth_hook = true;
+  identity->user_id = std::move(claims.sub);
+  identity->has_name = claims.has_name;
+  identity->name = std::move(claims.name);
+  identity->exp = claims.usable_until;  // now + expires_in; 0: no expiry
+  identity->has_rooms = claims.has_rooms;
+  identity->rooms = std::move(claims.rooms);
+  identity->has_edit = claims.has_edit;
+  identity->edit = std::move(claims.edit);
+  d.identity = std::move(identity);
+  d.admitted = ex.admitted;
+  d.awaiting_place = ex.awaiting_place;
+  ex.admitted = false;
+  return d;
 }
 
 HttpDecision HttpFront::presence(RoomService& rooms, std::string_view room, std::string_view after) {

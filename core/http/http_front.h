@@ -9,6 +9,9 @@
 // Promises: returns a decision and changes nothing else, with one exception it says so:
 // a Route decision for an upgrade carries `admitted`, a place taken in ConnectionLimits
 // that the connection's final owner gives back when it is freed. A refusal takes none.
+// With --auth-hook, an upgrade without a JWT gets an AuthHook decision (the place, if
+// taken, is kept in the exchange) and no anonymous upgrade ever: auth_answered turns the
+// backend's answer into the Route or the refusal (docs/integration.md 2).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,7 @@ struct HttpDecision {
     Drop,      // close without a word (a bad PROXY protocol header: not HTTP)
     Metrics,   // GET /metrics: the caller renders every thread's counters
     Route,     // hand the request to the thread owning `room`
+    AuthHook,  // --auth-hook: POST `hook_body` to it; its answer goes to auth_answered()
   };
   Kind kind = Kind::NeedMore;
   int status = 0;
@@ -47,6 +51,7 @@ struct HttpDecision {
   std::string room;                      // Route
   std::string accept_key;                // Upgrade
   std::string leftover;                  // Upgrade: bytes after the head; Publish: the body; Presence: `after`
+  std::string hook_body;                 // AuthHook: the request body (docs/integration.md 2)
   std::unique_ptr<Identity> identity;    // Upgrade with a verified token
   bool admitted = false;                 // Upgrade: a ConnectionLimits place, released by the final owner
   bool awaiting_token = false;           // Upgrade, auth on, no token: the join must carry it (docs/protocol.md 3.4)
@@ -74,6 +79,13 @@ class HttpFront {
   HttpDecision on_bytes(HttpExchange& exchange, const PeerAddress& peer, const uint8_t* data, size_t len);
   // Who a new connection's peer is: a client, a proxy that will name one, or refused.
   PeerRole role_of(const PeerAddress& peer) const { return proxy_.role_of(peer); }
+
+  // --auth-hook: the backend's answer about the upgrade that got an AuthHook decision on
+  // `exchange` (`status` 0: no answer: a timeout, no connection, the hook queue full):
+  // the upgrade (Route) with the identity it gave, or 401 / 403 / 503 (+ Retry-After: 5
+  // when the backend did not answer). A refusal gives back the request's place.
+  HttpDecision auth_answered(HttpExchange& exchange, const PeerAddress& peer, long status, std::string_view body,
+                             int64_t now_unix);
 
   // The answers of the thread that owns the room.
   // One page of presence (`after`: the query's cursor), with a `Link: rel="next"` header

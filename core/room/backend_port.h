@@ -6,8 +6,8 @@
 // gets its seq (after the exactly-once check: a duplicate never asks), edit_applied once
 // an edit is in the room's history, joined / left when the others see presence `join` /
 // `leave` (never for a resume). Camera, selection and follow traffic never reaches it.
-// Implementations: NoBackend below (every edit accepted at once, events dropped) and the
-// hook client of docs/integration.md.
+// Implementations: NoBackend below (every edit accepted at once, events dropped) and
+// HookBackend (core/hooks/hook_backend.h: the hooks and webhooks of docs/integration.md).
 // Promises (of every implementation):
 //   - check_edit answers Now (the decision filled in) or Later; a Later answer is given
 //     exactly once through RoomService::edit_decided(ticket, ...), on the same thread,
@@ -54,15 +54,27 @@ struct EditDecision {
   std::string building, op, data_json;
 };
 
+// An edit now in a room's history (views valid during edit_applied only).
+struct AppliedEdit {
+  uint64_t seq = 0;
+  std::string_view session;   // "server" for the publish API
+  const User* user = nullptr; // null for the publish API (or a sender no longer known here)
+  bool has_id = false;        // the client's edit id, when it gave one that is remembered
+  std::string_view id;
+  std::string_view frame;     // the `edit` message every member received (as stored: rewritten)
+  // This process stored it. With several instances (--redis) every instance applies every
+  // edit of the rooms it serves; only the one whose store call gave it its seq has this
+  // set, so each applied edit is reported to the backend once (docs/integration.md 4).
+  bool stored_here = true;
+};
+
 class BackendPort {
  public:
   virtual ~BackendPort() = default;
   enum class Answer : uint8_t { Now, Later };
   virtual Answer check_edit(const EditCheck& edit, uint64_t ticket, EditDecision& decision) = 0;
-  // An edit is in `room`'s history with `seq`, as every member received it (`frame`).
-  // `session` is "server" and `user` null for the publish API.
-  virtual void edit_applied(const Room& room, uint64_t seq, std::string_view session, const User* user,
-                            std::string_view frame) = 0;
+  // An edit is in `room`'s history (AppliedEdit says which and who sent it).
+  virtual void edit_applied(const Room& room, const AppliedEdit& edit) = 0;
   virtual void joined(const Room& room, const Session& s) = 0;
   virtual void left(const Room& room, const Session& s) = 0;
 };
@@ -74,7 +86,7 @@ class NoBackend final : public BackendPort {
     decision.kind = EditDecision::Kind::Accept;
     return Answer::Now;
   }
-  void edit_applied(const Room&, uint64_t, std::string_view, const User*, std::string_view) override {}
+  void edit_applied(const Room&, const AppliedEdit&) override {}
   void joined(const Room&, const Session&) override {}
   void left(const Room&, const Session&) override {}
 };

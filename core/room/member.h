@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/base/admission.h"
 #include "core/base/rate_limiter.h"
@@ -28,6 +29,13 @@ struct Identity {
   bool has_name = false;
   std::string name;
   int64_t exp = 0;      // the token's expiry, Unix seconds (1.1: welcome.exp, close 4001 after it)
+  // Protocol 1.2 rights as the token or the auth hook gave them (docs/integration.md 2),
+  // carried for the role work: absent `rooms` is every room, absent `edit` the same as `rooms`.
+  bool has_rooms = false;
+  std::vector<std::string> rooms;
+  bool has_edit = false;
+  std::vector<std::string> edit;
+  bool from_auth_hook = false;  // the auth hook said who this is (no token)
 };
 
 struct Member;
@@ -77,6 +85,9 @@ struct Member {
   // edit waiting for Redis. Made on first use, so a member costs one pointer without it.
   struct Wait {
     bool busy = false;                 // later messages wait in `deferred`
+    // The edit waiting for its store was rewritten by the edit hook: the sender receives
+    // the stored edit like every member, and its ack says "rewritten":true.
+    bool rewritten = false;
     std::deque<std::string> deferred;  // raw messages, handled in order once not busy
     size_t deferred_bytes = 0;
     enum class Claim : uint8_t { None, Pending, Done } claim = Claim::None;

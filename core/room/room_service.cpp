@@ -28,6 +28,16 @@ std::string json_text(const rapidjson::Value& value) {
   return std::string(out.GetString(), out.GetSize());
 }
 
+// The edit id inside an exactly-once key (edit_key below), or empty.
+std::string_view id_of_key(std::string_view key) {
+  const size_t colon = key.find(':');
+  if (colon == std::string_view::npos) return {};
+  size_t user_len = 0;
+  for (char c : key.substr(0, colon)) user_len = user_len * 10 + size_t(c - '0');
+  if (colon + 1 + user_len > key.size()) return {};
+  return key.substr(colon + 1 + user_len);
+}
+
 // (user id, edit id) as one map key: length-prefixed, so no two pairs collide.
 std::string edit_key(std::string_view user_id, std::string_view id) {
   std::string key = std::to_string(user_id.size());
@@ -373,6 +383,7 @@ bool RoomService::apply_decision(Member& m, Session& s, const ClientMessage& sen
     // The store gives the seq; the ack follows once the edit is applied here, and the
     // sender's later messages wait for it (per-sender order, docs/protocol.md 3.2).
     hold_sender(m);
+    m.wait->rewritten = d.kind == EditDecision::Kind::Rewrite;
     return true;
   }
   const uint64_t seq = room.next_seq();
@@ -382,8 +393,9 @@ bool RoomService::apply_decision(Member& m, Session& s, const ClientMessage& sen
   const bool to_sender_too = d.kind == EditDecision::Kind::Rewrite;
   FrameRef frame = fan_out(room, to_sender_too ? nullptr : &s, OutType::Edit, encoded());
   room.commit_edit(frame.get(), std::move(key));
-  backend_->edit_applied(room, seq, s.id, &s.user, encoded());  // still the edit
-  encode_ack(encoded_, msg.has_id, msg.id, seq);
+  AppliedEdit applied{seq, s.id, &s.user, msg.has_id, msg.id, encoded(), true};  // still the edit
+  backend_->edit_applied(room, applied);
+  encode_ack(encoded_, msg.has_id, msg.id, seq, false, to_sender_too);
   reply(m, OutType::Ack, encoded());
   return false;
 }
@@ -420,7 +432,7 @@ uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& e
   encode_edit(encoded_, "server", seq, edit.building, edit.op, edit.data);
   FrameRef frame = fan_out(room, nullptr, OutType::Edit, encoded());
   room.commit_edit(frame.get());
-  backend_->edit_applied(room, seq, "server", nullptr, encoded());
+  backend_->edit_applied(room, AppliedEdit{seq, "server", nullptr, false, {}, encoded(), true});
   metrics_.publishes.add();
   return seq;
 }
@@ -544,13 +556,26 @@ void RoomService::release(Member& m) {
 
 // ---- the store side ---------------------------------------------------------------------
 
-Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame) {
+Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame,
+                                       bool stored_here) {
   Session* const from = room.find(origin);  // null: the publish API, or a session elsewhere
   Session* sender = from && from->connected ? from : nullptr;
-  FrameRef f = fan_out(room, sender, OutType::Edit, frame);
+  // A rewritten edit reaches its sender too (docs/integration.md 3).
+  const bool rewritten = sender && sender->member && sender->member->wait && sender->member->wait->rewritten;
+  FrameRef f = fan_out(room, rewritten ? nullptr : sender, OutType::Edit, frame);
+  const std::string id(id_of_key(key));  // a copy: the key moves into the room
+  const uint64_t seq = room.seq() + 1;
   room.commit_edit(f.get(), std::move(key));
-  backend_->edit_applied(room, room.seq(), origin, from ? &from->user : nullptr, frame);
+  const bool from_client = origin != "server";
+  backend_->edit_applied(room, AppliedEdit{seq, origin, from ? &from->user : nullptr, from_client && !id.empty(),
+                                           from_client ? id : std::string_view(), frame, stored_here});
   return sender && sender->member ? sender : nullptr;
+}
+
+bool RoomService::rewritten_ack(Member& m) {
+  if (!m.wait || !m.wait->rewritten) return false;
+  m.wait->rewritten = false;
+  return true;
 }
 
 std::unique_ptr<Session> RoomService::move_elsewhere(Room& room, std::string_view session_id) {

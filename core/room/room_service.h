@@ -183,9 +183,15 @@ class RoomService {
   // (it may be closed meanwhile).
   void release(Member& m);
   // An edit the store gave seq room.next_seq(), as every member receives it: sent to all
-  // but its sender (`origin`, if connected here) and kept in history. Returns the sender
-  // if it is connected here (the store acks it), else null.
-  Session* apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame);
+  // but its sender (`origin`, if connected here; unless the edit hook rewrote it) and kept
+  // in history. Returns the sender if it is connected here (the store acks it, with
+  // rewritten_ack()), else null. `stored_here`: this process's store call gave it its seq
+  // (AppliedEdit::stored_here: with several instances, only that one reports it).
+  Session* apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame,
+                             bool stored_here = true);
+  // Whether the ack `m` is about to get is for an edit the edit hook rewrote (then
+  // forgotten: asked once per ack).
+  static bool rewritten_ack(Member& m);
   // Session `id` of `room` is now attached elsewhere: it leaves this thread without a
   // word to anyone (a connection still attached is closed 4008). Null if not here.
   std::unique_ptr<Session> move_elsewhere(Room& room, std::string_view session_id);

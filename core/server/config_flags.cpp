@@ -6,6 +6,7 @@
 #include "core/auth/jwks_slot.h"
 #include "core/cluster/redis_link.h"
 #include "core/cluster/redis_tls.h"
+#include "proto/webhook_signature.h"
 
 #include <charconv>
 #include <fstream>
@@ -84,6 +85,38 @@ bool add_keys(Config& c, std::string_view path, bool jwks) {
   for (std::string& s : skipped) c.jwt_key_notes.push_back(std::string(path) + ": " + s);
   c.jwt_keys = std::move(set);
   return true;
+}
+
+// A hook URL: http:// or https:// and something after it (libcurl checks the rest).
+bool hook_url(std::string_view v, std::string& out) {
+  const bool http = v.starts_with("http://") && v.size() > 7;
+  const bool https = v.starts_with("https://") && v.size() > 8;
+  if (!(http || https) || v.find_first_of(" \t\r\n") != v.npos) return false;
+  out.assign(v);
+  return true;
+}
+
+// A duration: a number with an optional unit (ms, s, m, h; none: seconds), within
+// [min_ms, max_ms].
+bool parse_duration_ms(std::string_view v, int64_t min_ms, int64_t max_ms, int64_t& out) {
+  double scale = 1000;
+  if (v.ends_with("ms")) scale = 1, v.remove_suffix(2);
+  else if (v.ends_with("s")) scale = 1000, v.remove_suffix(1);
+  else if (v.ends_with("m")) scale = 60'000, v.remove_suffix(1);
+  else if (v.ends_with("h")) scale = 3'600'000, v.remove_suffix(1);
+  double n = 0;
+  if (!parse_positive_double(v, 0, n)) return false;
+  const double ms = n * scale;
+  if (ms < double(min_ms) || ms > double(max_ms)) return false;
+  out = int64_t(ms);
+  return true;
+}
+
+// The secret is read (file or ROOMCAST_HOOK_SECRET) and kept until the flags are all
+// read, then decoded into Config::hook_key; never shown in a message.
+std::string& pending_hook_secret() {
+  static thread_local std::string secret;
+  return secret;
 }
 
 bool claim_name(std::string_view v, std::string& out) {
@@ -202,6 +235,31 @@ const std::vector<Flag>& flags() {
        "a claim name of 1..256 bytes", [](Config& c, std::string_view v) { return claim_name(v, c.jwt_rules.name_claim); }},
       {"api-key-file", "PATH", "file holding the API key for POST /api/rooms/{room}/publish (or ROOMCAST_API_KEY)",
        "a readable, non-empty file", [](Config& c, std::string_view v) { return read_secret(v, c.api_key); }},
+      {"hook-secret-file", "PATH",
+       "file holding the whsec_<base64> secret that signs every hook and webhook (or ROOMCAST_HOOK_SECRET; default: unsigned)",
+       "a readable, non-empty file", [](Config&, std::string_view v) { return read_secret(v, pending_hook_secret()); }},
+      {"auth-hook", "URL", "POSTed on each upgrade without a JWT: the backend says who it is (default: none)",
+       "an http:// or https:// URL", [](Config& c, std::string_view v) { return hook_url(v, c.auth_hook_url); }},
+      {"edit-hook", "URL", "POSTed before each edit is applied: the backend accepts, rewrites or rejects it (default: none)",
+       "an http:// or https:// URL", [](Config& c, std::string_view v) { return hook_url(v, c.edit_hook_url); }},
+      {"webhook", "URL", "receives every applied edit, join and leave, in order per room, at least once (default: none)",
+       "an http:// or https:// URL", [](Config& c, std::string_view v) { return hook_url(v, c.webhook_url); }},
+      {"hook-timeout", "DURATION", "the longest any hook request may take, e.g. 2s or 500ms (default 2s)",
+       "a duration in 10ms..60s",
+       [](Config& c, std::string_view v) {
+         int64_t ms = 0;
+         if (!parse_duration_ms(v, 10, 60'000, ms)) return false;
+         c.hook_timeout_ms = unsigned(ms);
+         return true;
+       }},
+      {"webhook-concurrency", "N", "rooms whose webhooks are delivered at once (default 16)", "an integer in 1..1024",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(1024), c.webhook_concurrency); }},
+      {"webhook-max-age", "DURATION", "an event not delivered this long after it happened is dropped, e.g. 24h (default 24h)",
+       "a duration in 1s..30 days",
+       [](Config& c, std::string_view v) { return parse_duration_ms(v, 1000, 30LL * 86'400'000, c.webhook_max_age_ms); }},
+      {"webhook-queue", "N", "webhook events held in memory; beyond, the oldest is dropped (default 100000)",
+       "an integer in 1..100000000",
+       [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(100'000'000), c.webhook_queue); }},
       {"allow-origin", "ORIGIN",
        "allowed Origin of a browser upgrade, repeatable (env: comma-separated); others get 403 (default: any)",
        "an origin such as https://viewer.example.com",
@@ -371,11 +429,13 @@ std::string usage_text() {
 
 ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::string& message,
                            const char* const* environment) {
+  pending_hook_secret().clear();
   if (environment) {
     for (const char* const* e = environment; *e; ++e) {
       std::string_view entry = *e;
       if (entry.starts_with("ROOMCAST_JWT_SECRET=")) c.jwt_secret = entry.substr(20);
       if (entry.starts_with("ROOMCAST_API_KEY=")) c.api_key = entry.substr(17);
+      if (entry.starts_with("ROOMCAST_HOOK_SECRET=")) pending_hook_secret() = entry.substr(21);
     }
     for (const Flag& f : flags()) {
       std::string var = env_name(f.name);
@@ -461,6 +521,15 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
         message = "--redis " + RedisLink::mask_url(c.redis_url) + ": TLS: " + error;
         return ConfigOutcome::Error;
       }
+    }
+  }
+  if (!pending_hook_secret().empty()) {
+    std::string error;
+    const bool ok = parse_webhook_secret(pending_hook_secret(), c.hook_key, error);
+    pending_hook_secret().clear();
+    if (!ok) {
+      message = "--hook-secret-file / ROOMCAST_HOOK_SECRET: " + error;
+      return ConfigOutcome::Error;
     }
   }
   if (c.threads == 0) {

@@ -19,6 +19,7 @@
 #include "core/base/log.h"
 #include "core/cluster/cluster_wire.h"
 #include "core/cluster/redis_link.h"
+#include "core/hooks/webhook_outbox.h"
 #include "core/server/worker.h"
 #include "net/listener.h"
 #include "proto/handshake.h"
@@ -95,17 +96,61 @@ int run_server(const Config& config) {
     options.scripts = wire::scripts();
     redis = std::make_unique<RedisLink>(std::move(options), config.threads);
   }
+  // The app's backend (docs/integration.md): one HookClient (its own thread; every loop
+  // thread is a submitter, the webhook delivery one more) and, with --webhook, one
+  // delivery thread fed by every loop thread through the outbox. Without a store the
+  // outbox is the delivery's bounded memory queue (the README says what a restart loses).
+  std::unique_ptr<HookClient> hook_client;
+  std::unique_ptr<WebhookDropLog> drop_log;
+  std::unique_ptr<WebhookDelivery> delivery;
+  std::unique_ptr<DeliveryOutbox> outbox;
+  HookWiring hooks;
+  if (!config.auth_hook_url.empty() || !config.edit_hook_url.empty() || !config.webhook_url.empty()) {
+    HookClientOptions options;
+    options.timeout = std::chrono::milliseconds(config.hook_timeout_ms);
+    options.key = config.hook_key;
+    options.user_agent = "roomcast/1.2";  // the protocol version this server speaks
+    hook_client = std::make_unique<HookClient>(std::move(options), config.threads + 1);
+    hooks.client = hook_client.get();
+    if (!config.webhook_url.empty()) {
+      WebhookDeliveryOptions delivery_options;
+      delivery_options.url = config.webhook_url;
+      delivery_options.queue.concurrency = config.webhook_concurrency;
+      delivery_options.queue.max_age_ms = config.webhook_max_age_ms;
+      delivery_options.queue.max_events = config.webhook_queue;
+      drop_log = std::make_unique<WebhookDropLog>(log);
+      delivery = std::make_unique<WebhookDelivery>(std::move(delivery_options), *hook_client, config.threads, drop_log.get());
+      outbox = std::make_unique<DeliveryOutbox>(*delivery);
+      hooks.outbox = outbox.get();
+      hooks.delivery = delivery.get();
+    }
+    log.log(LogLevel::Info, "hooks",
+            {{"auth_hook", config.auth_hook_url.empty() ? "off" : config.auth_hook_url},
+             {"edit_hook", config.edit_hook_url.empty() ? "off" : config.edit_hook_url},
+             {"webhook", config.webhook_url.empty() ? "off" : config.webhook_url},
+             {"signed", config.hook_key.empty() ? "no" : "yes"}, {"timeout_ms", config.hook_timeout_ms},
+             {"webhook_queue", config.webhook_url.empty() ? "off" : "memory"}});
+    if (config.hook_key.empty())
+      log.log(LogLevel::Warn, "hooks_unsigned",
+              {{"note", "no --hook-secret-file: the backend cannot tell roomcast's requests from anyone's"}});
+  }
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> peers;
   for (unsigned i = 0; i < config.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &api_rate, &files, redis.get(), instance_id));
+    workers.push_back(std::make_unique<Worker>(config, i, listeners[i], &limits, &api_rate, &files, redis.get(), instance_id,
+                                               hooks));
     peers.push_back(workers.back().get());
     if (redis) {
       Worker* w = workers.back().get();
       redis->attach(i, w->redis_notify_fd());
     }
+    if (hook_client) hook_client->attach(i, workers.back()->hook_notify_fd());
   }
   for (auto& w : workers) w->set_peers(peers);
+  if (hook_client) {
+    hook_client->start();
+    if (delivery) delivery->start();
+  }
   if (redis) {
     redis->start();
     log.log(LogLevel::Info, "redis", {{"url", RedisLink::mask_url(config.redis_url)}, {"instance", instance_id}});
@@ -134,6 +179,8 @@ int run_server(const Config& config) {
     for (auto& w : workers) w->request_stop();
     for (auto& t : threads) t.join();
     if (redis) redis->stop();
+    if (delivery) delivery->stop();
+    if (hook_client) hook_client->stop();
     return 1;
   }
   log.log(LogLevel::Info, "start",
@@ -164,6 +211,10 @@ int run_server(const Config& config) {
   // After the workers: their last holds and records are submitted; the link flushes them
   // (bounded) and withdraws the lease, so the others count the grace from now.
   if (redis) redis->stop();
+  // The delivery before the client it submits to (core/backend/webhook_delivery.h); what
+  // was not delivered is lost without a store (README).
+  if (delivery) delivery->stop();
+  if (hook_client) hook_client->stop();
   if (jwks) jwks->stop();
   log.log(LogLevel::Info, "stopped", {});
   return 0;

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <functional>
 
+#include "core/auth/tokens.h"
 #include "core/base/heap.h"
 #include "core/base/ws_frames.h"
 #include "core/server/completion_tag.h"
@@ -18,13 +19,15 @@
 namespace roomcast {
 
 Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, ApiRateLimit* api_rate,
-               const StaticFiles* files, RedisLink* redis, std::string instance_id)
+               const StaticFiles* files, RedisLink* redis, std::string instance_id, HookWiring hooks)
     : config_(config), index_(index), listen_fd_(listen_fd), limits_(limits), api_rate_(api_rate), files_(files),
-      log_(config.log_format, config.log_level, int(index)), redis_(redis), instance_id_(std::move(instance_id)) {
+      log_(config.log_format, config.log_level, int(index)), hooks_(hooks), redis_(redis),
+      instance_id_(std::move(instance_id)) {
   // Made here, not in init(): another thread may hand a connection over before this
   // thread has finished setting up its loop.
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (redis_) redis_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (hooks_.client) hook_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Worker::~Worker() {
@@ -40,6 +43,7 @@ Worker::~Worker() {
   for (Handoff& h : inbox_) close(h.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
   if (redis_fd_ >= 0) close(redis_fd_);
+  if (hook_fd_ >= 0) close(hook_fd_);
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
@@ -50,6 +54,12 @@ int Worker::init(std::string* description) {
   if (wake_fd_ < 0) return -EMFILE;
   now_ns_ = monotonic_ns();
   rooms_.emplace(config_, index_, metrics_, limits_, &log_);
+  if (hooks_.client && hook_fd_ < 0) return -EMFILE;
+  if (!config_.edit_hook_url.empty() || hooks_.outbox) {
+    backend_.emplace(config_, hooks_.client, index_, hooks_.outbox, &log_);
+    backend_->attach(*rooms_);
+    rooms_->attach_backend(*backend_);
+  }
   table_.emplace(config_, *loop_, *limits_, *rooms_, static_cast<ConnectionEvents*>(this),
                  static_cast<FanoutObserver*>(this), metrics_, log_);
   output_.emplace(config_, *loop_, *table_, *rooms_, metrics_, log_);
@@ -74,6 +84,7 @@ void Worker::run() {
   arm_wake();
   arm_timer();
   if (redis_) arm_redis();
+  if (hook_fd_ >= 0) arm_hook();
   for (;;) {
     output_->step(now_ns_, stopping_, load_.saturated());
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
@@ -128,6 +139,9 @@ void Worker::on_completion(const Completion& done) {
       return;
     case Op::Redis:
       on_redis();
+      return;
+    case Op::Hook:
+      on_hook();
       return;
     case Op::Recv: {
       Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
@@ -235,7 +249,10 @@ void Worker::on_recv(Connection& c, const Completion& done) {
   }
   if (done.buffer != kNoBuffer) loop_->release_buffer(done.buffer);  // wslay and the head copied what they keep
   Connection* still = table_->lookup(slot, generation);
-  if (still && still->state != ConnState::Dead && !still->recv_armed && res != -ENOBUFS) arm_recv(*still);
+  // An upgrade waiting for the auth hook reads nothing more: its socket may yet move to
+  // the room's thread, with no receive in flight (on_hook arms it once decided).
+  const bool hook_wait = still && still->http && still->http->awaiting_auth;
+  if (still && still->state != ConnState::Dead && !still->recv_armed && res != -ENOBUFS && !hook_wait) arm_recv(*still);
   if (still && still->state == ConnState::Dead) table_->retire(*still);
 }
 
@@ -293,12 +310,26 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
       for (const Worker* w : peers_) all.push_back(&w->metrics());
       std::string text = render_metrics(all);
       if (redis_) redis_->render_metrics(&text);
+      if (hooks_.client) hooks_.client->render_metrics(&text);
+      if (hooks_.delivery) hooks_.delivery->render_metrics(&text);
       table_->end(c, Ending::respond(200, http_response_typed(200, "text/plain; version=0.0.4", text)), now_ns_);
       return;
     }
     case HttpDecision::Kind::Route:
       hand_to_owner(c, std::move(decision));
       return;
+    case HttpDecision::Kind::AuthHook: {
+      // The connection waits in Handshake (its deadline still runs) for on_hook.
+      HookRequest request;
+      request.cookie = (uint64_t(c.generation) << 32) | c.slot;
+      request.kind = HookKind::Auth;
+      request.url = config_.auth_hook_url;
+      request.webhook_id = "auth:" + random_base64url(12);
+      request.body = std::move(decision.hook_body);
+      if (!hooks_.client || !hooks_.client->submit(index_, std::move(request)))
+        apply(c, http_->auth_answered(*c.http, c.peer, 0, {}, int64_t(std::time(nullptr))));  // 503
+      return;
+    }
   }
 }
 

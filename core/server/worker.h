@@ -39,6 +39,8 @@
 #include "core/cluster/redis_link.h"
 #include "core/http/api_rate_limit.h"
 #include "core/http/http_front.h"
+#include "core/hooks/hook_backend.h"
+#include "core/hooks/webhook_outbox.h"
 #include "core/room/room_service.h"
 #include "core/server/connection_table.h"
 #include "core/server/housekeeping.h"
@@ -49,6 +51,13 @@
 #include "proto/message.h"
 
 namespace roomcast {
+
+// The app's backend (docs/integration.md), shared by every worker; null: not configured.
+struct HookWiring {
+  HookClient* client = nullptr;               // any of --auth-hook, --edit-hook, --webhook
+  WebhookOutbox* outbox = nullptr;            // --webhook: where events go
+  const WebhookDelivery* delivery = nullptr;  // --webhook: its metrics
+};
 
 // A request whose room lives on another thread, with its socket.
 struct Handoff {
@@ -62,10 +71,14 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   // `files` (shared, read-only) answers paths that are not the server's own (`--static`).
   // `redis` (may be null: one process alone) is the instance's link, `instance_id` its name.
   // `api_rate` (shared) limits HTTP API requests per address.
+  // `hooks`: the hook client and webhook outbox, if any (this worker is the client's
+  // submitter `index`).
   Worker(const Config& config, unsigned index, int listen_fd, ConnectionLimits* limits, ApiRateLimit* api_rate,
-         const StaticFiles* files, RedisLink* redis = nullptr, std::string instance_id = {});
+         const StaticFiles* files, RedisLink* redis = nullptr, std::string instance_id = {}, HookWiring hooks = {});
   // The eventfd the RedisLink writes when it has events for this worker.
   int redis_notify_fd() const { return redis_fd_; }
+  // The eventfd the HookClient writes when it has results for this worker (-1: no hooks).
+  int hook_notify_fd() const { return hook_fd_; }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -115,6 +128,12 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   void on_redis();
   void arm_redis();
 
+  // The app's backend: the hook client's results for this thread (auth and edit hooks).
+  void on_hook();
+  void arm_hook();
+  // The auth hook's answer about the upgrade of connection (slot, generation).
+  void auth_answered(const HookResult& result);
+
   void begin_stop();
   void arm_accept();
   void arm_recv(Connection& c);
@@ -132,6 +151,12 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   Metrics metrics_;
   int64_t now_ns_ = 0;
   bool now_fresh_ = false;  // now_ns_ was read after the last wait
+
+  HookWiring hooks_;
+  int hook_fd_ = -1;
+  uint64_t hook_value_ = 0;
+  std::vector<HookResult> hook_results_;
+  std::optional<HookBackend> backend_;  // with --edit-hook or --webhook: the rooms' backend port
 
   // Built by init() on the loop thread, in this order (and destroyed in reverse).
   std::unique_ptr<EventLoop> loop_;

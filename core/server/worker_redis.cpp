@@ -43,3 +43,35 @@ void Worker::published(uint64_t ticket, bool ok, uint64_t seq) {
 }
 
 }  // namespace roomcast
+
+// ---------------------------------------------------------------------------------------
+// The app's backend: the hook client answers on this worker's eventfd, like the RedisLink.
+
+namespace roomcast {
+
+void Worker::arm_hook() { loop_->read(hook_fd_, &hook_value_, sizeof(hook_value_), completion_tag(Op::Hook)); }
+
+void Worker::on_hook() {
+  hook_results_.clear();
+  hooks_.client->take(index_, &hook_results_);
+  for (const HookResult& r : hook_results_) {
+    if (r.kind == HookKind::Auth) auth_answered(r);
+    else if (r.kind == HookKind::Edit && backend_) backend_->edit_answered(r, now_ns_);
+  }
+  hook_results_.clear();
+  arm_hook();
+}
+
+void Worker::auth_answered(const HookResult& result) {
+  Connection* c = table_->lookup(uint32_t(result.cookie), uint32_t(result.cookie >> 32) & 0xFFFFFF);
+  if (!c || c->state != ConnState::Handshake || !c->http || !c->http->awaiting_auth) return;  // gone meanwhile
+  const long status = result.outcome == HookOutcome::Answered ? result.status : 0;
+  if (status == 0)
+    log_.log(LogLevel::Warn, "auth_hook_unavailable", {{"peer", c->peer.to_string()}, {"error", result.error}});
+  const uint32_t slot = c->slot, generation = c->generation;
+  apply(*c, http_->auth_answered(*c->http, c->peer, status, result.body, int64_t(std::time(nullptr))));
+  Connection* still = table_->lookup(slot, generation);
+  if (still && still->state != ConnState::Dead && !still->recv_armed) arm_recv(*still);
+}
+
+}  // namespace roomcast

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The example backend under Debian's uvicorn on an ephemeral 127.0.0.1 port, sent the
 requests roomcast sends (integration contract sections 1-4), signed by roomcast's own C++
-signer when its path is given (argv[1]), else by standard_webhooks.sign.
+signer when its path is given (argv[1]), else by standard_webhooks.sign; and, when the
+roomcast binary is given too (argv[2]), roomcast and the backend together end to end: a
+cookie becomes an identity, a locked building's edit is rejected, an untidy name is
+rewritten, and the backend stores every applied edit, join and leave once.
 
-    /usr/bin/python3 test_backend.py [path/to/roomcast-webhook-sign]
+    /usr/bin/python3 test_backend.py [path/to/roomcast-webhook-sign [path/to/roomcast]]
 """
 
 import http.client
@@ -24,6 +27,7 @@ import jwt  # noqa: E402  (Debian's python3-jwt)
 import standard_webhooks  # noqa: E402
 
 SIGNER = sys.argv[1] if len(sys.argv) > 1 else None
+ROOMCAST = sys.argv[2] if len(sys.argv) > 2 else None
 HOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 JWT_SECRET = secrets.token_hex(32)
 server = None
@@ -203,6 +207,141 @@ class Tokens(unittest.TestCase):
         self.assertEqual(claims["edit"], [])
         self.assertGreater(claims["exp"], time.time())
         self.assertEqual(request("GET", "/api/roomcast-token")[0], 401)
+
+
+class WsClient:
+    """A minimal RFC 6455 client (text frames, masked), enough to drive roomcast."""
+
+    def __init__(self, port, path, headers=()):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        head = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, key))
+        head += "".join("%s: %s\r\n" % h for h in headers) + "\r\n"
+        self.sock.sendall(head.encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            self.buf += chunk
+        status_line, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.status = int(status_line.split(b" ", 2)[1]) if status_line else 0
+
+    def send(self, obj):
+        payload = json.dumps(obj).encode()
+        mask = secrets.token_bytes(4)
+        n = len(payload)
+        header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("roomcast closed the connection")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._read(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._read(8), "big")
+            payload = self._read(n)
+            if b0 & 0x0F == 0x1:
+                return json.loads(payload)
+            if b0 & 0x0F == 0x8:
+                raise EOFError("close frame")
+
+    def recv_type(self, kind):
+        for _ in range(100):
+            msg = self.recv()
+            if msg.get("type") == kind:
+                return msg
+        raise AssertionError("no %s message" % kind)
+
+    def close(self):
+        self.sock.sendall(bytes([0x88, 0x82]) + b"\0\0\0\0" + (1000).to_bytes(2, "big"))
+        self.sock.close()
+
+
+@unittest.skipUnless(ROOMCAST, "needs the roomcast binary (argv[2])")
+class EndToEnd(unittest.TestCase):
+    """roomcast with all three hooks pointed at this backend, signed with the same secret."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc = subprocess.Popen(
+            [ROOMCAST, "--listen", "127.0.0.1:0", "--threads", "1",
+             "--auth-hook", "http://127.0.0.1:%d/roomcast/auth" % port,
+             "--edit-hook", "http://127.0.0.1:%d/roomcast/edit" % port,
+             "--webhook", "http://127.0.0.1:%d/roomcast/webhook" % port],
+            env={"ROOMCAST_HOOK_SECRET": HOOK_SECRET, "PATH": os.environ.get("PATH", ""),
+                 "ASAN_OPTIONS": "detect_leaks=0"},
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = cls.proc.stdout.readline()  # "roomcast listening on HOST:PORT"
+        if "listening on" not in line:
+            raise RuntimeError("roomcast did not start: %r" % line)
+        cls.port = int(line.strip().rsplit(":", 1)[1])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.wait()
+        cls.proc.stdout.close()
+
+    def test_cookie_identity_veto_rewrite_and_every_event_stored_once(self):
+        room = "project-e2e-%s" % secrets.token_hex(4)
+        alice = login("alice")
+        def upgrade_status(path, headers=()):
+            client = WsClient(self.port, path, headers)
+            client.sock.close()
+            return client.status
+        self.assertEqual(upgrade_status("/ws/" + room), 401, "no cookie: the backend says 401")
+        self.assertEqual(upgrade_status("/ws/secret", [("Cookie", login("bob"))]), 403)
+        self.assertEqual(request("PUT", "/api/rooms/%s/locks/B2" % room, headers={"cookie": alice})[0], 204)
+
+        ws = WsClient(self.port, "/ws/" + room, [("Cookie", alice)])
+        self.assertEqual(ws.status, 101)
+        ws.send({"type": "join", "user": {"id": "mallory"}})
+        welcome = ws.recv_type("welcome")
+        self.assertEqual(welcome["user"]["id"], "alice", "the cookie says who this is, not the join")
+
+        ws.send({"type": "edit", "building": "B2", "op": "move", "data": {"x": 1}, "id": "e1"})
+        rejected = ws.recv()
+        self.assertEqual((rejected["type"], rejected["code"], rejected["reason"]),
+                         ("error", "rejected", "building B2 is locked"))
+        ws.send({"type": "edit", "building": "B1", "op": "rename", "data": {"name": "  Hall  "}, "id": "e2"})
+        stored = ws.recv()
+        self.assertEqual((stored["type"], stored["data"]["name"]), ("edit", "Hall"))
+        ack = ws.recv()
+        self.assertEqual((ack["type"], ack["seq"], ack.get("rewritten")), ("ack", 1, True))
+        ws.send({"type": "edit", "building": "B1", "op": "move", "data": {"x": 2}, "id": "e3"})
+        self.assertEqual(ws.recv_type("ack")["seq"], 2)
+        ws.close()
+
+        deadline = time.monotonic() + 15
+        events = []
+        while time.monotonic() < deadline:
+            status, _, data = request("GET", "/api/rooms/%s/events" % room, headers={"cookie": alice})
+            events = json.loads(data) if status == 200 else []
+            if events and events[-1]["type"] == "leave":
+                break
+            time.sleep(0.1)
+        self.assertEqual([e["type"] for e in events], ["join", "edit", "edit", "leave"])
+        self.assertEqual([e.get("seq") for e in events], [None, 1, 2, None])
+        self.assertEqual(events[1]["data"], {"name": "Hall"}, "the backend stores the edit as stored (rewritten)")
+        self.assertEqual(events[1]["user"]["id"], "alice")
+        self.assertEqual(events[1]["webhook_id"], "edit:%s:%s:1" % (room, welcome["epoch"]))
 
 
 if __name__ == "__main__":

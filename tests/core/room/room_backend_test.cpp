@@ -28,8 +28,8 @@ struct FakeBackend final : BackendPort {
     decision.kind = EditDecision::Kind::Accept;
     return Answer::Now;
   }
-  void edit_applied(const Room&, uint64_t seq, std::string_view session, const User*, std::string_view frame) override {
-    events.push_back("edit " + std::to_string(seq) + " " + std::string(session) + " " + std::string(frame));
+  void edit_applied(const Room&, const AppliedEdit& e) override {
+    events.push_back("edit " + std::to_string(e.seq) + " " + std::string(e.session) + " " + std::string(e.frame));
   }
   void joined(const Room&, const Session& s) override { events.push_back("join " + s.user.id); }
   void left(const Room&, const Session& s) override { events.push_back("leave " + s.user.id); }

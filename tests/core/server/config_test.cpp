@@ -183,3 +183,59 @@ TEST(Config, RedisFlagsThatCannotWorkTogetherStopTheStartWithAReason) {
 
 }  // namespace
 }  // namespace roomcast
+
+namespace roomcast {
+namespace {
+
+ConfigOutcome parse_env(std::vector<const char*> args, std::vector<const char*> env, Config& c, std::string& m) {
+  args.insert(args.begin(), "roomcast");
+  env.push_back(nullptr);
+  return parse_config(int(args.size()), args.data(), c, m, env.data());
+}
+
+TEST(Config, HookFlagsHaveTheContractsDefaults) {
+  Config c;
+  std::string m;
+  ASSERT_EQ(parse_env({}, {}, c, m), ConfigOutcome::Run);
+  EXPECT_TRUE(c.auth_hook_url.empty() && c.edit_hook_url.empty() && c.webhook_url.empty());
+  EXPECT_TRUE(c.hook_key.empty());
+  EXPECT_EQ(c.hook_timeout_ms, 2000u);
+  EXPECT_EQ(c.webhook_concurrency, 16u);
+  EXPECT_EQ(c.webhook_max_age_ms, 24LL * 3600 * 1000);
+  EXPECT_EQ(c.webhook_queue, 100000u);
+}
+
+TEST(Config, HookFlagsTakeUrlsDurationsAndTheSecretFromTheEnvironment) {
+  Config c;
+  std::string m;
+  ASSERT_EQ(parse_env({"--auth-hook", "https://b.example/auth", "--edit-hook", "http://127.0.0.1:9/edit", "--webhook",
+                       "http://127.0.0.1:9/events", "--hook-timeout", "500ms", "--webhook-max-age", "2h",
+                       "--webhook-concurrency", "4", "--webhook-queue", "10"},
+                      // "whsec_" + base64 of the 32 bytes 0x00..0x1f
+                      {"ROOMCAST_HOOK_SECRET=whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}, c, m),
+            ConfigOutcome::Run)
+      << m;
+  EXPECT_EQ(c.auth_hook_url, "https://b.example/auth");
+  EXPECT_EQ(c.hook_timeout_ms, 500u);
+  EXPECT_EQ(c.webhook_max_age_ms, 2LL * 3600 * 1000);
+  EXPECT_EQ(c.webhook_concurrency, 4u);
+  EXPECT_EQ(c.webhook_queue, 10u);
+  ASSERT_EQ(c.hook_key.size(), 32u);  // the decoded key, not the secret's text
+  EXPECT_EQ(c.hook_key[31], char(31));
+}
+
+TEST(Config, BadHookValuesStopTheStartWithoutShowingTheSecret) {
+  Config c;
+  std::string m;
+  EXPECT_EQ(parse_env({"--webhook", "ftp://x/"}, {}, c, m), ConfigOutcome::Error);
+  EXPECT_NE(m.find("--webhook"), std::string::npos);
+  EXPECT_EQ(parse_env({"--hook-timeout", "0"}, {}, c, m), ConfigOutcome::Error);
+  EXPECT_EQ(parse_env({"--hook-timeout", "2 s"}, {}, c, m), ConfigOutcome::Error);
+  Config d;
+  EXPECT_EQ(parse_env({}, {"ROOMCAST_HOOK_SECRET=whsec_c2hvcnQ="}, d, m), ConfigOutcome::Error);  // 5-byte key
+  EXPECT_NE(m.find("ROOMCAST_HOOK_SECRET"), std::string::npos);
+  EXPECT_EQ(m.find("c2hvcnQ"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace roomcast
