@@ -232,8 +232,8 @@ metric() {
 
 # S2E with --data-dir: the load as S2E, then the store's counters, then (same run, same
 # disk) the disk's own fdatasync latency, the floor an ack cannot go below.
-roomcast_disk() {
-  local scenario=$1 run=$2; shift 2
+roomcast_disk() {  # SCENARIO RUN -- LOAD ARGS...
+  local scenario=$1 run=$2; shift 3
   local dir
   dir=$(mktemp -d "$DATA_PARENT/roomcast-bench-data.XXXXXX")
   local cmd=(taskset -c "$SERVER_CPU" "$SERVER_BIN" --listen 127.0.0.1:0 --threads 1 --data-dir "$dir")
