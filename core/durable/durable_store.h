@@ -35,6 +35,7 @@
 #include "core/base/metrics.h"
 #include "core/disk/disk_store.h"
 #include "core/room/room_store.h"
+#include "core/room/session.h"
 
 namespace roomcast {
 
