@@ -28,7 +28,7 @@ build: deps
 	cmake --build build/release -j $(JOBS)
 
 run: build demo
-	./build/release/roomcast --static web/demo/dist $(ARGS)
+	./build/release/roomcast --static web/demo/dist --data-dir ./data $(ARGS)
 
 # The browser tests need node and npm (the machine's, or Debian's) and Debian's chromium.
 js-deps:

@@ -26,14 +26,17 @@
 #   BENCH_STEPS [0.2,1,2,5,10,11,12,15,20]  S3 rates per connection per second
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
-#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S2E S3 S4 S5 J floor"]  which scenarios to run
+#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"]  which scenarios to run
 #                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; S2E: S2 with every
-#                              20th message an edit (issue 14's overload); J: 10,000 joins,
+#                              20th message an edit (issue 14's overload); S2E-disk: S2E with
+#                              --data-dir on BENCH_DATA_PARENT, its fsyncs/s from /metrics and the
+#                              disk's own fdatasync latency (roomcast-disk-bench) right after; J: 10,000 joins,
 #                              256 in flight, at --max-batch-delay 5 and 50; floor: roomcast-floor;
 #                              S1-redis: see above, opt-in)
 #   BENCH_REDIS_WINDOWS [""]   S1-redis also runs (c) at these --max-batch-delay values (e.g. "1")
 #   BENCH_TOOL_THREADS [1]     load tool threads (all on BENCH_TOOL_CPU)
 #   BENCH_SERVER_CPU [0], BENCH_TOOL_CPU [1]
+#   BENCH_DATA_PARENT [build]  S2E-disk's --data-dir is made under it (a real disk, not tmpfs)
 #   BENCH_OUT [docs/benchmarks.md]
 #   ROOMCAST_BIN, LOAD_BIN     binaries (default build/release/...)
 #   REDIS_BIN                  redis-server for S1-redis (default: the one on PATH)
@@ -55,7 +58,9 @@ STEPS=${BENCH_STEPS:-0.2,1,2,5,10,11,12,15,20}
 IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
-SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S2E S3 S4 S5 J floor"}
+SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"}
+DISK_BENCH_BIN=${DISK_BENCH_BIN:-$ROOT/build/release/roomcast-disk-bench}
+DATA_PARENT=${BENCH_DATA_PARENT:-$ROOT/build}
 REDIS_WINDOWS=${BENCH_REDIS_WINDOWS:-}
 REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
 TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
@@ -69,6 +74,9 @@ die() { echo "bench/run.sh: $*" >&2; exit 1; }
 has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 if has_scenario floor; then
   [[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN missing: run 'make bench' (or 'make') first"
+fi
+if has_scenario S2E-disk; then
+  [[ -x $DISK_BENCH_BIN ]] || die "$DISK_BENCH_BIN missing: run 'make bench' (or 'make') first"
 fi
 if has_scenario S1-redis; then
   [[ -n $REDIS_BIN && -x $REDIS_BIN ]] || die "redis-server missing (Debian package redis-server): S1-redis needs it"
@@ -212,6 +220,47 @@ node_peer() {  # SCENARIO RUN -- LOAD ARGS...
 
 # A loopback port nobody listens on right now (the kernel's pick; redis-server cannot take
 # port 0, so it is asked for this one and start_redis retries if another process took it).
+# A counter from the server's /metrics (bash's /dev/tcp: no curl needed).
+metric() {
+  local port=$1 name=$2 body
+  exec 8<>"/dev/tcp/127.0.0.1/$port" || { echo 0; return; }
+  printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&8
+  body=$(cat <&8)
+  exec 8<&-
+  printf '%s\n' "$body" | sed -n "s/^$name \([0-9][0-9]*\).*/\1/p" | head -1
+}
+
+# S2E with --data-dir: the load as S2E, then the store's counters, then (same run, same
+# disk) the disk's own fdatasync latency, the floor an ack cannot go below.
+roomcast_disk() {  # SCENARIO RUN -- LOAD ARGS...
+  local scenario=$1 run=$2; shift 3
+  local dir
+  dir=$(mktemp -d "$DATA_PARENT/roomcast-bench-data.XXXXXX")
+  local cmd=(taskset -c "$SERVER_CPU" "$SERVER_BIN" --listen 127.0.0.1:0 --threads 1 --data-dir "$dir")
+  record_command "$scenario/roomcast/server" "${cmd[@]}"
+  start_server "$scenario.roomcast.$run" "${cmd[@]}"
+  local t0 t1 fsyncs appends
+  t0=$(date +%s.%N)
+  run_load "$scenario" roomcast "$run" "$@"
+  t1=$(date +%s.%N)
+  fsyncs=$(metric "$PORT" roomcast_store_fsyncs_total)
+  appends=$(metric "$PORT" roomcast_store_appends_total)
+  stop_server
+  local floor_cmd=("$DISK_BENCH_BIN" fsync "$dir/floor" 1000)
+  record_command "$scenario/disk/floor" "${floor_cmd[@]}"
+  local floor
+  floor=$("${floor_cmd[@]}" 2>>"$LOG" | tail -1)
+  local secs
+  secs=$(echo "$t1 - $t0" | bc)
+  echo "== $scenario disk run $run: fsyncs=$fsyncs appends=$appends in $secs s; floor: $floor" | tee -a "$LOG"
+  local p50 p99
+  p50=$(printf '%s' "$floor" | sed -n 's/.*p50=\([0-9.]*\) ms.*/\1/p')
+  p99=$(printf '%s' "$floor" | sed -n 's/.*p99=\([0-9.]*\) ms.*/\1/p')
+  printf '{"run":%s,"seconds":%s,"fsyncs":%s,"appends":%s,"disk_fsync_p50_ms":%s,"disk_fsync_p99_ms":%s}\n' \
+    "$run" "$secs" "${fsyncs:-0}" "${appends:-0}" "${p50:-null}" "${p99:-null}" >> "$RESULTS/$scenario.store.jsonl"
+  rm -rf "$dir"
+}
+
 free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
@@ -354,6 +403,10 @@ for scenario in $SCENARIOS; do
       S2E)
         # Issue 14's overload with edits in it: every member must get every edit, in order.
         roomcast S2E "$run" -- --connections 10000 --rooms 1000 --rate 10 --edit-every 20 "${CURSOR_ARGS[@]}"
+        ;;
+      S2E-disk)
+        # The same with --data-dir: every ack waits for its fdatasync (docs/durability.md).
+        roomcast_disk S2E-disk "$run" -- --connections 10000 --rooms 1000 --rate 10 --edit-every 20 "${CURSOR_ARGS[@]}"
         ;;
       S1-redis)
         # (a), (b), (c) back to back in the same run, so their ratios compare within it.

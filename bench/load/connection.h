@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct Connection {
   std::string in;
   std::string out;
   std::vector<uint32_t> last_seq;  // per member of the room: highest seq received from it
+  std::deque<int64_t> edits_in_flight;  // send times (µs) of edits not acked yet, oldest first
   bool joined_at_end = false;      // still joined when the tool closed it
 };
 

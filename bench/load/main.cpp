@@ -113,6 +113,9 @@ void add_common(Report& r, const Options& o, const SharedState& shared, const Ru
     r.add("edits_lost", int64_t(run.edits_expected) - int64_t(run.edits_received));
     r.add("edit_gaps", int64_t(run.edit_gaps));
     r.add("edit_reordered", int64_t(run.edit_reordered));
+    r.add("ack_p50_us", int64_t(run.ack_latency.percentile(0.5)));
+    r.add("ack_p99_us", int64_t(run.ack_latency.percentile(0.99)));
+    r.add("ack_max_us", int64_t(run.ack_latency.max()));
     if (run.edit_gaps + run.edit_reordered > 0 || run.edits_received != run.edits_expected ||
         run.acks_received != run.edits_sent)
       r.warn("edits: " + std::to_string(run.edits_expected - std::min(run.edits_expected, run.edits_received)) +

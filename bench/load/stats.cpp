@@ -40,6 +40,7 @@ void RunStats::merge(const RunStats& o) {
   edits_expected += o.edits_expected;
   edits_received += o.edits_received;
   acks_received += o.acks_received;
+  ack_latency.merge(o.ack_latency);
   edit_gaps += o.edit_gaps;
   edit_reordered += o.edit_reordered;
   note_problem(o.first_problem);

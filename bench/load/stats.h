@@ -57,6 +57,7 @@ struct RunStats {
   uint64_t edits_expected = 0;   // edits sent x (room size - 1)
   uint64_t edits_received = 0;   // relayed edits
   uint64_t acks_received = 0;
+  Histogram ack_latency;         // µs from an edit's send to its ack (with --data-dir: on disk)
   uint64_t edit_gaps = 0;        // seqs a member never got before a later one
   uint64_t edit_reordered = 0;   // a seq not above the last one the member got
   std::string first_problem;         // text of the first error/close seen, for the report

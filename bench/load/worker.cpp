@@ -348,6 +348,10 @@ void Worker::on_text(Connection& c, std::string_view payload, int64_t now) {
         return;
       }
       ++(type == MessageType::Edit ? stats_.edits_received : stats_.acks_received);
+      if (type == MessageType::Ack && !c.edits_in_flight.empty()) {
+        stats_.ack_latency.record(now - c.edits_in_flight.front());
+        c.edits_in_flight.pop_front();
+      }
       if (seq <= c.room_seq) {
         ++stats_.edit_reordered;
       } else {
@@ -566,6 +570,7 @@ void Worker::send_edit(Connection& c, int64_t at) {
   char frame[200];
   const size_t len = write_client_frame(frame, kOpText, std::string_view(payload, size_t(plen)), masks_.next());
   send_bytes(c, frame, len);
+  c.edits_in_flight.push_back(at);
 }
 
 void Worker::send_cursor(Connection& c, int64_t at) {

@@ -46,6 +46,7 @@ struct Config {
   unsigned max_batch_delay_ms = 5;       // frames may wait this long to leave in one write
   BackendChoice backend = BackendChoice::Auto;
   std::string redis_url;                 // --redis: several instances share rooms; empty: one process
+  std::string data_dir;                  // --data-dir: rooms kept on this disk (docs/durability.md); empty: memory
   std::string redis_password;            // --redis-password-file: wins over the URL's; a secret
   unsigned redis_min_replicas = 0;       // an edit is acked once this many replicas hold it (WAIT)
   std::string redis_ca_file;             // rediss://: the CA of Redis's certificate (empty: the system's)

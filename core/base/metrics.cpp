@@ -146,6 +146,9 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.sessions_reaped; });
   simple("roomcast_cluster_edits_unavailable_total", "counter", "Edits answered unavailable: Redis did not confirm them in time.",
          [](const Metrics& m) -> const Counter& { return m.edits_unavailable; });
+  simple("roomcast_store_edits_unavailable_total", "counter",
+         "Edits and publishes answered unavailable: the disk (--data-dir) could not store them (full or failing).",
+         [](const Metrics& m) -> const Counter& { return m.store_edits_unavailable; });
   simple("roomcast_edits_rejected_total", "counter", "Edits the app's backend vetoed (docs/integration.md).",
          [](const Metrics& m) -> const Counter& { return m.edits_rejected; });
   simple("roomcast_hook_edits_unavailable_total", "counter", "Edits answered unavailable: the backend did not decide in time.",

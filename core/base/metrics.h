@@ -97,6 +97,7 @@ struct Metrics {
   Counter edits_rejected;     // edits the app's backend vetoed (docs/integration.md)
   Counter hook_edits_unavailable;  // edits answered `unavailable`: the backend did not decide
   Counter edits_unavailable;  // edits answered `unavailable` (Redis did not confirm them)
+  Counter store_edits_unavailable;  // edits (and publishes) answered `unavailable`: --data-dir could not store them
   std::array<Counter, kLatencyBuckets.size()> latency_buckets;  // not cumulative; summed on render
   Counter latency_count;
   Counter latency_sum_ns;

@@ -390,7 +390,7 @@ HttpDecision HttpFront::published(bool ok, uint64_t seq) {
 }
 
 HttpDecision HttpFront::store_unavailable() {
-  return HttpDecision::respond(503, http_response_typed(503, "application/json", json_error("the store (Redis) cannot be reached")));
+  return HttpDecision::respond(503, http_response_typed(503, "application/json", json_error("the store (Redis, or the disk of --data-dir) could not store it")));
 }
 
 }  // namespace roomcast

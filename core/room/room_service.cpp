@@ -122,6 +122,11 @@ Room& RoomService::room_named(std::string_view name) {
   return *it->second;
 }
 
+Room& RoomService::open_room(std::string_view name, int64_t now_ns) {
+  now_ns_ = now_ns;
+  return room_named(name);
+}
+
 const Room* RoomService::find_room(std::string_view name) const {
   auto it = rooms_.find(std::string(name));
   return it == rooms_.end() ? nullptr : it->second.get();

@@ -166,6 +166,10 @@ class RoomService {
 
   // ---- the store side: what a store that answers later may do to the domain ----------
   Room* find_room(std::string_view name);
+  // The room `name`, made now if it is not here yet (the store's opened() runs then); an
+  // empty room made so counts its --room-ttl from `now_ns` (a store that kept rooms
+  // across a restart makes them at start).
+  Room& open_room(std::string_view name, int64_t now_ns);
   std::unordered_map<std::string, std::unique_ptr<Room>>& rooms() { return rooms_; }
   // The encode buffer: encode_* into encoder(), then use encoded() before the next encode.
   rapidjson::StringBuffer& encoder() { return encoded_; }

@@ -302,6 +302,16 @@ const std::vector<Flag>& flags() {
          c.static_dir.assign(v);
          return true;
        }},
+      {"data-dir", "DIR",
+       "keep every room (epoch, seq, history, edit ids) in DIR, so a restart or a crash loses no acknowledged "
+       "edit; an ack then means the edit is on disk (fdatasync); one process per DIR; not with --redis "
+       "(default: off, rooms live in memory)",
+       "a directory path",
+       [](Config& c, std::string_view v) {
+         if (v.empty()) return false;
+         c.data_dir.assign(v);
+         return true;
+       }},
       {"redis", "URL",
        "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]: serve rooms together with every instance on this Redis "
        "(docs/protocol.md 3.6; all instances need the same --history and --resume-grace); USER is an ACL "
@@ -489,6 +499,11 @@ ConfigOutcome parse_config(int argc, const char* const* argv, Config& c, std::st
       message = "--" + std::string(name) + ": '" + shown(*flag, value) + "' is not " + flag->expects;
       return ConfigOutcome::Error;
     }
+  }
+  if (!c.data_dir.empty() && !c.redis_url.empty()) {
+    message = "--data-dir and --redis cannot be used together: with --redis, Redis is the rooms' store (make it "
+              "durable with its AOF, docs/durability.md); --data-dir is for one process on its own";
+    return ConfigOutcome::Error;
   }
   if (!c.redis_sentinels.empty() && (c.redis_master.empty() || c.redis_url.empty())) {
     message = "--redis-sentinel needs --redis-master NAME and a --redis URL (for credentials, DB and TLS)";

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "core/cluster/cluster_wire.h"
 #include "core/cluster/redis_link.h"
 #include "core/hooks/webhook_outbox.h"
+#include "core/disk/disk_store.h"
 #include "core/server/worker.h"
 #include "net/listener.h"
 #include "proto/handshake.h"
@@ -43,6 +45,35 @@ int run_server(const Config& config) {
   if (websocket_accept_key("dGhlIHNhbXBsZSBub25jZQ==") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") {
     std::fprintf(stderr, "roomcast: libcrypto's SHA-1 gives a wrong WebSocket accept key\n");
     return 1;
+  }
+
+  // --data-dir: locked (one process per directory) and every room read before anything
+  // listens, so a refused start binds nothing; the engine's writer thread logs through
+  // its own Logger (it outlives the workers).
+  Logger disk_log(config.log_format, config.log_level);
+  std::unique_ptr<disk::DiskStore> disk;
+  std::vector<std::vector<disk::LoadedRoom>> disk_rooms(config.threads);
+  if (!config.data_dir.empty()) {
+    disk::DiskOptions options;
+    options.dir = config.data_dir;
+    options.history_limit = config.history;
+    options.log = [&disk_log](std::string_view line) { disk_log.log(LogLevel::Warn, "data_dir", {{"note", line}}); };
+    std::vector<disk::LoadedRoom> loaded;
+    std::string error;
+    const auto t0 = std::chrono::steady_clock::now();
+    disk = disk::DiskStore::open(std::move(options), loaded, error);
+    if (!disk) {
+      std::fprintf(stderr, "roomcast: --data-dir: %s\n", error.c_str());
+      return 1;
+    }
+    const auto load_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    const disk::DiskStats stats = disk->stats();
+    disk_log.log(LogLevel::Info, "data_dir",
+                 {{"dir", config.data_dir}, {"rooms", uint64_t(loaded.size())}, {"tails_cut", stats.tails_cut},
+                  {"damaged", stats.rooms_damaged}, {"load_ms", int64_t(load_ms.count())}});
+    // Each room to the thread that owns its name (as a join's hand-off finds it).
+    for (disk::LoadedRoom& room : loaded)
+      disk_rooms[Worker::index_of(room.state.room, config.threads)].push_back(std::move(room));
   }
 
   // Every thread listens on the same address (SO_REUSEPORT); port 0 is resolved by the
@@ -145,6 +176,7 @@ int run_server(const Config& config) {
       redis->attach(i, w->redis_notify_fd());
     }
     if (hook_client) hook_client->attach(i, workers.back()->hook_notify_fd());
+    if (disk) workers.back()->keep_on_disk(disk.get(), disk->client(), std::move(disk_rooms[i]));
   }
   for (auto& w : workers) w->set_peers(peers);
   if (hook_client) {

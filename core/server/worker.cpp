@@ -14,6 +14,7 @@
 #include "core/auth/tokens.h"
 #include "core/base/heap.h"
 #include "core/base/ws_frames.h"
+#include "core/durable/disk_metrics.h"
 #include "core/server/completion_tag.h"
 
 namespace roomcast {
@@ -37,6 +38,7 @@ Worker::~Worker() {
   output_.reset();
   table_.reset();
   cluster_.reset();
+  durable_.reset();
   rooms_.reset();
   loop_.reset();
   // At exit every descriptor is released whatever close() reports.
@@ -69,12 +71,25 @@ int Worker::init(std::string* description) {
     if (redis_fd_ < 0) return -EMFILE;
     cluster_.emplace(*rooms_, *static_cast<ClusterPort*>(this), instance_id_, config_, metrics_, &log_);
   }
+  if (disk_client_) {
+    if (disk_client_->event_fd() < 0) return -EMFILE;
+    durable_.emplace(*rooms_, std::move(disk_client_), *static_cast<DurablePort*>(this), metrics_, &log_);
+    durable_->restore(std::move(disk_rooms_), now_ns_);
+    disk_rooms_.clear();
+  }
   return 0;
 }
 
-Worker* Worker::owner_of(std::string_view room) const {
-  return peers_[std::hash<std::string_view>{}(room) % peers_.size()];
+void Worker::keep_on_disk(const disk::DiskStore* store, std::unique_ptr<disk::DiskStore::Client> client,
+                          std::vector<disk::LoadedRoom> rooms) {
+  disk_ = store;
+  disk_client_ = std::move(client);
+  disk_rooms_ = std::move(rooms);
 }
+
+size_t Worker::index_of(std::string_view room, size_t workers) { return std::hash<std::string_view>{}(room) % workers; }
+
+Worker* Worker::owner_of(std::string_view room) const { return peers_[index_of(room, peers_.size())]; }
 
 // ---------------------------------------------------------------------------------------
 // The loop.
@@ -85,6 +100,7 @@ void Worker::run() {
   arm_timer();
   if (redis_) arm_redis();
   if (hook_fd_ >= 0) arm_hook();
+  if (durable_) arm_disk();
   for (;;) {
     output_->step(now_ns_, stopping_, load_.saturated());
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
@@ -142,6 +158,9 @@ void Worker::on_completion(const Completion& done) {
       return;
     case Op::Hook:
       on_hook();
+      return;
+    case Op::Disk:
+      on_disk();
       return;
     case Op::Recv: {
       Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
@@ -312,6 +331,7 @@ void Worker::apply(Connection& c, HttpDecision&& decision) {
       if (redis_) redis_->render_metrics(&text);
       if (hooks_.client) hooks_.client->render_metrics(&text);
       if (hooks_.delivery) hooks_.delivery->render_metrics(&text);
+      if (disk_) render_disk_metrics(disk_->stats(), &text);
       table_->end(c, Ending::respond(200, http_response_typed(200, "text/plain; version=0.0.4", text)), now_ns_);
       return;
     }

@@ -37,6 +37,8 @@
 #include "core/cluster/cluster_port.h"
 #include "core/cluster/cluster_store.h"
 #include "core/cluster/redis_link.h"
+#include "core/disk/disk_store.h"
+#include "core/durable/durable_store.h"
 #include "core/http/api_rate_limit.h"
 #include "core/http/http_front.h"
 #include "core/hooks/hook_backend.h"
@@ -66,7 +68,11 @@ struct Handoff {
   HttpDecision request;  // kind Route
 };
 
-class Worker final : private CompletionSink, private FanoutObserver, private ConnectionEvents, private ClusterPort {
+class Worker final : private CompletionSink,
+                     private FanoutObserver,
+                     private ConnectionEvents,
+                     private ClusterPort,
+                     private DurablePort {
  public:
   // `files` (shared, read-only) answers paths that are not the server's own (`--static`).
   // `redis` (may be null: one process alone) is the instance's link, `instance_id` its name.
@@ -90,6 +96,12 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
 
   // The workers rooms are spread over; set once before any run().
   void set_peers(std::vector<Worker*> peers) { peers_ = std::move(peers); }
+  // Which of `workers` loop threads owns `room` (every room lives on one).
+  static size_t index_of(std::string_view room, size_t workers);
+  // --data-dir: this thread's rooms are kept by `store` (shared, read for metrics) through
+  // `client` (this thread's); `rooms` are the ones it owns as loaded at start. Before init().
+  void keep_on_disk(const disk::DiskStore* store, std::unique_ptr<disk::DiskStore::Client> client,
+                    std::vector<disk::LoadedRoom> rooms);
 
   // Thread-safe.
   void adopt(Handoff handoff);
@@ -127,6 +139,9 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   void published(uint64_t ticket, bool ok, uint64_t seq) override;
   void on_redis();
   void arm_redis();
+  // --data-dir: the disk client's completions (DurableStore::drain).
+  void on_disk();
+  void arm_disk();
 
   // The app's backend: the hook client's results for this thread (auth and edit hooks).
   void on_hook();
@@ -162,6 +177,7 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   std::unique_ptr<EventLoop> loop_;
   std::optional<RoomService> rooms_;
   std::optional<ClusterStore> cluster_;  // with --redis: the rooms' store
+  std::optional<DurableStore> durable_;  // with --data-dir: the rooms' store
   // Publish API bodies (HttpFront::publish). Client messages are decoded by the room
   // service's own decoder (RoomService::receive).
   MessageDecoder body_decoder_;
@@ -188,7 +204,11 @@ class Worker final : private CompletionSink, private FanoutObserver, private Con
   int redis_fd_ = -1;
   uint64_t redis_value_ = 0;
   std::vector<RedisEvent> redis_events_;
-  // API requests waiting for Redis: presence by room, publish by ticket.
+  const disk::DiskStore* disk_ = nullptr;  // --data-dir (shared by every worker)
+  std::unique_ptr<disk::DiskStore::Client> disk_client_;  // until init() hands it to durable_
+  std::vector<disk::LoadedRoom> disk_rooms_;               // until init() restores them
+  uint64_t disk_value_ = 0;
+  // API requests waiting for Redis (presence by room) or the store (publish by ticket).
   struct PresenceWait {
     SlotRef ref;
     std::string after;  // the page asked for

@@ -34,7 +34,8 @@ void Worker::serve_here(Connection& c, HttpDecision&& route) {
       apply(c, HttpFront::presence(*rooms_, route.room, route.leftover));
       return;
     case RouteKind::Publish:
-      if (redis_) {
+      // With a store that answers later (Redis, the disk), the 200 waits for it.
+      if (redis_ || durable_) {
         const uint64_t ticket = next_ticket_++;
         publish_waiting_[ticket] = SlotRef{c.slot, c.generation};
         HttpDecision d = HttpFront::publish_stored(*rooms_, body_decoder_, body_message_, route.room, route.leftover, ticket, now_ns_);

@@ -1,7 +1,7 @@
 // core/server/worker_redis.cpp: the worker's side of scale-out. The instance's RedisLink answers
 // on this worker's eventfd (its loop wakes for it like for a socket); the room service
 // reaches Redis through the worker as its ClusterPort; API requests that waited for Redis
-// (presence, publish) are answered here.
+// (presence, publish) are answered here. The disk store (--data-dir) is wired the same way.
 #include "core/server/completion_tag.h"
 #include "core/server/worker.h"
 
@@ -15,6 +15,15 @@ void Worker::on_redis() {
   for (RedisEvent& event : redis_events_) cluster_->on_redis(event, now_ns_);
   redis_events_.clear();
   arm_redis();
+}
+
+// --data-dir: the disk client's eventfd is armed like the Redis one; its completions
+// (acks, edits to the others, publish answers) are handled on this thread.
+void Worker::arm_disk() { loop_->read(durable_->event_fd(), &disk_value_, sizeof(disk_value_), completion_tag(Op::Disk)); }
+
+void Worker::on_disk() {
+  durable_->drain(now_ns_);
+  arm_disk();
 }
 
 void Worker::submit(std::vector<RedisCall>& calls) { redis_->submit(index_, calls); }

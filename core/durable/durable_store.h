@@ -1,0 +1,145 @@
+// core/durable/durable_store.h: the store port on this machine's disk (--data-dir): one loop
+// thread's rooms, each kept in its log under DIR by the disk engine (core/disk/), so a
+// restart or a kill -9 keeps every room's epoch, seq, history and exactly-once ids
+// (docs/durability.md "The wiring").
+//
+// Owns: this thread's DiskStore::Client (its eventfd is armed on the worker's loop), the
+// rooms loaded at start that the domain has not made yet, and per room (DurableRoom in
+// Room::store) the edits written but not yet durable, in seq order.
+// Called by: the RoomService it is attached to (the RoomStore calls), and by its worker:
+// restore() once at start, drain() when the client's eventfd fires. It calls back into
+// the domain only through RoomService's store side, and answers publish API requests
+// through its DurablePort (the worker).
+// Promises:
+//   - an edit is acknowledged, and reaches the other members and the history, only once
+//     its record is fdatasynced (a completion with DiskError::None), in seq order;
+//   - this thread is the single writer of its rooms: consecutive edits of a room get
+//     consecutive seqs while earlier ones are still being written (group commit); a failed
+//     write consumes no seq: the edit and every later edit of that room already written
+//     behind it are answered `unavailable` (the engine refuses them: their seqs no longer
+//     follow), and the next edit gets the failed one's seq;
+//   - a resend of an edit whose (user, id) is being written waits for it and gets its
+//     seq with duplicate:true (or `unavailable` with it);
+//   - nothing here touches the disk: the client queues, the engine's thread writes.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/base/log.h"
+#include "core/base/metrics.h"
+#include "core/disk/disk_store.h"
+#include "core/room/room_store.h"
+#include "core/room/session.h"
+
+namespace roomcast {
+
+class RoomService;
+
+// How the store answers the publish API (POST /api/rooms/{room}/publish) it was given a
+// ticket for: implemented by the worker, which holds the HTTP request.
+class DurablePort {
+ public:
+  // The published edit is on disk with `seq` (ok), or could not be stored.
+  virtual void published(uint64_t ticket, bool ok, uint64_t seq) = 0;
+
+ protected:
+  ~DurablePort() = default;
+};
+
+class DurableStore final : public RoomStore {
+ public:
+  // Attaches itself to `domain` (which must have made no room yet).
+  DurableStore(RoomService& domain, std::unique_ptr<disk::DiskStore::Client> client, DurablePort& port,
+               Metrics& metrics, const Logger* log = nullptr);
+  DurableStore(const DurableStore&) = delete;
+  DurableStore& operator=(const DurableStore&) = delete;
+
+  // The rooms this thread owns as loaded from DIR: each is made now (its TTL counts from
+  // `now_ns`, as for a room whose last member just left), with its kept epoch, seq,
+  // history and exactly-once ids; a damaged one gets a new epoch (written at once).
+  void restore(std::vector<disk::LoadedRoom> rooms, int64_t now_ns);
+  // The client's eventfd: readable when completions wait (drain them).
+  int event_fd() const { return client_->event_fd(); }
+  // Every completion that arrived: acks, edits to the others, publish answers, errors.
+  void drain(int64_t now_ns);
+
+  // RoomStore
+  void opened(Room& room) override;
+  bool keeps(const Room& room) const override;
+  void closing(Room& room) override;
+  bool join_waits(Member&, Room&, const ClientMessage&, std::string_view) override { return false; }
+  std::unique_ptr<Session> claimed(Member&, Room&) override { return nullptr; }
+  void add_peers_elsewhere(const Room&, std::vector<PeerView>&) const override {}
+  bool is_elsewhere(const Room&, std::string_view) const override { return false; }
+  void joined(Room&, Session&, bool, bool) override {}
+  void relayed(Room&, Session&, Relay, std::string_view) override {}
+  void held(Room&, const Session&) override {}
+  void ended(Room&, const Session&) override {}
+  void left(Member& m) override;
+  EditPath append_edit(Member* m, Session* s, Room& room, const ClientMessage& msg, std::string key,
+                       uint64_t ticket) override;
+  void end_window() override {}
+  bool window_open() const override { return false; }
+  bool presence_ready(std::string_view, int64_t) override { return true; }
+  bool take_peeked(std::string_view, std::vector<PresenceEntry>&) override { return false; }
+
+ private:
+  // Someone waiting for an edit's outcome: its sender, or a resend of the same (user, id).
+  struct Waiter {
+    std::string session;
+    Member* member = nullptr;  // null once it left (left())
+    bool has_id = false;
+    std::string id;
+    bool duplicate = false;
+  };
+  // An edit whose record is being written.
+  struct Flight {
+    uint64_t ticket = 0;   // the client's
+    uint64_t seq = 0;      // written into `frame`
+    std::string origin;    // sender session id, or "server"
+    std::string key;       // exactly-once key (may be empty)
+    std::string frame;     // the edit as every member receives it
+    uint64_t publish = 0;  // the publish API's ticket (0: a member's edit)
+    bool doomed = false;   // an earlier edit of the room failed: this one fails too
+    std::vector<Waiter> waiters;
+  };
+  // Per room (Room::store).
+  struct DurableRoom : RoomStoreState {
+    std::deque<Flight> flights;  // in seq order; completions come back in this order
+    bool written = false;        // its file exists (put_room succeeded)
+    uint64_t put_ticket = 0;     // a put_room in flight
+  };
+  enum class Pending : uint8_t { Append, Put, Remove };
+
+  DurableRoom& state_of(Room& room);
+  // Writes `room`'s file as it is now (new room, new epoch, or a retry after a failure).
+  void put(Room& room, DurableRoom& d, const disk::RoomState* kept = nullptr);
+  void complete(const disk::DiskCompletion& c);
+  void landed(Room& room, Flight& f);
+  void failed(Room& room, Flight& f, disk::DiskError error);
+  // Answers `w` (ack, or `unavailable`) and lets its later messages go.
+  void answer(Room& room, const Waiter& w, uint64_t seq, bool ok);
+
+  RoomService& domain_;
+  std::unique_ptr<disk::DiskStore::Client> client_;
+  DurablePort& port_;
+  Metrics& metrics_;
+  const Logger* log_;
+  int64_t now_ns_ = 0;
+  // Rooms loaded at start, until the domain makes them (restore()).
+  std::unordered_map<std::string, disk::LoadedRoom> kept_;
+  // What each ticket of the client was for: its room (completions carry only the ticket).
+  struct Ticket {
+    Pending kind;
+    std::string room;
+  };
+  std::unordered_map<uint64_t, Ticket> tickets_;
+};
+
+}  // namespace roomcast
