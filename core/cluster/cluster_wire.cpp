@@ -60,11 +60,11 @@ if not epoch then
   redis.call('DEL', KEYS[2], KEYS[3])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
 end
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
 local key = ARGV[1]
 if key ~= '' then
   local s = redis.call('HGET', KEYS[3], key)
   if s then
+    for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
     local frame, origin = '', ''
     local e = redis.call('XRANGE', KEYS[2], s .. '-1', s .. '-1')
     if e[1] then
