@@ -14,6 +14,11 @@
 //     atomic); every instance, the sender's included, applies edits from the channel in
 //     seq order, filling gaps from the stream; the ack waits until its seq is applied
 //     here, and the sender's later messages wait for the ack (per-sender order);
+//   - with --redis-min-replicas N > 0 nothing unconfirmed is ever applied: the edit
+//     script stores without publishing, its reply (and those of the sync and poll
+//     scripts, whose writes put them behind every edit they read) comes back only once
+//     WAIT confirmed it, and only then does the sender's instance apply the edit, ack it
+//     and publish its E record; gap fills read no further than a seq known confirmed;
 //   - sessions of an instance whose lease lapsed are held for the grace from the moment
 //     it died, then ended by whichever instance runs the end script first.
 #include <algorithm>
@@ -253,12 +258,16 @@ EditPath ClusterStore::append_edit(Member* m, Session* s, Room& room, const Clie
   p.has_id = msg.has_id;
   p.id = std::string(msg.id);
   p.ticket = ticket;
+  p.key = key;
   if (m && s) edits_in_flight_[s->id] = next_cookie_;  // the cookie call() hands out
+  // With --redis-min-replicas the script only stores: the E record goes out from
+  // on_reply once WAIT confirmed the write (see confirmed_edit).
+  const bool script_publishes = config_.redis_min_replicas == 0;
   call(std::move(p), wire::kEdit, 3,
        {wire::meta_key(room.name()), wire::log_key(room.name()), wire::ids_key(room.name()), std::move(key),
         std::move(prefix), std::move(suffix), std::to_string(config_.history), std::string(origin),
         random_base64url(12), instance_id_, std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000),
-        link_of(room).channel});
+        link_of(room).channel, script_publishes ? "1" : "0"});
   submit_calls();
   return EditPath::Pending;
 }

@@ -85,6 +85,8 @@ class ClusterStore final : public RoomStore {
     bool has_id = false;
     std::string id;
     uint64_t ticket = 0;      // Publish
+    std::string key;          // Edit, Publish: the exactly-once key (or empty)
+    uint64_t applied = 0;     // Sync, Poll: Room::seq() when sent (Redis cannot hold fewer)
     Member* member = nullptr; // Claim: valid while listed in the room's waiting joins
     bool acked = false;       // Edit: its E record was applied first and carried the ack
     bool session_reaped = false;  // Reap: of a dead instance's session (not one of ours)
@@ -103,12 +105,18 @@ class ClusterStore final : public RoomStore {
   void on_message(std::string_view channel, std::string_view payload);
   void on_subscribed(std::string_view channel);
   void on_instances(const RedisEvent& event);
-  void apply_sync(Room& room, RedisValue& value);
+  // `applied`: the room's seq when the load was sent; Redis holding fewer edits than
+  // that lost some (a failover).
+  void apply_sync(Room& room, RedisValue& value, uint64_t applied);
   void fail_sync(Room& room);
   // `mine`: this instance's edit script stored it (the channel record or the log entry
   // names this instance): only then does the backend hear of it (AppliedEdit::stored_here).
   void apply_edit(Room& room, uint64_t seq, std::string_view epoch, std::string_view origin, std::string_view key,
                   std::string_view frame, bool mine);
+  // An edit Redis stored and (with --redis-min-replicas) WAIT confirmed, from the edit
+  // script's reply: applied here in seq order and, unless the script published it
+  // itself, published to the other instances.
+  void confirmed_edit(Room* room, const PendingCall& p, RedisValue& value);
   void commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame, bool mine);
   void settle_acks(Room& room);
   void restart_room(Room& room, std::string_view epoch, uint64_t seq);

@@ -57,7 +57,7 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
     case CallKind::Sync:
       if (!room) return;
       if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() == 4)
-        apply_sync(*room, value);
+        apply_sync(*room, value, p.applied);
       else
         fail_sync(*room);
       return;
@@ -67,7 +67,7 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       if (p.acked) return;  // acked when its E record was applied
       Session* s = room ? room->find(p.session) : nullptr;
       Member* m = s && s->connected ? s->member : nullptr;
-      if (!ok || value.kind != RedisValue::Kind::Array || value.elements.size() != 3) {
+      if (!ok || value.kind != RedisValue::Kind::Array || value.elements.size() < 3) {
         if (!m) return;
         metrics_.edits_unavailable.add();
         domain_.send_error(*m, ErrorCode::Unavailable, "the edit store cannot be reached; the edit was not applied");
@@ -77,6 +77,7 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       const uint64_t seq = value_u64(value.elements[0]);
       const bool duplicate = value_u64(value.elements[1]) != 0;
       if (duplicate) metrics_.duplicate_edits.add();
+      confirmed_edit(room, p, value);
       if (!room) return;
       RoomLink& link = link_of(*room);
       link.acks.emplace(seq, PendingAck{p.session, p.has_id, std::move(p.id), duplicate, value.elements[2].str});
@@ -90,9 +91,10 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       return;
     }
     case CallKind::Publish:
-      if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() == 3)
+      if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() >= 3) {
+        confirmed_edit(room, p, value);
         port_.published(p.ticket, true, value_u64(value.elements[0]));
-      else
+      } else
         port_.published(p.ticket, false, 0);
       return;
     case CallKind::Claim: {
@@ -131,6 +133,10 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       }
       RoomLink& link = link_of(*room);
       const uint64_t seq = value_u64(value.elements[0]);
+      if (seq < p.applied) {
+        start_load(*room);  // Redis holds fewer edits than were applied here: see apply_sync
+        return;
+      }
       if (seq > room->seq()) {
         link.known_seq = std::max(link.known_seq, seq);
         if (!link.behind_since_ns) link.behind_since_ns = now_ns_;
@@ -147,6 +153,23 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
   }
 }
 
+void ClusterStore::confirmed_edit(Room* room, const PendingCall& p, RedisValue& value) {
+  if (config_.redis_min_replicas == 0 || value.elements.size() < 5) return;  // the script published it
+  const std::string& frame = value.elements[3].str;
+  if (frame.empty()) return;  // a duplicate whose entry the history no longer keeps
+  const uint64_t seq = value_u64(value.elements[0]);
+  const std::string& epoch = value.elements[2].str;
+  const std::string& origin = value.elements[4].str;
+  // Published even if this thread no longer serves the room: the others do. A duplicate
+  // goes out again too: its first reply may have failed (WAIT short of N replicas), so
+  // nobody published it then; instances that applied it already skip it.
+  calls_.push_back(RedisCall{0, -1, 0,
+                             {"PUBLISH", wire::channel(p.room),
+                              wire::edit_message(instance_id_, origin, seq, epoch, p.key, frame)}});
+  // Applied here at once rather than when our own PUBLISH comes back (apply_edit keeps
+  // seq order: beyond a gap it waits in `ahead`).
+  if (room && link_of(*room).ready() && epoch == room->epoch()) apply_edit(*room, seq, epoch, origin, p.key, frame, true);
+}
 
 void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame,
                                   bool mine) {

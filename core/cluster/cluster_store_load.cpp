@@ -19,7 +19,9 @@ using wire::value_u64;
 void ClusterStore::start_load(Room& room) {
   const std::string& name = room.name();
   metrics_.room_loads.add();
-  call(PendingCall{CallKind::Sync, name}, wire::kSync, 4,
+  PendingCall p{CallKind::Sync, name};
+  p.applied = room.seq();
+  call(std::move(p), wire::kSync, 4,
        {wire::meta_key(name), wire::log_key(name), wire::who_key(name), wire::ids_key(name), random_base64url(12),
         std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000)});
 }
@@ -99,7 +101,7 @@ void ClusterStore::restart_room(Room& room, std::string_view epoch, uint64_t seq
   }
 }
 
-void ClusterStore::apply_sync(Room& room, RedisValue& value) {
+void ClusterStore::apply_sync(Room& room, RedisValue& value, uint64_t applied) {
   RoomLink& link = link_of(room);
   const bool first = !link.ready();
   const uint64_t seq = value_u64(value.elements[0]);
@@ -111,6 +113,15 @@ void ClusterStore::apply_sync(Room& room, RedisValue& value) {
   } else if (first_kept > room.seq() + 1 && seq > room.seq()) {
     // Missed more than history keeps: members reload (resync at the seq before the first
     // kept edit), then get the kept edits.
+    restart_room(room, epoch, first_kept - 1);
+  } else if (seq < applied) {
+    // Redis lost edits this room applied (a failover promoted a replica that lacked
+    // them: with --redis-min-replicas 0, or a replica that was not connected when WAIT
+    // confirmed them). Its next edits would reuse their seqs, which this mirror would
+    // skip as applied: members reload what Redis holds instead of diverging silently.
+    if (log_)
+      log_->log(LogLevel::Error, "redis_history_lost",
+                {{"room", room.name()}, {"applied_seq", room.seq()}, {"redis_seq", seq}});
     restart_room(room, epoch, first_kept - 1);
   }
   for (RedisValue& entry : log) {

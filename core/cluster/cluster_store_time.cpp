@@ -90,8 +90,12 @@ void ClusterStore::tick(int64_t now_ns) {
     if (link.behind_since_ns && !link.filling && now_ns - link.behind_since_ns >= kGapWaitNs &&
         link.known_seq > room.seq()) {
       link.filling = true;
+      // No further than known_seq: with --redis-min-replicas that is a seq WAIT
+      // confirmed, and every entry before it was written (and replicated) before it,
+      // while entries after it may still be unconfirmed (the stream holds them at once).
       call(PendingCall{CallKind::Fill, name}, -1, 0,
-           {"XRANGE", wire::log_key(name), std::to_string(room.seq() + 1) + "-0", "+"});
+           {"XRANGE", wire::log_key(name), std::to_string(room.seq() + 1) + "-0",
+            std::to_string(link.known_seq) + "-1"});
     }
     if (records) {
       // One HSET per room for every session whose camera, selection or following moved:
@@ -112,7 +116,9 @@ void ClusterStore::tick(int64_t now_ns) {
       start_load(room);
     }
     if (!slow) continue;
-    call(PendingCall{CallKind::Poll, name}, wire::kPoll, 4,
+    PendingCall poll{CallKind::Poll, name};
+    poll.applied = room.seq();
+    call(std::move(poll), wire::kPoll, 4,
          {wire::meta_key(name), wire::log_key(name), wire::who_key(name), wire::ids_key(name),
           std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000)});
     if (link.resync_wanted) {

@@ -48,7 +48,11 @@ return {seq, epoch, redis.call('XRANGE', KEYS[2], '-', '+'), redis.call('HGETALL
 )lua";
 
 // KEYS meta log ids; ARGV key prefix suffix limit origin epoch-if-new instance ttl-ms
-// channel -> {seq, duplicate, epoch}
+// channel publish -> {seq, duplicate, epoch, frame, origin}
+// publish "1": the E record goes out here, atomically with the seq (--redis-min-replicas
+// 0). "0": the caller publishes it once WAIT confirmed the write, so no instance applies
+// an edit a failover could still lose. Both paths write (PEXPIRE), so a WAIT after a
+// duplicate covers the original's write too, whichever connection made it.
 constexpr const char* kLuaEdit = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
@@ -59,7 +63,19 @@ end
 local key = ARGV[1]
 if key ~= '' then
   local s = redis.call('HGET', KEYS[3], key)
-  if s then return {tonumber(s), 1, epoch} end
+  if s then
+    for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
+    local frame, origin = '', ''
+    local e = redis.call('XRANGE', KEYS[2], s .. '-1', s .. '-1')
+    if e[1] then
+      local f = e[1][2]
+      for j = 1, #f - 1, 2 do
+        if f[j] == 'f' then frame = f[j + 1] end
+        if f[j] == 's' then origin = f[j + 1] end
+      end
+    end
+    return {tonumber(s), 1, epoch, frame, origin}
+  end
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local frame = ARGV[2] .. seq .. ARGV[3]
@@ -80,8 +96,10 @@ if n > limit then
   end
 end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
-redis.call('PUBLISH', ARGV[9], ns(ARGV[7]) .. ns('E') .. ns(ARGV[5]) .. ns(tostring(seq)) .. ns(epoch) .. ns(key) .. ns(frame))
-return {seq, 0, epoch}
+if ARGV[10] == '1' then
+  redis.call('PUBLISH', ARGV[9], ns(ARGV[7]) .. ns('E') .. ns(ARGV[5]) .. ns(tostring(seq)) .. ns(epoch) .. ns(key) .. ns(frame))
+end
+return {seq, 0, epoch, frame, ARGV[5]}
 )lua";
 
 // KEYS who; ARGV token instance user-id-or-empty channel -> {session, state} or nil
@@ -251,6 +269,19 @@ void put(std::string& out, std::string_view field) {
   out += std::to_string(field.size());
   out += ':';
   out += field;
+}
+
+std::string edit_message(std::string_view instance, std::string_view origin, uint64_t seq, std::string_view epoch,
+                         std::string_view key, std::string_view frame) {
+  std::string out;
+  put(out, instance);
+  put(out, letter(Record::Edit));
+  put(out, origin);
+  put(out, std::to_string(seq));
+  put(out, epoch);
+  put(out, key);
+  put(out, frame);
+  return out;
 }
 
 bool next(std::string_view in, size_t* pos, std::string_view* field) {

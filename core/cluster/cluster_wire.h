@@ -17,8 +17,10 @@
 //
 // A channel message is a run of netstrings ("<len>:<bytes>"): the sending instance's id,
 // then records. A record is a kind and its fields:
-//   E session seq epoch key frame   an edit (published by the edit script, atomically
-//                                   with its seq)
+//   E session seq epoch key frame   an edit: published by the edit script, atomically
+//                                   with its seq; with --redis-min-replicas N > 0 by the
+//                                   instance that stored it, once WAIT confirmed it (a
+//                                   channel carries only edits no failover can lose)
 //   c|s|f|j|l session frame         cursor, select, follow, presence join, presence leave:
 //                                   the frame every member receives
 //   h session until_ms              the session is held until until_ms (Redis clock)
@@ -60,6 +62,9 @@ enum class Record : char {
 inline std::string_view letter(const Record& kind) { return {reinterpret_cast<const char*>(&kind), 1}; }
 
 void put(std::string& out, std::string_view field);  // one netstring
+// A whole channel message holding one E record, from `instance`.
+std::string edit_message(std::string_view instance, std::string_view origin, uint64_t seq, std::string_view epoch,
+                         std::string_view key, std::string_view frame);
 // Numbers as the scripts return them: decimal strings or integers; 0 if neither.
 uint64_t to_u64(std::string_view decimal);
 uint64_t value_u64(const RedisValue& v);

@@ -10,6 +10,7 @@
 //   core/cluster/redis_lease.h       the lease round's script and reply
 //   core/cluster/redis_tls.h         rediss://: the OpenSSL context both connections use
 //   core/cluster/redis_sentinel.h    which Redis is the master, asked before each command dial
+//   core/cluster/redis_sentinel_watch.h  `+switch-master` from the sentinels: redial at once
 // RedisLink::parse_url and RedisLink::render_metrics live in core/cluster/redis_url.cpp and
 // core/cluster/redis_metrics.cpp.
 //
@@ -45,6 +46,7 @@
 #include "core/cluster/redis_outbox.h"
 #include "core/cluster/redis_pipeline.h"
 #include "core/cluster/redis_sentinel.h"
+#include "core/cluster/redis_sentinel_watch.h"
 #include "core/cluster/redis_subscriber.h"
 #include "core/cluster/redis_tls.h"
 
@@ -67,7 +69,8 @@ struct RedisLink::State {
         stats(s),
         outbox(n),
         pipeline(opt, cmd, outbox, stats, queued),
-        subscriber(sub, outbox, stats) {
+        subscriber(sub, outbox, stats),
+        watch(opt) {
     // Without the eventfd the loop still works, waking every 10 ms (see poll_timeout).
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (opt.tls) {
@@ -121,6 +124,8 @@ struct RedisLink::State {
   uint16_t master_port = opt.port;
   RedisPipeline pipeline;      // on cmd
   RedisSubscriber subscriber;  // on sub
+  RedisSentinelWatch watch;    // its own connection, to one sentinel (with sentinels only)
+  bool use_announced = false;  // the next command dial goes to what +switch-master named
   std::vector<RedisPipeline::Entry> taken;  // take_requests()' swap partner for inbound
   bool ever_up = false;
   Clock::time_point next_lease{};
@@ -144,6 +149,7 @@ struct RedisLink::State {
   void ready(RedisConnection& c, Clock::time_point now);
   bool read_commands(Clock::time_point now);
   void take_requests();
+  void on_watch(RedisSentinelWatch::Event event, Clock::time_point now);
 
   void run();
   void check_deadlines(Clock::time_point now);
@@ -217,7 +223,10 @@ void RedisLink::State::begin_connect(RedisConnection& c, Clock::time_point now) 
     log.log(LogLevel::Error, "redis_tls_refused", {{"host", opt.host}, {"reason", tls_error}});
     return;
   }
-  if (&c == &cmd && !opt.sentinels.empty() && !ask_sentinels()) return;
+  // Announced by a sentinel just now: asking them again could reach one that has not
+  // heard yet and names the old master.
+  if (&c == &cmd && !opt.sentinels.empty() && !use_announced && !ask_sentinels()) return;
+  if (&c == &cmd) use_announced = false;
   if (c.dial(master_host, master_port, call_timeout(), now) == RedisConnection::Dial::Connected) connected(c, now);
 }
 
@@ -296,6 +305,31 @@ void RedisLink::State::take_requests() {
   }
 }
 
+// The sentinels announced a new master: the connections (if any) to the old one go now,
+// failing what is in flight (its outcome is unknown, as after any loss), and the
+// command connection is dialed again at once, not after its backoff.
+void RedisLink::State::on_watch(RedisSentinelWatch::Event event, Clock::time_point now) {
+  switch (event.kind) {
+    case RedisSentinelWatch::Event::Kind::None:
+      return;
+    case RedisSentinelWatch::Event::Kind::Lost:
+      // Once per attempt, so once per backoff step (100 ms doubling to 2 s).
+      log.log(LogLevel::Warn, "redis_sentinel_watch_lost", {{"master", opt.master_name}, {"reason", event.why}});
+      return;
+    case RedisSentinelWatch::Event::Kind::Switched:
+      break;
+  }
+  if (event.host == master_host && event.port == master_port) return;  // already there
+  log.log(LogLevel::Info, "redis_master_switched",
+          {{"master", opt.master_name}, {"host", event.host}, {"port", unsigned(event.port)}});
+  master_host = std::move(event.host);
+  master_port = event.port;
+  use_announced = true;
+  if (cmd.phase() != Phase::Closed) lose_command(now);
+  cmd.reset_backoff();
+  cmd.set_retry_at(now);
+}
+
 // ---- the loop ----
 
 void RedisLink::State::check_deadlines(Clock::time_point now) {
@@ -315,6 +349,7 @@ void RedisLink::State::check_deadlines(Clock::time_point now) {
   // the replies still to come would answer the wrong calls if we kept waiting selectively.
   std::optional<Clock::time_point> due = pipeline.next_deadline();
   if (due && now >= *due) lose_command(now);
+  on_watch(watch.check_deadline(now), now);
 }
 
 int RedisLink::State::poll_timeout(Clock::time_point now, bool draining, Clock::time_point drain_deadline) const {
@@ -328,6 +363,8 @@ int RedisLink::State::poll_timeout(Clock::time_point now, bool draining, Clock::
   if (std::optional<Clock::time_point> due = pipeline.next_deadline()) consider(*due);
   if (leasing() && !draining && is_up() && !pipeline.lease_in_flight()) consider(next_lease);
   if (draining) consider(drain_deadline);
+  if (watch.enabled() && watch.conn().phase() == Phase::Connecting) consider(watch.conn().connect_deadline());
+  if (watch.enabled() && !draining && watch.conn().phase() == Phase::Closed) consider(watch.conn().retry_at());
   if (soonest <= now) return 0;
   // Rounded up: waking a hair early would only spin.
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(soonest - now).count();
@@ -371,6 +408,8 @@ void RedisLink::State::run() {
     if (!draining) {
       if (cmd.phase() == Phase::Closed && now >= cmd.retry_at()) begin_connect(cmd, now);
       if (sub.phase() == Phase::Closed && cmd.open() && now >= sub.retry_at()) begin_connect(sub, now);
+      if (watch.enabled() && watch.conn().phase() == Phase::Closed && now >= watch.conn().retry_at())
+        on_watch(watch.dial(now), now);
     }
     check_deadlines(now);
     if (!draining && leasing() && is_up() && !pipeline.lease_in_flight() && now >= next_lease &&
@@ -381,9 +420,9 @@ void RedisLink::State::run() {
       if (c->open() && c->unsent() && !c->write_out()) lose(*c, now);
     outbox.flush();
 
-    pollfd pfds[3];
+    pollfd pfds[4];
     nfds_t n = 0;
-    int cmd_at = -1, sub_at = -1;
+    int cmd_at = -1, sub_at = -1, watch_at = -1;
     if (wake_fd >= 0) pfds[n++] = pollfd{wake_fd, POLLIN, 0};
     for (RedisConnection* c : {&cmd, &sub}) {
       if (c->fd() < 0) continue;
@@ -392,6 +431,11 @@ void RedisLink::State::run() {
                                                     : short(POLLIN | (c->unsent() ? POLLOUT : 0));
       (c == &cmd ? cmd_at : sub_at) = static_cast<int>(n);
       pfds[n++] = pollfd{c->fd(), ev, 0};
+    }
+    if (watch.conn().fd() >= 0) {
+      watch_at = static_cast<int>(n);
+      const bool connecting = watch.conn().phase() == Phase::Connecting;
+      pfds[n++] = pollfd{watch.conn().fd(), short(connecting ? POLLOUT : (POLLIN | (watch.conn().unsent() ? POLLOUT : 0))), 0};
     }
     int pr = ::poll(pfds, n, poll_timeout(now, draining, drain_deadline));
     if (pr < 0 && errno != EINTR) std::this_thread::sleep_for(milliseconds(10));  // cannot happen with valid fds
@@ -405,11 +449,14 @@ void RedisLink::State::run() {
       if (cmd_at >= 0) service(cmd, pfds[cmd_at].revents, now);
       // The subscriber may have been closed (and its fd number reused) by lose_command.
       if (sub_at >= 0 && sub.fd() == pfds[sub_at].fd) service(sub, pfds[sub_at].revents, now);
+      if (watch_at >= 0 && watch.conn().fd() == pfds[watch_at].fd)
+        on_watch(watch.service(pfds[watch_at].revents, now), now);
     }
     if (!draining) take_requests();
   }
   // Out of time (or connection) for the rest: fail it, close, and refuse from now on.
   lose_command(Clock::now());
+  watch.close(Clock::now());
   outbox.flush();
 }
 

@@ -25,7 +25,11 @@
 //     used in plain text;
 //   - with sentinels, the master is asked for before each dial of the command connection
 //     (so after every lost connection, and after a READONLY reply, which also drops it):
-//     a failover is followed by the next reconnect;
+//     a failover is followed by the next reconnect; a third connection listens to one
+//     sentinel at a time for `+switch-master` (core/cluster/redis_sentinel_watch.h): an
+//     announced new master drops the connections to the old one at once and is dialed
+//     right away; and with sentinels, ROLE after each lease round drops a connection
+//     to a server that is no longer the master;
 //   - AUTH (when a password is set) is the first command on both connections; a refused
 //     handshake (WRONGPASS, NOAUTH, NOPERM, a wrong DB) keeps the link down (up() false,
 //     calls fail at once) and is logged once per attempt, so once per backoff step;

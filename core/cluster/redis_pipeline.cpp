@@ -44,6 +44,8 @@ void RedisPipeline::open(RedisClock::time_point deadline) {
   if (opt_.db != 0) send_internal(Entry::Kind::Select, {"SELECT", db}, deadline);
   for (size_t i = 0; i < scripts_.size(); ++i)
     send_internal(Entry::Kind::Load, {"SCRIPT", "LOAD", scripts_[i]}, deadline, static_cast<int>(i));
+  replicas_online_ = -1;
+  if (asks_role()) send_internal(Entry::Kind::Role, {"ROLE"}, deadline);
   handshake_left_ = fifo_.size();
 }
 
@@ -82,9 +84,11 @@ void RedisPipeline::send(Entry&& e) {
 
 int RedisPipeline::wait_timeout_ms() const { return std::clamp(opt_.call_timeout_ms / 10, 10, 200); }
 
+int RedisPipeline::wait_replicas() const { return std::max(opt_.min_replicas, replicas_online_); }
+
 void RedisPipeline::flush_wait(RedisClock::time_point deadline) {
   if (!wait_needed_ || wait_in_flight_) return;
-  std::string n = std::to_string(opt_.min_replicas), ms = std::to_string(wait_timeout_ms());
+  std::string n = std::to_string(wait_replicas()), ms = std::to_string(wait_timeout_ms());
   size_t before = fifo_.size();
   send_internal(Entry::Kind::Wait, {"WAIT", n, ms}, deadline);
   if (fifo_.size() == before) return;  // allocation failed: tried again next turn
@@ -113,6 +117,7 @@ bool RedisPipeline::send_lease(RedisClock::time_point now, RedisClock::time_poin
   if (!append_script(e)) return false;
   fifo_.push_back(std::move(e));
   lease_in_flight_ = true;
+  if (asks_role()) send_internal(Entry::Kind::Role, {"ROLE"}, deadline);
   return true;
 }
 
@@ -249,6 +254,20 @@ RedisPipeline::Answer RedisPipeline::on_reply(RedisValue&& v, RedisClock::time_p
       lease_in_flight_ = false;
       RedisEvent instances;
       if (decode_lease_round(v, &instances)) outbox_.broadcast(instances);
+      break;
+    }
+    case Entry::Kind::Role: {
+      // ["master", offset, [[ip, port, offset], ...]] lists the replicas that are online;
+      // "slave" (or "sentinel"): this is not the master (any more).
+      const bool array = v.kind == RedisValue::Kind::Array && !v.elements.empty();
+      if (array && v.elements[0].str == "master" && v.elements.size() >= 3) {
+        replicas_online_ = static_cast<int>(v.elements[2].elements.size());
+      } else if (array) {
+        refusal_ = "ROLE: " + v.elements[0].str + ", not the master (a failover?)";
+        return Answer::Lost;
+      } else {
+        replicas_online_ = -1;  // refused (an ACL without ROLE): WAIT asks for N only
+      }
       break;
     }
     case Entry::Kind::Unlease:

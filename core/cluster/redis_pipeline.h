@@ -33,7 +33,15 @@
 //     WAIT covers every durable call written before it, and at most one is in flight, so
 //     while replicas are missing the connection blocks at most T (wait_timeout_ms()) per
 //     round, never the whole deadline (WAIT blocks the connection it is sent on, and must
-//     be sent on the writing connection: it counts that connection's writes).
+//     be sent on the writing connection: it counts that connection's writes);
+//   - the WAIT asks for every replica the master lists as online (ROLE), at least N: an
+//     acked edit is then on whichever replica Sentinel promotes (WAIT N alone, N below
+//     the number of replicas, leaves that to chance: the promoted one may lack it). A
+//     ROLE refused (an ACL without it) falls back to N;
+//   - with min_replicas or sentinels, ROLE is part of the handshake and follows each
+//     lease round: a server that says it is a replica (a demoted master, or one the
+//     sentinels named before its promotion) ends the handshake in Lost, or, later, makes
+//     answer() say Lost, so the link asks the sentinels again.
 #pragma once
 
 #include <atomic>
@@ -57,7 +65,7 @@ class RedisPipeline {
  public:
   // One command of the FIFO (a user call, or one the link sends for itself).
   struct Entry {
-    enum class Kind : uint8_t { Call, Auth, Select, Load, Lease, Unlease, Wait, Invalid };
+    enum class Kind : uint8_t { Call, Auth, Select, Load, Lease, Unlease, Wait, Role, Invalid };
     Kind kind = Kind::Call;
     bool retried = false;  // already sent again as EVAL after NOSCRIPT
     bool durable = false;  // Call: its reply waits for the next WAIT (min_replicas)
@@ -110,6 +118,8 @@ class RedisPipeline {
   void flush_wait(RedisClock::time_point deadline);
   // How long a WAIT may block the connection: a tenth of the call deadline, 10..200 ms.
   int wait_timeout_ms() const;
+  // How many replicas the next WAIT asks for: N, or the replicas ROLE listed if more.
+  int wait_replicas() const;
 
  private:
   bool append_script(const Entry& e);
@@ -136,6 +146,8 @@ class RedisPipeline {
   std::vector<Held> held_;
   bool wait_needed_ = false;     // a durable call was written after the last WAIT
   bool wait_in_flight_ = false;
+  int replicas_online_ = -1;     // as the last ROLE listed them; -1: not known
+  bool asks_role() const { return opt_.min_replicas > 0 || !opt_.sentinels.empty(); }
   size_t handshake_left_ = 0;
   std::string refusal_;
   bool lease_in_flight_ = false;

@@ -119,7 +119,10 @@ int run_server(const Config& config) {
   std::string instance_id;
   if (!config.redis_url.empty()) {
     RedisOptions options = RedisLink::options_from(config);  // --redis and the --redis-* flags
-    options.durable_scripts = {wire::kEdit};  // --redis-min-replicas: edits, from clients and the publish API
+    // --redis-min-replicas: edits (from clients and the publish API), and the loads and
+    // polls whose seqs and entries an instance applies: their writes (PEXPIRE) come after
+    // every edit they read, so the WAIT that confirms them confirms those edits too.
+    options.durable_scripts = {wire::kEdit, wire::kSync, wire::kPoll};
     instance_id = random_base64url(6);  // 48 bits: a prefix of every session id
     options.instance_id = instance_id;
     options.lease_ms = 3000;

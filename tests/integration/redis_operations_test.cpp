@@ -307,7 +307,11 @@ TEST_F(RedisOperationsTest, WithMinReplicasOneEditsAreAckedWhileTheReplicaLivesA
                answered_ms[0], answered_ms[1], answered_ms[2]);
   HttpResponse m = http_get(i1->port(), "/metrics");
   EXPECT_NE(m.body.find("roomcast_redis_up 1\n"), std::string::npos) << m.body;
-  EXPECT_NE(m.body.find("roomcast_redis_errors_total{kind=\"replicas\"} 3\n"), std::string::npos) << m.body;
+  // The 3 edits, and the room's polls meanwhile (a poll waits for WAIT too).
+  const std::string replicas_metric = "roomcast_redis_errors_total{kind=\"replicas\"} ";
+  const size_t at = m.body.find(replicas_metric);
+  ASSERT_NE(at, std::string::npos) << m.body;
+  EXPECT_GE(std::atoll(m.body.c_str() + at + replicas_metric.size()), 3) << m.body;
 
   // The replica is back: the client's resend of the same id is acked once, as a duplicate
   // (the master had stored it), with the seq it was given.
@@ -566,12 +570,12 @@ std::vector<std::pair<long long, std::string>> History(uint16_t port, const std:
   return out;
 }
 
-// Disabled in `make test` (run it with --gtest_also_run_disabled_tests): it passed 11 of 12
-// runs, and in the twelfth 27 of 300 acked edits were missing after a ~6 s failover. That
-// is the open defect of this feature (README "Several instances": an edit is published
-// before WAIT confirms it, and WAIT N below the replica count does not bind which replica
-// Sentinel promotes), not a flaky test; CI stays green without hiding it.
-TEST_F(RedisOperationsTest, DISABLED_ASentinelFailoverMidEditsLosesNoAckedEditAndRepeatsNoneOnEitherInstance) {
+// Was a defect (1 run in 12 lost 27 of 300 acked edits): the edit script published an
+// edit before WAIT confirmed it, and WAIT N below the number of replicas left it to
+// chance whether the promoted replica held it, so a failover could lose an edit both
+// instances had applied and give its seq to the next one, which they then skipped. Now
+// nothing unconfirmed is applied anywhere and WAIT asks every online replica.
+TEST_F(RedisOperationsTest, ASentinelFailoverMidEditsLosesNoAckedEditAndRepeatsNoneOnEitherInstance) {
   RedisProcessOptions mo;
   mo.extra_args = {"--repl-diskless-sync-delay", "0"};
   ASSERT_NO_FATAL_FAILURE(StartRedis(mo));
@@ -594,7 +598,9 @@ TEST_F(RedisOperationsTest, DISABLED_ASentinelFailoverMidEditsLosesNoAckedEditAn
   for (int i = 0; i < 3; ++i) {
     RedisProcessOptions so;
     so.sentinel = true;
-    so.conf = "sentinel monitor mm 127.0.0.1 " + mport + " 2\nsentinel down-after-milliseconds mm 1000\n"
+    so.password = "sentinel-pw-7";  // --redis-sentinel-password-file; each sentinel AUTHs to the others too
+    so.conf = "requirepass sentinel-pw-7\nsentinel sentinel-pass sentinel-pw-7\n"
+              "sentinel monitor mm 127.0.0.1 " + mport + " 2\nsentinel down-after-milliseconds mm 1000\n"
               "sentinel failover-timeout mm 5000\nsentinel parallel-syncs mm 2\n";
     sentinels.push_back(RedisProcess::start(&err, so));
     ASSERT_TRUE(sentinels.back()) << err;
@@ -610,8 +616,9 @@ TEST_F(RedisOperationsTest, DISABLED_ASentinelFailoverMidEditsLosesNoAckedEditAn
   }
   std::string sentinel_list;
   for (auto& s : sentinels) sentinel_list += (sentinel_list.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(s->port());
+  TempFile sentinel_pw("sentinel-pw-7\n");
   std::vector<std::string> args = {"--redis", Url(""), "--redis-sentinel", sentinel_list, "--redis-master", "mm",
-                                   "--redis-min-replicas", "1"};
+                                   "--redis-min-replicas", "1", "--redis-sentinel-password-file", sentinel_pw.path};
   ServerProcess* i1 = Start(args);
   ServerProcess* i2 = Start(args);
   ASSERT_TRUE(i1 && i2);
@@ -631,6 +638,17 @@ TEST_F(RedisOperationsTest, DISABLED_ASentinelFailoverMidEditsLosesNoAckedEditAn
   auto killed = Clock::now();
   ea.kill_ns = eb.kill_ns = killed.time_since_epoch().count();
   redis_->kill_hard();
+  // When the sentinels name the promoted replica: the end of their failover.
+  const std::string old_addr = "127.0.0.1\n" + mport;
+  Clock::time_point switched{};
+  for (auto until = Clock::now() + std::chrono::seconds(15); Clock::now() < until;) {
+    std::string now_addr = sentinels[0]->command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mm"});
+    if (!now_addr.empty() && now_addr.find("ERR") == std::string::npos && now_addr != old_addr) {
+      switched = Clock::now();
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
   ta.join();
   tb.join();
   for (Editor* e : {&ea, &eb}) {
@@ -643,14 +661,24 @@ TEST_F(RedisOperationsTest, DISABLED_ASentinelFailoverMidEditsLosesNoAckedEditAn
     if (f && (!first || f < first)) first = f;
   }
   ASSERT_NE(first, 0) << "no ack after the master was killed";
+  ASSERT_NE(switched, Clock::time_point{}) << "the sentinels never named another master";
   double to_first_ack = std::chrono::duration<double>(Clock::duration(first - killed.time_since_epoch().count())).count();
+  double to_switch = std::chrono::duration<double>(switched - killed).count();
   std::string new_master = sentinels[0]->command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mm"});
   std::fprintf(stderr,
-               "[redis-sentinel] master SIGKILLed: first ack after the edits were refused %.2f s after the kill "
-               "(down-after 1 s); "
+               "[redis-sentinel] master SIGKILLed: sentinels named the new master %.2f s after the kill, first ack "
+               "after the edits were refused %.2f s after the kill (down-after 1 s); "
                "unavailable answers %d + %d; master now %s\n",
-               to_first_ack, ea.unavailable, eb.unavailable, new_master.c_str());
-  EXPECT_LT(to_first_ack, 10.0);
+               to_switch, to_first_ack, ea.unavailable, eb.unavailable, new_master.c_str());
+  EXPECT_LT(to_first_ack, to_switch + 2.0) << "acked again within the sentinels' failover time + 2 s";
+  for (size_t i = 0; i < 2; ++i) {
+    std::string l = Logged(i);
+    // Reported, not asserted: in 3 of 15 runs no instance logged the announcement and
+    // the reconnect schedule found the new master instead (3.13 s); see the README.
+    std::fprintf(stderr, "[redis-sentinel] instance %zu followed +switch-master: %s\n", i,
+                 l.find("redis_master_switched") != std::string::npos ? "yes" : "no");
+    EXPECT_EQ(l.find("sentinel-pw-7"), std::string::npos) << l;
+  }
 
   // What the promoted master holds, to tell a loss in Redis from a mirror gone astray.
   std::string addr = sentinels[0]->command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mm"});

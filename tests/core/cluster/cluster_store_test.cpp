@@ -157,7 +157,8 @@ RedisValue sync_value(uint64_t seq, std::string epoch, std::vector<RedisValue> l
                       std::vector<RedisValue> who = {}) {
   return A({S(std::to_string(seq)), S(std::move(epoch)), A(std::move(log)), A(std::move(who))});
 }
-// What the edit script answers: {seq, duplicate, epoch}.
+// What the edit script answers: {seq, duplicate, epoch} (then frame and origin, which
+// only --redis-min-replicas reads).
 RedisValue edit_value(uint64_t seq, std::string epoch, bool duplicate = false) {
   return A({I(static_cast<long long>(seq)), I(duplicate ? 1 : 0), S(std::move(epoch))});
 }
@@ -556,7 +557,8 @@ TEST_F(RoomCluster, AnEditIsNeitherRelayedNorAckedUntilRedisAnswersAndItsSeqArri
   const RedisCall edit = only(wire::kEdit);
   EXPECT_NE(edit.cookie, 0u);
   EXPECT_EQ(edit.keys, 3u);
-  ASSERT_EQ(edit.argv.size(), 12u);
+  ASSERT_EQ(edit.argv.size(), 13u);
+  EXPECT_EQ(edit.argv[12], "1") << "without --redis-min-replicas the script publishes the edit itself";
   EXPECT_EQ(edit.argv[0], "rc:{r}:meta");
   EXPECT_EQ(edit.argv[1], "rc:{r}:log");
   EXPECT_EQ(edit.argv[2], "rc:{r}:ids");
@@ -676,6 +678,65 @@ TEST_F(RoomCluster, ADuplicateEditIsAckedWithTheOriginalSeqAndDuplicateTrue) {
   EXPECT_EQ(metrics_.duplicate_edits.get(), 1u);
 }
 
+// --redis-min-replicas N > 0: the script's reply comes back only once WAIT confirmed the
+// write, so an edit becomes visible anywhere only then: the sender's instance applies it,
+// acks it and publishes it itself (the script does not).
+TEST_F(RoomCluster, WithMinReplicasAnEditIsSeenAckedAndPublishedOnlyOnceItsConfirmedReplyCameBack) {
+  config_.redis_min_replicas = 1;
+  FakeClient& a = client();
+  FakeClient& b = client();
+  std::vector<std::string> ids = ready_room({&a, &b}, 3, "EP1");
+  const std::string sa = ids[0];
+
+  send(a, R"({"type":"edit","building":"b1","op":"set","id":"m1"})");
+  RedisCall edit = only(wire::kEdit);
+  ASSERT_EQ(edit.argv.size(), 13u);
+  EXPECT_EQ(edit.argv[12], "0") << "the script must not publish before WAIT confirmed it";
+  reply(edit.cookie, false, RedisValue{});  // stored but not confirmed (or not stored)
+  EXPECT_EQ(str(a.next(), "code"), "unavailable");
+  EXPECT_TRUE(b.nothing_queued());
+  EXPECT_TRUE(publishes().empty()) << "nothing unconfirmed is relayed";
+  EXPECT_EQ(service_.find_room("r")->seq(), 3u);
+  port_.calls.clear();
+
+  send(a, R"({"type":"edit","building":"b1","op":"set","id":"m1"})");  // resent with its id
+  edit = only(wire::kEdit);
+  reply(edit.cookie, true, A({I(4), I(1), S("EP1"), S(stored_frame(edit, 4)), S(sa)}));  // the first one, confirmed now
+  rapidjson::Document e = b.next();
+  EXPECT_EQ(str(e, "type"), "edit");
+  EXPECT_EQ(u64(e, "seq"), 4u);
+  rapidjson::Document ack = a.next();
+  EXPECT_EQ(str(ack, "type"), "ack");
+  EXPECT_EQ(u64(ack, "seq"), 4u);
+  EXPECT_FALSE(service_.busy(a.member));
+  std::vector<std::string> pubs = publishes();
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(fields_of(pubs[0]), (std::vector<std::string>{"inst1", "E", sa, "4", "EP1", edit.argv[3], stored_frame(edit, 4)}));
+  message(pubs[0]);  // our own publish coming back changes nothing
+  EXPECT_TRUE(a.nothing_queued());
+  EXPECT_TRUE(b.nothing_queued());
+  EXPECT_EQ(service_.find_room("r")->seq(), 4u);
+}
+
+// A failover that promoted a replica lacking edits this room applied: Redis's next edits
+// would reuse their seqs, which the mirror would skip as applied while acking them.
+// Members reload what Redis holds instead, and the loss is logged.
+TEST_F(RoomCluster, ALoadFindingFewerEditsThanTheRoomAppliedMakesMembersReloadWhatRedisHolds) {
+  FakeClient& a = client();
+  ready_room({&a}, 5, "EP1");
+  subscribed();  // a reconnect: the room loads again
+  reply(only(wire::kSync).cookie, true, sync_value(3, "EP1", {log_entry(3, edit_frame("inst2-0-1", 3), "", "inst2-0-1")}));
+  std::vector<std::string> got = a.all();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(str(parse(got[0]), "type"), "resync");
+  EXPECT_EQ(u64(parse(got[1]), "seq"), 3u);
+  EXPECT_EQ(service_.find_room("r")->seq(), 3u);
+  port_.calls.clear();
+  // Seq 4 again, from Redis's new history: applied, not skipped.
+  message(ns({"inst2", "E", "inst2-0-1", "4", "EP1", "", edit_frame("inst2-0-1", 4)}));
+  EXPECT_EQ(u64(a.next(), "seq"), 4u);
+}
+
 TEST_F(RoomCluster, AGapOlderThanTheWaitIsFilledFromTheStreamInOrder) {
   FakeClient& a = client();
   ready_room({&a}, 3, "EP1");
@@ -689,7 +750,8 @@ TEST_F(RoomCluster, AGapOlderThanTheWaitIsFilledFromTheStreamInOrder) {
   for (const RedisCall& c : port_.calls)
     if (!c.argv.empty() && c.argv[0] == "XRANGE") fill = c;
   EXPECT_NE(fill.cookie, 0u);
-  EXPECT_EQ(fill.argv, (std::vector<std::string>{"XRANGE", "rc:{r}:log", "4-0", "+"}));
+  EXPECT_EQ(fill.argv, (std::vector<std::string>{"XRANGE", "rc:{r}:log", "4-0", "5-1"}))
+      << "no further than the highest seq known stored";
   reply(fill.cookie, true,
         A({log_entry(4, edit_frame("inst3-0-1", 4), "", "inst3-0-1"),
            log_entry(5, edit_frame("inst2-0-1", 5), "", "inst2-0-1")}));

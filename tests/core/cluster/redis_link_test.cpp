@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -775,6 +777,58 @@ TEST_F(RedisLinkTest, WithMinReplicasManyPipelinedDurableCallsShareWaitsAndKeepT
   std::fprintf(stderr, "[redis-link] 500 pipelined durable calls with WAIT 1: %.1f ms\n",
                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   EXPECT_EQ(replica->command({"GET", "m"}), "500");
+}
+
+// WAIT asks for every replica ROLE lists, at least min_replicas: one that stalls delays
+// each answer by the WAIT's timeout (it still counts while listed online), and the
+// answer still comes, confirmed by the replica that holds it.
+TEST_F(RedisLinkTest, WithMinReplicasWaitAsksForEveryOnlineReplicaSoAStalledOneDelaysButDoesNotRefuse) {
+  StartRedis(FastSyncMaster());
+  auto r1 = StartReplica(*redis_);
+  auto r2 = StartReplica(*redis_);
+  ASSERT_TRUE(r1 && r2);
+  // StartReplica may have seen r1's line: wait until r2 holds a write too.
+  EXPECT_EQ(redis_->command({"SET", "synced", "yes"}), "OK");
+  auto synced = Clock::now() + milliseconds(10000);
+  while (r2->command({"GET", "synced"}) != "yes" && Clock::now() < synced) std::this_thread::sleep_for(milliseconds(20));
+  ASSERT_EQ(r2->command({"GET", "synced"}), "yes");
+  RedisOptions o = Options();
+  o.scripts = {"return redis.call('INCR', KEYS[1])"};
+  o.min_replicas = 1;
+  o.durable_scripts = {0};
+  o.call_timeout_ms = 2000;  // WAIT blocks at most 200 ms
+  StartLink(o, 1);
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(Call(0, {"n"}, 0, 1).integer, i);
+    // Answered once both replicas acknowledged: each holds it, whichever is promoted.
+    EXPECT_EQ(r1->command({"GET", "n"}), std::to_string(i));
+    EXPECT_EQ(r2->command({"GET", "n"}), std::to_string(i));
+  }
+  ASSERT_EQ(::kill(r2->pid(), SIGSTOP), 0);
+  auto t0 = Clock::now();
+  EXPECT_EQ(Call(0, {"n"}, 0, 1).integer, 6) << "one replica of two still confirms it";
+  EXPECT_GE(Clock::now() - t0, milliseconds(150)) << "WAIT asked for both replicas, not for 1";
+  EXPECT_EQ(r1->command({"GET", "n"}), "6");
+  ::kill(r2->pid(), SIGCONT);
+}
+
+// With min_replicas (or sentinels) ROLE follows each lease round: a master demoted while
+// the link's connection stays open is left within about a lease round, without a write.
+TEST_F(RedisLinkTest, AMasterDemotedUnderAnOpenConnectionIsLeftAtTheNextRoleRound) {
+  StartRedis(FastSyncMaster());
+  auto replica = StartReplica(*redis_);
+  ASSERT_TRUE(replica);
+  RedisOptions o = Options();
+  o.min_replicas = 1;
+  o.renew_ms = 200;
+  StartLink(o, 1);
+  auto deadline = Clock::now() + milliseconds(3000);
+  while (!link_->up() && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_TRUE(link_->up());
+  EXPECT_EQ(redis_->command({"REPLICAOF", "127.0.0.1", std::to_string(replica->port())}), "OK");
+  deadline = Clock::now() + milliseconds(2000);
+  while (link_->up() && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_FALSE(link_->up()) << "still using a replica";
 }
 
 TEST_F(RedisLinkTest, AReadonlyReplyFromADemotedMasterFailsThatCallAndDropsTheConnectionToAskAgain) {
