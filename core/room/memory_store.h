@@ -21,6 +21,7 @@ class MemoryStore final : public RoomStore {
   std::unique_ptr<Session> claimed(Member&, Room&) override { return nullptr; }
   void add_peers_elsewhere(const Room&, std::vector<PeerView>&) const override {}
   bool is_elsewhere(const Room&, std::string_view) const override { return false; }
+  Session* find_elsewhere(Room&, std::string_view) override { return nullptr; }
   void joined(Room&, Session&, bool, bool) override {}
   void relayed(Room&, Session&, Relay, std::string_view) override {}
   void held(Room&, const Session&) override {}
