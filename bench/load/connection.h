@@ -34,6 +34,8 @@ struct Connection {
   std::string out;
   std::vector<uint32_t> last_seq;  // per member of the room: highest seq received from it
   bool joined_at_end = false;      // still joined when the tool closed it
+  bool follower = false;           // --followers: follows its room's member 0
+  bool follow_sent = false;
 };
 
 }  // namespace load
