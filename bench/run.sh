@@ -322,7 +322,7 @@ for scenario in $SCENARIOS; do
         node_peer S1 "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
         ;;
       S1A)
-        # Protocol 1.2 camera rate (docs/protocol.md 3.8): S1, then S1 with every client at
+        # Protocol 1.2 camera rate (docs/protocol.md 7.3): S1, then S1 with every client at
         # camera_rate 2 and 10 of them following one leader, back to back in each run.
         roomcast S1A-base "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
         roomcast S1A "$run" -- --connections 100 --rooms 1 --rate 10 --camera-rate 2 --followers 10 "${CURSOR_ARGS[@]}"

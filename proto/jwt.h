@@ -61,7 +61,7 @@ struct JwtClaims {
   bool has_rooms = false;
   std::vector<std::string> rooms;
   // Protocol 1.2 rights: the rooms where the holder may edit and present; absent means
-  // the same rooms as `rooms` (docs/protocol.md 3.7; docs/identity.md).
+  // the same rooms as `rooms` (docs/protocol.md 7.1-7.2; docs/identity.md).
   bool has_edit = false;
   std::vector<std::string> edit;
 };

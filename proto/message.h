@@ -45,7 +45,7 @@ std::string_view to_string(ErrorCode code);
 
 enum class MessageType : uint8_t { Join, Cursor, Select, Edit, Follow, Ping, Leave, Refresh, Present };
 
-// 1.2: what a session may do in its room (docs/protocol.md 3.7).
+// 1.2: what a session may do in its room (docs/protocol.md 7.1-7.2).
 enum class Role : uint8_t { Viewer, Editor };
 std::string_view to_string(Role role);
 

@@ -162,7 +162,7 @@ bool decode_join(const Value& msg, ClientMessage& out, DecodeError& err) {
     out.has_epoch = true;
   }
   if (const Value* rate = member(msg, "camera_rate")) {
-    // 1.2 (docs/protocol.md 3.8): cursors per second per sender, 0.5 to 10.
+    // 1.2 (docs/protocol.md 7.3): cursors per second per sender, 0.5 to 10.
     double r = 0;
     if (!read_finite(*rate, r) || r < 0.5 || r > 10) {
       return fail(err, ErrorCode::BadMessage, "join: `camera_rate` must be a number from 0.5 to 10");

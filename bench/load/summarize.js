@@ -295,7 +295,7 @@ if (ratioRuns.length) {
 }
 cursorSection('S1-now: S1 with `--max-batch-delay 0`', 'S1-now', [{ name: 'roomcast', target: 'roomcast', rows: s1now }]);
 if (s1a.length) {
-  // Protocol 1.2 camera rate by attention (docs/protocol.md 3.8), S1 and S1A back to back
+  // Protocol 1.2 camera rate by attention (docs/protocol.md 7.3), S1 and S1A back to back
   // in each run.
   emit('## S1A: S1 with every client `camera_rate: 2`, 10 of the 100 following one leader');
   emit();

@@ -95,7 +95,7 @@ struct Metrics {
   Counter gap_fills;          // history reads that filled a gap in the channel's edits
   Counter sessions_reaped;    // sessions of dead instances this instance ended (one leave each)
   Counter edits_rejected;     // edits the app's backend vetoed (docs/integration.md)
-  Counter edits_forbidden;    // 1.2: edits and presents from viewers (docs/protocol.md 3.7)
+  Counter edits_forbidden;    // 1.2: edits and presents from viewers (docs/protocol.md 7.1-7.2)
   Counter hook_edits_unavailable;  // edits answered `unavailable`: the backend did not decide
   Counter edits_unavailable;  // edits answered `unavailable` (Redis did not confirm them)
   std::array<Counter, kLatencyBuckets.size()> latency_buckets;  // not cumulative; summed on render

@@ -270,7 +270,7 @@ void ClusterStore::apply_late_relay(Room& room, Session& s, wire::Record kind, s
 void ClusterStore::remove_remote(Room& room, std::string_view session_id) {
   auto it = link_of(room).remote.find(std::string(session_id));
   if (it == link_of(room).remote.end()) return;
-  // Its last cursor goes before its leave (docs/protocol.md 3.8).
+  // Its last cursor goes before its leave (docs/protocol.md 7.3).
   domain_.flush_cursor(room, *it->second.session);
   const std::string id(session_id);  // session_id may point into the erased entry
   link_of(room).remote.erase(it);
@@ -280,7 +280,7 @@ void ClusterStore::remove_remote(Room& room, std::string_view session_id) {
   room.attention().follows_changed();
   encode_presence_leave(domain_.encoder(), id);
   domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
-  domain_.presenter_gone(room, id);  // a presenter leaving ends it (docs/protocol.md 3.7)
+  domain_.presenter_gone(room, id);  // a presenter leaving ends it (docs/protocol.md 7.1-7.2)
 }
 
 void ClusterStore::on_message(std::string_view channel, std::string_view payload) {

@@ -165,7 +165,7 @@ void ClusterStore::apply_sync(Room& room, RedisValue& value) {
       domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
     }
     s.role = st.role;
-    // 1.2: a late joiner learns who presents from the records (docs/protocol.md 3.7).
+    // 1.2: a late joiner learns who presents from the records (docs/protocol.md 7.1-7.2).
     if (st.presenting && room.presenter().empty()) {
       if (first) {
         room.set_presenter(id);

@@ -130,7 +130,7 @@ int64_t Attention::due_ns() const {
   for (size_t i = 0; i < kClasses; ++i) {
     const Class* c = classes_[i].get();
     if (!c || c->held_back.empty()) continue;
-    const int64_t at = c->last_tick_ns + interval_of(i);
+    const int64_t at = std::max<int64_t>(c->last_tick_ns + interval_of(i), 1);  // 0 means none
     if (due == 0 || at < due) due = at;
   }
   return due;

@@ -1,4 +1,4 @@
-// core/room/attention.h: protocol 1.2 camera rate by attention (docs/protocol.md 3.8): which
+// core/room/attention.h: protocol 1.2 camera rate by attention (docs/protocol.md 7.3): which
 // of a room's recipients get a sender's cursor at once, and the newest cursor of each
 // sender held back for the others until their rate class's tick.
 //
@@ -23,7 +23,7 @@
 //   - a reduced member gets a held-back sender's cursor at most once per its interval and
 //     at most one interval after it was sent (plus the batch window);
 //   - flush(S) delivers S's held-back cursor now (per-sender order: before S's next
-//     non-cursor message, docs/protocol.md 3.8), forget(S) drops it (S is going away
+//     non-cursor message, docs/protocol.md 7.3), forget(S) drops it (S is going away
 //     without a word or changes owner): after either, no pointer to S is kept;
 //   - a member removed from the room (remove) is never pushed to again.
 // Frames pushed at a tick must still have their bytes: RoomService makes cursor frames

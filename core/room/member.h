@@ -28,7 +28,7 @@ struct Identity {
   bool has_name = false;
   std::string name;
   int64_t exp = 0;      // the token's expiry, Unix seconds (1.1: welcome.exp, close 4001 after it)
-  Role role = Role::Editor;  // 1.2: jwt_allows_edit for the room (docs/protocol.md 3.7)
+  Role role = Role::Editor;  // 1.2: jwt_allows_edit for the room (docs/protocol.md 7.1-7.2)
 };
 
 struct Member;
@@ -73,7 +73,7 @@ struct Member {
   // head is welcome and replay, paced from the room's history and outside the slow-reader
   // limit. A flag here (in what was padding) so the output step asks the service only then.
   bool replaying = false;
-  // 1.2: the join's camera_rate (cursors per second per sender, docs/protocol.md 3.8); 0:
+  // 1.2: the join's camera_rate (cursors per second per sender, docs/protocol.md 7.3); 0:
   // every cursor. Set at the join, for this connection only.
   float camera_rate = 0;
 

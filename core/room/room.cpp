@@ -147,7 +147,7 @@ void Room::remove(Session* s) {
     // The last full-rate member fills the hole, the last member fills its place.
     const size_t last_full = full_ - 1;
     place(i, members_[last_full]);
-    place(last_full, members_.back());
+    if (last_full + 1 != members_.size()) place(last_full, members_.back());
     members_.pop_back();
     --full_;
   } else {

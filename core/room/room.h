@@ -11,7 +11,7 @@
 //   - commit_edit() hands out seq 1, 2, 3, ... without gaps and keeps the frame for replay.
 //   - (1.2) members without camera_rate come first in members(), so a cursor's full-rate
 //     group is a contiguous run (broadcast_cursor, core/room/attention.h); the room knows
-//     its presenter (docs/protocol.md 3.7).
+//     its presenter (docs/protocol.md 7.1-7.2).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// core/room/room_roles.cpp: protocol 1.2 rights and presenting (docs/protocol.md 3.7): a
+// core/room/room_roles.cpp: protocol 1.2 rights and presenting (docs/protocol.md 7.1-7.2): a
 // viewer's `present`, the room's one presenter and everyone hearing of each change, and a
 // session whose role changed. Edits from viewers are refused in RoomService::edit.
 #include "core/room/room_service.h"

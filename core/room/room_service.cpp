@@ -379,7 +379,7 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
   view.sent_here |= Session::View::kSelectionSent;
   std::vector<std::string>& selection = view.selection;
   selection.assign(msg.ids.begin(), msg.ids.end());
-  flush_cursor(*s.room, s);  // per-sender order (docs/protocol.md 3.8)
+  flush_cursor(*s.room, s);  // per-sender order (docs/protocol.md 7.3)
   encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
   store_->relayed(*s.room, s, Relay::Select, encoded());
@@ -388,7 +388,7 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
 void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
   Room& room = *s.room;
   if (s.role != Role::Editor) {
-    // 1.2 (docs/protocol.md 3.7): nothing applied, relayed or stored, no seq consumed.
+    // 1.2 (docs/protocol.md 7.1-7.2): nothing applied, relayed or stored, no seq consumed.
     metrics_.edits_forbidden.add();
     encode_edit_error(encoded_, ErrorCode::Forbidden, msg.has_id, msg.id, "viewers may not edit in this room");
     reply(m, OutType::Error, encoded());
@@ -458,7 +458,7 @@ bool RoomService::apply_decision(Member& m, Session& s, const ClientMessage& sen
     return true;
   }
   const uint64_t seq = room.next_seq();
-  flush_cursor(room, s);  // per-sender order (docs/protocol.md 3.8)
+  flush_cursor(room, s);  // per-sender order (docs/protocol.md 7.3)
   encode_edit(encoded_, s.id, seq, msg.building, msg.op, msg.data);
   // A rewritten edit reaches its sender too: what the room stored is not what it sent
   // (docs/integration.md 3).
@@ -541,7 +541,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   if (s.view) s.view->sent_here |= Session::View::kFollowingSent;
   Room& room = *s.room;
   room.attention().follows_changed();
-  flush_cursor(room, s);  // per-sender order (docs/protocol.md 3.8)
+  flush_cursor(room, s);  // per-sender order (docs/protocol.md 7.3)
   if (m.camera_rate > 0 && msg.has_follow_target) {
     // A follow takes effect for the next cursor; the leader's newest, which may be held
     // back for this member, comes now (so it is never lost to the change).

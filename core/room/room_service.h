@@ -187,7 +187,7 @@ class RoomService {
   // The newest cursor of `sender` (here, held or elsewhere), as every member receives it:
   // the previous one superseded, the full-rate group now, the others at their tick.
   FrameRef fan_out_cursor(Room& room, Session& sender, std::string_view payload);
-  // Per-sender order (docs/protocol.md 3.8): `sender`'s held-back cursor goes out now,
+  // Per-sender order (docs/protocol.md 7.3): `sender`'s held-back cursor goes out now,
   // before its next non-cursor message. forget_cursor: it is dropped (the session is
   // going away silently or changes owner).
   void flush_cursor(Room& room, Session& sender);
@@ -232,7 +232,7 @@ class RoomService {
   // Returns true if the store took it and the sender waits for it.
   bool apply_decision(Member& m, Session& s, const ClientMessage& msg, std::string key, const EditDecision& d);
   void follow(Member& m, Session& s, const ClientMessage& msg);
-  // 1.2 (docs/protocol.md 3.7): present / stop; a role that changed (refresh, resume).
+  // 1.2 (docs/protocol.md 7.1-7.2): present / stop; a role that changed (refresh, resume).
   void present(Member& m, Session& s, const ClientMessage& msg);
   // The room's presenter becomes `session` (empty: nobody); everyone here hears
   // `presenting`; `by` (a session here) relays it to the other instances.

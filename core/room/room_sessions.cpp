@@ -158,10 +158,10 @@ void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t no
     other->stop_following(s->id);
   for (const auto& other : room.held()) other->stop_following(s->id);
   room.attention().follows_changed();
-  flush_cursor(room, *s);  // its last cursor goes before its leave (docs/protocol.md 3.8)
+  flush_cursor(room, *s);  // its last cursor goes before its leave (docs/protocol.md 7.3)
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
-  presenter_gone(room, s->id);  // a presenter leaving ends it (docs/protocol.md 3.7)
+  presenter_gone(room, s->id);  // a presenter leaving ends it (docs/protocol.md 7.1-7.2)
   store_->ended(room, *s);
   backend_->left(room, *s);
   if (room.empty()) room.empty_since_ns = now_ns;

@@ -65,7 +65,7 @@ struct Session {
   // Bit-fields, so the 1.2 role fits in what was padding (192 bytes, asserted below).
   bool connected : 1 = true;        // false while held
   bool presence_stale : 1 = false;  // scale-out: the Redis presence record lags the camera
-  Role role = Role::Editor;         // 1.2: from the token's `edit` claim (docs/protocol.md 3.7)
+  Role role = Role::Editor;         // 1.2: from the token's `edit` claim (docs/protocol.md 7.1-7.2)
 
   // 1.1: resume. The one live token: 144 random bits, given to the client as 24 base64url
   // characters and kept raw here (every idle joined connection carries a Session). A

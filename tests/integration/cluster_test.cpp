@@ -1577,7 +1577,7 @@ TEST_F(ClusterTest, WithoutRedisEachInstanceIsItsOwnWorld) {
 
 // ------------------------------------------------------------------ protocol 1.2
 
-// docs/protocol.md 3.7 with --redis: roles and the presenter are the same on every
+// docs/protocol.md 7.1-7.2 with --redis: roles and the presenter are the same on every
 // instance; a late joiner on another instance sees welcome.presenter within 2 s.
 TEST_F(ClusterTest, RolesAndThePresenterAreTheSameOnEveryInstance) {
   const std::string secret = "cluster-protocol-12-secret-0123456789";
