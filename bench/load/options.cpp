@@ -159,8 +159,7 @@ Options parse_options(int argc, char** argv) {
     } else if (a == "--connections") {
       o.connections = int(parse_int(a, need(), 1, 1000000));
     } else if (a == "--camera-rate") {
-      o.camera_rate = std::stod(need());
-      if (!(o.camera_rate >= 0.5 && o.camera_rate <= 10)) fail("--camera-rate must be from 0.5 to 10");
+      o.camera_rate = parse_double(a, need(), 0.5, 10);
     } else if (a == "--followers") {
       o.followers = int(parse_int(a, need(), 0, 1000000));
     } else if (a == "--rooms") {
