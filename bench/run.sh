@@ -26,7 +26,8 @@
 #   BENCH_STEPS [0.2,1,2,5,10,11,12,15,20]  S3 rates per connection per second
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
-#   BENCH_SCENARIOS ["S1 S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"]  which scenarios to run
+#   BENCH_SCENARIOS ["S1 S1A S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"]  which scenarios to run
+#                              (S1A: S1 and S1 with camera_rate 2 and 10 followers, back to back)
 #                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; S2E: S2 with every
 #                              20th message an edit (issue 14's overload); S2E-disk: S2E with
 #                              --data-dir on BENCH_DATA_PARENT, its fsyncs/s from /metrics and the
@@ -61,6 +62,7 @@ BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
 SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"}
 DISK_BENCH_BIN=${DISK_BENCH_BIN:-$ROOT/build/release/roomcast-disk-bench}
 DATA_PARENT=${BENCH_DATA_PARENT:-$ROOT/build}
+#                              (S1A: S1 and S1 with camera_rate 2 and 10 followers, back to back)
 REDIS_WINDOWS=${BENCH_REDIS_WINDOWS:-}
 REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
 TOOL_THREADS=${BENCH_TOOL_THREADS:-1}
@@ -191,7 +193,7 @@ run_load() {
   local text
   text=$("${cmd[@]}" 2>>"$LOG") || { echo "load tool failed (exit $?)" | tee -a "$LOG"; text=""; }
   printf '%s\n' "$text" >> "$LOG"
-  printf '%s\n' "$text" | grep -E '^(WARNING|  (p99_us|lost|deliveries_per_s|server_cpu_pct|all_welcomed_ms|server_rss_per_conn_bytes|same_server_p99_us|cross_server_p99_us|redis_cpu_pct))' || true
+  printf '%s\n' "$text" | grep -E '^(WARNING|  (p99_us|lost|deliveries_per_s|server_cpu_pct|all_welcomed_ms|server_rss_per_conn_bytes|same_server_p99_us|cross_server_p99_us|redis_cpu_pct|bytes_in_per_client_per_s|follower_p99_us))' || true
   printf '%s\n' "$text" | grep '^{' | sed "s/^{/{\"target\":\"$target\",\"run\":$run,/" \
     >> "$RESULTS/$scenario.$target.jsonl" || true
 }
@@ -368,6 +370,12 @@ for scenario in $SCENARIOS; do
         # roomcast and the Node peer back to back in the same run, for the CPU ratio.
         roomcast S1 "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
         node_peer S1 "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+        ;;
+      S1A)
+        # Protocol 1.2 camera rate (docs/protocol.md 7.3): S1, then S1 with every client at
+        # camera_rate 2 and 10 of them following one leader, back to back in each run.
+        roomcast S1A-base "$run" -- --connections 100 --rooms 1 --rate 10 "${CURSOR_ARGS[@]}"
+        roomcast S1A "$run" -- --connections 100 --rooms 1 --rate 10 --camera-rate 2 --followers 10 "${CURSOR_ARGS[@]}"
         ;;
       S1-now)
         if [[ $has_batch_delay == 1 ]]; then

@@ -145,6 +145,10 @@ void encode_accepted(const ClientMessage& m, rapidjson::StringBuffer& buf) {
       encode_refreshed(buf, 1800000000);
       parse_output(buf, "refreshed");
       break;
+    case MessageType::Present:
+      encode_presenting(buf, m.stop ? std::string_view() : session, &m.user);
+      parse_output(buf, "presenting");
+      break;
   }
 }
 

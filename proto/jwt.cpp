@@ -260,9 +260,10 @@ bool verify_jwt(std::string_view token, const JwtKeys& keys, const JwtRules& rul
   return true;
 }
 
-bool jwt_allows_room(const JwtClaims& claims, std::string_view room) {
-  if (!claims.has_rooms) return true;
-  for (const std::string& pattern : claims.rooms) {
+namespace {
+
+bool matches_any(const std::vector<std::string>& patterns, std::string_view room) {
+  for (const std::string& pattern : patterns) {
     std::string_view p = pattern;
     if (!p.empty() && p.back() == '*') {
       if (room.substr(0, p.size() - 1) == p.substr(0, p.size() - 1)) return true;
@@ -271,6 +272,17 @@ bool jwt_allows_room(const JwtClaims& claims, std::string_view room) {
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool jwt_allows_room(const JwtClaims& claims, std::string_view room) {
+  return !claims.has_rooms || matches_any(claims.rooms, room);
+}
+
+bool jwt_allows_edit(const JwtClaims& claims, std::string_view room) {
+  if (!jwt_allows_room(claims, room)) return false;
+  return !claims.has_edit || matches_any(claims.edit, room);
 }
 
 }  // namespace roomcast

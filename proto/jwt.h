@@ -60,8 +60,8 @@ struct JwtClaims {
   int64_t usable_until = 0;  // exp + leeway: the session closes (4001) at this second
   bool has_rooms = false;
   std::vector<std::string> rooms;
-  // Protocol 1.2 rights, read and carried, not yet enforced here: absent means the same
-  // rooms as `rooms` (protocol 1.2 rights; docs/identity.md).
+  // Protocol 1.2 rights: the rooms where the holder may edit and present; absent means
+  // the same rooms as `rooms` (docs/protocol.md 7.1-7.2; docs/identity.md).
   bool has_edit = false;
   std::vector<std::string> edit;
 };
@@ -115,5 +115,9 @@ bool verify_jwt(std::string_view token, std::string_view secret, int64_t now_uni
 // part before the '*' of an entry ending in '*' ("*" alone: every room). An empty
 // `rooms` array allows no room.
 bool jwt_allows_room(const JwtClaims& claims, std::string_view room);
+// Protocol 1.2: whether the holder may `edit` and `present` in `room` (its role is
+// "editor"): `room` must be allowed by `rooms` and match `edit` (same patterns); `edit`
+// absent: the same as `rooms`; `[]`: view only everywhere.
+bool jwt_allows_edit(const JwtClaims& claims, std::string_view room);
 
 }  // namespace roomcast

@@ -36,13 +36,18 @@ enum class ErrorCode : uint8_t {
   RateLimited,    // "rate_limited"
   RoomFull,       // "room_full": join refused, the room has --max-room-members sessions
   BadToken,       // "bad_token" (1.1): refresh with a token that does not verify or names another sub
-  Forbidden,      // "forbidden" (1.1): refresh with a token whose rooms exclude the room
+  Forbidden,      // "forbidden" (1.1): refresh with a token whose rooms exclude the room;
+                  // (1.2) a viewer's `edit` or `present`
   Unavailable,    // "unavailable" (1.1): the edit store cannot be reached; the edit was not applied
   Rejected,       // "rejected": the app's backend vetoed the edit (docs/protocol.md 5)
 };
 std::string_view to_string(ErrorCode code);
 
-enum class MessageType : uint8_t { Join, Cursor, Select, Edit, Follow, Ping, Leave, Refresh };
+enum class MessageType : uint8_t { Join, Cursor, Select, Edit, Follow, Ping, Leave, Refresh, Present };
+
+// 1.2: what a session may do in its room (docs/protocol.md 7.1-7.2).
+enum class Role : uint8_t { Viewer, Editor };
+std::string_view to_string(Role role);
 
 // Sent in join; kept by the session; echoed in welcome, presence and peers.
 struct User {
@@ -75,6 +80,11 @@ struct ClientMessage {
   std::string_view epoch;
   // join (1.1, in-band authentication) and refresh: a JWT; empty if absent
   std::string_view token;
+  // join (1.2): cursors per second per sender this client wants (0.5 to 10)
+  bool has_camera_rate = false;
+  double camera_rate = 0;
+  // present (1.2): `stop: true` ends the sender's presenting
+  bool stop = false;
   // cursor
   Camera camera;
   // select (at most kMaxSelection)
@@ -142,6 +152,8 @@ struct PeerView {
   const std::vector<std::string>* selection = nullptr;  // null: an empty list
   std::string_view following;                       // empty: null
   bool connected = true;                            // 1.1: false while the session is held
+  Role role = Role::Editor;                         // 1.2
+  bool presenting = false;                          // 1.2: written only when true
 };
 
 // What welcome says besides the session, room, user, seq and peers (1.1).
@@ -152,6 +164,10 @@ struct WelcomeExtras {
   int64_t exp = 0;
   bool has_resumed = false;  // the join carried `resume`: say whether it was honoured
   bool resumed = false;
+  Role role = Role::Editor;           // 1.2: the joiner's own
+  std::string_view presenter;         // 1.2: the presenting session; empty: null
+  bool has_camera_rate = false;       // 1.2: the join's camera_rate, echoed
+  double camera_rate = 0;
 };
 
 // Encoders: each clears `out` and writes one compact JSON object.
@@ -161,7 +177,12 @@ void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std:
 // The JSON array answered by GET /api/rooms/{room}/presence: one entry per session, in
 // the shape of welcome.peers.
 void encode_presence_list(rapidjson::StringBuffer& out, std::span<const PeerView> sessions);
-void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user);
+void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user,
+                          Role role = Role::Editor);
+// 1.2: {"type":"presence","event":"role","session":S,"role":R}
+void encode_presence_role(rapidjson::StringBuffer& out, std::string_view session, Role role);
+// 1.2: {"type":"presenting","session":S,"user":{...}}; `session` empty (user ignored): null.
+void encode_presenting(rapidjson::StringBuffer& out, std::string_view session, const User* user);
 void encode_presence_leave(rapidjson::StringBuffer& out, std::string_view session);
 void encode_cursor(rapidjson::StringBuffer& out, std::string_view session, const Camera& camera);
 void encode_select(rapidjson::StringBuffer& out, std::string_view session,
@@ -173,8 +194,8 @@ void encode_edit(rapidjson::StringBuffer& out, std::string_view session, uint64_
 // changed the edit: docs/integration.md 3) are written only when true.
 void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, uint64_t seq,
                 bool duplicate = false, bool rewritten = false);
-// 1.1: {"type":"refreshed","exp":N}
-void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp);
+// 1.1: {"type":"refreshed","exp":N}; 1.2 adds "role".
+void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp, Role role = Role::Editor);
 // `target` empty means null.
 void encode_follow(rapidjson::StringBuffer& out, std::string_view session, std::string_view target);
 // `t` may be null (field omitted).

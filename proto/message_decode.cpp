@@ -80,6 +80,9 @@ void reset(ClientMessage& out) {
   out.has_epoch = false;
   out.epoch = {};
   out.token = {};
+  out.has_camera_rate = false;
+  out.camera_rate = 0;
+  out.stop = false;
   out.camera = Camera{};
   out.ids.clear();
   out.building = {};
@@ -158,7 +161,24 @@ bool decode_join(const Value& msg, ClientMessage& out, DecodeError& err) {
     out.epoch = view(*epoch);
     out.has_epoch = true;
   }
+  if (const Value* rate = member(msg, "camera_rate")) {
+    // 1.2 (docs/protocol.md 7.3): cursors per second per sender, 0.5 to 10.
+    double r = 0;
+    if (!read_finite(*rate, r) || r < 0.5 || r > 10) {
+      return fail(err, ErrorCode::BadMessage, "join: `camera_rate` must be a number from 0.5 to 10");
+    }
+    out.camera_rate = r;
+    out.has_camera_rate = true;
+  }
   return decode_token(msg, out, err, "join");
+}
+
+bool decode_present(const Value& msg, ClientMessage& out, DecodeError& err) {
+  if (const Value* stop = member(msg, "stop")) {
+    if (!stop->IsBool()) return fail(err, ErrorCode::BadMessage, "present: `stop` must be true or false");
+    out.stop = stop->GetBool();
+  }
+  return true;
 }
 
 bool decode_cursor(const Value& msg, ClientMessage& out, DecodeError& err) {
@@ -254,6 +274,8 @@ std::string_view to_string(ErrorCode code) {
   return "bad_message";
 }
 
+std::string_view to_string(Role role) { return role == Role::Editor ? "editor" : "viewer"; }
+
 MessageDecoder::MessageDecoder()
     : value_allocator_(arena_, sizeof(arena_)),
       stack_allocator_(stack_arena_, sizeof(stack_arena_)),
@@ -299,6 +321,10 @@ bool MessageDecoder::decode(std::string_view text, ClientMessage& out, DecodeErr
   if (name == "leave") {
     out.type = MessageType::Leave;
     return true;
+  }
+  if (name == "present") {
+    out.type = MessageType::Present;
+    return decode_present(document_, out, err);
   }
   return fail(err, ErrorCode::UnknownType, "unknown message `type`");
 }

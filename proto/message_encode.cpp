@@ -184,6 +184,12 @@ static void write_peers(JsonWriter& w, std::span<const PeerView> peers) {
     }
     write_key(w, "connected");
     w.Bool(peer.connected);
+    write_key(w, "role");
+    write_string(w, to_string(peer.role));
+    if (peer.presenting) {
+      write_key(w, "presenting");
+      w.Bool(true);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -196,7 +202,7 @@ void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std:
   JsonWriter w(out);
   begin_message(w, "welcome");
   write_key(w, "protocol");
-  write_string(w, "1.1");
+  write_string(w, "1.2");
   write_key(w, "session");
   write_string(w, session);
   write_key(w, "room");
@@ -223,6 +229,18 @@ void encode_welcome(rapidjson::StringBuffer& out, std::string_view session, std:
     write_key(w, "resumed");
     w.Bool(extras.resumed);
   }
+  write_key(w, "role");
+  write_string(w, to_string(extras.role));
+  write_key(w, "presenter");
+  if (extras.presenter.empty()) {
+    w.Null();
+  } else {
+    write_string(w, extras.presenter);
+  }
+  if (extras.has_camera_rate) {
+    write_key(w, "camera_rate");
+    write_number(w, extras.camera_rate);
+  }
   w.EndObject();
 }
 
@@ -232,7 +250,7 @@ void encode_presence_list(rapidjson::StringBuffer& out, std::span<const PeerView
   write_peers(w, sessions);
 }
 
-void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user) {
+void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session, const User& user, Role role) {
   out.Clear();
   JsonWriter w(out);
   begin_message(w, "presence");
@@ -242,6 +260,36 @@ void encode_presence_join(rapidjson::StringBuffer& out, std::string_view session
   write_string(w, session);
   write_key(w, "user");
   write_user(w, user);
+  write_key(w, "role");
+  write_string(w, to_string(role));
+  w.EndObject();
+}
+
+void encode_presence_role(rapidjson::StringBuffer& out, std::string_view session, Role role) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "presence");
+  write_key(w, "event");
+  write_string(w, "role");
+  write_key(w, "session");
+  write_string(w, session);
+  write_key(w, "role");
+  write_string(w, to_string(role));
+  w.EndObject();
+}
+
+void encode_presenting(rapidjson::StringBuffer& out, std::string_view session, const User* user) {
+  out.Clear();
+  JsonWriter w(out);
+  begin_message(w, "presenting");
+  write_key(w, "session");
+  if (session.empty()) {
+    w.Null();
+  } else {
+    write_string(w, session);
+    write_key(w, "user");
+    write_user(w, user ? *user : User{});
+  }
   w.EndObject();
 }
 
@@ -322,12 +370,14 @@ void encode_ack(rapidjson::StringBuffer& out, bool has_id, std::string_view id, 
   w.EndObject();
 }
 
-void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp) {
+void encode_refreshed(rapidjson::StringBuffer& out, int64_t exp, Role role) {
   out.Clear();
   JsonWriter w(out);
   begin_message(w, "refreshed");
   write_key(w, "exp");
   w.Int64(exp);
+  write_key(w, "role");
+  write_string(w, to_string(role));
   w.EndObject();
 }
 

@@ -36,6 +36,8 @@ struct Connection {
   std::vector<uint32_t> last_seq;  // per member of the room: highest seq received from it
   std::deque<int64_t> edits_in_flight;  // send times (µs) of edits not acked yet, oldest first
   bool joined_at_end = false;      // still joined when the tool closed it
+  bool follower = false;           // --followers: follows its room's member 0
+  bool follow_sent = false;
 };
 
 }  // namespace load

@@ -297,6 +297,14 @@ Report step_report(const Options& o, const SharedState& shared, const RunStats& 
   r.add("p999_us", st.latency.percentile(0.999));
   r.add("max_us", st.latency.max());
   r.add("mean_us", st.latency.mean(), 1);
+  // Bytes each client read per second in the measured window (S1A: camera_rate).
+  r.add("bytes_in_per_client_per_s", double(st.bytes_in) / double(std::max(1, o.connections)) / secs, 0);
+  if (o.followers > 0) {
+    r.add("camera_rate", o.camera_rate, 2);
+    r.add("follower_received", int64_t(st.follow_received));
+    r.add("follower_p50_us", st.follow_latency.percentile(0.50));
+    r.add("follower_p99_us", st.follow_latency.percentile(0.99));
+  }
   if (o.servers.size() > 1) {
     add_path(r, "same_server", st.same_server);
     add_path(r, "cross_server", st.cross_server);
@@ -334,6 +342,7 @@ int run(const Options& o) {
   auto shared = std::make_unique<SharedState>();
   shared->opts = o;
   shared->layout = RoomLayout{o.connections, o.rooms, int(o.servers.size())};
+  shared->leader_session.resize(size_t(o.rooms));
   for (const ServerAddress& server : o.servers) {
     sockaddr_in& addr = shared->servers.emplace_back();
     addr.sin_family = AF_INET;

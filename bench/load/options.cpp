@@ -20,6 +20,8 @@ constexpr const char* kUsage =
     "  --connections N             WebSocket connections (default 100)\n"
     "  --rooms R                   rooms; connection i joins room i % R (default 1)\n"
     "  --rate F                    cursors per connection per second (default 10)\n"
+    "  --camera-rate R             protocol 1.2: every join carries camera_rate R (0.5 to 10)\n"
+    "  --followers N               per room, members 1..N follow member 0 (follower_* figures)\n"
     "  --edit-every N              every Nth message of a connection is an edit instead of a\n"
     "                              cursor: every member must get every edit, in seq order\n"
     "  --duration S                measured seconds (per step with --step; idle period with --idle)\n"
@@ -156,6 +158,10 @@ Options parse_options(int argc, char** argv) {
       o.servers.front().port = uint16_t(parse_int(a, need(), 1, 65535));
     } else if (a == "--connections") {
       o.connections = int(parse_int(a, need(), 1, 1000000));
+    } else if (a == "--camera-rate") {
+      o.camera_rate = parse_double(a, need(), 0.5, 10);
+    } else if (a == "--followers") {
+      o.followers = int(parse_int(a, need(), 0, 1000000));
     } else if (a == "--rooms") {
       o.rooms = int(parse_int(a, need(), 1, 1000000));
     } else if (a == "--edit-every") {

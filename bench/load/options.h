@@ -42,6 +42,8 @@ struct Options {
   int rooms = 1;
   double rate = 10.0;                // cursors per connection per second
   int edit_every = 0;                // every Nth message of a connection is an edit (0: none)
+  double camera_rate = 0;            // protocol 1.2: every join carries camera_rate (0: none)
+  int followers = 0;                 // per room, members 1..N follow member 0 (the leader)
   std::vector<double> steps;         // --step: rates for Mode::Step
   double duration_s = 10.0;          // measured interval (per step in Mode::Step; idle period)
   double warmup_s = 2.0;             // sending but not measured (per step)

@@ -20,6 +20,9 @@ void StepStats::merge(const StepStats& o) {
   skipped += o.skipped;
   same_server.merge(o.same_server);
   cross_server.merge(o.cross_server);
+  follow_latency.merge(o.follow_latency);
+  follow_received += o.follow_received;
+  bytes_in += o.bytes_in;
 }
 
 void RunStats::merge(const RunStats& o) {

@@ -35,6 +35,11 @@ struct StepStats {
   uint64_t skipped = 0;     // scheduled sends of connections that were no longer open
   PathStats same_server;    // sender and receiver on one server (several servers only)
   PathStats cross_server;   // on different servers (several servers only)
+  // --followers: deliveries of the leader's cursors to its followers.
+  Histogram follow_latency;
+  uint64_t follow_received = 0;
+  // Bytes read from the server during the measured window (by receive time).
+  uint64_t bytes_in = 0;
 
   void merge(const StepStats& o);
 };

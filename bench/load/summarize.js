@@ -86,6 +86,8 @@ if (section === 'S1-redis') {
 const s1 = results('S1', 'roomcast');
 const s1node = results('S1', 'node');
 const s1now = results('S1-now', 'roomcast');
+const s1aBase = results('S1A-base', 'roomcast');
+const s1a = results('S1A', 'roomcast');
 const s2 = results('S2', 'roomcast');
 const s2e = results('S2E', 'roomcast');
 const s3 = results('S3', 'roomcast');
@@ -292,6 +294,36 @@ if (ratioRuns.length) {
   }
 }
 cursorSection('S1-now: S1 with `--max-batch-delay 0`', 'S1-now', [{ name: 'roomcast', target: 'roomcast', rows: s1now }]);
+if (s1a.length) {
+  // Protocol 1.2 camera rate by attention (docs/protocol.md 7.3), S1 and S1A back to back
+  // in each run.
+  emit('## S1A: S1 with every client `camera_rate: 2`, 10 of the 100 following one leader');
+  emit();
+  commandBlock('S1A-base', ['roomcast']);
+  commandBlock('S1A', ['roomcast']);
+  emit('Deliveries/s count cursors received (a reduced client gets the newest of each sender');
+  emit('about twice a second, so "lost" in the load tool\'s terms is by design here). Bytes are');
+  emit('what each client read per second. Followers\' p99: the leader\'s cursors at its followers.');
+  emit();
+  emit('| scenario | deliveries/s | server CPU % | bytes/s per client | p99 ms (all) | followers\' p99 ms | leader cursors at followers |');
+  emit('|---|---|---|---|---|---|---|');
+  const follow99 = (rows) => (rows.some((r) => r.follower_p99_us !== undefined) ? ms(med(rows, 'follower_p99_us')) : 'n/a');
+  emit(`| S1 | ${fmt(med(s1aBase, 'deliveries_per_s'))} | ${fmt(med(s1aBase, 'server_cpu_pct'), 1)} | ${fmt(med(s1aBase, 'bytes_in_per_client_per_s'))} | ${ms(med(s1aBase, 'p99_us'))} | ${ms(med(s1aBase, 'p99_us'))} (all) | every cursor |`);
+  emit(`| S1A | ${fmt(med(s1a, 'deliveries_per_s'))} | ${fmt(med(s1a, 'server_cpu_pct'), 1)} | ${fmt(med(s1a, 'bytes_in_per_client_per_s'))} | ${ms(med(s1a, 'p99_us'))} | ${follow99(s1a)} | ${fmt(med(s1a, 'follower_received'))} |`);
+  const cpuRatio = med(s1aBase, 'server_cpu_pct') / med(s1a, 'server_cpu_pct');
+  const byteRatio = med(s1aBase, 'bytes_in_per_client_per_s') / med(s1a, 'bytes_in_per_client_per_s');
+  emit(`| S1 / S1A | ${fmt(med(s1aBase, 'deliveries_per_s') / med(s1a, 'deliveries_per_s'), 1)}x | ${fmt(cpuRatio, 1)}x | ${fmt(byteRatio, 1)}x | | | |`);
+  emit();
+  emit(`Goal (issue 23): >= 3x less server CPU (${verdict(cpuRatio >= 3)}), >= 4x fewer bytes per client (${verdict(byteRatio >= 4)}), followers' p99 unchanged.`);
+  emit();
+  emit('| run | S1 CPU % | S1A CPU % | S1 bytes/s/client | S1A bytes/s/client | S1 p99 ms | S1A followers\' p99 ms |');
+  emit('|---|---|---|---|---|---|---|');
+  for (const r of s1a) {
+    const b = s1aBase.find((x) => x.run === r.run) || {};
+    emit(`| ${r.run} | ${fmt(b.server_cpu_pct, 1)} | ${fmt(r.server_cpu_pct, 1)} | ${fmt(b.bytes_in_per_client_per_s)} | ${fmt(r.bytes_in_per_client_per_s)} | ${ms(b.p99_us)} | ${ms(r.follower_p99_us)} |`);
+  }
+  emit();
+}
 if (sweep.some((x) => x.rows.length)) {
   emit('## S1 across batch windows (`--max-batch-delay` 0, 1, 2, 5, 10 ms)');
   emit();

@@ -58,6 +58,8 @@ Worker::Worker(SharedState& shared, int index, std::vector<int> connection_ids)
     conns_[j].id = connection_ids[j];
     conns_[j].room = shared_.layout.room_of(connection_ids[j]);
     conns_[j].server = shared_.layout.server_of(connection_ids[j]);
+    const int member = shared_.layout.member_of(connection_ids[j]);
+    conns_[j].follower = member >= 1 && member <= shared_.opts.followers;
     phase_[j] = double(connection_ids[j]) / double(shared_.layout.connections);
   }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -220,7 +222,14 @@ void Worker::on_readable(Connection& c) {
   for (int i = 0; i < kMaxReadsPerEvent && c.state != ConnState::Closed; ++i) {
     const ssize_t n = recv(c.fd, read_buf_.data(), read_buf_.size(), 0);
     if (n > 0) {
-      consume(c, read_buf_.data(), size_t(n), now_us());
+      const int64_t at = now_us();
+      if (plan_started_) {
+        // Bytes by receive time: the measured window of the step being sent.
+        for (size_t k = 0; k < shared_.plan.steps.size(); ++k)
+          if (at >= shared_.plan.steps[k].measure_start_us && at < shared_.plan.steps[k].measure_end_us)
+            stats_.steps[k].bytes_in += uint64_t(n);
+      }
+      consume(c, read_buf_.data(), size_t(n), at);
       if (size_t(n) < read_buf_.size()) return;
       continue;
     }
@@ -276,9 +285,12 @@ size_t Worker::parse_handshake(Connection& c, std::string_view data) {
     return 0;
   }
   c.state = ConnState::Joining;
-  char payload[96];
-  const int plen = std::snprintf(payload, sizeof payload, R"({"type":"join","user":{"id":"load-%d"}})", c.id);
-  char frame[128];
+  char payload[128];
+  const int plen = shared_.opts.camera_rate > 0
+                       ? std::snprintf(payload, sizeof payload, R"({"type":"join","user":{"id":"load-%d"},"camera_rate":%g})",
+                                       c.id, shared_.opts.camera_rate)
+                       : std::snprintf(payload, sizeof payload, R"({"type":"join","user":{"id":"load-%d"}})", c.id);
+  char frame[160];
   const size_t len = write_client_frame(frame, kOpText, std::string_view(payload, size_t(plen)),
                                         masks_.next());
   send_bytes(c, frame, len);
@@ -366,6 +378,12 @@ void Worker::on_text(Connection& c, std::string_view payload, int64_t now) {
         if (scan_integer_field(payload, "\"seq\":", seq)) c.room_seq = seq;
         c.state = ConnState::Joined;
         --unwelcomed_;
+        if (shared_.opts.followers > 0 && shared_.layout.member_of(c.id) == 0) {
+          const std::string_view session = scan_string_field(payload, "session");
+          std::lock_guard<std::mutex> lock(shared_.leader_mu);
+          shared_.leader_session[size_t(c.room)] = std::string(session);
+        }
+        if (c.follower) try_follow(c);
         stats_.welcome_latency.record(now - shared_.connect_start_us);
         shared_.welcomed.fetch_add(1, std::memory_order_relaxed);
       } else {
@@ -424,6 +442,10 @@ void Worker::on_cursor(Connection& c, std::string_view payload, int64_t now) {
   ++st.received;
   const int64_t latency = now - probe.sent_us;
   st.latency.record(latency);
+  if (c.follower && layout.member_of(sender) == 0) {
+    ++st.follow_received;
+    st.follow_latency.record(latency);
+  }
   if (layout.servers > 1) {
     PathStats& path = layout.server_of(sender) == c.server ? st.same_server : st.cross_server;
     ++path.received;
@@ -533,6 +555,7 @@ void Worker::send_due(int64_t now) {
     Connection& c = conns_[pos_];
     const int64_t at = now_us();
     const int k = plan.measured_step(at);
+    if (c.state == ConnState::Joined && c.follower && !c.follow_sent) try_follow(c);
     if (c.state != ConnState::Joined) {
       if (k >= 0) ++stats_.steps[size_t(k)].skipped;
     } else if (const int every = shared_.opts.edit_every; every > 0 && ++c.sends % uint32_t(every) == 0) {
@@ -571,6 +594,21 @@ void Worker::send_edit(Connection& c, int64_t at) {
   const size_t len = write_client_frame(frame, kOpText, std::string_view(payload, size_t(plen)), masks_.next());
   send_bytes(c, frame, len);
   c.edits_in_flight.push_back(at);
+}
+
+void Worker::try_follow(Connection& c) {
+  std::string leader;
+  {
+    std::lock_guard<std::mutex> lock(shared_.leader_mu);
+    leader = shared_.leader_session[size_t(c.room)];
+  }
+  if (leader.empty()) return;
+  char payload[128];
+  const int plen = std::snprintf(payload, sizeof payload, R"({"type":"follow","session":"%s"})", leader.c_str());
+  char frame[160];
+  const size_t len = write_client_frame(frame, kOpText, std::string_view(payload, size_t(plen)), masks_.next());
+  send_bytes(c, frame, len);
+  c.follow_sent = true;
 }
 
 void Worker::send_cursor(Connection& c, int64_t at) {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct SharedState {
   std::atomic<bool> connect_go{false};
   std::atomic<int> welcomed{0};
   std::atomic<int> failed{0};
+
+  // --followers: each room's leader's session id, once its welcome came (under leader_mu).
+  std::mutex leader_mu;
+  std::vector<std::string> leader_session;
 
   Plan plan;  // written before plan_ready
   std::atomic<bool> plan_ready{false};
@@ -81,6 +86,8 @@ class Worker {
   int64_t next_due() const;  // INT64_MAX when nothing is left to send
   void send_due(int64_t now);
   void send_cursor(Connection& c, int64_t at);
+  // --followers: sends `follow` to the room's leader once its session id is known.
+  void try_follow(Connection& c);
   void send_edit(Connection& c, int64_t at);
 
   SharedState& shared_;

@@ -151,6 +151,8 @@ std::string render_metrics(std::span<const Metrics* const> t) {
          [](const Metrics& m) -> const Counter& { return m.store_edits_unavailable; });
   simple("roomcast_edits_rejected_total", "counter", "Edits the app's backend vetoed (docs/integration.md).",
          [](const Metrics& m) -> const Counter& { return m.edits_rejected; });
+  simple("roomcast_forbidden_total", "counter", "Edits and presents refused because the session is a viewer (docs/protocol.md 7.1-7.2).",
+         [](const Metrics& m) -> const Counter& { return m.edits_forbidden; });
   simple("roomcast_hook_edits_unavailable_total", "counter", "Edits answered unavailable: the backend did not decide in time.",
          [](const Metrics& m) -> const Counter& { return m.hook_edits_unavailable; });
   simple("roomcast_duplicate_edits_total", "counter",

@@ -29,12 +29,12 @@ class Counter {
 };
 
 // Client message types, in proto/message.h MessageType order.
-inline constexpr const char* kInTypes[] = {"join", "cursor", "select", "edit", "follow", "ping", "leave", "refresh"};
+inline constexpr const char* kInTypes[] = {"join", "cursor", "select", "edit", "follow", "ping", "leave", "refresh", "present"};
 inline constexpr size_t kInTypeCount = std::size(kInTypes);
 // Server message types.
-enum class OutType : uint8_t { Welcome, Presence, Cursor, Select, Edit, Ack, Follow, Pong, Resync, Error, Refreshed, Count };
+enum class OutType : uint8_t { Welcome, Presence, Cursor, Select, Edit, Ack, Follow, Pong, Resync, Error, Refreshed, Presenting, Count };
 inline constexpr const char* kOutTypes[] = {"welcome", "presence", "cursor", "select", "edit",     "ack",
-                                            "follow",  "pong",     "resync", "error",  "refreshed"};
+                                            "follow",  "pong",     "resync", "error",  "refreshed", "presenting"};
 // How a `join` with `resume` went (docs/protocol.md 3.1): a held session taken over, a session
 // taken from a connection still attached (closed 4008), or a token unknown or expired
 // (a fresh session).
@@ -95,6 +95,7 @@ struct Metrics {
   Counter gap_fills;          // history reads that filled a gap in the channel's edits
   Counter sessions_reaped;    // sessions of dead instances this instance ended (one leave each)
   Counter edits_rejected;     // edits the app's backend vetoed (docs/integration.md)
+  Counter edits_forbidden;    // 1.2: edits and presents from viewers (docs/protocol.md 7.1-7.2)
   Counter hook_edits_unavailable;  // edits answered `unavailable`: the backend did not decide
   Counter edits_unavailable;  // edits answered `unavailable` (Redis did not confirm them)
   Counter store_edits_unavailable;  // edits (and publishes) answered `unavailable`: --data-dir could not store them

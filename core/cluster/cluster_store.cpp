@@ -134,12 +134,18 @@ bool ClusterStore::join_waits(Member& m, Room& room, const ClientMessage& join, 
 void ClusterStore::add_peers_elsewhere(const Room& room, std::vector<PeerView>& out) const {
   for (const auto& [id, peer] : link_of(room).remote) {
     const Session& p = *peer.session;
-    out.push_back(PeerView{p.id, &p.user, p.camera(), p.selection(), p.following(), p.connected});
+    out.push_back(PeerView{p.id, &p.user, p.camera(), p.selection(), p.following(), p.connected, p.role,
+                           p.id == room.presenter()});
   }
 }
 
 bool ClusterStore::is_elsewhere(const Room& room, std::string_view session_id) const {
   return link_of(room).remote.count(std::string(session_id)) != 0;
+}
+
+Session* ClusterStore::find_elsewhere(Room& room, std::string_view session_id) {
+  auto it = link_of(room).remote.find(std::string(session_id));
+  return it == link_of(room).remote.end() ? nullptr : it->second.session.get();
 }
 
 void ClusterStore::joined(Room& room, Session& s, bool resumed, bool claimed) {
@@ -168,6 +174,15 @@ void ClusterStore::relayed(Room& room, Session& s, Relay what, std::string_view 
       break;
     case Relay::Follow:
       relay(room, wire::Record::Follow, s.id, frame);
+      break;
+    case Relay::Present:
+      relay(room, wire::Record::Present, s.id, frame);
+      // Records say who presents: the old presenter's (maybe one of ours) and the new one's.
+      for (Session* local : room.members()) local->presence_stale = true;
+      for (const auto& held : room.held()) held->presence_stale = true;
+      break;
+    case Relay::Role:
+      relay(room, wire::Record::Role, s.id, frame);
       break;
   }
   s.presence_stale = true;
@@ -203,7 +218,8 @@ std::string ClusterStore::session_record(const Session& s, int64_t held_until_ms
   wire::put(record, s.token());
   wire::put(record, s.connected ? "1" : "0");
   wire::put(record, std::to_string(held_until_ms));
-  PeerView view{s.id, &s.user, s.camera(), s.selection(), s.following(), s.connected};
+  PeerView view{s.id, &s.user, s.camera(), s.selection(), s.following(), s.connected, s.role,
+                s.room && s.room->presenter() == s.id};
   encode_presence_list(domain_.encoder(), std::span<const PeerView>(&view, 1));
   std::string_view list = domain_.encoded();
   wire::put(record, list.substr(1, list.size() - 2));  // the one entry, without [ ]

@@ -63,6 +63,7 @@ class ClusterStore final : public RoomStore {
   std::unique_ptr<Session> claimed(Member& m, Room& room) override;
   void add_peers_elsewhere(const Room& room, std::vector<PeerView>& out) const override;
   bool is_elsewhere(const Room& room, std::string_view session_id) const override;
+  Session* find_elsewhere(Room& room, std::string_view session_id) override;
   void joined(Room& room, Session& s, bool resumed, bool claimed) override;
   void relayed(Room& room, Session& s, Relay what, std::string_view frame) override;
   void held(Room& room, const Session& s) override;

@@ -270,18 +270,19 @@ void ClusterStore::apply_late_relay(Room& room, Session& s, wire::Record kind, s
       if (!wire::parse_cursor_camera(frame, &camera)) return;
       v.camera = camera;
       v.has_camera = true;
-      if (v.last_cursor) v.last_cursor->mark_superseded();
-      v.last_cursor = domain_.fan_out(room, &s, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
+      domain_.fan_out_cursor(room, s, frame);
       break;
     }
     case wire::Record::Select:
       if (v.sent_here & Session::View::kSelectionSent) return;
       if (!wire::parse_select_ids(frame, &v.selection)) return;
+      domain_.flush_cursor(room, s);
       domain_.fan_out(room, &s, OutType::Select, frame);
       break;
     case wire::Record::Follow:
       if (v.sent_here & Session::View::kFollowingSent) return;
       if (!wire::parse_follow_target(frame, &v.following)) return;
+      domain_.flush_cursor(room, s);
       domain_.fan_out(room, &s, OutType::Follow, frame);
       break;
     default:
@@ -296,12 +297,17 @@ void ClusterStore::apply_late_relay(Room& room, Session& s, wire::Record kind, s
 void ClusterStore::remove_remote(Room& room, std::string_view session_id) {
   auto it = link_of(room).remote.find(std::string(session_id));
   if (it == link_of(room).remote.end()) return;
+  // Its last cursor goes before its leave (docs/protocol.md 7.3).
+  domain_.flush_cursor(room, *it->second.session);
+  const std::string id(session_id);  // session_id may point into the erased entry
   link_of(room).remote.erase(it);
   for (Session* other : room.members())
-    other->stop_following(session_id);
-  for (auto& [id, peer] : link_of(room).remote) peer.session->stop_following(session_id);
-  encode_presence_leave(domain_.encoder(), session_id);
+    other->stop_following(id);
+  for (auto& [other_id, peer] : link_of(room).remote) peer.session->stop_following(id);
+  room.attention().follows_changed();
+  encode_presence_leave(domain_.encoder(), id);
   domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
+  domain_.presenter_gone(room, id);  // a presenter leaving ends it (docs/protocol.md 7.1-7.2)
 }
 
 void ClusterStore::on_message(std::string_view channel, std::string_view payload) {
@@ -348,24 +354,42 @@ void ClusterStore::on_message(std::string_view channel, std::string_view payload
           v.camera = camera;
           v.has_camera = true;
         }
-        if (v.last_cursor) v.last_cursor->mark_superseded();
-        v.last_cursor = domain_.fan_out(room, nullptr, OutType::Cursor, frame, DropPolicy::WhenSuperseded);
+        domain_.fan_out_cursor(room, *peer->session, frame);
         break;
       }
       case wire::Record::Select:
         if (!peer) break;
         wire::parse_select_ids(frame, &peer->session->view_for_update().selection);
+        domain_.flush_cursor(room, *peer->session);  // per-sender order
         domain_.fan_out(room, nullptr, OutType::Select, frame);
         break;
       case wire::Record::Follow:
         if (!peer) break;
         wire::parse_follow_target(frame, &peer->session->view_for_update().following);
+        domain_.flush_cursor(room, *peer->session);  // per-sender order
         domain_.fan_out(room, nullptr, OutType::Follow, frame);
         break;
+      case wire::Record::Present: {
+        std::string presenter;
+        if (!wire::parse_presenting(frame, &presenter)) break;
+        domain_.presenting_relayed(room, presenter, frame);
+        // Our records say who presents too: the old presenter may be one of ours.
+        for (Session* local : room.members()) local->presence_stale = true;
+        for (const auto& held : room.held()) held->presence_stale = true;
+        break;
+      }
+      case wire::Record::Role: {
+        Role role;
+        if (!peer || !wire::parse_role(frame, &role)) break;
+        peer->session->role = role;
+        domain_.fan_out(room, nullptr, OutType::Presence, frame);
+        break;
+      }
       case wire::Record::Join: {
         if (room.find(id)) break;  // ours (a record from before a resume here)
         User user;
-        if (!wire::parse_join_user(frame, &user)) break;
+        Role role = Role::Editor;
+        if (!wire::parse_join_user(frame, &user, &role)) break;
         if (!peer) {
           RemotePeer fresh;
           fresh.session = std::make_unique<Session>();
@@ -375,6 +399,7 @@ void ClusterStore::on_message(std::string_view channel, std::string_view payload
           domain_.fan_out(room, nullptr, OutType::Presence, frame);
         }
         peer->session->user = std::move(user);
+        peer->session->role = role;
         peer->instance = std::string(origin);
         peer->held_until_ns = 0;
         peer->orphaned = false;
@@ -423,6 +448,8 @@ std::unique_ptr<Session> ClusterStore::claimed(Member& m, Room& room) {
   m.wait->claimed_state.clear();
   // The others mirror it already: it moves from "remote" to "here" without a word.
   auto mirrored = link_of(room).remote.find(s->id);
+  if (mirrored != link_of(room).remote.end() && mirrored->second.session)
+    domain_.forget_cursor(room, *mirrored->second.session);  // no pointer to the mirror may stay
   // Held here too: another instance took it over (the record had its token) before this
   // one heard of the move, so the copy here is stale, though it holds what that instance
   // relayed since (apply_late_relay). The claimed session replaces it without a word.

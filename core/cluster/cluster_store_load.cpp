@@ -167,11 +167,25 @@ void ClusterStore::apply_sync(Room& room, RedisValue& value, uint64_t applied) {
       peer.session->id = id;
       peer.session->room = &room;
       if (!first) {
-        encode_presence_join(domain_.encoder(), id, st.user);
+        encode_presence_join(domain_.encoder(), id, st.user, st.role);
         domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
       }
     }
     Session& s = *peer.session;
+    if (!fresh && s.role != st.role) {
+      encode_presence_role(domain_.encoder(), id, st.role);
+      domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
+    }
+    s.role = st.role;
+    // 1.2: a late joiner learns who presents from the records (docs/protocol.md 7.1-7.2).
+    if (st.presenting && room.presenter().empty()) {
+      if (first) {
+        room.set_presenter(id);
+      } else {
+        encode_presenting(domain_.encoder(), id, &st.user);
+        domain_.presenting_relayed(room, id, domain_.encoded());
+      }
+    }
     s.user = std::move(st.user);
     s.restore_view(st.has_camera, st.camera, std::move(st.selection), std::move(st.following));
     peer.instance = std::string(inst);
@@ -209,7 +223,7 @@ void ClusterStore::apply_sync(Room& room, RedisValue& value, uint64_t applied) {
   // Our own sessions the hash lost (Redis restarted empty, or reaped while cut off).
   auto reannounce = [&](const Session& s) {
     if (std::binary_search(listed.begin(), listed.end(), s.id)) return;
-    encode_presence_join(domain_.encoder(), s.id, s.user);
+    encode_presence_join(domain_.encoder(), s.id, s.user, s.role);
     relay(room, wire::Record::Join, s.id, domain_.encoded());
     if (s.hold) relay(room, wire::Record::Hold, s.id, std::to_string(redis_now_ms(s.hold->until_ns)));
     write_presence(room, s);

@@ -323,6 +323,11 @@ bool parse_peer_state(std::string_view json, PeerState* out) {
   const Value* following = field(doc, "following");
   if (following && following->IsString())
     st.following.assign(following->GetString(), following->GetStringLength());
+  const Value* role = field(doc, "role");
+  if (role && role->IsString() && std::string_view(role->GetString(), role->GetStringLength()) == "viewer")
+    st.role = Role::Viewer;
+  const Value* presenting = field(doc, "presenting");
+  st.presenting = presenting && presenting->IsBool() && presenting->GetBool();
   *out = std::move(st);
   return true;
 }
@@ -351,11 +356,45 @@ bool parse_follow_target(std::string_view frame, std::string* out) {
   return true;
 }
 
-bool parse_join_user(std::string_view frame, User* out) {
+namespace {
+
+Role role_field(const Value& doc) {
+  const Value* role = field(doc, "role");
+  if (role && role->IsString() && std::string_view(role->GetString(), role->GetStringLength()) == "viewer")
+    return Role::Viewer;
+  return Role::Editor;
+}
+
+}  // namespace
+
+bool parse_join_user(std::string_view frame, User* out, Role* role) {
   rapidjson::Document doc;
   if (!parse(frame, &doc)) return false;
   const Value* user = field(doc, "user");
-  return user && read_user(*user, out);
+  if (!user || !read_user(*user, out)) return false;
+  if (role) *role = role_field(doc);
+  return true;
+}
+
+bool parse_presenting(std::string_view frame, std::string* session) {
+  rapidjson::Document doc;
+  if (!parse(frame, &doc)) return false;
+  const Value* s = field(doc, "session");
+  if (!s) return false;
+  if (s->IsNull()) {
+    session->clear();
+    return true;
+  }
+  if (!s->IsString() || s->GetStringLength() == 0) return false;
+  session->assign(s->GetString(), s->GetStringLength());
+  return true;
+}
+
+bool parse_role(std::string_view frame, Role* role) {
+  rapidjson::Document doc;
+  if (!parse(frame, &doc) || !field(doc, "role")) return false;
+  *role = role_field(doc);
+  return true;
 }
 
 }  // namespace roomcast::wire

@@ -23,6 +23,8 @@
 //                                   channel carries only edits no failover can lose)
 //   c|s|f|j|l session frame         cursor, select, follow, presence join, presence leave:
 //                                   the frame every member receives
+//   p|o session frame               1.2: `presenting` (start, takeover, stop: sent by the
+//                                   session that did it), presence `role`
 //   h session until_ms              the session is held until until_ms (Redis clock)
 //   r session old_instance          the session was resumed on the sending instance
 // A presence record is netstrings: instance, resume token, connected (1/0), held until
@@ -58,6 +60,8 @@ enum class Record : char {
   Leave = 'l',
   Hold = 'h',
   Resume = 'r',
+  Present = 'p',
+  Role = 'o',
 };
 inline std::string_view letter(const Record& kind) { return {reinterpret_cast<const char*>(&kind), 1}; }
 
@@ -97,6 +101,8 @@ struct PeerState {
   Camera camera;
   std::vector<std::string> selection;
   std::string following;
+  Role role = Role::Editor;  // 1.2 (absent in a 1.1 instance's record: editor)
+  bool presenting = false;   // 1.2: the room's presenter, when the record was written
 };
 bool parse_peer_state(std::string_view json, PeerState* out);
 
@@ -104,6 +110,10 @@ bool parse_peer_state(std::string_view json, PeerState* out);
 bool parse_cursor_camera(std::string_view frame, Camera* out);
 bool parse_select_ids(std::string_view frame, std::vector<std::string>* out);
 bool parse_follow_target(std::string_view frame, std::string* out);
-bool parse_join_user(std::string_view frame, User* out);
+// A presence join's user and (1.2) role (editor if absent).
+bool parse_join_user(std::string_view frame, User* out, Role* role = nullptr);
+// 1.2: the session of a `presenting` frame (empty: null), the role of a presence `role` event.
+bool parse_presenting(std::string_view frame, std::string* session);
+bool parse_role(std::string_view frame, Role* role);
 
 }  // namespace roomcast::wire

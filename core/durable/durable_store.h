@@ -34,7 +34,7 @@
 #include "core/base/log.h"
 #include "core/base/metrics.h"
 #include "core/disk/disk_store.h"
-#include "core/room/room_store.h"
+#include "core/room/local_store.h"
 #include "core/room/session.h"
 
 namespace roomcast {
@@ -52,7 +52,7 @@ class DurablePort {
   ~DurablePort() = default;
 };
 
-class DurableStore final : public RoomStore {
+class DurableStore final : public LocalStore {
  public:
   // Attaches itself to `domain` (which must have made no room yet).
   DurableStore(RoomService& domain, std::unique_ptr<disk::DiskStore::Client> client, DurablePort& port,
@@ -73,21 +73,9 @@ class DurableStore final : public RoomStore {
   void opened(Room& room) override;
   bool keeps(const Room& room) const override;
   void closing(Room& room) override;
-  bool join_waits(Member&, Room&, const ClientMessage&, std::string_view) override { return false; }
-  std::unique_ptr<Session> claimed(Member&, Room&) override { return nullptr; }
-  void add_peers_elsewhere(const Room&, std::vector<PeerView>&) const override {}
-  bool is_elsewhere(const Room&, std::string_view) const override { return false; }
-  void joined(Room&, Session&, bool, bool) override {}
-  void relayed(Room&, Session&, Relay, std::string_view) override {}
-  void held(Room&, const Session&) override {}
-  void ended(Room&, const Session&) override {}
   void left(Member& m) override;
   EditPath append_edit(Member* m, Session* s, Room& room, const ClientMessage& msg, std::string key,
                        uint64_t ticket) override;
-  void end_window() override {}
-  bool window_open() const override { return false; }
-  bool presence_ready(std::string_view, int64_t) override { return true; }
-  bool take_peeked(std::string_view, std::vector<PresenceEntry>&) override { return false; }
 
  private:
   // Someone waiting for an edit's outcome: its sender, or a resend of the same (user, id).

@@ -305,6 +305,7 @@ HttpDecision HttpFront::check_upgrade(const HttpRequest& request, const PeerAddr
   identity->has_name = claims.has_name;
   identity->name = std::move(claims.name);
   identity->exp = claims.usable_until;  // exp + --jwt-leeway: then close 4001
+  identity->role = jwt_allows_edit(claims, room) ? Role::Editor : Role::Viewer;
   return {};
 }
 

@@ -36,6 +36,7 @@ struct Identity {
   bool has_edit = false;
   std::vector<std::string> edit;
   bool from_auth_hook = false;  // the auth hook said who this is (no token)
+  Role role = Role::Editor;  // 1.2: jwt_allows_edit for the room (docs/protocol.md 7.1-7.2)
 };
 
 struct Member;
@@ -80,6 +81,9 @@ struct Member {
   // head is welcome and replay, paced from the room's history and outside the slow-reader
   // limit. A flag here (in what was padding) so the output step asks the service only then.
   bool replaying = false;
+  // 1.2: the join's camera_rate (cursors per second per sender, docs/protocol.md 7.3); 0:
+  // every cursor. Set at the join, for this connection only.
+  float camera_rate = 0;
 
   // Scale-out only: a join waiting for its room's first sync or for a resume claim, or an
   // edit waiting for Redis. Made on first use, so a member costs one pointer without it.

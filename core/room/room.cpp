@@ -54,6 +54,21 @@ uint32_t Room::broadcast(SharedFrame* frame, const Session* except, bool urgent)
   return recipients;
 }
 
+uint32_t Room::broadcast_cursor(SharedFrame* frame, Session& sender, int64_t now_ns, bool urgent) {
+  if (!attention_.any() || sender.id == presenter_) return broadcast(frame, &sender, urgent);
+  uint32_t recipients = 0;
+  for (size_t i = 0; i < full_; ++i) {
+    Session* s = members_[i];
+    if (s == &sender) continue;
+    if (urgent)
+      s->member->out.push_urgent(frame);
+    else
+      s->member->out.push(frame);
+    ++recipients;
+  }
+  return recipients + attention_.cursor(sender, frame, now_ns, urgent);
+}
+
 void Room::hold(std::unique_ptr<Session> s) {
   remove(s.get());
   s->room = this;
@@ -106,14 +121,41 @@ void Room::add(Session* s) {
   s->room = this;
   s->member_index = static_cast<uint32_t>(members_.size());
   members_.push_back(s);
+  const float rate = s->member ? s->member->camera_rate : 0.0f;
+  if (rate > 0) {
+    attention_.add(s, rate);
+    return;
+  }
+  // Full rate: swapped to the end of the full-rate run.
+  if (full_ != members_.size() - 1) {
+    Session* first_reduced = members_[full_];
+    members_[full_] = s;
+    s->member_index = static_cast<uint32_t>(full_);
+    members_.back() = first_reduced;
+    first_reduced->member_index = static_cast<uint32_t>(members_.size() - 1);
+  }
+  ++full_;
 }
 
 void Room::remove(Session* s) {
   uint32_t i = s->member_index;
   if (i >= members_.size() || members_[i] != s) return;
-  members_[i] = members_.back();
-  members_[i]->member_index = i;
-  members_.pop_back();
+  auto place = [this](size_t at, Session* p) {
+    members_[at] = p;
+    p->member_index = static_cast<uint32_t>(at);
+  };
+  if (i < full_) {
+    // The last full-rate member fills the hole, the last member fills its place.
+    const size_t last_full = full_ - 1;
+    place(i, members_[last_full]);
+    if (last_full + 1 != members_.size()) place(last_full, members_.back());
+    members_.pop_back();
+    --full_;
+  } else {
+    place(i, members_.back());
+    members_.pop_back();
+    attention_.remove(s);
+  }
   s->room = nullptr;
 }
 

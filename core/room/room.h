@@ -9,6 +9,9 @@
 //   - broadcast() queues one shared frame to every member but `except`: a pointer push
 //     and a refcount increment per recipient; nothing is copied or encoded per recipient.
 //   - commit_edit() hands out seq 1, 2, 3, ... without gaps and keeps the frame for replay.
+//   - (1.2) members without camera_rate come first in members(), so a cursor's full-rate
+//     group is a contiguous run (broadcast_cursor, core/room/attention.h); the room knows
+//     its presenter (docs/protocol.md 7.1-7.2).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "core/base/fifo.h"
+#include "core/room/attention.h"
 #include "core/room/history.h"
 #include "core/room/room_store.h"
 #include "core/room/session.h"
@@ -65,6 +69,15 @@ class Room {
   // `urgent`: the frame has already waited for a batch window on another instance, so
   // it leaves at the end of this loop iteration instead of waiting for a second one.
   uint32_t broadcast(SharedFrame* frame, const Session* except, bool urgent = false);
+  // 1.2: `frame`, the newest cursor of `sender` (a member here, held, or a session
+  // elsewhere), to its full-rate group now; held back for the others (attention()).
+  // Returns the recipients pushed to now.
+  uint32_t broadcast_cursor(SharedFrame* frame, Session& sender, int64_t now_ns, bool urgent = false);
+  Attention& attention() { return attention_; }
+
+  // 1.2: the presenting session's id (connected, held or elsewhere); empty: nobody.
+  const std::string& presenter() const { return presenter_; }
+  void set_presenter(std::string_view session) { presenter_.assign(session); }
 
   // The seq the next edit will get.
   uint64_t next_seq() const { return seq_ + 1; }
@@ -90,13 +103,19 @@ class Room {
   // Bytes of this room's cameras, in broadcast order (RoomService seals it at each flush).
   FrameArena& camera_arena() { return cameras_; }
 
+  // RoomService lists the room while its attention() may have held-back cursors.
+  bool attention_listed = false;
+
   // Loop time (ns) when the last member left; rooms keep history for a while after that.
   int64_t empty_since_ns = 0;
 
  private:
   std::string name_;
   std::string epoch_;
-  std::vector<Session*> members_;
+  std::vector<Session*> members_;  // [0, full_) without camera_rate, then the reduced ones
+  size_t full_ = 0;
+  Attention attention_;
+  std::string presenter_;
   std::vector<std::unique_ptr<Session>> held_;
   uint64_t seq_ = 0;
   History history_;

@@ -1,6 +1,7 @@
 // core/room/room_service.cpp: decoded message in, frames into members' queues out.
 #include "core/room/room_service.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include <rapidjson/document.h>
@@ -81,6 +82,62 @@ FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, s
   return frame;
 }
 
+FrameRef RoomService::fan_out_cursor(Room& room, Session& sender, std::string_view payload) {
+  Session::View& view = sender.view_for_update();
+  // Queues still holding the previous camera may now skip it (latest wins).
+  if (view.last_cursor) view.last_cursor->mark_superseded();
+  // A cursor held back for reduced members (1.2) is pushed again at their tick, so its
+  // bytes must outlive its first recipients: outside the arena then.
+  const bool reduced = room.attention().any();
+  FrameArena* arena = reduced ? nullptr : &room.camera_arena();
+  const bool was_filling = arena && arena->filling();
+  FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload, DropPolicy::WhenSuperseded, arena));
+  if (arena && !was_filling && arena->filling()) filling_arenas_.push_back(&room);
+  const uint32_t recipients = room.broadcast_cursor(frame.get(), sender, now_ns_, relaying_);
+  frame->track_fanout(now_ns_, recipients);
+  metrics_.messages_out[size_t(OutType::Cursor)].add(recipients);
+  view.last_cursor = frame;
+  if (reduced) note_attention(room);
+  return frame;
+}
+
+void RoomService::flush_cursor(Room& room, Session& sender) {
+  if (!sender.view || !sender.view->held_back) return;
+  metrics_.messages_out[size_t(OutType::Cursor)].add(room.attention().flush(sender));
+}
+
+void RoomService::forget_cursor(Room& room, Session& sender) { room.attention().forget(sender); }
+
+void RoomService::note_attention(Room& room) {
+  if (room.attention_listed) return;
+  room.attention_listed = true;
+  attention_rooms_.push_back(&room);
+}
+
+int64_t RoomService::cameras_due_ns() const {
+  int64_t due = 0;
+  for (Room* room : attention_rooms_) {
+    const int64_t at = room->attention().due_ns();
+    if (at != 0 && (due == 0 || at < due)) due = at;
+  }
+  return due;
+}
+
+void RoomService::camera_tick(int64_t now_ns) {
+  now_ns_ = now_ns;
+  for (size_t i = 0; i < attention_rooms_.size();) {
+    Room* room = attention_rooms_[i];
+    metrics_.messages_out[size_t(OutType::Cursor)].add(room->attention().tick(now_ns, room->presenter()));
+    if (room->attention().due_ns() == 0) {
+      room->attention_listed = false;
+      attention_rooms_[i] = attention_rooms_.back();
+      attention_rooms_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
 void RoomService::end_window() {
   for (Room* room : filling_arenas_) room->camera_arena().seal();
   filling_arenas_.clear();
@@ -94,8 +151,9 @@ void RoomService::send_error(Member& m, ErrorCode code, std::string_view message
 
 const std::vector<PeerView>& RoomService::snapshot(const Room& room) {
   peers_.clear();
-  auto view = [](const Session& p) {
-    return PeerView{p.id, &p.user, p.camera(), p.selection(), p.following(), p.connected};
+  auto view = [&room](const Session& p) {
+    return PeerView{p.id, &p.user, p.camera(), p.selection(), p.following(), p.connected, p.role,
+                    p.id == room.presenter()};
   };
   for (const Session* p : room.members()) peers_.push_back(view(*p));
   for (const auto& p : room.held()) peers_.push_back(view(*p));
@@ -198,6 +256,9 @@ Verdict RoomService::dispatch(Member& m, const ClientMessage& msg, std::string_v
     case MessageType::Refresh:
       refresh(m, msg);
       break;
+    case MessageType::Present:
+      present(m, *s, msg);
+      break;
     case MessageType::Leave:
       // The transport closes with 1000 and calls leave(Final): presence leave to the others.
       return Verdict::close(kCloseNormal, "");
@@ -213,6 +274,8 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   const bool resuming = !msg.resume.empty();
   // The store may need the room loaded first, or look for the resumed session elsewhere.
   if (store_->join_waits(m, room, msg, text)) return;
+  // 1.2: this connection's camera rate (a resume without one gets every cursor).
+  m.camera_rate = msg.has_camera_rate ? float(msg.camera_rate) : 0.0f;
   std::unique_ptr<Session> s = resuming ? take_over(m, room, msg.resume) : nullptr;
   bool claimed_here = false;  // brought from elsewhere by the store
   if (!s && resuming) {
@@ -260,6 +323,11 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   s->member = &m;
   s->connected = true;
   if (resumed || !s->has_token()) issue_token(*s);  // a fresh session's came with its id
+  // 1.2: with a token, the role is always the token's (the join's or the upgrade's);
+  // without authentication everyone edits.
+  const Role role = m.identity && m.identity->verified ? m.identity->role : Role::Editor;
+  const bool role_changed_here = resumed && s->role != role;
+  s->role = role;
 
   WelcomeExtras extras;
   const std::string token = s->token();
@@ -271,6 +339,12 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   }
   extras.has_resumed = resuming;
   extras.resumed = resumed;
+  extras.role = role;
+  extras.has_camera_rate = msg.has_camera_rate;
+  extras.camera_rate = msg.camera_rate;
+  // A resumed presenter demoted by its new token no longer presents (announced below).
+  const bool demoted_presenter = role_changed_here && role == Role::Viewer && room.presenter() == s->id;
+  extras.presenter = demoted_presenter ? std::string_view() : std::string_view(room.presenter());
   encode_welcome(encoded_, s->id, room.name(), s->user, room.seq(), snapshot(room), extras);
   reply(m, OutType::Welcome, encoded());
 
@@ -291,14 +365,16 @@ void RoomService::join(Member& m, const ClientMessage& msg, std::string_view tex
   }
 
   if (!resumed) {
-    encode_presence_join(encoded_, s->id, s->user);
+    encode_presence_join(encoded_, s->id, s->user, s->role);
     fan_out(room, nullptr, OutType::Presence, encoded());  // before add(): the joiner got welcome instead
     store_->relayed(room, *s, Relay::Join, encoded());
     backend_->joined(room, *s);
   }
   room.add(s.get());
   store_->joined(room, *s, resumed, claimed_here);
+  Session& joined = *s;
   m.attach(std::move(s));
+  if (role_changed_here) role_changed(room, joined, role);
   ++sessions_;
   update_gauges();
 }
@@ -309,9 +385,7 @@ void RoomService::cursor(Session& s, const ClientMessage& msg) {
   view.has_camera = true;
   view.sent_here |= Session::View::kCameraSent;
   encode_cursor(encoded_, s.id, view.camera);
-  // Queues still holding the previous camera may now skip it (latest wins).
-  if (view.last_cursor) view.last_cursor->mark_superseded();
-  view.last_cursor = fan_out(*s.room, &s, OutType::Cursor, encoded(), DropPolicy::WhenSuperseded);
+  fan_out_cursor(*s.room, s, encoded());
   store_->relayed(*s.room, s, Relay::Cursor, encoded());
 }
 
@@ -320,6 +394,7 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
   view.sent_here |= Session::View::kSelectionSent;
   std::vector<std::string>& selection = view.selection;
   selection.assign(msg.ids.begin(), msg.ids.end());
+  flush_cursor(*s.room, s);  // per-sender order (docs/protocol.md 7.3)
   encode_select(encoded_, s.id, selection);
   fan_out(*s.room, &s, OutType::Select, encoded());
   store_->relayed(*s.room, s, Relay::Select, encoded());
@@ -327,6 +402,13 @@ void RoomService::select(Session& s, const ClientMessage& msg) {
 
 void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
   Room& room = *s.room;
+  if (s.role != Role::Editor) {
+    // 1.2 (docs/protocol.md 7.1-7.2): nothing applied, relayed or stored, no seq consumed.
+    metrics_.edits_forbidden.add();
+    encode_edit_error(encoded_, ErrorCode::Forbidden, msg.has_id, msg.id, "viewers may not edit in this room");
+    reply(m, OutType::Error, encoded());
+    return;
+  }
   std::string key;
   if (msg.has_id && rememberable(msg.id)) {
     key = edit_key(s.user.id, msg.id);
@@ -392,6 +474,7 @@ bool RoomService::apply_decision(Member& m, Session& s, const ClientMessage& sen
     return true;
   }
   const uint64_t seq = room.next_seq();
+  flush_cursor(room, s);  // per-sender order (docs/protocol.md 7.3)
   encode_edit(encoded_, s.id, seq, msg.building, msg.op, msg.data);
   // A rewritten edit reaches its sender too: what the room stored is not what it sent
   // (docs/integration.md 3).
@@ -473,6 +556,19 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
     s.view->following.clear();
   }
   if (s.view) s.view->sent_here |= Session::View::kFollowingSent;
+  Room& room = *s.room;
+  room.attention().follows_changed();
+  flush_cursor(room, s);  // per-sender order (docs/protocol.md 7.3)
+  if (m.camera_rate > 0 && msg.has_follow_target) {
+    // A follow takes effect for the next cursor; the leader's newest, which may be held
+    // back for this member, comes now (so it is never lost to the change).
+    Session* leader = room.find(msg.follow_target);
+    if (!leader) leader = store_->find_elsewhere(room, msg.follow_target);
+    if (leader && leader->view && leader->view->last_cursor && leader->view->last_cursor->has_bytes()) {
+      m.out.push(leader->view->last_cursor.get());
+      metrics_.messages_out[size_t(OutType::Cursor)].add();
+    }
+  }
   encode_follow(encoded_, s.id, s.following());
   fan_out(*s.room, &s, OutType::Follow, encoded());
   store_->relayed(*s.room, s, Relay::Follow, encoded());
@@ -488,6 +584,8 @@ void RoomService::reap(int64_t now_ns) {
     Room& room = *it->second;
     if (room.empty() && !store_->keeps(room) && now_ns - room.empty_since_ns >= ttl_ns) {
       store_->closing(room);
+      if (room.attention_listed)
+        attention_rooms_.erase(std::find(attention_rooms_.begin(), attention_rooms_.end(), &room));
       it = rooms_.erase(it);
     } else {
       ++it;
@@ -565,6 +663,7 @@ Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std
                                        bool stored_here) {
   Session* const from = room.find(origin);  // null: the publish API, or a session elsewhere
   Session* sender = from && from->connected ? from : nullptr;
+  if (Session* cam = from ? from : store_->find_elsewhere(room, origin)) flush_cursor(room, *cam);
   // A rewritten edit reaches its sender too (docs/integration.md 3).
   const bool rewritten = sender && sender->member && sender->member->wait && sender->member->wait->rewritten;
   FrameRef f = fan_out(room, rewritten ? nullptr : sender, OutType::Edit, frame);
@@ -586,6 +685,7 @@ bool RoomService::rewritten_ack(Member& m) {
 std::unique_ptr<Session> RoomService::move_elsewhere(Room& room, std::string_view session_id) {
   Session* s = room.find(session_id);
   if (!s) return nullptr;
+  forget_cursor(room, *s);  // its cameras come from the other instance from now on
   std::unique_ptr<Session> taken;
   if (s->connected) {
     Member* old = s->member;

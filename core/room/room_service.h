@@ -25,7 +25,10 @@
 //   - a session whose connection drops is held for --resume-grace with no presence event;
 //     a resume within the grace keeps the session id and nobody sees anything;
 //   - an edit id (1 to 64 characters) is applied once per user while the edit is in
-//     history; a repeat gets the original seq with `duplicate: true`.
+//     history; a repeat gets the original seq with `duplicate: true`;
+//   - (1.2) a viewer's `edit` or `present` gets `forbidden` and changes nothing; the room
+//     has at most one presenter, and everyone hears of each change; a member with
+//     camera_rate gets cursors grouped as core/room/attention.h says.
 #pragma once
 
 #include <cstdint>
@@ -112,6 +115,11 @@ class RoomService {
   // Whether end_window() has anything to do: a camera arena, a Redis outbox or Redis
   // calls are filling.
   bool window_open() const { return !filling_arenas_.empty() || store_->window_open(); }
+  // 1.2 camera rate (core/room/attention.h): when held-back cursors may next go out (0:
+  // none wait), and sending those that are due. Called by the output step each iteration
+  // (its wake-up deadline includes cameras_due_ns()).
+  int64_t cameras_due_ns() const;
+  void camera_tick(int64_t now_ns);
   // Forgets rooms that have been empty for longer than --room-ttl.
   void reap(int64_t now_ns);
 
@@ -180,6 +188,19 @@ class RoomService {
   // `payload` as one frame to every member of `room` but `except`; returns the frame.
   FrameRef fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
                    DropPolicy policy = DropPolicy::Never);
+  // The newest cursor of `sender` (here, held or elsewhere), as every member receives it:
+  // the previous one superseded, the full-rate group now, the others at their tick.
+  FrameRef fan_out_cursor(Room& room, Session& sender, std::string_view payload);
+  // Per-sender order (docs/protocol.md 7.3): `sender`'s held-back cursor goes out now,
+  // before its next non-cursor message. forget_cursor: it is dropped (the session is
+  // going away silently or changes owner).
+  void flush_cursor(Room& room, Session& sender);
+  void forget_cursor(Room& room, Session& sender);
+  // 1.2: another instance's `presenting` frame (`session` empty: stopped): the room's
+  // presenter changes here too.
+  void presenting_relayed(Room& room, std::string_view session, std::string_view frame);
+  // 1.2: session `session` (elsewhere) ended: if it presented, nobody does now.
+  void presenter_gone(Room& room, std::string_view session);
   // While true, broadcasts leave at the end of this loop iteration (Room::broadcast
   // urgent): frames from another instance already waited for a window there.
   void set_urgent(bool urgent) { relaying_ = urgent; }
@@ -221,6 +242,14 @@ class RoomService {
   // Returns true if the store took it and the sender waits for it.
   bool apply_decision(Member& m, Session& s, const ClientMessage& msg, std::string key, const EditDecision& d);
   void follow(Member& m, Session& s, const ClientMessage& msg);
+  // 1.2 (docs/protocol.md 7.1-7.2): present / stop; a role that changed (refresh, resume).
+  void present(Member& m, Session& s, const ClientMessage& msg);
+  // The room's presenter becomes `session` (empty: nobody); everyone here hears
+  // `presenting`; `by` (a session here) relays it to the other instances.
+  void set_presenter(Room& room, Session* by, std::string_view session, const User* user);
+  void role_changed(Room& room, Session& s, Role role);
+  // The room may have held-back cursors: camera_tick looks at it.
+  void note_attention(Room& room);
   void refresh(Member& m, const ClientMessage& msg);
   // `m`'s later messages wait (defer) until release(m).
   void hold_sender(Member& m);
@@ -283,6 +312,7 @@ class RoomService {
   rapidjson::StringBuffer encoded_;      // reused: keeps its capacity
   std::vector<PeerView> peers_;          // reused by snapshot()
   std::vector<Room*> filling_arenas_;    // rooms whose camera arena is open since the last flush
+  std::vector<Room*> attention_rooms_;   // rooms whose attention may hold cursors back (note_attention)
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
   // Holds in the order their grace ends (the grace is one constant, so that is the
   // order they began); an entry whose token no longer names a held session is stale.

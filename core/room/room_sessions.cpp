@@ -28,6 +28,7 @@ Verdict RoomService::authenticate(Member& m, std::string_view token) {
   identity->has_name = claims.has_name;
   identity->name = std::move(claims.name);
   identity->exp = claims.usable_until;  // exp + --jwt-leeway: then close 4001
+  identity->role = jwt_allows_edit(claims, m.room()) ? Role::Editor : Role::Viewer;
   m.identity = std::move(identity);
   m.awaiting_token = false;
   return Verdict::proceed();
@@ -99,10 +100,17 @@ void RoomService::refresh(Member& m, const ClientMessage& msg) {
     return;
   }
   m.identity->exp = claims.usable_until;
+  // 1.2: the new token's rights decide the role from now on.
+  const Role role = jwt_allows_edit(claims, m.room()) ? Role::Editor : Role::Viewer;
+  m.identity->role = role;
   metrics_.refreshes.add();
   if (log_) log_->log(LogLevel::Info, "token_refreshed", {{"room", m.room()}, {"exp", claims.usable_until}});
-  encode_refreshed(encoded_, claims.usable_until);
+  encode_refreshed(encoded_, claims.usable_until, role);
   reply(m, OutType::Refreshed, encoded());
+  if (Session* s = m.session.get(); s && s->room && s->role != role) {
+    s->role = role;
+    role_changed(*s->room, *s, role);
+  }
 }
 
 bool RoomService::leave(Member& m, int64_t now_ns, Departure how, const PeerAddress* admission) {
@@ -150,8 +158,11 @@ void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t no
   for (Session* other : room.members())
     other->stop_following(s->id);
   for (const auto& other : room.held()) other->stop_following(s->id);
+  room.attention().follows_changed();
+  flush_cursor(room, *s);  // its last cursor goes before its leave (docs/protocol.md 7.3)
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
+  presenter_gone(room, s->id);  // a presenter leaving ends it (docs/protocol.md 7.1-7.2)
   store_->ended(room, *s);
   backend_->left(room, *s);
   if (room.empty()) room.empty_since_ns = now_ns;

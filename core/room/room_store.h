@@ -42,7 +42,9 @@ struct RoomStoreState {
 };
 
 // What one session did that other places serving the room must learn.
-enum class Relay : uint8_t { Join, Cursor, Select, Follow };
+// Present: a `presenting` frame (start, takeover or stop; 1.2); Role: a presence `role`
+// event (1.2).
+enum class Relay : uint8_t { Join, Cursor, Select, Follow, Present, Role };
 
 // Where an edit goes after the exactly-once check (RoomStore::append_edit).
 enum class EditPath : uint8_t {
@@ -74,6 +76,8 @@ class RoomStore {
   // their ids are taken.
   virtual void add_peers_elsewhere(const Room& room, std::vector<PeerView>& out) const = 0;
   virtual bool is_elsewhere(const Room& room, std::string_view session_id) const = 0;
+  // The session `session_id` of the room attached elsewhere, as mirrored here, or null.
+  virtual Session* find_elsewhere(Room& room, std::string_view session_id) = 0;
   // `s` joined (resumed: an existing session came back; claimed: through claimed()).
   virtual void joined(Room& room, Session& s, bool resumed, bool claimed) = 0;
   // `s` did `what`, already sent to this thread's members as `frame`.

@@ -46,6 +46,9 @@ struct Session {
     // others (RoomService::apply_late_relay).
     static constexpr uint8_t kCameraSent = 1, kSelectionSent = 2, kFollowingSent = 4;
     uint8_t sent_here = 0;
+    // 1.2 camera rate (core/room/attention.h): the rate classes of the room whose members
+    // have not had last_cursor yet (bit i: class i). Zero when nothing is held back.
+    uint64_t held_back = 0;
   };
   std::unique_ptr<View> view;
   struct Member* member = nullptr;  // the member it is attached to (its queue gets our frames); null while held
@@ -59,8 +62,10 @@ struct Session {
   };
   std::unique_ptr<Hold> hold;  // non-null only while held
   uint32_t member_index = 0;  // position in Room::members_ (or held_), for O(1) removal
-  bool connected = true;  // false while held
-  bool presence_stale = false;  // scale-out: the Redis presence record lags the camera
+  // Bit-fields, so the 1.2 role fits in what was padding (192 bytes, asserted below).
+  bool connected : 1 = true;        // false while held
+  bool presence_stale : 1 = false;  // scale-out: the Redis presence record lags the camera
+  Role role = Role::Editor;         // 1.2: from the token's `edit` claim (docs/protocol.md 7.1-7.2)
 
   // 1.1: resume. The one live token: 144 random bits, given to the client as 24 base64url
   // characters and kept raw here (every idle joined connection carries a Session). A

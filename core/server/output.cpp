@@ -58,6 +58,8 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
     last_round_end_ns_ = now_ns;
     rooms_.end_window();  // may queue frames (cluster relays): before the fresh sockets
   }
+  // 1.2 camera rate: held-back cursors that are due join this iteration's writes.
+  if (const int64_t due = rooms_.cameras_due_ns(); due != 0 && now_ns >= due) rooms_.camera_tick(now_ns);
 
   // Behind: the loop's core is saturated, or the oldest waiting socket is overdue by more
   // than half a window; the bound cannot be kept anyway. Then a quiet socket waits for a
@@ -107,6 +109,7 @@ void Output::step(int64_t now_ns, bool stopping, bool saturated) {
 int64_t Output::next_deadline() const {
   int64_t next = waiting_.empty() ? 0 : waiting_.front().due;
   if (round_ends_ns_ != 0 && (next == 0 || round_ends_ns_ < next)) next = round_ends_ns_;
+  if (const int64_t due = rooms_.cameras_due_ns(); due != 0 && (next == 0 || due < next)) next = due;
   return next;
 }
 

@@ -21,6 +21,9 @@
 #include <sstream>
 #include <thread>
 
+#include <ctime>
+
+#include "../proto/jwt_sign.h"
 #include "redis_process.h"
 #include "test_util.h"
 
@@ -1569,6 +1572,75 @@ TEST_F(ClusterTest, WithoutRedisEachInstanceIsItsOwnWorld) {
   ASSERT_TRUE(c->send_text(edit_msg("b", "op", "", "id-1")));
   IT_ASSERT_JSON(ack2, ReadUntil(*c.ws, [](const JsonResult& m) { return m.type() == "ack"; }, milliseconds(3000)));
   EXPECT_EQ(iget(*ack2, "seq"), 1) << "its own seq: " << ack2.text;
+}
+
+
+// ------------------------------------------------------------------ protocol 1.2
+
+// docs/protocol.md 7.1-7.2 with --redis: roles and the presenter are the same on every
+// instance; a late joiner on another instance sees welcome.presenter within 2 s.
+TEST_F(ClusterTest, RolesAndThePresenterAreTheSameOnEveryInstance) {
+  const std::string secret = "cluster-protocol-12-secret-0123456789";
+  TempFile secret_file(secret);
+  auto token = [&](const std::string& sub, const std::string& claims) {
+    return roomcast::jwt_sign::sign(R"({"alg":"HS256","typ":"JWT"})",
+                                    R"({"sub":)" + jstr(sub) + R"(,"exp":)" +
+                                        std::to_string(static_cast<long long>(std::time(nullptr)) + 3600) + claims + "}",
+                                    secret);
+  };
+  ASSERT_NO_FATAL_FAILURE(StartRedis());
+  START_INSTANCE(i1, {"--jwt-secret-file", secret_file.path});
+  START_INSTANCE(i2, {"--jwt-secret-file", secret_file.path});
+  Client a = JoinOn(i1->port(), "r?token=" + token("alice", ""), "alice");
+  ASSERT_TRUE(a);
+  Client v = JoinOn(i2->port(), "r?token=" + token("vera", R"(,"edit":[])"), "vera");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(sget(*v.welcome, "role"), "viewer") << v.welcome.text;
+  IT_ASSERT_JSON(vj, WaitPresence(*a.ws, "join", v.session, milliseconds(5000)));
+  EXPECT_EQ(sget(*vj, "role"), "viewer") << "presence join relayed with its role: " << vj.text;
+
+  ASSERT_TRUE(v->send_text(R"({"type":"present"})"));
+  IT_ASSERT_JSON(refused, v->recv_json(milliseconds(5000)));
+  EXPECT_EQ(sget(*refused, "code"), "forbidden") << refused.text;
+
+  ASSERT_TRUE(a->send_text(R"({"type":"present"})"));
+  auto presented = Clock::now();
+  IT_ASSERT_JSON(pv, v->recv_until_type("presenting", milliseconds(5000)));
+  EXPECT_EQ(sget(*pv, "session"), a.session) << pv.text;
+  EXPECT_EQ(sget((*pv)["user"], "id"), "alice") << pv.text;
+
+  // A late joiner on the other instance, 2 s later.
+  std::this_thread::sleep_until(presented + milliseconds(2000));
+  Client b = JoinOn(i2->port(), "r?token=" + token("bob", ""), "bob");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(sget(*b.welcome, "presenter"), a.session) << b.welcome.text;
+  const rapidjson::Value* pa = PeerIn(b.welcome, a.session);
+  ASSERT_TRUE(pa) << b.welcome.text;
+  EXPECT_EQ(sget(*pa, "role"), "editor") << b.welcome.text;
+  const rapidjson::Value* pvv = PeerIn(b.welcome, v.session);
+  ASSERT_TRUE(pvv) << b.welcome.text;
+  EXPECT_EQ(sget(*pvv, "role"), "viewer") << b.welcome.text;
+  // And the presence API on the instance the viewer is not on.
+  HttpResponse r = http_get(i1->port(), "/api/rooms/r/presence", "Authorization: Bearer " + token("alice", "") + "\r\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_NE(r.body.find(R"("role":"viewer")"), std::string::npos) << r.body;
+
+  // A refresh on instance 2 makes the viewer an editor: instance 1 hears the role event.
+  ASSERT_TRUE(v->send_text(R"({"type":"refresh","token":)" + jstr(token("vera", "")) + "}"));
+  IT_ASSERT_JSON(role, WaitPresence(*a.ws, "role", v.session, milliseconds(5000)));
+  EXPECT_EQ(sget(*role, "role"), "editor") << role.text;
+
+  // Takeover from instance 2, then the presenter leaves: everyone hears presenting null.
+  ASSERT_TRUE(b->send_text(R"({"type":"present"})"));
+  IT_ASSERT_JSON(t, a->recv_until_type("presenting", milliseconds(5000)));
+  EXPECT_EQ(sget(*t, "session"), b.session) << t.text;
+  ASSERT_TRUE(b->send_text(R"({"type":"leave"})"));
+  IT_ASSERT_JSON(end, a->recv_until_type("presenting", milliseconds(5000)));
+  EXPECT_TRUE((*end)["session"].IsNull()) << end.text;
+  IT_ASSERT_JSON(end_v, v->recv_until_type("presenting", milliseconds(5000)));
+  EXPECT_EQ(sget(*end_v, "session"), b.session) << "first the takeover: " << end_v.text;
+  IT_ASSERT_JSON(end_v2, v->recv_until_type("presenting", milliseconds(5000)));
+  EXPECT_TRUE((*end_v2)["session"].IsNull()) << end_v2.text;
 }
 
 }  // namespace

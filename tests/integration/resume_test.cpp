@@ -39,7 +39,7 @@ class ResumeTest : public RoomcastTest {
     j.seq = iget(*w, "seq");
     j.has_resumed = has(*w, "resumed");
     j.resumed = j.has_resumed && (*w)["resumed"].IsBool() && (*w)["resumed"].GetBool();
-    EXPECT_EQ(sget(*w, "protocol"), "1.1") << w.text;
+    EXPECT_EQ(sget(*w, "protocol"), "1.2") << w.text;
     return j;
   }
   std::string ResumeFields(const Joined& j, long long since) {

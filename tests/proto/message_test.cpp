@@ -620,6 +620,7 @@ TEST_F(Decode, SurvivesRandomMutationsOfValidMessages) {
         }
         case MessageType::Leave: encode_presence_leave(out, "s"); break;
         case MessageType::Refresh: encode_refreshed(out, 1); break;
+        case MessageType::Present: encode_presenting(out, "s", &msg_.user); break;
       }
       ASSERT_TRUE(is_valid_utf8(text(out))) << t;
       rapidjson::Document d;
@@ -777,9 +778,10 @@ TEST(EncodePresence, JoinCarriesSessionAndUser) {
   rapidjson::StringBuffer out;
   encode_presence_join(out, "s3", user);
   rapidjson::Document d = parse(out);
-  EXPECT_EQ(keys(d), (std::vector<std::string>{"type", "event", "session", "user"}));
+  EXPECT_EQ(keys(d), (std::vector<std::string>{"type", "event", "session", "user", "role"}));
   EXPECT_EQ(str(d["type"]), "presence");
   EXPECT_EQ(str(d["event"]), "join");
+  EXPECT_EQ(str(d["role"]), "editor");
   EXPECT_EQ(str(d["session"]), "s3");
   EXPECT_EQ(keys(d["user"]), (std::vector<std::string>{"id", "name"}));
   EXPECT_EQ(str(d["user"]["id"]), "u1");
@@ -976,7 +978,7 @@ TEST(EncodeWelcome, ListsOwnIdentityAndEveryPeerWithTheDocumentedShape) {
   encode_welcome(out, "s3", "room-1", me, 41, peers);
   rapidjson::Document d = parse(out);
 
-  EXPECT_EQ(keys(d), (std::vector<std::string>{"type", "protocol", "session", "room", "user", "seq", "peers"}));
+  EXPECT_EQ(keys(d), (std::vector<std::string>{"type", "protocol", "session", "room", "user", "seq", "peers", "role", "presenter"}));
   EXPECT_EQ(str(d["type"]), "welcome");
   EXPECT_EQ(str(d["session"]), "s3");
   EXPECT_EQ(str(d["room"]), "room-1");
@@ -986,7 +988,7 @@ TEST(EncodeWelcome, ListsOwnIdentityAndEveryPeerWithTheDocumentedShape) {
   ASSERT_EQ(d["peers"].Size(), 2u);
 
   const rapidjson::Value& p0 = d["peers"][0];
-  EXPECT_EQ(keys(p0), (std::vector<std::string>{"session", "user", "camera", "selection", "following", "connected"}));
+  EXPECT_EQ(keys(p0), (std::vector<std::string>{"session", "user", "camera", "selection", "following", "connected", "role"}));
   EXPECT_EQ(str(p0["session"]), "s1");
   EXPECT_EQ(keys(p0["user"]), (std::vector<std::string>{"id", "name"}));
   EXPECT_EQ(keys(p0["camera"]), (std::vector<std::string>{"position", "target", "up", "fov"}));
@@ -1018,16 +1020,16 @@ TEST(EncodeWelcome, CarriesTheProtocol11FieldsOnlyWhenGiven) {
   extras.resumed = false;
   encode_welcome(out, "s1", "r", me, 3, {}, extras);
   EXPECT_EQ(text(out),
-            R"({"type":"welcome","protocol":"1.1","session":"s1","room":"r","user":{"id":"me"},"seq":3,"peers":[],)"
-            R"("resume":"tok","epoch":"ep","exp":1800000000,"resumed":false})");
+            R"({"type":"welcome","protocol":"1.2","session":"s1","room":"r","user":{"id":"me"},"seq":3,"peers":[],)"
+            R"("resume":"tok","epoch":"ep","exp":1800000000,"resumed":false,"role":"editor","presenter":null})");
 }
 
 TEST(EncodeAck, MarksADuplicateAndRefreshedCarriesExp) {
   rapidjson::StringBuffer out;
   encode_ack(out, true, "e1", 4, true);
   EXPECT_EQ(text(out), R"({"type":"ack","id":"e1","seq":4,"duplicate":true})");
-  encode_refreshed(out, 1800000600);
-  EXPECT_EQ(text(out), R"({"type":"refreshed","exp":1800000600})");
+  encode_refreshed(out, 1800000600, Role::Viewer);
+  EXPECT_EQ(text(out), R"({"type":"refreshed","exp":1800000600,"role":"viewer"})");
 }
 
 TEST_F(Decode, JoinCarriesResumeEpochAndTokenAndRefreshNeedsAToken) {
@@ -1050,7 +1052,8 @@ TEST(EncodeWelcome, EmptyRoomHasEmptyPeers) {
   rapidjson::StringBuffer out;
   encode_welcome(out, "s1", "r", me, 0, {});
   EXPECT_EQ(text(out),
-            R"({"type":"welcome","protocol":"1.1","session":"s1","room":"r","user":{"id":"me"},"seq":0,"peers":[]})");
+            R"({"type":"welcome","protocol":"1.2","session":"s1","room":"r","user":{"id":"me"},"seq":0,"peers":[],)"
+            R"("role":"editor","presenter":null})");
 }
 
 TEST(Encoders, StartEveryMessageWithTheTypeField) {
@@ -1080,4 +1083,52 @@ TEST(Encoders, StartEveryMessageWithTheTypeField) {
 }
 
 }  // namespace
+// ---- protocol 1.2 (docs/protocol.md 7) ---------------------------------------------
+
+TEST_F(Decode, PresentMayCarryABooleanStop) {
+  ok(R"({"type":"present"})");
+  EXPECT_EQ(msg_.type, MessageType::Present);
+  EXPECT_FALSE(msg_.stop);
+  ok(R"({"type":"present","stop":true})");
+  EXPECT_TRUE(msg_.stop);
+  ok(R"({"type":"present","stop":false})");
+  EXPECT_FALSE(msg_.stop);
+  fails(R"({"type":"present","stop":"yes"})", ErrorCode::BadMessage);
+}
+
+TEST_F(Decode, JoinCameraRateIsANumberFromHalfToTen) {
+  ok(R"({"type":"join","user":{"id":"u"},"camera_rate":0.5})");
+  EXPECT_TRUE(msg_.has_camera_rate);
+  EXPECT_DOUBLE_EQ(msg_.camera_rate, 0.5);
+  ok(R"({"type":"join","user":{"id":"u"},"camera_rate":10})");
+  ok(R"({"type":"join","user":{"id":"u"}})");
+  EXPECT_FALSE(msg_.has_camera_rate);
+  fails(R"({"type":"join","user":{"id":"u"},"camera_rate":10.01})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u"},"camera_rate":0})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u"},"camera_rate":null})", ErrorCode::BadMessage);
+  fails(R"({"type":"join","user":{"id":"u"},"camera_rate":"2"})", ErrorCode::BadMessage);
+}
+
+TEST(Encode12, PresentingRoleEventAndWelcomeFields) {
+  rapidjson::StringBuffer out;
+  User u{"u1", "Ana", "", true, false};
+  encode_presenting(out, "s1", &u);
+  EXPECT_EQ(text(out), R"({"type":"presenting","session":"s1","user":{"id":"u1","name":"Ana"}})");
+  encode_presenting(out, "", nullptr);
+  EXPECT_EQ(text(out), R"({"type":"presenting","session":null})");
+  encode_presence_role(out, "s1", Role::Viewer);
+  EXPECT_EQ(text(out), R"({"type":"presence","event":"role","session":"s1","role":"viewer"})");
+  WelcomeExtras extras;
+  extras.role = Role::Viewer;
+  extras.presenter = "s9";
+  extras.has_camera_rate = true;
+  extras.camera_rate = 2;
+  PeerView peer{"s9", &u, nullptr, nullptr, "", true, Role::Editor, true};
+  encode_welcome(out, "s1", "r", u, 0, std::span<const PeerView>(&peer, 1), extras);
+  EXPECT_EQ(text(out),
+            R"({"type":"welcome","protocol":"1.2","session":"s1","room":"r","user":{"id":"u1","name":"Ana"},"seq":0,)"
+            R"("peers":[{"session":"s9","user":{"id":"u1","name":"Ana"},"camera":null,"selection":[],"following":null,)"
+            R"("connected":true,"role":"editor","presenting":true}],"role":"viewer","presenter":"s9","camera_rate":2.0})");
+}
+
 }  // namespace roomcast

@@ -416,7 +416,7 @@ TEST_F(RoomServiceTest, WelcomeSaysProtocolResumeTokenAndEpoch) {
   FakeClient& a = client();
   send(a, R"({"type":"join","user":{"id":"ua"}})");
   rapidjson::Document w = a.next();
-  EXPECT_EQ(str(w, "protocol"), "1.1");
+  EXPECT_EQ(str(w, "protocol"), "1.2");
   EXPECT_GE(str(w, "resume").size(), 22u) << "at least 128 random bits in base64url";
   EXPECT_GE(str(w, "epoch").size(), 11u) << "at least 64 random bits";
   EXPECT_FALSE(w.HasMember("resumed")) << "only a join with resume says whether it was honoured";

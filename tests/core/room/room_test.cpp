@@ -122,5 +122,40 @@ TEST(Room, EditsGetGapFreeSequenceNumbers) {
   }
 }
 
+// 1.2 (core/room/attention.h): members without camera_rate stay a contiguous run at the
+// front, whatever order members come and go in, and every member's index is its place.
+TEST(Room, MembersWithoutCameraRateStayInFrontThroughAnyAddsAndRemoves) {
+  DirtyList dirty;
+  Room room("project", 10, "e1");
+  std::vector<std::unique_ptr<Recipient>> all;
+  for (uint32_t i = 0; i < 12; ++i) {
+    all.push_back(std::make_unique<Recipient>(&dirty, i));
+    if (i % 3 == 0) all.back()->member.camera_rate = 2;
+  }
+  auto check = [&](const char* when) {
+    bool reduced_seen = false;
+    for (size_t i = 0; i < room.members().size(); ++i) {
+      Session* s = room.members()[i];
+      EXPECT_EQ(s->member_index, i) << when;
+      const bool reduced = s->member->camera_rate > 0;
+      EXPECT_FALSE(reduced_seen && !reduced) << when << ": a full-rate member after a reduced one";
+      reduced_seen |= reduced;
+    }
+  };
+  for (auto& r : all) {
+    room.add(&r->session);
+    check("adding");
+  }
+  EXPECT_TRUE(room.attention().any());
+  for (size_t k : {4u, 0u, 11u, 1u, 6u, 2u, 10u, 3u, 9u, 5u, 8u, 7u}) {
+    room.remove(&all[k]->session);
+    check("removing");
+    if (k == 8) room.add(&all[0]->session);  // and one comes back
+  }
+  EXPECT_EQ(room.members().size(), 1u);
+  room.remove(&all[0]->session);
+  EXPECT_FALSE(room.attention().any()) << "no reduced member left";
+}
+
 }  // namespace
 }  // namespace roomcast
