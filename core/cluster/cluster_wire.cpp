@@ -34,14 +34,22 @@ local function fields(s)
 end
 )lua";
 
+// A room's epoch, or a new history named `fresh` when Redis has none (docs/protocol.md
+// 3.3): the log and the exactly-once ids of any older history go with it. Shared by the
+// two scripts that may be the first to touch a room.
+constexpr const char* kLuaEpoch = R"lua(
+local function room_epoch(meta, log, ids, fresh)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch then return epoch end
+  redis.call('DEL', log, ids)
+  redis.call('HSET', meta, 'epoch', fresh, 'seq', 0)
+  return fresh
+end
+)lua";
+
 // KEYS meta log who ids; ARGV epoch-if-new ttl-ms -> {seq, epoch, log entries, who}
 constexpr const char* kLuaSync = R"lua(
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2], KEYS[4])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
+local epoch = room_epoch(KEYS[1], KEYS[2], KEYS[4], ARGV[1])
 local seq = redis.call('HGET', KEYS[1], 'seq')
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return {seq, epoch, redis.call('XRANGE', KEYS[2], '-', '+'), redis.call('HGETALL', KEYS[3])}
@@ -54,12 +62,7 @@ return {seq, epoch, redis.call('XRANGE', KEYS[2], '-', '+'), redis.call('HGETALL
 // an edit a failover could still lose. Both paths write (PEXPIRE), so a WAIT after a
 // duplicate covers the original's write too, whichever connection made it.
 constexpr const char* kLuaEdit = R"lua(
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[6]
-  redis.call('DEL', KEYS[2], KEYS[3])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
+local epoch = room_epoch(KEYS[1], KEYS[2], KEYS[3], ARGV[6])
 local key = ARGV[1]
 if key ~= '' then
   local s = redis.call('HGET', KEYS[3], key)
@@ -298,8 +301,8 @@ bool next(std::string_view in, size_t* pos, std::string_view* field) {
 
 std::vector<std::string> scripts() {
   std::vector<std::string> out(kScriptCount);
-  out[kSync] = kLuaSync;
-  out[kEdit] = std::string(kLuaHelpers) + kLuaEdit;
+  out[kSync] = std::string(kLuaEpoch) + kLuaSync;
+  out[kEdit] = std::string(kLuaHelpers) + kLuaEpoch + kLuaEdit;
   out[kClaim] = std::string(kLuaHelpers) + kLuaClaim;
   out[kEnd] = std::string(kLuaHelpers) + kLuaEnd;
   out[kPoll] = kLuaPoll;
