@@ -122,6 +122,7 @@ void ClusterStore::closing(Room& room) {
 // The room must be mirrored first, and a token this thread does not know may name a
 // session another instance holds.
 bool ClusterStore::join_waits(Member& m, Room& room, const ClientMessage& join, std::string_view text) {
+  now_ns_ = std::max(now_ns_, domain_.now_ns());  // the join's time, not the last Redis event's
   if (wait_for_room(m, room, text)) return true;
   const bool claimed = m.wait && m.wait->claim == Member::Wait::Claim::Done;
   if (!join.resume.empty() && !claimed && !room.find_by_token(join.resume)) {

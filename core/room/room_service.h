@@ -221,6 +221,9 @@ class RoomService {
   // word to anyone (a connection still attached is closed 4008). Null if not here.
   std::unique_ptr<Session> move_elsewhere(Room& room, std::string_view session_id);
   const Config& config() const { return config_; }
+  // The loop time of the call being handled (a store called from the domain reads the
+  // clock here: it has no entry point of its own then).
+  int64_t now_ns() const { return now_ns_; }
 
   const Room* find_room(std::string_view name) const;
 

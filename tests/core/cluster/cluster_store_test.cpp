@@ -431,6 +431,21 @@ TEST_F(RoomCluster, TheFirstLoadFailingClosesTheWaitingJoinsWith1013AndUnsubscri
   EXPECT_FALSE(service_.busy(a.member));
 }
 
+// Was a bug (the store split): the subscription's start was stamped with the store's
+// clock of its last Redis event, not the join's, so a join long after the last event
+// was closed 1013 at the next tick instead of after kSubscribeWaitNs.
+TEST_F(RoomCluster, AJoinWhoseSubscriptionRedisNeverConfirmsWaitsTheFullSubscribeTimeThen1013) {
+  store_.tick(now_ns_);  // the store's last own event, long before the join
+  now_ns_ += 60 * kSec;
+  FakeClient& a = client();
+  send(a, join_json("ua"));
+  store_.tick(now_ns_ + 100 * kMs);
+  store_.tick(now_ns_ + link_timing::kSubscribeWaitNs - 100 * kMs);
+  EXPECT_EQ(a.closed_with, 0) << "closed before the subscribe timeout";
+  store_.tick(now_ns_ + link_timing::kSubscribeWaitNs + 100 * kMs);
+  EXPECT_EQ(a.closed_with, 1013);
+}
+
 TEST_F(RoomCluster, ThePresenceApiReadsARoomNotServedHereWithoutMakingSubscribingOrWritingIt) {
   EXPECT_FALSE(service_.presence_ready("r", now_ns_));
   EXPECT_FALSE(service_.presence_ready("r", now_ns_)) << "a second request waits for the same read";
