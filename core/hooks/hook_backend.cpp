@@ -156,8 +156,8 @@ void HookBackend::joined(const Room& room, const Session& s) {
   WebhookEvent event;
   event.room = room.name();
   event.id = join_event_webhook_id(room.name(), s.id);
-  // Every member may edit until protocol 1.2's roles are enforced: the role is "editor".
-  event.body = encode_join_event(room.name(), s.id, user_json(s.user), "\"editor\"", now_ms);
+  event.body = encode_join_event(room.name(), s.id, user_json(s.user),
+                                 s.role == Role::Viewer ? "\"viewer\"" : "\"editor\"", now_ms);
   event.created_ms = now_ms;
   outbox_->append(std::move(event));
 }

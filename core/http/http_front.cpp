@@ -334,20 +334,20 @@ HttpDecision HttpFront::auth_answered(HttpExchange& ex, const PeerAddress& peer,
       return HttpDecision::respond(
           503, http_response(503, "the authentication backend cannot be reached; try again later\n", "Retry-After: 5\r\n"));
   }
+  // The backend's `rooms` / `edit` lists give the role as a token's claims would
+  // (docs/protocol.md 7.1; docs/integration.md 2).
+  const Role role = jwt_allows_edit(claims, ex.room) ? Role::Editor : Role::Viewer;
   HttpDecision d = route_to(RouteKind::Upgrade, std::move(ex.room));
   d.accept_key = std::move(ex.accept_key);
   d.leftover = ex.head.substr(std::min(ex.head_bytes, ex.head.size()));
   auto identity = std::make_unique<Identity>();
   identity->verified = true;
   identity->from_auth_hook = true;
+  identity->role = role;
   identity->user_id = std::move(claims.sub);
   identity->has_name = claims.has_name;
   identity->name = std::move(claims.name);
   identity->exp = claims.usable_until;  // now + expires_in; 0: no expiry
-  identity->has_rooms = claims.has_rooms;
-  identity->rooms = std::move(claims.rooms);
-  identity->has_edit = claims.has_edit;
-  identity->edit = std::move(claims.edit);
   d.identity = std::move(identity);
   d.admitted = ex.admitted;
   d.awaiting_place = ex.awaiting_place;

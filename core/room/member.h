@@ -29,12 +29,6 @@ struct Identity {
   bool has_name = false;
   std::string name;
   int64_t exp = 0;      // the token's expiry, Unix seconds (1.1: welcome.exp, close 4001 after it)
-  // Protocol 1.2 rights as the token or the auth hook gave them (docs/integration.md 2),
-  // carried for the role work: absent `rooms` is every room, absent `edit` the same as `rooms`.
-  bool has_rooms = false;
-  std::vector<std::string> rooms;
-  bool has_edit = false;
-  std::vector<std::string> edit;
   bool from_auth_hook = false;  // the auth hook said who this is (no token)
   Role role = Role::Editor;  // 1.2: jwt_allows_edit for the room (docs/protocol.md 7.1-7.2)
 };

@@ -132,6 +132,11 @@ TEST_F(HooksTest, AuthHookUpgradesWithTheIdentityTheBackendGives) {
   IT_ASSERT_JSON(w, c->recv_json());
   ASSERT_EQ(w.type(), "welcome") << w.text;
   EXPECT_EQ(sget((*w)["user"], "id"), "alice");
+  // `"edit": []`: the backend made alice a viewer of this room (docs/protocol.md 7.1).
+  EXPECT_EQ(sget(*w, "role"), "viewer") << w.text;
+  ASSERT_TRUE(c->send_text(R"({"type":"edit","id":"e1","building":"b","op":"move"})"));
+  IT_ASSERT_JSON(refused, c->recv_json());
+  EXPECT_EQ(sget(*refused, "code"), "forbidden") << refused.text;
   const std::vector<Request> asked = backend.requests();
   ASSERT_EQ(asked.size(), 1u);
   const Request& r = asked[0];
