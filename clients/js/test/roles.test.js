@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { RoomClient, RoomError, ErrorCode } from '../src/index.js';
 import { startServer } from './helpers/server.js';
 import { signToken } from './helpers/jwt.js';
+import { startProxy } from './helpers/proxy.js';
 import { next, record, sleep, until } from './helpers/wait.js';
 
 const SECRET = 'roomcast-js-roles-secret-0123456789';
@@ -151,6 +152,33 @@ test('presenting: followers follow, one breaks away, stop ends it, a late joiner
   await until(() => [bob, cy, dan].every((c) => c.presenter === null && c.following === null && !c.peers.has(id(ada))), 2000, 'nobody presents or follows');
 });
 
+test('a presenter whose connection drops still presents while held, and its presentation ends when the grace does', async () => {
+  const held = await startServer({ args: ['--resume-grace', '1'] });
+  const proxy = await startProxy(held.port);
+  const user = (/** @type {string} */ id) => ({ id, name: id });
+  const ada = new RoomClient({ url: proxy.url, room: 'held', user: user('ada'), WebSocket });
+  const bob = new RoomClient({ url: held.url, room: 'held', user: user('bob'), WebSocket });
+  try {
+    await Promise.all([next(ada.connect(), 'welcome'), next(bob.connect(), 'welcome')]);
+    ada.present();
+    await until(() => bob.following === ada.session, 2000, 'bob follows ada');
+    const atBob = record(bob, ['presenting', 'presence']);
+    proxy.block(true); // ada cannot come back
+    proxy.drop();
+    await sleep(500);
+    assert.equal(bob.presenter, ada.session, 'still presenting while held');
+    assert.equal(bob.following, ada.session);
+    await until(() => bob.presenter === null, 4000, 'the presentation ends with the grace');
+    assert.equal(bob.following, null);
+    assert.deepEqual(atBob.map(([e, m]) => `${e} ${m.event || m.session}`).sort(), ['presence leave', 'presenting null']);
+  } finally {
+    ada.close();
+    bob.close();
+    await proxy.close();
+    await held.stop();
+  }
+});
+
 test('a refresh whose token drops `edit` makes the session a viewer: role event for it, presence role for the others, and its presentation ends', async () => {
   /** @type {string[] | undefined} */
   let edit;
@@ -172,6 +200,31 @@ test('a refresh whose token drops `edit` makes the session a viewer: role event 
   assert.equal(ada.state, 'open');
   const e = await ada.edit({ building: 'b', op: 'set', id: 'after' }).then(() => null, (x) => x);
   assert.equal(e?.code, 'forbidden');
+});
+
+test('a resume with a view-only token (the old one expired): the same session, now a viewer; the others see the role change and its presentation ends', async () => {
+  let calls = 0;
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const ada = await joined('resume-role', 'ada', {
+    getToken: async () => {
+      if (calls++ === 0) throw new Error('token service down'); // the refresh before exp fails
+      return signToken(SECRET, { sub: 'ada', name: 'ada', edit: [] });
+    },
+  }, { exp });
+  const bob = await joined('resume-role', 'bob');
+  ada.present();
+  await until(() => bob.following === ada.session, 2000, 'bob follows ada');
+  const session = ada.session;
+  const mine = next(ada, 'role', () => true, 8000);
+  const theirs = next(bob, 'presence', (m) => m.event === 'role', 8000);
+  const w = await next(ada, 'welcome', () => true, 8000);
+  assert.equal(w.resumed, true);
+  assert.equal(ada.session, session);
+  assert.equal(w.role, 'viewer');
+  assert.deepEqual(await mine, { session, role: 'viewer' });
+  assert.equal((await theirs).role, 'viewer');
+  assert.equal(bob.peers.get(id(ada))?.role, 'viewer');
+  await until(() => bob.presenter === null && ada.presenter === null && bob.following === null, 2000, 'a viewer does not present');
 });
 
 test('cameraRate 2: another sender\'s cursors arrive at most about twice a second, the newest last; the followed sender\'s and the presenter\'s at full rate', async (t) => {
@@ -236,4 +289,20 @@ test('cameraRate 2: another sender\'s cursors arrive at most about twice a secon
   const samAtAnn = from(atAnn, sam);
   t.diagnostic(`ann (camera_rate 2) got ${samAtAnn.length} of the presenter's cursors in 1.5 s`);
   assert.ok(samAtAnn.length >= 9, `ann got ${samAtAnn.length} of the presenter's cursors in 1.5 s`);
+});
+
+test('cameraRate: a sender\'s held-back cursor arrives before its next selection (per-sender order)', async () => {
+  const slow = await joined('order', 'sol', { cameraRate: 0.5 });
+  const sam = await joined('order', 'sam');
+  await until(() => slow.peers.has(id(sam)), 2000, 'sol sees sam');
+  const log = record(slow, ['cursor', 'select']);
+  sam.setCamera({ position: [1, 0, 0], target: [0, 0, 0] });
+  await until(() => log.length === 1, 2000, 'the first cursor (nothing held back yet)');
+  sam.setCamera({ position: [2, 0, 0], target: [0, 0, 0] }); // held back for up to 2 s at sol
+  await sleep(300); // it has left sam's client (at most 10 a second)
+  assert.equal(log.length, 1, 'the second cursor is held back');
+  sam.select(['b-1']);
+  await until(() => log.length === 3, 1000, 'the cursor and the selection');
+  assert.deepEqual(log.map(([e, m]) => (e === 'cursor' ? Number(m.position[0]) : m.ids[0])), [1, 2, 'b-1']);
+  assert.equal(Number(slow.peers.get(id(sam))?.camera?.position[0]), 2);
 });
