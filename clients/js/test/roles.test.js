@@ -74,7 +74,8 @@ test('a viewer token (edit: []): role viewer; its edit is forbidden with its id,
   assert.deepEqual(errors.map(([, x]) => [x.code, x.id]), [['forbidden', 'vic-1']]);
   assert.equal(vic.state, 'open', 'the connection stays open');
 
-  // A viewer's camera still reaches the others.
+  // A viewer's camera still reaches the others, and after anything vic sent before it
+  // (per-sender order): had the edit been relayed, ada would have it by now.
   const cam = next(ada, 'cursor', (c) => c.session === vic.session);
   vic.setCamera({ position: [7, 8, 9], target: [0, 0, 0] });
   assert.deepEqual((await cam).position.map(Number), [7, 8, 9]);
