@@ -1,6 +1,5 @@
 // The client's state machine against an in-process fake server (test/fake/server.js):
-// fast and deterministic, and the only place protocol 1.2 (roles, presenting, camera
-// rate) is tested until the real server speaks it.
+// fast and deterministic. Protocol 1.2 against the real server: roles.test.js.
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomClient, RoomError, ErrorCode, CloseCode } from '../src/index.js';

@@ -27,6 +27,8 @@ export class Frustum extends THREE.Group {
     this.label.position.set(0, 2, 0);
     this.add(this.label);
     this.setFov(50);
+    this.placed = false; // a camera was given: it may be drawn
+    this.visible = false;
   }
 
   /** @param {number} fov vertical field of view, degrees */
@@ -53,7 +55,7 @@ export class Frustum extends THREE.Group {
     if (camera.up) this.up.fromArray(camera.up.map(Number));
     this.lookAt(new THREE.Vector3().fromArray(camera.target.map(Number)));
     if (camera.fov) this.setFov(Number(camera.fov));
-    this.visible = true;
+    this.placed = true;
   }
 
   dispose() {

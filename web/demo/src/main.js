@@ -103,7 +103,7 @@ function init() {
     client,
     model: () => city.toJSON(),
     camera: () => ({ position: camera.position.toArray(), target: controls.target.toArray() }),
-    frustums: () => [...frustums].filter(([, f]) => f.visible).map(([s]) => s),
+    frustums: () => [...frustums].filter(([, f]) => drawn(f)).map(([s]) => s),
     highlights: () => Object.fromEntries([...city.buildings].filter(([, m]) => m.userData.outline.visible)
       .map(([id, m]) => [id, `#${m.userData.outline.material.color.getHexString()}`])),
     // where building `id` is on screen, at `at` of its height (0: base, 1: top)
@@ -131,11 +131,16 @@ function frustumOf(session) {
   let f = frustums.get(session);
   if (!f) {
     f = new Frustum(peer.user.name || peer.user.id, peer.user.color || '#fff');
-    f.visible = false;
     frustums.set(session, f);
     scene.add(f);
   }
   return f;
+}
+
+// A camera where ours is (the one we follow, or one following us) would frame our view
+// with its own outline: it is drawn only when it is elsewhere.
+function drawn(f) {
+  return f.placed && f.position.distanceToSquared(camera.position) > 1;
 }
 
 function refreshPeers() {
@@ -228,6 +233,7 @@ function animate() {
     }
   }
   controls.update();
+  for (const f of frustums.values()) f.visible = drawn(f);
 
   renderer.render(scene, camera);
   labelRenderer.render(scene, camera);

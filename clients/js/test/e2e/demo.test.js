@@ -2,12 +2,13 @@
 // roomcast serving the page (--static) and the room, restarted under the pages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
+import { signToken } from '../helpers/jwt.js';
 import { sleep } from '../helpers/wait.js';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -59,14 +60,15 @@ async function until(page, fn, arg, ms = 10000) {
 /**
  * @param {string} name
  * @param {string} [room]
+ * @param {{port?: number, token?: string}} [more] another server's port; the JWT the page joins with (?token=)
  */
-async function open(name, room = 'e2e') {
+async function open(name, room = 'e2e', { port = server.port, token } = {}) {
   const page = await browser.newPage();
   /** @type {string[]} */
   const problems = [];
   page.on('pageerror', (e) => problems.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && !/WebSocket|ERR_CONNECTION/.test(m.text()) && problems.push(m.text()));
-  await page.goto(`http://127.0.0.1:${server.port}/?name=${name}#${room}`);
+  await page.goto(`http://127.0.0.1:${port}/?name=${name}${token ? `&token=${token}` : ''}#${room}`);
   await until(page, () => document.getElementById('badge')?.dataset.state === 'open');
   return { page, problems };
 }
@@ -241,4 +243,85 @@ test('a follow in one page survives a server restart, and nobody is shown leavin
   assert.deepEqual(d.problems, []);
   await c.page.close();
   await d.page.close();
+});
+
+// Protocol 1.2 in the page: a viewer's token (edit: []) disables editing; Ada presents and
+// the follower's page says so in a banner and flies to her camera.
+test('a viewer page cannot edit; a presenter page leads and the follower page shows "Ada presents"', { timeout: 90000 }, async () => {
+  const SECRET = 'roomcast-e2e-roles-secret-0123456789';
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-e2e-'));
+  writeFileSync(join(dir, 'secret'), SECRET);
+  const auth = await startServer({ args: ['--static', dist, '--jwt-secret-file', join(dir, 'secret')] });
+  try {
+    const room = 'e2e-roles';
+    const a = await open('Ada', room, { port: auth.port, token: signToken(SECRET, { sub: 'ada', name: 'Ada' }) });
+    const v = await open('Vic', room, { port: auth.port, token: signToken(SECRET, { sub: 'vic', name: 'Vic', edit: [] }) });
+    const ada = await a.page.evaluate(() => window.__roomcast.client.session);
+    const vic = await v.page.evaluate(() => window.__roomcast.client.session);
+    assert.equal(await v.page.evaluate(() => window.__roomcast.client.role), 'viewer');
+    assert.equal(await a.page.evaluate(() => window.__roomcast.client.role), 'editor');
+    // Each page lists the other with their role.
+    await until(a.page, (s) => document.querySelector(`#peers li[data-session="${s}"] .role`)?.textContent === 'viewer', vic);
+    await until(v.page, (s) => document.querySelector(`#peers li[data-session="${s}"] .role`)?.textContent === 'editor', ada);
+
+    // The viewer selects a building (before anyone presents: grabbing the view breaks away).
+    await v.page.bringToFront();
+    await clickBuilding(v.page);
+    await until(v.page, () => !document.getElementById('editor')?.hidden);
+    assert.deepEqual(await v.page.evaluate(() => ({
+      height: /** @type {HTMLInputElement} */ (document.getElementById('height')).disabled,
+      color: /** @type {HTMLInputElement} */ (document.getElementById('color')).disabled,
+      note: /** @type {HTMLElement} */ (document.getElementById('viewer-note')).hidden,
+      present: /** @type {HTMLButtonElement} */ (document.getElementById('present')).disabled,
+    })), { height: true, color: true, note: false, present: true }, 'the viewer\'s edit controls and Present are disabled, with a note');
+    // The editor's are not.
+    await a.page.bringToFront();
+    await clickBuilding(a.page);
+    await until(a.page, () => !document.getElementById('editor')?.hidden);
+    assert.deepEqual(await a.page.evaluate(() => ({
+      height: /** @type {HTMLInputElement} */ (document.getElementById('height')).disabled,
+      note: /** @type {HTMLElement} */ (document.getElementById('viewer-note')).hidden,
+      present: /** @type {HTMLButtonElement} */ (document.getElementById('present')).disabled,
+    })), { height: false, note: true, present: false });
+
+    // Ada presents; Vic's page follows her and says so.
+    await a.page.click('#present');
+    await until(a.page, () => document.getElementById('present')?.textContent === 'Stop presenting');
+    await until(v.page, () => !document.getElementById('banner')?.hidden);
+    assert.equal(await v.page.textContent('#banner'), 'Ada presents Break away');
+    assert.equal(await a.page.evaluate(() => document.getElementById('banner')?.hidden), true, 'the presenter sees no banner');
+    assert.equal(await v.page.evaluate(() => window.__roomcast.client.following), ada);
+    await until(a.page, ([me, him]) => window.__roomcast.client.peers.get(him)?.following === me, [ada, vic]);
+    // Ada moves; Vic's camera ends where Ada's is.
+    await a.page.mouse.move(300, 300);
+    await a.page.mouse.down();
+    await a.page.mouse.move(200, 340, { steps: 8 });
+    await a.page.mouse.up();
+    await sleep(300);
+    const camA = await a.page.evaluate(() => window.__roomcast.camera());
+    await v.page.bringToFront();
+    await until(v.page, ([p, q]) => {
+      const c = window.__roomcast.camera();
+      const d = (/** @type {number[]} */ x, /** @type {number[]} */ y) => Math.hypot(...x.map((k, i) => k - y[i]));
+      return d(c.position, p) < 0.05 && d(c.target, q) < 0.05;
+    }, [camA.position, camA.target]);
+    // Ada's frustum would frame Vic's whole view from where Vic now is: it is not drawn.
+    assert.deepEqual(await v.page.evaluate(() => window.__roomcast.frustums()), []);
+    await sleep(200);
+    await v.page.screenshot({ path: join(artifacts, 'demo-follower.png') });
+    await a.page.screenshot({ path: join(artifacts, 'demo-presenter.png') });
+
+    // Break away, then stop presenting: the banner goes.
+    await v.page.click('#break-away');
+    await until(v.page, () => window.__roomcast.client.following === null && document.getElementById('break-away')?.textContent === 'Follow again');
+    await a.page.click('#present');
+    await until(v.page, () => document.getElementById('banner')?.hidden === true);
+    assert.deepEqual(a.problems, []);
+    assert.deepEqual(v.problems, []);
+    await a.page.close();
+    await v.page.close();
+  } finally {
+    await auth.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

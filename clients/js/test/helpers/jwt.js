@@ -5,7 +5,8 @@ const b64 = (/** @type {string | Buffer} */ s) => Buffer.from(s).toString('base6
 
 /**
  * @param {string} secret
- * @param {{sub: string, exp?: number, name?: string, rooms?: string[]}} claims exp defaults to an hour from now
+ * @param {{sub: string, exp?: number, name?: string, rooms?: string[], edit?: string[]}} claims exp defaults to an
+ *   hour from now; `edit: []` makes a viewer (protocol 1.2)
  */
 export function signToken(secret, claims) {
   const body = { exp: Math.floor(Date.now() / 1000) + 3600, ...claims };
