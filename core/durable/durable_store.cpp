@@ -166,7 +166,7 @@ EditPath DurableStore::append_edit(Member* m, Session* s, Room& room, const Clie
   HookEvent event;
   const AppliedEdit applied{f.seq, f.origin, s ? &s->user : nullptr, s && msg.has_id,
                             s ? msg.id : std::string_view(), f.frame, true};
-  if (domain_.edit_event(room, applied, event)) {
+  if (sink_ && domain_.edit_event(room, applied, event)) {
     f.events = std::move(d.unwritten);
     d.unwritten.clear();
     f.carried = f.events.size();
