@@ -2,7 +2,10 @@
 // core/durable/durable_store.h; the policy in docs/durability.md "The wiring").
 #include "core/durable/durable_store.h"
 
+#include <algorithm>
 #include <chrono>
+
+#include <rapidjson/document.h>
 
 #include "core/base/ws_frames.h"
 #include "core/room/member.h"
@@ -16,6 +19,18 @@ namespace {
 int64_t wall_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// When a kept event happened: its body's `ts` (docs/integration.md 4), so --webhook-max-age
+// counts from the event, not from the restart; now if the body has none.
+int64_t event_ms(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (!doc.HasParseError() && doc.IsObject()) {
+    auto ts = doc.FindMember("ts");
+    if (ts != doc.MemberEnd() && ts->value.IsInt64()) return ts->value.GetInt64();
+  }
+  return wall_ms();
 }
 
 }  // namespace
@@ -66,6 +81,7 @@ void DurableStore::opened(Room& room) {
       log_->log(LogLevel::Error, "room_damaged",
                 {{"room", room.name()}, {"new_epoch", room.epoch()}, {"seq", state.seq}, {"detail", lr.detail}});
     put(room, d, &state);
+    events_loaded(room, d, state);
     kept_.erase(it);
     return;
   }
@@ -80,12 +96,16 @@ void DurableStore::opened(Room& room) {
   if (room.seq() != state.seq && log_)
     log_->log(LogLevel::Error, "room_restore_short", {{"room", room.name()}, {"seq", room.seq()}, {"kept", state.seq}});
   d.written = true;
+  events_loaded(room, d, state);
   kept_.erase(it);
 }
 
 bool DurableStore::keeps(const Room& room) const {
   const auto* d = static_cast<const DurableRoom*>(room.store.get());
-  return d && (!d->flights.empty() || d->put_ticket != 0);
+  // Unacknowledged events keep the room's file (and so the room): removing it would lose
+  // them (docs/durability.md "The webhook outbox").
+  return d && (!d->flights.empty() || d->put_ticket != 0 || d->events_acked < d->events_written ||
+               !d->unwritten.empty());
 }
 
 void DurableStore::closing(Room& room) {
@@ -124,7 +144,7 @@ EditPath DurableStore::append_edit(Member* m, Session* s, Room& room, const Clie
   if (!d.written && d.put_ticket == 0) put(room, d);
   size_t live = 0;
   for (Flight& f : d.flights) {
-    if (f.doomed) continue;
+    if (f.doomed || !f.edit) continue;
     ++live;
     if (s && !key.empty() && f.key == key) {
       // A resend (another connection of the same user, e.g. after a resume) of an edit
@@ -141,11 +161,33 @@ EditPath DurableStore::append_edit(Member* m, Session* s, Room& room, const Clie
   f.frame.assign(domain_.encoded());
   if (s) f.waiters.push_back(Waiter{s->id, m, msg.has_id, std::string(msg.id), false});
   if (!m) f.publish = ticket;
+  // Its webhook event goes into the same record: once the edit is acked, its event is on
+  // disk too (docs/integration.md 4), behind any join/leave event still to be written.
+  HookEvent event;
+  const AppliedEdit applied{f.seq, f.origin, s ? &s->user : nullptr, s && msg.has_id,
+                            s ? msg.id : std::string_view(), f.frame, true};
+  if (sink_ && domain_.edit_event(room, applied, event)) {
+    f.events = std::move(d.unwritten);
+    d.unwritten.clear();
+    f.carried = f.events.size();
+    f.events.push_back(std::move(event));
+  }
+  submit(room, d, std::move(f));
+  return EditPath::Pending;
+}
+
+void DurableStore::submit(Room& room, DurableRoom& d, Flight f) {
+  uint64_t next = d.events_written + 1;
+  for (const Flight& g : d.flights)
+    if (!g.doomed) next += g.events.size();
+  f.first_event = f.events.empty() ? 0 : next;
+  std::vector<disk::EventView> views;
+  views.reserve(f.events.size());
+  for (size_t i = 0; i < f.events.size(); ++i) views.push_back({next + i, f.events[i].id, f.events[i].body});
   const disk::EditView edit{f.seq, f.key, f.frame, wall_ms()};
-  f.ticket = client_->append(room.name(), &edit);
+  f.ticket = client_->append(room.name(), f.edit ? &edit : nullptr, views);
   tickets_.emplace(f.ticket, Ticket{Pending::Append, room.name()});
   d.flights.push_back(std::move(f));
-  return EditPath::Pending;
 }
 
 void DurableStore::drain(int64_t now_ns) {
@@ -175,6 +217,12 @@ void DurableStore::complete(const disk::DiskCompletion& c) {
       d.written = c.error == disk::DiskError::None;
       return;
     }
+    case Pending::Ack:
+      // Not fatal: the events are delivered; a restart before the next ack lands sends
+      // them again (the backend deduplicates on webhook-id).
+      if (c.error != disk::DiskError::None && log_)
+        log_->log(LogLevel::Warn, "webhook_ack_not_written", {{"room", t.room}, {"error", disk::to_string(c.error)}});
+      return;
     case Pending::Append:
       break;
   }
@@ -187,6 +235,12 @@ void DurableStore::complete(const disk::DiskCompletion& c) {
   Flight f = std::move(d.flights.front());
   d.flights.pop_front();
   const bool ok = c.error == disk::DiskError::None;
+  if (!f.edit) {
+    // Join/leave events only.
+    if (ok && !f.doomed) events_landed(*room, d, f);
+    else if (!f.doomed) events_failed(*room, d, f);
+    return;
+  }
   if (ok && !f.doomed && f.seq == room->next_seq()) {
     landed(*room, f);
     return;
@@ -197,16 +251,19 @@ void DurableStore::complete(const disk::DiskCompletion& c) {
     log_->log(LogLevel::Error, "store_edit_out_of_sequence", {{"room", t.room}, {"seq", f.seq}, {"at", room->seq()}});
   }
   if (!f.doomed) {
-    // Everything of this room written behind it carries a seq that no longer follows:
-    // the engine refuses those too. New edits get seqs from this one's again.
-    for (Flight& later : d.flights) later.doomed = true;
+    // Everything of this room written behind it carries a seq (or event numbers) that no
+    // longer follows: the engine refuses those too. New edits get seqs from this one's
+    // again.
+    events_failed(*room, d, f);
   }
   failed(*room, f, ok ? disk::DiskError::BadSequence : c.error);
 }
 
 void DurableStore::landed(Room& room, Flight& f) {
-  // Now the others see it, and the history keeps it (with its exactly-once key).
-  domain_.apply_stored_edit(room, f.origin, std::move(f.key), f.frame);
+  // Now the others see it, and the history keeps it (with its exactly-once key). Its
+  // webhook event, if written with it, is not reported again by the backend.
+  domain_.apply_stored_edit(room, f.origin, std::move(f.key), f.frame, true, f.events.size() > f.carried);
+  events_landed(room, state_of(room), f);
   const uint64_t seq = room.seq();
   for (const Waiter& w : f.waiters) answer(room, w, seq, true);
   if (f.publish) port_.published(f.publish, true, seq);
@@ -235,6 +292,123 @@ void DurableStore::answer(Room& room, const Waiter& w, uint64_t seq, bool ok) {
   }
   // Only the member that sent it waits for it (a resumed connection has its own waits).
   if (m == w.member) domain_.release(*m);
+}
+
+// ---- webhook events (docs/durability.md "The webhook outbox") ----------------------------
+
+void DurableStore::events_loaded(Room& room, DurableRoom& d, disk::RoomState& state) {
+  d.events_written = state.last_event;
+  d.events_acked = state.last_event - state.outbox.size();
+  unacked_ += state.outbox.size();
+  if (state.outbox.empty()) return;
+  if (log_)
+    log_->log(LogLevel::Info, "webhook_events_loaded",
+              {{"room", room.name()}, {"events", uint64_t(state.outbox.size())}, {"webhook", sink_ ? "on" : "off"}});
+  for (disk::StoredEvent& e : state.outbox) {
+    const int64_t at = event_ms(e.body);
+    offer(room, d, e.number, HookEvent{std::move(e.id), std::move(e.body), at});
+  }
+}
+
+void DurableStore::offer(Room& room, DurableRoom& d, uint64_t number, HookEvent event) {
+  if (!sink_) return;  // kept on disk until a start with --webhook
+  if (d.waiting.empty() && sink_->deliver(room.name(), number, event)) return;
+  d.waiting.push_back(Waiting{number, std::move(event)});
+  retry_rooms_.insert(room.name());
+}
+
+void DurableStore::events_landed(Room& room, DurableRoom& d, Flight& f) {
+  if (f.events.empty()) return;
+  d.events_written = f.first_event + f.events.size() - 1;
+  unacked_ += f.events.size();
+  for (size_t i = 0; i < f.events.size(); ++i) offer(room, d, f.first_event + i, std::move(f.events[i]));
+  f.events.clear();
+}
+
+void DurableStore::events_failed(Room& room, DurableRoom& d, Flight& f) {
+  // The join/leave events of the failed record and of every record behind it (refused
+  // too: their numbers no longer follow) are written again, in their order; an edit's
+  // own event goes with the edit, which was not applied.
+  auto carry = [&d](Flight& g) {
+    for (size_t i = 0; i < g.carried && i < g.events.size(); ++i) d.unwritten.push_back(std::move(g.events[i]));
+    g.events.clear();
+    g.carried = 0;
+  };
+  carry(f);
+  for (Flight& later : d.flights) {
+    later.doomed = true;
+    carry(later);
+  }
+  if (!d.unwritten.empty()) {
+    retry_rooms_.insert(room.name());
+    if (log_)
+      log_->log(LogLevel::Warn, "webhook_events_not_written",
+                {{"room", room.name()}, {"events", uint64_t(d.unwritten.size())}, {"retry", "at the next record or tick"}});
+  }
+}
+
+void DurableStore::keep_event(std::string_view name, HookEvent event) {
+  Room* room = domain_.find_room(name);
+  if (!room) {
+    if (log_) log_->log(LogLevel::Error, "webhook_event_without_room", {{"room", name}, {"webhook_id", event.id}});
+    return;
+  }
+  DurableRoom& d = state_of(*room);
+  if (!d.written && d.put_ticket == 0) put(*room, d);
+  Flight f;
+  f.edit = false;
+  f.events = std::move(d.unwritten);
+  d.unwritten.clear();
+  f.events.push_back(std::move(event));
+  f.carried = f.events.size();
+  submit(*room, d, std::move(f));
+}
+
+void DurableStore::events_done(std::string_view name, uint64_t through) {
+  Room* room = domain_.find_room(name);
+  if (!room || !room->store) return;  // never: a room with unacknowledged events is kept
+  DurableRoom& d = state_of(*room);
+  through = std::min(through, d.events_written);
+  if (through <= d.events_acked) return;
+  unacked_ -= through - d.events_acked;
+  d.events_acked = through;
+  const uint64_t ticket = client_->ack_events(room->name(), through);
+  tickets_.emplace(ticket, Ticket{Pending::Ack, room->name()});
+}
+
+void DurableStore::offer_waiting() {
+  if (!sink_) return;
+  for (auto it = retry_rooms_.begin(); it != retry_rooms_.end();) {
+    Room* room = domain_.find_room(*it);
+    if (!room || !room->store) {
+      it = retry_rooms_.erase(it);
+      continue;
+    }
+    DurableRoom& d = state_of(*room);
+    while (!d.waiting.empty() && sink_->deliver(room->name(), d.waiting.front().number, d.waiting.front().event))
+      d.waiting.pop_front();
+    if (d.waiting.empty() && d.unwritten.empty())
+      it = retry_rooms_.erase(it);
+    else
+      ++it;
+  }
+}
+
+void DurableStore::retry_events() {
+  for (const std::string& name : retry_rooms_) {
+    Room* room = domain_.find_room(name);
+    if (!room || !room->store) continue;
+    DurableRoom& d = state_of(*room);
+    if (d.unwritten.empty()) continue;
+    if (!d.written && d.put_ticket == 0) put(*room, d);
+    Flight f;
+    f.edit = false;
+    f.events = std::move(d.unwritten);
+    d.unwritten.clear();
+    f.carried = f.events.size();
+    submit(*room, d, std::move(f));
+  }
+  offer_waiting();
 }
 
 }  // namespace roomcast

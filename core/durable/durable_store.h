@@ -20,7 +20,14 @@
 //     follow), and the next edit gets the failed one's seq;
 //   - a resend of an edit whose (user, id) is being written waits for it and gets its
 //     seq with duplicate:true (or `unavailable` with it);
-//   - nothing here touches the disk: the client queues, the engine's thread writes.
+//   - nothing here touches the disk: the client queues, the engine's thread writes;
+//   - with webhooks (deliver_events_to): an edit's webhook event is written in the edit's
+//     own record, so an acked edit's event is on disk; a join's or leave's event gets a
+//     record of its own (one that fails is written again with the room's next record, or
+//     at the next tick); each event is offered to the KeptEvents once on disk, per room in
+//     order, again at start while unacknowledged, and acknowledged on disk (ack_events)
+//     when events_done says so; a room keeps its file (and stays in memory) while it has
+//     events not yet acknowledged (docs/durability.md "The webhook outbox").
 #pragma once
 
 #include <cstdint>
@@ -29,11 +36,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/base/log.h"
 #include "core/base/metrics.h"
 #include "core/disk/disk_store.h"
+#include "core/durable/kept_events.h"
 #include "core/room/local_store.h"
 #include "core/room/session.h"
 
@@ -59,6 +68,21 @@ class DurableStore final : public LocalStore {
                Metrics& metrics, const Logger* log = nullptr);
   DurableStore(const DurableStore&) = delete;
   DurableStore& operator=(const DurableStore&) = delete;
+
+  // --webhook: where events go once on disk (before restore(); null: no events are kept,
+  // and the ones a load returns stay on disk untouched).
+  void deliver_events_to(KeptEvents* sink) { sink_ = sink; }
+  // A join's or leave's webhook event for `room` (a room of this thread): its own record.
+  void keep_event(std::string_view room, HookEvent event);
+  // The room's events through `through` were delivered or dropped: acknowledged on disk.
+  void events_done(std::string_view room, uint64_t through);
+  // Offers again the events a full delivery refused (after acknowledgements made room).
+  void offer_waiting();
+  // offer_waiting(), and writes again the join and leave events whose record failed
+  // (each tick: a full disk is not asked again at once).
+  void retry_events();
+  // Events on disk not yet acknowledged, all this thread's rooms (tests, metrics).
+  uint64_t events_unacknowledged() const { return unacked_; }
 
   // The rooms this thread owns as loaded from DIR: each is made now (its TTL counts from
   // `now_ns`, as for a room whose last member just left), with its kept epoch, seq,
@@ -96,14 +120,29 @@ class DurableStore final : public LocalStore {
     uint64_t publish = 0;  // the publish API's ticket (0: a member's edit)
     bool doomed = false;   // an earlier edit of the room failed: this one fails too
     std::vector<Waiter> waiters;
+    bool edit = true;       // false: a record of webhook events only (joins, leaves)
+    // Webhook events written in this record, numbered from first_event: first `carried`
+    // join/leave events whose own record had failed, then (an edit) the edit's event.
+    std::vector<HookEvent> events;
+    size_t carried = 0;
+    uint64_t first_event = 0;
+  };
+  // An event on disk, waiting for the delivery to take it.
+  struct Waiting {
+    uint64_t number = 0;
+    HookEvent event;
   };
   // Per room (Room::store).
   struct DurableRoom : RoomStoreState {
     std::deque<Flight> flights;  // in seq order; completions come back in this order
     bool written = false;        // its file exists (put_room succeeded)
     uint64_t put_ticket = 0;     // a put_room in flight
+    uint64_t events_written = 0; // the last webhook event number on disk
+    uint64_t events_acked = 0;   // acknowledged (delivered or dropped) through
+    std::deque<Waiting> waiting;     // on disk, refused by a full delivery: offered again first
+    std::vector<HookEvent> unwritten;  // join/leave events whose record failed
   };
-  enum class Pending : uint8_t { Append, Put, Remove };
+  enum class Pending : uint8_t { Append, Put, Remove, Ack };
 
   DurableRoom& state_of(Room& room);
   // Writes `room`'s file as it is now (new room, new epoch, or a retry after a failure).
@@ -113,6 +152,17 @@ class DurableStore final : public LocalStore {
   void failed(Room& room, Flight& f, disk::DiskError error);
   // Answers `w` (ack, or `unavailable`) and lets its later messages go.
   void answer(Room& room, const Waiter& w, uint64_t seq, bool ok);
+  // Numbers f.events after everything written or in flight, and queues f's record (its
+  // edit, unless f is events only).
+  void submit(Room& room, DurableRoom& d, Flight f);
+  // The room's events on disk through f: offered to the sink (behind any waiting).
+  void events_landed(Room& room, DurableRoom& d, Flight& f);
+  void offer(Room& room, DurableRoom& d, uint64_t number, HookEvent event);
+  // A record failed: the join/leave events it and the doomed records behind it carried
+  // are written again with the room's next record.
+  void events_failed(Room& room, DurableRoom& d, Flight& f);
+  // Events the load returned unacknowledged: offered again (in order).
+  void events_loaded(Room& room, DurableRoom& d, disk::RoomState& state);
 
   RoomService& domain_;
   std::unique_ptr<disk::DiskStore::Client> client_;
@@ -128,6 +178,10 @@ class DurableStore final : public LocalStore {
     std::string room;
   };
   std::unordered_map<uint64_t, Ticket> tickets_;
+  KeptEvents* sink_ = nullptr;
+  uint64_t unacked_ = 0;
+  // Rooms with events waiting for the delivery or for a record (retry_events).
+  std::unordered_set<std::string> retry_rooms_;
 };
 
 }  // namespace roomcast

@@ -125,28 +125,39 @@ void HookBackend::edit_answered(const HookResult& result, int64_t now_ns) {
   if (domain_) domain_->edit_decided(asked.ticket, decision, now_ns);
 }
 
-void HookBackend::edit_applied(const Room& room, const AppliedEdit& edit) {
-  if (!outbox_ || !edit.stored_here) return;
-  // The frame is the stored edit as every member got it: its fields are what the
+bool HookBackend::edit_event(const Room& room, const AppliedEdit& edit, HookEvent& out) {
+  if (!outbox_) return false;
+  // The frame is the stored edit as every member gets it: its fields are what the
   // backend hears (rewritten, if the edit hook rewrote it).
   rapidjson::Document doc;
   doc.Parse(edit.frame.data(), edit.frame.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;  // never: the domain encoded it
+  if (doc.HasParseError() || !doc.IsObject()) return false;  // never: the domain encoded it
   std::optional<std::string> data;
   if (auto d = doc.FindMember("data"); d != doc.MemberEnd()) data = json_text(d->value);
   const bool from_client = edit.session != "server";
   const int64_t now_ms = unix_ms();
   std::optional<std::string> user;
   if (from_client && edit.user) user = user_json(*edit.user);
-  WebhookEvent event;
-  event.room = room.name();
-  event.id = edit_event_webhook_id(room.name(), room.epoch(), edit.seq);
-  event.body = encode_edit_event(
+  out.id = edit_event_webhook_id(room.name(), room.epoch(), edit.seq);
+  out.body = encode_edit_event(
       room.name(), room.epoch(), edit.seq, edit.has_id ? std::optional<std::string_view>(edit.id) : std::nullopt,
       from_client ? std::optional<std::string_view>(edit.session) : std::nullopt,
       user ? std::optional<std::string_view>(*user) : std::nullopt, string_field(doc, "building"), string_field(doc, "op"),
       data ? std::optional<std::string_view>(*data) : std::nullopt, now_ms);
-  event.created_ms = now_ms;
+  out.created_ms = now_ms;
+  return true;
+}
+
+void HookBackend::edit_applied(const Room& room, const AppliedEdit& edit) {
+  // Kept by the store with the edit (edit_event): already on its way to the backend.
+  if (!outbox_ || !edit.stored_here || edit.event_kept) return;
+  HookEvent made;
+  if (!edit_event(room, edit, made)) return;
+  WebhookEvent event;
+  event.room = room.name();
+  event.id = std::move(made.id);
+  event.body = std::move(made.body);
+  event.created_ms = made.created_ms;
   outbox_->append(std::move(event));
 }
 

@@ -18,7 +18,8 @@
 //   - with --webhook, one event per applied edit this process stored (AppliedEdit::
 //     stored_here; as stored, i.e. rewritten), per join and per leave, appended to the
 //     outbox in the order they happened here, with the webhook-ids of docs/integration.md
-//     4; never a body or a token in a log line.
+//     4; never a body or a token in a log line; an edit whose event the store kept
+//     (AppliedEdit::event_kept, asked for through edit_event) is not appended again.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,9 @@ class HookBackend final : public BackendPort {
 
   Answer check_edit(const EditCheck& edit, uint64_t ticket, EditDecision& decision) override;
   void edit_applied(const Room& room, const AppliedEdit& edit) override;
+  // The edit's event as edit_applied would append it (for a store that writes it with the
+  // edit); false without --webhook.
+  bool edit_event(const Room& room, const AppliedEdit& edit, HookEvent& out) override;
   void joined(const Room& room, const Session& s) override;
   void left(const Room& room, const Session& s) override;
 

@@ -19,7 +19,9 @@
 // `delivered` marks it acknowledged (for an edit: delivered through seq N of the room's
 // epoch) and `dropped` logs it; at start, push again what is not acknowledged. Nothing
 // else in the hooks changes: webhook-ids are stable (edit:<room>:<epoch>:<seq>), so a
-// re-sent event is deduplicated by the backend.
+// re-sent event is deduplicated by the backend. The disk store's outbox does exactly this
+// (core/server/store_webhooks.h, docs/durability.md "The webhook outbox"): its edits'
+// events come from BackendPort::edit_event, so only joins and leaves pass through append.
 #pragma once
 
 #include "core/backend/webhook_delivery.h"

@@ -6,6 +6,9 @@
 // gets its seq (after the exactly-once check: a duplicate never asks), edit_applied once
 // an edit is in the room's history, joined / left when the others see presence `join` /
 // `leave` (never for a resume). Camera, selection and follow traffic never reaches it.
+// A store that keeps webhook events with the edits they describe (the disk store) asks for
+// an edit's event with edit_event before writing the edit, and applies it with
+// AppliedEdit::event_kept set, so the event is never reported a second time.
 // Implementations: NoBackend below (every edit accepted at once, events dropped) and
 // HookBackend (core/hooks/hook_backend.h: the hooks and webhooks of docs/integration.md).
 // Promises (of every implementation):
@@ -66,6 +69,16 @@ struct AppliedEdit {
   // edit of the rooms it serves; only the one whose store call gave it its seq has this
   // set, so each applied edit is reported to the backend once (docs/integration.md 4).
   bool stored_here = true;
+  // The store wrote this edit's webhook event with the edit (edit_event): the backend must
+  // not report it again (docs/integration.md 4, "Nothing lost across a restart").
+  bool event_kept = false;
+};
+
+// A webhook event as a store keeps it, beside the edit it describes (docs/integration.md 4).
+struct HookEvent {
+  std::string id;          // webhook-id: stable across retries and restarts
+  std::string body;        // the JSON the backend receives
+  int64_t created_ms = 0;  // Unix ms when it happened (the body's `ts`)
 };
 
 class BackendPort {
@@ -77,6 +90,12 @@ class BackendPort {
   virtual void edit_applied(const Room& room, const AppliedEdit& edit) = 0;
   virtual void joined(const Room& room, const Session& s) = 0;
   virtual void left(const Room& room, const Session& s) = 0;
+  // The webhook event `edit` will have once applied, for a store that writes it with the
+  // edit (seq given, fields as stored). False: no events are wanted (no --webhook).
+  virtual bool edit_event(const Room& room, const AppliedEdit& edit, HookEvent& out) {
+    (void)room, (void)edit, (void)out;
+    return false;
+  }
 };
 
 // No backend: every edit is accepted at once and nobody is told anything.

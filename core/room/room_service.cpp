@@ -660,7 +660,7 @@ void RoomService::release(Member& m) {
 // ---- the store side ---------------------------------------------------------------------
 
 Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame,
-                                       bool stored_here) {
+                                       bool stored_here, bool event_kept) {
   Session* const from = room.find(origin);  // null: the publish API, or a session elsewhere
   Session* sender = from && from->connected ? from : nullptr;
   if (Session* cam = from ? from : store_->find_elsewhere(room, origin)) flush_cursor(room, *cam);
@@ -672,7 +672,7 @@ Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std
   room.commit_edit(f.get(), std::move(key));
   const bool from_client = origin != "server";
   backend_->edit_applied(room, AppliedEdit{seq, origin, from ? &from->user : nullptr, from_client && !id.empty(),
-                                           from_client ? id : std::string_view(), frame, stored_here});
+                                           from_client ? id : std::string_view(), frame, stored_here, event_kept});
   return sender && sender->member ? sender : nullptr;
 }
 

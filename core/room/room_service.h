@@ -212,8 +212,15 @@ class RoomService {
   // in history. Returns the sender if it is connected here (the store acks it, with
   // rewritten_ack()), else null. `stored_here`: this process's store call gave it its seq
   // (AppliedEdit::stored_here: with several instances, only that one reports it).
+  // `event_kept`: the store wrote the edit's webhook event with it (edit_event below), so
+  // the backend does not report it again.
   Session* apply_stored_edit(Room& room, std::string_view origin, std::string key, std::string_view frame,
-                             bool stored_here = true);
+                             bool stored_here = true, bool event_kept = false);
+  // The webhook event of an edit about to be written with seq edit.seq (BackendPort::
+  // edit_event): false when the backend wants none.
+  bool edit_event(const Room& room, const AppliedEdit& edit, HookEvent& out) {
+    return backend_->edit_event(room, edit, out);
+  }
   // Whether the ack `m` is about to get is for an edit the edit hook rewrote (then
   // forgotten: asked once per ack).
   static bool rewritten_ack(Member& m);

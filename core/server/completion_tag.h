@@ -13,7 +13,7 @@
 
 namespace roomcast {
 
-enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Grace, Redis, Hook, Disk };
+enum class Op : uint8_t { Accept = 1, Recv, Send, Wake, Timer, Grace, Redis, Hook, Disk, Webhook };
 
 constexpr uint64_t completion_tag(Op op, uint32_t slot = 0, uint32_t generation = 0) {
   return (uint64_t(op) << 56) | (uint64_t(generation & 0xFFFFFF) << 32) | slot;

@@ -257,7 +257,7 @@ const std::vector<Flag>& flags() {
       {"webhook-max-age", "DURATION", "an event not delivered this long after it happened is dropped, e.g. 24h (default 24h)",
        "a duration in 1s..30 days",
        [](Config& c, std::string_view v) { return parse_duration_ms(v, 1000, 30LL * 86'400'000, c.webhook_max_age_ms); }},
-      {"webhook-queue", "N", "webhook events held in memory; beyond, the oldest is dropped (default 100000)",
+      {"webhook-queue", "N", "webhook events held in memory; beyond, the oldest is dropped (with --data-dir: the rest wait on disk) (default 100000)",
        "an integer in 1..100000000",
        [](Config& c, std::string_view v) { return parse_unsigned(v, size_t(1), size_t(100'000'000), c.webhook_queue); }},
       {"allow-origin", "ORIGIN",

@@ -138,6 +138,7 @@ int run_server(const Config& config) {
   std::unique_ptr<WebhookDropLog> drop_log;
   std::unique_ptr<WebhookDelivery> delivery;
   std::unique_ptr<DeliveryOutbox> outbox;
+  std::unique_ptr<WebhookAcks> acks;  // --data-dir: the store keeps the events
   HookWiring hooks;
   if (!config.auth_hook_url.empty() || !config.edit_hook_url.empty() || !config.webhook_url.empty()) {
     HookClientOptions options;
@@ -152,10 +153,21 @@ int run_server(const Config& config) {
       delivery_options.queue.concurrency = config.webhook_concurrency;
       delivery_options.queue.max_age_ms = config.webhook_max_age_ms;
       delivery_options.queue.max_events = config.webhook_queue;
-      drop_log = std::make_unique<WebhookDropLog>(log);
-      delivery = std::make_unique<WebhookDelivery>(std::move(delivery_options), *hook_client, config.threads, drop_log.get());
-      outbox = std::make_unique<DeliveryOutbox>(*delivery);
-      hooks.outbox = outbox.get();
+      if (disk) {
+        // The events are on disk with their edits (docs/durability.md "The webhook
+        // outbox"): the delivery holds at most --webhook-queue of them and refuses more
+        // (the store offers them again), its acknowledgements go back to the store.
+        delivery_options.queue.drop_oldest_when_full = false;
+        acks = std::make_unique<WebhookAcks>(config.threads, log);
+        delivery = std::make_unique<WebhookDelivery>(std::move(delivery_options), *hook_client, config.threads, acks.get());
+        hooks.acks = acks.get();
+      } else {
+        drop_log = std::make_unique<WebhookDropLog>(log);
+        delivery =
+            std::make_unique<WebhookDelivery>(std::move(delivery_options), *hook_client, config.threads, drop_log.get());
+        outbox = std::make_unique<DeliveryOutbox>(*delivery);
+        hooks.outbox = outbox.get();
+      }
       hooks.delivery = delivery.get();
     }
     log.log(LogLevel::Info, "hooks",
@@ -163,7 +175,7 @@ int run_server(const Config& config) {
              {"edit_hook", config.edit_hook_url.empty() ? "off" : config.edit_hook_url},
              {"webhook", config.webhook_url.empty() ? "off" : config.webhook_url},
              {"signed", config.hook_key.empty() ? "no" : "yes"}, {"timeout_ms", config.hook_timeout_ms},
-             {"webhook_queue", config.webhook_url.empty() ? "off" : "memory"}});
+             {"webhook_queue", config.webhook_url.empty() ? "off" : (disk ? "data-dir" : "memory")}});
     if (config.hook_key.empty())
       log.log(LogLevel::Warn, "hooks_unsigned",
               {{"note", "no --hook-secret-file: the backend cannot tell roomcast's requests from anyone's"}});
@@ -179,6 +191,7 @@ int run_server(const Config& config) {
       redis->attach(i, w->redis_notify_fd());
     }
     if (hook_client) hook_client->attach(i, workers.back()->hook_notify_fd());
+    if (acks) acks->attach(i, workers.back()->webhook_notify_fd());
     if (disk) workers.back()->keep_on_disk(disk.get(), disk->client(), std::move(disk_rooms[i]));
   }
   for (auto& w : workers) w->set_peers(peers);

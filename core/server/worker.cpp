@@ -29,6 +29,7 @@ Worker::Worker(const Config& config, unsigned index, int listen_fd, ConnectionLi
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (redis_) redis_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (hooks_.client) hook_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (hooks_.acks) webhook_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Worker::~Worker() {
@@ -46,6 +47,7 @@ Worker::~Worker() {
   if (wake_fd_ >= 0) close(wake_fd_);
   if (redis_fd_ >= 0) close(redis_fd_);
   if (hook_fd_ >= 0) close(hook_fd_);
+  if (webhook_fd_ >= 0) close(webhook_fd_);
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
@@ -57,8 +59,15 @@ int Worker::init(std::string* description) {
   now_ns_ = monotonic_ns();
   rooms_.emplace(config_, index_, metrics_, limits_, &log_);
   if (hooks_.client && hook_fd_ < 0) return -EMFILE;
-  if (!config_.edit_hook_url.empty() || hooks_.outbox) {
-    backend_.emplace(config_, hooks_.client, index_, hooks_.outbox, &log_);
+  // With the disk store, webhook events are kept by it (core/server/store_webhooks.h).
+  WebhookOutbox* outbox = hooks_.outbox;
+  if (hooks_.acks && hooks_.delivery && disk_client_) {
+    if (webhook_fd_ < 0) return -EMFILE;
+    store_webhooks_.emplace(*hooks_.delivery);
+    outbox = &*store_webhooks_;
+  }
+  if (!config_.edit_hook_url.empty() || outbox) {
+    backend_.emplace(config_, hooks_.client, index_, outbox, &log_);
     backend_->attach(*rooms_);
     rooms_->attach_backend(*backend_);
   }
@@ -74,6 +83,10 @@ int Worker::init(std::string* description) {
   if (disk_client_) {
     if (disk_client_->event_fd() < 0) return -EMFILE;
     durable_.emplace(*rooms_, std::move(disk_client_), *static_cast<DurablePort*>(this), metrics_, &log_);
+    if (store_webhooks_) {
+      store_webhooks_->attach(*durable_);
+      durable_->deliver_events_to(&*store_webhooks_);  // the loaded rooms' events go out at once
+    }
     durable_->restore(std::move(disk_rooms_), now_ns_);
     disk_rooms_.clear();
   }
@@ -101,6 +114,7 @@ void Worker::run() {
   if (redis_) arm_redis();
   if (hook_fd_ >= 0) arm_hook();
   if (durable_) arm_disk();
+  if (store_webhooks_) arm_webhook();
   for (;;) {
     output_->step(now_ns_, stopping_, load_.saturated());
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;
@@ -161,6 +175,9 @@ void Worker::on_completion(const Completion& done) {
       return;
     case Op::Disk:
       on_disk();
+      return;
+    case Op::Webhook:
+      on_webhook();
       return;
     case Op::Recv: {
       Connection* c = table_->lookup(slot_of(tag), generation_of(tag));
@@ -428,6 +445,8 @@ void Worker::arm_timer() { loop_->timeout_at(now_ns_ + 1'000'000'000, completion
 
 void Worker::on_tick() {
   TickReport report = housekeeping_->tick(now_ns_, int64_t(std::time(nullptr)));
+  // Before reap: a room whose events were all acknowledged may go now.
+  if (store_webhooks_) durable_->retry_events();
   rooms_->reap(now_ns_);
   // Freed framing state sits in the heap between live objects; hand the whole free pages
   // back so many idle connections really cost little memory (only after many parked at

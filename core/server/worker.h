@@ -43,6 +43,7 @@
 #include "core/http/http_front.h"
 #include "core/hooks/hook_backend.h"
 #include "core/hooks/webhook_outbox.h"
+#include "core/server/store_webhooks.h"
 #include "core/room/room_service.h"
 #include "core/server/connection_table.h"
 #include "core/server/housekeeping.h"
@@ -57,8 +58,11 @@ namespace roomcast {
 // The app's backend (docs/integration.md), shared by every worker; null: not configured.
 struct HookWiring {
   HookClient* client = nullptr;               // any of --auth-hook, --edit-hook, --webhook
-  WebhookOutbox* outbox = nullptr;            // --webhook: where events go
-  const WebhookDelivery* delivery = nullptr;  // --webhook: its metrics
+  WebhookOutbox* outbox = nullptr;            // --webhook without a store: where events go
+  WebhookDelivery* delivery = nullptr;        // --webhook: its metrics (and, with acks, where kept events go)
+  // --webhook with --data-dir: the store keeps the events (core/server/store_webhooks.h);
+  // each worker's acknowledgements arrive here.
+  WebhookAcks* acks = nullptr;
 };
 
 // A request whose room lives on another thread, with its socket.
@@ -85,6 +89,9 @@ class Worker final : private CompletionSink,
   int redis_notify_fd() const { return redis_fd_; }
   // The eventfd the HookClient writes when it has results for this worker (-1: no hooks).
   int hook_notify_fd() const { return hook_fd_; }
+  // The eventfd WebhookAcks writes when deliveries of this worker's rooms' kept events
+  // were acknowledged (-1: the store keeps no events).
+  int webhook_notify_fd() const { return webhook_fd_; }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -142,6 +149,9 @@ class Worker final : private CompletionSink,
   // --data-dir: the disk client's completions (DurableStore::drain).
   void on_disk();
   void arm_disk();
+  // --data-dir with --webhook: acknowledged events (DurableStore::events_done).
+  void on_webhook();
+  void arm_webhook();
 
   // The app's backend: the hook client's results for this thread (auth and edit hooks).
   void on_hook();
@@ -172,6 +182,11 @@ class Worker final : private CompletionSink,
   uint64_t hook_value_ = 0;
   std::vector<HookResult> hook_results_;
   std::optional<HookBackend> backend_;  // with --edit-hook or --webhook: the rooms' backend port
+  // --data-dir with --webhook: HookBackend's outbox and the store's KeptEvents.
+  std::optional<StoreWebhooks> store_webhooks_;
+  int webhook_fd_ = -1;
+  uint64_t webhook_value_ = 0;
+  std::vector<std::pair<std::string, uint64_t>> acks_taken_;
 
   // Built by init() on the loop thread, in this order (and destroyed in reverse).
   std::unique_ptr<EventLoop> loop_;

@@ -26,6 +26,21 @@ void Worker::on_disk() {
   arm_disk();
 }
 
+// --data-dir with --webhook: the delivery thread's acknowledgements of this thread's rooms
+// (core/server/store_webhooks.h), written to disk; they made room in the delivery for
+// events it refused.
+void Worker::arm_webhook() {
+  loop_->read(webhook_fd_, &webhook_value_, sizeof(webhook_value_), completion_tag(Op::Webhook));
+}
+
+void Worker::on_webhook() {
+  hooks_.acks->take(index_, &acks_taken_);
+  for (const auto& [room, through] : acks_taken_) durable_->events_done(room, through);
+  acks_taken_.clear();
+  durable_->offer_waiting();
+  arm_webhook();
+}
+
 void Worker::submit(std::vector<RedisCall>& calls) { redis_->submit(index_, calls); }
 void Worker::subscribe(const std::string& channel) { redis_->subscribe(index_, channel); }
 void Worker::unsubscribe(const std::string& channel) { redis_->unsubscribe(index_, channel); }
