@@ -304,7 +304,7 @@ void ClusterStore::remove_remote(Room& room, std::string_view session_id) {
   for (Session* other : room.members())
     other->stop_following(id);
   for (auto& [other_id, peer] : link_of(room).remote) peer.session->stop_following(id);
-  room.attention().follows_changed();
+  if (Attention* a = room.attention_if_any()) a->follows_changed();
   encode_presence_leave(domain_.encoder(), id);
   domain_.fan_out(room, nullptr, OutType::Presence, domain_.encoded());
   domain_.presenter_gone(room, id);  // a presenter leaving ends it (docs/protocol.md 7.1-7.2)

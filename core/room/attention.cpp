@@ -36,6 +36,7 @@ size_t Attention::class_of(double rate) {
 }
 
 void Attention::add(Session* s, double rate) {
+  if (classes_.empty()) classes_.resize(kClasses);
   std::unique_ptr<Class>& c = classes_[class_of(rate)];
   if (!c) c = std::make_unique<Class>();
   c->members.push_back(s);
@@ -44,7 +45,7 @@ void Attention::add(Session* s, double rate) {
 }
 
 void Attention::remove(Session* s) {
-  for (size_t i = 0; i < kClasses; ++i) {
+  for (size_t i = 0; i < classes_.size(); ++i) {
     std::unique_ptr<Class>& c = classes_[i];
     if (!c) continue;
     auto it = std::find(c->members.begin(), c->members.end(), s);
@@ -84,7 +85,7 @@ uint32_t Attention::cursor(Session& sender, SharedFrame* frame, int64_t, bool ur
     ++pushed;
   }
   Session::View& v = sender.view_for_update();
-  for (size_t i = 0; i < kClasses; ++i) {
+  for (size_t i = 0; i < classes_.size(); ++i) {
     const uint64_t bit = uint64_t(1) << i;
     if (!classes_[i] || (v.held_back & bit)) continue;
     v.held_back |= bit;
@@ -108,7 +109,7 @@ uint32_t Attention::deliver(Class& c, Session& sender) {
 uint32_t Attention::flush(Session& sender) {
   if (!sender.view || !sender.view->held_back) return 0;
   uint32_t pushed = 0;
-  for (size_t i = 0; i < kClasses; ++i) {
+  for (size_t i = 0; i < classes_.size(); ++i) {
     const uint64_t bit = uint64_t(1) << i;
     if (!(sender.view->held_back & bit) || !classes_[i]) continue;
     pushed += deliver(*classes_[i], sender);
@@ -120,14 +121,14 @@ uint32_t Attention::flush(Session& sender) {
 
 void Attention::forget(Session& sender) {
   if (!sender.view || !sender.view->held_back) return;
-  for (size_t i = 0; i < kClasses; ++i)
+  for (size_t i = 0; i < classes_.size(); ++i)
     if ((sender.view->held_back & (uint64_t(1) << i)) && classes_[i]) erase_one(classes_[i]->held_back, &sender);
   sender.view->held_back = 0;
 }
 
 int64_t Attention::due_ns() const {
   int64_t due = 0;
-  for (size_t i = 0; i < kClasses; ++i) {
+  for (size_t i = 0; i < classes_.size(); ++i) {
     const Class* c = classes_[i].get();
     if (!c || c->held_back.empty()) continue;
     const int64_t at = std::max<int64_t>(c->last_tick_ns + interval_of(i), 1);  // 0 means none
@@ -138,7 +139,7 @@ int64_t Attention::due_ns() const {
 
 uint32_t Attention::tick(int64_t now_ns, std::string_view presenter) {
   uint32_t pushed = 0;
-  for (size_t i = 0; i < kClasses; ++i) {
+  for (size_t i = 0; i < classes_.size(); ++i) {
     Class* c = classes_[i].get();
     if (!c || c->held_back.empty() || now_ns < c->last_tick_ns + interval_of(i)) continue;
     const uint64_t bit = uint64_t(1) << i;

@@ -84,7 +84,9 @@ class Attention {
   uint32_t deliver(Class& c, Session& sender);
   void drop_held_back(Class& c, size_t cls);
 
-  std::array<std::unique_ptr<Class>, kClasses> classes_;
+  // By class; empty until the room's first reduced member (every room carries an
+  // Attention, and an idle room of 10 costs 24 bytes here instead of 39 pointers).
+  std::vector<std::unique_ptr<Class>> classes_;
   size_t reduced_ = 0;                      // members in all classes
   std::vector<Session*> followers_;         // reduced members following someone
   bool followers_stale_ = true;

@@ -55,7 +55,7 @@ uint32_t Room::broadcast(SharedFrame* frame, const Session* except, bool urgent)
 }
 
 uint32_t Room::broadcast_cursor(SharedFrame* frame, Session& sender, int64_t now_ns, bool urgent) {
-  if (!attention_.any() || sender.id == presenter_) return broadcast(frame, &sender, urgent);
+  if (!reduced() || sender.id == presenter()) return broadcast(frame, &sender, urgent);
   uint32_t recipients = 0;
   for (size_t i = 0; i < full_; ++i) {
     Session* s = members_[i];
@@ -66,7 +66,7 @@ uint32_t Room::broadcast_cursor(SharedFrame* frame, Session& sender, int64_t now
       s->member->out.push(frame);
     ++recipients;
   }
-  return recipients + attention_.cursor(sender, frame, now_ns, urgent);
+  return recipients + attention_->cursor(sender, frame, now_ns, urgent);
 }
 
 void Room::hold(std::unique_ptr<Session> s) {
@@ -123,7 +123,7 @@ void Room::add(Session* s) {
   members_.push_back(s);
   const float rate = s->member ? s->member->camera_rate : 0.0f;
   if (rate > 0) {
-    attention_.add(s, rate);
+    attention().add(s, rate);
     return;
   }
   // Full rate: swapped to the end of the full-rate run.
@@ -154,7 +154,7 @@ void Room::remove(Session* s) {
   } else {
     place(i, members_.back());
     members_.pop_back();
-    attention_.remove(s);
+    if (attention_) attention_->remove(s);
   }
   s->room = nullptr;
 }

@@ -73,11 +73,21 @@ class Room {
   // elsewhere), to its full-rate group now; held back for the others (attention()).
   // Returns the recipients pushed to now.
   uint32_t broadcast_cursor(SharedFrame* frame, Session& sender, int64_t now_ns, bool urgent = false);
-  Attention& attention() { return attention_; }
+  // Made at the room's first reduced member: most rooms never have one (an idle room of
+  // 10 pays 8 bytes for it, not 64; docs/benchmarks.md S4).
+  Attention& attention() {
+    if (!attention_) attention_ = std::make_unique<Attention>();
+    return *attention_;
+  }
+  Attention* attention_if_any() { return attention_.get(); }
+  bool reduced() const { return attention_ && attention_->any(); }
 
   // 1.2: the presenting session's id (connected, held or elsewhere); empty: nobody.
-  const std::string& presenter() const { return presenter_; }
-  void set_presenter(std::string_view session) { presenter_.assign(session); }
+  std::string_view presenter() const { return presenter_ ? std::string_view(*presenter_) : std::string_view(); }
+  void set_presenter(std::string_view session) {
+    if (session.empty()) presenter_.reset();
+    else presenter_ = std::make_unique<std::string>(session);
+  }
 
   // The seq the next edit will get.
   uint64_t next_seq() const { return seq_ + 1; }
@@ -114,8 +124,8 @@ class Room {
   std::string epoch_;
   std::vector<Session*> members_;  // [0, full_) without camera_rate, then the reduced ones
   size_t full_ = 0;
-  Attention attention_;
-  std::string presenter_;
+  std::unique_ptr<Attention> attention_;
+  std::unique_ptr<std::string> presenter_;  // null: nobody presents (most rooms, always)
   std::vector<std::unique_ptr<Session>> held_;
   uint64_t seq_ = 0;
   History history_;

@@ -88,7 +88,7 @@ FrameRef RoomService::fan_out_cursor(Room& room, Session& sender, std::string_vi
   if (view.last_cursor) view.last_cursor->mark_superseded();
   // A cursor held back for reduced members (1.2) is pushed again at their tick, so its
   // bytes must outlive its first recipients: outside the arena then.
-  const bool reduced = room.attention().any();
+  const bool reduced = room.reduced();
   FrameArena* arena = reduced ? nullptr : &room.camera_arena();
   const bool was_filling = arena && arena->filling();
   FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload, DropPolicy::WhenSuperseded, arena));
@@ -103,10 +103,12 @@ FrameRef RoomService::fan_out_cursor(Room& room, Session& sender, std::string_vi
 
 void RoomService::flush_cursor(Room& room, Session& sender) {
   if (!sender.view || !sender.view->held_back) return;
-  metrics_.messages_out[size_t(OutType::Cursor)].add(room.attention().flush(sender));
+  if (Attention* a = room.attention_if_any()) metrics_.messages_out[size_t(OutType::Cursor)].add(a->flush(sender));
 }
 
-void RoomService::forget_cursor(Room& room, Session& sender) { room.attention().forget(sender); }
+void RoomService::forget_cursor(Room& room, Session& sender) {
+  if (Attention* a = room.attention_if_any()) a->forget(sender);
+}
 
 void RoomService::note_attention(Room& room) {
   if (room.attention_listed) return;
@@ -557,7 +559,7 @@ void RoomService::follow(Member& m, Session& s, const ClientMessage& msg) {
   }
   if (s.view) s.view->sent_here |= Session::View::kFollowingSent;
   Room& room = *s.room;
-  room.attention().follows_changed();
+  if (Attention* a = room.attention_if_any()) a->follows_changed();
   flush_cursor(room, s);  // per-sender order (docs/protocol.md 7.3)
   if (m.camera_rate > 0 && msg.has_follow_target) {
     // A follow takes effect for the next cursor; the leader's newest, which may be held

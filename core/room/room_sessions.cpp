@@ -158,7 +158,7 @@ void RoomService::end_session(Room& room, std::unique_ptr<Session> s, int64_t no
   for (Session* other : room.members())
     other->stop_following(s->id);
   for (const auto& other : room.held()) other->stop_following(s->id);
-  room.attention().follows_changed();
+  if (Attention* a = room.attention_if_any()) a->follows_changed();
   flush_cursor(room, *s);  // its last cursor goes before its leave (docs/protocol.md 7.3)
   encode_presence_leave(encoded_, s->id);
   fan_out(room, nullptr, OutType::Presence, encoded());
