@@ -10,6 +10,14 @@ namespace roomcast {
 
 namespace {
 
+// The member `name` of `object`, or null. Compared by length, so a name with an embedded
+// NUL cannot alias (as proto/jwt.cpp and proto/message_decode.cpp do).
+const rapidjson::Value* field(const rapidjson::Value& object, std::string_view name) {
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it)
+    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) == name) return &it->value;
+  return nullptr;
+}
+
 using rapidjson::SizeType;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -124,41 +132,41 @@ AuthHookVerdict decide_auth_hook(long status, std::string_view body, std::string
     why = read.ok() ? "the answer is not a JSON object" : "the answer is not JSON: " + describe(read, JsonLimits{});
     return AuthHookVerdict::Broken;
   }
-  const auto user = doc.FindMember("user");
-  if (user == doc.MemberEnd() || !user->value.IsObject()) {
+  const rapidjson::Value* user = field(doc, "user");
+  if (!user || !user->IsObject()) {
     why = "the answer has no user object";
     return AuthHookVerdict::Broken;
   }
-  const auto id = user->value.FindMember("id");
-  if (id == user->value.MemberEnd() || !id->value.IsString() || id->value.GetStringLength() == 0) {
+  const rapidjson::Value* id = field(*user, "id");
+  if (!id || !id->IsString() || id->GetStringLength() == 0) {
     why = "the answer's user has no id";
     return AuthHookVerdict::Broken;
   }
-  identity.sub.assign(id->value.GetString(), id->value.GetStringLength());
-  const auto name = user->value.FindMember("name");
-  if (name != user->value.MemberEnd() && name->value.IsString()) {
-    identity.name.assign(name->value.GetString(), name->value.GetStringLength());
+  identity.sub.assign(id->GetString(), id->GetStringLength());
+  const rapidjson::Value* name = field(*user, "name");
+  if (name && name->IsString()) {
+    identity.name.assign(name->GetString(), name->GetStringLength());
     identity.has_name = true;
   }
   for (auto [key, has, list] : {std::tuple{"rooms", &identity.has_rooms, &identity.rooms},
                                 std::tuple{"edit", &identity.has_edit, &identity.edit}}) {
-    const auto m = doc.FindMember(key);
-    if (m == doc.MemberEnd() || m->value.IsNull()) continue;
-    if (!string_array(m->value, *list)) {
+    const rapidjson::Value* m = field(doc, key);
+    if (!m || m->IsNull()) continue;
+    if (!string_array(*m, *list)) {
       why = std::string("the answer's ") + key + " is not an array of strings";
       identity = JwtClaims{};
       return AuthHookVerdict::Broken;
     }
     *has = true;
   }
-  const auto expires = doc.FindMember("expires_in");
-  if (expires != doc.MemberEnd() && !expires->value.IsNull()) {
-    if (!expires->value.IsInt64() || expires->value.GetInt64() <= 0) {
+  const rapidjson::Value* expires = field(doc, "expires_in");
+  if (expires && !expires->IsNull()) {
+    if (!expires->IsInt64() || expires->GetInt64() <= 0) {
       why = "the answer's expires_in is not a positive integer";
       identity = JwtClaims{};
       return AuthHookVerdict::Broken;
     }
-    identity.exp = identity.usable_until = now_unix + expires->value.GetInt64();
+    identity.exp = identity.usable_until = now_unix + expires->GetInt64();
   }
   if (!jwt_allows_room(identity, room)) return AuthHookVerdict::Forbidden;
   return AuthHookVerdict::Allow;
@@ -212,9 +220,9 @@ EditHookVerdict decide_edit_hook(long status, std::string_view body, EditRewrite
   if (status >= 400 && status < 500) {
     rapidjson::Document doc;
     if (read_json(body, JsonLimits{}, doc).ok() && doc.IsObject()) {
-      const auto r = doc.FindMember("reason");
-      if (r != doc.MemberEnd() && r->value.IsString())
-        reason = cut_utf8(std::string_view(r->value.GetString(), r->value.GetStringLength()), kMaxReasonBytes);
+      const rapidjson::Value* r = field(doc, "reason");
+      if (r && r->IsString())
+        reason = cut_utf8(std::string_view(r->GetString(), r->GetStringLength()), kMaxReasonBytes);
     }
     return EditHookVerdict::Reject;
   }
@@ -222,17 +230,17 @@ EditHookVerdict decide_edit_hook(long status, std::string_view body, EditRewrite
   if (is_blank(body)) return EditHookVerdict::Accept;
   rapidjson::Document doc;
   if (!read_json(body, JsonLimits{}, doc).ok() || !doc.IsObject()) return EditHookVerdict::Unavailable;
-  for (auto [key, field] : {std::pair{"building", &rewrite.building}, std::pair{"op", &rewrite.op}}) {
-    const auto m = doc.FindMember(key);
-    if (m == doc.MemberEnd()) continue;
-    if (!m->value.IsString()) {
+  for (auto [key, slot] : {std::pair{"building", &rewrite.building}, std::pair{"op", &rewrite.op}}) {
+    const rapidjson::Value* m = field(doc, key);
+    if (!m) continue;
+    if (!m->IsString()) {
       rewrite = EditRewrite{};
       return EditHookVerdict::Unavailable;
     }
-    field->emplace(m->value.GetString(), m->value.GetStringLength());
+    slot->emplace(m->GetString(), m->GetStringLength());
   }
-  const auto data = doc.FindMember("data");
-  if (data != doc.MemberEnd()) rewrite.data_json = compact(data->value);
+  const rapidjson::Value* data = field(doc, "data");
+  if (data) rewrite.data_json = compact(*data);
   return rewrite.building || rewrite.op || rewrite.data_json ? EditHookVerdict::Rewrite : EditHookVerdict::Accept;
 }
 

@@ -27,8 +27,7 @@ int64_t event_ms(std::string_view body) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (!doc.HasParseError() && doc.IsObject()) {
-    auto ts = doc.FindMember("ts");
-    if (ts != doc.MemberEnd() && ts->value.IsInt64()) return ts->value.GetInt64();
+    if (doc.HasMember("ts") && doc["ts"].IsInt64()) return doc["ts"].GetInt64();
   }
   return wall_ms();
 }

@@ -133,7 +133,7 @@ bool HookBackend::edit_event(const Room& room, const AppliedEdit& edit, HookEven
   doc.Parse(edit.frame.data(), edit.frame.size());
   if (doc.HasParseError() || !doc.IsObject()) return false;  // never: the domain encoded it
   std::optional<std::string> data;
-  if (auto d = doc.FindMember("data"); d != doc.MemberEnd()) data = json_text(d->value);
+  if (doc.HasMember("data")) data = json_text(doc["data"]);
   const bool from_client = edit.session != "server";
   const int64_t now_ms = unix_ms();
   std::optional<std::string> user;
