@@ -5,28 +5,15 @@
 #include <rapidjson/writer.h>
 
 #include "proto/json_reader.h"
+#include "proto/json_util.h"
 
 namespace roomcast {
 
 namespace {
 
-// The member `name` of `object`, or null. Compared by length, so a name with an embedded
-// NUL cannot alias (as proto/jwt.cpp and proto/message_decode.cpp do).
-const rapidjson::Value* field(const rapidjson::Value& object, std::string_view name) {
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it)
-    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) == name) return &it->value;
-  return nullptr;
-}
-
-using rapidjson::SizeType;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(JsonWriter& w, std::string_view s) {
-  // Writer asserts on a null pointer even for length 0.
-  w.String(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()));
-}
-
-void write_key(JsonWriter& w, std::string_view k) { w.Key(k.data(), static_cast<SizeType>(k.size())); }
+using JsonWriter = json::Writer;
+using json::write_key;
+using json::write_string;
 
 void write_raw(JsonWriter& w, std::string_view json) {
   if (json.empty()) {
@@ -45,12 +32,6 @@ void write_optional_string(JsonWriter& w, std::optional<std::string_view> s) {
 
 std::string text_of(const rapidjson::StringBuffer& b) { return std::string(b.GetString(), b.GetSize()); }
 
-std::string compact(const rapidjson::Value& v) {
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  v.Accept(w);
-  return text_of(b);
-}
 
 bool is_blank(std::string_view s) {
   for (char c : s)
@@ -132,25 +113,25 @@ AuthHookVerdict decide_auth_hook(long status, std::string_view body, std::string
     why = read.ok() ? "the answer is not a JSON object" : "the answer is not JSON: " + describe(read, JsonLimits{});
     return AuthHookVerdict::Broken;
   }
-  const rapidjson::Value* user = field(doc, "user");
+  const rapidjson::Value* user = json::member(doc, "user");
   if (!user || !user->IsObject()) {
     why = "the answer has no user object";
     return AuthHookVerdict::Broken;
   }
-  const rapidjson::Value* id = field(*user, "id");
+  const rapidjson::Value* id = json::member(*user, "id");
   if (!id || !id->IsString() || id->GetStringLength() == 0) {
     why = "the answer's user has no id";
     return AuthHookVerdict::Broken;
   }
   identity.sub.assign(id->GetString(), id->GetStringLength());
-  const rapidjson::Value* name = field(*user, "name");
+  const rapidjson::Value* name = json::member(*user, "name");
   if (name && name->IsString()) {
     identity.name.assign(name->GetString(), name->GetStringLength());
     identity.has_name = true;
   }
   for (auto [key, has, list] : {std::tuple{"rooms", &identity.has_rooms, &identity.rooms},
                                 std::tuple{"edit", &identity.has_edit, &identity.edit}}) {
-    const rapidjson::Value* m = field(doc, key);
+    const rapidjson::Value* m = json::member(doc, key);
     if (!m || m->IsNull()) continue;
     if (!string_array(*m, *list)) {
       why = std::string("the answer's ") + key + " is not an array of strings";
@@ -159,7 +140,7 @@ AuthHookVerdict decide_auth_hook(long status, std::string_view body, std::string
     }
     *has = true;
   }
-  const rapidjson::Value* expires = field(doc, "expires_in");
+  const rapidjson::Value* expires = json::member(doc, "expires_in");
   if (expires && !expires->IsNull()) {
     if (!expires->IsInt64() || expires->GetInt64() <= 0) {
       why = "the answer's expires_in is not a positive integer";
@@ -220,7 +201,7 @@ EditHookVerdict decide_edit_hook(long status, std::string_view body, EditRewrite
   if (status >= 400 && status < 500) {
     rapidjson::Document doc;
     if (read_json(body, JsonLimits{}, doc).ok() && doc.IsObject()) {
-      const rapidjson::Value* r = field(doc, "reason");
+      const rapidjson::Value* r = json::member(doc, "reason");
       if (r && r->IsString())
         reason = cut_utf8(std::string_view(r->GetString(), r->GetStringLength()), kMaxReasonBytes);
     }
@@ -231,7 +212,7 @@ EditHookVerdict decide_edit_hook(long status, std::string_view body, EditRewrite
   rapidjson::Document doc;
   if (!read_json(body, JsonLimits{}, doc).ok() || !doc.IsObject()) return EditHookVerdict::Unavailable;
   for (auto [key, slot] : {std::pair{"building", &rewrite.building}, std::pair{"op", &rewrite.op}}) {
-    const rapidjson::Value* m = field(doc, key);
+    const rapidjson::Value* m = json::member(doc, key);
     if (!m) continue;
     if (!m->IsString()) {
       rewrite = EditRewrite{};
@@ -239,8 +220,8 @@ EditHookVerdict decide_edit_hook(long status, std::string_view body, EditRewrite
     }
     slot->emplace(m->GetString(), m->GetStringLength());
   }
-  const rapidjson::Value* data = field(doc, "data");
-  if (data) rewrite.data_json = compact(*data);
+  const rapidjson::Value* data = json::member(doc, "data");
+  if (data) rewrite.data_json = json::text(*data);
   return rewrite.building || rewrite.op || rewrite.data_json ? EditHookVerdict::Rewrite : EditHookVerdict::Accept;
 }
 

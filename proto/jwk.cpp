@@ -1,6 +1,5 @@
 // proto/jwk.cpp: JWK set and PEM parsing into EVP_PKEYs, and JWS signature checks
 // (OpenSSL 3 EVP; RapidJSON through proto/json_reader.h).
-#include "proto/base64url.h"
 #include "proto/jwk.h"
 
 #include <array>
@@ -17,7 +16,9 @@
 #include <openssl/rsa.h>
 #include <rapidjson/document.h>
 
+#include "proto/base64url.h"
 #include "proto/json_reader.h"
+#include "proto/json_util.h"
 #include "proto/jwt.h"
 
 namespace roomcast {
@@ -67,13 +68,8 @@ const EVP_MD* sha256() {
   return md;
 }
 
-std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-const Value* member(const Value& object, std::string_view name) {
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it)
-    if (view(it->name) == name) return &it->value;
-  return nullptr;
-}
+using json::member;
+using json::view;
 
 // A whole-set failure or a skipped entry: the reason, with OpenSSL's queue emptied.
 bool fail(std::string& error, std::string reason) {

@@ -14,6 +14,7 @@
 
 #include "proto/base64url.h"
 #include "proto/json_reader.h"
+#include "proto/json_util.h"
 
 namespace roomcast {
 
@@ -37,15 +38,8 @@ bool fail(JwtError& err, JwtError e) {
 
 namespace {
 
-std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-// Compares by length, so names with embedded NULs cannot alias.
-const Value* member(const Value& object, std::string_view name) {
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
-    if (view(it->name) == name) return &it->value;
-  }
-  return nullptr;
-}
+using json::member;
+using json::view;
 
 bool parse_object(const std::string& json, rapidjson::Document& doc) {
   return read_json(json, kTokenJson, doc).ok() && doc.IsObject();

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "proto/json_reader.h"
+#include "proto/json_util.h"
 #include "proto/message.h"
 
 namespace roomcast {
@@ -26,16 +27,8 @@ constexpr JsonLimits kClientJson{.max_depth = 32, .max_key_bytes = 256};
 constexpr size_t kDocumentStackBytes = 1024;
 constexpr size_t kMaxUserStringBytes = 256;
 
-std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-// Linear scan instead of FindMember: it compares by length, so keys with embedded NULs
-// cannot alias, and it needs no temporary Value for the name.
-const Value* member(const Value& object, std::string_view name) {
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
-    if (view(it->name) == name) return &it->value;
-  }
-  return nullptr;
-}
+using json::member;
+using json::view;
 
 bool fail(DecodeError& err, ErrorCode code, std::string_view message) {
   err.code = code;

@@ -4,6 +4,7 @@
 
 #include <rapidjson/writer.h>
 
+#include "proto/json_util.h"
 #include "proto/message.h"
 
 namespace roomcast {
@@ -11,18 +12,9 @@ namespace {
 
 using rapidjson::SizeType;
 using rapidjson::Value;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-
-void write_string(JsonWriter& w, std::string_view s) {
-  // Writer asserts on a null pointer even for length 0, and an empty string_view may
-  // have one.
-  w.String(s.empty() ? "" : s.data(), static_cast<SizeType>(s.size()));
-}
-
-void write_key(JsonWriter& w, std::string_view k) {
-  w.Key(k.data(), static_cast<SizeType>(k.size()));
-}
+using JsonWriter = json::Writer;
+using json::write_key;
+using json::write_string;
 
 void write_number(JsonWriter& w, double d) {
   // Writer emits nothing for NaN/Inf (the document would be broken); decoded cameras are

@@ -12,6 +12,7 @@
 #include "core/room/room.h"
 #include "core/room/room_service.h"
 #include "core/room/session.h"
+#include "proto/json_util.h"
 
 namespace roomcast {
 namespace {
@@ -27,7 +28,8 @@ int64_t event_ms(std::string_view body) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (!doc.HasParseError() && doc.IsObject()) {
-    if (doc.HasMember("ts") && doc["ts"].IsInt64()) return doc["ts"].GetInt64();
+    const rapidjson::Value* ts = json::member(doc, "ts");
+    if (ts && ts->IsInt64()) return ts->GetInt64();
   }
   return wall_ms();
 }

@@ -12,6 +12,7 @@
 #include "core/room/room_service.h"
 #include "core/room/session.h"
 #include "proto/hook_messages.h"
+#include "proto/json_util.h"
 
 namespace roomcast {
 namespace {
@@ -35,17 +36,9 @@ std::string user_json(const User& user) {
   return std::string(out.GetString(), out.GetSize());
 }
 
-std::string json_text(const rapidjson::Value& value) {
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  value.Accept(w);
-  return std::string(out.GetString(), out.GetSize());
-}
-
 std::string_view string_field(const rapidjson::Value& doc, const char* name) {
-  auto it = doc.FindMember(name);
-  if (it == doc.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
+  const rapidjson::Value* v = json::member(doc, name);
+  return v && v->IsString() ? json::view(*v) : std::string_view();
 }
 
 }  // namespace
@@ -74,7 +67,7 @@ BackendPort::Answer HookBackend::check_edit(const EditCheck& edit, uint64_t tick
   const std::string counter = edit.has_id ? std::string() : "n" + std::to_string(ticket);
   request.webhook_id = edit_hook_webhook_id(edit.room, edit.session, edit.has_id ? edit.id : std::string_view(counter));
   std::optional<std::string> data;
-  if (edit.data) data = json_text(*edit.data);
+  if (edit.data) data = json::text(*edit.data);
   request.body = encode_edit_hook_request(
       edit.room, edit.session, edit.user ? user_json(*edit.user) : std::string("null"),
       edit.has_id ? std::optional<std::string_view>(edit.id) : std::nullopt, edit.building, edit.op,
@@ -133,7 +126,7 @@ bool HookBackend::edit_event(const Room& room, const AppliedEdit& edit, HookEven
   doc.Parse(edit.frame.data(), edit.frame.size());
   if (doc.HasParseError() || !doc.IsObject()) return false;  // never: the domain encoded it
   std::optional<std::string> data;
-  if (doc.HasMember("data")) data = json_text(doc["data"]);
+  if (const rapidjson::Value* d = json::member(doc, "data")) data = json::text(*d);
   const bool from_client = edit.session != "server";
   const int64_t now_ms = unix_ms();
   std::optional<std::string> user;

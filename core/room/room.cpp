@@ -41,9 +41,9 @@ Session* Room::find_by_token(std::string_view token) const {
 
 // The fan-out loop: one pointer store and one refcount increment per recipient (each
 // member's queue lives in its Member, one load away from the session).
-uint32_t Room::broadcast(SharedFrame* frame, const Session* except, bool urgent) {
+uint32_t Room::push_to(std::span<Session* const> to, SharedFrame* frame, const Session* except, bool urgent) {
   uint32_t recipients = 0;
-  for (Session* s : members_) {
+  for (Session* s : to) {
     if (s == except) continue;
     if (urgent)
       s->member->out.push_urgent(frame);
@@ -54,19 +54,14 @@ uint32_t Room::broadcast(SharedFrame* frame, const Session* except, bool urgent)
   return recipients;
 }
 
+uint32_t Room::broadcast(SharedFrame* frame, const Session* except, bool urgent) {
+  return push_to(members_, frame, except, urgent);
+}
+
 uint32_t Room::broadcast_cursor(SharedFrame* frame, Session& sender, int64_t now_ns, bool urgent) {
   if (!reduced() || sender.id == presenter()) return broadcast(frame, &sender, urgent);
-  uint32_t recipients = 0;
-  for (size_t i = 0; i < full_; ++i) {
-    Session* s = members_[i];
-    if (s == &sender) continue;
-    if (urgent)
-      s->member->out.push_urgent(frame);
-    else
-      s->member->out.push(frame);
-    ++recipients;
-  }
-  return recipients + attention_->cursor(sender, frame, now_ns, urgent);
+  const uint32_t full_rate = push_to(std::span<Session* const>(members_.data(), full_), frame, &sender, urgent);
+  return full_rate + attention_->cursor(sender, frame, now_ns, urgent);
 }
 
 void Room::hold(std::unique_ptr<Session> s) {

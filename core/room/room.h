@@ -122,6 +122,9 @@ class Room {
  private:
   std::string name_;
   std::string epoch_;
+  // Queues `frame` to every session of `to` but `except`; returns how many.
+  static uint32_t push_to(std::span<Session* const> to, SharedFrame* frame, const Session* except, bool urgent);
+
   std::vector<Session*> members_;  // [0, full_) without camera_rate, then the reduced ones
   size_t full_ = 0;
   std::unique_ptr<Attention> attention_;

@@ -5,10 +5,10 @@
 #include <ctime>
 
 #include <rapidjson/document.h>
-#include <rapidjson/writer.h>
 
 #include "core/auth/tokens.h"
 #include "core/base/ws_frames.h"
+#include "proto/json_util.h"
 
 namespace roomcast {
 namespace {
@@ -19,14 +19,6 @@ bool rememberable(std::string_view id) {
   for (char c : id)
     if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
   return chars >= 1 && chars <= kMaxRememberedIdChars;
-}
-
-// A JSON value as text (an edit's data kept while the backend decides).
-std::string json_text(const rapidjson::Value& value) {
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  value.Accept(w);
-  return std::string(out.GetString(), out.GetSize());
 }
 
 // The edit id inside an exactly-once key (edit_key below), or empty.
@@ -67,15 +59,9 @@ void RoomService::reply(Member& m, OutType type, std::string_view payload) {
   metrics_.messages_out[size_t(type)].add();
 }
 
-// Cameras are broadcast and forgotten: their bytes go in the room's arena, next to the
-// room's previous camera of this window, so a recipient's queued cameras leave as one
-// range. Everything else (edits stay in history) gets its own allocation.
-FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
-                              DropPolicy policy) {
-  FrameArena* arena = policy == DropPolicy::WhenSuperseded ? &room.camera_arena() : nullptr;
-  const bool was_filling = arena && arena->filling();
-  FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload, policy, arena));
-  if (arena && !was_filling && arena->filling()) filling_arenas_.push_back(&room);
+// Everything but cameras (edits stay in history) gets its own allocation.
+FrameRef RoomService::fan_out(Room& room, const Session* except, OutType type, std::string_view payload) {
+  FrameRef frame = FrameRef::adopt(ws_frame(Opcode::Text, payload));
   uint32_t recipients = room.broadcast(frame.get(), except, relaying_);
   frame->track_fanout(now_ns_, recipients);
   metrics_.messages_out[size_t(type)].add(recipients);
@@ -86,8 +72,10 @@ FrameRef RoomService::fan_out_cursor(Room& room, Session& sender, std::string_vi
   Session::View& view = sender.view_for_update();
   // Queues still holding the previous camera may now skip it (latest wins).
   if (view.last_cursor) view.last_cursor->mark_superseded();
-  // A cursor held back for reduced members (1.2) is pushed again at their tick, so its
-  // bytes must outlive its first recipients: outside the arena then.
+  // Cameras are broadcast and forgotten: their bytes go in the room's arena, next to the
+  // room's previous camera of this window, so a recipient's queued cameras leave as one
+  // range. A cursor held back for reduced members (1.2) is pushed again at their tick, so
+  // its bytes must outlive its first recipients: outside the arena then.
   const bool reduced = room.reduced();
   FrameArena* arena = reduced ? nullptr : &room.camera_arena();
   const bool was_filling = arena && arena->filling();
@@ -434,7 +422,7 @@ void RoomService::edit(Member& m, Session& s, const ClientMessage& msg) {
     v.id = msg.id;
     v.building = msg.building;
     v.op = msg.op;
-    if ((v.has_data = msg.data != nullptr)) v.data_json = json_text(*msg.data);
+    if ((v.has_data = msg.data != nullptr)) v.data_json = json::text(*msg.data);
     hold_sender(m);  // its later messages wait for the decision (docs/protocol.md 3.2)
     return;
   }
@@ -481,10 +469,7 @@ bool RoomService::apply_decision(Member& m, Session& s, const ClientMessage& sen
   // A rewritten edit reaches its sender too: what the room stored is not what it sent
   // (docs/integration.md 3).
   const bool to_sender_too = d.kind == EditDecision::Kind::Rewrite;
-  FrameRef frame = fan_out(room, to_sender_too ? nullptr : &s, OutType::Edit, encoded());
-  room.commit_edit(frame.get(), std::move(key));
-  AppliedEdit applied{seq, s.id, &s.user, msg.has_id, msg.id, encoded(), true};  // still the edit
-  backend_->edit_applied(room, applied);
+  commit(room, to_sender_too ? nullptr : &s, s.id, &s.user, msg.has_id, msg.id, std::move(key), encoded(), true, false);
   encode_ack(encoded_, msg.has_id, msg.id, seq, false, to_sender_too);
   reply(m, OutType::Ack, encoded());
   return false;
@@ -520,9 +505,7 @@ uint64_t RoomService::publish(std::string_view room_name, const ClientMessage& e
   Room& room = room_named(room_name);
   const uint64_t seq = room.next_seq();
   encode_edit(encoded_, "server", seq, edit.building, edit.op, edit.data);
-  FrameRef frame = fan_out(room, nullptr, OutType::Edit, encoded());
-  room.commit_edit(frame.get());
-  backend_->edit_applied(room, AppliedEdit{seq, "server", nullptr, false, {}, encoded(), true});
+  commit(room, nullptr, "server", nullptr, false, {}, {}, encoded(), true, false);
   metrics_.publishes.add();
   return seq;
 }
@@ -668,14 +651,19 @@ Session* RoomService::apply_stored_edit(Room& room, std::string_view origin, std
   if (Session* cam = from ? from : store_->find_elsewhere(room, origin)) flush_cursor(room, *cam);
   // A rewritten edit reaches its sender too (docs/integration.md 3).
   const bool rewritten = sender && sender->member && sender->member->wait && sender->member->wait->rewritten;
-  FrameRef f = fan_out(room, rewritten ? nullptr : sender, OutType::Edit, frame);
-  const std::string id(id_of_key(key));  // a copy: the key moves into the room
-  const uint64_t seq = room.seq() + 1;
-  room.commit_edit(f.get(), std::move(key));
-  const bool from_client = origin != "server";
-  backend_->edit_applied(room, AppliedEdit{seq, origin, from ? &from->user : nullptr, from_client && !id.empty(),
-                                           from_client ? id : std::string_view(), frame, stored_here, event_kept});
+  const std::string_view id = origin != "server" ? id_of_key(key) : std::string_view();
+  commit(room, rewritten ? nullptr : sender, origin, from ? &from->user : nullptr, !id.empty(), id, std::move(key),
+         frame, stored_here, event_kept);
   return sender && sender->member ? sender : nullptr;
+}
+
+void RoomService::commit(Room& room, const Session* except, std::string_view origin, const User* user, bool has_id,
+                         std::string_view id, std::string key, std::string_view frame, bool stored_here,
+                         bool event_kept) {
+  FrameRef f = fan_out(room, except, OutType::Edit, frame);
+  // The backend first: `id` may point into `key`, which then moves into the room.
+  backend_->edit_applied(room, AppliedEdit{room.next_seq(), origin, user, has_id, id, frame, stored_here, event_kept});
+  room.commit_edit(f.get(), std::move(key));
 }
 
 bool RoomService::rewritten_ack(Member& m) {

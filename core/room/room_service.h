@@ -186,8 +186,8 @@ class RoomService {
   void reply(Member& m, OutType type, std::string_view payload);
   void send_error(Member& m, ErrorCode code, std::string_view message);
   // `payload` as one frame to every member of `room` but `except`; returns the frame.
-  FrameRef fan_out(Room& room, const Session* except, OutType type, std::string_view payload,
-                   DropPolicy policy = DropPolicy::Never);
+  // Not for cursors (fan_out_cursor): this frame has its own allocation and never drops.
+  FrameRef fan_out(Room& room, const Session* except, OutType type, std::string_view payload);
   // The newest cursor of `sender` (here, held or elsewhere), as every member receives it:
   // the previous one superseded, the full-rate group now, the others at their tick.
   FrameRef fan_out_cursor(Room& room, Session& sender, std::string_view payload);
@@ -249,6 +249,11 @@ class RoomService {
   void edit(Member& m, Session& s, const ClientMessage& msg);
   // The backend's decision about `msg` from `s` (exactly-once `key`): applied (as sent or
   // rewritten) through the store, or refused.
+  // The edit `frame`, numbered room.next_seq(), from `origin`: to every member but
+  // `except`, to the backend (`id`: the edit's id, if it had one), then into history
+  // with its exactly-once `key`. The one place an edit is applied, whichever store.
+  void commit(Room& room, const Session* except, std::string_view origin, const User* user, bool has_id,
+              std::string_view id, std::string key, std::string_view frame, bool stored_here, bool event_kept);
   // Returns true if the store took it and the sender waits for it.
   bool apply_decision(Member& m, Session& s, const ClientMessage& msg, std::string key, const EditDecision& d);
   void follow(Member& m, Session& s, const ClientMessage& msg);

@@ -1,9 +1,6 @@
 // In-band tokens: 4001 -> getToken -> reconnect, refresh before exp, 4003 -> stop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import WebSocket from 'ws';
 import { RoomClient } from '../src/index.js';
 import { startServer } from './helpers/server.js';
@@ -17,10 +14,7 @@ let server;
 const clients = [];
 
 before(async () => {
-  const dir = mkdtempSync(joinPath(tmpdir(), 'roomcast-js-'));
-  const file = joinPath(dir, 'secret');
-  writeFileSync(file, SECRET);
-  server = await startServer({ args: ['--jwt-secret-file', file] });
+  server = await startServer({ secret: SECRET });
 });
 after(async () => {
   for (const c of clients) c.close();
@@ -122,9 +116,7 @@ test('the token never travels in the URL', async () => {
 });
 
 test('over capacity (close 1013 in band) the client waits at least 5 s before trying again', async () => {
-  const dir = mkdtempSync(joinPath(tmpdir(), 'roomcast-js-'));
-  writeFileSync(joinPath(dir, 'secret'), SECRET);
-  const full = await startServer({ args: ['--jwt-secret-file', joinPath(dir, 'secret'), '--max-connections', '1'] });
+  const full = await startServer({ args: ['--max-connections', '1'], secret: SECRET });
   /** @type {number[]} */
   const opened = [];
   class Spy extends WebSocket {

@@ -2,9 +2,6 @@
 // a refresh that changes the role, and camera rate by attention.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import WebSocket from 'ws';
 import { RoomClient, RoomError, ErrorCode } from '../src/index.js';
 import { startServer } from './helpers/server.js';
@@ -19,10 +16,7 @@ let server;
 const clients = [];
 
 before(async () => {
-  const dir = mkdtempSync(joinPath(tmpdir(), 'roomcast-js-'));
-  const file = joinPath(dir, 'secret');
-  writeFileSync(file, SECRET);
-  server = await startServer({ args: ['--jwt-secret-file', file] });
+  server = await startServer({ secret: SECRET });
 });
 after(async () => {
   for (const c of clients) c.close();

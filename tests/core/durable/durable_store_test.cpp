@@ -18,6 +18,7 @@
 
 #include "core/durable/durable_store.h"
 #include "core/room/room_service.h"
+#include "tests/core/durable/disk_answers.h"
 #include "tests/core/room/fake_client.h"
 
 namespace roomcast {
@@ -72,22 +73,11 @@ class DurableStoreTest : public ::testing::Test {
   void send(FakeClient& c, const std::string& json) { service_->receive(c.member, json, now_ns_); }
   // Waits (bounded) until the engine has answered `n` more records (room files and
   // edits, stored or failed), handling the answers as the loop does.
-  uint64_t answered() const {
-    const disk::DiskStats st = disk_->stats();
-    return st.appends_ok + st.errors_no_space + st.errors_io + st.errors_rejected;
-  }
+  // Waits (bounded) until the engine answered `n` more records, then handles the answers.
   void settle(uint64_t n) {
     const uint64_t want = base_ + n;
-    for (int i = 0; i < 500 && answered() < want; ++i) {
-      pollfd p{store_->event_fd(), POLLIN, 0};
-      ::poll(&p, 1, 10);
-    }
-    // The engine counts a batch just before it posts it: give the post its moment.
-    pollfd p{store_->event_fd(), POLLIN, 0};
-    ::poll(&p, 1, 100);
-    ::usleep(20000);
+    base_ = testing_support::wait_for_disk_answers(*disk_, want);
     store_->drain(now_ns_);
-    base_ = answered();
     ASSERT_EQ(base_, want) << "the engine did not answer in time";
   }
   std::vector<std::string> types(FakeClient& c) {

@@ -16,6 +16,7 @@
 #include "core/durable/durable_store.h"
 #include "core/hooks/hook_backend.h"
 #include "core/room/room_service.h"
+#include "tests/core/durable/disk_answers.h"
 #include "tests/core/room/fake_client.h"
 
 namespace roomcast {
@@ -104,24 +105,11 @@ class DurableWebhooksTest : public ::testing::Test {
     service_->receive(c.member,
                       R"({"type":"edit","building":"b","op":"set","id":"e)" + std::to_string(n) + R"("})", now_ns_);
   }
-  uint64_t answered() const {
-    const disk::DiskStats st = disk_->stats();
-    return st.appends_ok + st.errors_no_space + st.errors_io + st.errors_rejected;
-  }
   // Waits (bounded) until the engine answered `n` more records, then handles the answers.
   void settle(uint64_t n) {
     const uint64_t want = base_ + n;
-    for (int i = 0; i < 500 && answered() < want; ++i) {
-      pollfd p{store_->event_fd(), POLLIN, 0};
-      ::poll(&p, 1, 10);
-    }
-    for (int i = 0; i < 50; ++i) {  // the post follows the count: give it its moment
-      pollfd p{store_->event_fd(), POLLIN, 0};
-      if (::poll(&p, 1, 2) > 0) break;
-    }
-    ::usleep(2000);
+    base_ = testing_support::wait_for_disk_answers(*disk_, want);
     store_->drain(now_ns_);
-    base_ = answered();
     ASSERT_EQ(base_, want) << "the engine did not answer in time";
   }
   std::vector<std::string> ids() const {

@@ -2,7 +2,7 @@
 // roomcast serving the page (--static) and the room, restarted under the pages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -249,9 +249,7 @@ test('a follow in one page survives a server restart, and nobody is shown leavin
 // the follower's page says so in a banner and flies to her camera.
 test('a viewer page cannot edit; a presenter page leads and the follower page shows "Ada presents"', { timeout: 90000 }, async () => {
   const SECRET = 'roomcast-e2e-roles-secret-0123456789';
-  const dir = mkdtempSync(join(tmpdir(), 'roomcast-e2e-'));
-  writeFileSync(join(dir, 'secret'), SECRET);
-  const auth = await startServer({ args: ['--static', dist, '--jwt-secret-file', join(dir, 'secret')] });
+  const auth = await startServer({ args: ['--static', dist], secret: SECRET });
   try {
     const room = 'e2e-roles';
     const a = await open('Ada', room, { port: auth.port, token: signToken(SECRET, { sub: 'ada', name: 'Ada' }) });
@@ -322,6 +320,5 @@ test('a viewer page cannot edit; a presenter page leads and the follower page sh
     await v.page.close();
   } finally {
     await auth.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
