@@ -20,7 +20,10 @@ bool apply(RoomState& s, bool& have_header, std::string_view payload, size_t his
     uint64_t seq_base = r.u64(), event_base = r.u64(), acked = r.u64();
     if (r.failed() || !r.at_end()) return why = "malformed header", false;
     if (version != kFormatVersion) return why = "unknown format version", false;
+    // Events up to event_base are not in the log (compaction dropped them), so they must
+    // all be acknowledged: a header that says otherwise would leave an outbox gap.
     if (acked > event_base) return why = "header acknowledges events it does not have", false;
+    if (acked < event_base) return why = "header drops events not yet acknowledged", false;
     s.room.assign(room);
     s.epoch.assign(epoch);
     s.seq = seq_base;
