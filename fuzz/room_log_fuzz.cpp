@@ -8,11 +8,15 @@
 //   - the history is contiguous, ends at seq, and is at most history_limit long;
 //   - the outbox holds exactly the events acked_through+1..last_event, in order;
 //   - the valid prefix re-read gives the same state, Clean (a cut tail stays cut), and a
-//     snapshot of a non-damaged state reads back as the same state.
+//     snapshot of a non-damaged state reads back as the same state;
+//   - the same bytes replayed as a journal entry onto the state (replay_records) keep
+//     every invariant above, and what it reports applied, replayed onto the state before,
+//     gives the same state again.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "core/disk/record.h"
 #include "core/disk/room_log.h"
 #include "fuzz/fuzz_common.h"
 
@@ -35,13 +39,7 @@ bool same(const RoomState& a, const RoomState& b) {
   return true;
 }
 
-void one_input(const uint8_t* data, size_t size) {
-  std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  size_t limit = size > 0 ? data[0] & 15 : 4;
-  LogRecovery r = read_room_log(bytes, limit);
-  const RoomState& s = r.state;
-  check(r.good_bytes <= size, "good_bytes within the input");
-  check(r.outcome != LogOutcome::Clean || r.good_bytes == size, "clean consumes everything");
+void check_state(const RoomState& s, size_t limit) {
   check(s.history.size() <= limit, "history bounded");
   for (size_t i = 0; i < s.history.size(); ++i) {
     check(s.history[i].seq == s.seq - (s.history.size() - 1 - i), "history contiguous, ending at seq");
@@ -51,7 +49,42 @@ void one_input(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < s.outbox.size(); ++i) {
     check(s.outbox[i].number == s.acked_through + 1 + i, "outbox in order");
   }
+}
+
+// The log's records after its header, replayed as a journal entry onto the state the
+// header alone gives, must rebuild the state the whole read gave.
+void replay_onto(const RoomState& whole, std::string_view bytes, size_t limit) {
+  Frame first = read_frame(bytes);
+  if (first.status != FrameStatus::Ok) return;
+  LogRecovery header = read_room_log(bytes.substr(0, first.size), limit);
+  if (header.outcome != LogOutcome::Clean) return;
+  std::string_view tail = bytes.substr(first.size);
+  RoomState s = header.state;
+  std::string applied;
+  Replay r = replay_records(s, tail, limit, applied);
+  check_state(s, limit);
+  check(r.outcome == Replay::Outcome::Ok, "a clean log's records replay");
+  check(same(s, whole), "replaying a log's records rebuilds its state");
+  RoomState again = header.state;
+  std::string applied_again;
+  Replay r2 = replay_records(again, applied, limit, applied_again);
+  check(r2.outcome == Replay::Outcome::Ok && applied_again == applied, "what was applied applies again");
+  check(same(again, whole), "the same state");
+  std::string none;
+  Replay r3 = replay_records(again, tail, limit, none);
+  check(r3.outcome == Replay::Outcome::Ok && r3.applied == 0 && none.empty(), "a second replay applies nothing");
+}
+
+void one_input(const uint8_t* data, size_t size) {
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  size_t limit = size > 0 ? data[0] & 15 : 4;
+  LogRecovery r = read_room_log(bytes, limit);
+  const RoomState& s = r.state;
+  check(r.good_bytes <= size, "good_bytes within the input");
+  check(r.outcome != LogOutcome::Clean || r.good_bytes == size, "clean consumes everything");
+  check_state(s, limit);
   if (r.outcome == LogOutcome::Damaged) return;
+  replay_onto(s, bytes.substr(0, r.good_bytes), limit);
   LogRecovery again = read_room_log(bytes.substr(0, r.good_bytes), limit);
   check(again.outcome == LogOutcome::Clean, "the kept prefix is clean");
   check(same(again.state, s), "the kept prefix reads the same");

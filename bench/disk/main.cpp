@@ -3,7 +3,7 @@
 //
 //   roomcast-disk-bench fsync   DIR [N]                  fdatasync p50/p99 of a 200-byte append
 //   roomcast-disk-bench store   DIR RATE SECONDS ROOMS    paced edits through DiskStore
-//                                                        (BENCH_SEQUENTIAL_SYNCS=1: no io_uring)
+//                                                        (one journal fdatasync per group commit)
 //   roomcast-disk-bench sqlite  DIR RATE SECONDS ROOMS    the same load, SQLite WAL, group commit
 //   roomcast-disk-bench load    DIR ROOMS EDITS           writes ROOMS logs of EDITS edits, then
 //                                                        times DiskStore::open (load-all)
@@ -93,7 +93,6 @@ struct DiskEngine : Engine {
     DiskOptions o;
     o.dir = dir;
     o.history_limit = 1000;
-    o.parallel_syncs = !std::getenv("BENCH_SEQUENTIAL_SYNCS");
     store = DiskStore::open(o, loaded, error);
     if (!store) std::fprintf(stderr, "%s\n", error.c_str()), std::exit(1);
     for (auto& c : clients) c = store->client();

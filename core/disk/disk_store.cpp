@@ -6,7 +6,6 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <thread>
@@ -15,6 +14,7 @@
 
 #include "core/disk/dir_lock.h"
 #include "core/disk/durable_file.h"
+#include "core/disk/journal.h"
 
 namespace roomcast::disk {
 namespace {
@@ -137,7 +137,8 @@ struct DiskStore::Shared {
   struct Counters {
     std::atomic<uint64_t> appends_ok{0}, batches{0}, syncs{0}, bytes_written{0}, errors_no_space{0},
         errors_io{0}, errors_rejected{0}, compactions{0}, compaction_errors{0}, rooms_loaded{0}, tails_cut{0},
-        rooms_damaged{0}, open_files{0};
+        rooms_damaged{0}, open_files{0}, checkpoints{0}, checkpoint_syncs{0}, checkpoint_errors{0},
+        journal_segments{0}, rooms_behind{0}, replayed_records{0};
   } counters;
 
   // false when stopping (the op is not queued).
@@ -155,11 +156,16 @@ struct DiskStore::Shared {
 // One room's file as the writer thread sees it.
 struct RoomFile {
   std::string name;
+  std::string epoch;       // journal entries carry it: a replay never crosses epochs
   int fd = -1;
-  uint64_t size = 0;       // the durable, valid length
+  uint64_t size = 0;       // the valid length written (in the page cache; synced at checkpoints)
   uint64_t seq = 0, last_event = 0, acked = 0, records = 0;
   bool damaged = false;    // loaded with damage: no appends until put_room
-  bool poisoned = false;   // a failed write could not be cut back yet
+  bool dirty = false;      // written since the last checkpoint request (in `dirty`)
+  // Records durable in the journal that the room's file could not take yet (a write
+  // error after the journal's sync): written before anything newer, and no checkpoint
+  // retires the journal while any room has some.
+  std::string unwritten;
   uint64_t last_used = 0;  // batch number, for closing the least recent files
   uint64_t compact_at = 0; // records count that triggers the next compaction (0: bound)
   // During a batch:
@@ -167,6 +173,104 @@ struct RoomFile {
   std::string pending;
   uint64_t saved_seq = 0, saved_event = 0, saved_acked = 0, saved_records = 0;
   DiskError batch_error = DiskError::None;
+};
+
+// Syncs room files named by the writer at each checkpoint, off the writer thread, then
+// retires the journal segments they make redundant (docs/durability.md "The journal").
+// Owns its own thread, the names and segment number it was handed and has not settled.
+// Promises: a segment is retired only after every room file written while it was
+// current has been fdatasynced; a failed sync keeps everything for the next request.
+struct Checkpointer {
+  int dir_fd = -1;
+  Journal* journal = nullptr;
+  DiskStore::Shared* shared = nullptr;
+  std::function<void(const std::string&)> log;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> incoming;
+  uint64_t incoming_through = 0;
+  bool stopping = false;
+  bool busy = false;
+  std::thread thread;
+  // The checkpointer thread's own:
+  std::vector<std::string> names;
+  uint64_t through = 0;
+
+  void request(std::vector<std::string> files, uint64_t segment) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (std::string& f : files) incoming.push_back(std::move(f));
+      incoming_through = std::max(incoming_through, segment);
+    }
+    cv.notify_one();
+  }
+
+  void run() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        busy = false;
+        cv.notify_all();
+        cv.wait(lock, [&] { return incoming_through > through || stopping; });
+        if (incoming_through <= through && stopping) return;
+        for (std::string& f : incoming) names.push_back(std::move(f));
+        incoming.clear();
+        busy = true;
+        settle(incoming_through);
+      }
+    }
+  }
+
+  // Under mu only to take the request; the syncs run unlocked.
+  void settle(uint64_t upto) {
+    mu.unlock();
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::vector<std::string> failed;
+    for (const std::string& n : names) {
+      int fd = ::openat(dir_fd, n.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno != ENOENT) failed.push_back(n);  // ENOENT: the room was removed
+        continue;
+      }
+      int err = 0;
+      while (::fdatasync(fd) != 0) {
+        if (errno != EINTR) {
+          err = errno;
+          break;
+        }
+      }
+      ::close(fd);
+      shared->counters.checkpoint_syncs.fetch_add(1, std::memory_order_relaxed);
+      if (err != 0) failed.push_back(n);
+    }
+    int err = failed.empty() ? journal->retire_through(upto) : EIO;
+    if (err == 0) {
+      names.clear();
+      through = upto;
+      shared->counters.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      names = std::move(failed);
+      shared->counters.checkpoint_errors.fetch_add(1, std::memory_order_relaxed);
+      if (log) log("checkpoint: journal kept, " + std::to_string(names.size()) + " room files not synced yet");
+    }
+    shared->counters.journal_segments.store(journal->segments(), std::memory_order_relaxed);
+    mu.lock();
+  }
+
+  // Waits until everything requested so far was tried once.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return !busy && incoming_through <= through; });
+  }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    if (thread.joinable()) thread.join();
+  }
 };
 
 struct DiskStore::Writer {
@@ -177,15 +281,18 @@ struct DiskStore::Writer {
   std::unordered_map<std::string, RoomFile> rooms;
   std::vector<RoomFile*> touched;
   std::vector<RoomFile*> compact_candidates;
+  std::vector<RoomFile*> dirty;  // written since the last checkpoint request
+  Journal journal;
+  Checkpointer checkpointer;
+  uint64_t checkpoint_at = 0;    // journal segment bytes that start the next checkpoint
+  std::string journal_batch;
   uint64_t batch_no = 0;
   size_t open_files = 0;
-  io_uring ring{};
-  bool have_ring = false;
   std::thread thread;
 
   ~Writer() {
+    checkpointer.stop();
     for (auto& [_, rf] : rooms) close_file(rf);
-    if (have_ring) io_uring_queue_exit(&ring);
     if (dir_fd >= 0) ::close(dir_fd);
   }
 
@@ -272,46 +379,130 @@ struct DiskStore::Writer {
       }
       RoomFile& rf = rooms[room];
       rf.name = name;
+      rf.epoch = rec.state.epoch;
       rf.size = rec.good_bytes;
-      rf.seq = rec.state.seq;
-      rf.last_event = rec.state.last_event;
-      rf.acked = rec.state.acked_through;
       rf.records = rec.records;
-      if (lr.outcome == LogOutcome::Damaged) {
-        rf.damaged = true;
-        bump(c().rooms_damaged);
-        log("room " + room + ": DAMAGED log, its history cannot be trusted (" + lr.detail +
-            "); it needs a new epoch");
-      }
-      if (open_files < opt.max_open_files / 2) {
-        rf.fd = fd;
-        ++open_files;
-      } else {
-        ::close(fd);
-      }
+      rf.damaged = lr.outcome == LogOutcome::Damaged;
+      ::close(fd);
       lr.state = std::move(rec.state);
       lr.state.room = room;
       out.push_back(std::move(lr));
+    }
+    if (!replay_journal(out, error)) return false;
+    for (LoadedRoom& lr : out) {
+      RoomFile& rf = rooms[lr.state.room];
+      rf.seq = lr.state.seq;
+      rf.last_event = lr.state.last_event;
+      rf.acked = lr.state.acked_through;
+      if (lr.outcome == LogOutcome::Damaged) {
+        bump(c().rooms_damaged);
+        log("room " + lr.state.room + ": DAMAGED log, its history cannot be trusted (" + lr.detail +
+            "); it needs a new epoch");
+      }
       bump(c().rooms_loaded);
     }
+    return true;
+  }
+
+  // What the journal holds beyond the room files (a crash before their checkpoint): it
+  // is applied, written to the rooms' files and synced, then every old segment is
+  // retired, so the store starts with one empty segment and nothing dirty.
+  bool replay_journal(std::vector<LoadedRoom>& out, std::string& error) {
+    if (int err = journal.open(opt.dir, error); err != 0) return false;
+    std::unordered_map<std::string_view, size_t> index;
+    for (size_t i = 0; i < out.size(); ++i) index.emplace(out[i].state.room, i);
+    std::unordered_map<size_t, std::string> applied;  // room index -> records to write
+    std::unordered_map<size_t, bool> broken;          // a gap or a bad record: no more replay
+    std::unordered_map<size_t, bool> appended;        // a Damaged room continued by the journal
+    std::unordered_map<size_t, uint64_t> counts;      // records applied
+    int err = journal.read(
+        [&](const JournalEntry& e) {
+          auto it = index.find(e.room);
+          if (it == index.end()) return;  // removed since (or never put): nothing to continue
+          LoadedRoom& lr = out[it->second];
+          if (lr.state.epoch != e.epoch || broken[it->second]) return;  // another life of the room
+          Replay r = replay_records(lr.state, e.records, opt.history_limit, applied[it->second]);
+          if (r.appends > 0) appended[it->second] = true;
+          counts[it->second] += r.applied;
+          bump(c().replayed_records, r.applied);
+          if (r.outcome != Replay::Outcome::Ok) {
+            broken[it->second] = true;
+            if (lr.outcome != LogOutcome::Damaged) {
+              lr.outcome = LogOutcome::Damaged;
+              lr.detail = "journal: " + r.detail;
+            }
+          }
+        },
+        [&](const std::string& segment, const std::string& detail) {
+          log("journal " + segment + ": " + detail + " (a batch never acknowledged; ignored)");
+        });
+    if (err != 0) {
+      error = std::string("cannot read the journal: ") + std::strerror(err);
+      return false;
+    }
+    for (auto& [i, records] : applied) {
+      if (records.empty()) continue;
+      LoadedRoom& lr = out[i];
+      RoomFile& rf = rooms[lr.state.room];
+      int werr;
+      if (lr.outcome == LogOutcome::Damaged) {
+        // Damage in the part the journal still covered: the journal continued the good
+        // prefix without a hole, so the whole history is known again. A fresh file.
+        if (broken[i] || !appended[i]) continue;
+        std::string snap = encode_snapshot(lr.state);
+        werr = write_file_atomically(dir_fd, rf.name, snap);
+        if (werr == 0) {
+          rf.size = snap.size();
+          rf.records = 1 + lr.state.history.size() + lr.state.outbox.size();
+          rf.damaged = false;
+          lr.outcome = LogOutcome::TailCut;
+          lr.detail = "repaired from the journal: " + lr.detail;
+          log("room " + lr.state.room + ": " + lr.detail);
+        }
+      } else {
+        int fd = ::openat(dir_fd, rf.name.c_str(), O_RDWR | O_CLOEXEC);
+        werr = fd < 0 ? errno : pwrite_all(fd, records, rf.size);
+        if (werr == 0) werr = fsync_fd(fd);
+        if (fd >= 0) ::close(fd);
+        if (werr == 0) {
+          rf.size += records.size();
+          rf.records += counts[i];
+        }
+      }
+      if (werr != 0) {
+        error = "cannot write the journal's records into rooms/" + rf.name + ": " + std::strerror(werr);
+        return false;
+      }
+    }
+    uint64_t first;
+    if (int e = journal.start_segment(first); e != 0) {
+      error = std::string("cannot start a journal segment: ") + std::strerror(e);
+      return false;
+    }
+    if (int e = journal.retire_through(first - 1); e != 0) {
+      error = std::string("cannot remove old journal segments: ") + std::strerror(e);
+      return false;
+    }
+    c().journal_segments.store(journal.segments(), std::memory_order_relaxed);
+    checkpoint_at = opt.journal_segment_bytes;
     return true;
   }
 
   // ---- the writer thread ------------------------------------------------------------
 
   void run() {
-    have_ring = opt.parallel_syncs && io_uring_queue_init(256, &ring, 0) == 0;
     std::vector<Op> batch;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(shared->mu);
         shared->cv.wait(lock, [&] { return !shared->queue.empty() || shared->stopping; });
-        if (shared->queue.empty()) return;  // stopping, and everything done
+        if (shared->queue.empty()) break;  // stopping, and everything done
         batch.swap(shared->queue);
       }
       process(batch);
       batch.clear();
     }
+    final_checkpoint();
   }
 
   void process(std::vector<Op>& batch) {
@@ -332,6 +523,7 @@ struct DiskStore::Writer {
     flush(batch, seg, batch.size());
     complete(batch);
     compact_some();
+    if (journal.current_bytes() >= checkpoint_at) checkpoint();
     close_idle_files();
     c().open_files.store(open_files, std::memory_order_relaxed);
   }
@@ -341,24 +533,10 @@ struct DiskStore::Writer {
     op.decided = true;
   }
 
-  // A room whose failed write could not be cut back: cut it now, or fail again.
-  bool heal(RoomFile& rf, Op& op) {
-    if (!rf.poisoned) return true;
-    int err = open_file(rf);
-    if (err == 0) err = ::ftruncate(rf.fd, off_t(rf.size)) == 0 ? fsync_fd(rf.fd) : errno;
-    if (err != 0) {
-      reject(op, error_of(err));
-      return false;
-    }
-    rf.poisoned = false;
-    return true;
-  }
-
   void stage(Op& op) {
     auto it = rooms.find(op.room);
     if (it == rooms.end() || it->second.damaged) return reject(op, DiskError::NoRoom);
     RoomFile& rf = it->second;
-    if (!heal(rf, op)) return;
     if (op.kind == OpKind::Append) {
       if (op.has_edit && op.seq != rf.seq + 1) return reject(op, DiskError::BadSequence);
       if (op.events > 0 && op.first_event != rf.last_event + 1) return reject(op, DiskError::BadSequence);
@@ -385,38 +563,32 @@ struct DiskStore::Writer {
     op.file = &rf;
   }
 
-  // Writes every staged room, syncs them all at once, settles each room's outcome.
+  // The group commit: every staged room's records go into one journal entry each, one
+  // write and one fdatasync for all of them; then each room's file gets its records
+  // (page cache only: the journal is what is durable until the next checkpoint).
   void flush(std::vector<Op>& batch, size_t from, size_t to) {
     if (touched.empty()) return;
-    std::vector<RoomFile*> to_sync;
-    std::vector<int> result(touched.size(), 0);
-    for (size_t i = 0; i < touched.size(); ++i) {
-      RoomFile& rf = *touched[i];
-      rf.last_used = batch_no;
-      int err = open_file(rf);
-      if (err == 0) err = pwrite_all(rf.fd, rf.pending, rf.size);
-      result[i] = err;
-    }
-    sync_all(result);
+    journal_batch.clear();
+    for (RoomFile* rf : touched) Journal::encode_entry(journal_batch, rooms_key(*rf), rf->epoch, rf->pending);
+    int err = journal.append(journal_batch);
     bump(c().batches);
-    for (size_t i = 0; i < touched.size(); ++i) {
-      RoomFile& rf = *touched[i];
-      if (result[i] == 0) {
-        rf.size += rf.pending.size();
-        bump(c().bytes_written, rf.pending.size());
+    bump(c().syncs);
+    if (err == 0) bump(c().bytes_written, journal_batch.size());
+    else log("journal: write failed: " + std::string(std::strerror(err)) + " (the batch's records are refused)");
+    for (RoomFile* p : touched) {
+      RoomFile& rf = *p;
+      rf.last_used = batch_no;
+      if (err == 0) {
+        rf.unwritten += rf.pending;
+        write_behind(rf);
+        mark_dirty(rf);
         if (rf.records > bound(rf)) compact_candidates.push_back(&rf);
       } else {
-        rf.batch_error = error_of(result[i]);
+        rf.batch_error = error_of(err);
         rf.seq = rf.saved_seq;
         rf.last_event = rf.saved_event;
         rf.acked = rf.saved_acked;
         rf.records = rf.saved_records;
-        // Cut what may have landed, durably, so a record the caller was told failed can
-        // never come back after a crash with a seq the next edit reuses.
-        int err = rf.fd >= 0 && ::ftruncate(rf.fd, off_t(rf.size)) == 0 ? fsync_fd(rf.fd) : EIO;
-        rf.poisoned = err != 0;
-        log("room " + std::string(rooms_key(rf)) + ": write failed: " + std::strerror(result[i]) +
-            (rf.poisoned ? " (and cannot cut it back yet)" : ""));
       }
       rf.pending.clear();
       rf.staged = false;
@@ -430,58 +602,71 @@ struct DiskStore::Writer {
     touched.clear();
   }
 
+  // The room's file takes what the journal already holds for it; on an error the file is
+  // cut back to its valid length and the records wait (the journal keeps them durable).
+  bool write_behind(RoomFile& rf) {
+    if (rf.unwritten.empty()) return true;
+    int err = open_file(rf);
+    if (err == 0) err = pwrite_all(rf.fd, rf.unwritten, rf.size);
+    if (err == 0) {
+      rf.size += rf.unwritten.size();
+      rf.unwritten.clear();
+      return true;
+    }
+    if (rf.fd >= 0) [[maybe_unused]] int cut = ::ftruncate(rf.fd, off_t(rf.size));
+    bump(c().rooms_behind);
+    log("room " + std::string(rooms_key(rf)) + ": its file is behind the journal (" + std::strerror(err) +
+        "); kept in the journal, written again later");
+    return false;
+  }
+
+  void mark_dirty(RoomFile& rf) {
+    if (rf.dirty) return;
+    rf.dirty = true;
+    dirty.push_back(&rf);
+  }
+
   std::string_view rooms_key(const RoomFile& rf) {
     std::string_view n = rf.name;
     return n.substr(kPrefix.size(), n.size() - kPrefix.size() - kSuffix.size());
   }
 
-  // fdatasync of every written file, in flight together: the file system folds
-  // concurrent syncs into one journal commit, so a batch over many rooms costs about one
-  // sync, not one per room (docs/durability.md has the numbers).
-  void sync_all(std::vector<int>& result) {
-    std::vector<size_t> idx;
-    for (size_t i = 0; i < touched.size(); ++i)
-      if (result[i] == 0) idx.push_back(i);
-    bump(c().syncs, idx.size());
-    size_t done = 0;
-    while (done < idx.size()) {
-      size_t n = 0;
-      if (have_ring) {
-        for (; done + n < idx.size(); ++n) {
-          io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-          if (!sqe) break;
-          io_uring_prep_fsync(sqe, touched[idx[done + n]]->fd, IORING_FSYNC_DATASYNC);
-          io_uring_sqe_set_data64(sqe, idx[done + n]);
-        }
-        int sub = io_uring_submit_and_wait(&ring, unsigned(n));
-        if (sub < 0 && n > 0) {
-          // The ring itself failed: fall back to plain syncs for good.
-          io_uring_cqe* cqe;
-          while (io_uring_peek_cqe(&ring, &cqe) == 0) io_uring_cqe_seen(&ring, cqe);
-          io_uring_queue_exit(&ring);
-          have_ring = false;
-          continue;
-        }
-        for (size_t k = 0; k < n; ++k) {
-          io_uring_cqe* cqe;
-          int w = io_uring_wait_cqe(&ring, &cqe);
-          if (w < 0) continue;
-          size_t i = size_t(io_uring_cqe_get_data64(cqe));
-          if (cqe->res < 0) result[i] = -cqe->res;
-          io_uring_cqe_seen(&ring, cqe);
-        }
-      } else {
-        size_t i = idx[done];
-        n = 1;
-        while (::fdatasync(touched[i]->fd) != 0) {
-          if (errno != EINTR) {
-            result[i] = errno;
-            break;
-          }
-        }
+  // The journal segment is full: start a new one and hand the rooms written while the old
+  // one was current to the checkpointer, which syncs their files and retires it. Rooms
+  // whose file is behind keep the old segment alive: nothing is handed over until every
+  // one of them caught up.
+  void checkpoint() {
+    for (RoomFile* rf : dirty) {
+      if (!write_behind(*rf)) {
+        checkpoint_at = journal.current_bytes() + opt.journal_segment_bytes / 4 + 1;  // try again later
+        return;
       }
-      done += n;
     }
+    uint64_t old = journal.current_number(), fresh;
+    if (int err = journal.start_segment(fresh); err != 0) {
+      log("journal: cannot start a new segment: " + std::string(std::strerror(err)));
+      checkpoint_at = journal.current_bytes() + opt.journal_segment_bytes / 4 + 1;
+      return;
+    }
+    std::vector<std::string> names;
+    names.reserve(dirty.size());
+    for (RoomFile* rf : dirty) {
+      rf->dirty = false;
+      names.push_back(rf->name);
+    }
+    dirty.clear();
+    checkpointer.request(std::move(names), old);
+    checkpoint_at = opt.journal_segment_bytes;
+    c().journal_segments.store(journal.segments(), std::memory_order_relaxed);
+  }
+
+  // At a clean stop: the room files are synced and the journal retired, so the next
+  // start has nothing to replay.
+  void final_checkpoint() {
+    if (journal.current_number() == 0) return;
+    for (RoomFile* rf : dirty) write_behind(*rf);
+    checkpoint();
+    checkpointer.drain();
   }
 
   void complete(std::vector<Op>& batch) {
@@ -520,8 +705,11 @@ struct DiskStore::Writer {
     }
     RoomFile& rf = rooms[s.room];
     close_file(rf);  // the old inode, if any
+    bool was_dirty = rf.dirty;
     rf = RoomFile{};
+    rf.dirty = was_dirty;  // still listed in `dirty`: its old name is synced harmlessly
     rf.name = std::move(name);
+    rf.epoch = s.epoch;
     rf.size = bytes.size();
     rf.seq = s.seq;
     rf.last_event = s.last_event;
@@ -536,8 +724,10 @@ struct DiskStore::Writer {
     if (it != rooms.end()) {
       close_file(it->second);
       std::erase(compact_candidates, &it->second);
+      std::erase(dirty, &it->second);
       rooms.erase(it);
     }
+    // The journal may still hold its records: a replay finds no file and skips them.
     if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) return error_of(errno);
     return error_of(fsync_fd(dir_fd));
   }
@@ -553,7 +743,7 @@ struct DiskStore::Writer {
     while (budget > 0 && !compact_candidates.empty()) {
       RoomFile* rf = compact_candidates.back();
       compact_candidates.pop_back();
-      if (rf->records <= bound(*rf)) continue;
+      if (rf->records <= bound(*rf) || !rf->unwritten.empty()) continue;
       compact(*rf);
       --budget;
     }
@@ -634,6 +824,12 @@ std::unique_ptr<DiskStore> DiskStore::open(DiskOptions options, std::vector<Load
     return nullptr;
   }
   if (!w->load(rooms, error)) return nullptr;
+  Checkpointer& cp = w->checkpointer;
+  cp.dir_fd = w->dir_fd;
+  cp.journal = &w->journal;
+  cp.shared = store->shared_.get();
+  cp.log = w->opt.log;
+  cp.thread = std::thread([&cp] { cp.run(); });
   store->writer_ = std::move(w);
   store->writer_->thread = std::thread([ws = store->writer_.get()] { ws->run(); });
   return store;
@@ -669,6 +865,12 @@ DiskStats DiskStore::stats() const {
   s.tails_cut = g(k.tails_cut);
   s.rooms_damaged = g(k.rooms_damaged);
   s.open_files = g(k.open_files);
+  s.checkpoints = g(k.checkpoints);
+  s.checkpoint_syncs = g(k.checkpoint_syncs);
+  s.checkpoint_errors = g(k.checkpoint_errors);
+  s.journal_segments = g(k.journal_segments);
+  s.rooms_behind = g(k.rooms_behind);
+  s.replayed_records = g(k.replayed_records);
   return s;
 }
 

@@ -1,19 +1,26 @@
-// core/disk/disk_store.h: durable rooms on one machine, one log file per room, group commit.
+// core/disk/disk_store.h: durable rooms on one machine: one log file per room, one journal
+// per process, group commit.
 //
-// Owns: DIR (locked with DIR/LOCK, one process at a time), DIR/rooms/<room>.log, and one
-// writer thread that writes every queued record, syncs each touched file once per batch
-// (all of a batch's fdatasyncs in flight together through io_uring), truncates back what
-// failed, compacts logs past their bound, and posts completions. See docs/durability.md.
+// Owns: DIR (locked with DIR/LOCK, one process at a time), DIR/rooms/<room>.log, DIR/journal/
+// (journal.h), one writer thread and one checkpointer thread. The writer takes everything
+// queued, writes it as one journal append with one fdatasync (the group commit: one sync
+// per batch however many rooms it touches), then appends each room's records to its own
+// log without a sync, compacts logs past their bound, and posts completions. When the
+// journal segment is full it starts another and the checkpointer syncs the room logs
+// written meanwhile and deletes the old segment. A start replays what the journal holds
+// beyond the room logs (a crash before their checkpoint). See docs/durability.md.
 // Called by: the process (open once, before the loops start: it loads every room), and
 // each loop thread through its own DiskStore::Client: the loop registers client.event_fd()
 // for readability and calls client.drain() when it fires.
 // Promises:
-//   - a completion with DiskError::None means the record is on disk and fdatasynced, so
-//     it survives kill -9 and power loss; a failed record is cut from the file (and the
-//     cut synced) before the room's next append is written;
+//   - a completion with DiskError::None means the record is on disk and fdatasynced (in
+//     the journal), so it survives kill -9 and power loss; a failed batch is cut from the
+//     journal (and the cut synced) before anything else is written to it;
 //   - completions of one client come back in submission order for a room;
-//   - an error (disk full, I/O) fails only the records of that batch and that room, the
-//     file is cut back to its last good length, and the next append tries again;
+//   - an error (disk full, I/O) of the journal fails the records of that batch, and the
+//     next batch tries again; an error writing a room's log after the journal's sync fails
+//     nothing (the journal holds the records; they are written again, and the journal is
+//     not retired until they are);
 //   - append() and the others never touch the disk on the calling thread: they encode
 //     the record (a copy and a checksum) and queue it under a short lock;
 //   - each room's file stays within about 2 x (history_limit + unacknowledged events)
@@ -53,9 +60,10 @@ struct DiskOptions {
   std::string dir;              // created if missing (one level)
   size_t history_limit = 1000;  // edits kept per room (--history)
   size_t max_open_files = 1024; // room files kept open by the writer; least recent closed
-  // A batch's fdatasyncs in flight together through io_uring (off: one after another, the
-  // fallback when io_uring is unavailable; the bench compares both).
-  bool parallel_syncs = true;
+  // A journal segment this long starts a checkpoint (the room logs written meanwhile are
+  // synced, then the segment is deleted): the journal's disk use, and what a start after
+  // a crash replays, stay about this size.
+  uint64_t journal_segment_bytes = 16u << 20;
   // Log lines (tail cut, damage, errors, compaction failures), from the opening thread
   // and then from the writer thread, never both at once.
   std::function<void(std::string_view)> log;
@@ -64,8 +72,8 @@ struct DiskOptions {
 struct DiskStats {
   uint64_t appends_ok = 0;        // records acknowledged durable (appends and acks)
   uint64_t batches = 0;           // group commits
-  uint64_t syncs = 0;             // fdatasync calls for appends (the fsyncs/s number)
-  uint64_t bytes_written = 0;
+  uint64_t syncs = 0;             // journal fdatasyncs, one per group commit (the fsyncs/s number)
+  uint64_t bytes_written = 0;     // journal bytes
   uint64_t errors_no_space = 0;   // failed records, by kind (roomcast_store_errors_total)
   uint64_t errors_io = 0;
   uint64_t errors_rejected = 0;   // NoRoom and BadSequence: caller bugs, not the disk
@@ -75,6 +83,12 @@ struct DiskStats {
   uint64_t tails_cut = 0;         // at load
   uint64_t rooms_damaged = 0;     // at load
   uint64_t open_files = 0;
+  uint64_t checkpoints = 0;       // journal segments retired after their room logs were synced
+  uint64_t checkpoint_syncs = 0;  // room log fdatasyncs by the checkpointer (off the ack path)
+  uint64_t checkpoint_errors = 0;
+  uint64_t journal_segments = 0;  // on disk now
+  uint64_t rooms_behind = 0;      // room log writes that failed after the journal's sync
+  uint64_t replayed_records = 0;  // at start: records the room logs lacked, from the journal
 };
 
 struct LoadedRoom {

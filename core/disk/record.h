@@ -23,7 +23,9 @@ inline constexpr size_t kFrameHeaderBytes = 8;
 // plausible.
 inline constexpr uint32_t kMaxPayloadBytes = 64u << 20;
 
-enum class RecordKind : uint8_t { Header = 1, Append = 2, Ack = 3 };
+// Journal: one room's records of one group commit in the store's journal (journal.h),
+// never in a room log.
+enum class RecordKind : uint8_t { Header = 1, Append = 2, Ack = 3, Journal = 4 };
 
 // Appends one framed record holding `payload` to `out`.
 void append_frame(std::string& out, std::string_view payload);

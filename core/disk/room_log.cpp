@@ -81,6 +81,8 @@ bool apply(RoomState& s, bool& have_header, std::string_view payload, size_t his
     }
     case RecordKind::Header:
       return why = "second header", false;
+    case RecordKind::Journal:
+      return why = "journal entry in a room log", false;
   }
   return why = "unknown record kind", false;
 }
@@ -131,6 +133,62 @@ std::string encode_snapshot(const RoomState& s) {
   for (const StoredEvent& e : s.outbox) {
     EventView v{e.number, e.id, e.body};
     encode_append(out, nullptr, std::span<const EventView>(&v, 1));
+  }
+  return out;
+}
+
+Replay replay_records(RoomState& state, std::string_view records, size_t history_limit, std::string& applied) {
+  Replay out;
+  bool have_header = true;
+  size_t pos = 0;
+  while (pos < records.size()) {
+    Frame f = read_frame(records.substr(pos));
+    if (f.status != FrameStatus::Ok) {
+      out.outcome = Replay::Outcome::Malformed;
+      out.detail = "bad record at offset " + std::to_string(pos) + " of a journal entry";
+      return out;
+    }
+    // Already in the room log? An append is there whole or not at all (the same record
+    // was written to both), so its edit's seq, or its first event's number, tells.
+    RecordReader r(f.payload);
+    auto kind = RecordKind(r.u8());
+    bool present = false, continues = false;
+    if (kind == RecordKind::Append) {
+      uint8_t flags = r.u8();
+      if (flags & kHasEdit) {
+        uint64_t seq = r.u64();
+        present = seq <= state.seq;
+        continues = seq == state.seq + 1;
+      } else {
+        uint32_t n = r.u32();
+        uint64_t first = n > 0 ? r.u64() : 0;
+        present = n > 0 && first <= state.last_event;
+        continues = n > 0 && first == state.last_event + 1;
+      }
+    } else if (kind == RecordKind::Ack) {
+      uint64_t through = r.u64();
+      present = through <= state.acked_through;
+      continues = through <= state.last_event;
+    }
+    if (r.failed()) present = continues = false;
+    if (!present) {
+      std::string why;
+      if (!continues && !r.failed() && (kind == RecordKind::Append || kind == RecordKind::Ack)) {
+        out.outcome = Replay::Outcome::Gap;
+        out.detail = "a journal record does not continue the room log (seq " + std::to_string(state.seq) +
+                     ", event " + std::to_string(state.last_event) + ")";
+        return out;
+      }
+      if (!apply(state, have_header, f.payload, history_limit, why)) {
+        out.outcome = Replay::Outcome::Malformed;
+        out.detail = why + " in a journal entry";
+        return out;
+      }
+      applied.append(records.substr(pos, f.size));
+      ++out.applied;
+      if (kind == RecordKind::Append) ++out.appends;
+    }
+    pos += f.size;
   }
   return out;
 }

@@ -87,4 +87,22 @@ struct LogRecovery {
 // Reads a whole log. `history_limit` bounds the history kept in the result.
 LogRecovery read_room_log(std::string_view bytes, size_t history_limit);
 
+// What the journal (journal.h) adds to a room read from its log.
+struct Replay {
+  enum class Outcome : uint8_t {
+    Ok,         // every record was either already in the state or continues it
+    Gap,        // a record does not continue the state (a seq or event number skips)
+    Malformed,  // a record does not decode
+  };
+  Outcome outcome = Outcome::Ok;
+  uint64_t applied = 0;  // records added to the state
+  uint64_t appends = 0;  // of which appends (an edit and/or events)
+  std::string detail;
+};
+// Applies the framed room-log records `records` (Append, Ack) to `state`, skipping those
+// it already holds, stopping at the first one that neither is held nor continues it.
+// The bytes of every applied record are appended to `applied`, so the caller can write
+// them to the room's log as they are.
+Replay replay_records(RoomState& state, std::string_view records, size_t history_limit, std::string& applied);
+
 }  // namespace roomcast::disk
