@@ -20,6 +20,10 @@ namespace roomcast::disk {
 namespace {
 
 constexpr std::string_view kPrefix = "r_";
+// A room's records wait (in memory, durable in the journal) until this many bytes are
+// ready for its log: the writer's cost is then one journal write per batch plus one
+// room-log write per this many bytes, not one per room and batch.
+constexpr size_t kWriteBehindBytes = 16 << 10;
 constexpr std::string_view kSuffix = ".log";
 
 // Room names are [A-Za-z0-9_.-] (proto/handshake.h); anything else is escaped, so any
@@ -162,9 +166,9 @@ struct RoomFile {
   uint64_t seq = 0, last_event = 0, acked = 0, records = 0;
   bool damaged = false;    // loaded with damage: no appends until put_room
   bool dirty = false;      // written since the last checkpoint request (in `dirty`)
-  // Records durable in the journal that the room's file could not take yet (a write
-  // error after the journal's sync): written before anything newer, and no checkpoint
-  // retires the journal while any room has some.
+  // Records durable in the journal that the room's file has not taken yet (written in
+  // pieces, or a write error after the journal's sync): written before anything newer,
+  // and no checkpoint retires the journal while any room has some.
   std::string unwritten;
   uint64_t last_used = 0;  // batch number, for closing the least recent files
   uint64_t compact_at = 0; // records count that triggers the next compaction (0: bound)
@@ -191,6 +195,7 @@ struct Checkpointer {
   uint64_t incoming_through = 0;
   bool stopping = false;
   bool busy = false;
+  std::atomic<bool> final{false};  // the store is closing: no next segment to prepare
   std::thread thread;
   // The checkpointer thread's own:
   std::vector<std::string> names;
@@ -206,6 +211,8 @@ struct Checkpointer {
   }
 
   void run() {
+    if (int err = journal->prepare_next(); err != 0 && log)
+      log("journal: cannot prepare the next segment: " + std::string(std::strerror(err)));
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
@@ -254,6 +261,10 @@ struct Checkpointer {
       shared->counters.checkpoint_errors.fetch_add(1, std::memory_order_relaxed);
       if (log) log("checkpoint: journal kept, " + std::to_string(names.size()) + " room files not synced yet");
     }
+    // The segment after the current one, zeros ahead of time, so the writer's next
+    // rotation costs a rename (a failure here only means a growing segment next).
+    if (int perr = final ? 0 : journal->prepare_next(); perr != 0 && log)
+      log("journal: cannot prepare the next segment: " + std::string(std::strerror(perr)));
     shared->counters.journal_segments.store(journal->segments(), std::memory_order_relaxed);
     mu.lock();
   }
@@ -408,7 +419,7 @@ struct DiskStore::Writer {
   // is applied, written to the rooms' files and synced, then every old segment is
   // retired, so the store starts with one empty segment and nothing dirty.
   bool replay_journal(std::vector<LoadedRoom>& out, std::string& error) {
-    if (int err = journal.open(opt.dir, error); err != 0) return false;
+    if (int err = journal.open(opt.dir, opt.journal_segment_bytes, error); err != 0) return false;
     std::unordered_map<std::string_view, size_t> index;
     for (size_t i = 0; i < out.size(); ++i) index.emplace(out[i].state.room, i);
     std::unordered_map<size_t, std::string> applied;  // room index -> records to write
@@ -475,7 +486,7 @@ struct DiskStore::Writer {
       }
     }
     uint64_t first;
-    if (int e = journal.start_segment(first); e != 0) {
+    if (int e = journal.start_segment(first, true); e != 0) {
       error = std::string("cannot start a journal segment: ") + std::strerror(e);
       return false;
     }
@@ -580,7 +591,10 @@ struct DiskStore::Writer {
       rf.last_used = batch_no;
       if (err == 0) {
         rf.unwritten += rf.pending;
-        write_behind(rf);
+        // The room's log takes its records in pieces of kWriteBehindBytes: one write for
+        // many batches. What waits is in the journal's current segment, so it is bounded
+        // by the segment's length; a checkpoint, a compaction and a stop write it first.
+        if (rf.unwritten.size() >= kWriteBehindBytes) write_behind(rf);
         mark_dirty(rf);
         if (rf.records > bound(rf)) compact_candidates.push_back(&rf);
       } else {
@@ -614,7 +628,7 @@ struct DiskStore::Writer {
       return true;
     }
     if (rf.fd >= 0) [[maybe_unused]] int cut = ::ftruncate(rf.fd, off_t(rf.size));
-    bump(c().rooms_behind);
+    bump(c().rooms_behind);  // a write that failed
     log("room " + std::string(rooms_key(rf)) + ": its file is behind the journal (" + std::strerror(err) +
         "); kept in the journal, written again later");
     return false;
@@ -643,7 +657,7 @@ struct DiskStore::Writer {
       }
     }
     uint64_t old = journal.current_number(), fresh;
-    if (int err = journal.start_segment(fresh); err != 0) {
+    if (int err = journal.start_segment(fresh, false); err != 0) {
       log("journal: cannot start a new segment: " + std::string(std::strerror(err)));
       checkpoint_at = journal.current_bytes() + opt.journal_segment_bytes / 4 + 1;
       return;
@@ -665,6 +679,7 @@ struct DiskStore::Writer {
   void final_checkpoint() {
     if (journal.current_number() == 0) return;
     for (RoomFile* rf : dirty) write_behind(*rf);
+    checkpointer.final = true;
     checkpoint();
     checkpointer.drain();
   }
@@ -743,7 +758,7 @@ struct DiskStore::Writer {
     while (budget > 0 && !compact_candidates.empty()) {
       RoomFile* rf = compact_candidates.back();
       compact_candidates.pop_back();
-      if (rf->records <= bound(*rf) || !rf->unwritten.empty()) continue;
+      if (rf->records <= bound(*rf) || !write_behind(*rf)) continue;
       compact(*rf);
       --budget;
     }

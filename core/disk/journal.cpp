@@ -34,6 +34,8 @@ bool segment_number(std::string_view name, uint64_t& n) {
   return n > 0;
 }
 
+constexpr const char* kPreparedName = "j_next.tmp";
+
 int datasync(int fd) {
   while (::fdatasync(fd) != 0) {
     if (errno != EINTR) return errno;
@@ -41,14 +43,33 @@ int datasync(int fd) {
   return 0;
 }
 
+// Writes `bytes` zeros from the start of `fd` and syncs them. 0 or an errno.
+int fill_zeros(int fd, uint64_t bytes) {
+  static const std::string zeros(256 << 10, '\0');
+  for (uint64_t off = 0; off < bytes; off += zeros.size()) {
+    size_t n = size_t(std::min<uint64_t>(zeros.size(), bytes - off));
+    if (int err = pwrite_all(fd, std::string_view(zeros).substr(0, n), off); err != 0) return err;
+  }
+  return datasync(fd);
+}
+
+bool all_zero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
 }  // namespace
 
 Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
+  if (prepared_fd_ >= 0) {
+    ::close(prepared_fd_);
+    ::unlinkat(dir_fd_, kPreparedName, 0);
+  }
   if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
-int Journal::open(const std::string& dir, std::string& error) {
+int Journal::open(const std::string& dir, uint64_t segment_bytes, std::string& error) {
+  segment_bytes_ = segment_bytes;
   dir_ = dir + "/journal";
   if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) {
     int err = errno;
@@ -71,6 +92,7 @@ int Journal::open(const std::string& dir, std::string& error) {
     uint64_t n;
     if (segment_number(e->d_name, n)) numbers_.push_back(n);
   }
+  ::unlinkat(dir_fd_, kPreparedName, 0);  // a segment made ahead of a crash: never used
   ::closedir(d);
   std::sort(numbers_.begin(), numbers_.end());
   return 0;
@@ -99,8 +121,10 @@ int Journal::read(const std::function<void(const JournalEntry&)>& each,
         ok = !r.failed() && r.at_end();
       }
       if (!ok) {
-        bad(name, (f.status == FrameStatus::Torn ? "torn entry at offset " : "bad entry at offset ") +
-                      std::to_string(pos) + " of " + std::to_string(bytes.size()) + " bytes");
+        // The zeros of a preallocated segment are its end.
+        if (!all_zero(std::string_view(bytes).substr(pos)))
+          bad(name, (f.status == FrameStatus::Torn ? "torn entry at offset " : "bad entry at offset ") +
+                        std::to_string(pos) + " of " + std::to_string(bytes.size()) + " bytes");
         break;
       }
       each(e);
@@ -119,10 +143,17 @@ void Journal::encode_entry(std::string& out, std::string_view room, std::string_
 
 int Journal::append(std::string_view bytes) {
   if (fd_ < 0) return EBADF;
-  if (needs_cut_) {
-    if (::ftruncate(fd_, off_t(size_)) != 0) return errno;
-    if (int err = datasync(fd_); err != 0) return err;
-    needs_cut_ = false;
+  if (bad_bytes_ > 0) {
+    // A failed append may have landed whole: erase it before anything follows it.
+    int err = 0;
+    if (size_ < capacity_) {
+      std::string zeros(size_t(std::min(bad_bytes_, capacity_ - size_)), '\0');
+      err = pwrite_all(fd_, zeros, size_);
+    }
+    if (err == 0 && ::ftruncate(fd_, off_t(std::max(size_, capacity_))) != 0) err = errno;
+    if (err == 0) err = datasync(fd_);
+    if (err != 0) return err;
+    bad_bytes_ = 0;
   }
   int err = pwrite_all(fd_, bytes, size_);
   if (err == 0) err = datasync(fd_);
@@ -130,21 +161,63 @@ int Journal::append(std::string_view bytes) {
     size_ += bytes.size();
     return 0;
   }
-  // What may have landed must not come back after a crash: cut it, durably, now or
-  // before the next append.
-  needs_cut_ = !(::ftruncate(fd_, off_t(size_)) == 0 && datasync(fd_) == 0);
+  // What may have landed must not come back after a crash: erase it, durably, before
+  // the next append (which tries again first, and fails while it cannot).
+  bad_bytes_ = bytes.size();
   return err;
 }
 
-int Journal::start_segment(uint64_t& number) {
+int Journal::prepare_next() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (prepared_fd_ >= 0) return 0;
+  }
+  int fd = ::openat(dir_fd_, kPreparedName, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  if (int err = fill_zeros(fd, segment_bytes_); err != 0) {
+    ::close(fd);
+    ::unlinkat(dir_fd_, kPreparedName, 0);
+    return err;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  prepared_fd_ = fd;
+  return 0;
+}
+
+int Journal::start_segment(uint64_t& number, bool preallocate_now) {
   uint64_t n;
+  int fd;
   {
     std::lock_guard<std::mutex> lock(mu_);
     n = std::max(current_, numbers_.empty() ? 0 : numbers_.back()) + 1;
+    fd = prepared_fd_;
+    prepared_fd_ = -1;
   }
   std::string name = segment_name(n);
-  int fd = ::openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno;
+  uint64_t capacity = 0;
+  if (fd >= 0) {
+    if (::renameat(dir_fd_, kPreparedName, dir_fd_, name.c_str()) != 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlinkat(dir_fd_, kPreparedName, 0);
+      return err;
+    }
+    capacity = segment_bytes_;
+  } else {
+    fd = ::openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return errno;
+    if (preallocate_now) {
+      // Best effort: without the space, a segment that grows (and ENOSPC on append).
+      if (fill_zeros(fd, segment_bytes_) == 0) {
+        capacity = segment_bytes_;
+      } else if (::ftruncate(fd, 0) != 0 || datasync(fd) != 0) {
+        int err = errno;
+        ::close(fd);
+        ::unlinkat(dir_fd_, name.c_str(), 0);
+        return err;
+      }
+    }
+  }
   // The new name must survive a crash before anything in it is acked.
   if (int err = fsync_fd(dir_fd_); err != 0) {
     ::close(fd);
@@ -154,7 +227,8 @@ int Journal::start_segment(uint64_t& number) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   size_ = 0;
-  needs_cut_ = false;
+  capacity_ = capacity;
+  bad_bytes_ = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     current_ = n;

@@ -6,7 +6,11 @@
 // room, epoch, and that room's room-log records of one group commit, byte for byte as
 // they are then written to the room's own log.
 // Called by: DiskStore's writer thread (append, start_segment), its checkpointer thread
-// (retire_through), and DiskStore::open (read) before either thread starts.
+// (retire_through, prepare_next), and DiskStore::open (read) before either thread starts.
+// Why preallocated: a segment is created full of zeros (written, not fallocated), so an
+// append overwrites blocks the file system already holds and its fdatasync changes no
+// metadata: no file-system journal commit, which would also have to wait for the room
+// logs' writeback (ext4 data=ordered). Measured in docs/durability.md "The journal".
 // Promises:
 //   - append returns 0 only once the bytes are written and fdatasynced; on an error the
 //     segment is cut back to its length before the call, durably, and until that cut has
@@ -14,6 +18,10 @@
 //     a crash);
 //   - read hands every whole entry of every segment, oldest first, and stops a segment at
 //     its first torn or bad frame (a batch whose sync never returned; nobody was acked);
+//     the zeros after the last entry of a preallocated segment are its end, not damage;
+//   - preallocation is best effort: without the space for it (a nearly full disk) a
+//     segment grows as it is written, and appends then fail with ENOSPC when the disk is
+//     full;
 //   - retire_through deletes whole segments only, and only those numbered at or below
 //     its argument: the caller guarantees everything in them is durable in room logs.
 #pragma once
@@ -42,7 +50,8 @@ class Journal {
 
   // Opens DIR/journal (created if missing) and lists its segments; appends go nowhere
   // until start_segment. 0 or an errno, with `error` set.
-  int open(const std::string& dir, std::string& error);
+  // Segments are preallocated to `segment_bytes`.
+  int open(const std::string& dir, uint64_t segment_bytes, std::string& error);
   // Calls each(entry) for every whole entry of every existing segment, oldest first;
   // `bad(segment, detail)` for a segment that ends in a torn or bad frame. 0 or an errno.
   int read(const std::function<void(const JournalEntry&)>& each,
@@ -55,8 +64,13 @@ class Journal {
   // Writes `bytes` at the end of the current segment and fdatasyncs it. 0 or an errno.
   int append(std::string_view bytes);
   // Opens a new, empty segment numbered after every existing one and makes it current;
-  // returns its number in `number`. 0 or an errno (the current segment stays).
-  int start_segment(uint64_t& number);
+  // returns its number in `number`. It is the segment prepare_next made, if one is ready;
+  // otherwise one preallocated now when `preallocate_now` (at start), else a growing one
+  // (no stall on the writer). 0 or an errno (the current segment stays).
+  int start_segment(uint64_t& number, bool preallocate_now);
+  // Makes the next segment ahead of time (zeros, synced) under a temporary name; a
+  // no-op when one is ready. 0 or an errno (nothing left behind).
+  int prepare_next();
   // Deletes every segment numbered <= `number` except the current one, then syncs the
   // directory. Thread-safe against the writer's calls. 0 or an errno.
   int retire_through(uint64_t number);
@@ -71,8 +85,11 @@ class Journal {
   int dir_fd_ = -1;
   int fd_ = -1;              // the current segment
   uint64_t current_ = 0;     // its number (0: none yet)
-  uint64_t size_ = 0;        // its durable length
-  bool needs_cut_ = false;   // a failed append is not cut back yet
+  uint64_t size_ = 0;        // its durable length: the end of its last entry
+  uint64_t capacity_ = 0;    // bytes preallocated (zeros) in it
+  uint64_t bad_bytes_ = 0;   // a failed append's length, not erased yet (0: none)
+  uint64_t segment_bytes_ = 0;
+  int prepared_fd_ = -1;     // the next segment, made by prepare_next (under mu_)
   mutable std::mutex mu_;    // numbers_, against retire_through on the checkpointer
   std::vector<uint64_t> numbers_;  // every segment on disk, ascending
 };
