@@ -191,6 +191,10 @@ TEST_F(RedisWebhooksTest, KillNineOfTheInstanceThatAckedTheEditsLosesNoEventAnot
   std::fprintf(stderr, "[redis-webhooks] all %zu events delivered by the other instance %.2f s after the kill -9\n",
                rooms.size() * (kEdits + 1),
                std::chrono::duration<double>(Clock::now() - killed).count());
+  // Acknowledged events leave the outboxes in Redis (trimmed through the acked one).
+  for (const std::string& room : rooms)
+    EXPECT_TRUE(WaitUntil([&] { return redis_->command({"XLEN", "rc:{" + room + "}:hooks"}) == "0"; }, milliseconds(5000)))
+        << room << ": the outbox still holds " << redis_->command({"XLEN", "rc:{" + room + "}:hooks"}) << " events";
   // The bodies are what was stored: seq, the client's id, the user, the data.
   rapidjson::Document e = parse(backend.body(want["plant-b"][7]));
   EXPECT_EQ(sget(e, "type"), "edit");
