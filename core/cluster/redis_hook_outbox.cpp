@@ -58,6 +58,9 @@ bool RedisHookOutbox::push(const std::string& room, Delivering& d, uint64_t n, s
 
 void RedisHookOutbox::kept(std::string_view room_view, uint64_t n, int own, const HookEvent* event) {
   const std::string room(room_view);
+  // Never: a room's scripts run on its own thread. Were it not so, this thread would not
+  // hear of its acknowledgements; the lease lapses and the room's own thread claims it.
+  if (!mine_(room)) return;
   auto it = rooms_.find(room);
   if (own == 0) {
     if (it != rooms_.end()) forget(room);  // another instance holds the lease now
