@@ -280,11 +280,48 @@ EditPath ClusterStore::append_edit(Member* m, Session* s, Room& room, const Clie
   // With --redis-min-replicas the script only stores: the E record goes out from
   // on_reply once WAIT confirmed the write (see confirmed_edit).
   const bool script_publishes = config_.redis_min_replicas == 0;
-  call(std::move(p), wire::kEdit, 3,
-       {wire::meta_key(room.name()), wire::log_key(room.name()), wire::ids_key(room.name()), std::move(key),
-        std::move(prefix), std::move(suffix), std::to_string(config_.history), std::string(origin),
-        random_base64url(12), instance_id_, std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000),
-        link_of(room).channel, script_publishes ? "1" : "0"});
+  // --webhook: the edit's event, as the backend port makes it, goes into the room's
+  // outbox in the same script call (docs/integration.md 4, "Nothing lost").
+  if (hooks_) {
+    const bool has_id = s && msg.has_id && !key.empty();  // an id the room remembers
+    AppliedEdit applied{0, origin, s ? &s->user : nullptr, has_id, has_id ? msg.id : std::string_view(), frame};
+    HookEvent made;
+    const std::string marker = "\"epoch\":\"" + room.epoch() + "\",\"seq\":0";
+    const std::string id_end = ":" + room.epoch() + ":0";
+    size_t at = std::string::npos;
+    if (domain_.edit_event(room, applied, made) && made.id.ends_with(id_end) &&
+        (at = made.body.find(marker)) != std::string::npos) {
+      p.event.body = made.body.substr(0, at + 9);  // through "epoch":"
+      p.event_tail = made.body.substr(at + marker.size());
+      p.event.id = made.id.substr(0, made.id.size() - id_end.size() + 1);  // through "edit:<room>:"
+      p.event.created_ms = made.created_ms;
+    }
+  }
+  std::vector<std::string> args{wire::meta_key(room.name()), wire::log_key(room.name()), wire::ids_key(room.name())};
+  const bool event = !p.event.body.empty();
+  if (event) {
+    args.push_back(wire::hooks_key(room.name()));
+    args.push_back(wire::hook_lease_key(room.name()));
+    args.push_back(wire::kHookRoomsKey);
+  }
+  for (std::string* a : {&key, &prefix, &suffix}) args.push_back(std::move(*a));
+  args.push_back(std::to_string(config_.history));
+  args.push_back(std::string(origin));
+  args.push_back(random_base64url(12));
+  args.push_back(instance_id_);
+  args.push_back(std::to_string((uint64_t(config_.room_ttl_s) + 60) * 1000));
+  args.push_back(link_of(room).channel);
+  args.push_back(script_publishes ? "1" : "0");
+  if (event) {
+    args.push_back(room.name());
+    args.push_back(p.event.body);
+    args.push_back(p.event_tail);
+    args.push_back(p.event.id);
+    args.push_back(std::to_string(p.event.created_ms));
+    args.push_back(hooks_->lease_ms());
+    args.push_back(hooks_->ttl_ms());
+  }
+  call(std::move(p), wire::kEdit, event ? 6 : 3, std::move(args));
   submit_calls();
   return EditPath::Pending;
 }

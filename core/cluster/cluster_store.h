@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,7 @@
 #include "core/base/log.h"
 #include "core/base/metrics.h"
 #include "core/cluster/cluster_port.h"
+#include "core/cluster/redis_hook_outbox.h"
 #include "core/cluster/room_link.h"
 #include "core/room/room_store.h"
 
@@ -55,6 +57,18 @@ class ClusterStore final : public RoomStore {
   // Every ~100 ms: gaps, orphaned sessions, presence records, polls, outboxes.
   void tick(int64_t now_ns);
 
+  // --webhook (docs/integration.md 4): every edit this thread stores keeps its webhook
+  // event in the room's outbox in Redis, in the edit script's call; this thread delivers
+  // the outboxes of the rooms `mine` says are its own whenever it holds their lease
+  // (core/cluster/redis_hook_outbox.h), through `sink`. Before any edit.
+  void deliver_webhooks(HookSink& sink, std::function<bool(std::string_view)> mine);
+  // A join's or leave's event of `room`, kept in its outbox (in the order of this
+  // thread's scripts, so after the edits stored before it).
+  void keep_event(std::string_view room, HookEvent event);
+  // The delivery is done with `room`'s events through n (delivered or dropped).
+  void webhooks_done(std::string_view room, uint64_t through);
+  const RedisHookOutbox* hook_outbox() const { return hooks_.get(); }
+
   // RoomStore
   void opened(Room& room) override;
   bool keeps(const Room& room) const override;
@@ -77,7 +91,7 @@ class ClusterStore final : public RoomStore {
   bool take_peeked(std::string_view room, std::vector<PresenceEntry>& out) override;
 
  private:
-  enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap, Peek };
+  enum class CallKind : uint8_t { Sync, Edit, Publish, Claim, Fill, Poll, Reap, Peek, Hook, HookAppend };
   struct PendingCall {
     PendingCall(CallKind k, std::string r, std::string s = {}) : kind(k), room(std::move(r)), session(std::move(s)) {}
     CallKind kind;
@@ -91,7 +105,17 @@ class ClusterStore final : public RoomStore {
     Member* member = nullptr; // Claim: valid while listed in the room's waiting joins
     bool acked = false;       // Edit: its E record was applied first and carried the ack
     bool session_reaped = false;  // Reap: of a dead instance's session (not one of ours)
+    RedisHookOutbox::Step step{};  // Hook
+    // Edit, Publish with --webhook: the event's body up to its epoch (`event.body`), after
+    // its seq (`event_tail`), its webhook-id up to the epoch (`event.id`). HookAppend: the
+    // event as kept.
+    HookEvent event;
+    std::string event_tail;
   };
+  // The webhook outbox's wanted calls, made now (with the others of this window).
+  void take_hook_calls();
+  // An edit script's reply with --webhook: the event's n and deliverer answer.
+  void edit_event_kept(const PendingCall& p, const RedisValue& value);
   uint64_t call(PendingCall pending, int script, unsigned keys, std::vector<std::string> argv);
   void submit_calls();
   bool wait_for_room(Member& m, Room& room, std::string_view text);
@@ -160,6 +184,7 @@ class ClusterStore final : public RoomStore {
   std::vector<std::string> absent_before_;  // seen in a record, missing from the last round
   int64_t next_slow_tick_ns_ = 0;
   int64_t next_record_tick_ns_ = 0;
+  std::unique_ptr<RedisHookOutbox> hooks_;  // --webhook
 };
 
 }  // namespace roomcast

@@ -36,6 +36,7 @@ void ClusterStore::on_redis(RedisEvent& event, int64_t now_ns) {
       on_instances(event);
       break;
   }
+  take_hook_calls();
   submit_calls();
 }
 
@@ -61,7 +62,15 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       else
         fail_sync(*room);
       return;
+    case CallKind::Hook:
+      if (hooks_) hooks_->on_reply(p.step, p.room, ok, value);
+      return;
+    case CallKind::HookAppend:
+      if (hooks_ && ok && value.kind == RedisValue::Kind::Array && value.elements.size() == 2)
+        hooks_->kept(p.room, value_u64(value.elements[0]), int(value_u64(value.elements[1])), &p.event);
+      return;
     case CallKind::Edit: {
+      if (ok) edit_event_kept(p, value);
       auto flight = edits_in_flight_.find(p.session);
       if (flight != edits_in_flight_.end() && flight->second == cookie) edits_in_flight_.erase(flight);
       if (p.acked) return;  // acked when its E record was applied
@@ -91,6 +100,7 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       return;
     }
     case CallKind::Publish:
+      if (ok) edit_event_kept(p, value);
       if (ok && value.kind == RedisValue::Kind::Array && value.elements.size() >= 3) {
         confirmed_edit(room, p, value);
         port_.published(p.ticket, true, value_u64(value.elements[0]));
@@ -173,7 +183,8 @@ void ClusterStore::confirmed_edit(Room* room, const PendingCall& p, RedisValue& 
 
 void ClusterStore::commit_relayed(Room& room, std::string_view origin, std::string key, std::string_view frame,
                                   bool mine) {
-  Session* sender = domain_.apply_stored_edit(room, origin, std::move(key), frame, mine);
+  // With --webhook the edit script kept the event (an edit applied here is one of ours).
+  Session* sender = domain_.apply_stored_edit(room, origin, std::move(key), frame, mine, hooks_ != nullptr);
   if (!sender) return;
   // The sender's own edit, applied before the script's reply came back: ack it now, so
   // it arrives before any later edit (docs/protocol.md 3.2: acks and edits in seq order).

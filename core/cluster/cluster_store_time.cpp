@@ -60,6 +60,10 @@ void ClusterStore::on_instances(const RedisEvent& event) {
 
 void ClusterStore::tick(int64_t now_ns) {
   now_ns_ = now_ns;
+  if (hooks_) {
+    hooks_->tick(now_ns);
+    take_hook_calls();
+  }
   const bool slow = now_ns >= next_slow_tick_ns_;
   if (slow) next_slow_tick_ns_ = now_ns + kPollEveryNs;
   const bool records = now_ns >= next_record_tick_ns_;

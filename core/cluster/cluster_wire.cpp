@@ -55,8 +55,37 @@ for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return {seq, epoch, redis.call('XRANGE', KEYS[2], '-', '+'), redis.call('HGETALL', KEYS[3])}
 )lua";
 
-// KEYS meta log ids; ARGV key prefix suffix limit origin epoch-if-new instance ttl-ms
-// channel publish -> {seq, duplicate, epoch, frame, origin}
+// The room's webhook outbox (docs/integration.md 4, "Nothing lost"): an event appended to
+// rc:{R}:hooks as entry "0-<n>" (n counts up for as long as the stream exists), the room
+// put in the set of rooms with events, and the room's delivery lease taken if nobody
+// holds it. Returns n and what this instance is now: 2 it already delivered the room,
+// 1 it just became its deliverer (it must read the stream from the start), 0 another
+// instance delivers it. Shared by the edit script and the join/leave script.
+constexpr const char* kLuaKeepEvent = R"lua(
+local function keep_event(hooks, lease, rooms, room, instance, id, body, created, lease_ms, ttl_ms)
+  local entry = redis.call('XADD', hooks, '0-*', 'w', id, 'b', body, 't', created)
+  redis.call('PEXPIRE', hooks, ttl_ms)
+  redis.call('SADD', rooms, room)
+  local own = 0
+  local cur = redis.call('GET', lease)
+  if cur == instance then
+    redis.call('PEXPIRE', lease, lease_ms)
+    own = 2
+  elseif not cur then
+    redis.call('SET', lease, instance, 'PX', lease_ms)
+    own = 1
+  end
+  return tonumber(string.match(entry, '%-(%d+)$')), own
+end
+)lua";
+
+// KEYS meta log ids [hooks lease rooms]; ARGV key prefix suffix limit origin epoch-if-new
+// instance ttl-ms channel publish [room event-head event-tail id-prefix created-ms lease-ms
+// hooks-ttl-ms] -> {seq, duplicate, epoch, frame, origin[, event n, deliverer]}
+// With the bracketed parts (--webhook): the edit's webhook event is kept in the room's
+// outbox in the same call, so an acked edit always has its event in Redis. Its body is
+// head .. epoch .. '","seq":' .. seq .. tail, its webhook-id id-prefix .. epoch .. ':' .. seq
+// (the epoch and the seq are only known here).
 // publish "1": the E record goes out here, atomically with the seq (--redis-min-replicas
 // 0). "0": the caller publishes it once WAIT confirmed the write, so no instance applies
 // an edit a failover could still lose. Both paths write (PEXPIRE), so a WAIT after a
@@ -102,7 +131,72 @@ for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
 if ARGV[10] == '1' then
   redis.call('PUBLISH', ARGV[9], ns(ARGV[7]) .. ns('E') .. ns(ARGV[5]) .. ns(tostring(seq)) .. ns(epoch) .. ns(key) .. ns(frame))
 end
+if #KEYS == 6 then
+  local body = ARGV[12] .. epoch .. '","seq":' .. seq .. ARGV[13]
+  local n, own = keep_event(KEYS[4], KEYS[5], KEYS[6], ARGV[11], ARGV[7], ARGV[14] .. epoch .. ':' .. seq, body,
+                            ARGV[15], ARGV[16], ARGV[17])
+  return {seq, 0, epoch, frame, ARGV[5], n, own}
+end
 return {seq, 0, epoch, frame, ARGV[5]}
+)lua";
+
+// KEYS hooks lease rooms; ARGV room instance webhook-id body created-ms lease-ms
+// hooks-ttl-ms -> {event n, deliverer}: a join's or leave's event (docs/integration.md 4).
+constexpr const char* kLuaHookAppend = R"lua(
+local n, own = keep_event(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+return {n, own}
+)lua";
+
+// KEYS hooks lease rooms; ARGV room instance lease-ms -> 1 this instance just became the
+// room's deliverer, 2 it already was, 0 not (another one is, or nothing is left: then the
+// room leaves the set of rooms with events, unless someone delivers it).
+constexpr const char* kLuaHookClaim = R"lua(
+local cur = redis.call('GET', KEYS[2])
+if redis.call('XLEN', KEYS[1]) == 0 then
+  if not cur then redis.call('SREM', KEYS[3], ARGV[1]) end
+  return 0
+end
+if cur == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return 2
+end
+if cur then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+)lua";
+
+// KEYS hooks lease rooms; ARGV room instance lease-ms release-if-empty -> {held, last n}:
+// the deliverer renews its lease and learns the last event's n (another instance's
+// events reach the outbox too). With release-if-empty "1" and nothing left, it lets the
+// room go (held 0): the room leaves the set, the next event's instance delivers it.
+constexpr const char* kLuaHookRenew = R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {0, 0} end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if ARGV[4] == '1' and not last[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[1])
+  return {0, 0}
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local n = 0
+if last[1] then n = tonumber(string.match(last[1][1], '%-(%d+)$')) end
+return {1, n}
+)lua";
+
+// KEYS hooks; ARGV n webhook-id -> 1 if the events through n left the outbox: the backend
+// acknowledged event n (or it was dropped). Only if entry n is still that event: a stream
+// that expired and started over is never trimmed by an old acknowledgement.
+constexpr const char* kLuaHookAck = R"lua(
+local e = redis.call('XRANGE', KEYS[1], '0-' .. ARGV[1], '0-' .. ARGV[1])
+if not e[1] then return 0 end
+local f = e[1][2]
+for j = 1, #f - 1, 2 do
+  if f[j] == 'w' and f[j + 1] == ARGV[2] then
+    redis.call('XTRIM', KEYS[1], 'MINID', '0-' .. (tonumber(ARGV[1]) + 1))
+    return 1
+  end
+end
+return 0
 )lua";
 
 // KEYS who; ARGV token instance user-id-or-empty channel -> {session, state} or nil
@@ -235,6 +329,8 @@ std::string log_key(std::string_view room) { return key(room, ":log"); }
 std::string ids_key(std::string_view room) { return key(room, ":ids"); }
 std::string who_key(std::string_view room) { return key(room, ":who"); }
 std::string channel(std::string_view room) { return key(room, ""); }
+std::string hooks_key(std::string_view room) { return key(room, ":hooks"); }
+std::string hook_lease_key(std::string_view room) { return key(room, ":hookd"); }
 
 std::string_view room_of_channel(std::string_view ch) {
   if (!ch.starts_with("rc:{") || !ch.ends_with("}")) return {};
@@ -251,6 +347,30 @@ uint64_t value_u64(const RedisValue& v) {
   if (v.kind == RedisValue::Kind::Integer) return v.integer > 0 ? uint64_t(v.integer) : 0;
   if (v.kind == RedisValue::Kind::String) return to_u64(v.str);
   return 0;
+}
+
+bool read_hook_entry(const RedisValue& entry, HookEntry* out) {
+  if (entry.kind != RedisValue::Kind::Array || entry.elements.size() != 2) return false;
+  const std::string& id = entry.elements[0].str;
+  const size_t dash = id.find('-');
+  if (dash == std::string::npos) return false;
+  HookEntry e;
+  e.n = to_u64(std::string_view(id).substr(dash + 1));
+  bool has_id = false, has_body = false;
+  const auto& f = entry.elements[1].elements;
+  for (size_t i = 0; i + 1 < f.size(); i += 2) {
+    if (f[i].str == "w") {
+      e.id = f[i + 1].str;
+      has_id = true;
+    }
+    if (f[i].str == "b") {
+      e.body = f[i + 1].str;
+      has_body = true;
+    }
+    if (f[i].str == "t") e.created_ms = int64_t(to_u64(f[i + 1].str));
+  }
+  *out = e;
+  return e.n != 0 && has_id && has_body;
 }
 
 bool read_log_entry(const RedisValue& entry, LogEntry* out) {
@@ -302,11 +422,15 @@ bool next(std::string_view in, size_t* pos, std::string_view* field) {
 std::vector<std::string> scripts() {
   std::vector<std::string> out(kScriptCount);
   out[kSync] = std::string(kLuaEpoch) + kLuaSync;
-  out[kEdit] = std::string(kLuaHelpers) + kLuaEpoch + kLuaEdit;
+  out[kEdit] = std::string(kLuaHelpers) + kLuaEpoch + kLuaKeepEvent + kLuaEdit;
   out[kClaim] = std::string(kLuaHelpers) + kLuaClaim;
   out[kEnd] = std::string(kLuaHelpers) + kLuaEnd;
   out[kPoll] = kLuaPoll;
   out[kRecord] = std::string(kLuaHelpers) + kLuaRecord;
+  out[kHookAppend] = std::string(kLuaKeepEvent) + kLuaHookAppend;
+  out[kHookClaim] = kLuaHookClaim;
+  out[kHookRenew] = kLuaHookRenew;
+  out[kHookAck] = kLuaHookAck;
   return out;
 }
 

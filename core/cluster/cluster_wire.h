@@ -11,8 +11,15 @@
 //                key or ""), s (sender's session id); capped at --history entries
 //   rc:{R}:ids   HASH  exactly-once key -> seq, trimmed with the stream
 //   rc:{R}:who   HASH  session id -> presence record (below)
+//   rc:{R}:hooks STREAM (--webhook) the room's webhook outbox: entry id "0-<n>", fields w
+//                (webhook-id), b (body), t (created, Unix ms); trimmed as the backend
+//                acknowledges; expires max(--room-ttl, --webhook-max-age) + 60 s after
+//                its last event
+//   rc:{R}:hookd STRING (--webhook) the instance delivering the room's outbox, PX lease
 //   channel rc:{R}
-// All four keys expire --room-ttl (+60 s) after the last instance mirroring the room let
+// and one key outside any room: rc:hooks, SET of the rooms whose outbox may hold events
+// (the one key a Redis Cluster would need sharded; docs/integration.md 4).
+// All four keys (meta, log, ids, who) expire --room-ttl (+60 s) after the last instance mirroring the room let
 // go of it; a room whose meta is gone gets a new epoch (docs/protocol.md 3.3).
 //
 // A channel message is a run of netstrings ("<len>:<bytes>"): the sending instance's id,
@@ -46,6 +53,9 @@ std::string log_key(std::string_view room);
 std::string ids_key(std::string_view room);
 std::string who_key(std::string_view room);
 std::string channel(std::string_view room);
+std::string hooks_key(std::string_view room);
+std::string hook_lease_key(std::string_view room);
+inline constexpr const char* kHookRoomsKey = "rc:hooks";
 // The room a channel name belongs to; empty if it is not one of ours.
 std::string_view room_of_channel(std::string_view channel);
 
@@ -86,11 +96,23 @@ struct LogEntry {
 };
 bool read_log_entry(const RedisValue& entry, LogEntry* out);
 
+// One entry of rc:{R}:hooks as XRANGE returns it. The views point into `entry`.
+struct HookEntry {
+  uint64_t n = 0;
+  std::string_view id, body;
+  int64_t created_ms = 0;
+};
+bool read_hook_entry(const RedisValue& entry, HookEntry* out);
+
 // Scripts, in RedisOptions::scripts order.
 // kRecord: KEYS who; ARGV instance, then session/record pairs: each record is written
 // unless another instance owns the session by now (it was claimed there, and what this
 // instance still writes about it is older than what that one knows).
-enum Script : int { kSync = 0, kEdit, kClaim, kEnd, kPoll, kRecord, kScriptCount };
+// kHookAppend, kHookClaim, kHookRenew, kHookAck: the webhook outbox (cluster_wire.cpp has
+// each one's KEYS, ARGV and reply).
+enum Script : int {
+  kSync = 0, kEdit, kClaim, kEnd, kPoll, kRecord, kHookAppend, kHookClaim, kHookRenew, kHookAck, kScriptCount
+};
 std::vector<std::string> scripts();
 
 // A session's state as a late joiner sees it (the presence-API entry), parsed back.

@@ -153,10 +153,11 @@ int run_server(const Config& config) {
       delivery_options.queue.concurrency = config.webhook_concurrency;
       delivery_options.queue.max_age_ms = config.webhook_max_age_ms;
       delivery_options.queue.max_events = config.webhook_queue;
-      if (disk) {
+      if (disk || redis) {
         // The events are on disk with their edits (docs/durability.md "The webhook
-        // outbox"): the delivery holds at most --webhook-queue of them and refuses more
-        // (the store offers them again), its acknowledgements go back to the store.
+        // outbox") or in Redis, in each room's outbox (written by the edit script): the
+        // delivery holds at most --webhook-queue of them and refuses more (the store
+        // offers them again), its acknowledgements go back to the store.
         delivery_options.queue.drop_oldest_when_full = false;
         acks = std::make_unique<WebhookAcks>(config.threads, log);
         delivery = std::make_unique<WebhookDelivery>(std::move(delivery_options), *hook_client, config.threads, acks.get());
@@ -175,7 +176,7 @@ int run_server(const Config& config) {
              {"edit_hook", config.edit_hook_url.empty() ? "off" : config.edit_hook_url},
              {"webhook", config.webhook_url.empty() ? "off" : config.webhook_url},
              {"signed", config.hook_key.empty() ? "no" : "yes"}, {"timeout_ms", config.hook_timeout_ms},
-             {"webhook_queue", config.webhook_url.empty() ? "off" : (disk ? "data-dir" : "memory")}});
+             {"webhook_queue", config.webhook_url.empty() ? "off" : (disk ? "data-dir" : redis ? "redis" : "memory")}});
     if (config.hook_key.empty())
       log.log(LogLevel::Warn, "hooks_unsigned",
               {{"note", "no --hook-secret-file: the backend cannot tell roomcast's requests from anyone's"}});

@@ -65,6 +65,10 @@ int Worker::init(std::string* description) {
     if (webhook_fd_ < 0) return -EMFILE;
     store_webhooks_.emplace(*hooks_.delivery);
     outbox = &*store_webhooks_;
+  } else if (hooks_.acks && hooks_.delivery && redis_) {
+    if (webhook_fd_ < 0) return -EMFILE;
+    redis_webhooks_.emplace(*hooks_.delivery);
+    outbox = &*redis_webhooks_;
   }
   if (!config_.edit_hook_url.empty() || outbox) {
     backend_.emplace(config_, hooks_.client, index_, outbox, &log_);
@@ -79,6 +83,12 @@ int Worker::init(std::string* description) {
   if (redis_) {
     if (redis_fd_ < 0) return -EMFILE;
     cluster_.emplace(*rooms_, *static_cast<ClusterPort*>(this), instance_id_, config_, metrics_, &log_);
+    if (redis_webhooks_) {
+      redis_webhooks_->attach(*cluster_);
+      const unsigned index = index_, workers = config_.threads;
+      cluster_->deliver_webhooks(*redis_webhooks_,
+                                 [index, workers](std::string_view room) { return index_of(room, workers) == index; });
+    }
   }
   if (disk_client_) {
     if (disk_client_->event_fd() < 0) return -EMFILE;
@@ -114,7 +124,7 @@ void Worker::run() {
   if (redis_) arm_redis();
   if (hook_fd_ >= 0) arm_hook();
   if (durable_) arm_disk();
-  if (store_webhooks_) arm_webhook();
+  if (store_webhooks_ || redis_webhooks_) arm_webhook();
   for (;;) {
     output_->step(now_ns_, stopping_, load_.saturated());
     if (stopping_ && (table_->drained() || now_ns_ >= stop_deadline_ns_)) break;

@@ -43,6 +43,7 @@
 #include "core/http/http_front.h"
 #include "core/hooks/hook_backend.h"
 #include "core/hooks/webhook_outbox.h"
+#include "core/server/redis_webhooks.h"
 #include "core/server/store_webhooks.h"
 #include "core/room/room_service.h"
 #include "core/server/connection_table.h"
@@ -184,6 +185,8 @@ class Worker final : private CompletionSink,
   std::optional<HookBackend> backend_;  // with --edit-hook or --webhook: the rooms' backend port
   // --data-dir with --webhook: HookBackend's outbox and the store's KeptEvents.
   std::optional<StoreWebhooks> store_webhooks_;
+  // --redis with --webhook: HookBackend's outbox and the cluster store's HookSink.
+  std::optional<RedisWebhooks> redis_webhooks_;
   int webhook_fd_ = -1;
   uint64_t webhook_value_ = 0;
   std::vector<std::pair<std::string, uint64_t>> acks_taken_;

@@ -26,18 +26,23 @@ void Worker::on_disk() {
   arm_disk();
 }
 
-// --data-dir with --webhook: the delivery thread's acknowledgements of this thread's rooms
-// (core/server/store_webhooks.h), written to disk; they made room in the delivery for
-// events it refused.
+// --data-dir or --redis with --webhook: the delivery thread's acknowledgements of this
+// thread's rooms (core/server/store_webhooks.h), written to disk or trimmed from the
+// rooms' outboxes in Redis; they made room in the delivery for events it refused.
 void Worker::arm_webhook() {
   loop_->read(webhook_fd_, &webhook_value_, sizeof(webhook_value_), completion_tag(Op::Webhook));
 }
 
 void Worker::on_webhook() {
   hooks_.acks->take(index_, &acks_taken_);
-  for (const auto& [room, through] : acks_taken_) durable_->events_done(room, through);
+  if (durable_) {
+    for (const auto& [room, through] : acks_taken_) durable_->events_done(room, through);
+    durable_->offer_waiting();
+  } else if (cluster_) {
+    // --redis: trimmed from the rooms' outboxes in Redis (core/cluster/redis_hook_outbox.h).
+    for (const auto& [room, through] : acks_taken_) cluster_->webhooks_done(room, through);
+  }
   acks_taken_.clear();
-  durable_->offer_waiting();
   arm_webhook();
 }
 
