@@ -17,11 +17,11 @@ void render_disk_metrics(const disk::DiskStats& s, std::string* out) {
   header("roomcast_store_appends_total", "counter", "Records written and fdatasynced in --data-dir (edits and publishes).");
   line("roomcast_store_appends_total", "", s.appends_ok);
   header("roomcast_store_fsyncs_total", "counter",
-         "fdatasync calls for appends (one per room touched per group commit; far below appends under load).");
+         "Journal fdatasync calls: one per group commit, however many rooms it touched.");
   line("roomcast_store_fsyncs_total", "", s.syncs);
   header("roomcast_store_batches_total", "counter", "Group commits (one write and sync round for everything queued).");
   line("roomcast_store_batches_total", "", s.batches);
-  header("roomcast_store_bytes_written_total", "counter", "Bytes appended to room logs.");
+  header("roomcast_store_bytes_written_total", "counter", "Bytes appended to the journal.");
   line("roomcast_store_bytes_written_total", "", s.bytes_written);
   header("roomcast_store_errors_total", "counter",
          "Records not stored, by kind (no_space: ENOSPC/EDQUOT; io: any other write or sync error; rejected: a "
@@ -41,6 +41,20 @@ void render_disk_metrics(const disk::DiskStats& s, std::string* out) {
   line("roomcast_store_rooms_damaged", "", s.rooms_damaged);
   header("roomcast_store_open_files", "gauge", "Room logs the writer keeps open.");
   line("roomcast_store_open_files", "", s.open_files);
+  header("roomcast_store_checkpoints_total", "counter",
+         "Journal segments retired after the room logs written meanwhile were fdatasynced.");
+  line("roomcast_store_checkpoints_total", "", s.checkpoints);
+  header("roomcast_store_checkpoint_fsyncs_total", "counter", "Room log fdatasyncs by the checkpointer (off the ack path).");
+  line("roomcast_store_checkpoint_fsyncs_total", "", s.checkpoint_syncs);
+  header("roomcast_store_checkpoint_errors_total", "counter", "Checkpoints that failed (the journal segment is kept).");
+  line("roomcast_store_checkpoint_errors_total", "", s.checkpoint_errors);
+  header("roomcast_store_journal_segments", "gauge", "Journal segments on disk.");
+  line("roomcast_store_journal_segments", "", s.journal_segments);
+  header("roomcast_store_room_log_write_errors_total", "counter",
+         "Room log writes that failed after the journal's sync (the journal keeps the records; written again later).");
+  line("roomcast_store_room_log_write_errors_total", "", s.rooms_behind);
+  header("roomcast_store_replayed_records", "gauge", "Records the room logs lacked at start, applied from the journal.");
+  line("roomcast_store_replayed_records", "", s.replayed_records);
 }
 
 }  // namespace roomcast
