@@ -15,6 +15,7 @@
 #include "core/disk/dir_lock.h"
 #include "core/disk/durable_file.h"
 #include "core/disk/journal.h"
+#include "core/disk/record.h"
 
 namespace roomcast::disk {
 namespace {
@@ -111,7 +112,7 @@ struct DiskStore::Client::Inbox {
 
 namespace {
 
-enum class OpKind : uint8_t { Append, Ack, Put, Remove };
+enum class OpKind : uint8_t { Append, Ack, Put, Remove, ReadEvents };
 
 struct Op {
   OpKind kind = OpKind::Append;
@@ -125,6 +126,8 @@ struct Op {
   uint64_t events = 0;
   uint64_t ack_through = 0;
   std::unique_ptr<RoomState> state;  // Put
+  uint64_t read_from = 0, read_max = 0, read_offset = 0, read_generation = 0;  // ReadEvents
+  std::shared_ptr<EventsRead> read;                                             // its result
   DiskError error = DiskError::None;
   bool decided = false;              // error is final (rejected before writing)
   void* file = nullptr;              // the writer's RoomFile once staged
@@ -172,6 +175,7 @@ struct RoomFile {
   std::string unwritten;
   uint64_t last_used = 0;  // batch number, for closing the least recent files
   uint64_t compact_at = 0; // records count that triggers the next compaction (0: bound)
+  uint64_t generation = 1; // changes when the file is rewritten (offsets of read_events)
   // During a batch:
   bool staged = false;
   std::string pending;
@@ -521,10 +525,10 @@ struct DiskStore::Writer {
     size_t seg = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       Op& op = batch[i];
-      if (op.kind == OpKind::Put || op.kind == OpKind::Remove) {
-        // Rare, and they replace the file: everything queued before them goes first.
+      if (op.kind == OpKind::Put || op.kind == OpKind::Remove || op.kind == OpKind::ReadEvents) {
+        // Rare, and they replace or read the file: everything queued before them goes first.
         flush(batch, seg, i);
-        op.error = op.kind == OpKind::Put ? put(op) : remove(op.room);
+        op.error = op.kind == OpKind::Put ? put(op) : op.kind == OpKind::Remove ? remove(op.room) : read_events(op);
         op.decided = true;
         seg = i + 1;
       } else {
@@ -693,7 +697,7 @@ struct DiskStore::Writer {
       size_t j = i;
       for (; j < batch.size() && batch[j].inbox.get() == inbox; ++j) {
         Op& op = batch[j];
-        out.push_back({op.ticket, op.error});
+        out.push_back({op.ticket, op.error, std::move(op.read)});
         switch (op.error) {
           case DiskError::None: bump(c().appends_ok); break;
           case DiskError::NoSpace: bump(c().errors_no_space); break;
@@ -721,8 +725,10 @@ struct DiskStore::Writer {
     RoomFile& rf = rooms[s.room];
     close_file(rf);  // the old inode, if any
     bool was_dirty = rf.dirty;
+    uint64_t generation = rf.generation;
     rf = RoomFile{};
     rf.dirty = was_dirty;  // still listed in `dirty`: its old name is synced harmlessly
+    rf.generation = generation + 1;
     rf.name = std::move(name);
     rf.epoch = s.epoch;
     rf.size = bytes.size();
@@ -745,6 +751,47 @@ struct DiskStore::Writer {
     // The journal may still hold its records: a replay finds no file and skips them.
     if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) return error_of(errno);
     return error_of(fsync_fd(dir_fd));
+  }
+
+  // A window of the room's log (and of what it has not taken yet: its offsets follow
+  // the file's) from the caller's offset, scanned for outbox events.
+  DiskError read_events(Op& op) {
+    auto it = rooms.find(op.room);
+    if (it == rooms.end() || it->second.damaged) return DiskError::NoRoom;
+    RoomFile& rf = it->second;
+    write_behind(rf);
+    uint64_t offset = op.read_generation == rf.generation ? op.read_offset : 0;
+    if (offset > rf.size + rf.unwritten.size()) offset = 0;
+    auto read = std::make_shared<EventsRead>();
+    read->generation = rf.generation;
+    std::string bytes;
+    // About 1 MiB at a time; more only when a single record is longer.
+    uint64_t window = 1 << 20;
+    for (int attempt = 0; attempt < 2 && offset < rf.size; ++attempt) {
+      int err = open_file(rf);
+      if (err != 0) return error_of(err);
+      bytes.resize(size_t(std::min(window, rf.size - offset)));
+      size_t done = 0;
+      while (done < bytes.size()) {
+        ssize_t n = ::pread(rf.fd, bytes.data() + done, bytes.size() - done, off_t(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? error_of(errno) : DiskError::Io;
+        done += size_t(n);
+      }
+      if (read_frame(bytes).status != FrameStatus::Torn || bytes.size() < kFrameHeaderBytes) break;
+      uint32_t len = 0;
+      for (int i = 0; i < 4; ++i) len |= uint32_t(uint8_t(bytes[size_t(i)])) << (8 * i);
+      window = kFrameHeaderBytes + len;
+    }
+    size_t used = scan_events(bytes, op.read_from, op.read_max, read->events);
+    offset += used;
+    if (offset >= rf.size && read->events.size() < op.read_max && !rf.unwritten.empty()) {
+      std::string_view tail = std::string_view(rf.unwritten).substr(size_t(offset - rf.size));
+      offset += scan_events(tail, op.read_from, op.read_max, read->events);
+    }
+    read->next_offset = offset;
+    op.read = std::move(read);
+    return DiskError::None;
   }
 
   uint64_t bound(const RoomFile& rf) const {
@@ -782,6 +829,7 @@ struct DiskStore::Writer {
         err = write_file_atomically(dir_fd, rf.name, out);
         if (err == 0) {
           close_file(rf);
+          ++rf.generation;
           rf.size = out.size();
           rf.records = 1 + rec.state.history.size() + rec.state.outbox.size();
           rf.compact_at = 0;
@@ -906,7 +954,7 @@ uint64_t submit(DiskStore::Shared& shared, const std::shared_ptr<DiskStore::Clie
   uint64_t ticket = op.ticket;
   op.inbox = inbox;
   if (!shared.submit(std::move(op))) {
-    DiskCompletion c{ticket, DiskError::Stopped};
+    DiskCompletion c{ticket, DiskError::Stopped, nullptr};
     inbox->post(&c, 1);
   }
   return ticket;
@@ -954,6 +1002,19 @@ uint64_t DiskStore::Client::remove_room(std::string_view room) {
   op.kind = OpKind::Remove;
   op.room.assign(room);
   op.ticket = next_ticket_++;
+  return submit(*shared_, inbox_, std::move(op));
+}
+
+uint64_t DiskStore::Client::read_events(std::string_view room, uint64_t from, size_t max, uint64_t offset,
+                                       uint64_t generation) {
+  Op op;
+  op.kind = OpKind::ReadEvents;
+  op.room.assign(room);
+  op.ticket = next_ticket_++;
+  op.read_from = from;
+  op.read_max = max;
+  op.read_offset = offset;
+  op.read_generation = generation;
   return submit(*shared_, inbox_, std::move(op));
 }
 

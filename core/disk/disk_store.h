@@ -51,9 +51,17 @@ enum class DiskError : uint8_t {
 };
 std::string_view to_string(DiskError e);
 
+// What read_events found: the events, and where to read on from.
+struct EventsRead {
+  std::vector<StoredEvent> events;  // numbered `from` and after, in order
+  uint64_t next_offset = 0;         // pass back as `offset` with `generation`
+  uint64_t generation = 0;          // the room file's; a compaction or put changes it
+};
+
 struct DiskCompletion {
   uint64_t ticket = 0;
   DiskError error = DiskError::None;
+  std::shared_ptr<EventsRead> read;  // read_events only
 };
 
 struct DiskOptions {
@@ -149,6 +157,14 @@ class DiskStore::Client {
   uint64_t put_room(const RoomState& state);
   // Deletes the room's file (room TTL).
   uint64_t remove_room(std::string_view room);
+  // Reads back the room's unacknowledged outbox events numbered `from` and after, about
+  // `max` of them (a webhook backlog that is not kept in memory). `offset` and
+  // `generation` come from the previous read of this room (0, 0 the first time): the
+  // read then starts where that one ended, unless the file was rewritten since. Events
+  // already acknowledged may come back too (the caller skips them). The writer reads at
+  // most about 1 MiB per call, so a read never holds the next batch's acks for long.
+  uint64_t read_events(std::string_view room, uint64_t from, size_t max, uint64_t offset = 0,
+                       uint64_t generation = 0);
 
   // Hands every waiting completion to `each(const DiskCompletion&)`; returns how many.
   template <typename F>

@@ -137,6 +137,34 @@ std::string encode_snapshot(const RoomState& s) {
   return out;
 }
 
+size_t scan_events(std::string_view bytes, uint64_t from, size_t max, std::vector<StoredEvent>& out) {
+  size_t pos = 0;
+  while (pos < bytes.size() && out.size() < max) {
+    Frame f = read_frame(bytes.substr(pos));
+    if (f.status != FrameStatus::Ok) break;
+    RecordReader r(f.payload);
+    if (RecordKind(r.u8()) == RecordKind::Append) {
+      uint8_t flags = r.u8();
+      if (flags & kHasEdit) {
+        r.u64();
+        r.i64();
+        r.str();
+        r.str();
+      }
+      uint32_t n = r.u32();
+      for (uint32_t i = 0; i < n && !r.failed(); ++i) {
+        StoredEvent ev;
+        ev.number = r.u64();
+        ev.id.assign(r.str());
+        ev.body.assign(r.str());
+        if (!r.failed() && ev.number >= from) out.push_back(std::move(ev));
+      }
+    }
+    pos += f.size;
+  }
+  return pos;
+}
+
 Replay replay_records(RoomState& state, std::string_view records, size_t history_limit, std::string& applied) {
   Replay out;
   bool have_header = true;

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace roomcast::disk {
 
@@ -86,6 +87,13 @@ struct LogRecovery {
 
 // Reads a whole log. `history_limit` bounds the history kept in the result.
 LogRecovery read_room_log(std::string_view bytes, size_t history_limit);
+
+// The outbox events numbered `from` and after in `bytes`, a run of whole framed records
+// of a room log starting anywhere on a record boundary (headers and acks are skipped),
+// appended to `out` until it holds `max` or more (a record's events are never split).
+// Returns how many bytes of whole records were read: where the next scan starts. Stops
+// at the first bad or cut frame.
+size_t scan_events(std::string_view bytes, uint64_t from, size_t max, std::vector<StoredEvent>& out);
 
 // What the journal (journal.h) adds to a room read from its log.
 struct Replay {
