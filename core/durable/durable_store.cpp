@@ -224,6 +224,9 @@ void DurableStore::complete(const disk::DiskCompletion& c) {
       if (c.error != disk::DiskError::None && log_)
         log_->log(LogLevel::Warn, "webhook_ack_not_written", {{"room", t.room}, {"error", disk::to_string(c.error)}});
       return;
+    case Pending::Read:
+      if (room && room->store) events_read(*room, state_of(*room), c);
+      return;
     case Pending::Append:
       break;
   }
@@ -313,9 +316,63 @@ void DurableStore::events_loaded(Room& room, DurableRoom& d, disk::RoomState& st
 
 void DurableStore::offer(Room& room, DurableRoom& d, uint64_t number, HookEvent event) {
   if (!sink_) return;  // kept on disk until a start with --webhook
-  if (d.waiting.empty() && sink_->deliver(room.name(), number, event)) return;
-  d.waiting.push_back(Waiting{number, std::move(event)});
+  if (d.waiting.empty() && d.spilled_from == 0 && sink_->deliver(room.name(), number, event)) return;
   retry_rooms_.insert(room.name());
+  if (d.spilled_from == 0 && d.waiting.size() < kWaitingInMemory) {
+    d.waiting.push_back(Waiting{number, std::move(event)});
+    return;
+  }
+  // On disk already: its body is dropped here and read back when its turn comes.
+  if (d.spilled_from == 0) d.spilled_from = number;
+}
+
+void DurableStore::offer_room(Room& room, DurableRoom& d) {
+  while (!d.waiting.empty() && sink_->deliver(room.name(), d.waiting.front().number, d.waiting.front().event))
+    d.waiting.pop_front();
+  if (!d.waiting.empty() || d.spilled_from == 0 || d.reading) return;
+  const uint64_t ticket = client_->read_events(room.name(), d.spilled_from, kWaitingInMemory, d.read_offset,
+                                               d.read_generation);
+  tickets_.emplace(ticket, Ticket{Pending::Read, room.name()});
+  d.reading = true;
+}
+
+void DurableStore::events_read(Room& room, DurableRoom& d, const disk::DiskCompletion& c) {
+  d.reading = false;
+  if (c.error != disk::DiskError::None || !c.read) {
+    if (log_)
+      log_->log(LogLevel::Warn, "webhook_events_not_read",
+                {{"room", room.name()}, {"error", disk::to_string(c.error)}, {"retry", "at the next tick"}});
+    return;  // the room stays in retry_rooms_: offer_waiting asks again
+  }
+  const uint64_t before = d.spilled_from;
+  for (disk::StoredEvent& e : c.read->events) {
+    if (e.number < d.spilled_from) continue;  // taken already (a read from the start of a rewritten file)
+    if (e.number > d.events_written) break;    // its completion is on its way: offered then
+    if (e.number != d.spilled_from) {
+      // Never skip an event: a hole here is a bug; say so and read again from the start.
+      if (log_)
+        log_->log(LogLevel::Error, "webhook_events_read_gap",
+                  {{"room", room.name()}, {"expected", d.spilled_from}, {"got", e.number}});
+      d.read_offset = d.read_generation = 0;
+      return;
+    }
+    const int64_t at = event_ms(e.body);
+    d.waiting.push_back(Waiting{e.number, HookEvent{std::move(e.id), std::move(e.body), at}});
+    d.spilled_from = e.number + 1;
+  }
+  d.read_offset = c.read->next_offset;
+  d.read_generation = c.read->generation;
+  if (d.spilled_from > d.events_written) {
+    d.spilled_from = 0;  // all in memory again
+    d.read_offset = d.read_generation = 0;
+  } else if (d.spilled_from == before && c.read->events.empty()) {
+    // Nothing found where events must be: read from the start next time.
+    if (log_)
+      log_->log(LogLevel::Error, "webhook_events_read_empty", {{"room", room.name()}, {"expected", d.spilled_from}});
+    d.read_offset = d.read_generation = 0;
+    return;
+  }
+  offer_room(room, d);
 }
 
 void DurableStore::events_landed(Room& room, DurableRoom& d, Flight& f) {
@@ -386,13 +443,21 @@ void DurableStore::offer_waiting() {
       continue;
     }
     DurableRoom& d = state_of(*room);
-    while (!d.waiting.empty() && sink_->deliver(room->name(), d.waiting.front().number, d.waiting.front().event))
-      d.waiting.pop_front();
-    if (d.waiting.empty() && d.unwritten.empty())
+    offer_room(*room, d);
+    if (d.waiting.empty() && d.spilled_from == 0 && d.unwritten.empty())
       it = retry_rooms_.erase(it);
     else
       ++it;
   }
+}
+
+size_t DurableStore::events_in_memory() const {
+  size_t n = 0;
+  for (const std::string& name : retry_rooms_) {
+    const Room* room = domain_.find_room(name);
+    if (room && room->store) n += static_cast<const DurableRoom*>(room->store.get())->waiting.size();
+  }
+  return n;
 }
 
 void DurableStore::retry_events() {

@@ -27,7 +27,10 @@
 //     at the next tick); each event is offered to the KeptEvents once on disk, per room in
 //     order, again at start while unacknowledged, and acknowledged on disk (ack_events)
 //     when events_done says so; a room keeps its file (and stays in memory) while it has
-//     events not yet acknowledged (docs/durability.md "The webhook outbox").
+//     events not yet acknowledged (docs/durability.md "The webhook outbox");
+//   - memory for a backlog is bounded: a room holds at most kWaitingInMemory refused
+//     events; the ones after them stay on disk only and are read back (read_events) once
+//     the delivery has taken those, in order, never skipping one.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +81,10 @@ class DurableStore final : public LocalStore {
   void events_done(std::string_view room, uint64_t through);
   // Offers again the events a full delivery refused (after acknowledgements made room).
   void offer_waiting();
+  // Refused events a room holds in memory; the rest wait on disk only.
+  static constexpr size_t kWaitingInMemory = 256;
+  // Refused events this thread holds in memory (bounded: kWaitingInMemory per room).
+  size_t events_in_memory() const;
   // offer_waiting(), and writes again the join and leave events whose record failed
   // (each tick: a full disk is not asked again at once).
   void retry_events();
@@ -140,9 +147,14 @@ class DurableStore final : public LocalStore {
     uint64_t events_written = 0; // the last webhook event number on disk
     uint64_t events_acked = 0;   // acknowledged (delivered or dropped) through
     std::deque<Waiting> waiting;     // on disk, refused by a full delivery: offered again first
+    // Events on disk only (numbers spilled_from..events_written), offered after `waiting`
+    // once read back; 0: none. Where the last read of them ended, for the next.
+    uint64_t spilled_from = 0;
+    uint64_t read_offset = 0, read_generation = 0;
+    bool reading = false;            // a read_events in flight
     std::vector<HookEvent> unwritten;  // join/leave events whose record failed
   };
-  enum class Pending : uint8_t { Append, Put, Remove, Ack };
+  enum class Pending : uint8_t { Append, Put, Remove, Ack, Read };
 
   DurableRoom& state_of(Room& room);
   // Writes `room`'s file as it is now (new room, new epoch, or a retry after a failure).
@@ -158,6 +170,9 @@ class DurableStore final : public LocalStore {
   // The room's events on disk through f: offered to the sink (behind any waiting).
   void events_landed(Room& room, DurableRoom& d, Flight& f);
   void offer(Room& room, DurableRoom& d, uint64_t number, HookEvent event);
+  // Offers the room's waiting events, then asks the disk for its spilled ones.
+  void offer_room(Room& room, DurableRoom& d);
+  void events_read(Room& room, DurableRoom& d, const disk::DiskCompletion& c);
   // A record failed: the join/leave events it and the doomed records behind it carried
   // are written again with the room's next record.
   void events_failed(Room& room, DurableRoom& d, Flight& f);

@@ -206,5 +206,64 @@ TEST_F(DurableWebhooksTest, AFullDeliveryLosesNothingTheRefusedEventsAreOfferedA
   }
 }
 
+// A backend down for long: the refused events beyond kWaitingInMemory stay on disk only,
+// and are read back, in order and once each, when the delivery takes events again.
+TEST_F(DurableWebhooksTest, ABacklogBeyondTheMemoryBoundStaysOnDiskAndIsReadBackInOrder) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  FakeClient& a = joined("alice");
+  ASSERT_NO_FATAL_FAILURE(settle(2));
+  sink_->full = true;
+  const int edits = int(DurableStore::kWaitingInMemory) + 44;
+  for (int n = 1; n <= edits; ++n) {  // one at a time: the sender waits for each ack
+    send_edit(a, n);
+    ASSERT_NO_FATAL_FAILURE(settle(1));
+  }
+  EXPECT_EQ(store_->events_in_memory(), DurableStore::kWaitingInMemory) << "the rest is on disk only";
+  sink_->full = false;
+  store_->events_done("r", 1);
+  store_->offer_waiting();
+  EXPECT_EQ(sink_->got.size(), 1 + DurableStore::kWaitingInMemory);
+  ASSERT_NO_FATAL_FAILURE(settle(2));  // the ack of the join, the read of the rest
+  const std::string epoch = service_->find_room("r")->epoch();
+  ASSERT_EQ(sink_->got.size(), size_t(1 + edits));
+  for (int seq = 1; seq <= edits; ++seq) {
+    ASSERT_EQ(sink_->got[size_t(seq)].number, uint64_t(seq) + 1);
+    ASSERT_EQ(sink_->got[size_t(seq)].id, "edit:r:" + epoch + ":" + std::to_string(seq));
+  }
+  EXPECT_EQ(store_->events_in_memory(), 0u);
+}
+
+// The same bound at start: a restart with a long backlog holds only the first events.
+TEST_F(DurableWebhooksTest, ARestartWithALongBacklogHoldsOnlyTheBoundInMemory) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  FakeClient& a = joined("alice");
+  ASSERT_NO_FATAL_FAILURE(settle(2));
+  sink_->full = true;
+  const int edits = int(DurableStore::kWaitingInMemory) + 10;
+  for (int n = 1; n <= edits; ++n) {  // one at a time: the sender waits for each ack
+    send_edit(a, n);
+    ASSERT_NO_FATAL_FAILURE(settle(1));
+  }
+  close_all();
+  sink_.reset();
+  ASSERT_NO_FATAL_FAILURE(open());
+  // open() gave a sink that takes everything: reopen with a full one to see the bound.
+  close_all();
+  disk::DiskOptions options;
+  options.dir = dir_ + "/data";
+  options.history_limit = config_.history;
+  std::vector<disk::LoadedRoom> rooms;
+  std::string error;
+  disk_ = disk::DiskStore::open(options, rooms, error);
+  ASSERT_TRUE(disk_) << error;
+  service_ = std::make_unique<RoomService>(config_, 0, metrics_);
+  store_ = std::make_unique<DurableStore>(*service_, disk_->client(), answers_, metrics_);
+  sink_ = std::make_unique<Sink>();
+  sink_->full = true;
+  store_->deliver_events_to(sink_.get());
+  store_->restore(std::move(rooms), now_ns_);
+  EXPECT_EQ(store_->events_in_memory(), DurableStore::kWaitingInMemory);
+}
+
 }  // namespace
 }  // namespace roomcast
