@@ -6,10 +6,15 @@
 // survive compaction and a restart and are offered again at start, acknowledged ones are
 // not; a full delivery loses nothing (the store offers the refused events again, in order).
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +72,7 @@ class DurableWebhooksTest : public ::testing::Test {
   }
   void TearDown() override {
     close_all();
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
     (void)!std::system(("rm -rf '" + dir_ + "'").c_str());
   }
   void open() {
@@ -132,6 +138,7 @@ class DurableWebhooksTest : public ::testing::Test {
   std::vector<std::unique_ptr<FakeClient>> clients_;
   int64_t now_ns_ = 1'000'000'000;
   uint64_t base_ = 0;
+  bool mounted_ = false;
 };
 
 TEST_F(DurableWebhooksTest, AnEditsEventIsWrittenWithItAndReachesTheDeliveryOnceAfterTheJoin) {
@@ -263,6 +270,46 @@ TEST_F(DurableWebhooksTest, ARestartWithALongBacklogHoldsOnlyTheBoundInMemory) {
   store_->deliver_events_to(sink_.get());
   store_->restore(std::move(rooms), now_ns_);
   EXPECT_EQ(store_->events_in_memory(), DurableStore::kWaitingInMemory);
+}
+
+// A full disk (a 256 KiB tmpfs, needs root): a join's event whose record fails is kept
+// and written again with the room's next record or at the next tick, so once space
+// returns every join reaches the backend, in order, none twice, none lost.
+TEST_F(DurableWebhooksTest, JoinEventsWhoseRecordFailedOnAFullDiskAreWrittenAgainAndDeliveredInOrder) {
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=256k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(errno) << "): needs root";
+  mounted_ = true;
+  ASSERT_NO_FATAL_FAILURE(open());
+  joined("alice");
+  ASSERT_NO_FATAL_FAILURE(settle(2));
+  const std::string filler = dir_ + "/filler";
+  int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string chunk(4096, 'x');
+  for (int i = 0; i < 256 && ::write(fd, chunk.data(), chunk.size()) > 0; ++i) {
+  }
+  ::close(fd);
+  // Joins until one's record finds the disk full (the journal's last page fills first).
+  int joins = 1;
+  for (int i = 0; i < 200 && disk_->stats().errors_no_space == 0; ++i) {
+    joined("user" + std::to_string(i));
+    ASSERT_NO_FATAL_FAILURE(settle(1));
+    ++joins;
+  }
+  ASSERT_GT(disk_->stats().errors_no_space, 0u) << "the disk never filled";
+  const size_t before = sink_->got.size();
+  EXPECT_LT(before, size_t(joins)) << "the failed join's event was not offered";
+  ASSERT_EQ(::unlink(filler.c_str()), 0);
+  store_->retry_events();  // the tick
+  ASSERT_NO_FATAL_FAILURE(settle(1));
+  ASSERT_EQ(sink_->got.size(), size_t(joins));
+  std::set<std::string> ids;
+  for (size_t i = 0; i < sink_->got.size(); ++i) {
+    EXPECT_EQ(sink_->got[i].number, i + 1) << "in order, numbered without a gap";
+    EXPECT_EQ(sink_->got[i].id.rfind("join:r:", 0), 0u) << sink_->got[i].id;
+    ids.insert(sink_->got[i].id);
+  }
+  EXPECT_EQ(ids.size(), size_t(joins)) << "none twice";
 }
 
 }  // namespace
