@@ -203,7 +203,10 @@ struct Checkpointer {
   std::thread thread;
   // The checkpointer thread's own:
   std::vector<std::string> names;
-  uint64_t through = 0;
+  uint64_t through = 0;  // segments retired through this number
+  // Requests tried through this number (under mu): a failed try waits for the next
+  // request instead of spinning, and a stop or a drain never waits for a retry.
+  uint64_t tried = 0;
 
   void request(std::vector<std::string> files, uint64_t segment) {
     {
@@ -222,11 +225,12 @@ struct Checkpointer {
         std::unique_lock<std::mutex> lock(mu);
         busy = false;
         cv.notify_all();
-        cv.wait(lock, [&] { return incoming_through > through || stopping; });
-        if (incoming_through <= through && stopping) return;
+        cv.wait(lock, [&] { return incoming_through > tried || stopping; });
+        if (incoming_through <= tried && stopping) return;
         for (std::string& f : incoming) names.push_back(std::move(f));
         incoming.clear();
         busy = true;
+        tried = incoming_through;
         settle(incoming_through);
       }
     }
@@ -276,7 +280,7 @@ struct Checkpointer {
   // Waits until everything requested so far was tried once.
   void drain() {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return !busy && incoming_through <= through; });
+    cv.wait(lock, [&] { return !busy && incoming_through <= tried; });
   }
   void stop() {
     {
