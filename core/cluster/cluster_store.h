@@ -108,7 +108,8 @@ class ClusterStore final : public RoomStore {
     RedisHookOutbox::Step step{};  // Hook
     // Edit, Publish with --webhook: the event's body up to its epoch (`event.body`), after
     // its seq (`event_tail`), its webhook-id up to the epoch (`event.id`). HookAppend: the
-    // event as kept.
+    // event as kept. Reap of a dead instance's session: its leave event (empty without
+    // --webhook), kept if the end script says this instance ended it.
     HookEvent event;
     std::string event_tail;
   };

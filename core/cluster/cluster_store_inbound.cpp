@@ -154,7 +154,10 @@ void ClusterStore::on_reply(uint64_t cookie, bool ok, RedisValue& value) {
       return;
     }
     case CallKind::Reap: {
-      if (ok && value.kind == RedisValue::Kind::Integer && value.integer == 1 && p.session_reaped) metrics_.sessions_reaped.add();
+      if (ok && value.kind == RedisValue::Kind::Integer && value.integer == 1 && p.session_reaped) {
+        metrics_.sessions_reaped.add();
+        if (!p.event.id.empty()) keep_event(p.room, p.event);  // exactly one instance gets 1
+      }
       if (!room) return;
       auto peer = link_of(*room).remote.find(p.session);
       if (peer != link_of(*room).remote.end() && !ok) peer->second.reaping = false;  // again next tick

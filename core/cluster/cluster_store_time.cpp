@@ -82,6 +82,9 @@ void ClusterStore::tick(int64_t now_ns) {
       encode_presence_leave(domain_.encoder(), id);
       PendingCall reap{CallKind::Reap, name, id};
       reap.session_reaped = true;
+      // Its webhook `leave`, reported if the end script says this instance ended it (its
+      // own instance cannot: it died). Built now: the session is gone by the reply.
+      if (hooks_) domain_.leave_event(room, *peer.session, reap.event);
       call(std::move(reap), wire::kEnd, 1,
            {wire::who_key(name), id, peer.instance, link.channel, "-", std::string(domain_.encoded())});
     }

@@ -167,14 +167,23 @@ void HookBackend::joined(const Room& room, const Session& s) {
 }
 
 void HookBackend::left(const Room& room, const Session& s) {
-  if (!outbox_) return;
-  const int64_t now_ms = unix_ms();
+  HookEvent e;
+  if (!leave_event(room, s, e)) return;
   WebhookEvent event;
   event.room = room.name();
-  event.id = leave_event_webhook_id(room.name(), s.id);
-  event.body = encode_leave_event(room.name(), s.id, user_json(s.user), now_ms);
-  event.created_ms = now_ms;
+  event.id = std::move(e.id);
+  event.body = std::move(e.body);
+  event.created_ms = e.created_ms;
   outbox_->append(std::move(event));
+}
+
+bool HookBackend::leave_event(const Room& room, const Session& s, HookEvent& out) {
+  if (!outbox_) return false;
+  const int64_t now_ms = unix_ms();
+  out.id = leave_event_webhook_id(room.name(), s.id);
+  out.body = encode_leave_event(room.name(), s.id, user_json(s.user), now_ms);
+  out.created_ms = now_ms;
+  return true;
 }
 
 }  // namespace roomcast

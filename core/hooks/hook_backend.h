@@ -51,6 +51,9 @@ class HookBackend final : public BackendPort {
   // The edit's event as edit_applied would append it (for a store that writes it with the
   // edit); false without --webhook.
   bool edit_event(const Room& room, const AppliedEdit& edit, HookEvent& out) override;
+  // The leave event of another instance's session that a store ended (false without
+  // --webhook).
+  bool leave_event(const Room& room, const Session& s, HookEvent& out) override;
   void joined(const Room& room, const Session& s) override;
   void left(const Room& room, const Session& s) override;
 

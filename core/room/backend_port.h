@@ -96,6 +96,13 @@ class BackendPort {
     (void)room, (void)edit, (void)out;
     return false;
   }
+  // The `leave` event of a session this process never held (another instance's, whose
+  // instance died): a store that ends it for everyone reports it itself, once it knows it
+  // was the one that ended it. False: no events are wanted.
+  virtual bool leave_event(const Room& room, const Session& s, HookEvent& out) {
+    (void)room, (void)s, (void)out;
+    return false;
+  }
 };
 
 // No backend: every edit is accepted at once and nobody is told anything.

@@ -221,6 +221,8 @@ class RoomService {
   bool edit_event(const Room& room, const AppliedEdit& edit, HookEvent& out) {
     return backend_->edit_event(room, edit, out);
   }
+  // The leave event of another instance's session (BackendPort::leave_event).
+  bool leave_event(const Room& room, const Session& s, HookEvent& out) { return backend_->leave_event(room, s, out); }
   // Whether the ack `m` is about to get is for an edit the edit hook rewrote (then
   // forgotten: asked once per ack).
   static bool rewritten_ack(Member& m);

@@ -98,10 +98,12 @@ class RedisWebhooksTest : public ::testing::Test {
     instances_.clear();
     if (redis_) redis_->stop();
   }
-  ServerProcess* Start(const std::string& webhook, const std::string& threads = "1") {
+  ServerProcess* Start(const std::string& webhook, const std::string& threads = "1",
+                       const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads", threads, "--redis", redis_->url(),
                                      "--webhook", webhook, "--rate-limit", "100000", "--rate-burst", "100000",
                                      "--hook-timeout", "2s"};
+    args.insert(args.end(), extra.begin(), extra.end());
     if (const char* more = std::getenv("IT_ROOMCAST_ARGS")) {
       std::istringstream in(more);
       for (std::string a; in >> a;) args.push_back(a);
@@ -240,6 +242,47 @@ TEST_F(RedisWebhooksTest, EditsStoredByTwoInstancesInOneRoomReachTheBackendOnceE
   const std::vector<std::string> all = backend.accepted("shared");
   EXPECT_EQ(std::count(all.begin(), all.end(), "join:shared:" + sa), 1);
   EXPECT_EQ(std::count(all.begin(), all.end(), "join:shared:" + sb), 1);
+}
+
+// A member of a killed instance: the others see its `leave` once its instance's lease
+// lapsed and the grace ended, and the backend hears that leave too, once, from the
+// instance whose end script ended the session (its own instance cannot: it is dead).
+TEST_F(RedisWebhooksTest, TheLeaveOfAKilledInstancesMemberReachesTheBackendOnce) {
+  Backend backend;
+  ServerProcess* a = Start(backend.url(), "1", {"--resume-grace", "1"});
+  ServerProcess* b = Start(backend.url(), "1", {"--resume-grace", "1"});
+  ASSERT_TRUE(a && b);
+  std::string session_a, session_b, epoch;
+  auto on_a = JoinOn(a->port(), "plant", "alice", &session_a, &epoch);
+  auto on_b = JoinOn(b->port(), "plant", "bob", &session_b, &epoch);
+  ASSERT_TRUE(on_a && on_b);
+  const std::string join_a = "join:plant:" + session_a, leave_a = "leave:plant:" + session_a;
+  ASSERT_TRUE(WaitUntil([&] { return first_seen(backend.accepted("plant")).size() >= 2; }, milliseconds(5000)));
+
+  ExitStatus st = a->stop(SIGKILL, std::chrono::seconds(5));
+  EXPECT_EQ(st.signal, SIGKILL) << st.describe();
+  on_a.reset();
+  bool saw_leave = false;
+  const auto end = Clock::now() + std::chrono::seconds(20);
+  while (!saw_leave && Clock::now() < end) {
+    JsonResult r = on_b->recv_json(milliseconds(500));
+    if (r.ok && r.type() == "presence" && sget(*r, "event") == "leave" && sget(*r, "session") == session_a) saw_leave = true;
+  }
+  ASSERT_TRUE(saw_leave) << "bob never saw alice leave";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto ids = backend.accepted("plant");
+        return std::find(ids.begin(), ids.end(), leave_a) != ids.end();
+      },
+      milliseconds(10000)))
+      << "the backend never heard alice's leave";
+  std::this_thread::sleep_for(milliseconds(500));
+  auto ids = backend.accepted("plant");
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), leave_a), 1) << "reported once";
+  rapidjson::Document e = parse(backend.body(leave_a));
+  EXPECT_EQ(sget(e, "type"), "leave");
+  EXPECT_EQ(sget(e, "session"), session_a);
+  EXPECT_EQ(sget(e["user"], "id"), "alice");
 }
 
 }  // namespace
