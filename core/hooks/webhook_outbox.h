@@ -24,11 +24,28 @@
 // events come from BackendPort::edit_event, so only joins and leaves pass through append.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 #include "core/backend/webhook_delivery.h"
 #include "core/backend/webhook_queue.h"
 #include "core/base/log.h"
+#include "core/room/backend_port.h"
 
 namespace roomcast {
+
+// A stored event as the delivery takes it: `token` is the store's number for it, which
+// comes back with its acknowledgement (WebhookQueueListener).
+inline WebhookEvent delivery_event(std::string_view room, uint64_t token, const HookEvent& event) {
+  WebhookEvent out;
+  out.room = std::string(room);
+  out.id = event.id;
+  out.body = event.body;
+  out.created_ms = event.created_ms;
+  out.token = token;
+  return out;
+}
 
 class WebhookOutbox {
  public:

@@ -30,13 +30,7 @@ class RedisWebhooks final : public WebhookOutbox, public HookSink {
     if (cluster_) cluster_->keep_event(event.room, HookEvent{std::move(event.id), std::move(event.body), event.created_ms});
   }
   bool push(std::string_view room, uint64_t n, const HookEvent& event) override {
-    WebhookEvent out;
-    out.room = std::string(room);
-    out.id = event.id;
-    out.body = event.body;
-    out.created_ms = event.created_ms;
-    out.token = n;
-    return delivery_.push(std::move(out));
+    return delivery_.push(delivery_event(room, n, event));
   }
   void forget(std::string_view room) override { delivery_.forget_room(std::string(room)); }
 

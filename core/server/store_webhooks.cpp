@@ -60,13 +60,7 @@ void StoreWebhooks::append(WebhookEvent event) {
 }
 
 bool StoreWebhooks::deliver(std::string_view room, uint64_t number, const HookEvent& event) {
-  WebhookEvent out;
-  out.room = std::string(room);
-  out.id = event.id;
-  out.body = event.body;
-  out.created_ms = event.created_ms;
-  out.token = number;
-  return delivery_.push(std::move(out));
+  return delivery_.push(delivery_event(room, number, event));
 }
 
 }  // namespace roomcast

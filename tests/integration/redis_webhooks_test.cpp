@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "../core/backend/test_http_server.h"  // header-only, no server code
+#include "webhook_backend.h"
 #include "redis_process.h"
 #include "test_util.h"
 
@@ -21,50 +21,11 @@ namespace it {
 namespace {
 
 using std::chrono::milliseconds;
-using roomcast::test::TestHttpServer;
-using Request = TestHttpServer::Request;
-using Response = TestHttpServer::Response;
 using Clock = std::chrono::steady_clock;
 
-// A backend that answers 503 while `down`, else 200; it records, per room, the webhook-ids
-// it answered 200, in the order it answered them.
-class Backend {
- public:
-  Backend()
-      : server_([this](const Request& r) {
-          const auto id = r.headers.find("webhook-id");
-          if (id == r.headers.end()) return Response{400, ""};
-          if (down.load()) {
-            refused.fetch_add(1);
-            return Response{503, "{}"};
-          }
-          std::lock_guard lock(mutex_);
-          rapidjson::Document body;
-          body.Parse(r.body.c_str(), r.body.size());
-          const std::string room = body.IsObject() && body.HasMember("room") ? body["room"].GetString() : "?";
-          accepted_[room].push_back(id->second);
-          bodies_[id->second] = r.body;
-          return Response{200, ""};
-        }) {}
-
-  std::string url() const { return server_.url("/events"); }
-  std::vector<std::string> accepted(const std::string& room) {
-    std::lock_guard lock(mutex_);
-    return accepted_[room];
-  }
-  std::string body(const std::string& id) {
-    std::lock_guard lock(mutex_);
-    return bodies_[id];
-  }
-
-  std::atomic<bool> down{false};
-  std::atomic<int> refused{0};
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, std::vector<std::string>> accepted_;
-  std::map<std::string, std::string> bodies_;
-  TestHttpServer server_;  // last: its thread stops before the maps go
+// The backend: answers 503 while `down`, else 200 (tests/integration/webhook_backend.h).
+struct Backend : WebhookBackend {
+  Backend() : WebhookBackend(503) {}
 };
 
 // The ids in their first-delivery order (at least once: a repeat is the backend's to drop).
