@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include "core/disk/checkpointer.h"
 #include "core/disk/dir_lock.h"
 #include "core/disk/durable_file.h"
 #include "core/disk/journal.h"
@@ -144,8 +145,7 @@ struct DiskStore::Shared {
   struct Counters {
     std::atomic<uint64_t> appends_ok{0}, batches{0}, syncs{0}, bytes_written{0}, errors_no_space{0},
         errors_io{0}, errors_rejected{0}, compactions{0}, compaction_errors{0}, rooms_loaded{0}, tails_cut{0},
-        rooms_damaged{0}, open_files{0}, checkpoints{0}, checkpoint_syncs{0}, checkpoint_errors{0},
-        journal_segments{0}, rooms_behind{0}, replayed_records{0};
+        rooms_damaged{0}, open_files{0}, rooms_behind{0}, replayed_records{0};
   } counters;
 
   // false when stopping (the op is not queued).
@@ -183,115 +183,6 @@ struct RoomFile {
   DiskError batch_error = DiskError::None;
 };
 
-// Syncs room files named by the writer at each checkpoint, off the writer thread, then
-// retires the journal segments they make redundant (docs/durability.md "The journal").
-// Owns its own thread, the names and segment number it was handed and has not settled.
-// Promises: a segment is retired only after every room file written while it was
-// current has been fdatasynced; a failed sync keeps everything for the next request.
-struct Checkpointer {
-  int dir_fd = -1;
-  Journal* journal = nullptr;
-  DiskStore::Shared* shared = nullptr;
-  std::function<void(const std::string&)> log;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::string> incoming;
-  uint64_t incoming_through = 0;
-  bool stopping = false;
-  bool busy = false;
-  std::atomic<bool> final{false};  // the store is closing: no next segment to prepare
-  std::thread thread;
-  // The checkpointer thread's own:
-  std::vector<std::string> names;
-  uint64_t through = 0;  // segments retired through this number
-  // Requests tried through this number (under mu): a failed try waits for the next
-  // request instead of spinning, and a stop or a drain never waits for a retry.
-  uint64_t tried = 0;
-
-  void request(std::vector<std::string> files, uint64_t segment) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      for (std::string& f : files) incoming.push_back(std::move(f));
-      incoming_through = std::max(incoming_through, segment);
-    }
-    cv.notify_one();
-  }
-
-  void run() {
-    if (int err = journal->prepare_next(); err != 0 && log)
-      log("journal: cannot prepare the next segment: " + std::string(std::strerror(err)));
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        busy = false;
-        cv.notify_all();
-        cv.wait(lock, [&] { return incoming_through > tried || stopping; });
-        if (incoming_through <= tried && stopping) return;
-        for (std::string& f : incoming) names.push_back(std::move(f));
-        incoming.clear();
-        busy = true;
-        tried = incoming_through;
-        settle(incoming_through);
-      }
-    }
-  }
-
-  // Under mu only to take the request; the syncs run unlocked.
-  void settle(uint64_t upto) {
-    mu.unlock();
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    std::vector<std::string> failed;
-    for (const std::string& n : names) {
-      int fd = ::openat(dir_fd, n.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        if (errno != ENOENT) failed.push_back(n);  // ENOENT: the room was removed
-        continue;
-      }
-      int err = 0;
-      while (::fdatasync(fd) != 0) {
-        if (errno != EINTR) {
-          err = errno;
-          break;
-        }
-      }
-      ::close(fd);
-      shared->counters.checkpoint_syncs.fetch_add(1, std::memory_order_relaxed);
-      if (err != 0) failed.push_back(n);
-    }
-    int err = failed.empty() ? journal->retire_through(upto) : EIO;
-    if (err == 0) {
-      names.clear();
-      through = upto;
-      shared->counters.checkpoints.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      names = std::move(failed);
-      shared->counters.checkpoint_errors.fetch_add(1, std::memory_order_relaxed);
-      if (log) log("checkpoint: journal kept, " + std::to_string(names.size()) + " room files not synced yet");
-    }
-    // The segment after the current one, zeros ahead of time, so the writer's next
-    // rotation costs a rename (a failure here only means a growing segment next).
-    if (int perr = final ? 0 : journal->prepare_next(); perr != 0 && log)
-      log("journal: cannot prepare the next segment: " + std::string(std::strerror(perr)));
-    shared->counters.journal_segments.store(journal->segments(), std::memory_order_relaxed);
-    mu.lock();
-  }
-
-  // Waits until everything requested so far was tried once.
-  void drain() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return !busy && incoming_through <= tried; });
-  }
-  void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
-    if (thread.joinable()) thread.join();
-  }
-};
-
 struct DiskStore::Writer {
   DiskOptions opt;
   DirLock lock;
@@ -302,7 +193,7 @@ struct DiskStore::Writer {
   std::vector<RoomFile*> compact_candidates;
   std::vector<RoomFile*> dirty;  // written since the last checkpoint request
   Journal journal;
-  Checkpointer checkpointer;
+  std::unique_ptr<Checkpointer> checkpointer;  // made once the journal is open
   uint64_t checkpoint_at = 0;    // journal segment bytes that start the next checkpoint
   std::string journal_batch;
   uint64_t batch_no = 0;
@@ -310,7 +201,7 @@ struct DiskStore::Writer {
   std::thread thread;
 
   ~Writer() {
-    checkpointer.stop();
+    checkpointer.reset();
     for (auto& [_, rf] : rooms) close_file(rf);
     if (dir_fd >= 0) ::close(dir_fd);
   }
@@ -502,7 +393,6 @@ struct DiskStore::Writer {
       error = std::string("cannot remove old journal segments: ") + std::strerror(e);
       return false;
     }
-    c().journal_segments.store(journal.segments(), std::memory_order_relaxed);
     checkpoint_at = opt.journal_segment_bytes;
     return true;
   }
@@ -677,9 +567,8 @@ struct DiskStore::Writer {
       names.push_back(rf->name);
     }
     dirty.clear();
-    checkpointer.request(std::move(names), old);
+    checkpointer->request(std::move(names), old);
     checkpoint_at = opt.journal_segment_bytes;
-    c().journal_segments.store(journal.segments(), std::memory_order_relaxed);
   }
 
   // At a clean stop: the room files are synced and the journal retired, so the next
@@ -687,9 +576,9 @@ struct DiskStore::Writer {
   void final_checkpoint() {
     if (journal.current_number() == 0) return;
     for (RoomFile* rf : dirty) write_behind(*rf);
-    checkpointer.final = true;
+    checkpointer->finish();
     checkpoint();
-    checkpointer.drain();
+    checkpointer->drain();
   }
 
   void complete(std::vector<Op>& batch) {
@@ -891,12 +780,8 @@ std::unique_ptr<DiskStore> DiskStore::open(DiskOptions options, std::vector<Load
     return nullptr;
   }
   if (!w->load(rooms, error)) return nullptr;
-  Checkpointer& cp = w->checkpointer;
-  cp.dir_fd = w->dir_fd;
-  cp.journal = &w->journal;
-  cp.shared = store->shared_.get();
-  cp.log = w->opt.log;
-  cp.thread = std::thread([&cp] { cp.run(); });
+  w->checkpointer = std::make_unique<Checkpointer>(w->dir_fd, w->journal, w->opt.log);
+  w->checkpointer->start();
   store->writer_ = std::move(w);
   store->writer_->thread = std::thread([ws = store->writer_.get()] { ws->run(); });
   return store;
@@ -932,10 +817,12 @@ DiskStats DiskStore::stats() const {
   s.tails_cut = g(k.tails_cut);
   s.rooms_damaged = g(k.rooms_damaged);
   s.open_files = g(k.open_files);
-  s.checkpoints = g(k.checkpoints);
-  s.checkpoint_syncs = g(k.checkpoint_syncs);
-  s.checkpoint_errors = g(k.checkpoint_errors);
-  s.journal_segments = g(k.journal_segments);
+  if (writer_) {
+    s.checkpoints = writer_->checkpointer->checkpoints();
+    s.checkpoint_syncs = writer_->checkpointer->syncs();
+    s.checkpoint_errors = writer_->checkpointer->errors();
+    s.journal_segments = writer_->journal.segments();
+  }
   s.rooms_behind = g(k.rooms_behind);
   s.replayed_records = g(k.replayed_records);
   return s;

@@ -72,8 +72,9 @@ struct DiskOptions {
   // synced, then the segment is deleted): the journal's disk use, and what a start after
   // a crash replays, stay about this size.
   uint64_t journal_segment_bytes = 16u << 20;
-  // Log lines (tail cut, damage, errors, compaction failures), from the opening thread
-  // and then from the writer thread, never both at once.
+  // Log lines (tail cut, damage, errors, compaction and checkpoint failures), from the
+  // opening thread, then from the writer and the checkpointer threads, possibly at once:
+  // it must be safe to call from two threads (the server's Logger is: one write(2) a line).
   std::function<void(std::string_view)> log;
 };
 
