@@ -75,7 +75,8 @@ class DurableWebhooksTest : public ::testing::Test {
     if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
     (void)!std::system(("rm -rf '" + dir_ + "'").c_str());
   }
-  void open() {
+  // `sink_full`: the delivery refuses everything from the start (a backend down).
+  void open(bool sink_full = false) {
     disk::DiskOptions options;
     options.dir = dir_ + "/data";
     options.history_limit = config_.history;
@@ -90,6 +91,7 @@ class DurableWebhooksTest : public ::testing::Test {
     store_ = std::make_unique<DurableStore>(*service_, disk_->client(), answers_, metrics_);
     outbox_->store = store_.get();
     sink_ = std::make_unique<Sink>();
+    sink_->full = sink_full;
     store_->deliver_events_to(sink_.get());
     store_->restore(std::move(rooms), now_ns_);
     base_ = 0;
@@ -252,23 +254,7 @@ TEST_F(DurableWebhooksTest, ARestartWithALongBacklogHoldsOnlyTheBoundInMemory) {
     ASSERT_NO_FATAL_FAILURE(settle(1));
   }
   close_all();
-  sink_.reset();
-  ASSERT_NO_FATAL_FAILURE(open());
-  // open() gave a sink that takes everything: reopen with a full one to see the bound.
-  close_all();
-  disk::DiskOptions options;
-  options.dir = dir_ + "/data";
-  options.history_limit = config_.history;
-  std::vector<disk::LoadedRoom> rooms;
-  std::string error;
-  disk_ = disk::DiskStore::open(options, rooms, error);
-  ASSERT_TRUE(disk_) << error;
-  service_ = std::make_unique<RoomService>(config_, 0, metrics_);
-  store_ = std::make_unique<DurableStore>(*service_, disk_->client(), answers_, metrics_);
-  sink_ = std::make_unique<Sink>();
-  sink_->full = true;
-  store_->deliver_events_to(sink_.get());
-  store_->restore(std::move(rooms), now_ns_);
+  ASSERT_NO_FATAL_FAILURE(open(/*sink_full=*/true));
   EXPECT_EQ(store_->events_in_memory(), DurableStore::kWaitingInMemory);
 }
 
