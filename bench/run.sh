@@ -26,12 +26,14 @@
 #   BENCH_STEPS [0.2,1,2,5,10,11,12,15,20]  S3 rates per connection per second
 #   BENCH_IDLE_DURATION [10]   S4 idle period
 #   BENCH_IDLE_CONNECTIONS [10000], BENCH_BURST_CONNECTIONS [10000]
-#   BENCH_SCENARIOS ["S1 S1A S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"]  which scenarios to run
+#   BENCH_SCENARIOS ["S1 S1A S1-now S1-sweep S2 S2E S2E-disk S2E-hook S3 S4 S5 J floor"]  which scenarios to run
 #                              (S1A: S1 and S1 with camera_rate 2 and 10 followers, back to back)
 #                              (S1-sweep: S1 at --max-batch-delay 0,1,2,5,10; S2E: S2 with every
 #                              20th message an edit (issue 14's overload); S2E-disk: S2E with
 #                              --data-dir on BENCH_DATA_PARENT, its fsyncs/s from /metrics and the
-#                              disk's own fdatasync latency (roomcast-disk-bench) right after; J: 10,000 joins,
+#                              disk's own fdatasync latency (roomcast-disk-bench) right after; S2E-hook:
+#                              S2E with --webhook to bench/webhook/receiver.js answering at once: event
+#                              delay p50/p99, order, duplicates (issue 25); J: 10,000 joins,
 #                              256 in flight, at --max-batch-delay 5 and 50; floor: roomcast-floor;
 #                              S1-redis: see above, opt-in)
 #   BENCH_REDIS_WINDOWS [""]   S1-redis also runs (c) at these --max-batch-delay values (e.g. "1")
@@ -59,7 +61,7 @@ STEPS=${BENCH_STEPS:-0.2,1,2,5,10,11,12,15,20}
 IDLE_DURATION=${BENCH_IDLE_DURATION:-10}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 BURST_CONNECTIONS=${BENCH_BURST_CONNECTIONS:-10000}
-SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S2E S2E-disk S3 S4 S5 J floor"}
+SCENARIOS=${BENCH_SCENARIOS:-"S1 S1-now S1-sweep S2 S2E S2E-disk S2E-hook S3 S4 S5 J floor"}
 DISK_BENCH_BIN=${DISK_BENCH_BIN:-$ROOT/build/release/roomcast-disk-bench}
 DATA_PARENT=${BENCH_DATA_PARENT:-$ROOT/build}
 #                              (S1A: S1 and S1 with camera_rate 2 and 10 followers, back to back)
@@ -263,6 +265,39 @@ roomcast_disk() {  # SCENARIO RUN -- LOAD ARGS...
   rm -rf "$dir"
 }
 
+# S2E with --webhook: the load as S2E, the webhooks to bench/webhook/receiver.js (node,
+# answering 200 at once, unpinned), which reports each edit event's delay from its `ts`,
+# order and duplicates once the delivery drained (bounded: 10 s).
+roomcast_hook() {  # SCENARIO RUN -- LOAD ARGS...
+  local scenario=$1 run=$2; shift 3
+  local out="$RESULTS/$scenario.receiver.$run.out"
+: > "$out"
+  node "$ROOT/bench/webhook/receiver.js" >> "$out" 2>>"$LOG" &
+  local rpid=$! rport="" i
+  for i in $(seq 50); do
+    rport=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$out" | head -1)
+    [[ -n $rport ]] && break
+    sleep 0.1
+  done
+  [[ -n $rport ]] || { kill "$rpid" 2>/dev/null; die "the webhook receiver did not start"; }
+  local cmd=(taskset -c "$SERVER_CPU" "$SERVER_BIN" --listen 127.0.0.1:0 --threads 1
+             --webhook "http://127.0.0.1:$rport/hook")
+  record_command "$scenario/roomcast/server" "${cmd[@]}"
+  start_server "$scenario.roomcast.$run" "${cmd[@]}"
+  run_load "$scenario" roomcast "$run" "$@"
+  for i in $(seq 100); do
+    [[ $(metric "$PORT" roomcast_webhook_queue_events) == 0 ]] && break
+    sleep 0.1
+  done
+  stop_server
+  kill -TERM "$rpid" 2>/dev/null
+  wait "$rpid" 2>/dev/null
+  local summary
+  summary=$(tail -1 "$out")
+  echo "== $scenario webhook run $run: $summary" | tee -a "$LOG"
+  printf '{"run":%s,"receiver":%s}\n' "$run" "${summary:-null}" >> "$RESULTS/$scenario.hook.jsonl"
+}
+
 free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
@@ -415,6 +450,10 @@ for scenario in $SCENARIOS; do
       S2E-disk)
         # The same with --data-dir: every ack waits for its fdatasync (docs/durability.md).
         roomcast_disk S2E-disk "$run" -- --connections 10000 --rooms 1000 --rate 10 --edit-every 20 "${CURSOR_ARGS[@]}"
+        ;;
+      S2E-hook)
+        # The same with --webhook: every applied edit's event to a receiver (docs/benchmarks.md).
+        roomcast_hook S2E-hook "$run" -- --connections 10000 --rooms 1000 --rate 10 --edit-every 20 "${CURSOR_ARGS[@]}"
         ;;
       S1-redis)
         # (a), (b), (c) back to back in the same run, so their ratios compare within it.
