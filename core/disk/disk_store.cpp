@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -342,9 +343,6 @@ struct DiskStore::Writer {
               lr.detail = "journal: " + r.detail;
             }
           }
-        },
-        [&](const std::string& segment, const std::string& detail) {
-          log("journal " + segment + ": " + detail + " (a batch never acknowledged; ignored)");
         });
     if (err != 0) {
       error = std::string("cannot read the journal: ") + std::strerror(err);
@@ -384,13 +382,15 @@ struct DiskStore::Writer {
         return false;
       }
     }
+    // Every old segment goes (one of full length becomes the first new one), then the
+    // first segment of this run starts.
+    if (int e = journal.retire_through(UINT64_MAX); e != 0) {
+      error = std::string("cannot remove old journal segments: ") + std::strerror(e);
+      return false;
+    }
     uint64_t first;
     if (int e = journal.start_segment(first, true); e != 0) {
       error = std::string("cannot start a journal segment: ") + std::strerror(e);
-      return false;
-    }
-    if (int e = journal.retire_through(first - 1); e != 0) {
-      error = std::string("cannot remove old journal segments: ") + std::strerror(e);
       return false;
     }
     checkpoint_at = opt.journal_segment_bytes;
@@ -478,7 +478,7 @@ struct DiskStore::Writer {
   void flush(std::vector<Op>& batch, size_t from, size_t to) {
     if (touched.empty()) return;
     journal_batch.clear();
-    for (RoomFile* rf : touched) Journal::encode_entry(journal_batch, rooms_key(*rf), rf->epoch, rf->pending);
+    for (RoomFile* rf : touched) journal.encode_entry(journal_batch, rooms_key(*rf), rf->epoch, rf->pending);
     int err = journal.append(journal_batch);
     bump(c().batches);
     bump(c().syncs);

@@ -53,9 +53,6 @@ int fill_zeros(int fd, uint64_t bytes) {
   return datasync(fd);
 }
 
-bool all_zero(std::string_view bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
-}
 
 }  // namespace
 
@@ -95,11 +92,11 @@ int Journal::open(const std::string& dir, uint64_t segment_bytes, std::string& e
   ::unlinkat(dir_fd_, kPreparedName, 0);  // a segment made ahead of a crash: never used
   ::closedir(d);
   std::sort(numbers_.begin(), numbers_.end());
+  high_ = numbers_.empty() ? 0 : numbers_.back();
   return 0;
 }
 
-int Journal::read(const std::function<void(const JournalEntry&)>& each,
-                  const std::function<void(const std::string&, const std::string&)>& bad) const {
+int Journal::read(const std::function<void(const JournalEntry&)>& each) const {
   std::string bytes;
   for (uint64_t n : numbers_) {
     std::string name = segment_name(n);
@@ -111,22 +108,14 @@ int Journal::read(const std::function<void(const JournalEntry&)>& each,
     size_t pos = 0;
     while (pos < bytes.size()) {
       Frame f = read_frame(std::string_view(bytes).substr(pos));
+      if (f.status != FrameStatus::Ok) break;  // the end: zeros, old bytes, or a torn batch
       RecordReader r(f.payload);
+      if (RecordKind(r.u8()) != RecordKind::Journal || r.u64() != n) break;  // an old entry of a recycled file
       JournalEntry e;
-      bool ok = f.status == FrameStatus::Ok && RecordKind(r.u8()) == RecordKind::Journal;
-      if (ok) {
-        e.room = r.str();
-        e.epoch = r.str();
-        e.records = r.str();
-        ok = !r.failed() && r.at_end();
-      }
-      if (!ok) {
-        // The zeros of a preallocated segment are its end.
-        if (!all_zero(std::string_view(bytes).substr(pos)))
-          bad(name, (f.status == FrameStatus::Torn ? "torn entry at offset " : "bad entry at offset ") +
-                        std::to_string(pos) + " of " + std::to_string(bytes.size()) + " bytes");
-        break;
-      }
+      e.room = r.str();
+      e.epoch = r.str();
+      e.records = r.str();
+      if (r.failed() || !r.at_end()) break;
       each(e);
       pos += f.size;
     }
@@ -135,9 +124,9 @@ int Journal::read(const std::function<void(const JournalEntry&)>& each,
 }
 
 void Journal::encode_entry(std::string& out, std::string_view room, std::string_view epoch,
-                           std::string_view records) {
+                           std::string_view records) const {
   RecordWriter w(RecordKind::Journal);
-  w.str(room).str(epoch).str(records);
+  w.u64(current_).str(room).str(epoch).str(records);
   append_frame(out, w.payload());
 }
 
@@ -181,20 +170,22 @@ int Journal::prepare_next() {
   }
   std::lock_guard<std::mutex> lock(mu_);
   prepared_fd_ = fd;
+  prepared_bytes_ = segment_bytes_;
   return 0;
 }
 
 int Journal::start_segment(uint64_t& number, bool preallocate_now) {
-  uint64_t n;
+  uint64_t n, capacity;
   int fd;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    n = std::max(current_, numbers_.empty() ? 0 : numbers_.back()) + 1;
+    // Above every number ever used here, so a recycled file's old entries never pass.
+    n = ++high_;
     fd = prepared_fd_;
+    capacity = prepared_bytes_;
     prepared_fd_ = -1;
   }
   std::string name = segment_name(n);
-  uint64_t capacity = 0;
   if (fd >= 0) {
     if (::renameat(dir_fd_, kPreparedName, dir_fd_, name.c_str()) != 0) {
       int err = errno;
@@ -202,8 +193,8 @@ int Journal::start_segment(uint64_t& number, bool preallocate_now) {
       ::unlinkat(dir_fd_, kPreparedName, 0);
       return err;
     }
-    capacity = segment_bytes_;
   } else {
+    capacity = 0;
     fd = ::openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno;
     if (preallocate_now) {
@@ -240,20 +231,35 @@ int Journal::start_segment(uint64_t& number, bool preallocate_now) {
 
 int Journal::retire_through(uint64_t number) {
   std::vector<uint64_t> gone;
+  bool want_next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (uint64_t n : numbers_)
       if (n <= number && n != current_) gone.push_back(n);
+    want_next = prepared_fd_ < 0;
   }
   if (gone.empty()) return 0;
   int err = 0;
   for (uint64_t n : gone) {
-    if (::unlinkat(dir_fd_, segment_name(n).c_str(), 0) != 0 && errno != ENOENT) {
+    const std::string name = segment_name(n);
+    struct stat st;
+    int fd = -1;
+    // The first one of full length becomes the next segment, unless one is ready.
+    if (want_next && ::fstatat(dir_fd_, name.c_str(), &st, 0) == 0 && uint64_t(st.st_size) >= segment_bytes_ &&
+        ::renameat(dir_fd_, name.c_str(), dir_fd_, kPreparedName) == 0) {
+      fd = ::openat(dir_fd_, kPreparedName, O_RDWR | O_CLOEXEC);
+      if (fd < 0) ::unlinkat(dir_fd_, kPreparedName, 0);
+    } else if (::unlinkat(dir_fd_, name.c_str(), 0) != 0 && errno != ENOENT) {
       err = errno;
       break;
     }
     std::lock_guard<std::mutex> lock(mu_);
     std::erase(numbers_, n);
+    if (fd >= 0) {
+      prepared_fd_ = fd;
+      prepared_bytes_ = uint64_t(st.st_size);
+      want_next = false;
+    }
   }
   if (int s = fsync_fd(dir_fd_); err == 0) err = s;
   return err;
