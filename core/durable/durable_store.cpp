@@ -345,9 +345,15 @@ void DurableStore::events_read(Room& room, DurableRoom& d, const disk::DiskCompl
     return;  // the room stays in retry_rooms_: offer_waiting asks again
   }
   const uint64_t before = d.spilled_from;
+  bool stopped_early = false;
   for (disk::StoredEvent& e : c.read->events) {
     if (e.number < d.spilled_from) continue;  // taken already (a read from the start of a rewritten file)
-    if (e.number > d.events_written) break;    // its completion is on its way: offered then
+    if (e.number > d.events_written) {
+      // Its completion is on its way (offered then): the next read starts this window
+      // again, so the offset must not pass it.
+      stopped_early = true;
+      break;
+    }
     if (e.number != d.spilled_from) {
       // Never skip an event: a hole here is a bug; say so and read again from the start.
       if (log_)
@@ -360,11 +366,15 @@ void DurableStore::events_read(Room& room, DurableRoom& d, const disk::DiskCompl
     d.waiting.push_back(Waiting{e.number, HookEvent{std::move(e.id), std::move(e.body), at}});
     d.spilled_from = e.number + 1;
   }
-  d.read_offset = c.read->next_offset;
-  d.read_generation = c.read->generation;
+  if (!stopped_early) {
+    d.read_offset = c.read->next_offset;
+    d.read_generation = c.read->generation;
+  }
   if (d.spilled_from > d.events_written) {
     d.spilled_from = 0;  // all in memory again
     d.read_offset = d.read_generation = 0;
+  } else if (stopped_early && d.spilled_from == before) {
+    return;  // nothing new yet: the next tick reads again (never a read loop)
   } else if (d.spilled_from == before && c.read->events.empty()) {
     // Nothing found where events must be: read from the start next time.
     if (log_)
