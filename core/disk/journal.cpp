@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/disk/durable_file.h"
@@ -156,11 +157,20 @@ int Journal::append(std::string_view bytes) {
   return err;
 }
 
+bool Journal::room_to_preallocate() const {
+  // Writing a segment of zeros on a nearly full disk would fill it for a moment and fail
+  // others' writes (the edits' own): only with four segments' worth free.
+  struct statvfs st;
+  if (::fstatvfs(dir_fd_, &st) != 0) return false;
+  return uint64_t(st.f_bavail) * uint64_t(st.f_frsize) >= 4 * segment_bytes_;
+}
+
 int Journal::prepare_next() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (prepared_fd_ >= 0) return 0;
   }
+  if (!room_to_preallocate()) return ENOSPC;
   int fd = ::openat(dir_fd_, kPreparedName, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
   if (int err = fill_zeros(fd, segment_bytes_); err != 0) {
@@ -197,7 +207,7 @@ int Journal::start_segment(uint64_t& number, bool preallocate_now) {
     capacity = 0;
     fd = ::openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno;
-    if (preallocate_now) {
+    if (preallocate_now && room_to_preallocate()) {
       // Best effort: without the space, a segment that grows (and ENOSPC on append).
       if (fill_zeros(fd, segment_bytes_) == 0) {
         capacity = segment_bytes_;

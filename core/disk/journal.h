@@ -23,9 +23,10 @@
 //     its first frame that is torn, bad or numbered for another segment: the end of what
 //     was written (the zeros of a new segment, the old entries of a recycled one, or a
 //     batch whose sync never returned: nobody was acked for it);
-//   - preallocation is best effort: without the space for it (a nearly full disk) a
-//     segment grows as it is written, and appends then fail with ENOSPC when the disk is
-//     full;
+//   - preallocation is best effort, and only tried with four segments' worth of free
+//     space (a segment of zeros written on a nearly full disk would fill it for a moment
+//     and fail the edits' own writes): otherwise a segment grows as it is written, and
+//     appends then fail with ENOSPC when the disk is full;
 //   - retire_through removes whole segments only, and only those numbered at or below
 //     its argument (the caller guarantees everything in them is durable in room logs):
 //     one of full length becomes the next segment if none is prepared, the rest are
@@ -76,6 +77,11 @@ class Journal {
   // Makes the next segment ahead of time (zeros, synced) under a temporary name; a
   // no-op when one is ready. 0 or an errno (nothing left behind).
   int prepare_next();
+
+ private:
+  bool room_to_preallocate() const;
+
+ public:
   // Removes every segment numbered <= `number` except the current one (recycling one as
   // the next segment, see above), then syncs the directory. Thread-safe against the
   // writer's calls. 0 or an errno.
