@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "core/disk/durable_file.h"
+
 namespace roomcast::disk {
 
 void Checkpointer::start() {
@@ -64,13 +66,7 @@ void Checkpointer::settle(std::unique_lock<std::mutex>& lock, uint64_t upto) {
       if (errno != ENOENT) failed.push_back(n);  // ENOENT: the room was removed
       continue;
     }
-    int err = 0;
-    while (::fdatasync(fd) != 0) {
-      if (errno != EINTR) {
-        err = errno;
-        break;
-      }
-    }
+    const int err = datasync_fd(fd);
     ::close(fd);
     syncs_.fetch_add(1, std::memory_order_relaxed);
     if (err != 0) failed.push_back(n);

@@ -664,13 +664,7 @@ struct DiskStore::Writer {
       int err = open_file(rf);
       if (err != 0) return error_of(err);
       bytes.resize(size_t(std::min(window, rf.size - offset)));
-      size_t done = 0;
-      while (done < bytes.size()) {
-        ssize_t n = ::pread(rf.fd, bytes.data() + done, bytes.size() - done, off_t(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return n < 0 ? error_of(errno) : DiskError::Io;
-        done += size_t(n);
-      }
+      if (int perr = pread_exact(rf.fd, bytes, offset); perr != 0) return error_of(perr);
       if (read_frame(bytes).status != FrameStatus::Torn || bytes.size() < kFrameHeaderBytes) break;
       uint32_t len = 0;
       for (int i = 0; i < 4; ++i) len |= uint32_t(uint8_t(bytes[size_t(i)])) << (8 * i);

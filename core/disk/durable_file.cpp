@@ -47,6 +47,25 @@ int fsync_fd(int fd) {
   return 0;
 }
 
+int datasync_fd(int fd) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) return errno;
+  }
+  return 0;
+}
+
+int pread_exact(int fd, std::string& out, uint64_t offset) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    done += size_t(n);
+  }
+  return 0;
+}
+
 int write_file_atomically(int dir_fd, const std::string& name, std::string_view bytes) {
   std::string tmp = name + ".tmp";
   int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -18,6 +18,10 @@ int pwrite_all(int fd, std::string_view bytes, uint64_t offset);
 // Reads the whole file into `out`.
 int read_all(int fd, std::string& out);
 int fsync_fd(int fd);
+// fdatasync: the data and what reading it back needs, not timestamps.
+int datasync_fd(int fd);
+// Reads exactly out.size() bytes at `offset` (EIO if the file ends first).
+int pread_exact(int fd, std::string& out, uint64_t offset);
 // Makes `name` in the directory `dir_fd` hold exactly `bytes`, atomically and durably.
 int write_file_atomically(int dir_fd, const std::string& name, std::string_view bytes);
 

@@ -37,12 +37,6 @@ bool segment_number(std::string_view name, uint64_t& n) {
 
 constexpr const char* kPreparedName = "j_next.tmp";
 
-int datasync(int fd) {
-  while (::fdatasync(fd) != 0) {
-    if (errno != EINTR) return errno;
-  }
-  return 0;
-}
 
 // Writes `bytes` zeros from the start of `fd` and syncs them. 0 or an errno.
 int fill_zeros(int fd, uint64_t bytes) {
@@ -51,7 +45,7 @@ int fill_zeros(int fd, uint64_t bytes) {
     size_t n = size_t(std::min<uint64_t>(zeros.size(), bytes - off));
     if (int err = pwrite_all(fd, std::string_view(zeros).substr(0, n), off); err != 0) return err;
   }
-  return datasync(fd);
+  return datasync_fd(fd);
 }
 
 
@@ -141,12 +135,12 @@ int Journal::append(std::string_view bytes) {
       err = pwrite_all(fd_, zeros, size_);
     }
     if (err == 0 && ::ftruncate(fd_, off_t(std::max(size_, capacity_))) != 0) err = errno;
-    if (err == 0) err = datasync(fd_);
+    if (err == 0) err = datasync_fd(fd_);
     if (err != 0) return err;
     bad_bytes_ = 0;
   }
   int err = pwrite_all(fd_, bytes, size_);
-  if (err == 0) err = datasync(fd_);
+  if (err == 0) err = datasync_fd(fd_);
   if (err == 0) {
     size_ += bytes.size();
     return 0;
@@ -211,7 +205,7 @@ int Journal::start_segment(uint64_t& number, bool preallocate_now) {
       // Best effort: without the space, a segment that grows (and ENOSPC on append).
       if (fill_zeros(fd, segment_bytes_) == 0) {
         capacity = segment_bytes_;
-      } else if (::ftruncate(fd, 0) != 0 || datasync(fd) != 0) {
+      } else if (::ftruncate(fd, 0) != 0 || datasync_fd(fd) != 0) {
         int err = errno;
         ::close(fd);
         ::unlinkat(dir_fd_, name.c_str(), 0);

@@ -141,11 +141,7 @@ bool HookBackend::edit_event(const Room& room, const AppliedEdit& edit, HookEven
   return true;
 }
 
-void HookBackend::edit_applied(const Room& room, const AppliedEdit& edit) {
-  // Kept by the store with the edit (edit_event): already on its way to the backend.
-  if (!outbox_ || !edit.stored_here || edit.event_kept) return;
-  HookEvent made;
-  if (!edit_event(room, edit, made)) return;
+void HookBackend::append(const Room& room, HookEvent&& made) {
   WebhookEvent event;
   event.room = room.name();
   event.id = std::move(made.id);
@@ -154,27 +150,25 @@ void HookBackend::edit_applied(const Room& room, const AppliedEdit& edit) {
   outbox_->append(std::move(event));
 }
 
+void HookBackend::edit_applied(const Room& room, const AppliedEdit& edit) {
+  // Kept by the store with the edit (edit_event): already on its way to the backend.
+  if (!outbox_ || !edit.stored_here || edit.event_kept) return;
+  HookEvent made;
+  if (edit_event(room, edit, made)) append(room, std::move(made));
+}
+
 void HookBackend::joined(const Room& room, const Session& s) {
   if (!outbox_) return;
   const int64_t now_ms = unix_ms();
-  WebhookEvent event;
-  event.room = room.name();
-  event.id = join_event_webhook_id(room.name(), s.id);
-  event.body = encode_join_event(room.name(), s.id, user_json(s.user),
-                                 s.role == Role::Viewer ? "\"viewer\"" : "\"editor\"", now_ms);
-  event.created_ms = now_ms;
-  outbox_->append(std::move(event));
+  append(room, HookEvent{join_event_webhook_id(room.name(), s.id),
+                         encode_join_event(room.name(), s.id, user_json(s.user),
+                                           s.role == Role::Viewer ? "\"viewer\"" : "\"editor\"", now_ms),
+                         now_ms});
 }
 
 void HookBackend::left(const Room& room, const Session& s) {
-  HookEvent e;
-  if (!leave_event(room, s, e)) return;
-  WebhookEvent event;
-  event.room = room.name();
-  event.id = std::move(e.id);
-  event.body = std::move(e.body);
-  event.created_ms = e.created_ms;
-  outbox_->append(std::move(event));
+  HookEvent made;
+  if (leave_event(room, s, made)) append(room, std::move(made));
 }
 
 bool HookBackend::leave_event(const Room& room, const Session& s, HookEvent& out) {

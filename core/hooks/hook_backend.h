@@ -66,6 +66,9 @@ class HookBackend final : public BackendPort {
   std::function<int64_t()> unix_ms;
 
  private:
+  // `made` to the outbox as the room's next event.
+  void append(const Room& room, HookEvent&& made);
+
   const Config& config_;
   HookClient* client_;
   const unsigned submitter_;
